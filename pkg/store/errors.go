@@ -1,0 +1,87 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"net"
+	"strings"
+	"syscall"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/lib/pq"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// mapError turns driver errors into domain errors: unique violations become
+// ECONFLICT, an unreachable server EUNAVAILABLE, sql.ErrNoRows ENOTFOUND.
+// Domain errors and context errors pass through unchanged.
+func mapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var domainErr *authsvc.Error
+	if errors.As(err, &domainErr) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return &authsvc.Error{Code: authsvc.ENOTFOUND, Message: "not found", Err: err}
+	}
+	if isUniqueViolation(err) {
+		return &authsvc.Error{Code: authsvc.ECONFLICT, Reason: "conflict", Message: "already exists", Err: err}
+	}
+	if IsUnavailable(err) {
+		return &authsvc.Error{Code: authsvc.EUNAVAILABLE, Reason: "database_unavailable", Message: "database unavailable", Err: err}
+	}
+	return err
+}
+
+// isUniqueViolation reports a unique or primary-key constraint failure.
+func isUniqueViolation(err error) bool {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		return pqErr.Code == "23505"
+	}
+	var liteErr *sqlite.Error
+	if errors.As(err, &liteErr) {
+		c := liteErr.Code()
+		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// IsCheckViolation reports a CHECK constraint failure (e.g. balance >= 0).
+func IsCheckViolation(err error) bool {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		return pqErr.Code == "23514"
+	}
+	var liteErr *sqlite.Error
+	if errors.As(err, &liteErr) {
+		return liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_CHECK
+	}
+	return false
+}
+
+// IsUnavailable reports whether err means the database cannot be reached.
+func IsUnavailable(err error) bool {
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, syscall.ECONNREFUSED) {
+		return true
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		// Class 08: connection exception; 57P03: cannot connect now; 3D000: no such database.
+		return strings.HasPrefix(string(pqErr.Code), "08") || pqErr.Code == "57P03" || pqErr.Code == "3D000"
+	}
+	var liteErr *sqlite.Error
+	if errors.As(err, &liteErr) {
+		return liteErr.Code() == sqlite3.SQLITE_CANTOPEN
+	}
+	return false
+}

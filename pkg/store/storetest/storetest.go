@@ -1,0 +1,123 @@
+// Package storetest gives tests a fresh, migrated database on each backend:
+// a file in t.TempDir() for SQLite, and a new randomly named database for
+// PostgreSQL, dropped in t.Cleanup. PostgreSQL tests skip when no server is
+// reachable, and fail instead when AUTHSVC_TEST_REQUIRE_POSTGRES=1.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/authsvc/authsvc/pkg/store"
+	"github.com/rs/zerolog"
+)
+
+// DefaultAdminURL is the PostgreSQL server tests use unless
+// AUTHSVC_TEST_POSTGRES_URL names another; it must allow CREATE DATABASE.
+const DefaultAdminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+// Backend is one database engine a test can run on.
+type Backend struct {
+	Name string
+	// URL returns the database.url of a fresh, empty database for t.
+	URL func(t testing.TB) string
+}
+
+// Backends lists SQLite and PostgreSQL.
+func Backends() []Backend {
+	return []Backend{{Name: "sqlite", URL: SQLiteURL}, {Name: "postgres", URL: PostgresURL}}
+}
+
+// Run runs fn as a subtest on each backend, with a fresh migrated database.
+func Run(t *testing.T, fn func(t *testing.T, db *store.DB)) {
+	t.Helper()
+	for _, b := range Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			fn(t, Open(t, b.URL(t)))
+		})
+	}
+}
+
+// Open opens and migrates the database at url, closing it in t.Cleanup.
+func Open(t testing.TB, url string) *store.DB {
+	t.Helper()
+	db, err := store.Open(url, store.Options{MaxOpenConns: 32, MaxIdleConns: 32, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.MigrateUp(context.Background()); err != nil {
+		t.Fatalf("migrate up: %v", err)
+	}
+	return db
+}
+
+// SQLiteURL returns the URL of a new SQLite file in t's temporary directory.
+func SQLiteURL(t testing.TB) string {
+	return "sqlite:" + filepath.Join(t.TempDir(), "authsvc.db")
+}
+
+// RequirePostgres reports whether PostgreSQL tests must fail rather than skip.
+func RequirePostgres() bool { return os.Getenv("AUTHSVC_TEST_REQUIRE_POSTGRES") == "1" }
+
+// AdminURL is the URL of the PostgreSQL server used to create test databases.
+func AdminURL() string {
+	if u := os.Getenv("AUTHSVC_TEST_POSTGRES_URL"); u != "" {
+		return u
+	}
+	return DefaultAdminURL
+}
+
+// PostgresURL creates a new, empty PostgreSQL database with a random name,
+// drops it in t.Cleanup, and returns its URL. It skips t (or fails it when
+// AUTHSVC_TEST_REQUIRE_POSTGRES=1) if no server is reachable.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	admin, err := sql.Open("postgres", AdminURL())
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = admin.PingContext(ctx)
+		cancel()
+	}
+	if err != nil {
+		if admin != nil {
+			admin.Close()
+		}
+		if RequirePostgres() {
+			t.Fatalf("PostgreSQL required (AUTHSVC_TEST_REQUIRE_POSTGRES=1) but unreachable at %s: %v", AdminURL(), err)
+		}
+		t.Skipf("PostgreSQL unreachable at %s: %v", AdminURL(), err)
+	}
+	name := "authsvc_test_" + randomHex(8)
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		admin.Close()
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		defer admin.Close()
+		if _, err := admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(AdminURL())
+	if err != nil {
+		t.Fatalf("parse %s: %v", AdminURL(), err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
