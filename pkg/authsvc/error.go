@@ -3,6 +3,7 @@ package authsvc
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. Each maps to one HTTP status (httpapi) and one CLI exit code (cmd).
@@ -26,7 +27,9 @@ type Error struct {
 	Reason  string
 	Message string
 	Fields  []FieldError
-	Err     error // the cause, for logs; never shown to clients
+	// RetryAfter, when set on an ERATELIMIT error, tells the client when to try again.
+	RetryAfter time.Duration
+	Err        error // the cause, for logs; never shown to clients
 }
 
 // FieldError describes one bad input field, in the FastAPI 422 shape.

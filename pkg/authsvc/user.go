@@ -19,7 +19,7 @@ type User struct {
 
 // UserFilter selects users for listing.
 type UserFilter struct {
-	Limit      int  // 0 means no limit
+	Limit      int // 0 means no limit
 	AdminsOnly bool
 }
 

@@ -1,0 +1,88 @@
+package authsvc
+
+import "context"
+
+// CreditRequest is one add or use as the client sent it. Amount is the raw
+// JSON text of the "amount" value ("" when the field was missing), so that it
+// is parsed exactly (ParseAmount) and every bad field is reported at once.
+type CreditRequest struct {
+	Amount      string
+	ReferenceID *string // idempotency key; nil or "" means none
+	Description *string
+	// Username names the account to credit (add only, admins only); "" means
+	// the caller's own account.
+	Username string
+}
+
+// CreditService is the ledger use cases shared by the HTTP API and the CLI.
+// Every method returns EUNAVAILABLE when the database cannot be reached.
+type CreditService interface {
+	// Balance returns the user's balance: 0, dated at the user's creation,
+	// when nothing was ever added. ENOTFOUND for an unknown user.
+	Balance(ctx context.Context, userID int64) (*Balance, error)
+	// Add credits the actor's account, or the account named by req.Username.
+	// EVALIDATION for bad fields; EFORBIDDEN ("forbidden") unless the actor is
+	// an admin or self-add is enabled (a non-admin may never name another
+	// user); ENOTFOUND for an unknown username; ECONFLICT
+	// ("idempotency_conflict") when req.ReferenceID was used with another
+	// amount. A repeat with the same reference and amount returns the
+	// original transaction and changes nothing.
+	Add(ctx context.Context, actor *User, req CreditRequest) (*Transaction, error)
+	// Use debits the user's account. EINVALID ("insufficient_credits") when
+	// the balance is too small; otherwise as Add.
+	Use(ctx context.Context, userID int64, req CreditRequest) (*Transaction, error)
+	// History returns the user's transactions newest first. EVALIDATION
+	// unless skip >= 0 and 1 <= limit <= MaxHistoryLimit.
+	History(ctx context.Context, userID int64, skip, limit int) (*TransactionPage, error)
+	// Grant credits the named user's account (the admin CLI). amount is the
+	// decimal text; reference and description are optional ("" for none).
+	// EVALIDATION for a bad amount, ENOTFOUND for an unknown user, ECONFLICT
+	// for a reference used with another amount.
+	Grant(ctx context.Context, username, amount, reference, description string) (*Transaction, error)
+	// BalanceByUsername is Balance for a username (the admin CLI). ENOTFOUND
+	// for an unknown user.
+	BalanceByUsername(ctx context.Context, username string) (*Balance, error)
+}
+
+// LedgerEntry is one validated balance change, ready to be stored.
+type LedgerEntry struct {
+	UserID      int64
+	Type        TransactionType
+	Amount      Cents // > 0
+	ReferenceID *string
+	Description *string
+}
+
+// CreditStore persists balances and their transactions.
+type CreditStore interface {
+	// CreditBalance returns the user's balance (0 at the user's created_at
+	// when there is no balance row). ENOTFOUND for an unknown user.
+	CreditBalance(ctx context.Context, userID int64) (*Balance, error)
+	// ApplyCredit changes the balance and writes the transaction row in one
+	// database transaction. A use never takes the balance below 0: EINVALID
+	// ("insufficient_credits"). An entry whose ReferenceID the user already
+	// used for the same Type returns that original transaction with
+	// replayed = true and changes nothing, also under concurrency; with a
+	// different amount it is ECONFLICT ("idempotency_conflict"). An add that
+	// would push the balance past MaxBalance is EINVALID ("balance_limit").
+	// ENOTFOUND when the user does not exist.
+	ApplyCredit(ctx context.Context, e *LedgerEntry) (tx *Transaction, replayed bool, err error)
+	// CreditHistory returns up to limit of the user's transactions, newest
+	// (highest id) first, after skipping skip, and the user's total count.
+	CreditHistory(ctx context.Context, userID int64, skip, limit int) (*TransactionPage, error)
+	// UserByUsername matches case-insensitively; ENOTFOUND when none.
+	UserByUsername(ctx context.Context, username string) (*User, error)
+}
+
+// CreditMetrics is told about ledger outcomes; the ops work backs it with
+// Prometheus counters. Implementations must be safe for concurrent use.
+type CreditMetrics interface {
+	// Added is called once per new (not replayed) add.
+	Added(amount Cents)
+	// Used is called once per new (not replayed) use.
+	Used(amount Cents)
+	// Refused is called once per refused add or use, with the error's reason
+	// (e.g. "insufficient_credits", "idempotency_conflict", "forbidden",
+	// "validation_error").
+	Refused(reason string)
+}

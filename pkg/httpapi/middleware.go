@@ -1,0 +1,129 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"runtime/debug"
+	"strings"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+)
+
+type contextKey int
+
+const requestInfoKey contextKey = iota
+
+// RequestInfo is what the API learns about a request while serving it; the
+// request-log and metrics middleware read it after the handler returns.
+type RequestInfo struct {
+	ID     string // X-Request-ID
+	Route  string // the matched route pattern, "" when none matched
+	UserID int64  // the authenticated user, 0 when none
+}
+
+// RequestInfoFrom returns the request's info, or nil outside the API.
+func RequestInfoFrom(ctx context.Context) *RequestInfo {
+	info, _ := ctx.Value(requestInfoKey).(*RequestInfo)
+	return info
+}
+
+func requestIDFrom(ctx context.Context) string {
+	if info := RequestInfoFrom(ctx); info != nil {
+		return info.ID
+	}
+	return ""
+}
+
+// requestID echoes a sane client X-Request-ID or generates one, and attaches
+// the RequestInfo every later layer fills in.
+func (s *Server) requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-ID")
+		if !saneRequestID(id) {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-ID", id)
+		info := &RequestInfo{ID: id}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestInfoKey, info)))
+	})
+}
+
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_.:", c)) {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	b := make([]byte, 12)
+	rand.Read(b) //nolint:errcheck // crypto/rand.Read never fails
+	return hex.EncodeToString(b)
+}
+
+// withRoute records the matched route pattern for logs and metrics.
+func withRoute(pattern string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if info := RequestInfoFrom(r.Context()); info != nil {
+			info.Route = pattern
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recoverPanics turns a panic into a logged 500 with a generic body.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error().Interface("panic", v).Bytes("stack", debug.Stack()).
+				Str("request_id", requestIDFrom(r.Context())).Msg("handler panicked")
+			writeJSON(w, http.StatusInternalServerError, errorBody{Detail: "Internal server error", Code: "internal"})
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// authed wraps a handler that needs a valid access token. The principal's
+// user row is the database's, so admin rights are current.
+func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *authsvc.Principal)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		token, ok := bearerToken(r)
+		if !ok {
+			s.writeError(w, r, authsvc.NewError(authsvc.EUNAUTHORIZED, "not_authenticated", "Not authenticated"))
+			return
+		}
+		p, err := s.deps.Authenticator.Authenticate(r.Context(), token)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if info := RequestInfoFrom(r.Context()); info != nil {
+			info.UserID = p.User.ID
+		}
+		h(w, r, p)
+	}
+}
+
+// bearerToken extracts the token of an "Authorization: Bearer <token>" header.
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}

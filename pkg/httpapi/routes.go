@@ -1,0 +1,46 @@
+package httpapi
+
+import "net/http"
+
+// RouteClass groups routes by how they are rate limited (CONTRACT §6).
+type RouteClass int
+
+// The route classes.
+const (
+	ClassDefault RouteClass = iota // 1000 per minute per client IP by default
+	ClassAuth                      // 100 per minute: credential-handling endpoints
+	ClassExempt                    // health, readiness and metrics: never limited
+)
+
+// Route is one entry of the route table.
+type Route struct {
+	Method  string // GET, POST, PUT, DELETE
+	Pattern string // a ServeMux path pattern, e.g. /auth/users/{username}
+	Class   RouteClass
+	Handler http.HandlerFunc
+}
+
+// Routes is the API's one route table.
+func (s *Server) Routes() []Route {
+	return []Route{
+		{"POST", "/auth/register", ClassAuth, s.register},
+		{"POST", "/auth/login", ClassAuth, s.login},
+		{"GET", "/auth/me", ClassDefault, s.authed(s.me)},
+		{"POST", "/auth/password-reset-request", ClassAuth, s.passwordResetRequest},
+		{"POST", "/auth/reset-password", ClassAuth, s.resetPassword},
+		{"PUT", "/auth/users/{username}/password", ClassDefault, s.authed(s.changePassword)},
+		{"PUT", "/auth/users/{username}/email", ClassDefault, s.authed(s.changeEmail)},
+		{"DELETE", "/auth/users/{username}", ClassDefault, s.authed(s.deleteUser)},
+		{"POST", "/auth/refresh", ClassAuth, s.refresh},
+		{"POST", "/auth/logout", ClassDefault, s.authed(s.logout)},
+		{"GET", "/auth/users/{username}", ClassDefault, s.authed(s.userDetails)},
+
+		{"GET", "/credits/balance", ClassDefault, s.authed(s.creditBalance)},
+		{"POST", "/credits/add", ClassDefault, s.authed(s.creditAdd)},
+		{"POST", "/credits/use", ClassDefault, s.authed(s.creditUse)},
+		{"GET", "/credits/transactions", ClassDefault, s.authed(s.creditTransactions)},
+
+		{"GET", "/healthz", ClassExempt, s.healthz},
+		{"GET", "/readyz", ClassExempt, s.readyz},
+	}
+}

@@ -1,0 +1,114 @@
+// Package httpapi is the HTTP face of authsvc: one route table on
+// net/http.ServeMux, JSON decoding and encoding, one error renderer that maps
+// domain error codes to statuses and FastAPI-shaped bodies, and the
+// middleware every request passes through. Business rules live in the
+// services it is given, never here.
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/rs/zerolog"
+)
+
+// Deps are the services the API serves.
+type Deps struct {
+	Auth          authsvc.AuthService
+	Credits       authsvc.CreditService
+	Authenticator authsvc.Authenticator
+	// Ready reports whether the service can take traffic (database reachable,
+	// migrations applied); nil means always ready.
+	Ready  func(ctx context.Context) error
+	Logger zerolog.Logger
+}
+
+// Options change how requests are handled around the routes.
+type Options struct {
+	// Middleware wraps the whole API, outermost first (CORS, request logs,
+	// metrics). It runs after request-id assignment and panic recovery.
+	Middleware []func(http.Handler) http.Handler
+	// RouteMiddleware wraps each route's handler, e.g. with its rate limit;
+	// it sees the Route so it can pick a limit by class.
+	RouteMiddleware []func(Route, http.Handler) http.Handler
+}
+
+// Server serves the authsvc HTTP API.
+type Server struct {
+	deps    Deps
+	log     zerolog.Logger
+	mux     *http.ServeMux
+	handler http.Handler
+}
+
+// New builds the server and its route table.
+func New(deps Deps, opts Options) *Server {
+	s := &Server{deps: deps, log: deps.Logger, mux: http.NewServeMux()}
+	for _, rt := range s.Routes() {
+		var h http.Handler = rt.Handler
+		for i := len(opts.RouteMiddleware) - 1; i >= 0; i-- {
+			h = opts.RouteMiddleware[i](rt, h)
+		}
+		s.mux.Handle(rt.Method+" "+rt.Pattern, withRoute(rt.Pattern, h))
+	}
+	var h http.Handler = http.HandlerFunc(s.dispatch)
+	for i := len(opts.Middleware) - 1; i >= 0; i-- {
+		h = opts.Middleware[i](h)
+	}
+	s.handler = s.requestID(s.recoverPanics(h))
+	return s
+}
+
+// Handler returns the complete HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// dispatch routes a request, answering unknown paths (404) and wrong methods
+// (405, with Allow) with the API's JSON error body instead of ServeMux's text.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
+	h, pattern := s.mux.Handler(r)
+	if pattern != "" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	capture := &headerCapture{header: http.Header{}}
+	h.ServeHTTP(capture, r)
+	if allow := capture.header.Get("Allow"); allow != "" {
+		w.Header().Set("Allow", allow)
+	}
+	if capture.status == http.StatusMethodNotAllowed {
+		s.writeError(w, r, statusError(http.StatusMethodNotAllowed, "method_not_allowed", "Method Not Allowed"))
+		return
+	}
+	s.writeError(w, r, statusError(http.StatusNotFound, "not_found", "Not Found"))
+}
+
+// headerCapture records what ServeMux's own 404/405 handlers write.
+type headerCapture struct {
+	header http.Header
+	status int
+}
+
+func (c *headerCapture) Header() http.Header         { return c.header }
+func (c *headerCapture) Write(b []byte) (int, error) { return len(b), nil }
+func (c *headerCapture) WriteHeader(status int)      { c.status = status }
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.deps.Ready != nil {
+		if err := s.deps.Ready(r.Context()); err != nil {
+			s.log.Warn().Err(err).Msg("not ready")
+			s.writeError(w, r, statusError(http.StatusServiceUnavailable, "not_ready", "Service not ready"))
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// notImplemented answers 501 for a route whose handler has not landed yet.
+func (s *Server) notImplemented(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, statusError(http.StatusNotImplemented, "not_implemented", "Not implemented"))
+}
