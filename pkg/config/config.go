@@ -1,0 +1,307 @@
+// Package config loads authsvc's configuration with viper from, strongest
+// first: command-line flags, the environment (AUTHSVC_<SECTION>_<KEY> and the
+// original service's names), a YAML file, and the defaults. It is the only
+// package that imports viper; everything else receives a plain Config.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// Config is the whole configuration (CONTRACT §8).
+type Config struct {
+	Environment string          `mapstructure:"environment"`
+	Server      ServerConfig    `mapstructure:"server"`
+	Database    DatabaseConfig  `mapstructure:"database"`
+	Auth        AuthConfig      `mapstructure:"auth"`
+	Mail        MailConfig      `mapstructure:"mail"`
+	Log         LogConfig       `mapstructure:"log"`
+	RateLimit   RateLimitConfig `mapstructure:"ratelimit"`
+	Credits     CreditsConfig   `mapstructure:"credits"`
+
+	// Testing allows bcrypt costs below 10. It is read only from the
+	// environment variable AUTHSVC_TESTING=1, never from a file or flag.
+	Testing bool `mapstructure:"-"`
+	// File is the configuration file that was read, "" when none.
+	File string `mapstructure:"-"`
+}
+
+// ServerConfig is the HTTP listener.
+type ServerConfig struct {
+	Addr               string        `mapstructure:"addr"`
+	TrustedProxies     []string      `mapstructure:"trusted_proxies"`
+	CORSAllowedOrigins []string      `mapstructure:"cors_allowed_origins"`
+	ShutdownGrace      time.Duration `mapstructure:"shutdown_grace"`
+}
+
+// DatabaseConfig selects and sizes the database.
+type DatabaseConfig struct {
+	URL          string `mapstructure:"url"`
+	AutoMigrate  bool   `mapstructure:"auto_migrate"`
+	MaxOpenConns int    `mapstructure:"max_open_conns"`
+	MaxIdleConns int    `mapstructure:"max_idle_conns"`
+}
+
+// AuthConfig covers passwords and tokens.
+type AuthConfig struct {
+	SecretKey                string `mapstructure:"secret_key"`
+	Algorithm                string `mapstructure:"algorithm"`
+	AccessTokenExpireMinutes int    `mapstructure:"access_token_expire_minutes"`
+	ResetTokenExpireMinutes  int    `mapstructure:"reset_token_expire_minutes"`
+	BcryptCost               int    `mapstructure:"bcrypt_cost"`
+	Issuer                   string `mapstructure:"issuer"`
+	Audience                 string `mapstructure:"audience"`
+	MaxSessionHours          int    `mapstructure:"max_session_hours"`
+}
+
+// MailConfig covers outbound email.
+type MailConfig struct {
+	Driver       string `mapstructure:"driver"`
+	Host         string `mapstructure:"host"`
+	Port         int    `mapstructure:"port"`
+	Username     string `mapstructure:"username"`
+	Password     string `mapstructure:"password"`
+	From         string `mapstructure:"from"`
+	SSLTLS       bool   `mapstructure:"ssl_tls"`
+	StartTLS     bool   `mapstructure:"starttls"`
+	FrontendURL  string `mapstructure:"frontend_url"`
+	TemplatesDir string `mapstructure:"templates_dir"`
+	MaxAttempts  int    `mapstructure:"max_attempts"`
+}
+
+// LogConfig covers logging and log shipping.
+type LogConfig struct {
+	Level        string `mapstructure:"level"`
+	Format       string `mapstructure:"format"`
+	LogstashAddr string `mapstructure:"logstash_addr"`
+}
+
+// RateLimitConfig covers the per-IP limits.
+type RateLimitConfig struct {
+	Enabled          bool   `mapstructure:"enabled"`
+	AuthPerMinute    int    `mapstructure:"auth_per_minute"`
+	DefaultPerMinute int    `mapstructure:"default_per_minute"`
+	RedisURL         string `mapstructure:"redis_url"`
+}
+
+// CreditsConfig covers the ledger.
+type CreditsConfig struct {
+	UserSelfAdd bool `mapstructure:"user_self_add"`
+}
+
+// AccessTTL is the access-token lifetime.
+func (c *Config) AccessTTL() time.Duration {
+	return time.Duration(c.Auth.AccessTokenExpireMinutes) * time.Minute
+}
+
+// ResetTTL is the password-reset-token lifetime.
+func (c *Config) ResetTTL() time.Duration {
+	return time.Duration(c.Auth.ResetTokenExpireMinutes) * time.Minute
+}
+
+// MaxSession is how long refresh may extend a login.
+func (c *Config) MaxSession() time.Duration {
+	return time.Duration(c.Auth.MaxSessionHours) * time.Hour
+}
+
+// IsProduction reports environment: production.
+func (c *Config) IsProduction() bool { return c.Environment == "production" }
+
+// Defaults lists every key with its default value. config.example.yaml
+// mirrors it (a test keeps the two in step).
+func Defaults() map[string]any {
+	return map[string]any{
+		"environment":                      "development",
+		"server.addr":                      ":8080",
+		"server.trusted_proxies":           []string{},
+		"server.cors_allowed_origins":      []string{},
+		"server.shutdown_grace":            "15s",
+		"database.url":                     "sqlite:authsvc.db",
+		"database.auto_migrate":            true,
+		"database.max_open_conns":          32,
+		"database.max_idle_conns":          32,
+		"auth.secret_key":                  "",
+		"auth.algorithm":                   "HS256",
+		"auth.access_token_expire_minutes": 60,
+		"auth.reset_token_expire_minutes":  30,
+		"auth.bcrypt_cost":                 12,
+		"auth.issuer":                      "authsvc",
+		"auth.audience":                    "authsvc",
+		"auth.max_session_hours":           12,
+		"mail.driver":                      "log",
+		"mail.host":                        "",
+		"mail.port":                        587,
+		"mail.username":                    "",
+		"mail.password":                    "",
+		"mail.from":                        "noreply@localhost",
+		"mail.ssl_tls":                     false,
+		"mail.starttls":                    true,
+		"mail.frontend_url":                "http://localhost:3000",
+		"mail.templates_dir":               "",
+		"mail.max_attempts":                8,
+		"log.level":                        "info",
+		"log.format":                       "",
+		"log.logstash_addr":                "",
+		"ratelimit.enabled":                true,
+		"ratelimit.auth_per_minute":        100,
+		"ratelimit.default_per_minute":     1000,
+		"ratelimit.redis_url":              "",
+		"credits.user_self_add":            false,
+	}
+}
+
+// legacyEnv maps keys to the original Python service's environment names.
+// AUTHSVC_* names are bound first, so they win where both are set.
+var legacyEnv = map[string]string{
+	"environment":                      "ENVIRONMENT",
+	"database.url":                     "DATABASE_URL",
+	"auth.secret_key":                  "SECRET_KEY",
+	"auth.algorithm":                   "ALGORITHM",
+	"auth.access_token_expire_minutes": "ACCESS_TOKEN_EXPIRE_MINUTES",
+	"mail.host":                        "MAIL_SERVER",
+	"mail.port":                        "MAIL_PORT",
+	"mail.username":                    "MAIL_USERNAME",
+	"mail.password":                    "MAIL_PASSWORD",
+	"mail.from":                        "MAIL_FROM",
+	"mail.ssl_tls":                     "MAIL_SSL_TLS",
+	"mail.starttls":                    "MAIL_STARTTLS",
+	"mail.frontend_url":                "FRONTEND_URL",
+	"log.level":                        "LOG_LEVEL",
+}
+
+// EnvName is the AUTHSVC_* environment variable of a key.
+func EnvName(key string) string {
+	return "AUTHSVC_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// Options say where Load looks.
+type Options struct {
+	// File is an explicit config file (--config); it must exist. When empty,
+	// ./config.yaml then /etc/authsvc/config.yaml are tried.
+	File string
+	// Flags binds command-line flags to keys: flag name → key. Only flags the
+	// user set override the other sources.
+	Flags    *pflag.FlagSet
+	FlagKeys map[string]string
+}
+
+// Load reads the configuration and validates it.
+func Load(opts Options) (*Config, error) {
+	v := viper.New()
+	for key, val := range Defaults() {
+		v.SetDefault(key, val)
+	}
+	for key := range Defaults() {
+		names := []string{key, EnvName(key)}
+		if legacy, ok := legacyEnv[key]; ok {
+			names = append(names, legacy)
+		}
+		if err := v.BindEnv(names...); err != nil {
+			return nil, fmt.Errorf("bind environment for %s: %w", key, err)
+		}
+	}
+	if opts.Flags != nil {
+		for flag, key := range opts.FlagKeys {
+			if f := opts.Flags.Lookup(flag); f != nil {
+				if err := v.BindPFlag(key, f); err != nil {
+					return nil, fmt.Errorf("bind flag --%s: %w", flag, err)
+				}
+			}
+		}
+	}
+	file, err := readFile(v, opts.File)
+	if err != nil {
+		return nil, err
+	}
+	applyLegacyLogEnv(v)
+
+	cfg := &Config{File: file, Testing: os.Getenv("AUTHSVC_TESTING") == "1"}
+	if err := v.Unmarshal(cfg); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	cfg.Server.TrustedProxies = splitList(cfg.Server.TrustedProxies)
+	cfg.Server.CORSAllowedOrigins = splitList(cfg.Server.CORSAllowedOrigins)
+	if cfg.Log.Format == "" {
+		cfg.Log.Format = "console"
+		if cfg.Environment != "development" {
+			cfg.Log.Format = "json"
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func readFile(v *viper.Viper, explicit string) (string, error) {
+	v.SetConfigType("yaml")
+	if explicit != "" {
+		v.SetConfigFile(explicit)
+		if err := v.ReadInConfig(); err != nil {
+			return "", fmt.Errorf("config file %s: %w", explicit, err)
+		}
+		return explicit, nil
+	}
+	for _, candidate := range []string{"config.yaml", "/etc/authsvc/config.yaml"} {
+		if _, err := os.Stat(candidate); err != nil {
+			continue
+		}
+		v.SetConfigFile(candidate)
+		if err := v.ReadInConfig(); err != nil {
+			return "", fmt.Errorf("config file %s: %w", candidate, err)
+		}
+		return candidate, nil
+	}
+	return "", nil
+}
+
+// applyLegacyLogEnv honours the original's JSON_LOGS, ENABLE_LOGSTASH,
+// SYSLOG_HOST and SYSLOG_PORT unless the AUTHSVC_* names are set.
+func applyLegacyLogEnv(v *viper.Viper) {
+	if _, set := os.LookupEnv(EnvName("log.format")); !set {
+		if on, err := strconv.ParseBool(os.Getenv("JSON_LOGS")); err == nil && on {
+			v.Set("log.format", "json")
+		}
+	}
+	if _, set := os.LookupEnv(EnvName("log.logstash_addr")); !set {
+		on, err := strconv.ParseBool(os.Getenv("ENABLE_LOGSTASH"))
+		host := os.Getenv("SYSLOG_HOST")
+		if err == nil && on && host != "" {
+			port := os.Getenv("SYSLOG_PORT")
+			if port == "" {
+				port = "5141"
+			}
+			v.Set("log.logstash_addr", host+":"+port)
+		}
+	}
+}
+
+// splitList lets list keys come from the environment as "a,b,c".
+func splitList(in []string) []string {
+	out := []string{}
+	for _, item := range in {
+		for _, part := range strings.Split(item, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
+}
+
+// errs collects validation problems so that every one is reported at once.
+type errs []error
+
+func (e *errs) add(key, format string, args ...any) {
+	*e = append(*e, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+}
+
+func (e errs) err() error { return errors.Join(e...) }

@@ -1,0 +1,303 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
+)
+
+// chdirTemp runs the test in an empty directory, so no ./config.yaml is read.
+func chdirTemp(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	t.Chdir(dir)
+	return dir
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	chdirTemp(t)
+	cfg, err := Load(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Database.URL != "sqlite:authsvc.db" || cfg.Server.Addr != ":8080" || cfg.Auth.BcryptCost != 12 ||
+		cfg.Server.ShutdownGrace != 15*time.Second || cfg.Log.Format != "console" || !cfg.Database.AutoMigrate ||
+		cfg.Mail.StartTLS != true || cfg.RateLimit.AuthPerMinute != 100 || cfg.Credits.UserSelfAdd {
+		t.Fatalf("unexpected defaults: %+v", cfg)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	dir := chdirTemp(t)
+	file := filepath.Join(dir, "custom.yaml")
+	writeFile(t, file, "database:\n  url: sqlite:from-file.db\nauth:\n  bcrypt_cost: 13\n  issuer: file-issuer\n")
+	flags := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	flags.String("database-url", "", "")
+	keys := map[string]string{"database-url": "database.url"}
+	load := func(t *testing.T) *Config {
+		t.Helper()
+		cfg, err := Load(Options{File: file, Flags: flags, FlagKeys: keys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+
+	t.Run("file beats default", func(t *testing.T) {
+		cfg := load(t)
+		if cfg.Database.URL != "sqlite:from-file.db" || cfg.Auth.BcryptCost != 13 || cfg.Auth.Audience != "authsvc" {
+			t.Fatalf("got %s %d %s", cfg.Database.URL, cfg.Auth.BcryptCost, cfg.Auth.Audience)
+		}
+	})
+	t.Run("original env name beats file", func(t *testing.T) {
+		t.Setenv("DATABASE_URL", "sqlite:from-legacy-env.db")
+		if got := load(t).Database.URL; got != "sqlite:from-legacy-env.db" {
+			t.Fatalf("got %s", got)
+		}
+	})
+	t.Run("AUTHSVC env beats original name and file", func(t *testing.T) {
+		t.Setenv("DATABASE_URL", "sqlite:from-legacy-env.db")
+		t.Setenv("AUTHSVC_DATABASE_URL", "sqlite:from-env.db")
+		t.Setenv("AUTHSVC_AUTH_ISSUER", "env-issuer")
+		cfg := load(t)
+		if cfg.Database.URL != "sqlite:from-env.db" || cfg.Auth.Issuer != "env-issuer" {
+			t.Fatalf("got %s %s", cfg.Database.URL, cfg.Auth.Issuer)
+		}
+	})
+	t.Run("flag beats env", func(t *testing.T) {
+		t.Setenv("AUTHSVC_DATABASE_URL", "sqlite:from-env.db")
+		if err := flags.Set("database-url", "sqlite:from-flag.db"); err != nil {
+			t.Fatal(err)
+		}
+		if got := load(t).Database.URL; got != "sqlite:from-flag.db" {
+			t.Fatalf("got %s", got)
+		}
+	})
+}
+
+func TestConfigFileSearch(t *testing.T) {
+	dir := chdirTemp(t)
+	writeFile(t, filepath.Join(dir, "config.yaml"), "server:\n  addr: \":9999\"\n")
+	cfg, err := Load(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.Addr != ":9999" || cfg.File != "config.yaml" {
+		t.Fatalf("./config.yaml not read: addr %s file %q", cfg.Server.Addr, cfg.File)
+	}
+	if _, err := Load(Options{File: filepath.Join(dir, "missing.yaml")}); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
+		t.Fatalf("explicit missing file: got %v", err)
+	}
+}
+
+func TestOriginalEnvNames(t *testing.T) {
+	chdirTemp(t)
+	env := map[string]string{
+		"SECRET_KEY":                  strings.Repeat("s", 40),
+		"ACCESS_TOKEN_EXPIRE_MINUTES": "30",
+		"MAIL_SERVER":                 "smtp.example.com",
+		"MAIL_PORT":                   "465",
+		"MAIL_USERNAME":               "mailer",
+		"MAIL_PASSWORD":               "pw",
+		"MAIL_FROM":                   "noreply@example.com",
+		"MAIL_SSL_TLS":                "True",
+		"MAIL_STARTTLS":               "False",
+		"FRONTEND_URL":                "https://app.example.com",
+		"LOG_LEVEL":                   "DEBUG",
+		"JSON_LOGS":                   "True",
+		"ENABLE_LOGSTASH":             "True",
+		"SYSLOG_HOST":                 "172.17.0.1",
+		"SYSLOG_PORT":                 "5141",
+		"ENVIRONMENT":                 "production",
+		"ALGORITHM":                   "HS256",
+		"DATABASE_URL":                "postgresql+asyncpg://user:pw@db:5432/main_db",
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	cfg, err := Load(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []any{cfg.Auth.SecretKey, cfg.Auth.AccessTokenExpireMinutes, cfg.Mail.Host, cfg.Mail.Port, cfg.Mail.Username,
+		cfg.Mail.Password, cfg.Mail.From, cfg.Mail.SSLTLS, cfg.Mail.StartTLS, cfg.Mail.FrontendURL, cfg.Log.Level,
+		cfg.Log.Format, cfg.Log.LogstashAddr, cfg.Environment, cfg.Database.URL}
+	want := []any{strings.Repeat("s", 40), 30, "smtp.example.com", 465, "mailer", "pw", "noreply@example.com", true, false,
+		"https://app.example.com", "DEBUG", "json", "172.17.0.1:5141", "production", "postgresql+asyncpg://user:pw@db:5432/main_db"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got  %v\nwant %v", got, want)
+	}
+}
+
+func TestListsFromEnvironment(t *testing.T) {
+	chdirTemp(t)
+	t.Setenv("AUTHSVC_SERVER_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1")
+	cfg, err := Load(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"10.0.0.0/8", "192.168.1.1"}; !reflect.DeepEqual(cfg.Server.TrustedProxies, want) {
+		t.Fatalf("got %q, want %q", cfg.Server.TrustedProxies, want)
+	}
+}
+
+func TestValidationErrors(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"AUTHSVC_DATABASE_URL": "mysql://u@h/db"}, `database.url: unsupported scheme "mysql" (use postgres:// or sqlite:)`},
+		{map[string]string{"AUTHSVC_ENVIRONMENT": "staging"}, `environment: must be development or production, not "staging"`},
+		{map[string]string{"AUTHSVC_SERVER_ADDR": "8080"}, `server.addr: must be host:port or :port`},
+		{map[string]string{"AUTHSVC_SERVER_TRUSTED_PROXIES": "10.0.0.0/99"}, `server.trusted_proxies: "10.0.0.0/99" is not a CIDR or an IP address`},
+		{map[string]string{"AUTHSVC_SERVER_CORS_ALLOWED_ORIGINS": "app.example.com"}, `server.cors_allowed_origins: "app.example.com" is not an origin`},
+		{map[string]string{"AUTHSVC_AUTH_SECRET_KEY": "short"}, `auth.secret_key: too short: 5 bytes, need at least 32`},
+		{map[string]string{"AUTHSVC_AUTH_ALGORITHM": "RS256"}, `auth.algorithm: only HS256 is supported, not "RS256"`},
+		{map[string]string{"AUTHSVC_AUTH_BCRYPT_COST": "4"}, `auth.bcrypt_cost: must be between 10 and 14, not 4`},
+		{map[string]string{"AUTHSVC_AUTH_BCRYPT_COST": "15"}, `auth.bcrypt_cost: must be between 10 and 14, not 15`},
+		{map[string]string{"AUTHSVC_AUTH_ACCESS_TOKEN_EXPIRE_MINUTES": "0"}, `auth.access_token_expire_minutes: must be at least 1`},
+		{map[string]string{"AUTHSVC_MAIL_DRIVER": "smtp"}, `mail.host: required when mail.driver is smtp`},
+		{map[string]string{"AUTHSVC_MAIL_DRIVER": "carrier-pigeon"}, `mail.driver: must be log or smtp, not "carrier-pigeon"`},
+		{map[string]string{"AUTHSVC_MAIL_PORT": "70000"}, `mail.port: must be between 1 and 65535, not 70000`},
+		{map[string]string{"AUTHSVC_MAIL_FROM": "nobody"}, `mail.from: not an email address: "nobody"`},
+		{map[string]string{"AUTHSVC_MAIL_FRONTEND_URL": "/relative"}, `mail.frontend_url: must be an absolute http(s) URL, not "/relative"`},
+		{map[string]string{"AUTHSVC_LOG_LEVEL": "loud"}, `log.level: unknown level "loud"`},
+		{map[string]string{"AUTHSVC_LOG_FORMAT": "xml"}, `log.format: must be console or json, not "xml"`},
+		{map[string]string{"AUTHSVC_LOG_LOGSTASH_ADDR": "logstash"}, `log.logstash_addr: must be host:port`},
+		{map[string]string{"AUTHSVC_RATELIMIT_AUTH_PER_MINUTE": "0"}, `ratelimit: auth_per_minute and default_per_minute must be at least 1`},
+		{map[string]string{"AUTHSVC_RATELIMIT_REDIS_URL": "http://x"}, `ratelimit.redis_url: must be a redis:// or rediss:// URL`},
+		{map[string]string{"AUTHSVC_ENVIRONMENT": "production"}, `auth.secret_key: required in production`},
+		{map[string]string{"AUTHSVC_ENVIRONMENT": "production", "AUTHSVC_AUTH_SECRET_KEY": strings.Repeat("x", 31)}, `auth.secret_key: too short: 31 bytes, need at least 32`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			chdirTemp(t)
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			_, err := Load(Options{})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v\nwant an error containing %q", err, tt.want)
+			}
+		})
+	}
+	t.Run("low bcrypt cost is allowed only with AUTHSVC_TESTING=1", func(t *testing.T) {
+		chdirTemp(t)
+		t.Setenv("AUTHSVC_AUTH_BCRYPT_COST", "4")
+		t.Setenv("AUTHSVC_TESTING", "1")
+		if _, err := Load(Options{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("production with a long secret starts and logs JSON", func(t *testing.T) {
+		chdirTemp(t)
+		t.Setenv("AUTHSVC_ENVIRONMENT", "production")
+		t.Setenv("AUTHSVC_AUTH_SECRET_KEY", strings.Repeat("x", 32))
+		cfg, err := Load(Options{})
+		if err != nil || cfg.Log.Format != "json" {
+			t.Fatalf("got %v, format %q", err, cfg.Log.Format)
+		}
+	})
+}
+
+func TestEnsureSecret(t *testing.T) {
+	dir := chdirTemp(t)
+	t.Setenv("AUTHSVC_DATABASE_URL", "sqlite:"+filepath.Join(dir, "data", "a.db"))
+	load := func() *Config {
+		cfg, err := Load(Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.EnsureSecret(zerolog.Nop()); err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	first := load()
+	if len(first.Auth.SecretKey) < MinSecretBytes {
+		t.Fatalf("generated secret too short: %d", len(first.Auth.SecretKey))
+	}
+	info, err := os.Stat(filepath.Join(dir, "data", "a.db.secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Fatalf("secret file mode %v, want 0600", info.Mode().Perm())
+	}
+	if second := load(); second.Auth.SecretKey != first.Auth.SecretKey {
+		t.Fatal("a second start must reuse the stored secret")
+	}
+}
+
+// TestExampleFileMatchesDefaults keeps config.example.yaml in step with Defaults().
+func TestExampleFileMatchesDefaults(t *testing.T) {
+	raw, err := os.ReadFile("../../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	flat := map[string]any{}
+	flatten("", doc, flat)
+	defaults := Defaults()
+	for key, want := range defaults {
+		got, ok := flat[key]
+		if !ok {
+			t.Errorf("config.example.yaml lacks %s", key)
+			continue
+		}
+		if normalize(got) != normalize(want) {
+			t.Errorf("%s: example has %v, default is %v", key, got, want)
+		}
+	}
+	for key := range flat {
+		if _, ok := defaults[key]; !ok {
+			t.Errorf("config.example.yaml has %s, which is not a key", key)
+		}
+	}
+}
+
+func flatten(prefix string, in map[string]any, out map[string]any) {
+	for k, v := range in {
+		key := k
+		if prefix != "" {
+			key = prefix + "." + k
+		}
+		if sub, ok := v.(map[string]any); ok {
+			flatten(key, sub, out)
+			continue
+		}
+		out[key] = v
+	}
+}
+
+func normalize(v any) string {
+	switch x := v.(type) {
+	case []any:
+		if len(x) == 0 {
+			return "[]"
+		}
+	case []string:
+		if len(x) == 0 {
+			return "[]"
+		}
+	}
+	return fmt.Sprint(v)
+}

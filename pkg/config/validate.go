@@ -1,0 +1,133 @@
+package config
+
+import (
+	"net"
+	"net/mail"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"github.com/authsvc/authsvc/pkg/store"
+	"github.com/rs/zerolog"
+)
+
+// MinSecretBytes is the shortest accepted auth.secret_key.
+const MinSecretBytes = 32
+
+// Validate checks every key and returns all problems at once, each naming
+// its key, e.g. `database.url: unsupported scheme "mysql" (use postgres:// or sqlite:)`.
+func (c *Config) Validate() error {
+	var e errs
+	switch c.Environment {
+	case "development", "production":
+	default:
+		e.add("environment", "must be development or production, not %q", c.Environment)
+	}
+	c.validateServer(&e)
+	if _, _, err := store.ParseURL(c.Database.URL); err != nil {
+		e = append(e, err)
+	}
+	if c.Database.MaxOpenConns < 1 || c.Database.MaxIdleConns < 0 {
+		e.add("database.max_open_conns", "must be at least 1 (max_idle_conns at least 0)")
+	}
+	c.validateAuth(&e)
+	c.validateMail(&e)
+	if _, err := zerolog.ParseLevel(strings.ToLower(c.Log.Level)); err != nil || c.Log.Level == "" {
+		e.add("log.level", "unknown level %q (use debug, info, warn or error)", c.Log.Level)
+	}
+	if c.Log.Format != "console" && c.Log.Format != "json" {
+		e.add("log.format", "must be console or json, not %q", c.Log.Format)
+	}
+	if c.Log.LogstashAddr != "" {
+		if _, _, err := net.SplitHostPort(c.Log.LogstashAddr); err != nil {
+			e.add("log.logstash_addr", "must be host:port: %v", err)
+		}
+	}
+	if c.RateLimit.AuthPerMinute < 1 || c.RateLimit.DefaultPerMinute < 1 {
+		e.add("ratelimit", "auth_per_minute and default_per_minute must be at least 1")
+	}
+	if c.RateLimit.RedisURL != "" {
+		if u, err := url.Parse(c.RateLimit.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			e.add("ratelimit.redis_url", "must be a redis:// or rediss:// URL")
+		}
+	}
+	return e.err()
+}
+
+func (c *Config) validateServer(e *errs) {
+	if _, _, err := net.SplitHostPort(c.Server.Addr); err != nil {
+		e.add("server.addr", "must be host:port or :port: %v", err)
+	}
+	for _, p := range c.Server.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				e.add("server.trusted_proxies", "%q is not a CIDR or an IP address", p)
+			}
+		}
+	}
+	for _, o := range c.Server.CORSAllowedOrigins {
+		if u, err := url.Parse(o); o != "*" && (err != nil || u.Scheme == "" || u.Host == "") {
+			e.add("server.cors_allowed_origins", "%q is not an origin like https://app.example.com", o)
+		}
+	}
+	if c.Server.ShutdownGrace < 0 {
+		e.add("server.shutdown_grace", "must not be negative")
+	}
+}
+
+func (c *Config) validateAuth(e *errs) {
+	a := c.Auth
+	switch {
+	case a.SecretKey == "" && c.IsProduction():
+		e.add("auth.secret_key", "required in production (at least %d bytes; set AUTHSVC_AUTH_SECRET_KEY or SECRET_KEY)", MinSecretBytes)
+	case a.SecretKey != "" && len(a.SecretKey) < MinSecretBytes:
+		e.add("auth.secret_key", "too short: %d bytes, need at least %d", len(a.SecretKey), MinSecretBytes)
+	}
+	if a.Algorithm != "HS256" {
+		e.add("auth.algorithm", "only HS256 is supported, not %q", a.Algorithm)
+	}
+	minCost := 10
+	if c.Testing {
+		minCost = 4
+	}
+	if a.BcryptCost < minCost || a.BcryptCost > 14 {
+		e.add("auth.bcrypt_cost", "must be between %d and 14, not %d", minCost, a.BcryptCost)
+	}
+	if a.AccessTokenExpireMinutes < 1 {
+		e.add("auth.access_token_expire_minutes", "must be at least 1")
+	}
+	if a.ResetTokenExpireMinutes < 1 {
+		e.add("auth.reset_token_expire_minutes", "must be at least 1")
+	}
+	if a.MaxSessionHours < 1 {
+		e.add("auth.max_session_hours", "must be at least 1")
+	}
+	if a.Issuer == "" || a.Audience == "" {
+		e.add("auth.issuer", "issuer and audience must not be empty")
+	}
+}
+
+func (c *Config) validateMail(e *errs) {
+	m := c.Mail
+	switch m.Driver {
+	case "log":
+	case "smtp":
+		if m.Host == "" {
+			e.add("mail.host", "required when mail.driver is smtp")
+		}
+	default:
+		e.add("mail.driver", "must be log or smtp, not %q", m.Driver)
+	}
+	if m.Port < 1 || m.Port > 65535 {
+		e.add("mail.port", "must be between 1 and 65535, not %d", m.Port)
+	}
+	if _, err := mail.ParseAddress(m.From); err != nil {
+		e.add("mail.from", "not an email address: %q", m.From)
+	}
+	if u, err := url.Parse(m.FrontendURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		e.add("mail.frontend_url", "must be an absolute http(s) URL, not %q", m.FrontendURL)
+	}
+	if m.MaxAttempts < 1 {
+		e.add("mail.max_attempts", "must be at least 1")
+	}
+}
