@@ -1,0 +1,131 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/authsvc/authsvc/pkg/config"
+	"github.com/authsvc/authsvc/pkg/store"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+)
+
+// globalFlags are the flags every command takes.
+type globalFlags struct {
+	configFile  string
+	databaseURL string
+	output      string
+}
+
+// app is what a command works with: configuration, logger, database and the
+// services, each built once on first use and released by Close.
+type app struct {
+	streams Streams
+	flags   globalFlags
+	root    *cobra.Command
+	started bool // a command's own code ran (so a failure is not a usage error)
+
+	cfg *config.Config
+	log zerolog.Logger
+	db  *store.DB
+}
+
+func newApp(streams Streams) *app {
+	return &app{streams: streams, log: zerolog.Nop()}
+}
+
+// load reads the configuration (flags of cmd included) and sets up logging.
+// Admin commands log warnings and errors only, to stderr; serve logs at
+// log.level.
+func (a *app) load(cmd *cobra.Command, flagKeys map[string]string) error {
+	if a.cfg != nil {
+		return nil
+	}
+	keys := map[string]string{"database-url": "database.url"}
+	for flag, key := range flagKeys {
+		keys[flag] = key
+	}
+	cfg, err := config.Load(config.Options{File: a.flags.configFile, Flags: cmd.Flags(), FlagKeys: keys})
+	if err != nil {
+		return usageError{err}
+	}
+	a.cfg = cfg
+	a.log = newLogger(cfg, a.streams.Err, cmd.Name() == "serve")
+	if err := cfg.EnsureSecret(a.log); err != nil {
+		return err
+	}
+	return nil
+}
+
+// newLogger builds the one logger that is passed down: console in
+// development, JSON otherwise.
+func newLogger(cfg *config.Config, w interface{ Write([]byte) (int, error) }, serving bool) zerolog.Logger {
+	level, err := zerolog.ParseLevel(strings.ToLower(cfg.Log.Level))
+	if err != nil {
+		level = zerolog.InfoLevel
+	}
+	if !serving && level < zerolog.WarnLevel {
+		level = zerolog.WarnLevel
+	}
+	out := w
+	if cfg.Log.Format == "console" {
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: !isTerminal(w)}
+	}
+	return zerolog.New(out).Level(level).With().Timestamp().Str("service", "authsvc").Logger()
+}
+
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}
+
+// openDB opens the pool and waits up to wait for the database to answer.
+func (a *app) openDB(ctx context.Context, wait time.Duration) (*store.DB, error) {
+	if a.db != nil {
+		return a.db, nil
+	}
+	db, err := store.Open(a.cfg.Database.URL, store.Options{
+		MaxOpenConns: a.cfg.Database.MaxOpenConns,
+		MaxIdleConns: a.cfg.Database.MaxIdleConns,
+		Logger:       a.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := db.WaitReady(ctx, wait); err != nil {
+		db.Close()
+		return nil, err
+	}
+	a.db = db
+	return db, nil
+}
+
+// Close releases what the app opened.
+func (a *app) Close() {
+	if a.db != nil {
+		a.db.Close()
+		a.db = nil
+	}
+}
+
+// jsonOutput reports -o json.
+func (a *app) jsonOutput() bool { return a.flags.output == "json" }
+
+// print writes a result: v as one JSON document with -o json, else the text.
+func (a *app) print(v any, text string) error {
+	if a.jsonOutput() {
+		enc := json.NewEncoder(a.streams.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	_, err := fmt.Fprintln(a.streams.Out, text)
+	return err
+}

@@ -1,0 +1,117 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func newServeCommand(a *app) *cobra.Command {
+	var wait time.Duration
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the HTTP API",
+		Long: `Run the HTTP API. With database.auto_migrate (the default) pending migrations
+are applied first. On SIGINT or SIGTERM the server stops accepting connections,
+lets in-flight requests finish (at most server.shutdown_grace), stops the
+background workers, closes the database and exits 0.`,
+		Example: `  authsvc serve
+  authsvc serve --addr 127.0.0.1:9000
+  AUTHSVC_DATABASE_URL=postgres://postgres@localhost/authsvc?sslmode=disable authsvc serve`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.load(cmd, map[string]string{"addr": "server.addr"}); err != nil {
+				return err
+			}
+			return a.serve(cmd.Context(), wait)
+		},
+	}
+	c.Flags().String("addr", ":8080", "listen address (overrides server.addr)")
+	c.Flags().DurationVar(&wait, "wait", 60*time.Second, "how long to wait for the database at startup")
+	return c
+}
+
+// serve runs the HTTP server and the background jobs until ctx is cancelled.
+func (a *app) serve(ctx context.Context, wait time.Duration) error {
+	db, err := a.openDB(ctx, wait)
+	if err != nil {
+		return err
+	}
+	if a.cfg.Database.AutoMigrate {
+		n, err := db.MigrateUp(ctx)
+		if err != nil {
+			return err
+		}
+		a.log.Info().Int("applied", n).Msg("migrations up to date")
+	}
+	srv, err := a.buildServer(ctx)
+	if err != nil {
+		return err
+	}
+	defer srv.close()
+
+	ln, err := net.Listen("tcp", a.cfg.Server.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.cfg.Server.Addr, err)
+	}
+	httpServer := &http.Server{
+		Handler:           srv.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+
+	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	var jobs sync.WaitGroup
+	for _, job := range srv.jobs {
+		jobs.Go(func() { job(jobsCtx) })
+	}
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpServer.Serve(ln) }()
+	a.log.Info().Str("addr", ln.Addr().String()).Str("database", string(db.Dialect)).Msg("authsvc listening")
+
+	select {
+	case err := <-serveErr:
+		stopJobs()
+		jobs.Wait()
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	a.log.Info().Dur("grace", a.cfg.Server.ShutdownGrace).Msg("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.cfg.Server.ShutdownGrace)
+	defer cancel()
+	err = httpServer.Shutdown(shutdownCtx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		a.log.Warn().Msg("grace period over: closing remaining connections")
+		httpServer.Close()
+		err = nil
+	}
+	stopJobs()
+	jobs.Wait()
+	a.log.Info().Msg("stopped")
+	return err
+}
+
+// ready reports whether the service can take traffic: the database answers
+// and no migration is pending.
+func (a *app) ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	pending, err := a.db.PendingMigrations(ctx)
+	if err != nil {
+		return err
+	}
+	if pending > 0 {
+		return fmt.Errorf("%d migration(s) pending", pending)
+	}
+	return nil
+}

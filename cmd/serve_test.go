@@ -1,0 +1,82 @@
+package cmd_test
+
+import (
+	"bufio"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A fresh machine: no configuration at all.
+func TestServeZeroConfig(t *testing.T) {
+	c := &cli{t: t, dir: t.TempDir()} // no AUTHSVC_* variables, not even a secret
+	s := c.startServer()
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if code, body := s.get(t, path); code != 200 {
+			t.Fatalf("%s: %d %s", path, code, body)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(c.dir, "authsvc.db")); err != nil {
+		t.Fatalf("SQLite file not created: %v", err)
+	}
+	info, err := os.Stat(filepath.Join(c.dir, "authsvc.db.secret"))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("secret file: %v, mode %v", err, info)
+	}
+	if !strings.Contains(s.logs.String(), "generated one for development") {
+		t.Fatalf("no warning about the generated secret:\n%s", s.logs.String())
+	}
+}
+
+// SIGTERM while a request is in flight: it completes, and the process exits 0.
+func TestServeGracefulShutdown(t *testing.T) {
+	c := newCLI(t, "")
+	s := c.startServer()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"email":"nobody@example.com"}`
+	// Send the headers and half of the body, so the request is in flight.
+	head := "POST /auth/password-reset-request HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body[:10]
+	if _, err := conn.Write([]byte(head)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(s.logs.String(), "shutting down") })
+	if _, err := conn.Write([]byte(body[10:])); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	status, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil || !strings.HasPrefix(status, "HTTP/1.1 ") {
+		t.Fatalf("in-flight request got no response: %q %v", status, err)
+	}
+	if code := s.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("exit code %d, want 0", code)
+	}
+	// Once stopped, nothing listens any more.
+	if _, err := net.DialTimeout("tcp", strings.TrimPrefix(s.base, "http://"), time.Second); err == nil {
+		t.Fatal("still accepting connections after exit")
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 20s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
