@@ -22,3 +22,22 @@ const (
 	CreditAdded TransactionType = "credit_added"
 	CreditUsed  TransactionType = "credit_used"
 )
+
+// TokenIssuer issues and checks access and password-reset tokens (CONTRACT §3).
+// Every Parse method returns EUNAUTHORIZED for a token it refuses, with Reason
+// "token_expired" for an expired token and "invalid_token" otherwise.
+type TokenIssuer interface {
+	// IssueAccess issues an access token for u with the configured lifetime.
+	// authTime is when the password was last presented (kept by refresh).
+	IssueAccess(u *User, authTime time.Time) (token string, claims *Claims, err error)
+	// IssueAccessTTL is IssueAccess with a custom lifetime (EINVALID when ttl <= 0).
+	IssueAccessTTL(u *User, authTime time.Time, ttl time.Duration) (token string, claims *Claims, err error)
+	// ParseAccess verifies an access token and returns its claims. A reset
+	// token is refused.
+	ParseAccess(token string) (*Claims, error)
+	// IssueReset issues a password-reset token for the user.
+	IssueReset(userID int64) (token string, expiresAt time.Time, err error)
+	// ParseReset verifies a password-reset token and returns its user id. An
+	// access token is refused.
+	ParseReset(token string) (userID int64, err error)
+}
