@@ -90,6 +90,9 @@ func errorText(err error) string {
 		}
 		return strings.Join(parts, "; ")
 	}
+	if de != nil && de.Message != "" && de.Code != authsvc.EINTERNAL && de.Code != authsvc.EUNAVAILABLE {
+		return de.Message // the cause is for logs; the user needs the message
+	}
 	return err.Error()
 }
 
@@ -134,6 +137,9 @@ With no configuration it serves on :8080 with an embedded SQLite database.`,
 	root.AddCommand(
 		newServeCommand(a),
 		newMigrateCommand(a),
+		newUserCommand(a),
+		newCreditsCommand(a),
+		newTokenCommand(a),
 		newVersionCommand(a),
 	)
 	return root

@@ -1,0 +1,81 @@
+package cmd
+
+import (
+	"time"
+
+	"github.com/authsvc/authsvc/pkg/auth"
+	"github.com/authsvc/authsvc/pkg/credits"
+	"github.com/authsvc/authsvc/pkg/password"
+	"github.com/authsvc/authsvc/pkg/store"
+	"github.com/authsvc/authsvc/pkg/token"
+	"github.com/spf13/cobra"
+)
+
+// adminWait is how long admin commands wait for the database before exiting 5.
+const adminWait = 5 * time.Second
+
+// services are the use cases every face calls: the same for serve and the CLI.
+type services struct {
+	auth    *auth.Service
+	credits *credits.Service
+}
+
+// buildServices constructs the use cases over db. serve passes Prometheus
+// backed metrics; the CLI passes none.
+func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts credits.Options) (*services, error) {
+	hasher, err := password.New(a.cfg.Auth.BcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := token.New(token.Config{
+		Secret:    []byte(a.cfg.Auth.SecretKey),
+		Issuer:    a.cfg.Auth.Issuer,
+		Audience:  a.cfg.Auth.Audience,
+		AccessTTL: a.cfg.AccessTTL(),
+		ResetTTL:  a.cfg.ResetTTL(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	authSvc, err := auth.New(auth.Deps{Store: db, Hasher: hasher, Policy: hasher, Tokens: tokens}, auth.Options{
+		MaxSession:  a.cfg.MaxSession(),
+		FrontendURL: a.cfg.Mail.FrontendURL,
+		Logger:      a.log,
+		Metrics:     authMetrics,
+	})
+	if err != nil {
+		return nil, err
+	}
+	creditOpts.UserSelfAdd = a.cfg.Credits.UserSelfAdd
+	creditOpts.Logger = a.log
+	return &services{auth: authSvc, credits: credits.New(db, creditOpts)}, nil
+}
+
+// adminServices loads the configuration, opens the database (applying
+// pending migrations when database.auto_migrate is on, as serve would) and
+// builds the services, for the admin commands.
+func (a *app) adminServices(cmd *cobra.Command) (*services, error) {
+	if err := a.load(cmd, nil); err != nil {
+		return nil, err
+	}
+	db, err := a.openDB(cmd.Context(), adminWait)
+	if err != nil {
+		return nil, err
+	}
+	if a.cfg.Database.AutoMigrate {
+		if _, err := db.MigrateUp(cmd.Context()); err != nil {
+			return nil, err
+		}
+	}
+	return a.buildServices(db, nil, credits.Options{})
+}
+
+// exactArgs is cobra.ExactArgs with a usage error naming what is expected.
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("%s takes %s (got %d argument(s))", cmd.CommandPath(), what, len(args))
+		}
+		return nil
+	}
+}
