@@ -1,10 +1,179 @@
 package authsvc
 
-import "time"
+import (
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Cents is an exact amount of money in hundredths of a credit. It is written
 // to JSON as a decimal number (100.5) and never passes through floating point.
 type Cents int64
+
+// Amount limits (CONTRACT §5).
+const (
+	// MaxAmount is the largest amount one add or use may carry: 1,000,000,000.00.
+	MaxAmount Cents = 1_000_000_000_00
+	// MaxBalance is the largest balance an account may hold; an add beyond it
+	// is refused (EINVALID "balance_limit") long before BIGINT could overflow.
+	MaxBalance Cents = 100 * 1_000_000_000_000_000 // 10^15 credits
+	// MaxReferenceLen is the longest reference_id, in characters.
+	MaxReferenceLen = 128
+	// MaxDescriptionLen is the longest description, in characters.
+	MaxDescriptionLen = 500
+	// DefaultHistoryLimit and MaxHistoryLimit bound a page of transactions.
+	DefaultHistoryLimit = 50
+	MaxHistoryLimit     = 200
+)
+
+// MarshalJSON writes c as an exact JSON number with at least one decimal
+// digit and no trailing zeros beyond it: 150.0, 100.5, 0.3, 0.05 — the shape
+// the original (Python floats) produced, so its clients see the same text.
+func (c Cents) MarshalJSON() ([]byte, error) {
+	return []byte(c.String()), nil
+}
+
+// String formats c as a decimal number, e.g. "150.0", "100.5", "-0.05".
+func (c Cents) String() string {
+	u := uint64(c)
+	sign := ""
+	if c < 0 {
+		sign, u = "-", -u
+	}
+	whole, frac := u/100, u%100
+	switch {
+	case frac == 0:
+		return sign + strconv.FormatUint(whole, 10) + ".0"
+	case frac%10 == 0:
+		return sign + strconv.FormatUint(whole, 10) + "." + strconv.FormatUint(frac/10, 10)
+	case frac < 10:
+		return sign + strconv.FormatUint(whole, 10) + ".0" + strconv.FormatUint(frac, 10)
+	default:
+		return sign + strconv.FormatUint(whole, 10) + "." + strconv.FormatUint(frac, 10)
+	}
+}
+
+// UnmarshalJSON reads a JSON number with at most two decimal places (see
+// ParseCents); it never goes through float64.
+func (c *Cents) UnmarshalJSON(b []byte) error {
+	v, err := ParseCents(string(b))
+	if err != nil {
+		return err
+	}
+	*c = v
+	return nil
+}
+
+// AmountError says why an amount text was refused. Type is the FastAPI-style
+// error type of the 422 entry (e.g. "value_error.decimal.max_places").
+type AmountError struct {
+	Type string
+	Msg  string
+}
+
+// Error implements error.
+func (e *AmountError) Error() string { return e.Msg }
+
+// maxWholeDigits bounds the integer part ParseCents accepts, so that the
+// cents always fit in an int64 (10^16 credits is far beyond any limit).
+const maxWholeDigits = 16
+
+// ParseCents converts the text of a decimal number (JSON number syntax, no
+// exponent) into cents exactly: "1.5" → 150, "0.30" → 30, "-2" → -200.
+// Trailing zeros beyond the second decimal are exact and accepted ("1.500");
+// any other third decimal is refused, as are exponents ("1e3"), leading zeros
+// ("01"), "NaN" and anything that is not a number. Errors are *AmountError.
+// It checks syntax and precision only; see ParseAmount for the range.
+func ParseCents(text string) (Cents, error) {
+	s := text
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	whole, frac, hasDot := strings.Cut(s, ".")
+	if strings.ContainsAny(s, "eE") && isDecimalish(s) {
+		return 0, &AmountError{Type: "value_error.decimal.exponent",
+			Msg: "exponent notation is not accepted; write the amount as a plain decimal, e.g. 10.50"}
+	}
+	if !allDigits(whole) || (hasDot && !allDigits(frac)) || (len(whole) > 1 && whole[0] == '0') {
+		return 0, &AmountError{Type: "type_error.decimal", Msg: "value is not a valid decimal number"}
+	}
+	if len(whole) > maxWholeDigits {
+		return 0, &AmountError{Type: "value_error.number.not_le", Msg: "ensure this value is less than or equal to 1000000000.00"}
+	}
+	frac = strings.TrimRight(frac, "0")
+	if len(frac) > 2 {
+		return 0, &AmountError{Type: "value_error.decimal.max_places", Msg: "ensure that there are no more than 2 decimal places"}
+	}
+	frac += "00"[len(frac):]
+	w, _ := strconv.ParseInt(whole, 10, 64) // digits only, at most 16 of them
+	f, _ := strconv.ParseInt(frac, 10, 64)
+	c := Cents(w*100 + f)
+	if neg {
+		c = -c
+	}
+	return c, nil
+}
+
+// ParseAmount validates the raw JSON text of an "amount" value (or a command
+// line argument): present, a number (not a string, null or boolean), exact
+// per ParseCents, > 0 and ≤ MaxAmount. Errors are *AmountError.
+func ParseAmount(raw string) (Cents, error) {
+	raw = strings.TrimSpace(raw)
+	switch {
+	case raw == "":
+		return 0, &AmountError{Type: "value_error.missing", Msg: "field required"}
+	case raw == "null":
+		return 0, &AmountError{Type: "type_error.none.not_allowed", Msg: "none is not an allowed value"}
+	case strings.HasPrefix(raw, `"`):
+		return 0, &AmountError{Type: "type_error.decimal", Msg: "value must be a JSON number, not a string"}
+	}
+	c, err := ParseCents(raw)
+	if err != nil {
+		return 0, err
+	}
+	if c <= 0 {
+		return 0, &AmountError{Type: "value_error.number.not_gt", Msg: "ensure this value is greater than 0"}
+	}
+	if c > MaxAmount {
+		return 0, &AmountError{Type: "value_error.number.not_le", Msg: "ensure this value is less than or equal to 1000000000.00"}
+	}
+	return c, nil
+}
+
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// isDecimalish reports whether s is made only of characters of a number in
+// exponent notation, so that "1e3" gets the exponent message and "abc" not.
+func isDecimalish(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !strings.ContainsRune("0123456789.eE+-", rune(s[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidatePage adds to v the query errors of a history page request: skip
+// must be >= 0 and limit within 1..MaxHistoryLimit.
+func ValidatePage(v *Validator, skip, limit int) {
+	if skip < 0 {
+		v.Add("ensure this value is greater than or equal to 0", "value_error.number.not_ge", "query", "skip")
+	}
+	if limit < 1 || limit > MaxHistoryLimit {
+		v.Add("ensure this value is between 1 and "+strconv.Itoa(MaxHistoryLimit), "value_error.number.not_in_range", "query", "limit")
+	}
+}
 
 // Transaction is one ledger entry (CONTRACT §4).
 type Transaction struct {
@@ -23,4 +192,11 @@ type Balance struct {
 	UserID    int64     `db:"user_id" json:"user_id"`
 	Balance   Cents     `db:"balance" json:"balance"`
 	UpdatedAt time.Time `db:"updated_at" json:"updated_at"`
+}
+
+// TransactionPage is one page of a user's history, newest first, and the
+// number of transactions the user has in all.
+type TransactionPage struct {
+	Transactions []*Transaction `json:"transactions"`
+	TotalCount   int64          `json:"total_count"`
 }

@@ -1,22 +1,120 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/url"
+	"strconv"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
 )
 
-// Stubs until the credit handlers land (issue 4).
+// creditBody is the body of POST /credits/use. The amount is kept as the raw
+// JSON text so that it is parsed exactly (never through float64) and a
+// string, null or missing amount can be told apart.
+type creditBody struct {
+	Amount      json.RawMessage `json:"amount"`
+	ReferenceID *string         `json:"reference_id"`
+	Description *string         `json:"description"`
+}
 
+// addBody is the body of POST /credits/add: a use body plus the optional
+// beneficiary (admins only).
+type addBody struct {
+	creditBody
+	Username *string `json:"username"`
+}
+
+func (b *creditBody) request() authsvc.CreditRequest {
+	return authsvc.CreditRequest{Amount: string(b.Amount), ReferenceID: b.ReferenceID, Description: b.Description}
+}
+
+// creditBalance is GET /credits/balance.
 func (s *Server) creditBalance(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
-	s.notImplemented(w, r)
+	b, err := s.deps.Credits.Balance(r.Context(), p.User.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, b)
 }
+
+// creditAdd is POST /credits/add.
 func (s *Server) creditAdd(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
-	s.notImplemented(w, r)
+	var body addBody
+	if err := decodeJSON(w, r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	req := body.request()
+	if body.Username != nil {
+		req.Username = *body.Username
+	}
+	tx, err := s.deps.Credits.Add(r.Context(), p.User, req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, tx)
 }
+
+// creditUse is POST /credits/use.
 func (s *Server) creditUse(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
-	s.notImplemented(w, r)
+	var body creditBody
+	if err := decodeJSON(w, r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tx, err := s.deps.Credits.Use(r.Context(), p.User.ID, body.request())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, tx)
 }
+
+// creditTransactions is GET /credits/transactions?skip=0&limit=50.
 func (s *Server) creditTransactions(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
-	s.notImplemented(w, r)
+	skip, limit, err := pageQuery(r.URL.Query())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page, err := s.deps.Credits.History(r.Context(), p.User.ID, skip, limit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// pageQuery reads skip (default 0) and limit (default 50), reporting every
+// bad one at once: not an integer, or out of range.
+func pageQuery(q url.Values) (skip, limit int, err error) {
+	var v authsvc.Validator
+	skip, limit = 0, authsvc.DefaultHistoryLimit
+	okSkip, okLimit := true, true
+	if q.Has("skip") {
+		skip, okSkip = queryInt(&v, q.Get("skip"), "skip")
+	}
+	if q.Has("limit") {
+		limit, okLimit = queryInt(&v, q.Get("limit"), "limit")
+	}
+	if !okSkip {
+		skip = 0
+	}
+	if !okLimit {
+		limit = authsvc.DefaultHistoryLimit
+	}
+	authsvc.ValidatePage(&v, skip, limit)
+	return skip, limit, v.Err()
+}
+
+func queryInt(v *authsvc.Validator, text, name string) (int, bool) {
+	n, err := strconv.Atoi(text)
+	if err != nil {
+		v.Add("value is not a valid integer", "type_error.integer", "query", name)
+		return 0, false
+	}
+	return n, true
 }

@@ -1,0 +1,206 @@
+// Package credits holds the credit ledger's use cases (CONTRACT §5): request
+// validation, who may add, and the metrics and audit log around the store's
+// atomic, idempotent balance changes. The HTTP API and the admin CLI both go
+// through Service, so there is one code path.
+package credits
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/rs/zerolog"
+)
+
+// Options configure a Service.
+type Options struct {
+	// UserSelfAdd lets ordinary users add credits to their own balance
+	// (credits.user_self_add; default false).
+	UserSelfAdd bool
+	// Metrics is told about every outcome; nil means no metrics.
+	Metrics authsvc.CreditMetrics
+	// Logger receives one audit line per balance change.
+	Logger zerolog.Logger
+}
+
+// Service implements authsvc.CreditService over a CreditStore.
+type Service struct {
+	store   authsvc.CreditStore
+	opts    Options
+	metrics authsvc.CreditMetrics
+	log     zerolog.Logger
+}
+
+var _ authsvc.CreditService = (*Service)(nil)
+
+// New returns the ledger service.
+func New(store authsvc.CreditStore, opts Options) *Service {
+	m := opts.Metrics
+	if m == nil {
+		m = NopMetrics{}
+	}
+	return &Service{store: store, opts: opts, metrics: m, log: opts.Logger}
+}
+
+// NopMetrics is the CreditMetrics that records nothing.
+type NopMetrics struct{}
+
+// Added does nothing.
+func (NopMetrics) Added(authsvc.Cents) {}
+
+// Used does nothing.
+func (NopMetrics) Used(authsvc.Cents) {}
+
+// Refused does nothing.
+func (NopMetrics) Refused(string) {}
+
+// Balance returns the user's balance; ENOTFOUND for an unknown user.
+func (s *Service) Balance(ctx context.Context, userID int64) (*authsvc.Balance, error) {
+	return s.store.CreditBalance(ctx, userID)
+}
+
+// BalanceByUsername returns the named user's balance; ENOTFOUND for an
+// unknown user.
+func (s *Service) BalanceByUsername(ctx context.Context, username string) (*authsvc.Balance, error) {
+	u, err := s.store.UserByUsername(ctx, username)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.CreditBalance(ctx, u.ID)
+}
+
+// Add credits the actor's own account or, for an admin, the account named in
+// req.Username. See authsvc.CreditService for the error codes.
+func (s *Service) Add(ctx context.Context, actor *authsvc.User, req authsvc.CreditRequest) (*authsvc.Transaction, error) {
+	e, err := s.entry(authsvc.CreditAdded, req)
+	if err != nil {
+		return nil, s.refused(err)
+	}
+	target, err := s.addTarget(ctx, actor, req.Username)
+	if err != nil {
+		return nil, s.refused(err)
+	}
+	e.UserID = target
+	return s.apply(ctx, e)
+}
+
+// addTarget decides whose balance an add goes to, or refuses it.
+func (s *Service) addTarget(ctx context.Context, actor *authsvc.User, username string) (int64, error) {
+	self := username == "" || strings.EqualFold(username, actor.Username)
+	switch {
+	case actor.IsAdmin && self:
+		return actor.ID, nil
+	case actor.IsAdmin:
+		u, err := s.store.UserByUsername(ctx, username)
+		if err != nil {
+			return 0, err
+		}
+		return u.ID, nil
+	case self && s.opts.UserSelfAdd:
+		return actor.ID, nil
+	case self:
+		return 0, authsvc.NewError(authsvc.EFORBIDDEN, "forbidden", "Only administrators may add credits")
+	default:
+		// Whether or not that user exists: a non-admin learns nothing.
+		return 0, authsvc.NewError(authsvc.EFORBIDDEN, "forbidden", "Not allowed to add credits to another user")
+	}
+}
+
+// Use debits the user's account; EINVALID "insufficient_credits" when the
+// balance is too small.
+func (s *Service) Use(ctx context.Context, userID int64, req authsvc.CreditRequest) (*authsvc.Transaction, error) {
+	if req.Username != "" {
+		return nil, s.refused(authsvc.ValidationError(authsvc.FieldError{Loc: []string{"body", "username"},
+			Msg: "extra fields not permitted", Type: "value_error.extra"}))
+	}
+	e, err := s.entry(authsvc.CreditUsed, req)
+	if err != nil {
+		return nil, s.refused(err)
+	}
+	e.UserID = userID
+	return s.apply(ctx, e)
+}
+
+// Grant credits the named user (the admin CLI), through the same path as Add.
+func (s *Service) Grant(ctx context.Context, username, amount, reference, description string) (*authsvc.Transaction, error) {
+	req := authsvc.CreditRequest{Amount: amount}
+	if reference != "" {
+		req.ReferenceID = &reference
+	}
+	if description != "" {
+		req.Description = &description
+	}
+	e, err := s.entry(authsvc.CreditAdded, req)
+	if err != nil {
+		return nil, s.refused(err)
+	}
+	u, err := s.store.UserByUsername(ctx, username)
+	if err != nil {
+		return nil, s.refused(err)
+	}
+	e.UserID = u.ID
+	return s.apply(ctx, e)
+}
+
+// History returns a page of the user's transactions, newest first.
+func (s *Service) History(ctx context.Context, userID int64, skip, limit int) (*authsvc.TransactionPage, error) {
+	var v authsvc.Validator
+	authsvc.ValidatePage(&v, skip, limit)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return s.store.CreditHistory(ctx, userID, skip, limit)
+}
+
+// entry validates req into a ledger entry, reporting every bad field at once.
+func (s *Service) entry(typ authsvc.TransactionType, req authsvc.CreditRequest) (*authsvc.LedgerEntry, error) {
+	var v authsvc.Validator
+	amount, err := authsvc.ParseAmount(req.Amount)
+	var ae *authsvc.AmountError
+	if errors.As(err, &ae) {
+		v.Add(ae.Msg, ae.Type, "body", "amount")
+	}
+	e := &authsvc.LedgerEntry{Type: typ, Amount: amount, Description: req.Description}
+	if req.ReferenceID != nil && *req.ReferenceID != "" {
+		e.ReferenceID = req.ReferenceID
+		if utf8.RuneCountInString(*req.ReferenceID) > authsvc.MaxReferenceLen {
+			v.Add("ensure this value has at most 128 characters", "value_error.any_str.max_length", "body", "reference_id")
+		}
+	}
+	if req.Description != nil && utf8.RuneCountInString(*req.Description) > authsvc.MaxDescriptionLen {
+		v.Add("ensure this value has at most 500 characters", "value_error.any_str.max_length", "body", "description")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// apply stores e and reports the outcome to the metrics and the audit log.
+func (s *Service) apply(ctx context.Context, e *authsvc.LedgerEntry) (*authsvc.Transaction, error) {
+	tx, replayed, err := s.store.ApplyCredit(ctx, e)
+	if err != nil {
+		return nil, s.refused(err)
+	}
+	if !replayed {
+		if e.Type == authsvc.CreditAdded {
+			s.metrics.Added(e.Amount)
+		} else {
+			s.metrics.Used(e.Amount)
+		}
+	}
+	s.log.Info().Int64("user_id", tx.UserID).Int64("transaction_id", tx.ID).Str("type", string(tx.Type)).
+		Stringer("amount", tx.Amount).Stringer("new_balance", tx.NewBalance).Bool("replayed", replayed).
+		Msg("credit transaction")
+	return tx, nil
+}
+
+// refused counts a refusal with a domain reason and returns err unchanged.
+func (s *Service) refused(err error) error {
+	if code := authsvc.ErrorCode(err); code != authsvc.EINTERNAL && code != authsvc.EUNAVAILABLE {
+		s.metrics.Refused(authsvc.ErrorReason(err))
+	}
+	return err
+}

@@ -1,0 +1,241 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// transactionColumns is the column list every ledger query selects.
+const transactionColumns = `id, user_id, amount, transaction_type, reference_id, description, created_at, balance_after`
+
+// The ledger's SQL. A use is one conditional update, never read-modify-write;
+// an add is an upsert of the balance row capped at MaxBalance.
+const (
+	sqlUseCredits = `UPDATE user_credits SET balance = balance - ?, updated_at = ?
+		WHERE user_id = ? AND balance >= ? RETURNING balance`
+	sqlAddCredits = `INSERT INTO user_credits (user_id, balance, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET balance = user_credits.balance + excluded.balance,
+			updated_at = excluded.updated_at
+		WHERE user_credits.balance <= ? RETURNING balance`
+	sqlInsertTransaction = `INSERT INTO credit_transactions
+		(user_id, amount, transaction_type, reference_id, description, balance_after, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	sqlFindReference = `SELECT ` + transactionColumns + ` FROM credit_transactions
+		WHERE user_id = ? AND transaction_type = ? AND reference_id = ?`
+)
+
+// errInsufficientCredits is the refusal of a use that exceeds the balance.
+func errInsufficientCredits() error {
+	return authsvc.NewError(authsvc.EINVALID, "insufficient_credits", "Insufficient credits")
+}
+
+func errBalanceLimit() error {
+	return authsvc.NewError(authsvc.EINVALID, "balance_limit",
+		fmt.Sprintf("Balance would exceed the limit of %s credits", authsvc.MaxBalance))
+}
+
+func errIdempotencyConflict() error {
+	return authsvc.NewError(authsvc.ECONFLICT, "idempotency_conflict",
+		"reference_id was already used with a different amount")
+}
+
+func errCreditUserNotFound(err error) error {
+	return &authsvc.Error{Code: authsvc.ENOTFOUND, Reason: "user_not_found", Message: "User not found", Err: err}
+}
+
+// CreditBalance returns the user's balance; a user who never had credits has
+// 0, dated at the user's creation. ENOTFOUND for an unknown user.
+func (db *DB) CreditBalance(ctx context.Context, userID int64) (*authsvc.Balance, error) {
+	var row struct {
+		CreatedAt time.Time     `db:"created_at"`
+		Balance   sql.NullInt64 `db:"balance"`
+		UpdatedAt sql.NullTime  `db:"updated_at"`
+	}
+	err := db.GetContext(ctx, &row, db.Rebind(`SELECT u.created_at, c.balance, c.updated_at
+		FROM users u LEFT JOIN user_credits c ON c.user_id = u.id WHERE u.id = ?`), userID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errCreditUserNotFound(err)
+	}
+	if err != nil {
+		return nil, mapError(fmt.Errorf("get balance: %w", err))
+	}
+	b := &authsvc.Balance{UserID: userID, Balance: authsvc.Cents(row.Balance.Int64), UpdatedAt: row.CreatedAt.UTC()}
+	if row.UpdatedAt.Valid {
+		b.UpdatedAt = row.UpdatedAt.Time.UTC()
+	}
+	return b, nil
+}
+
+// ApplyCredit changes the balance and writes the transaction row in one
+// database transaction; see authsvc.CreditStore for the rules. Concurrent
+// repeats of one reference: the loser of the unique index rolls back its
+// balance change and returns the winner's row.
+func (db *DB) ApplyCredit(ctx context.Context, e *authsvc.LedgerEntry) (*authsvc.Transaction, bool, error) {
+	if e.Amount <= 0 || e.Amount > authsvc.MaxAmount || (e.Type != authsvc.CreditAdded && e.Type != authsvc.CreditUsed) {
+		return nil, false, fmt.Errorf("apply credit: bad entry (%s %s)", e.Type, e.Amount)
+	}
+	if e.ReferenceID != nil && *e.ReferenceID == "" {
+		e.ReferenceID = nil
+	}
+	var (
+		out      *authsvc.Transaction
+		replayed bool
+	)
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		out, replayed, err = db.applyInTx(ctx, tx, e)
+		return err
+	})
+	if err != nil && e.ReferenceID != nil && isUniqueViolation(err) {
+		// A concurrent request with the same reference committed first. Our
+		// transaction is rolled back (on PostgreSQL it is aborted anyway), so
+		// read the winner's row in a new query.
+		orig, ferr := findReference(ctx, db.DB, e)
+		if ferr != nil {
+			return nil, false, mapError(fmt.Errorf("read original transaction: %w", ferr))
+		}
+		return orig, true, replayError(orig, e)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return out, replayed, nil
+}
+
+// applyInTx is the body of ApplyCredit's transaction.
+func (db *DB) applyInTx(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerEntry) (*authsvc.Transaction, bool, error) {
+	if e.ReferenceID != nil {
+		orig, err := findReference(ctx, tx, e)
+		if err == nil {
+			return orig, true, replayError(orig, e)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, false, fmt.Errorf("find reference: %w", err)
+		}
+	}
+	now := db.Now()
+	balance, err := db.changeBalance(ctx, tx, e, now)
+	if err != nil {
+		if e.ReferenceID != nil && authsvc.ErrorReason(err) == "insufficient_credits" {
+			// On PostgreSQL a concurrent repeat may have spent the money and
+			// committed while we waited on the row lock: a new statement sees it.
+			if orig, ferr := findReference(ctx, tx, e); ferr == nil {
+				return orig, true, replayError(orig, e)
+			}
+		}
+		return nil, false, err
+	}
+	t := &authsvc.Transaction{UserID: e.UserID, Amount: e.Amount, Type: e.Type, ReferenceID: e.ReferenceID,
+		Description: e.Description, CreatedAt: now, NewBalance: balance}
+	err = tx.QueryRowxContext(ctx, tx.Rebind(sqlInsertTransaction), e.UserID, int64(e.Amount), string(e.Type),
+		e.ReferenceID, e.Description, int64(balance), now).Scan(&t.ID)
+	if err != nil {
+		return nil, false, fmt.Errorf("insert transaction: %w", err)
+	}
+	return t, false, nil
+}
+
+// changeBalance applies e to the balance row and returns the new balance.
+func (db *DB) changeBalance(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerEntry, now time.Time) (authsvc.Cents, error) {
+	var balance int64
+	var err error
+	if e.Type == authsvc.CreditUsed {
+		err = tx.QueryRowxContext(ctx, tx.Rebind(sqlUseCredits), int64(e.Amount), now, e.UserID, int64(e.Amount)).Scan(&balance)
+		if errors.Is(err, sql.ErrNoRows) || IsCheckViolation(err) {
+			return 0, errInsufficientCredits()
+		}
+	} else {
+		err = tx.QueryRowxContext(ctx, tx.Rebind(sqlAddCredits), e.UserID, int64(e.Amount), now,
+			int64(authsvc.MaxBalance-e.Amount)).Scan(&balance)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return 0, errBalanceLimit()
+		case isForeignKeyViolation(err):
+			return 0, errCreditUserNotFound(err)
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("change balance: %w", err)
+	}
+	return authsvc.Cents(balance), nil
+}
+
+// findReference returns the user's transaction of e's type with e's reference.
+func findReference(ctx context.Context, q sqlx.QueryerContext, e *authsvc.LedgerEntry) (*authsvc.Transaction, error) {
+	var t authsvc.Transaction
+	err := sqlx.GetContext(ctx, q, &t, sqlx.Rebind(bindTypeOf(q), sqlFindReference), e.UserID, string(e.Type), *e.ReferenceID)
+	if err != nil {
+		return nil, err
+	}
+	t.CreatedAt = t.CreatedAt.UTC()
+	return &t, nil
+}
+
+// bindTypeOf returns the placeholder style of a sqlx queryer.
+func bindTypeOf(q sqlx.QueryerContext) int {
+	if b, ok := q.(interface{ DriverName() string }); ok {
+		return sqlx.BindType(b.DriverName())
+	}
+	return sqlx.QUESTION
+}
+
+// replayError is nil when orig is a true repeat of e (same amount), else the
+// idempotency conflict.
+func replayError(orig *authsvc.Transaction, e *authsvc.LedgerEntry) error {
+	if orig.Amount != e.Amount {
+		return errIdempotencyConflict()
+	}
+	return nil
+}
+
+// CreditHistory returns up to limit of the user's transactions, newest first
+// (by id, a stable order), after skipping skip, and the user's total count,
+// read in one statement so that the page and the count agree.
+func (db *DB) CreditHistory(ctx context.Context, userID int64, skip, limit int) (*authsvc.TransactionPage, error) {
+	var rows []struct {
+		authsvc.Transaction
+		TotalCount int64 `db:"total_count"`
+	}
+	err := db.SelectContext(ctx, &rows, db.Rebind(`SELECT `+transactionColumns+`,
+			(SELECT COUNT(*) FROM credit_transactions WHERE user_id = ?) AS total_count
+		FROM credit_transactions WHERE user_id = ? ORDER BY id DESC LIMIT ? OFFSET ?`), userID, userID, limit, skip)
+	if err != nil {
+		return nil, mapError(fmt.Errorf("list transactions: %w", err))
+	}
+	page := &authsvc.TransactionPage{Transactions: make([]*authsvc.Transaction, len(rows))}
+	for i := range rows {
+		t := rows[i].Transaction
+		t.CreatedAt = t.CreatedAt.UTC()
+		page.Transactions[i] = &t
+		page.TotalCount = rows[i].TotalCount
+	}
+	if len(rows) == 0 && skip > 0 {
+		err := db.GetContext(ctx, &page.TotalCount, db.Rebind(`SELECT COUNT(*) FROM credit_transactions WHERE user_id = ?`), userID)
+		if err != nil {
+			return nil, mapError(fmt.Errorf("count transactions: %w", err))
+		}
+	}
+	return page, nil
+}
+
+// isForeignKeyViolation reports a foreign-key constraint failure.
+func isForeignKeyViolation(err error) bool {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		return pqErr.Code == "23503"
+	}
+	var liteErr *sqlite.Error
+	if errors.As(err, &liteErr) {
+		return liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	}
+	return false
+}

@@ -1,0 +1,375 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/store"
+	"github.com/authsvc/authsvc/pkg/store/storetest"
+)
+
+// newLedgerUser inserts a bare user row for ledger tests and returns its id.
+func newLedgerUser(t testing.TB, db *store.DB, name string) int64 {
+	t.Helper()
+	now := db.Now()
+	var id int64
+	err := db.QueryRowx(db.Rebind(`INSERT INTO users (username, email, password_hash, is_admin, token_version, created_at, updated_at)
+		VALUES (?, ?, 'x', FALSE, 1, ?, ?) RETURNING id`), name, name+"@example.com", now, now).Scan(&id)
+	if err != nil {
+		t.Fatalf("insert user %s: %v", name, err)
+	}
+	return id
+}
+
+func ref(s string) *string { return &s }
+
+// sameTransaction compares two transactions by value.
+func sameTransaction(a, b *authsvc.Transaction) bool {
+	str := func(p *string) string {
+		if p == nil {
+			return "<nil>"
+		}
+		return "=" + *p
+	}
+	return a.ID == b.ID && a.UserID == b.UserID && a.Amount == b.Amount && a.Type == b.Type && a.NewBalance == b.NewBalance &&
+		a.CreatedAt.Equal(b.CreatedAt) && str(a.ReferenceID) == str(b.ReferenceID) && str(a.Description) == str(b.Description)
+}
+
+func apply(t testing.TB, db *store.DB, userID int64, typ authsvc.TransactionType, amount authsvc.Cents, reference *string) *authsvc.Transaction {
+	t.Helper()
+	tx, _, err := db.ApplyCredit(context.Background(), &authsvc.LedgerEntry{UserID: userID, Type: typ, Amount: amount, ReferenceID: reference})
+	if err != nil {
+		t.Fatalf("%s %s: %v", typ, amount, err)
+	}
+	return tx
+}
+
+func balanceOf(t testing.TB, db *store.DB, userID int64) authsvc.Cents {
+	t.Helper()
+	b, err := db.CreditBalance(context.Background(), userID)
+	if err != nil {
+		t.Fatalf("balance: %v", err)
+	}
+	return b.Balance
+}
+
+func wantReason(t testing.TB, err error, code, reason string) {
+	t.Helper()
+	if authsvc.ErrorCode(err) != code || authsvc.ErrorReason(err) != reason {
+		t.Fatalf("got error %v (code %q reason %q), want %s/%s", err, authsvc.ErrorCode(err), authsvc.ErrorReason(err), code, reason)
+	}
+}
+
+func TestCreditLedger(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		clock := time.Date(2025, 2, 6, 17, 0, 0, 123456000, time.FixedZone("CET", 3600))
+		db.SetClock(func() time.Time { return clock })
+		alice := newLedgerUser(t, db, "alice")
+
+		t.Run("a user who never had credits has balance 0 dated at creation", func(t *testing.T) {
+			b, err := db.CreditBalance(ctx, alice)
+			if err != nil || b.Balance != 0 || !b.UpdatedAt.Equal(clock) || b.UpdatedAt.Location() != time.UTC || b.UserID != alice {
+				t.Fatalf("got %+v, %v", b, err)
+			}
+		})
+		t.Run("unknown user's balance is not found", func(t *testing.T) {
+			_, err := db.CreditBalance(ctx, 999999)
+			wantReason(t, err, authsvc.ENOTFOUND, "user_not_found")
+		})
+		t.Run("add and use move the balance and return the row", func(t *testing.T) {
+			clock = clock.Add(time.Hour)
+			added := apply(t, db, alice, authsvc.CreditAdded, 10050, nil)
+			used, replayed, err := db.ApplyCredit(ctx, &authsvc.LedgerEntry{UserID: alice, Type: authsvc.CreditUsed,
+				Amount: 2525, ReferenceID: ref("purchase_456"), Description: ref("Service purchase")})
+			if err != nil || replayed {
+				t.Fatalf("use: %v replayed=%v", err, replayed)
+			}
+			if added.NewBalance != 10050 || used.NewBalance != 7525 || used.ID <= added.ID || added.ReferenceID != nil {
+				t.Fatalf("got add %+v use %+v", added, used)
+			}
+			page, err := db.CreditHistory(ctx, alice, 0, 10)
+			if err != nil || page.TotalCount != 2 || len(page.Transactions) != 2 {
+				t.Fatalf("history %+v, %v", page, err)
+			}
+			got := page.Transactions[0]
+			if got.ID != used.ID || *got.ReferenceID != "purchase_456" || *got.Description != "Service purchase" ||
+				!got.CreatedAt.Equal(clock) || got.CreatedAt.Location() != time.UTC || got.Type != authsvc.CreditUsed || got.NewBalance != 7525 {
+				t.Fatalf("stored %+v, returned %+v", got, used)
+			}
+			b, _ := db.CreditBalance(ctx, alice)
+			if b.Balance != 7525 || !b.UpdatedAt.Equal(clock) {
+				t.Fatalf("balance %+v", b)
+			}
+		})
+		t.Run("use beyond the balance is refused and changes nothing", func(t *testing.T) {
+			before := balanceOf(t, db, alice)
+			_, _, err := db.ApplyCredit(ctx, &authsvc.LedgerEntry{UserID: alice, Type: authsvc.CreditUsed, Amount: before + 1})
+			wantReason(t, err, authsvc.EINVALID, "insufficient_credits")
+			if got := balanceOf(t, db, alice); got != before {
+				t.Fatalf("balance %s, want %s", got, before)
+			}
+		})
+		t.Run("use without a balance row is insufficient", func(t *testing.T) {
+			bob := newLedgerUser(t, db, "bob_norow")
+			_, _, err := db.ApplyCredit(ctx, &authsvc.LedgerEntry{UserID: bob, Type: authsvc.CreditUsed, Amount: 1})
+			wantReason(t, err, authsvc.EINVALID, "insufficient_credits")
+		})
+		t.Run("add to a missing user is not found", func(t *testing.T) {
+			_, _, err := db.ApplyCredit(ctx, &authsvc.LedgerEntry{UserID: 999999, Type: authsvc.CreditAdded, Amount: 1})
+			wantReason(t, err, authsvc.ENOTFOUND, "user_not_found")
+		})
+		t.Run("an add past the balance limit is refused", func(t *testing.T) {
+			rich := newLedgerUser(t, db, "rich")
+			apply(t, db, rich, authsvc.CreditAdded, 1, nil)
+			if _, err := db.Exec(db.Rebind(`UPDATE user_credits SET balance = ? WHERE user_id = ?`), int64(authsvc.MaxBalance-1), rich); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := db.ApplyCredit(ctx, &authsvc.LedgerEntry{UserID: rich, Type: authsvc.CreditAdded, Amount: 2})
+			wantReason(t, err, authsvc.EINVALID, "balance_limit")
+			if tx := apply(t, db, rich, authsvc.CreditAdded, 1, nil); tx.NewBalance != authsvc.MaxBalance {
+				t.Fatalf("new balance %s", tx.NewBalance)
+			}
+		})
+	})
+}
+
+func TestCreditIdempotency(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		alice, bob := newLedgerUser(t, db, "alice"), newLedgerUser(t, db, "bob")
+
+		t.Run("a repeat returns the original and changes nothing", func(t *testing.T) {
+			first := apply(t, db, alice, authsvc.CreditAdded, 5000, ref("order_1"))
+			again, replayed, err := db.ApplyCredit(ctx, &authsvc.LedgerEntry{UserID: alice, Type: authsvc.CreditAdded,
+				Amount: 5000, ReferenceID: ref("order_1"), Description: ref("ignored")})
+			if err != nil || !replayed || !sameTransaction(again, first) || again.Description != nil {
+				t.Fatalf("repeat %+v replayed=%v err=%v, first %+v", again, replayed, err, first)
+			}
+			if got := balanceOf(t, db, alice); got != 5000 {
+				t.Fatalf("balance %s, want 50.0", got)
+			}
+		})
+		t.Run("the same key with another amount is a conflict", func(t *testing.T) {
+			_, _, err := db.ApplyCredit(ctx, &authsvc.LedgerEntry{UserID: alice, Type: authsvc.CreditAdded, Amount: 5001, ReferenceID: ref("order_1")})
+			wantReason(t, err, authsvc.ECONFLICT, "idempotency_conflict")
+		})
+		t.Run("another user and another type may reuse the key", func(t *testing.T) {
+			if tx := apply(t, db, bob, authsvc.CreditAdded, 5000, ref("order_1")); tx.UserID != bob || tx.NewBalance != 5000 {
+				t.Fatalf("bob's add %+v", tx)
+			}
+			if tx := apply(t, db, alice, authsvc.CreditUsed, 100, ref("order_1")); tx.NewBalance != 4900 {
+				t.Fatalf("alice's use %+v", tx)
+			}
+		})
+		t.Run("a repeated use returns the original even when the balance is now too small", func(t *testing.T) {
+			first := apply(t, db, bob, authsvc.CreditUsed, 5000, ref("spend_all"))
+			again := apply(t, db, bob, authsvc.CreditUsed, 5000, ref("spend_all"))
+			if again.ID != first.ID || balanceOf(t, db, bob) != 0 {
+				t.Fatalf("first %+v again %+v", first, again)
+			}
+		})
+		for _, typ := range []authsvc.TransactionType{authsvc.CreditAdded, authsvc.CreditUsed} {
+			t.Run(fmt.Sprintf("10 concurrent %s with one key make one row", typ), func(t *testing.T) {
+				user := newLedgerUser(t, db, "conc_"+string(typ))
+				apply(t, db, user, authsvc.CreditAdded, 150, nil) // enough for exactly one use of 1.50
+				var wg sync.WaitGroup
+				ids := make([]int64, 10)
+				errs := make([]error, 10)
+				for i := range ids {
+					wg.Go(func() {
+						tx, _, err := db.ApplyCredit(ctx, &authsvc.LedgerEntry{UserID: user, Type: typ, Amount: 150, ReferenceID: ref("same")})
+						if err == nil {
+							ids[i] = tx.ID
+						}
+						errs[i] = err
+					})
+				}
+				wg.Wait()
+				for i := range ids {
+					if errs[i] != nil || ids[i] != ids[0] {
+						t.Fatalf("response %d: id %d err %v; first id %d", i, ids[i], errs[i], ids[0])
+					}
+				}
+				page, err := db.CreditHistory(ctx, user, 0, 50)
+				if err != nil || page.TotalCount != 2 {
+					t.Fatalf("history %+v %v, want the setup add plus one row", page, err)
+				}
+				want := authsvc.Cents(300)
+				if typ == authsvc.CreditUsed {
+					want = 0
+				}
+				if got := balanceOf(t, db, user); got != want {
+					t.Fatalf("balance %s, want %s", got, want)
+				}
+			})
+		}
+	})
+}
+
+func TestCreditConcurrentUseNeverOverdraws(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		for run := 1; run <= 5; run++ {
+			user := newLedgerUser(t, db, fmt.Sprintf("hot%d", run))
+			apply(t, db, user, authsvc.CreditAdded, 100_00, nil)
+			var wg sync.WaitGroup
+			errs := make([]error, 200)
+			for i := range errs {
+				wg.Go(func() {
+					tx, _, err := db.ApplyCredit(ctx, &authsvc.LedgerEntry{UserID: user, Type: authsvc.CreditUsed, Amount: 100})
+					if err == nil && tx.NewBalance < 0 {
+						err = fmt.Errorf("negative balance %s", tx.NewBalance)
+					}
+					errs[i] = err
+				})
+			}
+			wg.Wait()
+			ok, refused := 0, 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					ok++
+				case authsvc.ErrorReason(err) == "insufficient_credits":
+					refused++
+				default:
+					t.Fatalf("run %d: unexpected error %v", run, err)
+				}
+			}
+			var used int
+			if err := db.Get(&used, db.Rebind(`SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND transaction_type = 'credit_used'`), user); err != nil {
+				t.Fatal(err)
+			}
+			if ok != 100 || refused != 100 || used != 100 || balanceOf(t, db, user) != 0 {
+				t.Fatalf("run %d: %d succeeded, %d refused, %d rows, balance %s; want 100, 100, 100, 0",
+					run, ok, refused, used, balanceOf(t, db, user))
+			}
+		}
+	})
+}
+
+func TestCreditRandomTrafficBalancesAddUp(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		users := make([]int64, 5)
+		for i := range users {
+			users[i] = newLedgerUser(t, db, fmt.Sprintf("rnd%d", i))
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 50)
+		for g := range 50 {
+			wg.Go(func() {
+				rng := rand.New(rand.NewPCG(uint64(g), 42))
+				for range 40 {
+					e := &authsvc.LedgerEntry{UserID: users[rng.IntN(len(users))], Type: authsvc.CreditAdded,
+						Amount: authsvc.Cents(1 + rng.IntN(500))}
+					if rng.IntN(2) == 0 {
+						e.Type = authsvc.CreditUsed
+					}
+					tx, _, err := db.ApplyCredit(ctx, e)
+					if err != nil && authsvc.ErrorReason(err) != "insufficient_credits" {
+						errs <- err
+						return
+					}
+					if err == nil && tx.NewBalance < 0 {
+						errs <- fmt.Errorf("negative balance %s in %+v", tx.NewBalance, tx)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		for _, u := range users {
+			var sum authsvc.Cents
+			all := readAll(t, db, u, 200)
+			for i := len(all) - 1; i >= 0; i-- { // oldest first
+				tx := all[i]
+				if tx.Type == authsvc.CreditAdded {
+					sum += tx.Amount
+				} else {
+					sum -= tx.Amount
+				}
+				if tx.NewBalance != sum {
+					t.Fatalf("user %d: transaction %d has new_balance %s, running sum %s", u, tx.ID, tx.NewBalance, sum)
+				}
+			}
+			if got := balanceOf(t, db, u); got != sum {
+				t.Fatalf("user %d: balance %s, history sums to %s", u, got, sum)
+			}
+		}
+	})
+}
+
+// readAll pages through a user's whole history, newest first.
+func readAll(t testing.TB, db *store.DB, userID int64, pageSize int) []*authsvc.Transaction {
+	t.Helper()
+	var all []*authsvc.Transaction
+	for skip := 0; ; skip += pageSize {
+		page, err := db.CreditHistory(context.Background(), userID, skip, pageSize)
+		if err != nil {
+			t.Fatalf("history at %d: %v", skip, err)
+		}
+		all = append(all, page.Transactions...)
+		if len(page.Transactions) < pageSize {
+			if int64(len(all)) != page.TotalCount {
+				t.Fatalf("read %d rows, total_count %d", len(all), page.TotalCount)
+			}
+			return all
+		}
+	}
+}
+
+func TestCreditHistoryPaging(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		user, other := newLedgerUser(t, db, "pager"), newLedgerUser(t, db, "other")
+		apply(t, db, other, authsvc.CreditAdded, 1, nil)
+		tx := db.MustBegin()
+		now := db.Now()
+		for i := 1; i <= 1000; i++ {
+			tx.MustExec(tx.Rebind(`INSERT INTO credit_transactions (user_id, amount, transaction_type, balance_after, created_at)
+				VALUES (?, ?, 'credit_added', ?, ?)`), user, i, i*(i+1)/2, now)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+
+		t.Run("1000 rows read 100 at a time come back once each, newest first", func(t *testing.T) {
+			all := readAll(t, db, user, 100)
+			if len(all) != 1000 {
+				t.Fatalf("got %d rows", len(all))
+			}
+			seen := map[int64]bool{}
+			for i, tx := range all {
+				if seen[tx.ID] || tx.UserID != user || (i > 0 && tx.ID >= all[i-1].ID) {
+					t.Fatalf("row %d (id %d) repeated, foreign or out of order", i, tx.ID)
+				}
+				seen[tx.ID] = true
+			}
+			if all[0].Amount != 1000 || all[999].Amount != 1 {
+				t.Fatalf("first %s last %s, want newest (10.0) first", all[0].Amount, all[999].Amount)
+			}
+		})
+		t.Run("a page past the end is empty but keeps the total", func(t *testing.T) {
+			page, err := db.CreditHistory(ctx, user, 5000, 10)
+			if err != nil || len(page.Transactions) != 0 || page.TotalCount != 1000 || page.Transactions == nil {
+				t.Fatalf("got %+v, %v", page, err)
+			}
+		})
+		t.Run("a user without transactions has an empty list", func(t *testing.T) {
+			page, err := db.CreditHistory(ctx, newLedgerUser(t, db, "empty"), 0, 10)
+			if err != nil || len(page.Transactions) != 0 || page.TotalCount != 0 || page.Transactions == nil {
+				t.Fatalf("got %+v, %v", page, err)
+			}
+		})
+	})
+}
