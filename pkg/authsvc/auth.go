@@ -1,7 +1,74 @@
 package authsvc
 
+import "context"
+
+// AccessToken is a freshly issued access token and its claims.
+type AccessToken struct {
+	Token  string
+	Claims *Claims
+}
+
+// Registration is a new account (POST /auth/register, `authsvc user create`).
+type Registration struct {
+	Username string
+	Email    string
+	Password string
+	IsAdmin  bool // honoured by the CLI only; self-registration never makes an admin
+}
+
+// PasswordChange is PUT /auth/users/{username}/password.
+type PasswordChange struct {
+	Username        string // whose password changes
+	CurrentPassword string // the caller's own password (an admin's, when acting on another user)
+	NewPassword     string
+}
+
+// EmailChange is PUT /auth/users/{username}/email.
+type EmailChange struct {
+	Username        string // whose email changes
+	NewEmail        string
+	CurrentPassword string // the caller's own password
+}
+
 // AuthService is the account use cases (register, login, reset, change,
-// delete, refresh, logout) shared by the HTTP API and the CLI.
+// delete, refresh, logout) shared by the HTTP API and the CLI. Every method
+// returns EVALIDATION (422) listing every bad field, and EUNAVAILABLE when the
+// database cannot be reached.
 type AuthService interface {
-	// Filled in by the auth use cases (issue 3).
+	// Register creates an account, queues the welcome email and logs the new
+	// user in. ECONFLICT (Reason username_taken / email_taken) when taken.
+	Register(ctx context.Context, r Registration) (*User, *AccessToken, error)
+	// Login checks a username and password. EUNAUTHORIZED (Reason
+	// invalid_credentials) for an unknown user or a wrong password alike;
+	// ERATELIMIT after too many failures for the username.
+	Login(ctx context.Context, username, password string) (*AccessToken, error)
+	// Me returns the caller (userID 0 or the caller's own id) or, for an
+	// admin, the user with userID. EFORBIDDEN, ENOTFOUND.
+	Me(ctx context.Context, p *Principal, userID int64) (*User, error)
+	// UserDetails returns the named user: self, or anyone for an admin.
+	// EFORBIDDEN (whether or not the user exists), ENOTFOUND.
+	UserDetails(ctx context.Context, p *Principal, username string) (*User, error)
+	// ChangePassword sets a new password; every earlier token of the user dies.
+	// EUNAUTHORIZED wrong current password, EFORBIDDEN, ENOTFOUND.
+	ChangePassword(ctx context.Context, p *Principal, c PasswordChange) error
+	// ChangeEmail sets a new email, queues a notice to the old address and
+	// kills every earlier token of the user. EINVALID (Reason email_taken),
+	// EUNAUTHORIZED, EFORBIDDEN, ENOTFOUND.
+	ChangeEmail(ctx context.Context, p *Principal, c EmailChange) (*User, error)
+	// DeleteAccount deletes the named user after checking the caller's own
+	// password. EUNAUTHORIZED, EFORBIDDEN, ENOTFOUND.
+	DeleteAccount(ctx context.Context, p *Principal, username, password string) error
+	// Refresh revokes a still-valid access token and issues a new one with
+	// the same auth_time. EUNAUTHORIZED when the token is invalid, revoked,
+	// already refreshed, or its session is older than the maximum.
+	Refresh(ctx context.Context, token string) (*AccessToken, error)
+	// Logout revokes the caller's token.
+	Logout(ctx context.Context, p *Principal) error
+	// RequestPasswordReset queues a reset email when an account has that
+	// address (at most one per account per interval). It answers the same
+	// whether or not the account exists.
+	RequestPasswordReset(ctx context.Context, email string) error
+	// ResetPassword sets a new password with a reset token. EINVALID (Reason
+	// invalid_token) for an invalid, expired or used token.
+	ResetPassword(ctx context.Context, token, newPassword string) error
 }

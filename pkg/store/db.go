@@ -116,6 +116,8 @@ func sqliteDSN(path string) string {
 		return fmt.Sprintf("file:mem%d?mode=memory&cache=shared&%s", time.Now().UnixNano(), params.Encode())
 	}
 	path, query, _ := strings.Cut(path, "?")
+	// The path is part of a file: URI: escape what would end it early.
+	path = strings.NewReplacer("%", "%25", "#", "%23").Replace(path)
 	if query != "" {
 		return "file:" + path + "?" + query + "&" + params.Encode()
 	}

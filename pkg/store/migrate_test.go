@@ -93,3 +93,18 @@ func TestParseURL(t *testing.T) {
 		}
 	}
 }
+
+// A path with '#' (as in a repeated subtest's temp dir) must not be cut short.
+func TestSQLitePathWithHash(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a#1", "a#2"} {
+		db, err := store.Open("sqlite:"+dir+"/"+name+".db", store.Options{Logger: zerolog.Nop()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := db.MigrateUp(context.Background()); err != nil || n == 0 {
+			t.Fatalf("%s: applied %d, %v; want a fresh database of its own", name, n, err)
+		}
+		db.Close()
+	}
+}

@@ -1,0 +1,173 @@
+package auth
+
+import (
+	"context"
+	"strings"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+)
+
+// target resolves the user a request acts on: the caller themself, or —
+// for an admin only — anyone. A non-admin naming another user is 403
+// whether or not that user exists.
+func (s *Service) target(ctx context.Context, p *authsvc.Principal, username string) (*authsvc.User, error) {
+	if strings.EqualFold(username, p.User.Username) {
+		return p.User, nil
+	}
+	if !p.User.IsAdmin {
+		return nil, errForbidden()
+	}
+	return s.db.UserByUsername(ctx, username)
+}
+
+// reauthenticate checks the caller's own password (an admin's own, when
+// acting on another user).
+func (s *Service) reauthenticate(p *authsvc.Principal, password string) error {
+	if err := s.hasher.Compare(p.User.PasswordHash, password); err != nil {
+		if isCode(err, authsvc.EUNAUTHORIZED) {
+			return errWrongPassword()
+		}
+		return err
+	}
+	return nil
+}
+
+// Me returns the caller, or for an admin the user with userID (0 or the
+// caller's own id mean the caller). The caller's row comes from the
+// principal: no query.
+func (s *Service) Me(ctx context.Context, p *authsvc.Principal, userID int64) (*authsvc.User, error) {
+	if userID == 0 || userID == p.User.ID {
+		return p.User, nil
+	}
+	if !p.User.IsAdmin {
+		return nil, authsvc.NewError(authsvc.EFORBIDDEN, "forbidden", "Not authorized to view other users")
+	}
+	return s.db.UserByID(ctx, userID)
+}
+
+// UserDetails returns the named user: self, or anyone for an admin.
+func (s *Service) UserDetails(ctx context.Context, p *authsvc.Principal, username string) (*authsvc.User, error) {
+	return s.target(ctx, p, username)
+}
+
+// ChangePassword sets a new password for the named user after checking the
+// caller's current password; every earlier token of that user dies, and so
+// do their outstanding reset tokens.
+func (s *Service) ChangePassword(ctx context.Context, p *authsvc.Principal, c authsvc.PasswordChange) error {
+	var v authsvc.Validator
+	required(&v, c.CurrentPassword, "current_password")
+	s.validatePassword(&v, c.NewPassword, "new_password")
+	if err := v.Err(); err != nil {
+		return err
+	}
+	u, err := s.target(ctx, p, c.Username)
+	if err != nil {
+		return err
+	}
+	if err := s.reauthenticate(p, c.CurrentPassword); err != nil {
+		return err
+	}
+	hash, err := s.hasher.Hash(c.NewPassword)
+	if err != nil {
+		return err
+	}
+	if _, err := s.db.UpdatePassword(ctx, u.ID, hash); err != nil {
+		return err
+	}
+	s.log.Info().Int64("user_id", u.ID).Int64("by_user_id", p.User.ID).Msg("password changed")
+	return nil
+}
+
+// ChangeEmail sets a new email for the named user after checking the
+// caller's password, queues a notice to the old address in the same
+// transaction and kills every earlier token of the user. A taken email is
+// EINVALID (400, as the original).
+func (s *Service) ChangeEmail(ctx context.Context, p *authsvc.Principal, c authsvc.EmailChange) (*authsvc.User, error) {
+	var v authsvc.Validator
+	validateEmail(&v, c.NewEmail, "new_email")
+	required(&v, c.CurrentPassword, "current_password")
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	u, err := s.target(ctx, p, c.Username)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.reauthenticate(p, c.CurrentPassword); err != nil {
+		return nil, err
+	}
+	newEmail := strings.ToLower(c.NewEmail)
+	notice := &authsvc.OutboundEmail{Kind: authsvc.EmailEmailChanged, Recipient: u.Email,
+		Data: map[string]string{"username": u.Username, "old_email": u.Email, "new_email": newEmail}}
+	updated, err := s.db.UpdateEmail(ctx, u.ID, newEmail, notice)
+	if isCode(err, authsvc.ECONFLICT) {
+		return nil, &authsvc.Error{Code: authsvc.EINVALID, Reason: "email_taken", Message: "Email already registered", Err: err}
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info().Int64("user_id", u.ID).Int64("by_user_id", p.User.ID).Msg("email changed")
+	return updated, nil
+}
+
+// DeleteAccount deletes the named user after checking the caller's own
+// password. Their tokens die with the row.
+func (s *Service) DeleteAccount(ctx context.Context, p *authsvc.Principal, username, password string) error {
+	var v authsvc.Validator
+	required(&v, password, "password")
+	if err := v.Err(); err != nil {
+		return err
+	}
+	u, err := s.target(ctx, p, username)
+	if err != nil {
+		return err
+	}
+	if err := s.reauthenticate(p, password); err != nil {
+		return err
+	}
+	if err := s.db.DeleteUser(ctx, u.ID); err != nil {
+		return err
+	}
+	s.log.Info().Int64("user_id", u.ID).Int64("by_user_id", p.User.ID).Msg("user deleted")
+	return nil
+}
+
+// UserByUsername returns the named user (case-insensitive) or ENOTFOUND;
+// for `authsvc user show`.
+func (s *Service) UserByUsername(ctx context.Context, username string) (*authsvc.User, error) {
+	return s.db.UserByUsername(ctx, username)
+}
+
+// ListUsers lists users ordered by id; for `authsvc user list`.
+func (s *Service) ListUsers(ctx context.Context, f authsvc.UserFilter) ([]*authsvc.User, error) {
+	return s.db.ListUsers(ctx, f)
+}
+
+// SetAdmin grants or revokes admin rights; for `authsvc user promote
+// [--revoke]`. Takes effect on the user's next request. ENOTFOUND.
+func (s *Service) SetAdmin(ctx context.Context, username string, isAdmin bool) (*authsvc.User, error) {
+	u, err := s.db.UserByUsername(ctx, username)
+	if err != nil {
+		return nil, err
+	}
+	u, err = s.db.SetAdmin(ctx, u.ID, isAdmin)
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info().Int64("user_id", u.ID).Bool("is_admin", isAdmin).Msg("admin rights changed")
+	return u, nil
+}
+
+// DeleteUser deletes the named user without a password; for `authsvc user
+// delete`. ENOTFOUND.
+func (s *Service) DeleteUser(ctx context.Context, username string) error {
+	u, err := s.db.UserByUsername(ctx, username)
+	if err != nil {
+		return err
+	}
+	if err := s.db.DeleteUser(ctx, u.ID); err != nil {
+		return err
+	}
+	s.log.Info().Int64("user_id", u.ID).Msg("user deleted")
+	return nil
+}

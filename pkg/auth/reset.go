@@ -1,0 +1,117 @@
+package auth
+
+import (
+	"context"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/token"
+)
+
+// RequestPasswordReset queues a reset email (a row in the outbox, written
+// with the reset token's hash in one transaction) when an account has that
+// email, at most one per account per ResetEmailInterval; a throttled request
+// writes and sends nothing. The result is the same whether or not the
+// account exists; only a malformed email is an error (422).
+func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {
+	var v authsvc.Validator
+	validateEmail(&v, email, "email")
+	if err := v.Err(); err != nil {
+		return err
+	}
+	u, err := s.db.UserByEmail(ctx, email)
+	if isCode(err, authsvc.ENOTFOUND) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	tok, expiresAt, err := s.tokens.IssueReset(u.ID)
+	if err != nil {
+		return err
+	}
+	minutes := int(expiresAt.Sub(s.now()).Round(time.Minute) / time.Minute)
+	msg := &authsvc.OutboundEmail{Kind: authsvc.EmailPasswordReset, Recipient: u.Email, Data: map[string]string{
+		"username":        u.Username,
+		"link":            s.resetLink(tok),
+		"expires_minutes": strconv.Itoa(minutes),
+	}}
+	created, err := s.db.CreateResetToken(ctx, u.ID, token.HashToken(tok), expiresAt, s.opts.ResetEmailInterval, msg)
+	if isCode(err, authsvc.ENOTFOUND) { // deleted meanwhile
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if created {
+		s.log.Info().Int64("user_id", u.ID).Msg("password reset requested")
+	} else {
+		s.log.Info().Int64("user_id", u.ID).Msg("password reset request throttled")
+	}
+	return nil
+}
+
+// resetLink is <FrontendURL>/reset-password?token=<token>; it is never
+// built from a request's Host header.
+func (s *Service) resetLink(tok string) string {
+	return strings.TrimRight(s.opts.FrontendURL, "/") + "/reset-password?token=" + url.QueryEscape(tok)
+}
+
+// ResetPassword sets a new password with a reset token. The token must be a
+// valid reset JWT whose row is unused and unexpired; of concurrent resets
+// with one token exactly one succeeds. The user's other reset tokens die and
+// the token version bumps, killing every access token.
+func (s *Service) ResetPassword(ctx context.Context, tok, newPassword string) error {
+	var v authsvc.Validator
+	required(&v, tok, "token")
+	s.validatePassword(&v, newPassword, "new_password")
+	if err := v.Err(); err != nil {
+		return err
+	}
+	userID, err := s.tokens.ParseReset(tok)
+	if err != nil {
+		return errInvalidResetToken(err)
+	}
+	hash, err := s.hasher.Hash(newPassword)
+	if err != nil {
+		return err
+	}
+	u, err := s.db.ConsumeResetToken(ctx, token.HashToken(tok), userID, hash)
+	if err != nil {
+		return err
+	}
+	s.log.Info().Int64("user_id", u.ID).Msg("password reset")
+	return nil
+}
+
+// Purge deletes expired revocations, expired reset tokens and ended
+// failed-login windows.
+func (s *Service) Purge(ctx context.Context) error {
+	st, err := s.db.Purge(ctx, s.opts.FailedLoginWindow)
+	if err != nil {
+		return err
+	}
+	s.log.Debug().Int64("revoked_tokens", st.RevokedTokens).Int64("reset_tokens", st.ResetTokens).
+		Int64("login_failures", st.LoginFailures).Msg("purged expired auth data")
+	return nil
+}
+
+// RunJanitor calls Purge every interval until ctx is done; failures are
+// logged and retried at the next tick. Run it in its own goroutine.
+func (s *Service) RunJanitor(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := s.Purge(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn().Err(err).Msg("purge of expired auth data failed")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

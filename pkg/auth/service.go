@@ -1,0 +1,150 @@
+// Package auth holds the account use cases — register, login, refresh,
+// logout, password change and reset, email change, deletion — and the
+// authentication of access tokens. The HTTP API and the CLI both call them;
+// no business rule lives in a handler or a command.
+package auth
+
+import (
+	"errors"
+	"time"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/store"
+	"github.com/rs/zerolog"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxSession         = 12 * time.Hour
+	DefaultFailedLoginLimit   = 100
+	DefaultFailedLoginWindow  = time.Hour
+	DefaultResetEmailInterval = time.Minute
+	DefaultFrontendURL        = "http://localhost:3000"
+)
+
+// Metrics receives the use cases' events (backed by Prometheus in serve).
+// Implementations must be safe for concurrent use and fast.
+type Metrics interface {
+	LoginSucceeded()
+	LoginFailed()
+	TokenIssued()
+	// TokenRefused is called for every refused access token; reason is one
+	// of token's Reason* constants or "revoked", "stale_version",
+	// "user_gone", "session_expired", "already_refreshed".
+	TokenRefused(reason string)
+}
+
+// NopMetrics is a Metrics that records nothing.
+type NopMetrics struct{}
+
+// LoginSucceeded does nothing.
+func (NopMetrics) LoginSucceeded() {}
+
+// LoginFailed does nothing.
+func (NopMetrics) LoginFailed() {}
+
+// TokenIssued does nothing.
+func (NopMetrics) TokenIssued() {}
+
+// TokenRefused does nothing.
+func (NopMetrics) TokenRefused(string) {}
+
+// Options tune the use cases. Zero values take the defaults above. Token
+// lifetimes are the token issuer's (token.Config).
+type Options struct {
+	MaxSession         time.Duration // refresh refuses tokens whose auth_time is older
+	FrontendURL        string        // reset link: <FrontendURL>/reset-password?token=<token>
+	FailedLoginLimit   int           // failed logins per username per window before 429
+	FailedLoginWindow  time.Duration
+	ResetEmailInterval time.Duration // at most one reset email per account per interval
+	Clock              authsvc.Clock // nil means time.Now
+	Logger             zerolog.Logger
+	Metrics            Metrics // nil means NopMetrics
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxSession <= 0 {
+		o.MaxSession = DefaultMaxSession
+	}
+	if o.FrontendURL == "" {
+		o.FrontendURL = DefaultFrontendURL
+	}
+	if o.FailedLoginLimit <= 0 {
+		o.FailedLoginLimit = DefaultFailedLoginLimit
+	}
+	if o.FailedLoginWindow <= 0 {
+		o.FailedLoginWindow = DefaultFailedLoginWindow
+	}
+	if o.ResetEmailInterval <= 0 {
+		o.ResetEmailInterval = DefaultResetEmailInterval
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Metrics == nil {
+		o.Metrics = NopMetrics{}
+	}
+	return o
+}
+
+// Deps are the adapters the use cases run on.
+type Deps struct {
+	Store  *store.DB
+	Hasher authsvc.PasswordHasher
+	Policy authsvc.PasswordPolicy
+	Tokens authsvc.TokenIssuer
+}
+
+// Service implements authsvc.AuthService and authsvc.Authenticator, plus
+// the admin operations of the CLI.
+type Service struct {
+	db     *store.DB
+	hasher authsvc.PasswordHasher
+	policy authsvc.PasswordPolicy
+	tokens authsvc.TokenIssuer
+	opts   Options
+	log    zerolog.Logger
+}
+
+var (
+	_ authsvc.AuthService   = (*Service)(nil)
+	_ authsvc.Authenticator = (*Service)(nil)
+)
+
+// New returns a Service. Every field of deps is required.
+func New(deps Deps, opts Options) (*Service, error) {
+	if deps.Store == nil || deps.Hasher == nil || deps.Policy == nil || deps.Tokens == nil {
+		return nil, errors.New("auth: store, hasher, policy and tokens are required")
+	}
+	opts = opts.withDefaults()
+	return &Service{db: deps.Store, hasher: deps.Hasher, policy: deps.Policy, tokens: deps.Tokens,
+		opts: opts, log: opts.Logger}, nil
+}
+
+func (s *Service) now() time.Time { return s.opts.Clock().UTC() }
+
+// Errors clients see (CONTRACT §4); constructors so that none is shared.
+
+func errInvalidCredentials() error {
+	return authsvc.NewError(authsvc.EUNAUTHORIZED, "invalid_credentials", "Incorrect username or password")
+}
+
+func errWrongPassword() error {
+	return authsvc.NewError(authsvc.EUNAUTHORIZED, "invalid_credentials", "Incorrect password")
+}
+
+func errInvalidToken(cause error) error {
+	return &authsvc.Error{Code: authsvc.EUNAUTHORIZED, Reason: "invalid_token",
+		Message: "Could not validate credentials", Err: cause}
+}
+
+func errForbidden() error {
+	return authsvc.NewError(authsvc.EFORBIDDEN, "forbidden", "Not authorized to act on another user")
+}
+
+func errInvalidResetToken(cause error) error {
+	return &authsvc.Error{Code: authsvc.EINVALID, Reason: "invalid_token",
+		Message: "Invalid or expired reset token", Err: cause}
+}
+
+func isCode(err error, code string) bool { return authsvc.ErrorCode(err) == code }

@@ -1,0 +1,88 @@
+package auth
+
+import (
+	"net/mail"
+	"strings"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+)
+
+// Identity limits (CONTRACT §2).
+const (
+	MinUsernameLen = 3
+	MaxUsernameLen = 32
+	MaxEmailLen    = 254
+)
+
+const msgRequired = "Field required"
+
+// required adds a "missing" error for an empty value and reports whether it
+// was present.
+func required(v *authsvc.Validator, value, field string) bool {
+	if value == "" {
+		v.Add(msgRequired, "missing", "body", field)
+		return false
+	}
+	return true
+}
+
+// ValidUsername reports whether name is 3–32 characters of A-Z a-z 0-9 _ . -
+func ValidUsername(name string) bool {
+	if len(name) < MinUsernameLen || len(name) > MaxUsernameLen {
+		return false
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func validateUsername(v *authsvc.Validator, name, field string) {
+	if !required(v, name, field) {
+		return
+	}
+	switch {
+	case len(name) < MinUsernameLen:
+		v.Add("Username must be at least 3 characters long", "string_too_short", "body", field)
+	case len(name) > MaxUsernameLen:
+		v.Add("Username must be at most 32 characters long", "string_too_long", "body", field)
+	case !ValidUsername(name):
+		v.Add("Username may contain only letters, digits, '_', '.' and '-'", "string_pattern_mismatch", "body", field)
+	}
+}
+
+// ValidEmail reports whether addr is one bare email address (no display
+// name, no angle brackets) of at most 254 characters.
+func ValidEmail(addr string) bool {
+	if len(addr) > MaxEmailLen {
+		return false
+	}
+	a, err := mail.ParseAddress(addr)
+	if err != nil || a.Name != "" || a.Address != addr {
+		return false
+	}
+	local, domain, ok := strings.Cut(addr, "@")
+	return ok && local != "" && domain != ""
+}
+
+func validateEmail(v *authsvc.Validator, addr, field string) {
+	if !required(v, addr, field) {
+		return
+	}
+	if len(addr) > MaxEmailLen {
+		v.Add("Email must be at most 254 characters long", "string_too_long", "body", field)
+		return
+	}
+	if !ValidEmail(addr) {
+		v.Add("value is not a valid email address", "value_error", "body", field)
+	}
+}
+
+// validatePassword applies the password policy (length, common list).
+func (s *Service) validatePassword(v *authsvc.Validator, pw, field string) {
+	if required(v, pw, field) {
+		s.policy.Validate(field, pw, v)
+	}
+}

@@ -1,0 +1,210 @@
+package mail
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/rs/zerolog"
+)
+
+// Worker defaults.
+const (
+	DefaultPollInterval = 500 * time.Millisecond
+	DefaultBatchSize    = 10
+	// DefaultLease is how long a claimed email stays invisible to other
+	// workers; it must exceed a send's timeout by far, or a slow send could
+	// be repeated by another worker.
+	DefaultLease = 2 * time.Minute
+	// storeTimeout bounds each outcome write, which outlives Run's context.
+	storeTimeout = 10 * time.Second
+)
+
+// Metrics receives the worker's events. The ops side backs it with
+// Prometheus counters; queue depth and age come from Outbox.OutboxStats.
+type Metrics interface {
+	Sent(kind string)       // a message reached the driver
+	SendFailed(kind string) // one attempt failed (it is retried or given up)
+	GaveUp(kind string)     // a message was marked failed for good
+}
+
+// NopMetrics discards every event.
+type NopMetrics struct{}
+
+// Sent does nothing.
+func (NopMetrics) Sent(string) {}
+
+// SendFailed does nothing.
+func (NopMetrics) SendFailed(string) {}
+
+// GaveUp does nothing.
+func (NopMetrics) GaveUp(string) {}
+
+// WorkerOptions tune a Worker; zero values take the defaults.
+type WorkerOptions struct {
+	MaxAttempts  int           // attempts before an email is marked failed; default 8
+	PollInterval time.Duration // how often the outbox is checked; default 500ms
+	BatchSize    int           // emails claimed per query; default 10
+	Lease        time.Duration // see DefaultLease
+	// Backoff returns the delay before retry number attempt (1 after the
+	// first failure); default DefaultBackoff.
+	Backoff func(attempt int) time.Duration
+	Logger  zerolog.Logger
+	Metrics Metrics // default NopMetrics
+}
+
+// DefaultBackoff waits about 1s after the first failure, doubling up to 5 min,
+// with jitter.
+func DefaultBackoff(attempt int) time.Duration {
+	return ExponentialBackoff(time.Second, 5*time.Minute)(attempt)
+}
+
+// ExponentialBackoff returns a backoff of base·2^(attempt-1), capped at
+// limit, of which a random half is jitter ("equal jitter").
+func ExponentialBackoff(base, limit time.Duration) func(attempt int) time.Duration {
+	return func(attempt int) time.Duration {
+		d := base
+		for i := 1; i < attempt && d < limit; i++ {
+			d *= 2
+		}
+		d = min(d, limit)
+		if d <= 1 {
+			return d
+		}
+		return d/2 + rand.N(d/2+1)
+	}
+}
+
+// Worker drains the outbox: it claims due emails, renders and sends them, and
+// records each outcome. Several workers, in one process or many, may drain
+// one database: a claimed email is leased to one worker.
+type Worker struct {
+	store    authsvc.Outbox
+	sender   Sender
+	renderer *Renderer
+	opts     WorkerOptions
+	log      zerolog.Logger
+	wake     chan struct{}
+}
+
+// NewWorker returns a worker over store that sends with sender.
+func NewWorker(store authsvc.Outbox, sender Sender, renderer *Renderer, opts WorkerOptions) *Worker {
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = DefaultMaxAttempts
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = DefaultPollInterval
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = DefaultBatchSize
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = DefaultLease
+	}
+	if opts.Backoff == nil {
+		opts.Backoff = DefaultBackoff
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = NopMetrics{}
+	}
+	return &Worker{store: store, sender: sender, renderer: renderer, opts: opts,
+		log: opts.Logger.With().Str("component", "mail").Logger(), wake: make(chan struct{}, 1)}
+}
+
+// Notify wakes the worker before its next poll, e.g. right after a use case
+// queued an email. It never blocks.
+func (w *Worker) Notify() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run drains the outbox until ctx is cancelled, then returns nil. A send in
+// flight when ctx is cancelled finishes and its outcome is recorded; emails
+// claimed but not yet sent are released for the next run. Call Run once.
+func (w *Worker) Run(ctx context.Context) error {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+		case <-w.wake:
+		}
+		w.drain(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		timer.Reset(w.opts.PollInterval)
+	}
+}
+
+// drain claims and processes batches until the outbox has nothing due.
+func (w *Worker) drain(ctx context.Context) {
+	for ctx.Err() == nil {
+		batch, err := w.store.ClaimEmails(ctx, w.opts.BatchSize, w.opts.Lease)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.Warn().Err(err).Msg("claim outbox emails")
+			}
+			return
+		}
+		for i, e := range batch {
+			if ctx.Err() != nil {
+				w.release(batch[i:])
+				return
+			}
+			w.process(context.WithoutCancel(ctx), e)
+		}
+		if len(batch) < w.opts.BatchSize {
+			return
+		}
+	}
+}
+
+// process renders and sends one claimed email and records the outcome.
+func (w *Worker) process(ctx context.Context, e *authsvc.OutboundEmail) {
+	msg, err := w.renderer.Render(e.Kind, e.Recipient, e.Data)
+	if err == nil {
+		err = w.sender.Send(ctx, msg)
+	}
+	if err == nil {
+		w.record(ctx, e, "mark sent", func(ctx context.Context) error { return w.store.MarkEmailSent(ctx, e) })
+		w.opts.Metrics.Sent(e.Kind)
+		w.log.Debug().Int64("email_id", e.ID).Str("kind", e.Kind).Int("attempt", e.Attempts).Msg("email sent")
+		return
+	}
+	w.opts.Metrics.SendFailed(e.Kind)
+	permanent := authsvc.ErrorCode(err) == authsvc.EINVALID
+	if permanent || e.Attempts >= w.opts.MaxAttempts {
+		w.record(ctx, e, "mark failed", func(ctx context.Context) error { return w.store.FailEmail(ctx, e, err.Error()) })
+		w.opts.Metrics.GaveUp(e.Kind)
+		w.log.Error().Err(err).Int64("email_id", e.ID).Str("kind", e.Kind).Str("recipient", e.Recipient).
+			Int("attempts", e.Attempts).Bool("permanent", permanent).Msg("email failed for good")
+		return
+	}
+	delay := w.opts.Backoff(e.Attempts)
+	w.record(ctx, e, "reschedule", func(ctx context.Context) error { return w.store.RetryEmail(ctx, e, delay, err.Error()) })
+	w.log.Warn().Err(err).Int64("email_id", e.ID).Str("kind", e.Kind).Int("attempt", e.Attempts).
+		Int("max_attempts", w.opts.MaxAttempts).Dur("retry_in", delay).Msg("email send failed; will retry")
+}
+
+// record runs one outcome write with its own timeout and logs its failure.
+// A lost lease (ECONFLICT) means another worker owns the email now.
+func (w *Worker) record(ctx context.Context, e *authsvc.OutboundEmail, what string, write func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	if err := write(ctx); err != nil {
+		w.log.Error().Err(err).Int64("email_id", e.ID).Str("kind", e.Kind).Msg("outbox: " + what)
+	}
+}
+
+// release hands unsent claimed emails back to the queue at shutdown.
+func (w *Worker) release(batch []*authsvc.OutboundEmail) {
+	for _, e := range batch {
+		w.record(context.Background(), e, "release", func(ctx context.Context) error { return w.store.ReleaseEmail(ctx, e) })
+	}
+}

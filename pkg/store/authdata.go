@@ -1,0 +1,189 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/jmoiron/sqlx"
+)
+
+// RevokeToken puts the token id jti on the revocation list until expiresAt
+// (after which the token is refused for having expired anyway). It returns
+// ECONFLICT with Reason "token_revoked" when jti was already revoked, so that
+// of two concurrent refreshes with one token exactly one wins.
+func (db *DB) RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?)
+			ON CONFLICT (jti) DO NOTHING`), jti, expiresAt.UTC())
+		if err != nil {
+			return fmt.Errorf("revoke token: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return authsvc.NewError(authsvc.ECONFLICT, "token_revoked", "token already revoked")
+		}
+		return nil
+	})
+}
+
+// CreateResetToken stores the SHA-256 hash of a new password-reset token of
+// the user and queues mail in the same transaction, unless the user was given
+// a reset token less than minInterval ago: then it writes nothing and returns
+// false. ENOTFOUND when the user is gone.
+func (db *DB) CreateResetToken(ctx context.Context, userID int64, tokenHash string, expiresAt time.Time,
+	minInterval time.Duration, mail ...*authsvc.OutboundEmail) (bool, error) {
+	created := false
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		now := db.Now()
+		lock := `SELECT id FROM users WHERE id = ?`
+		if db.Dialect == Postgres {
+			lock += ` FOR UPDATE` // SQLite write transactions are serialized already
+		}
+		var id int64
+		if err := tx.GetContext(ctx, &id, tx.Rebind(lock), userID); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return userNotFound(err)
+			}
+			return fmt.Errorf("lock user: %w", err)
+		}
+		var recent bool
+		err := tx.GetContext(ctx, &recent, tx.Rebind(`SELECT EXISTS (SELECT 1 FROM password_reset_tokens
+			WHERE user_id = ? AND created_at > ?)`), userID, now.Add(-minInterval))
+		if err != nil {
+			return fmt.Errorf("check reset throttle: %w", err)
+		}
+		if recent {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO password_reset_tokens
+			(user_id, token_hash, expires_at, used, created_at) VALUES (?, ?, ?, ?, ?)`),
+			userID, tokenHash, expiresAt.UTC(), false, now)
+		if err != nil {
+			return fmt.Errorf("insert reset token: %w", err)
+		}
+		created = true
+		return db.enqueueEmails(ctx, tx, mail...)
+	})
+	return created && err == nil, err
+}
+
+// ConsumeResetToken uses the reset token with the given hash, which must
+// belong to userID, be unused and unexpired; in the same transaction it sets
+// the new password hash, bumps the token version and marks every other reset
+// token of the user used. Exactly one of many concurrent calls with one token
+// succeeds; the others get EINVALID with Reason "invalid_token".
+func (db *DB) ConsumeResetToken(ctx context.Context, tokenHash string, userID int64, newHash string) (*authsvc.User, error) {
+	var u *authsvc.User
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE password_reset_tokens SET used = ?
+			WHERE token_hash = ? AND user_id = ? AND used = ? AND expires_at > ?`),
+			true, tokenHash, userID, false, db.Now())
+		if err != nil {
+			return fmt.Errorf("use reset token: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return authsvc.NewError(authsvc.EINVALID, "invalid_token", "Invalid or expired reset token")
+		}
+		u, err = db.setPassword(ctx, tx, userID, newHash)
+		return err
+	})
+	return u, err
+}
+
+// LoginFailures returns the failed logins counted for username (compare it
+// lowercased) in the window current at the store's clock, and when that
+// window ends (zero when there are none).
+func (db *DB) LoginFailures(ctx context.Context, username string, window time.Duration) (int, time.Time, error) {
+	var row struct {
+		WindowStart time.Time `db:"window_start"`
+		Failures    int       `db:"failures"`
+	}
+	err := db.GetContext(ctx, &row, db.Rebind(`SELECT window_start, failures FROM login_failures WHERE username = ?`), username)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, time.Time{}, nil
+	}
+	if err != nil {
+		return 0, time.Time{}, mapError(fmt.Errorf("read login failures: %w", err))
+	}
+	end := row.WindowStart.UTC().Add(window)
+	if !end.After(db.Now()) {
+		return 0, time.Time{}, nil
+	}
+	return row.Failures, end, nil
+}
+
+// RecordLoginFailure counts one failed login for username in fixed windows
+// of the given length (a window starts at the first failure after the
+// previous one ended) and returns the count in the current window.
+func (db *DB) RecordLoginFailure(ctx context.Context, username string, window time.Duration) (int, error) {
+	var n int
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		now := db.Now()
+		cutoff := now.Add(-window)
+		return tx.GetContext(ctx, &n, tx.Rebind(`INSERT INTO login_failures (username, window_start, failures)
+			VALUES (?, ?, 1)
+			ON CONFLICT (username) DO UPDATE SET
+			failures = CASE WHEN login_failures.window_start > ? THEN login_failures.failures + 1 ELSE 1 END,
+			window_start = CASE WHEN login_failures.window_start > ? THEN login_failures.window_start ELSE excluded.window_start END
+			RETURNING failures`), username, now, cutoff, cutoff)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("record login failure: %w", err)
+	}
+	return n, nil
+}
+
+// ClearLoginFailures forgets the failed logins of username (after a
+// successful login).
+func (db *DB) ClearLoginFailures(ctx context.Context, username string) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM login_failures WHERE username = ?`), username)
+		if err != nil {
+			return fmt.Errorf("clear login failures: %w", err)
+		}
+		return nil
+	})
+}
+
+// PurgeStats counts the rows a Purge deleted.
+type PurgeStats struct {
+	RevokedTokens int64
+	ResetTokens   int64
+	LoginFailures int64
+}
+
+// Purge deletes expired revocations and reset tokens, and login-failure
+// counters whose window (of the given length) has ended.
+func (db *DB) Purge(ctx context.Context, loginWindow time.Duration) (PurgeStats, error) {
+	var st PurgeStats
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		now := db.Now()
+		steps := []struct {
+			query string
+			arg   time.Time
+			n     *int64
+		}{
+			{`DELETE FROM revoked_tokens WHERE expires_at <= ?`, now, &st.RevokedTokens},
+			{`DELETE FROM password_reset_tokens WHERE expires_at <= ?`, now, &st.ResetTokens},
+			{`DELETE FROM login_failures WHERE window_start <= ?`, now.Add(-loginWindow), &st.LoginFailures},
+		}
+		for _, s := range steps {
+			res, err := tx.ExecContext(ctx, tx.Rebind(s.query), s.arg)
+			if err != nil {
+				return fmt.Errorf("purge: %w", err)
+			}
+			if *s.n, err = res.RowsAffected(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return st, err
+}

@@ -1,0 +1,214 @@
+package store_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/store"
+	"github.com/authsvc/authsvc/pkg/store/storetest"
+)
+
+// fakeClock is a movable clock for the store.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func withClock(db *store.DB) *fakeClock {
+	c := &fakeClock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+	db.SetClock(c.Now)
+	return c
+}
+
+func TestRevokeToken(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		t.Run("a second revoke of one jti conflicts", func(t *testing.T) {
+			if err := db.RevokeToken(ctx, "a", db.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			wantCode(t, db.RevokeToken(ctx, "a", db.Now().Add(time.Hour)), authsvc.ECONFLICT, "token_revoked")
+		})
+		t.Run("of 10 concurrent revokes exactly one wins", func(t *testing.T) {
+			var wins atomic.Int32
+			var wg sync.WaitGroup
+			for range 10 {
+				wg.Go(func() {
+					err := db.RevokeToken(ctx, "b", db.Now().Add(time.Hour))
+					if err == nil {
+						wins.Add(1)
+					} else if authsvc.ErrorCode(err) != authsvc.ECONFLICT {
+						t.Errorf("unexpected error: %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			if wins.Load() != 1 {
+				t.Fatalf("wins = %d, want 1", wins.Load())
+			}
+		})
+	})
+}
+
+func TestResetTokens(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		clock := withClock(db)
+		alice := newUser(t, db, "alice", "alice@example.com")
+		mail := func() *authsvc.OutboundEmail {
+			return &authsvc.OutboundEmail{Kind: authsvc.EmailPasswordReset, Recipient: "alice@example.com"}
+		}
+		t.Run("create stores the token and queues the mail", func(t *testing.T) {
+			ok, err := db.CreateResetToken(ctx, alice.ID, "h1", db.Now().Add(30*time.Minute), time.Minute, mail())
+			if err != nil || !ok {
+				t.Fatalf("created=%v, %v", ok, err)
+			}
+			if got := outboxKinds(t, db); len(got) != 1 || got[0] != "password_reset:alice@example.com" {
+				t.Fatalf("outbox = %v", got)
+			}
+		})
+		t.Run("a second request within the interval writes and sends nothing", func(t *testing.T) {
+			clock.Add(59 * time.Second)
+			ok, err := db.CreateResetToken(ctx, alice.ID, "h2", db.Now().Add(30*time.Minute), time.Minute, mail())
+			if err != nil || ok {
+				t.Fatalf("created=%v, %v", ok, err)
+			}
+			if got := outboxKinds(t, db); len(got) != 1 {
+				t.Fatalf("outbox = %v", got)
+			}
+			_, err = db.ConsumeResetToken(ctx, "h2", alice.ID, "x")
+			wantCode(t, err, authsvc.EINVALID, "invalid_token")
+		})
+		t.Run("after the interval a new one is created", func(t *testing.T) {
+			clock.Add(2 * time.Second)
+			ok, err := db.CreateResetToken(ctx, alice.ID, "h3", db.Now().Add(30*time.Minute), time.Minute, mail())
+			if err != nil || !ok || len(outboxKinds(t, db)) != 2 {
+				t.Fatalf("created=%v, %v", ok, err)
+			}
+		})
+		t.Run("a token of another user is refused", func(t *testing.T) {
+			_, err := db.ConsumeResetToken(ctx, "h3", alice.ID+1, "x")
+			wantCode(t, err, authsvc.EINVALID, "invalid_token")
+		})
+		t.Run("of 20 concurrent consumes exactly one wins and it kills the older tokens", func(t *testing.T) {
+			var wins atomic.Int32
+			var wg sync.WaitGroup
+			for range 20 {
+				wg.Go(func() {
+					u, err := db.ConsumeResetToken(ctx, "h3", alice.ID, "newhash")
+					if err == nil {
+						wins.Add(1)
+						if u.TokenVersion != 2 || u.PasswordHash != "newhash" {
+							t.Errorf("user after reset: %+v", u)
+						}
+					} else if authsvc.ErrorCode(err) != authsvc.EINVALID {
+						t.Errorf("unexpected error: %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			if wins.Load() != 1 {
+				t.Fatalf("wins = %d, want 1", wins.Load())
+			}
+			_, err := db.ConsumeResetToken(ctx, "h1", alice.ID, "again")
+			wantCode(t, err, authsvc.EINVALID, "invalid_token")
+		})
+		t.Run("an expired token is refused", func(t *testing.T) {
+			clock.Add(time.Minute)
+			if _, err := db.CreateResetToken(ctx, alice.ID, "h4", db.Now().Add(30*time.Minute), time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			clock.Add(30 * time.Minute)
+			_, err := db.ConsumeResetToken(ctx, "h4", alice.ID, "x")
+			wantCode(t, err, authsvc.EINVALID, "invalid_token")
+		})
+		t.Run("a deleted user gets no token", func(t *testing.T) {
+			_, err := db.CreateResetToken(ctx, 9999, "h5", db.Now().Add(time.Minute), time.Minute)
+			wantCode(t, err, authsvc.ENOTFOUND, "")
+		})
+	})
+}
+
+func TestLoginFailuresAndPurge(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		clock := withClock(db)
+		start := clock.Now()
+		t.Run("failures count within a fixed window", func(t *testing.T) {
+			for i := 1; i <= 3; i++ {
+				n, err := db.RecordLoginFailure(ctx, "alice", time.Hour)
+				if err != nil || n != i {
+					t.Fatalf("record %d: n=%d, %v", i, n, err)
+				}
+				clock.Add(10 * time.Minute)
+			}
+			n, end, err := db.LoginFailures(ctx, "alice", time.Hour)
+			if err != nil || n != 3 || !end.Equal(start.Add(time.Hour)) {
+				t.Fatalf("n=%d end=%v, %v", n, end, err)
+			}
+			if n, _, _ := db.LoginFailures(ctx, "bob", time.Hour); n != 0 {
+				t.Fatalf("bob has %d failures", n)
+			}
+		})
+		t.Run("a new window starts over", func(t *testing.T) {
+			clock.Add(30 * time.Minute) // start + 60m: the window has ended
+			if n, _, _ := db.LoginFailures(ctx, "alice", time.Hour); n != 0 {
+				t.Fatalf("after the window: %d failures", n)
+			}
+			n, err := db.RecordLoginFailure(ctx, "alice", time.Hour)
+			if err != nil || n != 1 {
+				t.Fatalf("n=%d, %v", n, err)
+			}
+		})
+		t.Run("clear forgets the failures", func(t *testing.T) {
+			if err := db.ClearLoginFailures(ctx, "alice"); err != nil {
+				t.Fatal(err)
+			}
+			if n, _, _ := db.LoginFailures(ctx, "alice", time.Hour); n != 0 {
+				t.Fatalf("after clear: %d", n)
+			}
+		})
+		t.Run("purge deletes only what has expired", func(t *testing.T) {
+			u := newUser(t, db, "carol", "carol@example.com")
+			now := db.Now()
+			must := func(err error) {
+				t.Helper()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			must(db.RevokeToken(ctx, "old", now.Add(time.Minute)))
+			must(db.RevokeToken(ctx, "new", now.Add(2*time.Hour)))
+			_, err := db.CreateResetToken(ctx, u.ID, "old", now.Add(time.Minute), 0)
+			must(err)
+			_, err = db.CreateResetToken(ctx, u.ID, "new", now.Add(2*time.Hour), 0)
+			must(err)
+			_, err = db.RecordLoginFailure(ctx, "stale", time.Hour)
+			must(err)
+			clock.Add(61 * time.Minute)
+			_, err = db.RecordLoginFailure(ctx, "fresh", time.Hour)
+			must(err)
+			st, err := db.Purge(ctx, time.Hour)
+			if err != nil || st != (store.PurgeStats{RevokedTokens: 1, ResetTokens: 1, LoginFailures: 1}) {
+				t.Fatalf("purge = %+v, %v", st, err)
+			}
+			if _, revoked, _ := db.AuthUser(ctx, u.ID, "new"); !revoked {
+				t.Fatal("unexpired revocation was purged")
+			}
+			if n, _, _ := db.LoginFailures(ctx, "fresh", time.Hour); n != 1 {
+				t.Fatalf("fresh failures = %d", n)
+			}
+		})
+	})
+}

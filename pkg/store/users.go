@@ -1,0 +1,225 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/jmoiron/sqlx"
+)
+
+// userColumns is the column list every user query selects.
+const userColumns = `u.id, u.username, u.email, u.password_hash, u.is_admin, u.token_version, u.created_at, u.updated_at`
+
+// errUsernameTaken is what clients see for a taken username (CONTRACT §4 #1).
+func errUsernameTaken(err error) error {
+	return &authsvc.Error{Code: authsvc.ECONFLICT, Reason: "username_taken", Message: "Username already registered", Err: err}
+}
+
+// errEmailTaken is what clients see for a taken email.
+func errEmailTaken(err error) error {
+	return &authsvc.Error{Code: authsvc.ECONFLICT, Reason: "email_taken", Message: "Email already registered", Err: err}
+}
+
+func userNotFound(err error) error {
+	return &authsvc.Error{Code: authsvc.ENOTFOUND, Reason: "user_not_found", Message: "User not found", Err: err}
+}
+
+// normalizeUser converts the timestamps of u to UTC.
+func normalizeUser(u *authsvc.User) *authsvc.User {
+	u.CreatedAt = u.CreatedAt.UTC()
+	u.UpdatedAt = u.UpdatedAt.UTC()
+	return u
+}
+
+// uniqueUserError tells which unique index of users a violation hit.
+func uniqueUserError(err error) error {
+	if !isUniqueViolation(err) {
+		return err
+	}
+	if strings.Contains(err.Error(), "email") {
+		return errEmailTaken(err)
+	}
+	return errUsernameTaken(err)
+}
+
+// CreateUser inserts u (setting ID, TokenVersion and timestamps; the email is
+// stored lowercased) and queues mail in the same transaction. It returns
+// ECONFLICT with Reason "username_taken" or "email_taken".
+func (db *DB) CreateUser(ctx context.Context, u *authsvc.User, mail ...*authsvc.OutboundEmail) error {
+	now := db.Now()
+	u.Email = strings.ToLower(u.Email)
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		err := tx.QueryRowxContext(ctx, tx.Rebind(`INSERT INTO users
+			(username, email, password_hash, is_admin, token_version, created_at, updated_at)
+			VALUES (?, ?, ?, ?, 1, ?, ?) RETURNING id`),
+			u.Username, u.Email, u.PasswordHash, u.IsAdmin, now, now).Scan(&u.ID)
+		if err != nil {
+			return uniqueUserError(err)
+		}
+		u.TokenVersion, u.CreatedAt, u.UpdatedAt = 1, now, now
+		return db.enqueueEmails(ctx, tx, mail...)
+	})
+}
+
+// getUser runs a single-row user query; no row is ENOTFOUND.
+func (db *DB) getUser(ctx context.Context, q sqlx.QueryerContext, where string, args ...any) (*authsvc.User, error) {
+	var u authsvc.User
+	err := sqlx.GetContext(ctx, q, &u, db.Rebind(`SELECT `+userColumns+` FROM users u WHERE `+where), args...)
+	if err != nil {
+		if authsvc.ErrorCode(mapError(err)) == authsvc.ENOTFOUND {
+			return nil, userNotFound(err)
+		}
+		return nil, mapError(fmt.Errorf("get user: %w", err))
+	}
+	return normalizeUser(&u), nil
+}
+
+// UserByID returns the user with the given id, or ENOTFOUND.
+func (db *DB) UserByID(ctx context.Context, id int64) (*authsvc.User, error) {
+	return db.getUser(ctx, db, `u.id = ?`, id)
+}
+
+// UserByUsername returns the user whose username matches case-insensitively,
+// or ENOTFOUND.
+func (db *DB) UserByUsername(ctx context.Context, username string) (*authsvc.User, error) {
+	return db.getUser(ctx, db, `lower(u.username) = ?`, strings.ToLower(username))
+}
+
+// UserByEmail returns the user with the given email (compared lowercased),
+// or ENOTFOUND.
+func (db *DB) UserByEmail(ctx context.Context, email string) (*authsvc.User, error) {
+	return db.getUser(ctx, db, `u.email = ?`, strings.ToLower(email))
+}
+
+// ListUsers returns users ordered by id.
+func (db *DB) ListUsers(ctx context.Context, f authsvc.UserFilter) ([]*authsvc.User, error) {
+	q := `SELECT ` + userColumns + ` FROM users u`
+	var args []any
+	if f.AdminsOnly {
+		q += ` WHERE u.is_admin = ?`
+		args = append(args, true)
+	}
+	q += ` ORDER BY u.id`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	users := []*authsvc.User{}
+	if err := sqlx.SelectContext(ctx, db, &users, db.Rebind(q), args...); err != nil {
+		return nil, mapError(fmt.Errorf("list users: %w", err))
+	}
+	for _, u := range users {
+		normalizeUser(u)
+	}
+	return users, nil
+}
+
+// AuthUser is the one query of an authenticated request: the user row with
+// the given id and whether jti is on the revocation list. A missing user is
+// ENOTFOUND.
+func (db *DB) AuthUser(ctx context.Context, userID int64, jti string) (*authsvc.User, bool, error) {
+	var row struct {
+		authsvc.User
+		Revoked bool `db:"revoked"`
+	}
+	err := db.QueryRowxContext(ctx, db.Rebind(`SELECT `+userColumns+`,
+		EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = ?) AS revoked
+		FROM users u WHERE u.id = ?`), jti, userID).StructScan(&row)
+	if err != nil {
+		if authsvc.ErrorCode(mapError(err)) == authsvc.ENOTFOUND {
+			return nil, false, userNotFound(err)
+		}
+		return nil, false, mapError(fmt.Errorf("authenticate user: %w", err))
+	}
+	return normalizeUser(&row.User), row.Revoked, nil
+}
+
+// updateUser runs an UPDATE on one user inside tx and returns the row after
+// it; ENOTFOUND when the user is gone.
+func (db *DB) updateUser(ctx context.Context, tx *sqlx.Tx, userID int64, set string, args ...any) (*authsvc.User, error) {
+	args = append(append([]any{}, args...), db.Now(), userID)
+	res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE users SET `+set+`, updated_at = ? WHERE id = ?`), args...)
+	if err != nil {
+		return nil, uniqueUserError(err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return nil, err
+	} else if n == 0 {
+		return nil, userNotFound(nil)
+	}
+	return db.getUser(ctx, tx, `u.id = ?`, userID)
+}
+
+// UpdatePassword sets the user's password hash, bumps the token version (so
+// every earlier token dies) and marks all the user's reset tokens used, in
+// one transaction. It returns the updated user, or ENOTFOUND.
+func (db *DB) UpdatePassword(ctx context.Context, userID int64, hash string) (*authsvc.User, error) {
+	var u *authsvc.User
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		u, err = db.setPassword(ctx, tx, userID, hash)
+		return err
+	})
+	return u, err
+}
+
+func (db *DB) setPassword(ctx context.Context, tx *sqlx.Tx, userID int64, hash string) (*authsvc.User, error) {
+	u, err := db.updateUser(ctx, tx, userID, `password_hash = ?, token_version = token_version + 1`, hash)
+	if err != nil {
+		return nil, err
+	}
+	_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE password_reset_tokens SET used = ? WHERE user_id = ? AND used = ?`),
+		true, userID, false)
+	if err != nil {
+		return nil, fmt.Errorf("retire reset tokens: %w", err)
+	}
+	return u, nil
+}
+
+// UpdateEmail sets the user's email (lowercased), bumps the token version and
+// queues mail (the notice to the old address) in the same transaction. It
+// returns the updated user, ENOTFOUND, or ECONFLICT (Reason "email_taken").
+func (db *DB) UpdateEmail(ctx context.Context, userID int64, email string, mail ...*authsvc.OutboundEmail) (*authsvc.User, error) {
+	var u *authsvc.User
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		u, err = db.updateUser(ctx, tx, userID, `email = ?, token_version = token_version + 1`, strings.ToLower(email))
+		if err != nil {
+			return err
+		}
+		return db.enqueueEmails(ctx, tx, mail...)
+	})
+	return u, err
+}
+
+// SetAdmin grants or revokes admin rights. Tokens stay valid: rights are read
+// from the row on every request. It returns the updated user or ENOTFOUND.
+func (db *DB) SetAdmin(ctx context.Context, userID int64, isAdmin bool) (*authsvc.User, error) {
+	var u *authsvc.User
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		u, err = db.updateUser(ctx, tx, userID, `is_admin = ?`, isAdmin)
+		return err
+	})
+	return u, err
+}
+
+// DeleteUser deletes the user and (by cascade) their reset tokens and
+// credits. Tokens of a deleted user fail the "user exists" check. ENOTFOUND
+// when there is no such user.
+func (db *DB) DeleteUser(ctx context.Context, userID int64) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM users WHERE id = ?`), userID)
+		if err != nil {
+			return fmt.Errorf("delete user: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return userNotFound(nil)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,169 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/store"
+	"github.com/authsvc/authsvc/pkg/store/storetest"
+)
+
+func newUser(t *testing.T, db *store.DB, username, email string, mail ...*authsvc.OutboundEmail) *authsvc.User {
+	t.Helper()
+	u := &authsvc.User{Username: username, Email: email, PasswordHash: "$2a$04$hash-of-" + username}
+	if err := db.CreateUser(context.Background(), u, mail...); err != nil {
+		t.Fatalf("create user %s: %v", username, err)
+	}
+	return u
+}
+
+func wantCode(t *testing.T, err error, code, reason string) {
+	t.Helper()
+	if got := authsvc.ErrorCode(err); got != code {
+		t.Fatalf("error code = %q (%v), want %q", got, err, code)
+	}
+	if reason != "" {
+		if got := authsvc.ErrorReason(err); got != reason {
+			t.Fatalf("error reason = %q, want %q", got, reason)
+		}
+	}
+}
+
+// outboxKinds returns kind:recipient for every outbox row, oldest first.
+func outboxKinds(t *testing.T, db *store.DB) []string {
+	t.Helper()
+	var rows []string
+	if err := db.Select(&rows, `SELECT kind || ':' || recipient FROM email_outbox ORDER BY id`); err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+func TestUsers(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		welcome := &authsvc.OutboundEmail{Kind: authsvc.EmailWelcome, Recipient: "alice@example.com",
+			Data: map[string]string{"username": "Alice"}}
+		alice := newUser(t, db, "Alice", "Alice@Example.com", welcome)
+
+		t.Run("create sets id, version, lowercased email and queues the mail", func(t *testing.T) {
+			if alice.ID == 0 || alice.TokenVersion != 1 || alice.Email != "alice@example.com" {
+				t.Fatalf("got %+v", alice)
+			}
+			if got := outboxKinds(t, db); len(got) != 1 || got[0] != "welcome:alice@example.com" {
+				t.Fatalf("outbox = %v", got)
+			}
+		})
+		t.Run("username is unique case-insensitively", func(t *testing.T) {
+			err := db.CreateUser(ctx, &authsvc.User{Username: "ALICE", Email: "other@example.com", PasswordHash: "x"})
+			wantCode(t, err, authsvc.ECONFLICT, "username_taken")
+		})
+		t.Run("email is unique case-insensitively and a failed create queues nothing", func(t *testing.T) {
+			m := &authsvc.OutboundEmail{Kind: authsvc.EmailWelcome, Recipient: "x@example.com"}
+			err := db.CreateUser(ctx, &authsvc.User{Username: "bob", Email: "ALICE@example.com", PasswordHash: "x"}, m)
+			wantCode(t, err, authsvc.ECONFLICT, "email_taken")
+			if got := outboxKinds(t, db); len(got) != 1 {
+				t.Fatalf("outbox = %v", got)
+			}
+		})
+		t.Run("lookups by id, username and email", func(t *testing.T) {
+			for name, get := range map[string]func() (*authsvc.User, error){
+				"id":       func() (*authsvc.User, error) { return db.UserByID(ctx, alice.ID) },
+				"username": func() (*authsvc.User, error) { return db.UserByUsername(ctx, "aLiCe") },
+				"email":    func() (*authsvc.User, error) { return db.UserByEmail(ctx, "ALICE@example.COM") },
+			} {
+				u, err := get()
+				if err != nil || u.ID != alice.ID || u.Username != "Alice" || u.PasswordHash != alice.PasswordHash {
+					t.Fatalf("by %s: %+v, %v", name, u, err)
+				}
+				if u.CreatedAt.Location() != time.UTC || !u.CreatedAt.Equal(alice.CreatedAt) {
+					t.Fatalf("by %s: created_at %v, want %v in UTC", name, u.CreatedAt, alice.CreatedAt)
+				}
+			}
+		})
+		t.Run("missing user is not found", func(t *testing.T) {
+			_, err := db.UserByUsername(ctx, "nobody")
+			wantCode(t, err, authsvc.ENOTFOUND, "user_not_found")
+			_, err = db.UserByID(ctx, 9999)
+			wantCode(t, err, authsvc.ENOTFOUND, "")
+		})
+		bob := newUser(t, db, "bob", "bob@example.com")
+		t.Run("list is ordered by id and filters admins", func(t *testing.T) {
+			all, err := db.ListUsers(ctx, authsvc.UserFilter{})
+			if err != nil || len(all) != 2 || all[0].ID != alice.ID || all[1].ID != bob.ID {
+				t.Fatalf("list = %v, %v", all, err)
+			}
+			if _, err := db.SetAdmin(ctx, bob.ID, true); err != nil {
+				t.Fatal(err)
+			}
+			admins, err := db.ListUsers(ctx, authsvc.UserFilter{AdminsOnly: true})
+			if err != nil || len(admins) != 1 || admins[0].ID != bob.ID || !admins[0].IsAdmin {
+				t.Fatalf("admins = %v, %v", admins, err)
+			}
+			one, err := db.ListUsers(ctx, authsvc.UserFilter{Limit: 1})
+			if err != nil || len(one) != 1 {
+				t.Fatalf("limit 1 = %v, %v", one, err)
+			}
+		})
+		t.Run("update email bumps version, lowercases and notifies in one transaction", func(t *testing.T) {
+			notice := &authsvc.OutboundEmail{Kind: authsvc.EmailEmailChanged, Recipient: "alice@example.com"}
+			u, err := db.UpdateEmail(ctx, alice.ID, "New@Example.com", notice)
+			if err != nil || u.Email != "new@example.com" || u.TokenVersion != 2 {
+				t.Fatalf("got %+v, %v", u, err)
+			}
+			got := outboxKinds(t, db)
+			if got[len(got)-1] != "email_changed:alice@example.com" {
+				t.Fatalf("outbox = %v", got)
+			}
+		})
+		t.Run("update email to a taken one conflicts and changes nothing", func(t *testing.T) {
+			before := len(outboxKinds(t, db))
+			notice := &authsvc.OutboundEmail{Kind: authsvc.EmailEmailChanged, Recipient: "new@example.com"}
+			_, err := db.UpdateEmail(ctx, alice.ID, "BOB@example.com", notice)
+			wantCode(t, err, authsvc.ECONFLICT, "email_taken")
+			u, _ := db.UserByID(ctx, alice.ID)
+			if u.TokenVersion != 2 || u.Email != "new@example.com" || len(outboxKinds(t, db)) != before {
+				t.Fatalf("changed: %+v", u)
+			}
+		})
+		t.Run("update password bumps version and retires reset tokens", func(t *testing.T) {
+			if _, err := db.CreateResetToken(ctx, alice.ID, "h1", db.Now().Add(time.Hour), 0); err != nil {
+				t.Fatal(err)
+			}
+			u, err := db.UpdatePassword(ctx, alice.ID, "newhash")
+			if err != nil || u.PasswordHash != "newhash" || u.TokenVersion != 3 {
+				t.Fatalf("got %+v, %v", u, err)
+			}
+			_, err = db.ConsumeResetToken(ctx, "h1", alice.ID, "other")
+			wantCode(t, err, authsvc.EINVALID, "invalid_token")
+		})
+		t.Run("updates of a missing user are not found", func(t *testing.T) {
+			_, err := db.UpdatePassword(ctx, 9999, "x")
+			wantCode(t, err, authsvc.ENOTFOUND, "")
+			_, err = db.SetAdmin(ctx, 9999, true)
+			wantCode(t, err, authsvc.ENOTFOUND, "")
+			wantCode(t, db.DeleteUser(ctx, 9999), authsvc.ENOTFOUND, "")
+		})
+		t.Run("auth user reads the row and the revocation in one query", func(t *testing.T) {
+			u, revoked, err := db.AuthUser(ctx, alice.ID, "jti-1")
+			if err != nil || revoked || u.ID != alice.ID || u.TokenVersion != 3 {
+				t.Fatalf("got %+v, %v, %v", u, revoked, err)
+			}
+			if err := db.RevokeToken(ctx, "jti-1", db.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if _, revoked, err = db.AuthUser(ctx, alice.ID, "jti-1"); err != nil || !revoked {
+				t.Fatalf("after revoke: revoked=%v, %v", revoked, err)
+			}
+		})
+		t.Run("delete removes the user", func(t *testing.T) {
+			if err := db.DeleteUser(ctx, bob.ID); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := db.AuthUser(ctx, bob.ID, "jti")
+			wantCode(t, err, authsvc.ENOTFOUND, "")
+		})
+	})
+}
