@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/config"
+	"github.com/authsvc/authsvc/pkg/logship"
 	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
@@ -29,9 +31,10 @@ type app struct {
 	root    *cobra.Command
 	started bool // a command's own code ran (so a failure is not a usage error)
 
-	cfg *config.Config
-	log zerolog.Logger
-	db  *store.DB
+	cfg  *config.Config
+	log  zerolog.Logger
+	ship *logship.Shipper // Logstash shipping (serve with log.logstash_addr), else nil
+	db   *store.DB
 }
 
 func newApp(streams Streams) *app {
@@ -54,7 +57,7 @@ func (a *app) load(cmd *cobra.Command, flagKeys map[string]string) error {
 		return usageError{err}
 	}
 	a.cfg = cfg
-	a.log = newLogger(cfg, a.streams.Err, cmd.Name() == "serve")
+	a.log, a.ship = newLogger(cfg, a.streams.Err, cmd.Name() == "serve")
 	if err := cfg.EnsureSecret(a.log); err != nil {
 		return err
 	}
@@ -62,8 +65,11 @@ func (a *app) load(cmd *cobra.Command, flagKeys map[string]string) error {
 }
 
 // newLogger builds the one logger that is passed down: console in
-// development, JSON otherwise.
-func newLogger(cfg *config.Config, w interface{ Write([]byte) (int, error) }, serving bool) zerolog.Logger {
+// development, JSON otherwise. When serving with log.logstash_addr, every
+// line also goes, as JSON, to a Logstash shipper (returned so that Close
+// can flush it); the shipper reports its own connection trouble to the
+// local output only.
+func newLogger(cfg *config.Config, w io.Writer, serving bool) (zerolog.Logger, *logship.Shipper) {
 	level, err := zerolog.ParseLevel(strings.ToLower(cfg.Log.Level))
 	if err != nil {
 		level = zerolog.InfoLevel
@@ -75,7 +81,13 @@ func newLogger(cfg *config.Config, w interface{ Write([]byte) (int, error) }, se
 	if cfg.Log.Format == "console" {
 		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: !isTerminal(w)}
 	}
-	return zerolog.New(out).Level(level).With().Timestamp().Str("service", "authsvc").Logger()
+	local := zerolog.New(out).Level(level).With().Timestamp().Str("service", "authsvc").Logger()
+	if !serving || cfg.Log.LogstashAddr == "" {
+		return local, nil
+	}
+	ship := logship.New(logship.Options{Addr: cfg.Log.LogstashAddr, Logger: local})
+	return zerolog.New(zerolog.MultiLevelWriter(out, ship)).Level(level).With().Timestamp().
+		Str("service", "authsvc").Logger(), ship
 }
 
 func isTerminal(w any) bool {
@@ -113,6 +125,12 @@ func (a *app) Close() {
 	if a.db != nil {
 		a.db.Close()
 		a.db = nil
+	}
+	if a.ship != nil { // last, so that the final lines are shipped too
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		a.ship.Close(ctx) //nolint:errcheck // what cannot be shipped in time is dropped
+		cancel()
+		a.ship = nil
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"github.com/authsvc/authsvc/pkg/credits"
 	"github.com/authsvc/authsvc/pkg/httpapi"
 	"github.com/authsvc/authsvc/pkg/mail"
+	"github.com/authsvc/authsvc/pkg/metrics"
+	"github.com/authsvc/authsvc/pkg/ratelimit"
 )
 
 const (
@@ -32,13 +34,35 @@ type server struct {
 // Everything that can be checked at startup (templates, mail settings) is
 // checked here, so a bad setting stops serve instead of failing later.
 func (a *app) buildServer(ctx context.Context) (*server, error) {
-	svc, err := a.buildServices(a.db, nil, credits.Options{})
+	m := metrics.New()
+	m.RegisterDB(a.db.DB.DB)
+	m.RegisterOutbox(a.db.OutboxStats)
+	if a.ship != nil {
+		m.RegisterLogShipper(a.ship)
+	}
+	svc, err := a.buildServices(a.db, m.Auth(), credits.Options{Metrics: m.Credits()})
 	if err != nil {
 		return nil, err
 	}
-	worker, err := a.mailWorker()
+	worker, err := a.mailWorker(m.Mail())
 	if err != nil {
 		return nil, err
+	}
+	ips, err := httpapi.NewClientIPs(a.cfg.Server.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	opts := httpapi.Options{Middleware: []func(http.Handler) http.Handler{
+		httpapi.AccessLog(a.log, ips), // outermost: also logs CORS preflights
+		httpapi.ObserveRequests(m),
+		httpapi.CORS(a.cfg.Server.CORSAllowedOrigins), // outside the mux: answers OPTIONS
+	}}
+	limit, closeLimiter, err := a.rateLimit(ctx, ips, m)
+	if err != nil {
+		return nil, err
+	}
+	if limit != nil {
+		opts.RouteMiddleware = append(opts.RouteMiddleware, limit)
 	}
 	api := httpapi.New(httpapi.Deps{
 		Auth:          svc.auth,
@@ -46,19 +70,20 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 		Authenticator: svc.auth,
 		Ready:         a.ready,
 		Logger:        a.log,
-	}, httpapi.Options{})
+		Metrics:       m.Handler(),
+	}, opts)
 	return &server{
 		handler: api.Handler(),
 		jobs: []func(context.Context){
 			func(ctx context.Context) { svc.auth.RunJanitor(ctx, janitorInterval) },
 			func(ctx context.Context) { worker.Run(ctx) }, //nolint:errcheck // Run returns nil on cancel
 		},
-		close: func() {},
+		close: closeLimiter,
 	}, nil
 }
 
 // mailWorker builds the outbox worker with its renderer and driver.
-func (a *app) mailWorker() (*mail.Worker, error) {
+func (a *app) mailWorker(mm mail.Metrics) (*mail.Worker, error) {
 	m := a.cfg.Mail
 	renderer, err := mail.NewRenderer(m.TemplatesDir, "")
 	if err != nil {
@@ -76,5 +101,35 @@ func (a *app) mailWorker() (*mail.Worker, error) {
 		MaxAttempts: m.MaxAttempts,
 		Backoff:     mail.ExponentialBackoff(mailRetryBase, mailRetryCap),
 		Logger:      a.log,
+		Metrics:     mm,
 	}), nil
+}
+
+// rateLimit builds the per-IP rate-limit middleware (nil when disabled) and
+// the function that releases its backend.
+func (a *app) rateLimit(ctx context.Context, ips *httpapi.ClientIPs, m *metrics.Metrics) (func(httpapi.Route, http.Handler) http.Handler, func(), error) {
+	rl := a.cfg.RateLimit
+	if !rl.Enabled {
+		return nil, func() {}, nil
+	}
+	var limiter ratelimit.Limiter = ratelimit.NewMemory(ratelimit.MemoryOptions{})
+	closeLimiter := func() {}
+	if rl.RedisURL != "" {
+		r, err := ratelimit.NewRedis(rl.RedisURL, ratelimit.RedisOptions{})
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := r.Ping(ctx); err != nil { // not fatal: requests fail open
+			a.log.Error().Err(err).Msg("rate-limit redis unreachable at startup; serving unlimited until it answers")
+		}
+		limiter, closeLimiter = r, func() { r.Close() }
+	}
+	return httpapi.RateLimit(httpapi.RateLimitConfig{
+		Limiter:   limiter,
+		Auth:      ratelimit.PerMinute(rl.AuthPerMinute),
+		Default:   ratelimit.PerMinute(rl.DefaultPerMinute),
+		ClientIPs: ips,
+		Metrics:   m,
+		Logger:    a.log,
+	}), closeLimiter, nil
 }

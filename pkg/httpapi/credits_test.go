@@ -50,7 +50,7 @@ func newCreditEnv(t testing.TB, db *store.DB, opts credits.Options) *creditEnv {
 		t.Fatal(err)
 	}
 	srv := New(Deps{Auth: authSvc, Credits: credits.New(db, opts), Authenticator: authSvc, Logger: zerolog.Nop()}, Options{})
-	return &creditEnv{h: srv.Handler(), db: db, auth: authSvc}
+	return &creditEnv{h: SpecCheckingHandler(t, srv.Handler()), db: db, auth: authSvc}
 }
 
 // user creates an account and returns it with a valid access token.

@@ -42,5 +42,9 @@ func (s *Server) Routes() []Route {
 
 		{"GET", "/healthz", ClassExempt, s.healthz},
 		{"GET", "/readyz", ClassExempt, s.readyz},
+		{"GET", "/metrics", ClassExempt, s.serveMetrics},
+		{"GET", "/openapi.json", ClassDefault, s.openapiJSON()},
+		{"GET", "/docs", ClassDefault, s.docs()},
+		{"GET", "/docs/{asset}", ClassDefault, s.docs()},
 	}
 }

@@ -22,6 +22,9 @@ type Deps struct {
 	// migrations applied); nil means always ready.
 	Ready  func(ctx context.Context) error
 	Logger zerolog.Logger
+	// Metrics serves GET /metrics (the Prometheus text format); nil answers
+	// 404.
+	Metrics http.Handler
 }
 
 // Options change how requests are handled around the routes.

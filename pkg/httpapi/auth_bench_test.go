@@ -1,0 +1,122 @@
+package httpapi_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/store/storetest"
+	"github.com/rs/zerolog"
+)
+
+// benchEnv is the in-process API on a fresh PostgreSQL database with one
+// user, at the given bcrypt cost.
+func benchEnv(b *testing.B, cost int) (*env, *authsvc.User, string) {
+	b.Helper()
+	e := newEnv(b, storetest.PostgresURL(b), envConfig{cost: cost, noServer: true, logLevel: zerolog.InfoLevel})
+	const pw = "a reasonable passphrase"
+	u, tok, err := e.Auth.Register(context.Background(), authsvc.Registration{
+		Username: "alice", Email: "alice@example.com", Password: pw})
+	if err != nil {
+		b.Fatal(err)
+	}
+	u, err = e.DB.UserByID(context.Background(), u.ID) // with its hash
+	if err != nil {
+		b.Fatal(err)
+	}
+	return e, u, tok.Token
+}
+
+// BenchmarkMe compares an authenticated GET /auth/me through the real
+// handler stack (middleware, token parse, the one auth query, JSON) with the
+// bare floor: verify the JWT and one point select through the same driver
+// and pool. Goal: handler ≥ 0.9 × bare (PERFORMANCE.md); compare ns/op.
+func BenchmarkMe(b *testing.B) {
+	e, _, tok := benchEnv(b, 4)
+	b.Run("handler", func(b *testing.B) {
+		b.SetParallelism(8) // 16 clients on 2 cores, as PERFORMANCE.md's 8–32
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				req := httptest.NewRequest("GET", "/auth/me", nil)
+				req.Header.Set("Authorization", "Bearer "+tok)
+				rec := httptest.NewRecorder()
+				e.Handler.ServeHTTP(rec, req)
+				if rec.Code != 200 {
+					b.Errorf("status %d: %s", rec.Code, rec.Body)
+					return
+				}
+			}
+		})
+	})
+	b.Run("verify_and_auth_query", func(b *testing.B) { // the handler's query without HTTP
+		b.SetParallelism(8)
+		b.RunParallel(func(pb *testing.PB) {
+			ctx := context.Background()
+			for pb.Next() {
+				claims, err := e.Tokens.ParseAccess(tok)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				if _, _, err := e.DB.AuthUser(ctx, claims.UserID, claims.JTI); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("bare_verify_and_select", func(b *testing.B) {
+		q := e.DB.Rebind(`SELECT id, username, email, password_hash, is_admin, token_version, created_at, updated_at
+			FROM users WHERE id = ?`)
+		b.SetParallelism(8)
+		b.RunParallel(func(pb *testing.PB) {
+			ctx := context.Background()
+			for pb.Next() {
+				claims, err := e.Tokens.ParseAccess(tok)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				var u authsvc.User
+				if err := e.DB.QueryRowxContext(ctx, q, claims.UserID).StructScan(&u); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkLogin compares POST /auth/login through the real handler stack at
+// bcrypt cost 10 with raw bcrypt compares at the same cost on the same cores
+// (password's BenchmarkCompare approach). Goal: handler ≥ 0.9 × raw.
+func BenchmarkLogin(b *testing.B) {
+	e, u, _ := benchEnv(b, 10)
+	const body = "username=alice&password=a+reasonable+passphrase"
+	b.Run("handler_cost10", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				req := httptest.NewRequest("POST", "/auth/login", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				rec := httptest.NewRecorder()
+				e.Handler.ServeHTTP(rec, req)
+				if rec.Code != 200 {
+					b.Errorf("status %d: %s", rec.Code, rec.Body)
+					return
+				}
+			}
+		})
+	})
+	b.Run("raw_compare_cost10", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := e.Hasher.PasswordHasher.Compare(u.PasswordHash, "a reasonable passphrase"); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}

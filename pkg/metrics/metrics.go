@@ -1,0 +1,120 @@
+// Package metrics is authsvc's Prometheus instrumentation: its own registry
+// (never the global default), the collectors, and adapters that satisfy the
+// small metrics interfaces other packages define (auth.Metrics,
+// authsvc.CreditMetrics, mail.Metrics, httpapi.RequestMetrics,
+// httpapi.RateLimitMetrics). Every metric is named authsvc_*, plus the
+// standard go_*, process_* and go_sql_* families.
+package metrics
+
+import (
+	"database/sql"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+const namespace = "authsvc"
+
+// Metrics holds the registry and every authsvc collector. Its methods are
+// safe for concurrent use.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	requests      *prometheus.CounterVec
+	duration      *prometheus.HistogramVec
+	logins        *prometheus.CounterVec
+	tokensIssued  prometheus.Counter
+	tokensRefused *prometheus.CounterVec
+	rateLimited   *prometheus.CounterVec
+	rateLimitDown prometheus.Counter
+	creditOps     *prometheus.CounterVec
+	creditAmount  *prometheus.CounterVec
+	creditRefused *prometheus.CounterVec
+	mailSent      *prometheus.CounterVec
+	mailFailed    *prometheus.CounterVec
+	mailGaveUp    *prometheus.CounterVec
+}
+
+// New builds a registry with the Go runtime and process collectors and
+// every authsvc metric.
+func New() *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.requests = m.counterVec("http_requests_total", "HTTP requests by method, route pattern and status.",
+		"method", "route", "status")
+	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace,
+		Name: "http_request_duration_seconds", Help: "HTTP request latency by method, route pattern and status.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}},
+		[]string{"method", "route", "status"})
+	m.logins = m.counterVec("logins_total", "Login attempts by result (success, failure).", "result")
+	m.tokensIssued = m.counter("tokens_issued_total", "Access tokens issued (login, register, refresh, CLI).")
+	m.tokensRefused = m.counterVec("tokens_refused_total", "Access tokens refused, by reason.", "reason")
+	m.rateLimited = m.counterVec("ratelimit_rejections_total", "Requests refused with 429 by the per-IP limit, by class.",
+		"class")
+	m.rateLimitDown = m.counter("ratelimit_backend_errors_total",
+		"Requests served unlimited because the rate-limit store (Redis) failed.")
+	m.creditOps = m.counterVec("credit_operations_total", "Credit ledger changes, by type (added, used).", "type")
+	m.creditAmount = m.counterVec("credit_amount_total", "Credits moved, by type (added, used).", "type")
+	m.creditRefused = m.counterVec("credit_refusals_total", "Refused credit adds and uses, by reason.", "reason")
+	m.mailSent = m.counterVec("mail_sent_total", "Emails handed to the mail driver, by kind.", "kind")
+	m.mailFailed = m.counterVec("mail_send_failures_total", "Failed email send attempts, by kind.", "kind")
+	m.mailGaveUp = m.counterVec("mail_gave_up_total", "Emails marked failed for good, by kind.", "kind")
+	m.reg.MustRegister(m.duration,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *Metrics) counter(name, help string) prometheus.Counter {
+	c := prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help})
+	m.reg.MustRegister(c)
+	return c
+}
+
+func (m *Metrics) counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, labels)
+	m.reg.MustRegister(c)
+	return c
+}
+
+// Registry is the registry everything is registered on.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the registry in the Prometheus text format. A collector
+// that fails (e.g. the outbox query) is left out instead of failing the
+// scrape.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// RegisterDB adds the connection-pool statistics of db (go_sql_* with
+// db_name="authsvc").
+func (m *Metrics) RegisterDB(db *sql.DB) {
+	m.reg.MustRegister(collectors.NewDBStatsCollector(db, namespace))
+}
+
+// knownMethods bounds the method label.
+var knownMethods = map[string]bool{
+	http.MethodGet: true, http.MethodPost: true, http.MethodPut: true, http.MethodDelete: true,
+	http.MethodHead: true, http.MethodOptions: true, http.MethodPatch: true,
+}
+
+// ObserveRequest records one HTTP request (httpapi.RequestMetrics).
+func (m *Metrics) ObserveRequest(method, route string, status int, d time.Duration) {
+	if !knownMethods[method] {
+		method = "OTHER"
+	}
+	code := strconv.Itoa(status)
+	m.requests.WithLabelValues(method, route, code).Inc()
+	m.duration.WithLabelValues(method, route, code).Observe(d.Seconds())
+}
+
+// RateLimited counts a 429 of the per-IP limit (httpapi.RateLimitMetrics).
+func (m *Metrics) RateLimited(class string) { m.rateLimited.WithLabelValues(class).Inc() }
+
+// RateLimitUnavailable counts a request served unlimited because Redis
+// failed (httpapi.RateLimitMetrics).
+func (m *Metrics) RateLimitUnavailable() { m.rateLimitDown.Inc() }
