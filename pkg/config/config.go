@@ -224,7 +224,8 @@ func Load(opts Options) (*Config, error) {
 	applyLegacyLogEnv(v)
 
 	cfg := &Config{File: file, Testing: os.Getenv("AUTHSVC_TESTING") == "1"}
-	if err := v.Unmarshal(cfg); err != nil {
+	// Exact: a misspelt key in the file is an error, not silently ignored.
+	if err := v.UnmarshalExact(cfg); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	cfg.Server.TrustedProxies = splitList(cfg.Server.TrustedProxies)

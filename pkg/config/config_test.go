@@ -105,6 +105,15 @@ func TestConfigFileSearch(t *testing.T) {
 	}
 }
 
+func TestUnknownFileKeyIsAnError(t *testing.T) {
+	dir := chdirTemp(t)
+	writeFile(t, filepath.Join(dir, "config.yaml"), "mail:\n  max_attempt: 3\n")
+	_, err := Load(Options{})
+	if err == nil || !strings.Contains(err.Error(), "max_attempt") {
+		t.Fatalf("misspelt key: got %v, want an error naming it", err)
+	}
+}
+
 func TestOriginalEnvNames(t *testing.T) {
 	chdirTemp(t)
 	env := map[string]string{

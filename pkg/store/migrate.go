@@ -17,7 +17,11 @@ import (
 // migrator run at a time (several init containers may start together).
 const migrationLockKey = 7_246_318_001
 
-var migrationSet = migrate.MigrationSet{TableName: "schema_migrations"}
+// migrationSet tolerates applied migrations this binary does not know, so
+// that an older release (say, a pod restarted mid-rollout, or a rolled-back
+// image) can still run `migrate up` and serve against a newer schema.
+// Migrations are written expand-then-contract to keep that safe.
+var migrationSet = migrate.MigrationSet{TableName: "schema_migrations", IgnoreUnknown: true}
 
 // MigrationState is one migration and whether it has been applied.
 type MigrationState struct {

@@ -108,3 +108,20 @@ func TestSQLitePathWithHash(t *testing.T) {
 		db.Close()
 	}
 }
+
+// An older binary meets a schema with a migration it does not know.
+func TestMigrateUpToleratesNewerMigrations(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)`),
+			"9999_from_a_newer_release.sql", db.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := db.MigrateUp(ctx); err != nil || n != 0 {
+			t.Fatalf("up with an unknown applied migration: applied %d, err %v", n, err)
+		}
+		if p, err := db.PendingMigrations(ctx); err != nil || p != 0 {
+			t.Fatalf("pending %d, err %v; want 0 (ready)", p, err)
+		}
+	})
+}
