@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
@@ -53,6 +54,7 @@ type DB struct {
 	writeSlot chan struct{}
 	log       zerolog.Logger
 	now       func() time.Time
+	stmts     sync.Map // query → *sqlx.Stmt, see prepared
 }
 
 // ParseURL splits a database URL into its dialect and the driver's DSN.
@@ -217,4 +219,32 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 		return mapError(fmt.Errorf("commit: %w", err))
 	}
 	return nil
+}
+
+// prepared returns a statement for query, prepared once and reused: the hot
+// read paths skip the server's parse and plan on every call. database/sql
+// prepares it on each pooled connection the first time it runs there. Only
+// for queries outside transactions (a Tx would re-prepare it).
+func (db *DB) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) {
+	if st, ok := db.stmts.Load(query); ok {
+		return st.(*sqlx.Stmt), nil
+	}
+	st, err := db.PreparexContext(ctx, db.Rebind(query))
+	if err != nil {
+		return nil, mapError(fmt.Errorf("prepare: %w", err))
+	}
+	if prev, loaded := db.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sqlx.Stmt), nil
+	}
+	return st, nil
+}
+
+// Close closes the prepared statements and the pool.
+func (db *DB) Close() error {
+	db.stmts.Range(func(_, st any) bool {
+		st.(*sqlx.Stmt).Close()
+		return true
+	})
+	return db.DB.Close()
 }

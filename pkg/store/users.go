@@ -116,6 +116,11 @@ func (db *DB) ListUsers(ctx context.Context, f authsvc.UserFilter) ([]*authsvc.U
 	return users, nil
 }
 
+// authUserQuery is the one query of an authenticated request.
+const authUserQuery = `SELECT ` + userColumns + `,
+	EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = ?) AS revoked
+	FROM users u WHERE u.id = ?`
+
 // AuthUser is the one query of an authenticated request: the user row with
 // the given id and whether jti is on the revocation list. A missing user is
 // ENOTFOUND.
@@ -124,9 +129,10 @@ func (db *DB) AuthUser(ctx context.Context, userID int64, jti string) (*authsvc.
 		authsvc.User
 		Revoked bool `db:"revoked"`
 	}
-	err := db.QueryRowxContext(ctx, db.Rebind(`SELECT `+userColumns+`,
-		EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = ?) AS revoked
-		FROM users u WHERE u.id = ?`), jti, userID).StructScan(&row)
+	stmt, err := db.prepared(ctx, authUserQuery)
+	if err == nil {
+		err = stmt.QueryRowxContext(ctx, jti, userID).StructScan(&row)
+	}
 	if err != nil {
 		if authsvc.ErrorCode(mapError(err)) == authsvc.ENOTFOUND {
 			return nil, false, userNotFound(err)
