@@ -3,6 +3,7 @@ package cmd_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/authsvc/authsvc/internal/testkit"
 	"io"
 	"net/http"
 	"os/exec"
@@ -189,7 +190,7 @@ func TestTokenIssueAndLiveEffects(t *testing.T) {
 }
 
 func TestUnreachableDatabaseExits5(t *testing.T) {
-	c := newCLI(t, "postgres://postgres@"+freeAddr(t)+"/authsvc?sslmode=disable&connect_timeout=1")
+	c := newCLI(t, "postgres://postgres@"+testkit.FreeAddr(t)+"/authsvc?sslmode=disable&connect_timeout=1")
 	for _, args := range [][]string{{"user", "list"}, {"credits", "balance", "alice"}, {"token", "issue", "alice"}} {
 		expectExit(t, c.run(args...), 5)
 	}
@@ -227,7 +228,7 @@ func TestPasswordPromptOnTerminal(t *testing.T) {
 		t.Skipf("no pseudo-terminal here: %v", err)
 	}
 	defer ptmx.Close()
-	out := &syncBuffer{}
+	out := &testkit.SyncBuffer{}
 	go io.Copy(out, ptmx) //nolint:errcheck // ends when the pty closes
 	waitFor(t, func() bool { return strings.Contains(out.String(), "Password: ") })
 	fmt.Fprint(ptmx, testPassword+"\r")

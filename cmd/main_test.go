@@ -5,8 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/authsvc/authsvc/internal/testkit"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -109,23 +109,11 @@ var legacyNames = map[string]bool{"DATABASE_URL": true, "SECRET_KEY": true, "ALG
 	"ACCESS_TOKEN_EXPIRE_MINUTES": true, "FRONTEND_URL": true, "LOG_LEVEL": true, "JSON_LOGS": true,
 	"ENABLE_LOGSTASH": true, "SYSLOG_HOST": true, "SYSLOG_PORT": true, "ENVIRONMENT": true}
 
-// freeAddr returns a loopback address with a port nobody listens on.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // server is a running `authsvc serve`.
 type server struct {
 	cmd     *exec.Cmd
 	base    string
-	logs    *syncBuffer
+	logs    *testkit.SyncBuffer
 	done    chan struct{}
 	waitErr error
 }
@@ -133,9 +121,9 @@ type server struct {
 // startServer runs `authsvc serve` and waits until /healthz answers.
 func (c *cli) startServer(args ...string) *server {
 	c.t.Helper()
-	addr := freeAddr(c.t)
+	addr := testkit.FreeAddr(c.t)
 	cmd := c.command(context.Background(), "", append([]string{"serve", "--addr", addr}, args...)...)
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		c.t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/spf13/cobra"
 )
 
@@ -36,10 +37,7 @@ func newMigrateUpCommand(a *app, wait *time.Duration) *cobra.Command {
 		Example: "  authsvc migrate up\n  authsvc migrate up -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.load(cmd, nil); err != nil {
-				return err
-			}
-			db, err := a.openDB(cmd.Context(), *wait)
+			db, err := a.migrationDB(cmd, *wait)
 			if err != nil {
 				return err
 			}
@@ -63,10 +61,7 @@ func newMigrateDownCommand(a *app, wait *time.Duration) *cobra.Command {
 			if n < 1 {
 				return usagef("-n must be at least 1")
 			}
-			if err := a.load(cmd, nil); err != nil {
-				return err
-			}
-			db, err := a.openDB(cmd.Context(), *wait)
+			db, err := a.migrationDB(cmd, *wait)
 			if err != nil {
 				return err
 			}
@@ -88,10 +83,7 @@ func newMigrateStatusCommand(a *app, wait *time.Duration) *cobra.Command {
 		Example: "  authsvc migrate status\n  authsvc migrate status -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.load(cmd, nil); err != nil {
-				return err
-			}
-			db, err := a.openDB(cmd.Context(), *wait)
+			db, err := a.migrationDB(cmd, *wait)
 			if err != nil {
 				return err
 			}
@@ -113,4 +105,13 @@ func newMigrateStatusCommand(a *app, wait *time.Duration) *cobra.Command {
 			return a.print(states, b.String())
 		},
 	}
+}
+
+// migrationDB loads the configuration and opens the database, waiting for it
+// up to wait; the migrations themselves are not touched.
+func (a *app) migrationDB(cmd *cobra.Command, wait time.Duration) (*store.DB, error) {
+	if err := a.load(cmd, nil); err != nil {
+		return nil, err
+	}
+	return a.openDB(cmd.Context(), wait)
 }

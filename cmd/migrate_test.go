@@ -3,6 +3,7 @@ package cmd_test
 import (
 	"database/sql"
 	"encoding/json"
+	"github.com/authsvc/authsvc/internal/testkit"
 	"strings"
 	"sync"
 	"testing"
@@ -92,7 +93,7 @@ func TestConcurrentMigrateUpOnPostgres(t *testing.T) {
 }
 
 func TestMigrateUnreachableDatabase(t *testing.T) {
-	c := newCLI(t, "postgres://postgres@"+freeAddr(t)+"/authsvc?sslmode=disable&connect_timeout=1")
+	c := newCLI(t, "postgres://postgres@"+testkit.FreeAddr(t)+"/authsvc?sslmode=disable&connect_timeout=1")
 	start := time.Now()
 	r := c.run("migrate", "up", "--wait", "2s")
 	if r.code != 5 {

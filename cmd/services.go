@@ -55,10 +55,7 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 // pending migrations when database.auto_migrate is on, as serve would) and
 // builds the services, for the admin commands.
 func (a *app) adminServices(cmd *cobra.Command) (*services, error) {
-	if err := a.load(cmd, nil); err != nil {
-		return nil, err
-	}
-	db, err := a.openDB(cmd.Context(), adminWait)
+	db, err := a.migrationDB(cmd, adminWait)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package kubernetes_test
 import (
 	"bytes"
 	"errors"
+	"github.com/authsvc/authsvc/internal/testkit"
 	"net"
 	"net/http"
 	"os"
@@ -152,7 +153,7 @@ func checkProbes(t *testing.T, bin *binary, cfgFile string, d deployment, initAr
 func serve(t *testing.T, bin *binary, args []string) string {
 	t.Helper()
 	addr := args[len(args)-1]
-	var stderr syncBuffer
+	var stderr testkit.SyncBuffer
 	cmd := bin.command(nil, args...)
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

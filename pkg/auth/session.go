@@ -73,33 +73,49 @@ func (s *Service) Login(ctx context.Context, username, password string) (*authsv
 		return nil, errInvalidCredentials()
 	}
 	key := strings.ToLower(username)
-	failures, windowEnd, err := s.db.LoginFailures(ctx, key, s.opts.FailedLoginWindow)
-	if err != nil {
+	if err := s.reserveLoginAttempt(ctx, key); err != nil {
 		return nil, err
-	}
-	if failures >= s.opts.FailedLoginLimit {
-		s.opts.Metrics.LoginFailed()
-		s.log.Warn().Str("username", key).Msg("login refused: too many failures")
-		return nil, &authsvc.Error{Code: authsvc.ERATELIMIT, Reason: "rate_limited", Message: "Too many requests",
-			RetryAfter: max(windowEnd.Sub(s.db.Now()), time.Second)}
 	}
 	u, err := s.checkPassword(ctx, username, password)
 	if err != nil {
 		if isCode(err, authsvc.EUNAUTHORIZED) {
-			s.opts.Metrics.LoginFailed()
-			if _, ferr := s.db.RecordLoginFailure(ctx, key, s.opts.FailedLoginWindow); ferr != nil {
-				return nil, ferr
-			}
+			s.opts.Metrics.LoginFailed() // the attempt stays counted
 		}
 		return nil, err
 	}
-	if failures > 0 {
-		if err := s.db.ClearLoginFailures(ctx, key); err != nil {
-			return nil, err
-		}
+	if err := s.db.ClearLoginFailures(ctx, key); err != nil {
+		return nil, err
 	}
 	s.opts.Metrics.LoginSucceeded()
 	return s.issue(u, time.Time{})
+}
+
+// reserveLoginAttempt counts a login attempt for the lowercased username
+// BEFORE its password is compared, so that concurrent guesses cannot slip
+// past the limit while their compares run; a successful login clears the
+// count. A username already over the limit is refused with a read only.
+func (s *Service) reserveLoginAttempt(ctx context.Context, key string) error {
+	limited := func(windowEnd time.Time) error {
+		s.opts.Metrics.LoginFailed()
+		s.log.Warn().Str("username", key).Msg("login refused: too many failures")
+		return &authsvc.Error{Code: authsvc.ERATELIMIT, Reason: "rate_limited", Message: "Too many requests",
+			RetryAfter: max(windowEnd.Sub(s.db.Now()), time.Second)}
+	}
+	failures, windowEnd, err := s.db.LoginFailures(ctx, key, s.opts.FailedLoginWindow)
+	if err != nil {
+		return err
+	}
+	if failures >= s.opts.FailedLoginLimit {
+		return limited(windowEnd)
+	}
+	failures, windowEnd, err = s.db.RecordLoginFailure(ctx, key, s.opts.FailedLoginWindow)
+	if err != nil {
+		return err
+	}
+	if failures > s.opts.FailedLoginLimit {
+		return limited(windowEnd)
+	}
+	return nil
 }
 
 // checkPassword returns the user when password is theirs, else the

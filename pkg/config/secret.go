@@ -79,7 +79,8 @@ func createSecret(path string) (string, error) {
 		return "", fmt.Errorf("secret file: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err == nil {
+	err = tmp.Chmod(0o600)
+	if err == nil {
 		_, err = tmp.WriteString(secret + "\n")
 	}
 	if closeErr := tmp.Close(); err == nil {

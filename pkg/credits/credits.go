@@ -172,6 +172,14 @@ func (s *Service) entry(typ authsvc.TransactionType, req authsvc.CreditRequest) 
 	if req.Description != nil && utf8.RuneCountInString(*req.Description) > authsvc.MaxDescriptionLen {
 		v.Add("ensure this value has at most 500 characters", "value_error.any_str.max_length", "body", "description")
 	}
+	for _, f := range []struct {
+		name string
+		text *string
+	}{{"reference_id", req.ReferenceID}, {"description", req.Description}} {
+		if f.text != nil && strings.ContainsRune(*f.text, 0) {
+			v.Add("must not contain NUL characters", "value_error", "body", f.name)
+		}
+	}
 	if err := v.Err(); err != nil {
 		return nil, err
 	}

@@ -175,6 +175,11 @@ func TestMeAndUserDetailsEndpoints(t *testing.T) {
 		t.Run("me without a token is 401", func(t *testing.T) {
 			e.do("GET", "/auth/me", nil, "").want(t, 401, "")
 		})
+		t.Run("a username no account can have is 404, never a 500", func(t *testing.T) {
+			for _, name := range []string{"%00alice", "al%ffice", "%c3%28"} {
+				e.do("GET", "/auth/users/"+name, nil, root.Token).want(t, 404, "user_not_found")
+			}
+		})
 		t.Run("admin reads another user by user_id", func(t *testing.T) {
 			m := e.do("GET", fmt.Sprintf("/auth/me?user_id=%d", bob.ID), nil, root.Token).want(t, 200, "")
 			if m["username"] != "bob" {

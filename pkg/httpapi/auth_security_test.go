@@ -223,7 +223,17 @@ func TestPasswordResetEndpoints(t *testing.T) {
 			e.Clock.Advance(31 * time.Minute)
 			reset(late, "Another-Str0ng-3").want(t, 400, "invalid_token")
 		})
+		t.Run("an email change kills outstanding reset tokens", func(t *testing.T) {
+			e.Clock.Advance(61 * time.Second)
+			pending := e.requestReset(alice)
+			pw := e.token("alice", "Brand-New-Str0ng")
+			e.do("PUT", "/auth/users/alice/email", map[string]string{"new_email": "alice.new@example.com",
+				"current_password": "Brand-New-Str0ng"}, pw).want(t, 200, "")
+			reset(pending, "Another-Str0ng-5").want(t, 400, "invalid_token")
+			alice.Email = "alice.new@example.com"
+		})
 		t.Run("success body", func(t *testing.T) {
+			e.Clock.Advance(61 * time.Second)
 			m := reset(e.requestReset(alice), "Another-Str0ng-4").want(t, 200, "")
 			wantKeys(t, m, "message")
 			if m["message"] != "Password has been reset successfully" {
@@ -300,6 +310,23 @@ func TestLoginSecurity(t *testing.T) {
 			e.login("alice", alice.Password).want(t, 200, "")
 			e.Clock.Advance(time.Hour)
 			e.login("carol", carol.Password).want(t, 200, "")
+		})
+		t.Run("concurrent guesses cannot slip past the per-account limit", func(t *testing.T) {
+			e.register("dave")
+			c0 := e.Hasher.compares.Load()
+			var wg sync.WaitGroup
+			var limited atomic.Int64
+			for i := range 130 {
+				wg.Go(func() {
+					if e.login("dave", fmt.Sprintf("guess-number-%d", i)).Status == 429 {
+						limited.Add(1)
+					}
+				})
+			}
+			wg.Wait()
+			if compares := e.Hasher.compares.Load() - c0; compares > 100 || limited.Load() < 30 {
+				t.Fatalf("%d passwords compared and %d refused; want at most 100 compared", compares, limited.Load())
+			}
 		})
 	})
 }

@@ -134,6 +134,12 @@ func TestCreditEndpoints(t *testing.T) {
 				t.Fatalf("use: got %d", rec.Code)
 			}
 		})
+		t.Run("NUL characters in text fields are 422, never a 500", func(t *testing.T) {
+			rec := env.call("POST", "/credits/add", adminTok, `{"amount":1,"reference_id":"a\u0000b","description":"x\u0000"}`)
+			if rec.Code != 422 || !strings.Contains(rec.Body.String(), `"reference_id"`) || !strings.Contains(rec.Body.String(), `"description"`) {
+				t.Fatalf("got %d %s", rec.Code, rec.Body)
+			}
+		})
 		t.Run("a new user's balance is 0.0", func(t *testing.T) {
 			rec := env.call("GET", "/credits/balance", aliceTok, "")
 			want := fmt.Sprintf(`{"user_id":%d,"balance":0.0,"updated_at":"`, alice.ID)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/authsvc/authsvc/internal/testkit"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -59,24 +60,6 @@ func (h *countingHasher) CompareDummy(pw string) {
 	h.PasswordHasher.CompareDummy(pw)
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is one running authsvc on one database.
 type env struct {
 	t       testing.TB
@@ -87,7 +70,7 @@ type env struct {
 	Hasher  *countingHasher
 	Clock   *testClock
 	Handler http.Handler
-	logs    *syncBuffer
+	logs    *testkit.SyncBuffer
 
 	mu      sync.Mutex
 	secrets map[string]bool // passwords and tokens that must never be logged
@@ -120,7 +103,7 @@ func newEnv(t testing.TB, dbURL string, cfg envConfig) *env {
 		cfg.accessTTL = time.Hour
 	}
 	db := storetest.Open(t, dbURL)
-	e := &env{t: t, DB: db, Clock: &testClock{}, logs: &syncBuffer{}, secrets: map[string]bool{}}
+	e := &env{t: t, DB: db, Clock: &testClock{}, logs: &testkit.SyncBuffer{}, secrets: map[string]bool{}}
 	logger := zerolog.New(e.logs).Level(cfg.logLevel).With().Timestamp().Logger()
 	db.SetClock(e.Clock.Now)
 	hasher, err := password.New(cfg.cost)

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"github.com/authsvc/authsvc/internal/testkit"
 	"net"
 	"net/http"
 	"net/url"
@@ -218,27 +219,13 @@ func TestMailEmailChangeNotifiesTheOldAddress(t *testing.T) {
 	})
 }
 
-// freeAddr returns a 127.0.0.1 address nothing listens on (for now).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
 // TestMailSurvivesSMTPOutage: the worker first finds no SMTP server at its
 // address (connection refused), then a server that answers 451 once, then
 // one that accepts. Requests never wait on SMTP and every message arrives
 // exactly once.
 func TestMailSurvivesSMTPOutage(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
-		addr := freeAddr(t)
+		addr := testkit.FreeAddr(t)
 		host, portStr, _ := net.SplitHostPort(addr)
 		port, err := strconv.Atoi(portStr)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/authsvc/authsvc/internal/testkit"
 	"net"
 	"strings"
 	"sync"
@@ -15,24 +16,6 @@ import (
 	"github.com/authsvc/authsvc/pkg/logship"
 	"github.com/rs/zerolog"
 )
-
-// syncBuf is a goroutine-safe buffer.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // logstash is a fake Logstash tcp input: it collects the lines it receives.
 type logstash struct {
@@ -159,7 +142,7 @@ func TestShipper(t *testing.T) {
 	t.Run("with logstash away writes never wait, and shipping resumes when it is back", func(t *testing.T) {
 		ls := listen(t, "127.0.0.1:0")
 		addr := ls.ln.Addr().String()
-		events := &syncBuf{}
+		events := &testkit.SyncBuffer{}
 		s := newShipper(t, logship.Options{Addr: addr, BufferLines: 64, Logger: zerolog.New(events)})
 		s.Write([]byte(`{"message":"first"}`)) //nolint:errcheck // never fails
 		if got := ls.next(t); got != `{"message":"first"}` {

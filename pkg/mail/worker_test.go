@@ -3,6 +3,7 @@ package mail_test
 import (
 	"context"
 	"fmt"
+	"github.com/authsvc/authsvc/internal/testkit"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -106,23 +107,11 @@ func checkExactlyOnce(t *testing.T, msgs []mailtest.Message, prefix string, n in
 	}
 }
 
-// freeAddr returns a local address nobody listens on (yet).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 func TestWorkerDeliversDespiteAnOutage(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		const n = 20
 		t.Run("server not listening, then up: each message arrives once", func(t *testing.T) {
-			addr := freeAddr(t)
+			addr := testkit.FreeAddr(t)
 			host, port, _ := net.SplitHostPort(addr)
 			var portNum int
 			fmt.Sscan(port, &portNum)

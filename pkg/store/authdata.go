@@ -40,16 +40,8 @@ func (db *DB) CreateResetToken(ctx context.Context, userID int64, tokenHash stri
 	created := false
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		now := db.Now()
-		lock := `SELECT id FROM users WHERE id = ?`
-		if db.Dialect == Postgres {
-			lock += ` FOR UPDATE` // SQLite write transactions are serialized already
-		}
-		var id int64
-		if err := tx.GetContext(ctx, &id, tx.Rebind(lock), userID); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return userNotFound(err)
-			}
-			return fmt.Errorf("lock user: %w", err)
+		if err := lockUser(ctx, tx, db.Dialect, userID); err != nil {
+			return err
 		}
 		var recent bool
 		err := tx.GetContext(ctx, &recent, tx.Rebind(`SELECT EXISTS (SELECT 1 FROM password_reset_tokens
@@ -72,6 +64,27 @@ func (db *DB) CreateResetToken(ctx context.Context, userID int64, tokenHash stri
 	return created && err == nil, err
 }
 
+func errResetTokenInvalid() error {
+	return authsvc.NewError(authsvc.EINVALID, "invalid_token", "Invalid or expired reset token")
+}
+
+// lockUser takes the user's row lock for the rest of tx (PostgreSQL; SQLite
+// write transactions are serialized already); ENOTFOUND when the user is gone.
+func lockUser(ctx context.Context, tx *sqlx.Tx, dialect Dialect, userID int64) error {
+	lock := `SELECT id FROM users WHERE id = ?`
+	if dialect == Postgres {
+		lock += ` FOR UPDATE`
+	}
+	var id int64
+	if err := tx.GetContext(ctx, &id, tx.Rebind(lock), userID); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return userNotFound(err)
+		}
+		return fmt.Errorf("lock user: %w", err)
+	}
+	return nil
+}
+
 // ConsumeResetToken uses the reset token with the given hash, which must
 // belong to userID, be unused and unexpired; in the same transaction it sets
 // the new password hash, bumps the token version and marks every other reset
@@ -80,6 +93,14 @@ func (db *DB) CreateResetToken(ctx context.Context, userID int64, tokenHash stri
 func (db *DB) ConsumeResetToken(ctx context.Context, tokenHash string, userID int64, newHash string) (*authsvc.User, error) {
 	var u *authsvc.User
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		// Lock the user row first, as every other writer of a user's rows
+		// does, so that a reset and a password change cannot deadlock.
+		if err := lockUser(ctx, tx, db.Dialect, userID); err != nil {
+			if authsvc.ErrorCode(err) == authsvc.ENOTFOUND {
+				return errResetTokenInvalid()
+			}
+			return err
+		}
 		res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE password_reset_tokens SET used = ?
 			WHERE token_hash = ? AND user_id = ? AND used = ? AND expires_at > ?`),
 			true, tokenHash, userID, false, db.Now())
@@ -89,7 +110,7 @@ func (db *DB) ConsumeResetToken(ctx context.Context, tokenHash string, userID in
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			return authsvc.NewError(authsvc.EINVALID, "invalid_token", "Invalid or expired reset token")
+			return errResetTokenInvalid()
 		}
 		u, err = db.setPassword(ctx, tx, userID, newHash)
 		return err
@@ -119,25 +140,29 @@ func (db *DB) LoginFailures(ctx context.Context, username string, window time.Du
 	return row.Failures, end, nil
 }
 
-// RecordLoginFailure counts one failed login for username in fixed windows
-// of the given length (a window starts at the first failure after the
-// previous one ended) and returns the count in the current window.
-func (db *DB) RecordLoginFailure(ctx context.Context, username string, window time.Duration) (int, error) {
-	var n int
+// RecordLoginFailure counts one failed (or pending) login for username in
+// fixed windows of the given length (a window starts at the first failure
+// after the previous one ended) and returns the count in the current window
+// and when that window ends. The count is atomic under concurrency.
+func (db *DB) RecordLoginFailure(ctx context.Context, username string, window time.Duration) (int, time.Time, error) {
+	var row struct {
+		Failures    int       `db:"failures"`
+		WindowStart time.Time `db:"window_start"`
+	}
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		now := db.Now()
 		cutoff := now.Add(-window)
-		return tx.GetContext(ctx, &n, tx.Rebind(`INSERT INTO login_failures (username, window_start, failures)
+		return tx.GetContext(ctx, &row, tx.Rebind(`INSERT INTO login_failures (username, window_start, failures)
 			VALUES (?, ?, 1)
 			ON CONFLICT (username) DO UPDATE SET
 			failures = CASE WHEN login_failures.window_start > ? THEN login_failures.failures + 1 ELSE 1 END,
 			window_start = CASE WHEN login_failures.window_start > ? THEN login_failures.window_start ELSE excluded.window_start END
-			RETURNING failures`), username, now, cutoff, cutoff)
+			RETURNING failures, window_start`), username, now, cutoff, cutoff)
 	})
 	if err != nil {
-		return 0, fmt.Errorf("record login failure: %w", err)
+		return 0, time.Time{}, fmt.Errorf("record login failure: %w", err)
 	}
-	return n, nil
+	return row.Failures, row.WindowStart.UTC().Add(window), nil
 }
 
 // ClearLoginFailures forgets the failed logins of username (after a

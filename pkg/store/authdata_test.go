@@ -147,7 +147,7 @@ func TestLoginFailuresAndPurge(t *testing.T) {
 		start := clock.Now()
 		t.Run("failures count within a fixed window", func(t *testing.T) {
 			for i := 1; i <= 3; i++ {
-				n, err := db.RecordLoginFailure(ctx, "alice", time.Hour)
+				n, _, err := db.RecordLoginFailure(ctx, "alice", time.Hour)
 				if err != nil || n != i {
 					t.Fatalf("record %d: n=%d, %v", i, n, err)
 				}
@@ -166,7 +166,7 @@ func TestLoginFailuresAndPurge(t *testing.T) {
 			if n, _, _ := db.LoginFailures(ctx, "alice", time.Hour); n != 0 {
 				t.Fatalf("after the window: %d failures", n)
 			}
-			n, err := db.RecordLoginFailure(ctx, "alice", time.Hour)
+			n, _, err := db.RecordLoginFailure(ctx, "alice", time.Hour)
 			if err != nil || n != 1 {
 				t.Fatalf("n=%d, %v", n, err)
 			}
@@ -194,10 +194,10 @@ func TestLoginFailuresAndPurge(t *testing.T) {
 			must(err)
 			_, err = db.CreateResetToken(ctx, u.ID, "new", now.Add(2*time.Hour), 0)
 			must(err)
-			_, err = db.RecordLoginFailure(ctx, "stale", time.Hour)
+			_, _, err = db.RecordLoginFailure(ctx, "stale", time.Hour)
 			must(err)
 			clock.Add(61 * time.Minute)
-			_, err = db.RecordLoginFailure(ctx, "fresh", time.Hour)
+			_, _, err = db.RecordLoginFailure(ctx, "fresh", time.Hour)
 			must(err)
 			st, err := db.Purge(ctx, time.Hour)
 			if err != nil || st != (store.PurgeStats{RevokedTokens: 1, ResetTokens: 1, LoginFailures: 1}) {

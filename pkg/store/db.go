@@ -70,7 +70,12 @@ func ParseURL(raw string) (Dialect, string, error) {
 		dsn := "postgres:" + rest
 		u, err := url.Parse(dsn)
 		if err != nil {
-			return "", "", fmt.Errorf("database.url: %w", err)
+			// Never echo the URL: it may hold a password.
+			var urlErr *url.Error
+			if errors.As(err, &urlErr) {
+				err = urlErr.Err
+			}
+			return "", "", fmt.Errorf("database.url: malformed PostgreSQL URL: %v", err)
 		}
 		q := u.Query()
 		if !q.Has("binary_parameters") {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/lib/pq"
@@ -28,6 +29,10 @@ func mapError(err error) error {
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return &authsvc.Error{Code: authsvc.ENOTFOUND, Message: "not found", Err: err}
+	}
+	if isUnstorableText(err) {
+		return &authsvc.Error{Code: authsvc.EINVALID, Reason: "invalid_text",
+			Message: "Text contains characters that cannot be stored (NUL or invalid UTF-8)", Err: err}
 	}
 	if isUniqueViolation(err) {
 		return &authsvc.Error{Code: authsvc.ECONFLICT, Reason: "conflict", Message: "already exists", Err: err}
@@ -84,4 +89,16 @@ func IsUnavailable(err error) bool {
 		return liteErr.Code() == sqlite3.SQLITE_CANTOPEN
 	}
 	return false
+}
+
+// isUnstorableText reports PostgreSQL refusing a NUL byte or invalid UTF-8.
+func isUnstorableText(err error) bool {
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && (pqErr.Code == "22021" || pqErr.Code == "22P05")
+}
+
+// storable reports whether s can be stored in a text column on both
+// databases: valid UTF-8 without NUL bytes.
+func storable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }

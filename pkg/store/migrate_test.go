@@ -79,6 +79,8 @@ func TestParseURL(t *testing.T) {
 		{"postgresql+asyncpg://u:p@h:5432/db", store.Postgres, ""},
 		{"mysql://u@h/db", "", `database.url: unsupported scheme "mysql" (use postgres:// or sqlite:)`},
 		{"sqlite:", "", `database.url: sqlite needs a path (e.g. "sqlite:authsvc.db")`},
+		// The URL holds a password: the error must not repeat it.
+		{"postgres://admin:S3cretPw@db:54x2/x", "", `database.url: malformed PostgreSQL URL: invalid port ":54x2" after host`},
 	}
 	for _, tt := range tests {
 		d, _, err := store.ParseURL(tt.url)

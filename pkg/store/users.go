@@ -84,12 +84,18 @@ func (db *DB) UserByID(ctx context.Context, id int64) (*authsvc.User, error) {
 // UserByUsername returns the user whose username matches case-insensitively,
 // or ENOTFOUND.
 func (db *DB) UserByUsername(ctx context.Context, username string) (*authsvc.User, error) {
+	if !storable(username) {
+		return nil, userNotFound(nil)
+	}
 	return db.getUser(ctx, db, `lower(u.username) = ?`, strings.ToLower(username))
 }
 
 // UserByEmail returns the user with the given email (compared lowercased),
 // or ENOTFOUND.
 func (db *DB) UserByEmail(ctx context.Context, email string) (*authsvc.User, error) {
+	if !storable(email) {
+		return nil, userNotFound(nil)
+	}
 	return db.getUser(ctx, db, `u.email = ?`, strings.ToLower(email))
 }
 
@@ -176,12 +182,20 @@ func (db *DB) setPassword(ctx context.Context, tx *sqlx.Tx, userID int64, hash s
 	if err != nil {
 		return nil, err
 	}
-	_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE password_reset_tokens SET used = ? WHERE user_id = ? AND used = ?`),
-		true, userID, false)
-	if err != nil {
-		return nil, fmt.Errorf("retire reset tokens: %w", err)
+	if err := retireResetTokens(ctx, tx, userID); err != nil {
+		return nil, err
 	}
 	return u, nil
+}
+
+// retireResetTokens marks every outstanding reset token of the user used.
+func retireResetTokens(ctx context.Context, tx *sqlx.Tx, userID int64) error {
+	_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE password_reset_tokens SET used = ? WHERE user_id = ? AND used = ?`),
+		true, userID, false)
+	if err != nil {
+		return fmt.Errorf("retire reset tokens: %w", err)
+	}
+	return nil
 }
 
 // UpdateEmail sets the user's email (lowercased), bumps the token version and
@@ -193,6 +207,10 @@ func (db *DB) UpdateEmail(ctx context.Context, userID int64, email string, mail 
 		var err error
 		u, err = db.updateUser(ctx, tx, userID, `email = ?, token_version = token_version + 1`, strings.ToLower(email))
 		if err != nil {
+			return err
+		}
+		// A reset link sent to the old address must not outlive the change.
+		if err := retireResetTokens(ctx, tx, userID); err != nil {
 			return err
 		}
 		return db.enqueueEmails(ctx, tx, mail...)
