@@ -150,6 +150,9 @@ func (db *DB) RecordLoginFailure(ctx context.Context, username string, window ti
 		WindowStart time.Time `db:"window_start"`
 	}
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		if err := db.relaxCommit(ctx, tx); err != nil {
+			return err
+		}
 		now := db.Now()
 		cutoff := now.Add(-window)
 		return tx.GetContext(ctx, &row, tx.Rebind(`INSERT INTO login_failures (username, window_start, failures)
@@ -165,10 +168,26 @@ func (db *DB) RecordLoginFailure(ctx context.Context, username string, window ti
 	return row.Failures, row.WindowStart.UTC().Add(window), nil
 }
 
+// relaxCommit lets tx commit without waiting for its WAL flush on
+// PostgreSQL. Only for the login-failure counters, which every login writes:
+// a crash may lose the last few counts, never money or credentials.
+func (db *DB) relaxCommit(ctx context.Context, tx *sqlx.Tx) error {
+	if db.Dialect != Postgres {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit TO OFF`); err != nil {
+		return fmt.Errorf("relax commit: %w", err)
+	}
+	return nil
+}
+
 // ClearLoginFailures forgets the failed logins of username (after a
 // successful login).
 func (db *DB) ClearLoginFailures(ctx context.Context, username string) error {
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		if err := db.relaxCommit(ctx, tx); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM login_failures WHERE username = ?`), username)
 		if err != nil {
 			return fmt.Errorf("clear login failures: %w", err)
