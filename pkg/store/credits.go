@@ -86,6 +86,12 @@ func (db *DB) ApplyCredit(ctx context.Context, e *authsvc.LedgerEntry) (*authsvc
 	if e.ReferenceID != nil && *e.ReferenceID == "" {
 		e.ReferenceID = nil
 	}
+	// Prepare the statements before the transaction takes its connection.
+	for _, q := range []string{sqlUseCredits, sqlAddCredits, sqlInsertTransaction} {
+		if _, err := db.prepared(ctx, q); err != nil {
+			return nil, false, err
+		}
+	}
 	var (
 		out      *authsvc.Transaction
 		replayed bool
@@ -136,7 +142,7 @@ func (db *DB) applyInTx(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerEntry
 	}
 	t := &authsvc.Transaction{UserID: e.UserID, Amount: e.Amount, Type: e.Type, ReferenceID: e.ReferenceID,
 		Description: e.Description, CreatedAt: now, NewBalance: balance}
-	err = tx.QueryRowxContext(ctx, tx.Rebind(sqlInsertTransaction), e.UserID, int64(e.Amount), string(e.Type),
+	err = db.txQueryRow(ctx, tx, sqlInsertTransaction, e.UserID, int64(e.Amount), string(e.Type),
 		e.ReferenceID, e.Description, int64(balance), now).Scan(&t.ID)
 	if err != nil {
 		return nil, false, fmt.Errorf("insert transaction: %w", err)
@@ -149,12 +155,12 @@ func (db *DB) changeBalance(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerE
 	var balance int64
 	var err error
 	if e.Type == authsvc.CreditUsed {
-		err = tx.QueryRowxContext(ctx, tx.Rebind(sqlUseCredits), int64(e.Amount), now, e.UserID, int64(e.Amount)).Scan(&balance)
+		err = db.txQueryRow(ctx, tx, sqlUseCredits, int64(e.Amount), now, e.UserID, int64(e.Amount)).Scan(&balance)
 		if errors.Is(err, sql.ErrNoRows) || IsCheckViolation(err) {
 			return 0, errInsufficientCredits()
 		}
 	} else {
-		err = tx.QueryRowxContext(ctx, tx.Rebind(sqlAddCredits), e.UserID, int64(e.Amount), now,
+		err = db.txQueryRow(ctx, tx, sqlAddCredits, e.UserID, int64(e.Amount), now,
 			int64(authsvc.MaxBalance-e.Amount)).Scan(&balance)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):

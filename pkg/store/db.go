@@ -227,9 +227,10 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 }
 
 // prepared returns a statement for query, prepared once and reused: the hot
-// read paths skip the server's parse and plan on every call. database/sql
-// prepares it on each pooled connection the first time it runs there. Only
-// for queries outside transactions (a Tx would re-prepare it).
+// paths skip the server's parse and plan on every call. database/sql
+// prepares it on each pooled connection the first time it runs there, and a
+// transaction reuses the one of its connection (see txQueryRow). Call it
+// before beginning a transaction, never inside one.
 func (db *DB) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) {
 	if st, ok := db.stmts.Load(query); ok {
 		return st.(*sqlx.Stmt), nil
@@ -243,6 +244,17 @@ func (db *DB) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) {
 		return prev.(*sqlx.Stmt), nil
 	}
 	return st, nil
+}
+
+// txQueryRow runs query inside tx, as a prepared statement when one was
+// prepared beforehand (see prepared), else ad hoc. It never prepares: that
+// would need a second pooled connection while tx holds one, and a pool full
+// of such transactions would wait on itself forever.
+func (db *DB) txQueryRow(ctx context.Context, tx *sqlx.Tx, query string, args ...any) *sqlx.Row {
+	if st, ok := db.stmts.Load(query); ok {
+		return tx.StmtxContext(ctx, st.(*sqlx.Stmt)).QueryRowxContext(ctx, args...)
+	}
+	return tx.QueryRowxContext(ctx, tx.Rebind(query), args...)
 }
 
 // Close closes the prepared statements and the pool.
