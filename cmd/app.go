@@ -58,9 +58,6 @@ func (a *app) load(cmd *cobra.Command, flagKeys map[string]string) error {
 	}
 	a.cfg = cfg
 	a.log, a.ship = newLogger(cfg, a.streams.Err, cmd.Name() == "serve")
-	if err := cfg.EnsureSecret(a.log); err != nil {
-		return err
-	}
 	return nil
 }
 

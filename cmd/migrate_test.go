@@ -3,7 +3,11 @@ package cmd_test
 import (
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"github.com/authsvc/authsvc/internal/testkit"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -131,5 +135,19 @@ func TestVersion(t *testing.T) {
 	var v map[string]string
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &v) != nil || v["version"] == "" || v["go"] == "" {
 		t.Fatalf("version -o json: %+v", r)
+	}
+}
+
+// Migrations need no signing secret: migrate must not generate one.
+func TestMigrateCreatesNoSecret(t *testing.T) {
+	c := &cli{t: t, dir: t.TempDir()} // zero configuration: SQLite in the working directory
+	if r := c.run("migrate", "up"); r.code != 0 {
+		t.Fatalf("migrate up: %+v", r)
+	}
+	if _, err := os.Stat(filepath.Join(c.dir, "authsvc.db")); err != nil {
+		t.Fatalf("no database created: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(c.dir, "authsvc.db.secret")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("migrate created a secret file (stat: %v)", err)
 	}
 }

@@ -43,23 +43,29 @@ func TestServeGracefulShutdown(t *testing.T) {
 	}
 	defer conn.Close()
 	body := `{"email":"nobody@example.com"}`
-	// Send the headers and half of the body, so the request is in flight.
+	// With "Expect: 100-continue" the server answers "100 Continue" only once
+	// the handler starts reading the body: then the request is surely in flight.
 	head := "POST /auth/password-reset-request HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
-		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body[:10]
+		"Expect: 100-continue\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n"
 	if _, err := conn.Write([]byte(head)); err != nil {
 		t.Fatal(err)
 	}
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	reader := bufio.NewReader(conn)
+	if line, err := reader.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 100") {
+		t.Fatalf("no 100 Continue: %q %v", line, err)
+	}
+	reader.ReadString('\n') //nolint:errcheck // the blank line ending the interim response
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return strings.Contains(s.logs.String(), "shutting down") })
-	if _, err := conn.Write([]byte(body[10:])); err != nil {
+	if _, err := conn.Write([]byte(body)); err != nil {
 		t.Fatal(err)
 	}
-	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
-	status, err := bufio.NewReader(conn).ReadString('\n')
-	if err != nil || !strings.HasPrefix(status, "HTTP/1.1 ") {
-		t.Fatalf("in-flight request got no response: %q %v", status, err)
+	status, err := reader.ReadString('\n')
+	if err != nil || !strings.HasPrefix(status, "HTTP/1.1 200") {
+		t.Fatalf("in-flight request got no 200 response: %q %v", status, err)
 	}
 	if code := s.wait(t, 30*time.Second); code != 0 {
 		t.Fatalf("exit code %d, want 0", code)
