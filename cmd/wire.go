@@ -78,7 +78,10 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 			func(ctx context.Context) { svc.auth.RunJanitor(ctx, janitorInterval) },
 			func(ctx context.Context) { worker.Run(ctx) }, //nolint:errcheck // Run returns nil on cancel
 		},
-		close: closeLimiter,
+		close: func() {
+			svc.auth.Wait() // reset requests answered before shutdown still get their row
+			closeLimiter()
+		},
 	}, nil
 }
 

@@ -14,8 +14,10 @@ import (
 // RequestPasswordReset queues a reset email (a row in the outbox, written
 // with the reset token's hash in one transaction) when an account has that
 // email, at most one per account per ResetEmailInterval; a throttled request
-// writes and sends nothing. The result is the same whether or not the
-// account exists; only a malformed email is an error (422).
+// writes and sends nothing. The answer is the same, and takes the same time,
+// whether or not the account exists: both paths do the one lookup, and the
+// token and its writes happen after the response, in the background (see
+// Wait). Only a malformed email is an error (422).
 func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {
 	var v authsvc.Validator
 	validateEmail(&v, email, "email")
@@ -29,6 +31,31 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 	if err != nil {
 		return err
 	}
+	select {
+	case s.background <- struct{}{}:
+	default: // overloaded: drop it, as a throttled request is dropped
+		s.log.Warn().Int64("user_id", u.ID).Msg("password reset request dropped: too many in progress")
+		return nil
+	}
+	s.pending.Add(1)
+	go func() {
+		defer func() { <-s.background; s.pending.Done() }()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := s.queueReset(ctx, u); err != nil {
+			s.log.Error().Err(err).Int64("user_id", u.ID).Msg("password reset request failed")
+		}
+	}()
+	return nil
+}
+
+// Wait blocks until the background work that requests started (reset
+// emails being queued) has finished; serve calls it on shutdown.
+func (s *Service) Wait() { s.pending.Wait() }
+
+// queueReset issues a reset token for u and queues its email, unless one was
+// sent within ResetEmailInterval.
+func (s *Service) queueReset(ctx context.Context, u *authsvc.User) error {
 	tok, expiresAt, err := s.tokens.IssueReset(u.ID)
 	if err != nil {
 		return err
@@ -40,15 +67,14 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 		"expires_minutes": strconv.Itoa(minutes),
 	}}
 	created, err := s.db.CreateResetToken(ctx, u.ID, token.HashToken(tok), expiresAt, s.opts.ResetEmailInterval, msg)
-	if isCode(err, authsvc.ENOTFOUND) { // deleted meanwhile
+	switch {
+	case isCode(err, authsvc.ENOTFOUND): // deleted meanwhile
 		return nil
-	}
-	if err != nil {
+	case err != nil:
 		return err
-	}
-	if created {
+	case created:
 		s.log.Info().Int64("user_id", u.ID).Msg("password reset requested")
-	} else {
+	default:
 		s.log.Info().Int64("user_id", u.ID).Msg("password reset request throttled")
 	}
 	return nil

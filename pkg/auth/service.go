@@ -6,6 +6,7 @@ package auth
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
@@ -104,7 +105,15 @@ type Service struct {
 	tokens authsvc.TokenIssuer
 	opts   Options
 	log    zerolog.Logger
+
+	// background bounds the reset requests being queued after their
+	// response; pending tracks them for Wait.
+	background chan struct{}
+	pending    sync.WaitGroup
 }
+
+// maxBackgroundResets bounds the reset requests in progress at once.
+const maxBackgroundResets = 64
 
 var (
 	_ authsvc.AuthService   = (*Service)(nil)
@@ -118,7 +127,7 @@ func New(deps Deps, opts Options) (*Service, error) {
 	}
 	opts = opts.withDefaults()
 	return &Service{db: deps.Store, hasher: deps.Hasher, policy: deps.Policy, tokens: deps.Tokens,
-		opts: opts, log: opts.Logger}, nil
+		opts: opts, log: opts.Logger, background: make(chan struct{}, maxBackgroundResets)}, nil
 }
 
 func (s *Service) now() time.Time { return s.opts.Clock().UTC() }

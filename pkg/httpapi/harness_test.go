@@ -331,6 +331,7 @@ func (e *env) me(tok string) int {
 // queued in the outbox.
 func (e *env) lastResetToken(u *user) string {
 	e.t.Helper()
+	e.Auth.Wait() // reset emails are queued after the response
 	var data string
 	err := e.DB.Get(&data, `SELECT data FROM email_outbox WHERE kind = 'password_reset' ORDER BY id DESC LIMIT 1`)
 	if err != nil {
@@ -359,6 +360,7 @@ func (e *env) requestReset(u *user) string {
 // outboxCount counts queued emails of a kind.
 func (e *env) outboxCount(kind string) int {
 	e.t.Helper()
+	e.Auth.Wait() // reset emails are queued after the response
 	var n int
 	if err := e.DB.Get(&n, e.DB.Rebind(`SELECT COUNT(*) FROM email_outbox WHERE kind = ?`), kind); err != nil {
 		e.t.Fatal(err)
