@@ -61,7 +61,7 @@ func FuzzAuthenticate(f *testing.F) {
 	})
 }
 
-// fuzzRoutes are the auth endpoints that take a body.
+// fuzzRoutes are the endpoints that take a body (auth and credits).
 var fuzzRoutes = []struct {
 	method, path string
 	authed       bool
@@ -74,9 +74,11 @@ var fuzzRoutes = []struct {
 	{"PUT", "/auth/users/alice/password", true},
 	{"PUT", "/auth/users/alice/email", true},
 	{"DELETE", "/auth/users/alice", true},
+	{"POST", "/credits/add", true},
+	{"POST", "/credits/use", true},
 }
 
-// FuzzAuthDecoders sends arbitrary bodies (JSON or form) to every auth
+// FuzzAuthDecoders sends arbitrary bodies (JSON or form) to every
 // endpoint that takes one: never a panic, never a 500, always a JSON body.
 func FuzzAuthDecoders(f *testing.F) {
 	e, tok := fuzzEnv(f)
@@ -87,6 +89,8 @@ func FuzzAuthDecoders(f *testing.F) {
 		`{"new_email":"Q <q@example.com>","current_password":"Alice-Str0ng-pw"}`, `{"password":"wrong"}`,
 		`{"a":1}`, `{"username":"x"} {"y":1}`, `{"username":"\u0000"}`, `{`, ``, "\xff\xfe",
 		`{"username":"` + strings.Repeat("a", 70000) + `"}`, `{"password":1e999}`,
+		`{"amount":0.1}`, `{"amount":1.005}`, `{"amount":"10"}`, `{"amount":-0}`, `{"amount":1e2}`,
+		`{"amount":5,"reference_id":"r","description":"d","username":"alice"}`, `{"amount":99999999999999999999}`,
 	}
 	for i := range fuzzRoutes {
 		for _, s := range seeds {
