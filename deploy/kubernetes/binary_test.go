@@ -214,7 +214,7 @@ func TestConfigMapContents(t *testing.T) {
 		t.Fatalf("config.yaml: %v", err)
 	}
 	flat := map[string]any{}
-	flatten("", doc, flat)
+	testkit.Flatten("", doc, flat)
 	t.Run("every key is a configuration key", func(t *testing.T) {
 		defaults := config.Defaults()
 		for key := range flat {
@@ -243,19 +243,4 @@ func TestConfigMapContents(t *testing.T) {
 			t.Errorf("server.addr %v does not match the http container port", flat["server.addr"])
 		}
 	})
-}
-
-// flatten turns nested maps into dotted keys; anything else is a value.
-func flatten(prefix string, m map[string]any, out map[string]any) {
-	for k, v := range m {
-		key := k
-		if prefix != "" {
-			key = prefix + "." + k
-		}
-		if sub, ok := v.(map[string]any); ok {
-			flatten(key, sub, out)
-			continue
-		}
-		out[key] = v
-	}
 }

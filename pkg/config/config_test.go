@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/authsvc/authsvc/internal/testkit"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -264,7 +265,7 @@ func TestExampleFileMatchesDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	flat := map[string]any{}
-	flatten("", doc, flat)
+	testkit.Flatten("", doc, flat)
 	defaults := Defaults()
 	for key, want := range defaults {
 		got, ok := flat[key]
@@ -280,20 +281,6 @@ func TestExampleFileMatchesDefaults(t *testing.T) {
 		if _, ok := defaults[key]; !ok {
 			t.Errorf("config.example.yaml has %s, which is not a key", key)
 		}
-	}
-}
-
-func flatten(prefix string, in map[string]any, out map[string]any) {
-	for k, v := range in {
-		key := k
-		if prefix != "" {
-			key = prefix + "." + k
-		}
-		if sub, ok := v.(map[string]any); ok {
-			flatten(key, sub, out)
-			continue
-		}
-		out[key] = v
 	}
 }
 

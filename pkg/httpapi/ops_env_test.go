@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/authsvc/authsvc/internal/testkit"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -61,30 +62,10 @@ func (l *opsLog) lines(t *testing.T, msg string) []map[string]any {
 	return out
 }
 
-// opsClock is a movable clock.
-type opsClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newOpsClock() *opsClock { return &opsClock{now: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *opsClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *opsClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // opsConfig says what newOps wires; zero limiter means in-memory on clock.
 type opsConfig struct {
 	limiter        ratelimit.Limiter
-	clock          *opsClock
+	clock          *testkit.Clock
 	authLimit      int // default 100
 	defaultLimit   int // default 1000
 	trustedProxies []string
@@ -135,7 +116,7 @@ func newOps(t *testing.T, db *store.DB, cfg opsConfig) *ops {
 
 func rateLimitConfig(cfg opsConfig, ips *httpapi.ClientIPs, m *metrics.Metrics, log zerolog.Logger) httpapi.RateLimitConfig {
 	if cfg.clock == nil {
-		cfg.clock = newOpsClock()
+		cfg.clock = testkit.NewClock()
 	}
 	if cfg.limiter == nil {
 		cfg.limiter = ratelimit.NewMemory(ratelimit.MemoryOptions{Clock: cfg.clock.Now})

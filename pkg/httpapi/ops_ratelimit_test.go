@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/authsvc/authsvc/internal/testkit"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -118,7 +119,7 @@ func TestRateLimit(t *testing.T) {
 	})
 
 	t.Run("the window rolls", func(t *testing.T) {
-		clock := newOpsClock()
+		clock := testkit.NewClock()
 		h, _, _ := limited(t, opsConfig{clock: clock}, httpapi.ClassAuth)
 		if got := exhaust(h, 101, peer, nil); got != 100 {
 			t.Fatalf("%d passed", got)

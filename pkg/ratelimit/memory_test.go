@@ -3,32 +3,12 @@ package ratelimit_test
 import (
 	"context"
 	"fmt"
-	"sync"
+	"github.com/authsvc/authsvc/internal/testkit"
 	"testing"
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/ratelimit"
 )
-
-// fakeClock is a movable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // allowN makes n requests under key and returns how many were allowed and
 // the last result.
@@ -53,7 +33,7 @@ func TestMemory(t *testing.T) {
 	limit := ratelimit.PerMinute(100)
 
 	t.Run("a burst of the rate passes and the next is refused", func(t *testing.T) {
-		m := ratelimit.NewMemory(ratelimit.MemoryOptions{Clock: newFakeClock().Now})
+		m := ratelimit.NewMemory(ratelimit.MemoryOptions{Clock: testkit.NewClock().Now})
 		res, _ := m.Allow(context.Background(), "k", limit)
 		if !res.Allowed || res.Limit != 100 || res.Remaining != 99 || res.ResetAfter != 600*time.Millisecond {
 			t.Fatalf("first request: %+v", res)
@@ -69,7 +49,7 @@ func TestMemory(t *testing.T) {
 	})
 
 	t.Run("the window rolls with the clock", func(t *testing.T) {
-		clock := newFakeClock()
+		clock := testkit.NewClock()
 		m := ratelimit.NewMemory(ratelimit.MemoryOptions{Clock: clock.Now})
 		if got, _ := allowN(t, m, "k", limit, 101); got != 100 {
 			t.Fatalf("allowed %d, want 100", got)
@@ -89,7 +69,7 @@ func TestMemory(t *testing.T) {
 	})
 
 	t.Run("keys are independent", func(t *testing.T) {
-		m := ratelimit.NewMemory(ratelimit.MemoryOptions{Clock: newFakeClock().Now})
+		m := ratelimit.NewMemory(ratelimit.MemoryOptions{Clock: testkit.NewClock().Now})
 		allowN(t, m, "auth|192.0.2.1", limit, 100)
 		if got, _ := allowN(t, m, "default|192.0.2.1", limit, 1); got != 1 {
 			t.Fatal("another key was limited")
@@ -111,7 +91,7 @@ func TestMemoryIsBounded(t *testing.T) {
 	limit := ratelimit.PerMinute(1000)
 
 	t.Run("100,000 distinct clients stay under the cap", func(t *testing.T) {
-		clock := newFakeClock()
+		clock := testkit.NewClock()
 		m := ratelimit.NewMemory(ratelimit.MemoryOptions{Clock: clock.Now})
 		for i := range 100_000 {
 			key := fmt.Sprintf("default|10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
@@ -128,7 +108,7 @@ func TestMemoryIsBounded(t *testing.T) {
 	})
 
 	t.Run("at the cap the least recently used key goes, a busy one stays", func(t *testing.T) {
-		m := ratelimit.NewMemory(ratelimit.MemoryOptions{MaxEntries: 100, Clock: newFakeClock().Now})
+		m := ratelimit.NewMemory(ratelimit.MemoryOptions{MaxEntries: 100, Clock: testkit.NewClock().Now})
 		allowN(t, m, "busy", ratelimit.PerMinute(5), 5)
 		for i := range 1000 {
 			allowN(t, m, fmt.Sprintf("flood-%d", i), limit, 1)
@@ -145,7 +125,7 @@ func TestMemoryIsBounded(t *testing.T) {
 	})
 
 	t.Run("idle keys are swept out", func(t *testing.T) {
-		clock := newFakeClock()
+		clock := testkit.NewClock()
 		m := ratelimit.NewMemory(ratelimit.MemoryOptions{Clock: clock.Now})
 		for i := range 1000 {
 			allowN(t, m, fmt.Sprintf("k%d", i), limit, 1)

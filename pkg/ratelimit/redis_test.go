@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"github.com/authsvc/authsvc/internal/testkit"
 	"net"
 	"os"
 	"sync/atomic"
@@ -123,7 +124,7 @@ func TestRedisUnreachable(t *testing.T) {
 				c.Close() // a broken server
 			}
 		}()
-		clock := newFakeClock()
+		clock := testkit.NewClock()
 		r, _ := ratelimit.NewRedis("redis://"+ln.Addr().String(), ratelimit.RedisOptions{Clock: clock.Now})
 		defer r.Close()
 		for range 3 {
