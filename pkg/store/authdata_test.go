@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"github.com/authsvc/authsvc/internal/testkit"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,21 +13,8 @@ import (
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
 
-// fakeClock is a movable clock for the store.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func withClock(db *store.DB) *fakeClock {
-	c := &fakeClock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+func withClock(db *store.DB) *testkit.Clock {
+	c := testkit.NewClock()
 	db.SetClock(c.Now)
 	return c
 }
@@ -79,7 +67,7 @@ func TestResetTokens(t *testing.T) {
 			}
 		})
 		t.Run("a second request within the interval writes and sends nothing", func(t *testing.T) {
-			clock.Add(59 * time.Second)
+			clock.Advance(59 * time.Second)
 			ok, err := db.CreateResetToken(ctx, alice.ID, "h2", db.Now().Add(30*time.Minute), time.Minute, mail())
 			if err != nil || ok {
 				t.Fatalf("created=%v, %v", ok, err)
@@ -91,7 +79,7 @@ func TestResetTokens(t *testing.T) {
 			wantCode(t, err, authsvc.EINVALID, "invalid_token")
 		})
 		t.Run("after the interval a new one is created", func(t *testing.T) {
-			clock.Add(2 * time.Second)
+			clock.Advance(2 * time.Second)
 			ok, err := db.CreateResetToken(ctx, alice.ID, "h3", db.Now().Add(30*time.Minute), time.Minute, mail())
 			if err != nil || !ok || len(outboxKinds(t, db)) != 2 {
 				t.Fatalf("created=%v, %v", ok, err)
@@ -125,11 +113,11 @@ func TestResetTokens(t *testing.T) {
 			wantCode(t, err, authsvc.EINVALID, "invalid_token")
 		})
 		t.Run("an expired token is refused", func(t *testing.T) {
-			clock.Add(time.Minute)
+			clock.Advance(time.Minute)
 			if _, err := db.CreateResetToken(ctx, alice.ID, "h4", db.Now().Add(30*time.Minute), time.Minute); err != nil {
 				t.Fatal(err)
 			}
-			clock.Add(30 * time.Minute)
+			clock.Advance(30 * time.Minute)
 			_, err := db.ConsumeResetToken(ctx, "h4", alice.ID, "x")
 			wantCode(t, err, authsvc.EINVALID, "invalid_token")
 		})
@@ -151,7 +139,7 @@ func TestLoginFailuresAndPurge(t *testing.T) {
 				if err != nil || n != i {
 					t.Fatalf("record %d: n=%d, %v", i, n, err)
 				}
-				clock.Add(10 * time.Minute)
+				clock.Advance(10 * time.Minute)
 			}
 			n, end, err := db.LoginFailures(ctx, "alice", time.Hour)
 			if err != nil || n != 3 || !end.Equal(start.Add(time.Hour)) {
@@ -162,7 +150,7 @@ func TestLoginFailuresAndPurge(t *testing.T) {
 			}
 		})
 		t.Run("a new window starts over", func(t *testing.T) {
-			clock.Add(30 * time.Minute) // start + 60m: the window has ended
+			clock.Advance(30 * time.Minute) // start + 60m: the window has ended
 			if n, _, _ := db.LoginFailures(ctx, "alice", time.Hour); n != 0 {
 				t.Fatalf("after the window: %d failures", n)
 			}
@@ -196,7 +184,7 @@ func TestLoginFailuresAndPurge(t *testing.T) {
 			must(err)
 			_, _, err = db.RecordLoginFailure(ctx, "stale", time.Hour)
 			must(err)
-			clock.Add(61 * time.Minute)
+			clock.Advance(61 * time.Minute)
 			_, _, err = db.RecordLoginFailure(ctx, "fresh", time.Hour)
 			must(err)
 			st, err := db.Purge(ctx, time.Hour)

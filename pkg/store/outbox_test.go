@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"github.com/authsvc/authsvc/internal/testkit"
 	"sync"
 	"testing"
 	"time"
@@ -12,28 +13,10 @@ import (
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
 
-// testClock is a settable clock for db.SetClock.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newTestClock(db *store.DB) *testClock {
-	c := &testClock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+func newTestClock(db *store.DB) *testkit.Clock {
+	c := testkit.NewClock()
 	db.SetClock(c.Now)
 	return c
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 func enqueue(t *testing.T, db *store.DB, n int) []*authsvc.OutboundEmail {
