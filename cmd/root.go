@@ -142,5 +142,21 @@ With no configuration it serves on :8080 with an embedded SQLite database.`,
 		newTokenCommand(a),
 		newVersionCommand(a),
 	)
+	addCompletionExamples(root)
 	return root
+}
+
+// addCompletionExamples gives cobra's generated `completion` commands the
+// Example section every command has.
+func addCompletionExamples(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() != "completion" {
+			continue
+		}
+		c.Example = "  source <(authsvc completion bash)\n  authsvc completion zsh > \"${fpath[1]}/_authsvc\"\n  authsvc completion fish > ~/.config/fish/completions/authsvc.fish"
+		for _, sub := range c.Commands() {
+			sub.Example = "  authsvc completion " + sub.Name() + " > authsvc." + sub.Name()
+		}
+	}
 }
