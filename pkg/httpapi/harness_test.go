@@ -125,6 +125,7 @@ func newEnv(t testing.TB, dbURL string, cfg envConfig) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(e.Auth.Wait) // background reset work ends before the database closes
 	deps := httpapi.Deps{Auth: e.Auth, Authenticator: e.Auth, Logger: logger,
 		Credits: credits.New(db, credits.Options{}),
 		Ready:   func(ctx context.Context) error { return db.PingContext(ctx) }}

@@ -93,6 +93,7 @@ func pollUntil(t *testing.T, what string, cond func() bool) {
 // pending, no further send can happen, so the result is final.
 func (e *env) drained(t *testing.T, srv *mailtest.Server) []mailtest.Message {
 	t.Helper()
+	e.Auth.Wait() // reset emails are queued just after the response
 	pollUntil(t, "the outbox is drained", func() bool {
 		if n := e.outboxWhere(`status = 'failed'`); n > 0 {
 			t.Fatalf("%d emails were marked failed", n)
@@ -271,6 +272,7 @@ func TestMailResetForUnknownEmailQueuesNothing(t *testing.T) {
 		}
 		unknown := e.do("POST", "/auth/password-reset-request", map[string]string{"email": "nobody-here@example.com"}, "")
 		unknown.want(t, http.StatusOK, "")
+		e.Auth.Wait()
 		after, _, err := e.DB.OutboxStats(ctx)
 		if err != nil {
 			t.Fatal(err)
