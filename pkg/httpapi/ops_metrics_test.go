@@ -3,65 +3,13 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
-	"net/http/httptest"
+	"github.com/authsvc/authsvc/pkg/metrics/metricstest"
 	"net/url"
 	"testing"
 
-	"github.com/authsvc/authsvc/pkg/metrics"
 	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
-
-// scrapeMetrics reads m's /metrics and parses the text format.
-func scrapeMetrics(t *testing.T, m *metrics.Metrics) map[string]*dto.MetricFamily {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	return parseMetrics(t, rec)
-}
-
-func parseMetrics(t *testing.T, rec *httptest.ResponseRecorder) map[string]*dto.MetricFamily {
-	t.Helper()
-	if rec.Code != 200 {
-		t.Fatalf("/metrics: %d %s", rec.Code, rec.Body)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(rec.Body)
-	if err != nil {
-		t.Fatalf("parse /metrics: %v", err)
-	}
-	return fams
-}
-
-// value is the value of the first sample of family name carrying labels
-// (name, value pairs); -1 when there is none. Histograms give their count.
-func value(fams map[string]*dto.MetricFamily, name string, labels ...string) float64 {
-	for _, m := range fams[name].GetMetric() {
-		have := map[string]string{}
-		for _, lp := range m.GetLabel() {
-			have[lp.GetName()] = lp.GetValue()
-		}
-		match := true
-		for i := 0; i+1 < len(labels); i += 2 {
-			match = match && have[labels[i]] == labels[i+1]
-		}
-		if !match {
-			continue
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue()
-		case m.Gauge != nil:
-			return m.Gauge.GetValue()
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount())
-		}
-	}
-	return -1
-}
 
 func TestMetricsEndpoint(t *testing.T) {
 	t.Run("requests are counted by route pattern and status", func(t *testing.T) {
@@ -71,7 +19,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		}
 		o.do(req{path: "/no/such/alice"})
 		o.do(req{method: "POST", path: "/healthz"})
-		fams := parseMetrics(t, o.do(req{path: "/metrics"}))
+		fams := metricstest.Parse(t, o.do(req{path: "/metrics"}))
 		for _, c := range []struct {
 			labels []string
 			want   float64
@@ -80,10 +28,10 @@ func TestMetricsEndpoint(t *testing.T) {
 			{[]string{"method", "GET", "route", "unmatched", "status", "404"}, 1},
 			{[]string{"method", "POST", "route", "unmatched", "status", "405"}, 1},
 		} {
-			if got := value(fams, "authsvc_http_requests_total", c.labels...); got != c.want {
+			if got := fams.Value("authsvc_http_requests_total", c.labels...); got != c.want {
 				t.Errorf("requests%v = %v, want %v", c.labels, got, c.want)
 			}
-			if got := value(fams, "authsvc_http_request_duration_seconds", c.labels...); got != c.want {
+			if got := fams.Value("authsvc_http_request_duration_seconds", c.labels...); got != c.want {
 				t.Errorf("latency count%v = %v, want %v", c.labels, got, c.want)
 			}
 		}
@@ -94,7 +42,7 @@ func TestMetricsEndpoint(t *testing.T) {
 				}
 			}
 		}
-		if value(fams, "go_goroutines") < 0 {
+		if fams.Value("go_goroutines") < 0 {
 			t.Error("no Go runtime metrics")
 		}
 	})
@@ -155,7 +103,7 @@ func testMetricsFlow(t *testing.T, db *store.DB) {
 	}
 	o.do(req{path: "/auth/me", header: map[string][]string{"Authorization": {"Bearer not-a-token"}}})
 
-	fams := parseMetrics(t, o.do(req{path: "/metrics"}))
+	fams := metricstest.Parse(t, o.do(req{path: "/metrics"}))
 	for _, c := range []struct {
 		name   string
 		labels []string
@@ -174,7 +122,7 @@ func testMetricsFlow(t *testing.T, db *store.DB) {
 		{"authsvc_outbox_depth", nil, 1}, // the welcome email
 		{"go_sql_max_open_connections", []string{"db_name", "authsvc"}, 32},
 	} {
-		if got := value(fams, c.name, c.labels...); got != c.want {
+		if got := fams.Value(c.name, c.labels...); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/authsvc/authsvc/internal/testkit"
+	"github.com/authsvc/authsvc/pkg/metrics/metricstest"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -94,7 +95,7 @@ func TestRateLimit(t *testing.T) {
 				t.Errorf("%s = %q, want %q", k, got, v)
 			}
 		}
-		if got := value(scrapeMetrics(t, m), "authsvc_ratelimit_rejections_total", "class", "auth"); got != 1 {
+		if got := metricstest.Scrape(t, m.Handler()).Value("authsvc_ratelimit_rejections_total", "class", "auth"); got != 1 {
 			t.Errorf("rejections counted %v", got)
 		}
 	})
@@ -294,7 +295,7 @@ func TestRateLimitRedis(t *testing.T) {
 		if got := exhaust(h, 20, "203.0.113.9:1", nil); got != 20 {
 			t.Fatalf("%d of 20 passed", got)
 		}
-		if got := value(scrapeMetrics(t, m), "authsvc_ratelimit_backend_errors_total"); got != 20 {
+		if got := metricstest.Scrape(t, m.Handler()).Value("authsvc_ratelimit_backend_errors_total"); got != 20 {
 			t.Errorf("backend errors counted %v, want 20", got)
 		}
 		lines := logs.lines(t, "rate limiter unavailable; serving requests unlimited")

@@ -3,8 +3,7 @@ package metrics_test
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
+	"github.com/authsvc/authsvc/pkg/metrics/metricstest"
 	"testing"
 	"time"
 
@@ -16,9 +15,6 @@ import (
 	"github.com/authsvc/authsvc/pkg/metrics"
 	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 // The adapters satisfy the interfaces the other packages define.
@@ -31,56 +27,6 @@ var (
 	_ metrics.LogShipStats     = (*logship.Shipper)(nil)
 	_ metrics.OutboxStatsFunc  = (*store.DB)(nil).OutboxStats
 )
-
-// scrape fetches /metrics from m and parses the text format.
-func scrape(t *testing.T, m *metrics.Metrics) map[string]*dto.MetricFamily {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	if rec.Code != http.StatusOK {
-		t.Fatalf("scrape status %d: %s", rec.Code, rec.Body)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(rec.Body)
-	if err != nil {
-		t.Fatalf("parse: %v", err)
-	}
-	return fams
-}
-
-// value returns the value of the sample of family name whose labels include
-// labels (name=value pairs); -1 when there is none.
-func value(fams map[string]*dto.MetricFamily, name string, labels ...string) float64 {
-	f, ok := fams[name]
-	if !ok {
-		return -1
-	}
-next:
-	for _, m := range f.GetMetric() {
-		for i := 0; i+1 < len(labels); i += 2 {
-			found := false
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-					found = true
-				}
-			}
-			if !found {
-				continue next
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue()
-		case m.Gauge != nil:
-			return m.Gauge.GetValue()
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount())
-		case m.Untyped != nil:
-			return m.Untyped.GetValue()
-		}
-	}
-	return -1
-}
 
 func TestMetrics(t *testing.T) {
 	t.Run("the adapters' events show in the scrape", func(t *testing.T) {
@@ -105,7 +51,7 @@ func TestMetrics(t *testing.T) {
 		m.ObserveRequest("POST", "/auth/login", 200, 30*time.Millisecond)
 		m.ObserveRequest("BREW", "unmatched", 405, time.Millisecond)
 
-		fams := scrape(t, m)
+		fams := metricstest.Scrape(t, m.Handler())
 		for _, c := range []struct {
 			name   string
 			labels []string
@@ -129,12 +75,12 @@ func TestMetrics(t *testing.T) {
 			{"authsvc_http_request_duration_seconds", []string{"route", "/auth/login"}, 1},
 			{"authsvc_http_requests_total", []string{"method", "OTHER", "status", "405"}, 1},
 		} {
-			if got := value(fams, c.name, c.labels...); got != c.want {
+			if got := fams.Value(c.name, c.labels...); got != c.want {
 				t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 			}
 		}
 		for _, name := range []string{"go_goroutines", "go_memstats_heap_alloc_bytes", "process_resident_memory_bytes"} {
-			if value(fams, name) < 0 {
+			if fams.Value(name) < 0 {
 				t.Errorf("%s missing", name)
 			}
 		}
@@ -143,11 +89,11 @@ func TestMetrics(t *testing.T) {
 	t.Run("outbox depth and age are read at scrape time", func(t *testing.T) {
 		m := metrics.New()
 		m.RegisterOutbox(func(context.Context) (int, time.Duration, error) { return 3, 90 * time.Second, nil })
-		fams := scrape(t, m)
-		if got := value(fams, "authsvc_outbox_depth"); got != 3 {
+		fams := metricstest.Scrape(t, m.Handler())
+		if got := fams.Value("authsvc_outbox_depth"); got != 3 {
 			t.Errorf("depth = %v", got)
 		}
-		if got := value(fams, "authsvc_outbox_oldest_pending_seconds"); got != 90 {
+		if got := fams.Value("authsvc_outbox_oldest_pending_seconds"); got != 90 {
 			t.Errorf("oldest = %v", got)
 		}
 	})
@@ -156,8 +102,8 @@ func TestMetrics(t *testing.T) {
 		m := metrics.New()
 		m.RegisterOutbox(func(context.Context) (int, time.Duration, error) { return 0, 0, errors.New("db down") })
 		m.Auth().LoginSucceeded()
-		fams := scrape(t, m)
-		if value(fams, "authsvc_outbox_depth") != -1 || value(fams, "authsvc_logins_total") != 1 {
+		fams := metricstest.Scrape(t, m.Handler())
+		if fams.Value("authsvc_outbox_depth") != -1 || fams.Value("authsvc_logins_total") != 1 {
 			t.Fatalf("got %v", fams)
 		}
 	})
@@ -172,10 +118,10 @@ func TestMetrics(t *testing.T) {
 		defer cancel()
 		s.Close(ctx) //nolint:errcheck // nothing can be shipped
 		m.RegisterLogShipper(s)
-		if got := value(scrape(t, m), "authsvc_logship_lines_dropped_total"); got != float64(s.DroppedLines()) || got < 8 {
+		if got := metricstest.Scrape(t, m.Handler()).Value("authsvc_logship_lines_dropped_total"); got != float64(s.DroppedLines()) || got < 8 {
 			t.Fatalf("dropped = %v, shipper says %d", got, s.DroppedLines())
 		}
-		if got := value(scrape(t, m), "authsvc_logship_connect_failures_total"); got < 1 {
+		if got := metricstest.Scrape(t, m.Handler()).Value("authsvc_logship_connect_failures_total"); got < 1 {
 			t.Fatalf("connect failures = %v", got)
 		}
 	})
@@ -189,11 +135,11 @@ func TestMetricsOnStore(t *testing.T) {
 		if err := db.PingContext(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		fams := scrape(t, m)
-		if got := value(fams, "go_sql_max_open_connections", "db_name", "authsvc"); got < 0 {
+		fams := metricstest.Scrape(t, m.Handler())
+		if got := fams.Value("go_sql_max_open_connections", "db_name", "authsvc"); got < 0 {
 			t.Errorf("pool stats missing")
 		}
-		if got := value(fams, "authsvc_outbox_depth"); got != 0 {
+		if got := fams.Value("authsvc_outbox_depth"); got != 0 {
 			t.Errorf("outbox depth on an empty database = %v", got)
 		}
 	})
