@@ -94,4 +94,3 @@ func sqliteDSN(path string) string {
 	}
 	return "file:" + path + "?" + params.Encode()
 }
-
