@@ -119,8 +119,7 @@ func (db *DB) WaitReady(ctx context.Context, wait time.Duration) error {
 		}
 		remaining := time.Until(deadline)
 		if remaining <= 0 || ctx.Err() != nil {
-			return &authsvc.Error{Code: authsvc.EUNAVAILABLE, Reason: "database_unavailable",
-				Message: fmt.Sprintf("database unreachable after %s: %v", wait, err), Err: err}
+			return authsvc.ErrUnavailable.With(fmt.Errorf("database unreachable after %s: %w", wait, err))
 		}
 		db.log.Warn().Int("attempt", attempt).Err(err).Dur("retry_in", backoff).Msg("database not ready")
 		sleep := min(backoff, remaining)
@@ -197,3 +196,10 @@ func (db *DB) Close() error {
 	})
 	return db.DB.Close()
 }
+
+// The ports DB implements.
+var (
+	_ authsvc.AuthStore   = (*DB)(nil)
+	_ authsvc.CreditStore = (*DB)(nil)
+	_ authsvc.Outbox      = (*DB)(nil)
+)
