@@ -75,7 +75,6 @@ func (h *Hasher) Hash(pw string) (string, error) {
 	return string(b), nil
 }
 
-
 // Compare returns nil when pw matches hash; EUNAUTHORIZED with Reason
 // "invalid_credentials" on a mismatch or for a password over 72 bytes (bcrypt
 // would compare only the first 72); EINTERNAL when hash is not a bcrypt hash.

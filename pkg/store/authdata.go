@@ -64,7 +64,6 @@ func (db *DB) CreateResetToken(ctx context.Context, userID int64, tokenHash stri
 	return created && err == nil, err
 }
 
-
 // lockUser takes the user's row lock for the rest of tx (PostgreSQL; SQLite
 // write transactions are serialized already); ENOTFOUND when the user is gone.
 func lockUser(ctx context.Context, tx *sqlx.Tx, dialect Dialect, userID int64) error {

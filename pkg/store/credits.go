@@ -33,7 +33,6 @@ const (
 		WHERE user_id = ? AND transaction_type = ? AND reference_id = ?`
 )
 
-
 // CreditBalance returns the user's balance; a user who never had credits has
 // 0, dated at the user's creation. ENOTFOUND for an unknown user.
 func (db *DB) CreditBalance(ctx context.Context, userID int64) (*authsvc.Balance, error) {

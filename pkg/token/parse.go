@@ -25,7 +25,6 @@ const (
 	ReasonWrongPurpose  = "wrong_purpose"  // a reset token as an access token, or the reverse
 )
 
-
 // refusal is the cause of a refused token: a reason for metrics and the
 // library error for logs. Neither ever contains the token.
 type refusal struct {
