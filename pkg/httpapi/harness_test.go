@@ -20,7 +20,6 @@ import (
 	"github.com/authsvc/authsvc/pkg/credits"
 	"github.com/authsvc/authsvc/pkg/httpapi"
 	"github.com/authsvc/authsvc/pkg/password"
-	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 	"github.com/authsvc/authsvc/pkg/token"
 	"github.com/jmoiron/sqlx"
@@ -65,7 +64,7 @@ func (h *countingHasher) CompareDummy(pw string) {
 type env struct {
 	t       testing.TB
 	URL     string
-	DB      *store.DB
+	DB      *storetest.DB
 	Auth    *auth.Service
 	Tokens  *token.Issuer
 	Hasher  *countingHasher
