@@ -123,3 +123,18 @@ func fieldTypes(t *testing.T, m map[string]any) string {
 	}
 	return strings.Join(out, " ")
 }
+
+// With envConfig.jobs the env runs serve's background jobs: the outbox
+// worker built from the configuration (mail.driver log, mail.max_attempts,
+// mail.retry_*) sends the welcome email of a registration.
+func TestServesOutboxWorkerRunsWithJobs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.SQLiteURL(t), envConfig{jobs: true})
+	e.register("carol")
+	pollUntil(t, "the welcome email is sent by serve's worker", func() bool {
+		return e.outboxWhere(`kind = 'welcome' AND status = 'sent'`) == 1
+	})
+	if !strings.Contains(e.logs.String(), "carol@example.com") {
+		t.Fatal("the log driver logged no message to carol@example.com")
+	}
+}
