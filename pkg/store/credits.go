@@ -15,20 +15,21 @@ import (
 )
 
 // transactionColumns is the column list every ledger query selects.
-const transactionColumns = `id, user_id, amount, transaction_type, reference_id, description, created_at, balance_after`
+const transactionColumns = `id, user_id, amount, transaction_type, reference_id, description, created_at, balance_after, seq`
 
 // The ledger's SQL. A use is one conditional update, never read-modify-write;
-// an add is an upsert of the balance row capped at MaxBalance.
+// an add is an upsert of the balance row capped at MaxBalance. Both count the
+// row they write (tx_count), which numbers it in the user's history (seq).
 const (
-	sqlUseCredits = `UPDATE user_credits SET balance = balance - ?, updated_at = ?
-		WHERE user_id = ? AND balance >= ? RETURNING balance`
-	sqlAddCredits = `INSERT INTO user_credits (user_id, balance, updated_at) VALUES (?, ?, ?)
+	sqlUseCredits = `UPDATE user_credits SET balance = balance - ?, tx_count = tx_count + 1, updated_at = ?
+		WHERE user_id = ? AND balance >= ? RETURNING balance, tx_count`
+	sqlAddCredits = `INSERT INTO user_credits (user_id, balance, tx_count, updated_at) VALUES (?, ?, 1, ?)
 		ON CONFLICT (user_id) DO UPDATE SET balance = user_credits.balance + excluded.balance,
-			updated_at = excluded.updated_at
-		WHERE user_credits.balance <= ? RETURNING balance`
+			tx_count = user_credits.tx_count + 1, updated_at = excluded.updated_at
+		WHERE user_credits.balance <= ? RETURNING balance, tx_count`
 	sqlInsertTransaction = `INSERT INTO credit_transactions
-		(user_id, amount, transaction_type, reference_id, description, balance_after, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`
+		(user_id, amount, transaction_type, reference_id, description, balance_after, created_at, seq)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	sqlFindReference = `SELECT ` + transactionColumns + ` FROM credit_transactions
 		WHERE user_id = ? AND transaction_type = ? AND reference_id = ?`
 )
@@ -129,7 +130,7 @@ func (db *DB) applyInTx(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerEntry
 		}
 	}
 	now := db.Now()
-	balance, err := db.changeBalance(ctx, tx, e, now)
+	balance, seq, err := db.changeBalance(ctx, tx, e, now)
 	if err != nil {
 		if e.ReferenceID != nil && authsvc.ErrorReason(err) == "insufficient_credits" {
 			// On PostgreSQL a concurrent repeat may have spent the money and
@@ -141,38 +142,39 @@ func (db *DB) applyInTx(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerEntry
 		return nil, false, err
 	}
 	t := &authsvc.Transaction{UserID: e.UserID, Amount: e.Amount, Type: e.Type, ReferenceID: e.ReferenceID,
-		Description: e.Description, CreatedAt: now, NewBalance: balance}
+		Description: e.Description, CreatedAt: now, NewBalance: balance, Seq: seq}
 	err = db.txQueryRow(ctx, tx, sqlInsertTransaction, e.UserID, int64(e.Amount), string(e.Type),
-		e.ReferenceID, e.Description, int64(balance), now).Scan(&t.ID)
+		e.ReferenceID, e.Description, int64(balance), now, seq).Scan(&t.ID)
 	if err != nil {
 		return nil, false, fmt.Errorf("insert transaction: %w", err)
 	}
 	return t, false, nil
 }
 
-// changeBalance applies e to the balance row and returns the new balance.
-func (db *DB) changeBalance(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerEntry, now time.Time) (authsvc.Cents, error) {
-	var balance int64
+// changeBalance applies e to the balance row and returns the new balance and
+// the ordinal of the transaction row about to be written (seq).
+func (db *DB) changeBalance(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerEntry, now time.Time) (authsvc.Cents, int64, error) {
+	var balance, seq int64
 	var err error
 	if e.Type == authsvc.CreditUsed {
-		err = db.txQueryRow(ctx, tx, sqlUseCredits, int64(e.Amount), now, e.UserID, int64(e.Amount)).Scan(&balance)
+		err = db.txQueryRow(ctx, tx, sqlUseCredits, int64(e.Amount), now, e.UserID, int64(e.Amount)).Scan(&balance, &seq)
 		if errors.Is(err, sql.ErrNoRows) || IsCheckViolation(err) {
-			return 0, errInsufficientCredits()
+			return 0, 0, errInsufficientCredits()
 		}
 	} else {
 		err = db.txQueryRow(ctx, tx, sqlAddCredits, e.UserID, int64(e.Amount), now,
-			int64(authsvc.MaxBalance-e.Amount)).Scan(&balance)
+			int64(authsvc.MaxBalance-e.Amount)).Scan(&balance, &seq)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			return 0, errBalanceLimit()
+			return 0, 0, errBalanceLimit()
 		case isForeignKeyViolation(err):
-			return 0, errCreditUserNotFound(err)
+			return 0, 0, errCreditUserNotFound(err)
 		}
 	}
 	if err != nil {
-		return 0, fmt.Errorf("change balance: %w", err)
+		return 0, 0, fmt.Errorf("change balance: %w", err)
 	}
-	return authsvc.Cents(balance), nil
+	return authsvc.Cents(balance), seq, nil
 }
 
 // findReference returns the user's transaction of e's type with e's reference.
@@ -203,17 +205,36 @@ func replayError(orig *authsvc.Transaction, e *authsvc.LedgerEntry) error {
 	return nil
 }
 
-// CreditHistory returns up to limit of the user's transactions, newest first
-// (by id, a stable order), after skipping skip, and the user's total count,
-// read in one statement so that the page and the count agree.
-func (db *DB) CreditHistory(ctx context.Context, userID int64, skip, limit int) (*authsvc.TransactionPage, error) {
+// History pages. The newest row of a user has seq = tx_count, so a page after
+// skipping skip rows is the range seq <= tx_count - skip, and a cursor page the
+// range seq < cursor: either way a walk of the (user_id, seq) index from its
+// start, however deep the page. total_count is read in the same statement, so
+// that the page and the count agree.
+const (
+	sqlTotalCount  = `(SELECT tx_count FROM user_credits WHERE user_id = ?)`
+	sqlHistorySkip = `SELECT ` + transactionColumns + `, ` + sqlTotalCount + ` AS total_count
+		FROM credit_transactions WHERE user_id = ? AND seq <= ` + sqlTotalCount + ` - ?
+		ORDER BY seq DESC LIMIT ?`
+	sqlHistoryCursor = `SELECT ` + transactionColumns + `, ` + sqlTotalCount + ` AS total_count
+		FROM credit_transactions WHERE user_id = ? AND seq < ?
+		ORDER BY seq DESC LIMIT ?`
+	sqlHistoryCount = `SELECT COALESCE(` + sqlTotalCount + `, 0)`
+)
+
+// CreditHistory returns up to limit of the user's transactions, newest first,
+// after skipping skip — or, when before > 0, those older than position before
+// — with the user's total count and the cursor of the next page.
+func (db *DB) CreditHistory(ctx context.Context, userID int64, skip, limit int, before int64) (*authsvc.TransactionPage, error) {
 	var rows []struct {
 		authsvc.Transaction
 		TotalCount int64 `db:"total_count"`
 	}
-	err := db.SelectContext(ctx, &rows, db.Rebind(`SELECT `+transactionColumns+`,
-			(SELECT COUNT(*) FROM credit_transactions WHERE user_id = ?) AS total_count
-		FROM credit_transactions WHERE user_id = ? ORDER BY id DESC LIMIT ? OFFSET ?`), userID, userID, limit, skip)
+	var err error
+	if before > 0 {
+		err = db.SelectContext(ctx, &rows, db.Rebind(sqlHistoryCursor), userID, userID, before, limit)
+	} else {
+		err = db.SelectContext(ctx, &rows, db.Rebind(sqlHistorySkip), userID, userID, userID, skip, limit)
+	}
 	if err != nil {
 		return nil, mapError(fmt.Errorf("list transactions: %w", err))
 	}
@@ -224,11 +245,14 @@ func (db *DB) CreditHistory(ctx context.Context, userID int64, skip, limit int) 
 		page.Transactions[i] = &t
 		page.TotalCount = rows[i].TotalCount
 	}
-	if len(rows) == 0 && skip > 0 {
-		err := db.GetContext(ctx, &page.TotalCount, db.Rebind(`SELECT COUNT(*) FROM credit_transactions WHERE user_id = ?`), userID)
-		if err != nil {
+	if len(rows) == 0 {
+		if err := db.GetContext(ctx, &page.TotalCount, db.Rebind(sqlHistoryCount), userID); err != nil {
 			return nil, mapError(fmt.Errorf("count transactions: %w", err))
 		}
+	}
+	if n := len(rows); n == limit && page.Transactions[n-1].Seq > 1 {
+		next := authsvc.HistoryCursor(page.Transactions[n-1])
+		page.NextCursor = &next
 	}
 	return page, nil
 }
