@@ -56,8 +56,7 @@ func (s Size) Loaded(ctx context.Context, db *sql.DB) (bool, error) {
 // Load fills db, a freshly migrated authsvc database, with s: users user1 …
 // userN (email userN@example.com, password Password), user1 with HeavyRows
 // ledger rows and the rest spread evenly over the others, each user's rows
-// numbered 1… (seq) with a balance row that agrees (balance = Σ amounts,
-// tx_count = rows). It ends with VACUUM ANALYZE, as a live database would be.
+// numbered 1… (seq) with a balance row that agrees (balance = Σ amounts). It ends with VACUUM ANALYZE, as a live database would be.
 func (s Size) Load(ctx context.Context, db *sql.DB) (time.Duration, error) {
 	start := time.Now()
 	hash, err := bcrypt.GenerateFromPassword([]byte(Password), Cost)
@@ -82,8 +81,8 @@ func (s Size) Load(ctx context.Context, db *sql.DB) (time.Duration, error) {
 		{"spread history", `INSERT INTO credit_transactions (user_id, amount, transaction_type, balance_after, created_at, seq)
 			SELECT u.first + 1 + g % $2, 1, 'credit_added', g / $2 + 1, now(), g / $2 + 1
 			FROM generate_series(0, $1 - 1) g, (SELECT MIN(id) AS first FROM users) u`, []any{spread, others}},
-		{"balances", `INSERT INTO user_credits (user_id, balance, tx_count, updated_at)
-			SELECT user_id, SUM(amount), COUNT(*), now() FROM credit_transactions GROUP BY user_id`, nil},
+		{"balances", `INSERT INTO user_credits (user_id, balance, updated_at)
+			SELECT user_id, SUM(amount), now() FROM credit_transactions GROUP BY user_id`, nil},
 		{"vacuum", `VACUUM ANALYZE`, nil},
 		{"marker", fmt.Sprintf(`DO $$ BEGIN EXECUTE format('COMMENT ON DATABASE %%I IS %%L', current_database(), %s); END $$`,
 			quote(s.marker())), nil},

@@ -83,16 +83,16 @@ func bareUse(ctx context.Context, db *sql.DB, userID, amount int64) error {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	var balance, seq, id int64
-	err = tx.QueryRowContext(ctx, `UPDATE user_credits SET balance = balance - $1, tx_count = tx_count + 1, updated_at = $2
-		WHERE user_id = $3 AND balance >= $4 RETURNING balance, tx_count`, amount, now, userID, amount).Scan(&balance, &seq)
+	var balance, id int64
+	err = tx.QueryRowContext(ctx, `UPDATE user_credits SET balance = balance - $1, updated_at = $2
+		WHERE user_id = $3 AND balance >= $4 RETURNING balance`, amount, now, userID, amount).Scan(&balance)
 	if err != nil {
 		return err
 	}
 	err = tx.QueryRowContext(ctx, `INSERT INTO credit_transactions
 		(user_id, amount, transaction_type, reference_id, description, balance_after, created_at, seq)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-		userID, amount, "credit_used", nil, nil, balance, now, seq).Scan(&id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT COALESCE(MAX(seq), 0) + 1 FROM credit_transactions WHERE user_id = $1))
+		RETURNING id`, userID, amount, "credit_used", nil, nil, balance, now).Scan(&id)
 	if err != nil {
 		return err
 	}

@@ -18,18 +18,21 @@ import (
 const transactionColumns = `id, user_id, amount, transaction_type, reference_id, description, created_at, balance_after, seq`
 
 // The ledger's SQL. A use is one conditional update, never read-modify-write;
-// an add is an upsert of the balance row capped at MaxBalance. Both count the
-// row they write (tx_count), which numbers it in the user's history (seq).
+// an add is an upsert of the balance row capped at MaxBalance. Both lock the
+// balance row until commit, so the transaction row written next can number
+// itself in the user's history: seq = the user's highest seq + 1, one probe
+// of the (user_id, seq) index.
 const (
-	sqlUseCredits = `UPDATE user_credits SET balance = balance - ?, tx_count = tx_count + 1, updated_at = ?
-		WHERE user_id = ? AND balance >= ? RETURNING balance, tx_count`
-	sqlAddCredits = `INSERT INTO user_credits (user_id, balance, tx_count, updated_at) VALUES (?, ?, 1, ?)
+	sqlUseCredits = `UPDATE user_credits SET balance = balance - ?, updated_at = ?
+		WHERE user_id = ? AND balance >= ? RETURNING balance`
+	sqlAddCredits = `INSERT INTO user_credits (user_id, balance, updated_at) VALUES (?, ?, ?)
 		ON CONFLICT (user_id) DO UPDATE SET balance = user_credits.balance + excluded.balance,
-			tx_count = user_credits.tx_count + 1, updated_at = excluded.updated_at
-		WHERE user_credits.balance <= ? RETURNING balance, tx_count`
+			updated_at = excluded.updated_at
+		WHERE user_credits.balance <= ? RETURNING balance`
 	sqlInsertTransaction = `INSERT INTO credit_transactions
 		(user_id, amount, transaction_type, reference_id, description, balance_after, created_at, seq)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ` + sqlNextSeq + `) RETURNING id, seq`
+	sqlNextSeq = `(SELECT COALESCE(MAX(seq), 0) + 1 FROM credit_transactions WHERE user_id = ?)`
 	sqlFindReference = `SELECT ` + transactionColumns + ` FROM credit_transactions
 		WHERE user_id = ? AND transaction_type = ? AND reference_id = ?`
 )
@@ -130,7 +133,7 @@ func (db *DB) applyInTx(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerEntry
 		}
 	}
 	now := db.Now()
-	balance, seq, err := db.changeBalance(ctx, tx, e, now)
+	balance, err := db.changeBalance(ctx, tx, e, now)
 	if err != nil {
 		if e.ReferenceID != nil && authsvc.ErrorReason(err) == "insufficient_credits" {
 			// On PostgreSQL a concurrent repeat may have spent the money and
@@ -142,39 +145,38 @@ func (db *DB) applyInTx(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerEntry
 		return nil, false, err
 	}
 	t := &authsvc.Transaction{UserID: e.UserID, Amount: e.Amount, Type: e.Type, ReferenceID: e.ReferenceID,
-		Description: e.Description, CreatedAt: now, NewBalance: balance, Seq: seq}
+		Description: e.Description, CreatedAt: now, NewBalance: balance}
 	err = db.txQueryRow(ctx, tx, sqlInsertTransaction, e.UserID, int64(e.Amount), string(e.Type),
-		e.ReferenceID, e.Description, int64(balance), now, seq).Scan(&t.ID)
+		e.ReferenceID, e.Description, int64(balance), now, e.UserID).Scan(&t.ID, &t.Seq)
 	if err != nil {
 		return nil, false, fmt.Errorf("insert transaction: %w", err)
 	}
 	return t, false, nil
 }
 
-// changeBalance applies e to the balance row and returns the new balance and
-// the ordinal of the transaction row about to be written (seq).
-func (db *DB) changeBalance(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerEntry, now time.Time) (authsvc.Cents, int64, error) {
-	var balance, seq int64
+// changeBalance applies e to the balance row and returns the new balance.
+func (db *DB) changeBalance(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerEntry, now time.Time) (authsvc.Cents, error) {
+	var balance int64
 	var err error
 	if e.Type == authsvc.CreditUsed {
-		err = db.txQueryRow(ctx, tx, sqlUseCredits, int64(e.Amount), now, e.UserID, int64(e.Amount)).Scan(&balance, &seq)
+		err = db.txQueryRow(ctx, tx, sqlUseCredits, int64(e.Amount), now, e.UserID, int64(e.Amount)).Scan(&balance)
 		if errors.Is(err, sql.ErrNoRows) || IsCheckViolation(err) {
-			return 0, 0, errInsufficientCredits()
+			return 0, errInsufficientCredits()
 		}
 	} else {
 		err = db.txQueryRow(ctx, tx, sqlAddCredits, e.UserID, int64(e.Amount), now,
-			int64(authsvc.MaxBalance-e.Amount)).Scan(&balance, &seq)
+			int64(authsvc.MaxBalance-e.Amount)).Scan(&balance)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			return 0, 0, errBalanceLimit()
+			return 0, errBalanceLimit()
 		case isForeignKeyViolation(err):
-			return 0, 0, errCreditUserNotFound(err)
+			return 0, errCreditUserNotFound(err)
 		}
 	}
 	if err != nil {
-		return 0, 0, fmt.Errorf("change balance: %w", err)
+		return 0, fmt.Errorf("change balance: %w", err)
 	}
-	return authsvc.Cents(balance), seq, nil
+	return authsvc.Cents(balance), nil
 }
 
 // findReference returns the user's transaction of e's type with e's reference.
@@ -205,13 +207,14 @@ func replayError(orig *authsvc.Transaction, e *authsvc.LedgerEntry) error {
 	return nil
 }
 
-// History pages. The newest row of a user has seq = tx_count, so a page after
-// skipping skip rows is the range seq <= tx_count - skip, and a cursor page the
-// range seq < cursor: either way a walk of the (user_id, seq) index from its
-// start, however deep the page. total_count is read in the same statement, so
-// that the page and the count agree.
+// History pages. The newest row of a user has the highest seq, which is also
+// the user's count, so a page after skipping skip rows is the range
+// seq <= count - skip, and a cursor page the range seq < cursor: either way a
+// walk of the (user_id, seq) index from its start, however deep the page.
+// total_count is read in the same statement, so that the page and the count
+// agree.
 const (
-	sqlTotalCount  = `(SELECT tx_count FROM user_credits WHERE user_id = ?)`
+	sqlTotalCount  = `(SELECT MAX(seq) FROM credit_transactions WHERE user_id = ?)`
 	sqlHistorySkip = `SELECT ` + transactionColumns + `, ` + sqlTotalCount + ` AS total_count
 		FROM credit_transactions WHERE user_id = ? AND seq <= ` + sqlTotalCount + ` - ?
 		ORDER BY seq DESC LIMIT ?`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -440,8 +441,7 @@ func TestCreditHistoryPaging(t *testing.T) {
 			tx.MustExec(tx.Rebind(`INSERT INTO credit_transactions (user_id, amount, transaction_type, balance_after, created_at, seq)
 				VALUES (?, ?, 'credit_added', ?, ?, ?)`), user, i, i*(i+1)/2, now, i)
 		}
-		tx.MustExec(tx.Rebind(`INSERT INTO user_credits (user_id, balance, tx_count, updated_at) VALUES (?, ?, 1000, ?)`),
-			user, 1000*1001/2, now)
+		tx.MustExec(tx.Rebind(`INSERT INTO user_credits (user_id, balance, updated_at) VALUES (?, ?, ?)`), user, 1000*1001/2, now)
 		if err := tx.Commit(); err != nil {
 			t.Fatal(err)
 		}
@@ -496,5 +496,49 @@ func TestCreditHistoryPaging(t *testing.T) {
 				t.Fatalf("got %+v, %v", page, err)
 			}
 		})
+	})
+}
+
+// The history migration numbers the rows that exist before it: each user's
+// rows 1…n in the order they were written, and new rows go on from there.
+func TestHistoryMigrationNumbersExistingRows(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		states, err := db.MigrationStatus(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last := states[len(states)-1].ID; !strings.Contains(last, "history_seq") {
+			t.Skipf("the newest migration is %s, not the history one; nothing to roll back here", last)
+		}
+		alice, bob := newLedgerUser(t, db, "alice_mig"), newLedgerUser(t, db, "bob_mig")
+		var aliceRows []*authsvc.Transaction
+		for i := 1; i <= 3; i++ { // interleaved, as real traffic is
+			aliceRows = append(aliceRows, apply(t, db, alice, authsvc.CreditAdded, authsvc.Cents(i), nil))
+			apply(t, db, bob, authsvc.CreditAdded, authsvc.Cents(i), nil)
+		}
+		if n, err := db.MigrateDown(ctx, 1); err != nil || n != 1 {
+			t.Fatalf("down: %d, %v", n, err)
+		}
+		if n, err := db.MigrateUp(ctx); err != nil || n != 1 {
+			t.Fatalf("up: %d, %v", n, err)
+		}
+		page, err := db.CreditHistory(ctx, alice, 0, 10, 0)
+		if err != nil || page.TotalCount != 3 || len(page.Transactions) != 3 {
+			t.Fatalf("alice after the migration: %+v, %v", page, err)
+		}
+		for i, tx := range page.Transactions {
+			want := aliceRows[2-i]
+			if tx.ID != want.ID || tx.Seq != int64(3-i) {
+				t.Fatalf("row %d: id %d seq %d, want id %d seq %d", i, tx.ID, tx.Seq, want.ID, 3-i)
+			}
+		}
+		next := apply(t, db, alice, authsvc.CreditUsed, 1, nil)
+		if next.Seq != 4 {
+			t.Fatalf("the next row after the migration has seq %d, want 4", next.Seq)
+		}
+		if page, err := db.CreditHistory(ctx, bob, 1, 10, 0); err != nil || page.TotalCount != 3 || len(page.Transactions) != 2 {
+			t.Fatalf("bob after the migration: %+v, %v", page, err)
+		}
 	})
 }

@@ -1,27 +1,36 @@
 -- History paging at any depth (issue 17). Every ledger row carries its ordinal
--- in its user's history (seq: 1 = oldest, dense, no gaps) and the balance row
--- keeps the count, both written in the transaction that writes the row. A page
--- at any skip is then one range of the (user_id, seq) index, and total_count is
--- read from one row instead of counting the history.
+-- in its user's history (seq: 1 = oldest, dense, no gaps), given by the insert
+-- itself (the user's highest seq + 1, under the balance row's lock). A page at
+-- any skip is then one range of the (user_id, seq) index, and total_count is
+-- the user's highest seq: one index probe instead of counting the history.
+--
+-- Existing rows are numbered by copying the ledger into a new table and
+-- swapping it in, not by an UPDATE: at 10M rows a copy and three index builds
+-- take about a minute, where updating every row in place (a second version of
+-- each row, every index updated) takes many times longer. The ledger is locked
+-- against writes first (reads go on), so that no row written meanwhile is left
+-- behind in the old table: ledger writes wait for the copy.
 
 -- +migrate Up
-ALTER TABLE user_credits ADD COLUMN tx_count BIGINT NOT NULL DEFAULT 0 CHECK (tx_count >= 0);
-ALTER TABLE credit_transactions ADD COLUMN seq BIGINT;
-UPDATE credit_transactions t SET seq = r.seq
-    FROM (SELECT id, row_number() OVER (PARTITION BY user_id ORDER BY id) AS seq FROM credit_transactions) r
-    WHERE r.id = t.id;
-UPDATE user_credits c SET tx_count = n.count
-    FROM (SELECT user_id, COUNT(*) AS count FROM credit_transactions GROUP BY user_id) n
-    WHERE n.user_id = c.user_id;
-ALTER TABLE credit_transactions ALTER COLUMN seq SET NOT NULL;
-ALTER TABLE credit_transactions ADD CONSTRAINT credit_transactions_seq_check CHECK (seq > 0);
+LOCK TABLE credit_transactions IN EXCLUSIVE MODE;
+CREATE TABLE credit_transactions_numbered (LIKE credit_transactions INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
+ALTER TABLE credit_transactions_numbered ADD COLUMN seq BIGINT NOT NULL
+    CONSTRAINT credit_transactions_seq_check CHECK (seq > 0);
+INSERT INTO credit_transactions_numbered
+    SELECT t.*, row_number() OVER (PARTITION BY t.user_id ORDER BY t.id) FROM credit_transactions t;
+ALTER SEQUENCE credit_transactions_id_seq OWNED BY credit_transactions_numbered.id;
+DROP TABLE credit_transactions;
+ALTER TABLE credit_transactions_numbered RENAME TO credit_transactions;
+ALTER TABLE credit_transactions ADD CONSTRAINT credit_transactions_pkey PRIMARY KEY (id);
+ALTER TABLE credit_transactions ADD CONSTRAINT credit_transactions_user_id_fkey
+    FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE;
+CREATE UNIQUE INDEX credit_transactions_reference_key
+    ON credit_transactions (user_id, transaction_type, reference_id) WHERE reference_id IS NOT NULL;
 -- Replaces (user_id, id): within one user, seq and id grow together (rows of
 -- one user are written one at a time, under the balance row's lock).
 CREATE UNIQUE INDEX credit_transactions_user_seq_key ON credit_transactions (user_id, seq);
-DROP INDEX credit_transactions_user_id_idx;
 
 -- +migrate Down
 CREATE INDEX credit_transactions_user_id_idx ON credit_transactions (user_id, id);
 DROP INDEX credit_transactions_user_seq_key;
 ALTER TABLE credit_transactions DROP COLUMN seq;
-ALTER TABLE user_credits DROP COLUMN tx_count;
