@@ -111,7 +111,7 @@ func historyQuery(values url.Values) (authsvc.HistoryQuery, error) {
 func queryInt(v *authsvc.Validator, text, name string) (int, bool) {
 	n, err := strconv.Atoi(text)
 	if err != nil {
-		v.Add("value is not a valid integer", "type_error.integer", "query", name)
+		v.Add(authsvc.MsgNotAnInteger, authsvc.TypeIntParsing, "query", name)
 		return 0, false
 	}
 	return n, true
