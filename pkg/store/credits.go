@@ -32,7 +32,7 @@ const (
 	sqlInsertTransaction = `INSERT INTO credit_transactions
 		(user_id, amount, transaction_type, reference_id, description, balance_after, created_at, seq)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ` + sqlNextSeq + `) RETURNING id, seq`
-	sqlNextSeq = `(SELECT COALESCE(MAX(seq), 0) + 1 FROM credit_transactions WHERE user_id = ?)`
+	sqlNextSeq       = `(SELECT COALESCE(MAX(seq), 0) + 1 FROM credit_transactions WHERE user_id = ?)`
 	sqlFindReference = `SELECT ` + transactionColumns + ` FROM credit_transactions
 		WHERE user_id = ? AND transaction_type = ? AND reference_id = ?`
 )
