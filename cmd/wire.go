@@ -44,6 +44,12 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The signing keys are read once here (a bad key-encryption key stops
+	// serve) and then re-read by a background job, so that every replica
+	// picks up a rotation by itself; requests never query them.
+	if err := svc.keys.Load(ctx); err != nil {
+		return nil, err
+	}
 	worker, err := a.mailWorker(m.Mail())
 	if err != nil {
 		return nil, err
@@ -71,12 +77,15 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 		Ready:         a.ready,
 		Logger:        a.log,
 		Metrics:       m.Handler(),
+		Keys:          svc.tokens,
+		JWKSMaxAge:    a.cfg.Auth.JWKSMaxAge,
 	}, opts)
 	return &server{
 		handler: api.Handler(),
 		jobs: []func(context.Context){
 			func(ctx context.Context) { svc.auth.RunJanitor(ctx, janitorInterval) },
 			func(ctx context.Context) { worker.Run(ctx) }, //nolint:errcheck // Run returns nil on cancel
+			func(ctx context.Context) { svc.keys.Run(ctx) },
 		},
 		close: func() {
 			svc.auth.Wait() // reset requests answered before shutdown still get their row
