@@ -27,7 +27,7 @@ type services struct {
 // backed metrics; the CLI passes none.
 func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts credits.Options) (*services, error) {
 	// Only commands that sign or verify tokens need the secret (migrate does not).
-	if err := a.cfg.EnsureSecret(a.log); err != nil {
+	if err := ensureSecret(a.cfg, a.log); err != nil {
 		return nil, err
 	}
 	hasher, err := password.New(a.cfg.Auth.BcryptCost)

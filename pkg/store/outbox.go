@@ -205,8 +205,7 @@ func leaseHeld(res sql.Result, e *authsvc.OutboundEmail) error {
 		return fmt.Errorf("rows affected: %w", err)
 	}
 	if n == 0 {
-		return &authsvc.Error{Code: authsvc.ECONFLICT, Reason: "email_lease_lost",
-			Message: fmt.Sprintf("email %d is no longer claimed at attempt %d", e.ID, e.Attempts)}
+		return authsvc.ErrEmailLeaseLost.With(fmt.Errorf("email %d is no longer claimed at attempt %d", e.ID, e.Attempts))
 	}
 	return nil
 }

@@ -12,19 +12,13 @@ import (
 // userColumns is the column list every user query selects.
 const userColumns = `u.id, u.username, u.email, u.password_hash, u.is_admin, u.token_version, u.created_at, u.updated_at`
 
-// errUsernameTaken is what clients see for a taken username (CONTRACT §4 #1).
-func errUsernameTaken(err error) error {
-	return &authsvc.Error{Code: authsvc.ECONFLICT, Reason: "username_taken", Message: "Username already registered", Err: err}
-}
+// The unique indexes of users (sql/*/0001_initial.sql).
+const (
+	constraintUsername = "users_username_lower_key"
+	constraintEmail    = "users_email_key"
+)
 
-// errEmailTaken is what clients see for a taken email.
-func errEmailTaken(err error) error {
-	return &authsvc.Error{Code: authsvc.ECONFLICT, Reason: "email_taken", Message: "Email already registered", Err: err}
-}
-
-func userNotFound(err error) error {
-	return &authsvc.Error{Code: authsvc.ENOTFOUND, Reason: "user_not_found", Message: "User not found", Err: err}
-}
+func userNotFound(err error) error { return authsvc.ErrUserNotFound.With(err) }
 
 // normalizeUser converts the timestamps of u to UTC.
 func normalizeUser(u *authsvc.User) *authsvc.User {
@@ -33,15 +27,19 @@ func normalizeUser(u *authsvc.User) *authsvc.User {
 	return u
 }
 
-// uniqueUserError tells which unique index of users a violation hit.
+// uniqueUserError tells which unique index of users a violation hit, by the
+// index's name: authsvc.ErrEmailTaken or authsvc.ErrUsernameTaken.
 func uniqueUserError(err error) error {
 	if !isUniqueViolation(err) {
 		return err
 	}
-	if strings.Contains(err.Error(), "email") {
-		return errEmailTaken(err)
+	switch violatedConstraint(err) {
+	case constraintEmail:
+		return authsvc.ErrEmailTaken.With(err)
+	case constraintUsername:
+		return authsvc.ErrUsernameTaken.With(err)
 	}
-	return errUsernameTaken(err)
+	return err
 }
 
 // CreateUser inserts u (setting ID, TokenVersion and timestamps; the email is

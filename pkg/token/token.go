@@ -8,7 +8,6 @@ package token
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -23,10 +22,10 @@ import (
 
 // Limits and fixed values of the token format.
 const (
-	MinSecretBytes = 32               // shorter secrets are refused by New
-	MaxTokenBytes  = 4096             // longer tokens are refused before any parsing
-	Leeway         = 30 * time.Second // clock skew allowed on exp, nbf and iat
-	PurposeReset   = "pwreset"        // the purpose claim of password-reset tokens
+	MinSecretBytes = 32                  // shorter secrets are refused by New
+	MaxTokenBytes  = 4096                // longer tokens are refused before any parsing
+	Leeway         = authsvc.TokenLeeway // clock skew allowed on exp, nbf and iat
+	PurposeReset   = "pwreset"           // the purpose claim of password-reset tokens
 )
 
 // Config configures an Issuer.
@@ -226,7 +225,4 @@ func newJTI() string {
 
 // HashToken returns the hex SHA-256 of a token: what the database stores
 // instead of a reset token.
-func HashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
+func HashToken(token string) string { return authsvc.HashToken(token) }
