@@ -6,6 +6,7 @@ package keys
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -80,11 +81,7 @@ func (s *Service) ReadyAt(k *authsvc.SigningKey) time.Time { return k.CreatedAt.
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
-func errNoKEK() error {
-	return authsvc.Errorf(authsvc.EINVALID,
-		"auth.key_encryption_key (AUTHSVC_AUTH_KEY_ENCRYPTION_KEY, at least %d bytes) is required for signing keys",
-		token.MinKeyEncryptionKeyBytes)
-}
+func errNoKEK() error { return authsvc.ErrKEKRequired }
 
 // Generate creates a key for alg (EdDSA, ES256 or RS256) in state next:
 // published in JWKS, not yet signing. EINVALID for another alg or without a
@@ -119,13 +116,14 @@ func (s *Service) Activate(ctx context.Context, kid string) (*authsvc.SigningKey
 		return nil, err
 	}
 	if k.State != authsvc.KeyNext {
-		return nil, stateConflict(k, "only a next key can be activated (generate one)")
+		return nil, stateConflict(fmt.Sprintf(authsvc.MsgKeyNotNext, k.KID, k.State))
 	}
 	if s.sealer == nil {
 		return nil, errNoKEK()
 	}
 	if _, err := s.sealer.Open(k.KID, k.PrivateKey); err != nil {
-		return nil, authsvc.Errorf(authsvc.EINVALID, "Key %s does not decrypt with this auth.key_encryption_key", kid)
+		return nil, &authsvc.Error{Code: authsvc.EINVALID, Reason: authsvc.ReasonKEKRequired,
+			Message: fmt.Sprintf(authsvc.MsgKeyWrongKEK, kid), Err: err}
 	}
 	if wait := s.ReadyAt(k).Sub(s.now()); wait > 0 {
 		t := time.NewTimer(wait)
@@ -158,10 +156,9 @@ func (s *Service) Retire(ctx context.Context, kid string, force bool) (*authsvc.
 	case k.State == authsvc.KeyRetired && !k.Verifies(now):
 		return k, nil // nothing left to end
 	case k.State == authsvc.KeyActive && !force:
-		return nil, stateConflict(k, "it signs new tokens: activate another key first, or --force to end its tokens now and sign with HS256")
+		return nil, stateConflict(fmt.Sprintf(authsvc.MsgKeyActiveRetire, k.KID))
 	case k.State == authsvc.KeyRetired && !force:
-		return nil, stateConflict(k, fmt.Sprintf("tokens it signed may be valid until %s: retire it then, or --force to refuse them now",
-			k.VerifyUntil.Format(time.RFC3339)))
+		return nil, stateConflict(fmt.Sprintf(authsvc.MsgKeyTokensValid, k.KID, k.VerifyUntil.Format(time.RFC3339)))
 	}
 	if err := s.store.RetireSigningKey(ctx, kid, k.State, now, now); err != nil {
 		return nil, err
@@ -221,12 +218,14 @@ func (s *Service) Run(ctx context.Context) {
 
 func (s *Service) key(ctx context.Context, kid string) (*authsvc.SigningKey, error) {
 	k, err := s.store.SigningKey(ctx, kid)
-	if authsvc.ErrorCode(err) == authsvc.ENOTFOUND {
-		return nil, authsvc.NewError(authsvc.ENOTFOUND, "key_not_found", fmt.Sprintf("No signing key %s", kid))
+	if errors.Is(err, authsvc.ErrNotFound) {
+		return nil, &authsvc.Error{Code: authsvc.ENOTFOUND, Reason: authsvc.ReasonKeyNotFound,
+			Message: fmt.Sprintf(authsvc.MsgKeyNotFound, kid), Err: err}
 	}
 	return k, err
 }
 
-func stateConflict(k *authsvc.SigningKey, why string) error {
-	return authsvc.NewError(authsvc.ECONFLICT, "key_state", fmt.Sprintf("Key %s is %s: %s", k.KID, k.State, why))
+// stateConflict is the ECONFLICT of a key in the wrong state for a change.
+func stateConflict(msg string) error {
+	return &authsvc.Error{Code: authsvc.ECONFLICT, Reason: authsvc.ReasonKeyState, Message: msg}
 }

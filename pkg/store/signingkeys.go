@@ -30,7 +30,7 @@ const (
 
 // errKeyState is returned when a key is not in the state a change needs.
 func errKeyState(kid string, state authsvc.KeyState) error {
-	return authsvc.NewError(authsvc.ECONFLICT, "key_state", fmt.Sprintf("signing key %s is %s", kid, state))
+	return authsvc.ErrKeyState.With(fmt.Errorf("signing key %s is %s", kid, state))
 }
 
 // CreateSigningKey stores a new signing key. ECONFLICT when the kid exists.

@@ -61,7 +61,7 @@ func GenerateKey(alg string) (*KeyPair, error) {
 	case AlgRS256:
 		priv, err = rsa.GenerateKey(rand.Reader, rsaBits)
 	default:
-		return nil, authsvc.Errorf(authsvc.EINVALID, "Unsupported key algorithm %q (use EdDSA, ES256 or RS256)", alg)
+		return nil, authsvc.Errorf(authsvc.EINVALID, authsvc.MsgKeyAlgUnsupported, alg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("token: generate %s key: %w", alg, err)
@@ -89,8 +89,7 @@ type Sealer struct{ aead cipher.AEAD }
 // NewSealer returns a Sealer for kek (at least 32 bytes).
 func NewSealer(kek []byte) (*Sealer, error) {
 	if len(kek) < MinKeyEncryptionKeyBytes {
-		return nil, authsvc.Errorf(authsvc.EINVALID,
-			"auth.key_encryption_key is %d bytes, at least %d are required", len(kek), MinKeyEncryptionKeyBytes)
+		return nil, authsvc.ErrKEKRequired.With(fmt.Errorf("key-encryption key is %d bytes", len(kek)))
 	}
 	key, err := hkdf.Key(sha256.New, kek, nil, "authsvc signing-key encryption v1", 32)
 	if err != nil {
