@@ -295,3 +295,49 @@ func TestSealer(t *testing.T) {
 		t.Fatalf("GenerateKey(HS512) = %v, want EINVALID", err)
 	}
 }
+
+// Requests verify and sign while the key refresh swaps the keys: no token
+// of a key that stays published is ever refused (run with -race).
+func TestSetKeysWhileServing(t *testing.T) {
+	iss, _ := newIssuer(t)
+	a := storedKey(t, token.AlgEdDSA, authsvc.KeyActive)
+	b := storedKey(t, token.AlgES256, authsvc.KeyNext)
+	if err := iss.SetKeys([]authsvc.SigningKey{a, b}, sealer(t)); err != nil {
+		t.Fatal(err)
+	}
+	tokA, _, _ := iss.IssueAccess(testUser(), base)
+	until := base.Add(time.Hour)
+	aRetired, bActive := a, b
+	aRetired.State, aRetired.VerifyUntil = authsvc.KeyRetired, &until
+	bActive.State = authsvc.KeyActive
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			keys := []authsvc.SigningKey{a, b}
+			if i%2 == 1 {
+				keys = []authsvc.SigningKey{aRetired, bActive}
+			}
+			if err := iss.SetKeys(keys, sealer(t)); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		tok, _, err := iss.IssueAccess(testUser(), base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tk := range []string{tok, tokA} {
+			if _, err := iss.ParseAccess(tk); err != nil {
+				t.Fatalf("refused during a key swap: %v", err)
+			}
+		}
+	}
+}
