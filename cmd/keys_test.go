@@ -32,9 +32,9 @@ const (
 	propagationLimit = 10 * time.Second
 )
 
-func newKeysCLI(t *testing.T, databaseURL string) *cli {
-	return newCLI(t, databaseURL, "AUTHSVC_AUTH_KEY_ENCRYPTION_KEY="+testKEK,
-		"AUTHSVC_AUTH_KEYS_REFRESH_INTERVAL="+refreshForTest, "AUTHSVC_RATELIMIT_ENABLED=false")
+func newKeysCLI(t *testing.T, databaseURL string, env ...string) *cli {
+	return newCLI(t, databaseURL, append([]string{"AUTHSVC_AUTH_KEY_ENCRYPTION_KEY=" + testKEK,
+		"AUTHSVC_AUTH_KEYS_REFRESH_INTERVAL=" + refreshForTest, "AUTHSVC_RATELIMIT_ENABLED=false"}, env...)...)
 }
 
 // login logs alice in on s and returns the token (or the status on failure).
@@ -432,5 +432,48 @@ print(c["username"])`, "TOKEN="+tok, "JWKS_URL="+s.base+"/.well-known/jwks.json"
 				t.Fatalf("python-jose JWKS: %q", out)
 			}
 		})
+	}
+}
+
+// With auth.audience set, tokens carry it and one without it, or with
+// another, is 401; with none set (the default), no aud is written.
+func TestAudience(t *testing.T) {
+	t.Parallel()
+	dbURL := storetest.SQLiteURL(t)
+	plain := newKeysCLI(t, dbURL)
+	expectExit(t, plain.runStdin(testPassword, "user", "create", "alice", "--email", "alice@example.com", "--password-stdin"), 0)
+	withAud := newKeysCLI(t, dbURL, "AUTHSVC_AUTH_AUDIENCE=billing-api")
+	a, b := plain.startServer(), withAud.startServer()
+
+	noAud, _ := a.login(t, "alice")
+	aud, _ := b.login(t, "alice")
+	if strings.Contains(decodeSegment(t, strings.Split(noAud, ".")[1]), `"aud"`) {
+		t.Fatal("aud written with auth.audience empty")
+	}
+	if !strings.Contains(decodeSegment(t, strings.Split(aud, ".")[1]), `"aud":"billing-api"`) {
+		t.Fatal("aud not written with auth.audience set")
+	}
+	claims := jwt.MapClaims{}
+	_ = json.Unmarshal([]byte(decodeSegment(t, strings.Split(aud, ".")[1])), &claims)
+	claims["aud"] = "other-api"
+	other := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
+	other.Header["kid"] = tokenHeader(t, aud)["kid"]
+	otherTok, _ := other.SignedString([]byte(strings.Repeat("k", 40)))
+
+	for _, tt := range []struct {
+		name string
+		s    *server
+		tok  string
+		want int
+	}{
+		{"no audience configured: a token without aud", a, noAud, 200},
+		{"no audience configured: a token with one", a, aud, 200},
+		{"audience set: its own token", b, aud, 200},
+		{"audience set: a token without aud", b, noAud, 401},
+		{"audience set: a token with another aud", b, otherTok, 401},
+	} {
+		if got := tt.s.status(t, tt.tok); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		}
 	}
 }
