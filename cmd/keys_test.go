@@ -18,6 +18,7 @@ import (
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/authsvc/authsvc/internal/testkit"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
 
@@ -237,9 +238,22 @@ func TestKeysPerAlgorithm(t *testing.T) {
 	t.Parallel()
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
-			c := newKeysCLI(t, b.URL(t))
+			dbURL := b.URL(t)
+			c := newKeysCLI(t, dbURL)
 			expectExit(t, c.runStdin(testPassword, "user", "create", "alice", "--email", "alice@example.com", "--password-stdin"), 0)
 			s := c.startServer()
+			t.Cleanup(func() {
+				if t.Failed() {
+					return
+				}
+				// Once keys exist, serve refuses to start without the key-encryption key or with another one.
+				for _, kek := range []string{"", strings.Repeat("w", 40)} {
+					r := newCLI(t, dbURL, "AUTHSVC_AUTH_KEY_ENCRYPTION_KEY="+kek).run("serve", "--addr", testkit.FreeAddr(t))
+					if r.code == 0 || !strings.Contains(r.stderr, "key_encryption_key") {
+						t.Errorf("serve with key-encryption key %q: exit %d, stderr %s", kek, r.code, r.stderr)
+					}
+				}
+			})
 			code, body := s.get(t, "/.well-known/jwks.json")
 			if code != 200 || strings.TrimSpace(body) != `{"keys":[]}` {
 				t.Fatalf("JWKS with HS256 only: %d %s", code, body)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -49,6 +50,7 @@ type Service struct {
 	refresh time.Duration
 	now     authsvc.Clock
 	log     zerolog.Logger
+	loaded  atomic.Bool // the keys were read from the database at least once
 }
 
 // New returns a Service over store that loads keys into ring. It fails when
@@ -185,7 +187,24 @@ func (s *Service) Load(ctx context.Context) error {
 			}
 		}
 	}
-	return s.ring.SetKeys(keys, s.sealer)
+	if err := s.ring.SetKeys(keys, s.sealer); err != nil {
+		return err
+	}
+	s.loaded.Store(true)
+	return nil
+}
+
+// Loaded reports whether the keys have been read from the database at least
+// once (by Load or Run). Until then the secret signs and verifies alone, so
+// a replica is not ready: it would refuse the active key's tokens.
+func (s *Service) Loaded() bool { return s.loaded.Load() }
+
+// IsConfigError reports whether an error of Load is a configuration problem
+// (no key-encryption key, or one that does not open the active key) rather
+// than the database's (unreachable, not migrated yet), which a later refresh
+// may cure.
+func IsConfigError(err error) bool {
+	return errors.Is(err, authsvc.ErrKEKRequired) || errors.Is(err, token.ErrWrongKeyEncryptionKey)
 }
 
 // Run re-reads the keys every refresh interval until ctx ends, so that every
@@ -204,6 +223,9 @@ func (s *Service) Run(ctx context.Context) {
 		keys, err := s.store.SigningKeys(ctx)
 		if err == nil {
 			err = s.ring.SetKeys(keys, s.sealer)
+		}
+		if err == nil {
+			s.loaded.Store(true)
 		}
 		switch {
 		case err != nil && ctx.Err() == nil && !failing:
