@@ -177,6 +177,7 @@ func TestValidationErrors(t *testing.T) {
 		{map[string]string{"AUTHSVC_SERVER_CORS_ALLOWED_ORIGINS": "app.example.com"}, `server.cors_allowed_origins: "app.example.com" is not an origin`},
 		{map[string]string{"AUTHSVC_AUTH_SECRET_KEY": "short"}, `auth.secret_key: too short: 5 bytes, need at least 32`},
 		{map[string]string{"AUTHSVC_AUTH_KEY_ENCRYPTION_KEY": "short"}, `auth.key_encryption_key: too short: 5 bytes, need at least 32`},
+		{map[string]string{"AUTHSVC_AUTH_KEY_ENCRYPTION_KEY": strings.Repeat("s", 40), "AUTHSVC_AUTH_SECRET_KEY": strings.Repeat("s", 40)}, `auth.key_encryption_key: must differ from auth.secret_key`},
 		{map[string]string{"AUTHSVC_AUTH_KEYS_REFRESH_INTERVAL": "30s"}, `auth.keys_refresh_interval: must be between 100ms and 10s, not 30s`},
 		{map[string]string{"AUTHSVC_AUTH_JWKS_MAX_AGE": "-1s"}, `auth.jwks_max_age: must be between 0s and 24h, not -1s`},
 		{map[string]string{"AUTHSVC_AUTH_ALGORITHM": "RS256"}, `auth.algorithm: only HS256 is supported, not "RS256"`},
