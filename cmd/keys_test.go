@@ -491,3 +491,42 @@ func TestAudience(t *testing.T) {
 		}
 	}
 }
+
+// The keys commands' output and exit codes (README, Command line).
+func TestKeysCommands(t *testing.T) {
+	t.Parallel()
+	dbURL := storetest.SQLiteURL(t)
+	c := newKeysCLI(t, dbURL)
+	gen := c.run("keys", "generate", "--alg", "ES256")
+	expectExit(t, gen, 0)
+	kid := strings.TrimSpace(gen.stdout)
+	if strings.ContainsAny(kid, " \n") || len(kid) != 43 {
+		t.Fatalf("generate prints the kid alone: %q", gen.stdout)
+	}
+	expectExit(t, c.run("keys", "generate", "--alg", "HS256"), 2)
+	expectExit(t, newCLI(t, dbURL).run("keys", "generate"), 2) // no key-encryption key
+	expectExit(t, c.run("keys", "activate"), 2)
+	expectExit(t, c.run("keys", "activate", "no-such-kid"), 3)
+	expectExit(t, c.run("keys", "retire", "no-such-kid"), 3)
+	activated := decodeJSON[map[string]any](t, c.run("keys", "activate", kid, "-o", "json"))
+	if activated["state"] != "active" || activated["signing"] != true || activated["activated_at"] == nil {
+		t.Fatalf("activate -o json: %v", activated)
+	}
+	expectExit(t, c.run("keys", "activate", kid), 4)
+	expectExit(t, c.run("keys", "retire", kid), 4)
+	next := strings.TrimSpace(c.run("keys", "generate").stdout)
+	retired := decodeJSON[map[string]any](t, c.run("keys", "retire", next, "-o", "json"))
+	if retired["state"] != "retired" || retired["published"] != false {
+		t.Fatalf("retire of a next key: %v", retired)
+	}
+	list := c.run("keys", "list")
+	expectExit(t, list, 0)
+	lines := strings.Split(strings.TrimSpace(list.stdout), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "KID") || !strings.Contains(lines[1], "hs256-") ||
+		!strings.Contains(lines[2], kid) || !strings.Contains(lines[2], "active") || !strings.Contains(lines[3], "retired") {
+		t.Fatalf("keys list:\n%s", list.stdout)
+	}
+	if strings.Contains(list.stdout, strings.Repeat("k", 40)) || strings.Contains(list.stdout, testKEK) {
+		t.Fatal("keys list shows a secret")
+	}
+}
