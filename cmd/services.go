@@ -40,6 +40,7 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 		Audience:  a.cfg.Auth.Audience,
 		AccessTTL: a.cfg.AccessTTL(),
 		ResetTTL:  a.cfg.ResetTTL(),
+		Now:       a.clock,
 	})
 	if err != nil {
 		return nil, err
@@ -49,6 +50,7 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 		FrontendURL: a.cfg.Mail.FrontendURL,
 		Logger:      a.log,
 		Metrics:     authMetrics,
+		Clock:       a.clock,
 	})
 	if err != nil {
 		return nil, err

@@ -122,7 +122,7 @@ func (db *DB) LoginFailures(ctx context.Context, username string, window time.Du
 		WindowStart time.Time `db:"window_start"`
 		Failures    int       `db:"failures"`
 	}
-	err := db.GetContext(ctx, &row, db.Rebind(`SELECT window_start, failures FROM login_failures WHERE username = ?`), username)
+	err := db.pool.GetContext(ctx, &row, db.pool.Rebind(`SELECT window_start, failures FROM login_failures WHERE username = ?`), username)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, time.Time{}, nil
 	}

@@ -41,7 +41,7 @@ func (db *DB) CreditBalance(ctx context.Context, userID int64) (*authsvc.Balance
 		Balance   sql.NullInt64 `db:"balance"`
 		UpdatedAt sql.NullTime  `db:"updated_at"`
 	}
-	err := db.GetContext(ctx, &row, db.Rebind(`SELECT u.created_at, c.balance, c.updated_at
+	err := db.pool.GetContext(ctx, &row, db.pool.Rebind(`SELECT u.created_at, c.balance, c.updated_at
 		FROM users u LEFT JOIN user_credits c ON c.user_id = u.id WHERE u.id = ?`), userID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, userNotFound(err)
@@ -86,7 +86,7 @@ func (db *DB) ApplyCredit(ctx context.Context, e *authsvc.LedgerEntry) (*authsvc
 		// A concurrent request with the same reference committed first. Our
 		// transaction is rolled back (on PostgreSQL it is aborted anyway), so
 		// read the winner's row in a new query.
-		orig, ferr := findReference(ctx, db.DB, e)
+		orig, ferr := findReference(ctx, db.pool, e)
 		if ferr != nil {
 			return nil, false, mapError(fmt.Errorf("read original transaction: %w", ferr))
 		}
@@ -192,7 +192,7 @@ func (db *DB) CreditHistory(ctx context.Context, userID int64, skip, limit int) 
 		authsvc.Transaction
 		TotalCount int64 `db:"total_count"`
 	}
-	err := db.SelectContext(ctx, &rows, db.Rebind(`SELECT `+transactionColumns+`,
+	err := db.pool.SelectContext(ctx, &rows, db.pool.Rebind(`SELECT `+transactionColumns+`,
 			(SELECT COUNT(*) FROM credit_transactions WHERE user_id = ?) AS total_count
 		FROM credit_transactions WHERE user_id = ? ORDER BY id DESC LIMIT ? OFFSET ?`), userID, userID, limit, skip)
 	if err != nil {
@@ -206,7 +206,7 @@ func (db *DB) CreditHistory(ctx context.Context, userID int64, skip, limit int) 
 		page.TotalCount = rows[i].TotalCount
 	}
 	if len(rows) == 0 && skip > 0 {
-		err := db.GetContext(ctx, &page.TotalCount, db.Rebind(`SELECT COUNT(*) FROM credit_transactions WHERE user_id = ?`), userID)
+		err := db.pool.GetContext(ctx, &page.TotalCount, db.pool.Rebind(`SELECT COUNT(*) FROM credit_transactions WHERE user_id = ?`), userID)
 		if err != nil {
 			return nil, mapError(fmt.Errorf("count transactions: %w", err))
 		}

@@ -7,6 +7,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -40,12 +41,13 @@ type Options struct {
 	MaxOpenConns int // 0 keeps the driver default
 	MaxIdleConns int
 	Logger       zerolog.Logger
+	Clock        authsvc.Clock // stamps rows; nil means time.Now
 }
 
 // DB is a connection pool to one authsvc database. It implements the storage
 // interfaces of package authsvc.
 type DB struct {
-	*sqlx.DB
+	pool    *sqlx.DB // never handed out: see Ping, Stats and the authsvc ports
 	Dialect Dialect
 	// writeSlot serializes write transactions on SQLite so that concurrent
 	// requests queue in Go instead of failing with SQLITE_BUSY. Nil on PostgreSQL.
@@ -83,19 +85,28 @@ func Open(rawURL string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	db := &DB{DB: sqlxDB, Dialect: dialect, log: opts.Logger, now: time.Now}
+	db := &DB{pool: sqlxDB, Dialect: dialect, log: opts.Logger, now: time.Now}
+	if opts.Clock != nil {
+		db.now = opts.Clock
+	}
 	if opts.MaxOpenConns > 0 {
-		db.SetMaxOpenConns(opts.MaxOpenConns)
+		db.pool.SetMaxOpenConns(opts.MaxOpenConns)
 	}
 	if opts.MaxIdleConns > 0 {
-		db.SetMaxIdleConns(opts.MaxIdleConns)
+		db.pool.SetMaxIdleConns(opts.MaxIdleConns)
 	}
-	db.SetConnMaxIdleTime(5 * time.Minute)
+	db.pool.SetConnMaxIdleTime(5 * time.Minute)
 	if dialect == SQLite {
 		db.writeSlot = make(chan struct{}, 1)
 	}
 	return db, nil
 }
+
+// Ping checks that the database answers (the readiness probe).
+func (db *DB) Ping(ctx context.Context) error { return mapError(db.pool.PingContext(ctx)) }
+
+// Stats returns the connection pool's statistics (for metrics).
+func (db *DB) Stats() sql.DBStats { return db.pool.Stats() }
 
 // SetClock replaces the clock the store stamps rows with (tests only).
 func (db *DB) SetClock(now func() time.Time) { db.now = now }
@@ -112,7 +123,7 @@ func (db *DB) WaitReady(ctx context.Context, wait time.Duration) error {
 	backoff := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := db.PingContext(pingCtx)
+		err := db.pool.PingContext(pingCtx)
 		cancel()
 		if err == nil {
 			return nil
@@ -143,7 +154,7 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 			return ctx.Err()
 		}
 	}
-	tx, err := db.BeginTxx(ctx, nil)
+	tx, err := db.pool.BeginTxx(ctx, nil)
 	if err != nil {
 		return mapError(fmt.Errorf("begin: %w", err))
 	}
@@ -166,7 +177,7 @@ func (db *DB) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) {
 	if st, ok := db.stmts.Load(query); ok {
 		return st.(*sqlx.Stmt), nil
 	}
-	st, err := db.PreparexContext(ctx, db.Rebind(query))
+	st, err := db.pool.PreparexContext(ctx, db.pool.Rebind(query))
 	if err != nil {
 		return nil, mapError(fmt.Errorf("prepare: %w", err))
 	}
@@ -194,7 +205,7 @@ func (db *DB) Close() error {
 		st.(*sqlx.Stmt).Close()
 		return true
 	})
-	return db.DB.Close()
+	return db.pool.Close()
 }
 
 // The ports DB implements.

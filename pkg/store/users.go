@@ -64,7 +64,7 @@ func (db *DB) CreateUser(ctx context.Context, u *authsvc.User, mail ...*authsvc.
 // getUser runs a single-row user query; no row is ENOTFOUND.
 func (db *DB) getUser(ctx context.Context, q sqlx.QueryerContext, where string, args ...any) (*authsvc.User, error) {
 	var u authsvc.User
-	err := sqlx.GetContext(ctx, q, &u, db.Rebind(`SELECT `+userColumns+` FROM users u WHERE `+where), args...)
+	err := sqlx.GetContext(ctx, q, &u, db.pool.Rebind(`SELECT `+userColumns+` FROM users u WHERE `+where), args...)
 	if err != nil {
 		if authsvc.ErrorCode(mapError(err)) == authsvc.ENOTFOUND {
 			return nil, userNotFound(err)
@@ -76,7 +76,7 @@ func (db *DB) getUser(ctx context.Context, q sqlx.QueryerContext, where string, 
 
 // UserByID returns the user with the given id, or ENOTFOUND.
 func (db *DB) UserByID(ctx context.Context, id int64) (*authsvc.User, error) {
-	return db.getUser(ctx, db, `u.id = ?`, id)
+	return db.getUser(ctx, db.pool, `u.id = ?`, id)
 }
 
 // UserByUsername returns the user whose username matches case-insensitively,
@@ -85,7 +85,7 @@ func (db *DB) UserByUsername(ctx context.Context, username string) (*authsvc.Use
 	if !storable(username) {
 		return nil, userNotFound(nil)
 	}
-	return db.getUser(ctx, db, `lower(u.username) = ?`, strings.ToLower(username))
+	return db.getUser(ctx, db.pool, `lower(u.username) = ?`, strings.ToLower(username))
 }
 
 // UserByEmail returns the user with the given email (compared lowercased),
@@ -94,7 +94,7 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*authsvc.User, err
 	if !storable(email) {
 		return nil, userNotFound(nil)
 	}
-	return db.getUser(ctx, db, `u.email = ?`, strings.ToLower(email))
+	return db.getUser(ctx, db.pool, `u.email = ?`, strings.ToLower(email))
 }
 
 // ListUsers returns users ordered by id.
@@ -111,7 +111,7 @@ func (db *DB) ListUsers(ctx context.Context, f authsvc.UserFilter) ([]*authsvc.U
 		args = append(args, f.Limit)
 	}
 	users := []*authsvc.User{}
-	if err := sqlx.SelectContext(ctx, db, &users, db.Rebind(q), args...); err != nil {
+	if err := sqlx.SelectContext(ctx, db.pool, &users, db.pool.Rebind(q), args...); err != nil {
 		return nil, mapError(fmt.Errorf("list users: %w", err))
 	}
 	for _, u := range users {

@@ -35,7 +35,7 @@ type Config struct {
 	Audience  string        // the aud claim written and required; empty: none written or required
 	AccessTTL time.Duration // lifetime of access tokens
 	ResetTTL  time.Duration // lifetime of password-reset tokens
-	Now       func() time.Time
+	Now       authsvc.Clock
 }
 
 // Issuer issues and verifies access and reset tokens. It is safe for
