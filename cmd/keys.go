@@ -90,7 +90,7 @@ Text output is the new kid alone on one line.`,
 			if err != nil {
 				return err
 			}
-			return a.print(keyViewOf(k, time.Now()), k.KID)
+			return a.print(keyViewOf(k, a.clock()), k.KID)
 		},
 	}
 	c.Flags().StringVar(&alg, "alg", token.AlgEdDSA, "algorithm: EdDSA (Ed25519), ES256 (P-256) or RS256 (RSA 2048)")
@@ -129,7 +129,7 @@ not a next key.`,
 			if err != nil {
 				return err
 			}
-			v := keyViewOf(k, time.Now())
+			v := keyViewOf(k, a.clock())
 			return a.print(v, v.text())
 		},
 	}
@@ -160,7 +160,7 @@ such key.`,
 			if err != nil {
 				return err
 			}
-			v := keyViewOf(k, time.Now())
+			v := keyViewOf(k, a.clock())
 			return a.print(v, v.text())
 		},
 	}
@@ -186,7 +186,7 @@ with; PUBLISHED marks the keys in /.well-known/jwks.json.`,
 			if err != nil {
 				return err
 			}
-			now := time.Now()
+			now := a.clock()
 			views := []keyView{{KID: svc.tokens.SecretKID(), Alg: token.AlgHS256, State: "secret", Signing: true}}
 			for i := range ks {
 				v := keyViewOf(&ks[i], now)

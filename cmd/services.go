@@ -59,6 +59,7 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 		AccessTTL:        a.cfg.AccessTTL(),
 		RefreshInterval:  a.cfg.Auth.KeysRefreshInterval,
 		KeyEncryptionKey: []byte(a.cfg.Auth.KeyEncryptionKey),
+		Clock:            a.clock,
 		Logger:           a.log,
 	})
 	if err != nil {

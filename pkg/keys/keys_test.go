@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"database/sql"
 	"strings"
 	"testing"
 	"time"
@@ -144,7 +143,7 @@ func TestRotationRules(t *testing.T) {
 				}
 			})
 			t.Run("private keys are not readable in the database without the key-encryption key", func(t *testing.T) {
-				row := rawPrivateKey(t, f, b.Name, second.KID)
+				row := rawPrivateKey(t, f, second.KID)
 				if len(row) == 0 {
 					t.Fatal("empty private key column")
 				}
@@ -182,27 +181,11 @@ func TestRotationRules(t *testing.T) {
 
 // rawPrivateKey reads the private key column with a connection of its own,
 // as someone with read access to the database would.
-func rawPrivateKey(t *testing.T, f *fixture, backend, kid string) []byte {
+func rawPrivateKey(t *testing.T, f *fixture, kid string) []byte {
 	t.Helper()
-	dialect, dsn, err := store.ParseURL(f.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	driver := "postgres"
-	if dialect == store.SQLite {
-		driver = "sqlite"
-	}
-	conn, err := sql.Open(driver, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	q := "SELECT private_key_sealed FROM signing_keys WHERE kid = $1"
-	if backend == "sqlite" {
-		q = "SELECT private_key_sealed FROM signing_keys WHERE kid = ?"
-	}
+	conn := storetest.SQLFor(t, f.url)
 	var row []byte
-	if err := conn.QueryRow(q, kid).Scan(&row); err != nil {
+	if err := conn.QueryRow(conn.Rebind("SELECT private_key_sealed FROM signing_keys WHERE kid = ?"), kid).Scan(&row); err != nil {
 		t.Fatal(err)
 	}
 	return row

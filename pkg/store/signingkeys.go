@@ -49,7 +49,7 @@ func (db *DB) CreateSigningKey(ctx context.Context, k *authsvc.SigningKey) error
 // each replica's key refresh runs.
 func (db *DB) SigningKeys(ctx context.Context) ([]authsvc.SigningKey, error) {
 	keys := []authsvc.SigningKey{}
-	if err := db.SelectContext(ctx, &keys, db.Rebind(sqlSigningKeys)); err != nil {
+	if err := sqlx.SelectContext(ctx, db.pool, &keys, db.pool.Rebind(sqlSigningKeys)); err != nil {
 		return nil, mapError(fmt.Errorf("list signing keys: %w", err))
 	}
 	for i := range keys {
@@ -61,7 +61,7 @@ func (db *DB) SigningKeys(ctx context.Context) ([]authsvc.SigningKey, error) {
 // SigningKey returns the key kid. ENOTFOUND when there is none.
 func (db *DB) SigningKey(ctx context.Context, kid string) (*authsvc.SigningKey, error) {
 	var k authsvc.SigningKey
-	if err := db.GetContext(ctx, &k, db.Rebind(sqlSigningKey), kid); err != nil {
+	if err := sqlx.GetContext(ctx, db.pool, &k, db.pool.Rebind(sqlSigningKey), kid); err != nil {
 		return nil, mapError(fmt.Errorf("get signing key: %w", err))
 	}
 	normalizeKeyTimes(&k)
