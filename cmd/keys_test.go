@@ -500,7 +500,7 @@ func TestKeysCommands(t *testing.T) {
 	gen := c.run("keys", "generate", "--alg", "ES256")
 	expectExit(t, gen, 0)
 	kid := strings.TrimSpace(gen.stdout)
-	if strings.ContainsAny(kid, " \n") || len(kid) != 43 {
+	if strings.ContainsAny(kid, " \n") || !strings.HasPrefix(kid, "es256-") || len(kid) != len("es256-")+43 {
 		t.Fatalf("generate prints the kid alone: %q", gen.stdout)
 	}
 	expectExit(t, c.run("keys", "generate", "--alg", "HS256"), 2)

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
 )
@@ -49,7 +50,9 @@ type KeyPair struct {
 }
 
 // GenerateKey makes a new key pair for alg (EdDSA = Ed25519, ES256 = P-256,
-// RS256 = RSA 2048). Its kid is the RFC 7638 thumbprint of the public JWK.
+// RS256 = RSA 2048). Its kid is the algorithm in lower case, a dash, and
+// the RFC 7638 thumbprint of the public JWK ("eddsa-Qw…"): unique, and never
+// starting with "-" (which a command line would take for a flag).
 func GenerateKey(alg string) (*KeyPair, error) {
 	var priv crypto.Signer
 	var err error
@@ -78,7 +81,7 @@ func GenerateKey(alg string) (*KeyPair, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &KeyPair{KID: thumbprint(jwk), Alg: alg, PublicDER: pubDER, PrivateDER: privDER}, nil
+	return &KeyPair{KID: strings.ToLower(alg) + "-" + thumbprint(jwk), Alg: alg, PublicDER: pubDER, PrivateDER: privDER}, nil
 }
 
 // Sealer encrypts and decrypts private keys with AES-256-GCM under a key

@@ -341,3 +341,19 @@ func TestSetKeysWhileServing(t *testing.T) {
 		}
 	}
 }
+
+// A kid is never taken for a command-line flag: it starts with its algorithm
+// (a bare base64url thumbprint starts with "-" once in 64 keys).
+func TestGeneratedKIDs(t *testing.T) {
+	seen := map[string]bool{}
+	for range 100 {
+		kp, err := token.GenerateKey(token.AlgEdDSA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(kp.KID, "eddsa-") || seen[kp.KID] {
+			t.Fatalf("kid %q (seen before: %t)", kp.KID, seen[kp.KID])
+		}
+		seen[kp.KID] = true
+	}
+}
