@@ -125,6 +125,11 @@ not a next key.`,
 			if err != nil {
 				return err
 			}
+			if k, err := svc.keys.Get(cmd.Context(), args[0]); err == nil && k.State == authsvc.KeyNext {
+				if wait := svc.keys.ReadyAt(k).Sub(a.clock()); wait > 0 {
+					fmt.Fprintf(a.streams.Err, "waiting %s until every replica has seen key %s\n", wait.Round(time.Millisecond), k.KID)
+				}
+			}
 			k, err := svc.keys.Activate(cmd.Context(), args[0])
 			if err != nil {
 				return err

@@ -496,7 +496,9 @@ func TestAudience(t *testing.T) {
 func TestKeysCommands(t *testing.T) {
 	t.Parallel()
 	dbURL := storetest.SQLiteURL(t)
-	c := newKeysCLI(t, dbURL)
+	// A refresh interval of 2 s: activate waits up to 4 s after generate, surely
+	// long enough to be seen however slow the commands in between are.
+	c := newKeysCLI(t, dbURL, "AUTHSVC_AUTH_KEYS_REFRESH_INTERVAL=2s")
 	gen := c.run("keys", "generate", "--alg", "ES256")
 	expectExit(t, gen, 0)
 	kid := strings.TrimSpace(gen.stdout)
@@ -508,7 +510,11 @@ func TestKeysCommands(t *testing.T) {
 	expectExit(t, c.run("keys", "activate"), 2)
 	expectExit(t, c.run("keys", "activate", "no-such-kid"), 3)
 	expectExit(t, c.run("keys", "retire", "no-such-kid"), 3)
-	activated := decodeJSON[map[string]any](t, c.run("keys", "activate", kid, "-o", "json"))
+	act := c.run("keys", "activate", kid, "-o", "json")
+	if !strings.Contains(act.stderr, "until every replica has seen key "+kid) {
+		t.Errorf("activate right after generate does not say it waits: %q", act.stderr)
+	}
+	activated := decodeJSON[map[string]any](t, act)
 	if activated["state"] != "active" || activated["signing"] != true || activated["activated_at"] == nil {
 		t.Fatalf("activate -o json: %v", activated)
 	}

@@ -168,6 +168,12 @@ func (s *Service) Retire(ctx context.Context, kid string, force bool) (*authsvc.
 	return s.key(ctx, kid)
 }
 
+// Get returns the key kid (ENOTFOUND, Reason "key_not_found", when there is
+// none).
+func (s *Service) Get(ctx context.Context, kid string) (*authsvc.SigningKey, error) {
+	return s.key(ctx, kid)
+}
+
 // List returns every key, oldest first.
 func (s *Service) List(ctx context.Context) ([]authsvc.SigningKey, error) {
 	return s.store.SigningKeys(ctx)
