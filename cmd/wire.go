@@ -46,6 +46,7 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	// A database that is not migrated yet (auto_migrate off, the init
 	// container still running) or not reachable is not fatal: the replica
 	// stays unready until the keys load.
+	svc.keys.SetMetrics(m.Keys())
 	if err := svc.keys.Load(ctx); keys.IsConfigError(err) {
 		return nil, err
 	} else if err != nil {

@@ -39,7 +39,18 @@ type Options struct {
 	KeyEncryptionKey []byte
 	Clock            authsvc.Clock // nil means time.Now
 	Logger           zerolog.Logger
+	Metrics          Metrics // nil records nothing
 }
+
+// Metrics receives the outcome of every read of the keys (Load and each
+// refresh); err is nil on success.
+type Metrics interface {
+	KeysRefreshed(err error)
+}
+
+type nopMetrics struct{}
+
+func (nopMetrics) KeysRefreshed(error) {}
 
 // Service runs the signing-key use cases.
 type Service struct {
@@ -50,13 +61,18 @@ type Service struct {
 	refresh time.Duration
 	now     authsvc.Clock
 	log     zerolog.Logger
+	metrics Metrics
 	loaded  atomic.Bool // the keys were read from the database at least once
 }
 
 // New returns a Service over store that loads keys into ring. It fails when
 // a key-encryption key is given but shorter than 32 bytes.
 func New(store authsvc.SigningKeyStore, ring Keyring, opts Options) (*Service, error) {
-	s := &Service{store: store, ring: ring, ttl: opts.AccessTTL, refresh: opts.RefreshInterval, now: opts.Clock, log: opts.Logger}
+	s := &Service{store: store, ring: ring, ttl: opts.AccessTTL, refresh: opts.RefreshInterval, now: opts.Clock,
+		log: opts.Logger, metrics: opts.Metrics}
+	if s.metrics == nil {
+		s.metrics = nopMetrics{}
+	}
 	if s.refresh <= 0 {
 		s.refresh = DefaultRefreshInterval
 	}
@@ -72,6 +88,10 @@ func New(store authsvc.SigningKeyStore, ring Keyring, opts Options) (*Service, e
 	}
 	return s, nil
 }
+
+// SetMetrics sends the outcome of every read of the keys to m (serve's
+// Prometheus metrics). Call it before Load and Run.
+func (s *Service) SetMetrics(m Metrics) { s.metrics = m }
 
 // Propagation is how long a change takes to reach every replica at most:
 // two refresh intervals.
@@ -182,11 +202,19 @@ func (s *Service) List(ctx context.Context) ([]authsvc.SigningKey, error) {
 // Load reads the keys into the keyring once. It fails when keys exist but
 // no key-encryption key is configured, or the active key does not decrypt.
 func (s *Service) Load(ctx context.Context) error {
+	err := s.load(ctx, true)
+	s.metrics.KeysRefreshed(err)
+	return err
+}
+
+// load reads the keys into the keyring; strict refuses existing keys
+// without a key-encryption key.
+func (s *Service) load(ctx context.Context, strict bool) error {
 	keys, err := s.store.SigningKeys(ctx)
 	if err != nil {
 		return err
 	}
-	if s.sealer == nil {
+	if strict && s.sealer == nil {
 		for i := range keys {
 			if keys[i].Verifies(s.now()) {
 				return errNoKEK()
@@ -226,15 +254,13 @@ func (s *Service) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		keys, err := s.store.SigningKeys(ctx)
-		if err == nil {
-			err = s.ring.SetKeys(keys, s.sealer)
+		err := s.load(ctx, false)
+		if ctx.Err() != nil {
+			return
 		}
-		if err == nil {
-			s.loaded.Store(true)
-		}
+		s.metrics.KeysRefreshed(err)
 		switch {
-		case err != nil && ctx.Err() == nil && !failing:
+		case err != nil && !failing:
 			s.log.Error().Err(err).Msg("signing keys not refreshed; the keys in use stay")
 			failing = true
 		case err == nil && failing:
