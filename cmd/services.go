@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/auth"
+	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/credits"
 	"github.com/authsvc/authsvc/pkg/keys"
 	"github.com/authsvc/authsvc/pkg/password"
@@ -45,13 +46,21 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 	if err != nil {
 		return nil, err
 	}
-	authSvc, err := auth.New(auth.Deps{Store: db, Hasher: hasher, Policy: hasher, Tokens: tokens}, auth.Options{
+	authOpts := auth.Options{
 		MaxSession:  a.cfg.MaxSession(),
 		FrontendURL: a.cfg.Mail.FrontendURL,
 		Logger:      a.log,
 		Metrics:     authMetrics,
 		Clock:       a.clock,
-	})
+	}
+	var hashes authsvc.PasswordHasher = hasher
+	if a.build.WrapHasher != nil {
+		hashes = a.build.WrapHasher(hasher)
+	}
+	if a.build.AuthOptions != nil {
+		a.build.AuthOptions(&authOpts)
+	}
+	authSvc, err := auth.New(auth.Deps{Store: db, Hasher: hashes, Policy: hasher, Tokens: tokens}, authOpts)
 	if err != nil {
 		return nil, err
 	}

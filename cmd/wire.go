@@ -19,11 +19,13 @@ const (
 )
 
 // server is everything serve runs: the HTTP handler and the background jobs
-// (each runs until its context is cancelled), and what to release at the end.
+// (each runs until its context is cancelled), the services beneath them, and
+// what to release at the end.
 type server struct {
 	handler http.Handler
 	jobs    []func(ctx context.Context)
 	close   func()
+	svc     *services
 }
 
 // buildServer wires the services into the HTTP API and the background jobs.
@@ -83,6 +85,7 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 		JWKSMaxAge:    a.cfg.Auth.JWKSMaxAge,
 	}, opts)
 	return &server{
+		svc:     svc,
 		handler: api.Handler(),
 		jobs: []func(context.Context){
 			func(ctx context.Context) { svc.auth.RunJanitor(ctx, janitorInterval) },
@@ -124,7 +127,7 @@ func (a *app) rateLimit(ctx context.Context, ips *httpapi.ClientIPs, m *metrics.
 	if !rl.Enabled {
 		return nil, func() {}, nil
 	}
-	var limiter ratelimit.Limiter = ratelimit.NewMemory(ratelimit.MemoryOptions{})
+	var limiter ratelimit.Limiter = ratelimit.NewMemory(ratelimit.MemoryOptions{Clock: a.clock})
 	closeLimiter := func() {}
 	if rl.RedisURL != "" {
 		r, err := ratelimit.NewRedis(rl.RedisURL, ratelimit.RedisOptions{})
@@ -143,5 +146,6 @@ func (a *app) rateLimit(ctx context.Context, ips *httpapi.ClientIPs, m *metrics.
 		ClientIPs: ips,
 		Metrics:   m,
 		Logger:    a.log,
+		Clock:     a.clock,
 	}), closeLimiter, nil
 }

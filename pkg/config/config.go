@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 )
@@ -146,7 +147,7 @@ func Defaults() map[string]any {
 		"auth.bcrypt_cost":                 12,
 		"auth.issuer":                      "authsvc",
 		"auth.audience":                    "",
-		"auth.max_session_hours":           12,
+		"auth.max_session_hours":           int(authsvc.DefaultMaxSession / time.Hour),
 		"auth.key_encryption_key":          "",
 		"auth.keys_refresh_interval":       "5s",
 		"auth.jwks_max_age":                "5m",
