@@ -77,3 +77,15 @@ func TestJWKSEndpoint(t *testing.T) {
 		t.Fatalf("the HS256 key is published: %s", body)
 	}
 }
+
+// Through serve's wiring (the harness), on both databases: the key set is
+// served, empty while HS256 alone signs, and checked against the document.
+func TestJWKSThroughServeWiring(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		r := e.do("GET", "/.well-known/jwks.json", nil, "")
+		r.want(t, http.StatusOK, "")
+		if strings.TrimSpace(string(r.Body)) != `{"keys":[]}` || r.Header.Get("Cache-Control") != "public, max-age=300" {
+			t.Fatalf("JWKS %s, Cache-Control %q", r.Body, r.Header.Get("Cache-Control"))
+		}
+	})
+}
