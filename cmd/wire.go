@@ -7,6 +7,7 @@ import (
 
 	"github.com/authsvc/authsvc/pkg/credits"
 	"github.com/authsvc/authsvc/pkg/httpapi"
+	"github.com/authsvc/authsvc/pkg/keys"
 	"github.com/authsvc/authsvc/pkg/mail"
 	"github.com/authsvc/authsvc/pkg/metrics"
 	"github.com/authsvc/authsvc/pkg/ratelimit"
@@ -41,6 +42,18 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The signing keys are read once here (a bad key-encryption key stops
+	// serve) and then re-read by a background job, so that every replica
+	// picks up a rotation by itself; requests never query them.
+	// A database that is not migrated yet (auto_migrate off, the init
+	// container still running) or not reachable is not fatal: the replica
+	// stays unready until the keys load.
+	svc.keys.SetMetrics(m.Keys())
+	if err := svc.keys.Load(ctx); keys.IsConfigError(err) {
+		return nil, err
+	} else if err != nil {
+		a.log.Warn().Err(err).Msg("signing keys not loaded yet; not ready until they are")
+	}
 	worker, err := a.mailWorker(m.Mail())
 	if err != nil {
 		return nil, err
@@ -65,9 +78,11 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 		Auth:          svc.auth,
 		Credits:       svc.credits,
 		Authenticator: svc.auth,
-		Ready:         a.ready,
+		Ready:         a.readyWithKeys(svc.keys),
 		Logger:        a.log,
 		Metrics:       m.Handler(),
+		Keys:          svc.tokens,
+		JWKSMaxAge:    a.cfg.Auth.JWKSMaxAge,
 	}, opts)
 	return &server{
 		svc:     svc,
@@ -75,6 +90,7 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 		jobs: []func(context.Context){
 			func(ctx context.Context) { svc.auth.RunJanitor(ctx, janitorInterval) },
 			func(ctx context.Context) { worker.Run(ctx) }, //nolint:errcheck // Run returns nil on cancel
+			func(ctx context.Context) { svc.keys.Run(ctx) },
 		},
 		close: func() {
 			svc.auth.Wait() // reset requests answered before shutdown still get their row

@@ -130,3 +130,30 @@ var (
 	ErrEmailLeaseLost      = &Error{Code: ECONFLICT, Reason: "email_lease_lost", Message: "email no longer claimed"}
 	ErrPasswordTooLong     = &Error{Code: EINVALID, Reason: ReasonPasswordTooLong, Message: MsgPasswordTooLong}
 )
+
+// Signing keys (`authsvc keys`): reasons, messages and sentinels. The
+// messages with %s verbs are formatted by package keys with the kid, state
+// or time they name.
+const (
+	ReasonKeyNotFound = "key_not_found"
+	ReasonKeyState    = "key_state"
+	ReasonKEKRequired = "key_encryption_key_required"
+
+	MsgKeyNotFound       = "No signing key %s"
+	MsgKeyState          = "signing key in another state"
+	MsgKeyNotNext        = "Key %s is %s: only a next key can be activated (generate one)"
+	MsgKeyActiveRetire   = "Key %s is active: it signs new tokens; activate another key first, or --force to refuse its tokens now and sign with HS256"
+	MsgKeyTokensValid    = "Key %s is retired but tokens it signed may be valid until %s: retire it then, or --force to refuse them now"
+	MsgKeyWrongKEK       = "Key %s does not decrypt with this auth.key_encryption_key"
+	MsgKEKRequired       = "auth.key_encryption_key (AUTHSVC_AUTH_KEY_ENCRYPTION_KEY, at least 32 bytes) is required for signing keys"
+	MsgKeyAlgUnsupported = "Unsupported key algorithm %q (use EdDSA, ES256 or RS256)"
+)
+
+var (
+	// ErrKeyState is returned by the store when a signing key is not in the
+	// state a change needs (a concurrent change won).
+	ErrKeyState = &Error{Code: ECONFLICT, Reason: ReasonKeyState, Message: MsgKeyState}
+	// ErrKEKRequired: signing keys exist or are asked for, and no
+	// key-encryption key is configured.
+	ErrKEKRequired = &Error{Code: EINVALID, Reason: ReasonKEKRequired, Message: MsgKEKRequired}
+)

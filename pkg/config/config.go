@@ -61,6 +61,13 @@ type AuthConfig struct {
 	Issuer                   string `mapstructure:"issuer"`
 	Audience                 string `mapstructure:"audience"`
 	MaxSessionHours          int    `mapstructure:"max_session_hours"`
+	// KeyEncryptionKey seals the private signing keys in the database (at
+	// least 32 bytes; required once an asymmetric signing key exists).
+	KeyEncryptionKey string `mapstructure:"key_encryption_key"`
+	// KeysRefreshInterval is how often each replica re-reads the signing keys.
+	KeysRefreshInterval time.Duration `mapstructure:"keys_refresh_interval"`
+	// JWKSMaxAge is the Cache-Control max-age of /.well-known/jwks.json.
+	JWKSMaxAge time.Duration `mapstructure:"jwks_max_age"`
 }
 
 // MailConfig covers outbound email.
@@ -139,8 +146,11 @@ func Defaults() map[string]any {
 		"auth.reset_token_expire_minutes":  30,
 		"auth.bcrypt_cost":                 12,
 		"auth.issuer":                      "authsvc",
-		"auth.audience":                    "authsvc",
+		"auth.audience":                    "",
 		"auth.max_session_hours":           int(authsvc.DefaultMaxSession / time.Hour),
+		"auth.key_encryption_key":          "",
+		"auth.keys_refresh_interval":       "5s",
+		"auth.jwks_max_age":                "5m",
 		"mail.driver":                      "log",
 		"mail.host":                        "",
 		"mail.port":                        587,

@@ -43,6 +43,7 @@ func (s *Server) Routes() []Route {
 		{"GET", "/healthz", ClassExempt, s.healthz},
 		{"GET", "/readyz", ClassExempt, s.readyz},
 		{"GET", "/metrics", ClassExempt, s.serveMetrics},
+		{"GET", jwksPath, ClassDefault, s.jwks},
 		{"GET", "/openapi.json", ClassDefault, s.openapiJSON()},
 		{"GET", "/docs", ClassDefault, s.docs()},
 		{"GET", "/docs/{asset}", ClassDefault, s.docs()},
