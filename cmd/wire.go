@@ -95,7 +95,7 @@ func (a *app) mailWorker(mm mail.Metrics) (*mail.Worker, error) {
 	sender, err := mail.NewSender(mail.Config{
 		Driver: m.Driver, Host: m.Host, Port: m.Port, Username: m.Username, Password: m.Password,
 		From: m.From, SSLTLS: m.SSLTLS, StartTLS: m.StartTLS, TemplatesDir: m.TemplatesDir,
-		FrontendURL: m.FrontendURL, MaxAttempts: m.MaxAttempts,
+		FrontendURL: m.FrontendURL, MaxAttempts: m.MaxAttempts, Production: a.cfg.IsProduction(),
 	}, a.log)
 	if err != nil {
 		return nil, err

@@ -20,10 +20,12 @@ const DefaultProductName = "authsvc"
 
 // Message is one rendered email, ready for a Sender.
 type Message struct {
-	To      string
-	Subject string
-	Text    string // the text/plain part
-	HTML    string // the text/html part
+	To       string
+	Kind     string // the template (outbox kind) it was rendered from
+	OutboxID int64  // the outbox row it came from; 0 when not from the outbox
+	Subject  string
+	Text     string // the text/plain part
+	HTML     string // the text/html part
 }
 
 // TemplateData is what the templates see. Fields a kind does not use are empty.
@@ -173,7 +175,7 @@ func (r *Renderer) Render(kind, recipient string, data map[string]string) (*Mess
 	if err != nil {
 		return nil, &authsvc.Error{Code: authsvc.EINVALID, Reason: "email_render_failed", Message: err.Error(), Err: err}
 	}
-	msg.To = recipient
+	msg.To, msg.Kind = recipient, kind
 	return msg, nil
 }
 

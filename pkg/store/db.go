@@ -145,6 +145,9 @@ func Open(rawURL string, opts Options) (*DB, error) {
 			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 				return nil, fmt.Errorf("create database directory: %w", err)
 			}
+			if err := createPrivate(p); err != nil {
+				return nil, err
+			}
 		}
 	}
 	sqlxDB, err := sqlx.Open(driver, dsn)
@@ -163,6 +166,21 @@ func Open(rawURL string, opts Options) (*DB, error) {
 		db.writeSlot = make(chan struct{}, 1)
 	}
 	return db, nil
+}
+
+// createPrivate creates the SQLite file at path with mode 0600 when it does
+// not exist yet. SQLite gives the -wal and -shm files it creates later the
+// mode of the database file, so they are 0600 too. An existing file keeps its
+// mode (an operator may have chosen it).
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create database file: %w", err)
+	}
+	return f.Close()
 }
 
 // SetClock replaces the clock the store stamps rows with (tests only).
