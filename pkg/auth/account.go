@@ -21,15 +21,23 @@ func (s *Service) target(ctx context.Context, p *authsvc.Principal, username str
 }
 
 // reauthenticate checks the caller's own password (an admin's own, when
-// acting on another user).
-func (s *Service) reauthenticate(p *authsvc.Principal, password string) error {
+// acting on another user). Each check counts toward the caller's failed-login
+// limit exactly like a login, so a stolen token cannot guess the owner's
+// password without bound: past the limit it is 429, and a correct password
+// clears the count as a successful login does.
+func (s *Service) reauthenticate(ctx context.Context, p *authsvc.Principal, password string) error {
+	key := strings.ToLower(p.User.Username)
+	if err := s.reserveLoginAttempt(ctx, key); err != nil {
+		return err
+	}
 	if err := s.hasher.Compare(p.User.PasswordHash, password); err != nil {
 		if isCode(err, authsvc.EUNAUTHORIZED) {
+			s.opts.Metrics.LoginFailed()
 			return errWrongPassword()
 		}
 		return err
 	}
-	return nil
+	return s.db.ClearLoginFailures(ctx, key)
 }
 
 // Me returns the caller, or for an admin the user with userID (0 or the
@@ -64,7 +72,7 @@ func (s *Service) ChangePassword(ctx context.Context, p *authsvc.Principal, c au
 	if err != nil {
 		return err
 	}
-	if err := s.reauthenticate(p, c.CurrentPassword); err != nil {
+	if err := s.reauthenticate(ctx, p, c.CurrentPassword); err != nil {
 		return err
 	}
 	hash, err := s.hasher.Hash(c.NewPassword)
@@ -93,7 +101,7 @@ func (s *Service) ChangeEmail(ctx context.Context, p *authsvc.Principal, c auths
 	if err != nil {
 		return nil, err
 	}
-	if err := s.reauthenticate(p, c.CurrentPassword); err != nil {
+	if err := s.reauthenticate(ctx, p, c.CurrentPassword); err != nil {
 		return nil, err
 	}
 	newEmail := strings.ToLower(c.NewEmail)
@@ -122,7 +130,7 @@ func (s *Service) DeleteAccount(ctx context.Context, p *authsvc.Principal, usern
 	if err != nil {
 		return err
 	}
-	if err := s.reauthenticate(p, password); err != nil {
+	if err := s.reauthenticate(ctx, p, password); err != nil {
 		return err
 	}
 	if err := s.db.DeleteUser(ctx, u.ID); err != nil {

@@ -86,6 +86,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (*authsv
 	if err := s.db.ClearLoginFailures(ctx, key); err != nil {
 		return nil, err
 	}
+	s.rehashIfNeeded(ctx, u, password)
 	s.opts.Metrics.LoginSucceeded()
 	return s.issue(u, time.Time{})
 }
@@ -136,6 +137,27 @@ func (s *Service) checkPassword(ctx context.Context, username, password string) 
 		return nil, err
 	}
 	return u, nil
+}
+
+// rehashIfNeeded stores a new hash of password at the configured cost when
+// u's hash was made at another cost, so that after a cost change the login
+// of an existing account stops being measurably faster (or slower) than the
+// dummy compare of an unknown one. Tokens stay valid (no version bump); a
+// concurrent password change wins. A failure is logged, never the login's.
+func (s *Service) rehashIfNeeded(ctx context.Context, u *authsvc.User, password string) {
+	if !s.hasher.NeedsRehash(u.PasswordHash) {
+		return
+	}
+	hash, err := s.hasher.Hash(password)
+	if err == nil {
+		err = s.db.RehashPassword(ctx, u.ID, u.PasswordHash, hash)
+	}
+	if err != nil {
+		s.log.Warn().Err(err).Int64("user_id", u.ID).Msg("rehash at the configured bcrypt cost failed")
+		return
+	}
+	u.PasswordHash = hash
+	s.log.Info().Int64("user_id", u.ID).Msg("password rehashed at the configured bcrypt cost")
 }
 
 // issue issues an access token for u; authTime zero means now. The token
