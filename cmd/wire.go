@@ -26,6 +26,9 @@ const (
 // (each runs until its context is cancelled), and what to release at the end.
 type server struct {
 	handler http.Handler
+	// metrics serves GET /metrics on server.metrics_addr; nil when that is
+	// not set (then the public listener serves the public view).
+	metrics http.Handler
 	jobs    []func(ctx context.Context)
 	close   func()
 }
@@ -64,16 +67,24 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	if limit != nil {
 		opts.RouteMiddleware = append(opts.RouteMiddleware, limit)
 	}
+	// /metrics on the public listener must not tell whether an account
+	// exists: either it moves to its own listener, or the public view leaves
+	// out the series that could (see metrics.PublicHandler).
+	var publicMetrics, privateMetrics http.Handler = m.PublicHandler(), nil
+	if a.cfg.Server.MetricsAddr != "" {
+		publicMetrics, privateMetrics = nil, metricsOnly(m.Handler())
+	}
 	api := httpapi.New(httpapi.Deps{
 		Auth:          svc.auth,
 		Credits:       svc.credits,
 		Authenticator: svc.auth,
 		Ready:         a.ready,
 		Logger:        a.log,
-		Metrics:       m.Handler(),
+		Metrics:       publicMetrics,
 	}, opts)
 	return &server{
 		handler: api.Handler(),
+		metrics: privateMetrics,
 		jobs: []func(context.Context){
 			func(ctx context.Context) { svc.auth.RunJanitor(ctx, janitorInterval) },
 			func(ctx context.Context) { worker.Run(ctx) }, //nolint:errcheck // Run returns nil on cancel
@@ -83,6 +94,14 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 			closeLimiter()
 		},
 	}, nil
+}
+
+// metricsOnly serves h at GET /metrics and 404 elsewhere: the private
+// metrics listener.
+func metricsOnly(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	return mux
 }
 
 // mailWorker builds the outbox worker with its renderer and driver.

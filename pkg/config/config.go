@@ -37,6 +37,7 @@ type Config struct {
 // ServerConfig is the HTTP listener.
 type ServerConfig struct {
 	Addr               string        `mapstructure:"addr"`
+	MetricsAddr        string        `mapstructure:"metrics_addr"`
 	TrustedProxies     []string      `mapstructure:"trusted_proxies"`
 	CORSAllowedOrigins []string      `mapstructure:"cors_allowed_origins"`
 	ShutdownGrace      time.Duration `mapstructure:"shutdown_grace"`
@@ -121,6 +122,7 @@ func Defaults() map[string]any {
 	return map[string]any{
 		"environment":                      "development",
 		"server.addr":                      ":8080",
+		"server.metrics_addr":              "",
 		"server.trusted_proxies":           []string{},
 		"server.cors_allowed_origins":      []string{},
 		"server.shutdown_grace":            "15s",

@@ -58,6 +58,11 @@ func (c *Config) validateServer(e *errs) {
 	if _, _, err := net.SplitHostPort(c.Server.Addr); err != nil {
 		e.add("server.addr", "must be host:port or :port: %v", err)
 	}
+	if c.Server.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.Server.MetricsAddr); err != nil {
+			e.add("server.metrics_addr", "must be empty, host:port or :port: %v", err)
+		}
+	}
 	for _, p := range c.Server.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err != nil {
 			if _, err := netip.ParseAddr(p); err != nil {
