@@ -55,7 +55,7 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := httpapi.Options{Middleware: []func(http.Handler) http.Handler{
+	opts := httpapi.Options{ClientIPs: ips, Middleware: []func(http.Handler) http.Handler{
 		httpapi.AccessLog(a.log, ips), // outermost: also logs CORS preflights
 		httpapi.ObserveRequests(m),
 		httpapi.CORS(a.cfg.Server.CORSAllowedOrigins), // outside the mux: answers OPTIONS

@@ -121,7 +121,7 @@ func (s *Service) Purge(ctx context.Context) error {
 		return err
 	}
 	s.log.Debug().Int64("revoked_tokens", st.RevokedTokens).Int64("reset_tokens", st.ResetTokens).
-		Int64("login_failures", st.LoginFailures).Msg("purged expired auth data")
+		Int64("login_failures", st.LoginFailures).Int64("sessions", st.Sessions).Msg("purged expired auth data")
 	return nil
 }
 

@@ -22,7 +22,7 @@ func (s *Service) Register(ctx context.Context, r authsvc.Registration) (*authsv
 	if err != nil {
 		return nil, nil, err
 	}
-	tok, err := s.issue(u, time.Time{})
+	tok, err := s.startSession(ctx, u, 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -88,7 +88,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (*authsv
 	}
 	s.rehashIfNeeded(ctx, u, password)
 	s.opts.Metrics.LoginSucceeded()
-	return s.issue(u, time.Time{})
+	return s.startSession(ctx, u, 0)
 }
 
 // reserveLoginAttempt counts a login attempt for the lowercased username
@@ -160,18 +160,19 @@ func (s *Service) rehashIfNeeded(ctx context.Context, u *authsvc.User, password 
 	s.log.Info().Int64("user_id", u.ID).Msg("password rehashed at the configured bcrypt cost")
 }
 
-// issue issues an access token for u; authTime zero means now. The token
-// never outlives the session (auth_time + MaxSession).
-func (s *Service) issue(u *authsvc.User, authTime time.Time) (*authsvc.AccessToken, error) {
+// issue issues an access token of the session sessionID for u; authTime
+// zero means now. The token never outlives the session (auth_time +
+// MaxSession).
+func (s *Service) issue(u *authsvc.User, authTime time.Time, sessionID string) (*authsvc.AccessToken, error) {
 	if authTime.IsZero() {
 		authTime = s.now()
 	}
-	tok, claims, err := s.tokens.IssueAccess(u, authTime)
+	tok, claims, err := s.tokens.IssueAccess(u, authTime, sessionID)
 	if err != nil {
 		return nil, err
 	}
 	if end := authTime.Add(s.opts.MaxSession); claims.ExpiresAt.After(end) {
-		if tok, claims, err = s.tokens.IssueAccessTTL(u, authTime, end.Sub(s.now())); err != nil {
+		if tok, claims, err = s.tokens.IssueAccessTTL(u, authTime, end.Sub(s.now()), sessionID); err != nil {
 			return nil, err
 		}
 	}
@@ -181,30 +182,34 @@ func (s *Service) issue(u *authsvc.User, authTime time.Time) (*authsvc.AccessTok
 
 // Authenticate implements authsvc.Authenticator: it verifies the token, then
 // with one query checks that the user exists, that the token version is
-// current and that the jti is not revoked. Admin rights come from the row.
+// current, that the jti is not revoked and that the token's session (sid)
+// is alive. Admin rights come from the row. A token without sid (issued
+// before sessions existed) is checked as before, for the rest of its life.
 func (s *Service) Authenticate(ctx context.Context, bearer string) (*authsvc.Principal, error) {
 	claims, err := s.tokens.ParseAccess(bearer)
 	if err != nil {
 		s.opts.Metrics.TokenRefused(token.RefusalReason(err))
 		return nil, err
 	}
-	u, revoked, err := s.db.AuthUser(ctx, claims.UserID, claims.JTI)
+	check, err := s.db.AuthUser(ctx, claims.UserID, claims.JTI, claims.SessionID)
 	reason := ""
 	switch {
 	case isCode(err, authsvc.ENOTFOUND):
 		reason = "user_gone"
 	case err != nil:
 		return nil, err
-	case revoked:
+	case check.Revoked:
 		reason = "revoked"
-	case u.TokenVersion != claims.TokenVersion:
+	case check.User.TokenVersion != claims.TokenVersion:
 		reason = "stale_version"
+	case claims.SessionID != "" && !check.SessionAlive:
+		reason = "session_ended"
 	}
 	if reason != "" {
 		s.opts.Metrics.TokenRefused(reason)
 		return nil, errInvalidToken(nil)
 	}
-	return &authsvc.Principal{User: u, Claims: claims}, nil
+	return &authsvc.Principal{User: check.User, Claims: claims}, nil
 }
 
 // Refresh revokes a still-valid access token and issues a new one with a new
@@ -224,24 +229,14 @@ func (s *Service) Refresh(ctx context.Context, tok string) (*authsvc.AccessToken
 		s.opts.Metrics.TokenRefused("session_expired")
 		return nil, authsvc.NewError(authsvc.EUNAUTHORIZED, "session_expired", "Session expired, please log in again")
 	}
-	if err := s.db.RevokeToken(ctx, p.Claims.JTI, p.Claims.ExpiresAt.Add(revocationMargin)); err != nil {
+	if err := s.db.RefreshSession(ctx, p.Claims.JTI, p.Claims.ExpiresAt.Add(revocationMargin), p.SessionID()); err != nil {
 		if isCode(err, authsvc.ECONFLICT) {
 			s.opts.Metrics.TokenRefused("already_refreshed")
 			return nil, errInvalidToken(err)
 		}
 		return nil, err
 	}
-	return s.issue(p.User, p.Claims.AuthTime)
-}
-
-// Logout revokes the caller's token until it expires. Logging out twice
-// concurrently is not an error.
-func (s *Service) Logout(ctx context.Context, p *authsvc.Principal) error {
-	err := s.db.RevokeToken(ctx, p.Claims.JTI, p.Claims.ExpiresAt.Add(revocationMargin))
-	if err != nil && !isCode(err, authsvc.ECONFLICT) {
-		return err
-	}
-	return nil
+	return s.issue(p.User, p.Claims.AuthTime, p.SessionID())
 }
 
 // IssueToken issues an access token for the named user with a custom
@@ -251,10 +246,8 @@ func (s *Service) IssueToken(ctx context.Context, username string, ttl time.Dura
 	if err != nil {
 		return nil, err
 	}
-	tok, claims, err := s.tokens.IssueAccessTTL(u, s.now(), ttl)
-	if err != nil {
-		return nil, err
+	if ttl <= 0 {
+		return nil, authsvc.Errorf(authsvc.EINVALID, "Token lifetime must be positive")
 	}
-	s.opts.Metrics.TokenIssued()
-	return &authsvc.AccessToken{Token: tok, Claims: claims}, nil
+	return s.startSession(ctx, u, ttl)
 }

@@ -62,8 +62,15 @@ type AuthService interface {
 	// the same auth_time. EUNAUTHORIZED when the token is invalid, revoked,
 	// already refreshed, or its session is older than the maximum.
 	Refresh(ctx context.Context, token string) (*AccessToken, error)
-	// Logout revokes the caller's token.
-	Logout(ctx context.Context, p *Principal) error
+	// Logout ends the caller's sessions by scope (LogoutLocal or "" the
+	// current one and the presented token, LogoutOthers every other one,
+	// LogoutGlobal all). EVALIDATION for another scope.
+	Logout(ctx context.Context, p *Principal, scope string) error
+	// Sessions lists the caller's live sessions, newest first.
+	Sessions(ctx context.Context, p *Principal) ([]*Session, error)
+	// EndSession ends one of the caller's sessions. ENOTFOUND (Reason
+	// session_not_found) for an unknown id or another user's session.
+	EndSession(ctx context.Context, p *Principal, id string) error
 	// RequestPasswordReset queues a reset email when an account has that
 	// address (at most one per account per interval). It answers the same
 	// whether or not the account exists.

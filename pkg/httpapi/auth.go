@@ -255,7 +255,7 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
-	if err := s.deps.Auth.Logout(r.Context(), p); err != nil {
+	if err := s.deps.Auth.Logout(r.Context(), p, r.URL.Query().Get("scope")); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -61,7 +61,7 @@ func BenchmarkMe(b *testing.B) {
 					b.Error(err)
 					return
 				}
-				if _, _, err := e.DB.AuthUser(ctx, claims.UserID, claims.JTI); err != nil {
+				if _, err := e.DB.AuthUser(ctx, claims.UserID, claims.JTI, claims.SessionID); err != nil {
 					b.Error(err)
 					return
 				}

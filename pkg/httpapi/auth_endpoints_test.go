@@ -427,7 +427,7 @@ func TestRefreshEndpoint(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			old, _, err := e.Tokens.IssueAccess(u, e.Clock.Now().Add(-12*time.Hour-time.Second))
+			old, _, err := e.Tokens.IssueAccess(u, e.Clock.Now().Add(-12*time.Hour-time.Second), "")
 			if err != nil {
 				t.Fatal(err)
 			}

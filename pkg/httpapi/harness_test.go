@@ -71,6 +71,7 @@ type env struct {
 	Clock   *testClock
 	Handler http.Handler
 	logs    *testkit.SyncBuffer
+	Queries *storetest.Counter // statements sent to the database
 
 	mu      sync.Mutex
 	secrets map[string]bool // passwords and tokens that must never be logged
@@ -102,8 +103,8 @@ func newEnv(t testing.TB, dbURL string, cfg envConfig) *env {
 	if cfg.accessTTL == 0 {
 		cfg.accessTTL = time.Hour
 	}
-	db := storetest.Open(t, dbURL)
-	e := &env{t: t, DB: db, Clock: &testClock{}, logs: &testkit.SyncBuffer{}, secrets: map[string]bool{}}
+	db, queries := storetest.OpenCounting(t, dbURL)
+	e := &env{t: t, DB: db, Queries: queries, Clock: &testClock{}, logs: &testkit.SyncBuffer{}, secrets: map[string]bool{}}
 	logger := zerolog.New(e.logs).Level(cfg.logLevel).With().Timestamp().Logger()
 	db.SetClock(e.Clock.Now)
 	hasher, err := password.New(cfg.cost)

@@ -34,6 +34,8 @@ func (s *Server) Routes() []Route {
 		{"POST", "/auth/refresh", ClassAuth, s.refresh},
 		{"POST", "/auth/logout", ClassDefault, s.authed(s.logout)},
 		{"GET", "/auth/users/{username}", ClassDefault, s.authed(s.userDetails)},
+		{"GET", "/auth/sessions", ClassDefault, s.authed(s.listSessions)},
+		{"DELETE", "/auth/sessions/{id}", ClassDefault, s.authed(s.endSession)},
 
 		{"GET", "/credits/balance", ClassDefault, s.authed(s.creditBalance)},
 		{"POST", "/credits/add", ClassDefault, s.authed(s.creditAdd)},

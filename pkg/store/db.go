@@ -7,6 +7,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -18,9 +20,9 @@ import (
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq" // PostgreSQL driver
+	"github.com/lib/pq" // PostgreSQL driver
 	"github.com/rs/zerolog"
-	_ "modernc.org/sqlite" // SQLite driver, pure Go
+	"modernc.org/sqlite" // SQLite driver, pure Go
 )
 
 // Dialect names the database engine behind a DB.
@@ -42,7 +44,19 @@ type Options struct {
 	MaxOpenConns int // 0 keeps the driver default
 	MaxIdleConns int
 	Logger       zerolog.Logger
+	// WrapDriver, when set, wraps the database driver; tests count the
+	// statements a request runs with it.
+	WrapDriver func(driver.Driver) driver.Driver
 }
+
+// connector opens connections of drv to dsn (for Options.WrapDriver).
+type connector struct {
+	dsn string
+	drv driver.Driver
+}
+
+func (c connector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
+func (c connector) Driver() driver.Driver                        { return c.drv }
 
 // DB is a connection pool to one authsvc database. It implements the storage
 // interfaces of package authsvc.
@@ -138,9 +152,9 @@ func Open(rawURL string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, authsvc.NewError(authsvc.EVALIDATION, "invalid_database_url", err.Error())
 	}
-	driver := "postgres"
+	driverName := "postgres"
 	if dialect == SQLite {
-		driver = "sqlite"
+		driverName = "sqlite"
 		if p := SQLitePath(rawURL); p != "" {
 			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 				return nil, fmt.Errorf("create database directory: %w", err)
@@ -150,8 +164,14 @@ func Open(rawURL string, opts Options) (*DB, error) {
 			}
 		}
 	}
-	sqlxDB, err := sqlx.Open(driver, dsn)
-	if err != nil {
+	var sqlxDB *sqlx.DB
+	if opts.WrapDriver != nil {
+		var base driver.Driver = &pq.Driver{}
+		if dialect == SQLite {
+			base = &sqlite.Driver{}
+		}
+		sqlxDB = sqlx.NewDb(sql.OpenDB(connector{dsn: dsn, drv: opts.WrapDriver(base)}), driverName)
+	} else if sqlxDB, err = sqlx.Open(driverName, dsn); err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	db := &DB{DB: sqlxDB, Dialect: dialect, log: opts.Logger, now: time.Now}

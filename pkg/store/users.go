@@ -10,7 +10,8 @@ import (
 )
 
 // userColumns is the column list every user query selects.
-const userColumns = `u.id, u.username, u.email, u.password_hash, u.is_admin, u.token_version, u.created_at, u.updated_at`
+const userColumns = `u.id, u.username, u.email, u.password_hash, u.is_admin, u.token_version, u.created_at, u.updated_at,
+	u.email_verified_at`
 
 // errUsernameTaken is what clients see for a taken username (CONTRACT §4 #1).
 func errUsernameTaken(err error) error {
@@ -30,6 +31,10 @@ func userNotFound(err error) error {
 func normalizeUser(u *authsvc.User) *authsvc.User {
 	u.CreatedAt = u.CreatedAt.UTC()
 	u.UpdatedAt = u.UpdatedAt.UTC()
+	if u.EmailVerifiedAt != nil {
+		t := u.EmailVerifiedAt.UTC()
+		u.EmailVerifiedAt = &t
+	}
 	return u
 }
 
@@ -124,28 +129,37 @@ func (db *DB) ListUsers(ctx context.Context, f authsvc.UserFilter) ([]*authsvc.U
 
 // authUserQuery is the one query of an authenticated request.
 const authUserQuery = `SELECT ` + userColumns + `,
-	EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = ?) AS revoked
+	EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = ?) AS revoked,
+	EXISTS (SELECT 1 FROM sessions s WHERE s.id = ? AND s.user_id = u.id AND s.expires_at > ?) AS session_alive
 	FROM users u WHERE u.id = ?`
 
+// AuthCheck is what the one query of an authenticated request learns.
+type AuthCheck struct {
+	User         *authsvc.User
+	Revoked      bool // the jti is on the revocation list
+	SessionAlive bool // the session exists, is the user's and has not expired
+}
+
 // AuthUser is the one query of an authenticated request: the user row with
-// the given id and whether jti is on the revocation list. A missing user is
-// ENOTFOUND.
-func (db *DB) AuthUser(ctx context.Context, userID int64, jti string) (*authsvc.User, bool, error) {
+// the given id, whether jti is on the revocation list and whether the
+// session sessionID is alive. A missing user is ENOTFOUND.
+func (db *DB) AuthUser(ctx context.Context, userID int64, jti, sessionID string) (*AuthCheck, error) {
 	var row struct {
 		authsvc.User
-		Revoked bool `db:"revoked"`
+		Revoked      bool `db:"revoked"`
+		SessionAlive bool `db:"session_alive"`
 	}
 	stmt, err := db.prepared(ctx, authUserQuery)
 	if err == nil {
-		err = stmt.QueryRowxContext(ctx, jti, userID).StructScan(&row)
+		err = stmt.QueryRowxContext(ctx, jti, sessionID, db.Now(), userID).StructScan(&row)
 	}
 	if err != nil {
 		if authsvc.ErrorCode(mapError(err)) == authsvc.ENOTFOUND {
-			return nil, false, userNotFound(err)
+			return nil, userNotFound(err)
 		}
-		return nil, false, mapError(fmt.Errorf("authenticate user: %w", err))
+		return nil, mapError(fmt.Errorf("authenticate user: %w", err))
 	}
-	return normalizeUser(&row.User), row.Revoked, nil
+	return &AuthCheck{User: normalizeUser(&row.User), Revoked: row.Revoked, SessionAlive: row.SessionAlive}, nil
 }
 
 // updateUser runs an UPDATE on one user inside tx and returns the row after
@@ -183,6 +197,9 @@ func (db *DB) setPassword(ctx context.Context, tx *sqlx.Tx, userID int64, hash s
 		return nil, err
 	}
 	if err := retireResetTokens(ctx, tx, userID); err != nil {
+		return nil, err
+	}
+	if _, err := endSessions(ctx, tx, userID, ""); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -224,8 +241,12 @@ func (db *DB) UpdateEmail(ctx context.Context, userID int64, email string, mail 
 		if err != nil {
 			return err
 		}
-		// A reset link sent to the old address must not outlive the change.
+		// A reset link sent to the old address must not outlive the change,
+		// nor a session whose tokens the version bump ended.
 		if err := retireResetTokens(ctx, tx, userID); err != nil {
+			return err
+		}
+		if _, err := endSessions(ctx, tx, userID, ""); err != nil {
 			return err
 		}
 		return db.enqueueEmails(ctx, tx, mail...)

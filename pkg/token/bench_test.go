@@ -25,7 +25,7 @@ func BenchmarkIssueAccess(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, _, err := iss.IssueAccess(u, now); err != nil {
+			if _, _, err := iss.IssueAccess(u, now, ""); err != nil {
 				b.Error(err)
 				return
 			}
@@ -36,7 +36,7 @@ func BenchmarkIssueAccess(b *testing.B) {
 // BenchmarkParseAccess measures verifying an access token, on all cores.
 func BenchmarkParseAccess(b *testing.B) {
 	iss := benchIssuer(b)
-	tok, _, err := iss.IssueAccess(testUser(), time.Now())
+	tok, _, err := iss.IssueAccess(testUser(), time.Now(), "")
 	if err != nil {
 		b.Fatal(err)
 	}
