@@ -40,7 +40,7 @@ func (v userView) text() string {
 func newUserCommand(a *app) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "user",
-		Short: "Create, promote, delete, list and show users",
+		Short: "Create, promote, delete, list and show users; list and end their sessions",
 		Example: `  authsvc user create alice --email alice@example.com --password-stdin < pw.txt
   authsvc user promote alice
   authsvc user list --admins -o json`,
@@ -48,7 +48,7 @@ func newUserCommand(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	c.AddCommand(newUserCreateCommand(a), newUserPromoteCommand(a), newUserDeleteCommand(a),
-		newUserListCommand(a), newUserShowCommand(a))
+		newUserListCommand(a), newUserShowCommand(a), newUserSessionsCommand(a), newUserLogoutCommand(a))
 	return c
 }
 

@@ -1,0 +1,50 @@
+package cmd_test
+
+import (
+	"testing"
+
+	"github.com/authsvc/authsvc/pkg/store/storetest"
+)
+
+type sessionJSON struct {
+	ID        string `json:"id"`
+	ClientIP  string `json:"client_ip"`
+	UserAgent string `json:"user_agent"`
+}
+
+func TestUserSessionsAndLogout(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			c := newCLI(t, b.URL(t))
+			decodeJSON[userJSON](t, c.runStdin(testPassword, "user", "create", "dora", "--email", "dora@example.com", "--password-stdin", "-o", "json"))
+			first := decodeJSON[map[string]any](t, c.run("token", "issue", "dora", "-o", "json"))["access_token"].(string)
+			second := decodeJSON[map[string]any](t, c.run("token", "issue", "dora", "-o", "json"))["access_token"].(string)
+
+			sessions := decodeJSON[[]sessionJSON](t, c.run("user", "sessions", "dora", "-o", "json"))
+			if len(sessions) != 2 || sessions[0].UserAgent != "authsvc-cli" || sessions[0].ID == sessions[1].ID {
+				t.Fatalf("sessions = %+v, want two CLI sessions", sessions)
+			}
+			s := c.startServer()
+			for _, tok := range []string{first, second} {
+				if code, body := s.authGet(t, "/auth/me", tok); code != 200 {
+					t.Fatalf("a CLI token before logout: %d %s", code, body)
+				}
+			}
+			ended := decodeJSON[map[string]any](t, c.run("user", "logout", "dora", "-o", "json"))
+			if ended["sessions_ended"] != float64(2) {
+				t.Fatalf("user logout = %v", ended)
+			}
+			for _, tok := range []string{first, second} {
+				if code, _ := s.authGet(t, "/auth/me", tok); code != 401 {
+					t.Fatalf("a token after user logout: %d, want 401", code)
+				}
+			}
+			if left := decodeJSON[[]sessionJSON](t, c.run("user", "sessions", "dora", "-o", "json")); len(left) != 0 {
+				t.Fatalf("sessions after logout: %+v", left)
+			}
+			expectExit(t, c.run("user", "sessions", "nobody"), 3)
+			expectExit(t, c.run("user", "logout", "nobody"), 3)
+		})
+	}
+}
