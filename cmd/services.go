@@ -42,10 +42,12 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 		return nil, err
 	}
 	authSvc, err := auth.New(auth.Deps{Store: db, Hasher: hasher, Policy: hasher, Tokens: tokens}, auth.Options{
-		MaxSession:  a.cfg.MaxSession(),
-		FrontendURL: a.cfg.Mail.FrontendURL,
-		Logger:      a.log,
-		Metrics:     authMetrics,
+		MaxSession:           a.cfg.MaxSession(),
+		RequireVerifiedEmail: a.cfg.Auth.RequireVerifiedEmail,
+		VerifyTTL:            a.cfg.VerifyTTL(),
+		FrontendURL:          a.cfg.Mail.FrontendURL,
+		Logger:               a.log,
+		Metrics:              authMetrics,
 	})
 	if err != nil {
 		return nil, err

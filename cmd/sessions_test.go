@@ -48,3 +48,35 @@ func TestUserSessionsAndLogout(t *testing.T) {
 		})
 	}
 }
+
+func TestUserVerifiedFlagAndVerifyCommand(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			c := newCLI(t, b.URL(t), "AUTHSVC_AUTH_REQUIRE_VERIFIED_EMAIL=true")
+			type verifiedJSON struct {
+				Username      string `json:"username"`
+				EmailVerified bool   `json:"email_verified"`
+			}
+			known := decodeJSON[verifiedJSON](t, c.runStdin(testPassword, "user", "create", "vera", "--email", "vera@example.com",
+				"--verified", "--password-stdin", "-o", "json"))
+			fresh := decodeJSON[verifiedJSON](t, c.runStdin(testPassword, "user", "create", "nova", "--email", "nova@example.com",
+				"--password-stdin", "-o", "json"))
+			if !known.EmailVerified || fresh.EmailVerified {
+				t.Fatalf("--verified: %+v; without: %+v", known, fresh)
+			}
+			novaToken := decodeJSON[map[string]any](t, c.run("token", "issue", "nova", "-o", "json"))["access_token"].(string)
+			s := c.startServer()
+			if code, body := s.authGet(t, "/auth/me", novaToken); code != 403 {
+				t.Fatalf("unverified account with require_verified_email: %d %s", code, body)
+			}
+			if v := decodeJSON[verifiedJSON](t, c.run("user", "verify", "nova", "-o", "json")); !v.EmailVerified {
+				t.Fatalf("user verify: %+v", v)
+			}
+			if code, body := s.authGet(t, "/auth/me", novaToken); code != 200 {
+				t.Fatalf("after user verify: %d %s", code, body)
+			}
+			expectExit(t, c.run("user", "verify", "nobody"), 3)
+		})
+	}
+}

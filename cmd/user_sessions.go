@@ -81,3 +81,26 @@ issued before sessions existed lives until it expires). The password is unchange
 		},
 	}
 }
+
+func newUserVerifyCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify USERNAME",
+		Short: "Mark a user's email address verified",
+		Long: `Mark a user's current email address verified, as if they had used the link
+sent to it (with auth.require_verified_email they can log in from now on).`,
+		Example: "  authsvc user verify alice\n  authsvc user verify alice -o json",
+		Args:    exactArgs(1, "one USERNAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svc, err := a.adminServices(cmd)
+			if err != nil {
+				return err
+			}
+			u, err := svc.auth.VerifyUser(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			v := viewOf(u)
+			return a.print(v, v.text())
+		},
+	}
+}

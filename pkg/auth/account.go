@@ -87,9 +87,13 @@ func (s *Service) ChangePassword(ctx context.Context, p *authsvc.Principal, c au
 }
 
 // ChangeEmail sets a new email for the named user after checking the
-// caller's password, queues a notice to the old address in the same
-// transaction and kills every earlier token of the user. A taken email is
-// EINVALID (400, as the original).
+// caller's password, queues a notice to the old address and a verification
+// link to the new one in the same transaction, and kills every earlier
+// token and session of the user; the new address is unverified until its
+// link is used. With RequireVerifiedEmail the change waits instead: only the
+// link and the notice are sent, and the user is returned unchanged; using
+// the link makes the change. A taken email is EINVALID (400, as the
+// original).
 func (s *Service) ChangeEmail(ctx context.Context, p *authsvc.Principal, c authsvc.EmailChange) (*authsvc.User, error) {
 	var v authsvc.Validator
 	validateEmail(&v, c.NewEmail, "new_email")
@@ -107,15 +111,36 @@ func (s *Service) ChangeEmail(ctx context.Context, p *authsvc.Principal, c auths
 	newEmail := strings.ToLower(c.NewEmail)
 	notice := &authsvc.OutboundEmail{Kind: authsvc.EmailEmailChanged, Recipient: u.Email,
 		Data: map[string]string{"username": u.Username, "old_email": u.Email, "new_email": newEmail}}
-	updated, err := s.db.UpdateEmail(ctx, u.ID, newEmail, notice)
+	verify, link := s.newVerification(u, newEmail)
+	if s.opts.RequireVerifiedEmail && newEmail != u.Email {
+		return s.requestEmailChange(ctx, p, u, verify, link, notice)
+	}
+	updated, err := s.db.UpdateEmail(ctx, u.ID, newEmail, verify, notice, link)
 	if isCode(err, authsvc.ECONFLICT) {
-		return nil, &authsvc.Error{Code: authsvc.EINVALID, Reason: "email_taken", Message: "Email already registered", Err: err}
+		return nil, errEmailTaken(err)
 	}
 	if err != nil {
 		return nil, err
 	}
 	s.log.Info().Int64("user_id", u.ID).Int64("by_user_id", p.User.ID).Msg("email changed")
 	return updated, nil
+}
+
+// requestEmailChange sends the link confirming the new address and the
+// notice to the old one; the email stays as it is until the link is used.
+func (s *Service) requestEmailChange(ctx context.Context, p *authsvc.Principal, u *authsvc.User,
+	verify *authsvc.EmailVerification, link, notice *authsvc.OutboundEmail) (*authsvc.User, error) {
+	if other, err := s.db.UserByEmail(ctx, verify.Email); err == nil && other.ID != u.ID {
+		return nil, errEmailTaken(nil)
+	} else if err != nil && !isCode(err, authsvc.ENOTFOUND) {
+		return nil, err
+	}
+	notice.Data[authsvc.EmailKeyPending] = "true"
+	if _, err := s.db.CreateEmailVerification(ctx, verify, 0, link, notice); err != nil {
+		return nil, err
+	}
+	s.log.Info().Int64("user_id", u.ID).Int64("by_user_id", p.User.ID).Msg("email change requested")
+	return u, nil
 }
 
 // DeleteAccount deletes the named user after checking the caller's own

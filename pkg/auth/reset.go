@@ -31,21 +31,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 	if err != nil {
 		return err
 	}
-	select {
-	case s.background <- struct{}{}:
-	default: // overloaded: drop it, as a throttled request is dropped
-		s.log.Warn().Int64("user_id", u.ID).Msg("password reset request dropped: too many in progress")
-		return nil
-	}
-	s.pending.Add(1)
-	go func() {
-		defer func() { <-s.background; s.pending.Done() }()
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		if err := s.queueReset(ctx, u); err != nil {
-			s.log.Error().Err(err).Int64("user_id", u.ID).Msg("password reset request failed")
-		}
-	}()
+	s.inBackground(ctx, u.ID, "password reset request", func(ctx context.Context) error { return s.queueReset(ctx, u) })
 	return nil
 }
 

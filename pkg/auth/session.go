@@ -30,7 +30,8 @@ func (s *Service) Register(ctx context.Context, r authsvc.Registration) (*authsv
 }
 
 // CreateUser creates an account (admin or not) with the same validation as
-// Register and queues the welcome email; for `authsvc user create`.
+// Register and queues the welcome email and, unless r.Verified, a link
+// verifying the email; for `authsvc user create`.
 func (s *Service) CreateUser(ctx context.Context, r authsvc.Registration) (*authsvc.User, error) {
 	var v authsvc.Validator
 	validateUsername(&v, r.Username, "username")
@@ -44,12 +45,23 @@ func (s *Service) CreateUser(ctx context.Context, r authsvc.Registration) (*auth
 		return nil, err
 	}
 	u := &authsvc.User{Username: r.Username, Email: strings.ToLower(r.Email), PasswordHash: hash, IsAdmin: r.IsAdmin}
+	if r.Verified {
+		now := s.now()
+		u.EmailVerifiedAt = &now
+	}
 	welcome := &authsvc.OutboundEmail{Kind: authsvc.EmailWelcome, Recipient: u.Email,
 		Data: map[string]string{"username": u.Username}}
 	if err := s.db.CreateUser(ctx, u, welcome); err != nil {
 		return nil, err
 	}
 	s.log.Info().Int64("user_id", u.ID).Bool("is_admin", u.IsAdmin).Msg("user created")
+	if !u.EmailVerified() {
+		// The account exists now: a failure here must not fail the
+		// registration; POST /auth/verify-email/resend sends another link.
+		if _, err := s.queueVerification(ctx, u, 0); err != nil {
+			s.log.Error().Err(err).Int64("user_id", u.ID).Msg("queue verification email failed")
+		}
+	}
 	return u, nil
 }
 
@@ -87,6 +99,9 @@ func (s *Service) Login(ctx context.Context, username, password string) (*authsv
 		return nil, err
 	}
 	s.rehashIfNeeded(ctx, u, password)
+	if s.opts.RequireVerifiedEmail && !u.EmailVerified() {
+		return nil, errEmailNotVerified() // only to whoever knows the password
+	}
 	s.opts.Metrics.LoginSucceeded()
 	return s.startSession(ctx, u, 0)
 }
@@ -185,6 +200,8 @@ func (s *Service) issue(u *authsvc.User, authTime time.Time, sessionID string) (
 // current, that the jti is not revoked and that the token's session (sid)
 // is alive. Admin rights come from the row. A token without sid (issued
 // before sessions existed) is checked as before, for the rest of its life.
+// With RequireVerifiedEmail an unverified account's valid token is EFORBIDDEN
+// (Reason email_not_verified).
 func (s *Service) Authenticate(ctx context.Context, bearer string) (*authsvc.Principal, error) {
 	claims, err := s.tokens.ParseAccess(bearer)
 	if err != nil {
@@ -208,6 +225,11 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*authsvc.Pri
 	if reason != "" {
 		s.opts.Metrics.TokenRefused(reason)
 		return nil, errInvalidToken(nil)
+	}
+	if s.opts.RequireVerifiedEmail && !check.User.EmailVerified() {
+		// The registration's token, or one issued before the setting was
+		// turned on: an unverified account cannot use the API.
+		return nil, errEmailNotVerified()
 	}
 	return &authsvc.Principal{User: check.User, Claims: claims}, nil
 }

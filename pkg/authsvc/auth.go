@@ -14,6 +14,7 @@ type Registration struct {
 	Email    string
 	Password string
 	IsAdmin  bool // honoured by the CLI only; self-registration never makes an admin
+	Verified bool // the CLI only: the email counts as verified, no link is sent
 }
 
 // PasswordChange is PUT /auth/users/{username}/password.
@@ -75,6 +76,15 @@ type AuthService interface {
 	// address (at most one per account per interval). It answers the same
 	// whether or not the account exists.
 	RequestPasswordReset(ctx context.Context, email string) error
+	// VerifyEmail uses an email verification link's token: its address
+	// becomes the user's verified email. EINVALID (Reason invalid_token) for
+	// an unknown, used, expired or other kind of token; EINVALID (Reason
+	// email_taken) when a pending new address was taken meanwhile.
+	VerifyEmail(ctx context.Context, token string) (*User, error)
+	// ResendVerification queues a new verification link when an unverified
+	// account has that address (at most one per account per interval). It
+	// answers the same whether or not the account exists.
+	ResendVerification(ctx context.Context, email string) error
 	// ResetPassword sets a new password with a reset token. EINVALID (Reason
 	// invalid_token) for an invalid, expired or used token.
 	ResetPassword(ctx context.Context, token, newPassword string) error

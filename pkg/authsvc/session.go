@@ -64,3 +64,31 @@ func ClientFrom(ctx context.Context) Client {
 	c, _ := ctx.Value(clientKey{}).(Client)
 	return c
 }
+
+// EmailVerification is a single-use link confirming that Email belongs to
+// the user: the registered address, or a new one awaiting confirmation. The
+// database keeps only the SHA-256 of its token.
+type EmailVerification struct {
+	UserID    int64
+	Email     string
+	TokenHash string
+	ExpiresAt time.Time
+}
+
+// VerificationStore persists email verification links.
+type VerificationStore interface {
+	// CreateEmailVerification stores v and queues mail in one transaction,
+	// unless the user got a verification link less than minInterval ago: then
+	// it writes nothing and returns false. ENOTFOUND when the user is gone.
+	CreateEmailVerification(ctx context.Context, v *EmailVerification, minInterval time.Duration, mail ...*OutboundEmail) (bool, error)
+	// ConsumeEmailVerification uses the unused, unexpired link with that
+	// token hash: the user's email becomes the link's address, verified now
+	// (when it differs, as an email change: the token version bumps and the
+	// sessions end). It returns the user and whether the address changed.
+	// EINVALID (Reason invalid_token) for an unknown, used or expired link;
+	// ECONFLICT (Reason email_taken) when the address was taken meanwhile.
+	ConsumeEmailVerification(ctx context.Context, tokenHash string) (*User, bool, error)
+	// SetEmailVerified marks the user's current email verified (the CLI).
+	// ENOTFOUND.
+	SetEmailVerified(ctx context.Context, userID int64) (*User, error)
+}

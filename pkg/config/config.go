@@ -61,6 +61,8 @@ type AuthConfig struct {
 	Issuer                   string `mapstructure:"issuer"`
 	Audience                 string `mapstructure:"audience"`
 	MaxSessionHours          int    `mapstructure:"max_session_hours"`
+	RequireVerifiedEmail     bool   `mapstructure:"require_verified_email"`
+	VerifyTokenExpireHours   int    `mapstructure:"verify_token_expire_hours"`
 }
 
 // MailConfig covers outbound email.
@@ -113,6 +115,11 @@ func (c *Config) MaxSession() time.Duration {
 	return time.Duration(c.Auth.MaxSessionHours) * time.Hour
 }
 
+// VerifyTTL is the lifetime of email verification links.
+func (c *Config) VerifyTTL() time.Duration {
+	return time.Duration(c.Auth.VerifyTokenExpireHours) * time.Hour
+}
+
 // IsProduction reports environment: production.
 func (c *Config) IsProduction() bool { return c.Environment == "production" }
 
@@ -138,6 +145,8 @@ func Defaults() map[string]any {
 		"auth.issuer":                      "authsvc",
 		"auth.audience":                    "authsvc",
 		"auth.max_session_hours":           12,
+		"auth.require_verified_email":      false,
+		"auth.verify_token_expire_hours":   24,
 		"mail.driver":                      "log",
 		"mail.host":                        "",
 		"mail.port":                        587,

@@ -104,6 +104,9 @@ func (c *Config) validateAuth(e *errs) {
 	if a.ResetTokenExpireMinutes < 1 {
 		e.add("auth.reset_token_expire_minutes", "must be at least 1")
 	}
+	if a.VerifyTokenExpireHours < 1 {
+		e.add("auth.verify_token_expire_hours", "must be at least 1")
+	}
 	if a.MaxSessionHours < 1 {
 		e.add("auth.max_session_hours", "must be at least 1")
 	}

@@ -28,6 +28,8 @@ func (s *Server) Routes() []Route {
 		{"GET", "/auth/me", ClassDefault, s.authed(s.me)},
 		{"POST", "/auth/password-reset-request", ClassAuth, s.passwordResetRequest},
 		{"POST", "/auth/reset-password", ClassAuth, s.resetPassword},
+		{"POST", "/auth/verify-email", ClassAuth, s.verifyEmail},
+		{"POST", "/auth/verify-email/resend", ClassAuth, s.resendVerification},
 		{"PUT", "/auth/users/{username}/password", ClassDefault, s.authed(s.changePassword)},
 		{"PUT", "/auth/users/{username}/email", ClassDefault, s.authed(s.changeEmail)},
 		{"DELETE", "/auth/users/{username}", ClassDefault, s.authed(s.deleteUser)},

@@ -37,6 +37,8 @@ type TemplateData struct {
 	ExpiresMinutes string // password_reset
 	OldEmail       string // email_changed
 	NewEmail       string // email_changed
+	Pending        bool   // email_changed: the new address has yet to confirm
+	ExpiresHours   string // verify_email
 }
 
 // requiredKeys lists, per kind, the OutboundEmail.Data keys a message needs.
@@ -48,6 +50,8 @@ func requiredKeys(kind string) ([]string, bool) {
 		return []string{authsvc.EmailKeyUsername, authsvc.EmailKeyLink, authsvc.EmailKeyExpiresMinutes}, true
 	case authsvc.EmailEmailChanged:
 		return []string{authsvc.EmailKeyUsername, authsvc.EmailKeyOldEmail, authsvc.EmailKeyNewEmail}, true
+	case authsvc.EmailVerify:
+		return []string{authsvc.EmailKeyUsername, authsvc.EmailKeyLink, authsvc.EmailKeyExpiresHours}, true
 	}
 	return nil, false
 }
@@ -148,7 +152,7 @@ func readTemplate(dir, name string) (src, from string, err error) {
 func sampleData(productName string) TemplateData {
 	return TemplateData{ProductName: productName, Recipient: "jane@example.com", Username: "jane",
 		Link: "http://localhost:3000/reset-password?token=sample", ExpiresMinutes: "30",
-		OldEmail: "jane.old@example.com", NewEmail: "jane@example.com"}
+		OldEmail: "jane.old@example.com", NewEmail: "jane@example.com", ExpiresHours: "24"}
 }
 
 // Render renders the message of an outbox row. An unknown kind or data
@@ -167,7 +171,8 @@ func (r *Renderer) Render(kind, recipient string, data map[string]string) (*Mess
 	}
 	td := TemplateData{ProductName: r.productName, Recipient: recipient, Username: data[authsvc.EmailKeyUsername],
 		Link: data[authsvc.EmailKeyLink], ExpiresMinutes: data[authsvc.EmailKeyExpiresMinutes],
-		OldEmail: data[authsvc.EmailKeyOldEmail], NewEmail: data[authsvc.EmailKeyNewEmail]}
+		OldEmail: data[authsvc.EmailKeyOldEmail], NewEmail: data[authsvc.EmailKeyNewEmail],
+		Pending: data[authsvc.EmailKeyPending] == "true", ExpiresHours: data[authsvc.EmailKeyExpiresHours]}
 	if p := data[authsvc.EmailKeyProductName]; p != "" {
 		td.ProductName = p
 	}

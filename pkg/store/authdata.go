@@ -206,6 +206,7 @@ type PurgeStats struct {
 	ResetTokens   int64
 	LoginFailures int64
 	Sessions      int64
+	Verifications int64
 }
 
 // Purge deletes expired revocations, reset tokens and sessions (past
@@ -224,6 +225,7 @@ func (db *DB) Purge(ctx context.Context, loginWindow time.Duration) (PurgeStats,
 			{`DELETE FROM password_reset_tokens WHERE expires_at <= ?`, now, &st.ResetTokens},
 			{`DELETE FROM login_failures WHERE window_start <= ?`, now.Add(-loginWindow), &st.LoginFailures},
 			{`DELETE FROM sessions WHERE expires_at <= ?`, now, &st.Sessions},
+			{`DELETE FROM email_verification_tokens WHERE expires_at <= ?`, now, &st.Verifications},
 		}
 		for _, s := range steps {
 			res, err := tx.ExecContext(ctx, tx.Rebind(s.query), s.arg)

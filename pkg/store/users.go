@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/jmoiron/sqlx"
@@ -50,16 +51,22 @@ func uniqueUserError(err error) error {
 }
 
 // CreateUser inserts u (setting ID, TokenVersion and timestamps; the email is
-// stored lowercased) and queues mail in the same transaction. It returns
+// stored lowercased; a non-nil EmailVerifiedAt means verified now) and
+// queues mail in the same transaction. It returns
 // ECONFLICT with Reason "username_taken" or "email_taken".
 func (db *DB) CreateUser(ctx context.Context, u *authsvc.User, mail ...*authsvc.OutboundEmail) error {
 	now := db.Now()
 	u.Email = strings.ToLower(u.Email)
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		var verified any
+		if u.EmailVerifiedAt != nil {
+			t := now
+			u.EmailVerifiedAt, verified = &t, now
+		}
 		err := tx.QueryRowxContext(ctx, tx.Rebind(`INSERT INTO users
-			(username, email, password_hash, is_admin, token_version, created_at, updated_at)
-			VALUES (?, ?, ?, ?, 1, ?, ?) RETURNING id`),
-			u.Username, u.Email, u.PasswordHash, u.IsAdmin, now, now).Scan(&u.ID)
+			(username, email, password_hash, is_admin, token_version, created_at, updated_at, email_verified_at)
+			VALUES (?, ?, ?, ?, 1, ?, ?, ?) RETURNING id`),
+			u.Username, u.Email, u.PasswordHash, u.IsAdmin, now, now, verified).Scan(&u.ID)
 		if err != nil {
 			return uniqueUserError(err)
 		}
@@ -230,28 +237,53 @@ func (db *DB) RehashPassword(ctx context.Context, userID int64, oldHash, newHash
 	})
 }
 
-// UpdateEmail sets the user's email (lowercased), bumps the token version and
-// queues mail (the notice to the old address) in the same transaction. It
-// returns the updated user, ENOTFOUND, or ECONFLICT (Reason "email_taken").
-func (db *DB) UpdateEmail(ctx context.Context, userID int64, email string, mail ...*authsvc.OutboundEmail) (*authsvc.User, error) {
+// UpdateEmail sets the user's email (lowercased, not yet verified), bumps the
+// token version and queues mail (the notice to the old address) in the same
+// transaction; with verify, the link confirming the new address is stored in
+// it too. It returns the updated user, ENOTFOUND, or ECONFLICT (Reason
+// "email_taken").
+func (db *DB) UpdateEmail(ctx context.Context, userID int64, email string, verify *authsvc.EmailVerification,
+	mail ...*authsvc.OutboundEmail) (*authsvc.User, error) {
 	var u *authsvc.User
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
-		u, err = db.updateUser(ctx, tx, userID, `email = ?, token_version = token_version + 1`, strings.ToLower(email))
-		if err != nil {
+		if u, err = db.changeEmail(ctx, tx, userID, email, nil); err != nil {
 			return err
 		}
-		// A reset link sent to the old address must not outlive the change,
-		// nor a session whose tokens the version bump ended.
-		if err := retireResetTokens(ctx, tx, userID); err != nil {
-			return err
-		}
-		if _, err := endSessions(ctx, tx, userID, ""); err != nil {
-			return err
+		if verify != nil {
+			if err := insertVerification(ctx, tx, verify, db.Now()); err != nil {
+				return err
+			}
 		}
 		return db.enqueueEmails(ctx, tx, mail...)
 	})
 	return u, err
+}
+
+// changeEmail sets the user's email (verified at verifiedAt, nil for not
+// yet) and bumps the token version inside tx. Reset and verification links
+// sent before must not outlive the change, nor a session whose tokens the
+// version bump ended.
+func (db *DB) changeEmail(ctx context.Context, tx *sqlx.Tx, userID int64, email string, verifiedAt *time.Time) (*authsvc.User, error) {
+	var verified any
+	if verifiedAt != nil {
+		verified = verifiedAt.UTC()
+	}
+	u, err := db.updateUser(ctx, tx, userID, `email = ?, email_verified_at = ?, token_version = token_version + 1`,
+		strings.ToLower(email), verified)
+	if err != nil {
+		return nil, err
+	}
+	if err := retireResetTokens(ctx, tx, userID); err != nil {
+		return nil, err
+	}
+	if err := retireVerifications(ctx, tx, userID); err != nil {
+		return nil, err
+	}
+	if _, err := endSessions(ctx, tx, userID, ""); err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 // SetAdmin grants or revokes admin rights. Tokens stay valid: rights are read

@@ -109,7 +109,7 @@ func TestUsers(t *testing.T) {
 		})
 		t.Run("update email bumps version, lowercases and notifies in one transaction", func(t *testing.T) {
 			notice := &authsvc.OutboundEmail{Kind: authsvc.EmailEmailChanged, Recipient: "alice@example.com"}
-			u, err := db.UpdateEmail(ctx, alice.ID, "New@Example.com", notice)
+			u, err := db.UpdateEmail(ctx, alice.ID, "New@Example.com", nil, notice)
 			if err != nil || u.Email != "new@example.com" || u.TokenVersion != 2 {
 				t.Fatalf("got %+v, %v", u, err)
 			}
@@ -121,7 +121,7 @@ func TestUsers(t *testing.T) {
 		t.Run("update email to a taken one conflicts and changes nothing", func(t *testing.T) {
 			before := len(outboxKinds(t, db))
 			notice := &authsvc.OutboundEmail{Kind: authsvc.EmailEmailChanged, Recipient: "new@example.com"}
-			_, err := db.UpdateEmail(ctx, alice.ID, "BOB@example.com", notice)
+			_, err := db.UpdateEmail(ctx, alice.ID, "BOB@example.com", nil, notice)
 			wantCode(t, err, authsvc.ECONFLICT, "email_taken")
 			u, _ := db.UserByID(ctx, alice.ID)
 			if u.TokenVersion != 2 || u.Email != "new@example.com" || len(outboxKinds(t, db)) != before {
