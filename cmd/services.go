@@ -44,6 +44,7 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 	authSvc, err := auth.New(auth.Deps{Store: db, Hasher: hasher, Policy: hasher, Tokens: tokens}, auth.Options{
 		MaxSession:           a.cfg.MaxSession(),
 		RequireVerifiedEmail: a.cfg.Auth.RequireVerifiedEmail,
+		AuditRetention:       a.cfg.AuditRetention(),
 		VerifyTTL:            a.cfg.VerifyTTL(),
 		FrontendURL:          a.cfg.Mail.FrontendURL,
 		Logger:               a.log,

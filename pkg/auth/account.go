@@ -27,12 +27,14 @@ func (s *Service) target(ctx context.Context, p *authsvc.Principal, username str
 // clears the count as a successful login does.
 func (s *Service) reauthenticate(ctx context.Context, p *authsvc.Principal, password string) error {
 	key := strings.ToLower(p.User.Username)
-	if err := s.reserveLoginAttempt(ctx, key); err != nil {
+	failures, err := s.reserveLoginAttempt(ctx, key)
+	if err != nil {
 		return err
 	}
 	if err := s.hasher.Compare(p.User.PasswordHash, password); err != nil {
 		if isCode(err, authsvc.EUNAUTHORIZED) {
 			s.opts.Metrics.LoginFailed()
+			s.recordFailure(ctx, p.User, key, failures)
 			return errWrongPassword()
 		}
 		return err
@@ -79,7 +81,7 @@ func (s *Service) ChangePassword(ctx context.Context, p *authsvc.Principal, c au
 	if err != nil {
 		return err
 	}
-	if _, err := s.db.UpdatePassword(ctx, u.ID, hash); err != nil {
+	if _, err := s.db.UpdatePassword(audited(ctx, event(authsvc.AuditPasswordChanged, p.User.ID, u.ID, nil)), u.ID, hash); err != nil {
 		return err
 	}
 	s.log.Info().Int64("user_id", u.ID).Int64("by_user_id", p.User.ID).Msg("password changed")
@@ -115,7 +117,8 @@ func (s *Service) ChangeEmail(ctx context.Context, p *authsvc.Principal, c auths
 	if s.opts.RequireVerifiedEmail && newEmail != u.Email {
 		return s.requestEmailChange(ctx, p, u, verify, link, notice)
 	}
-	updated, err := s.db.UpdateEmail(ctx, u.ID, newEmail, verify, notice, link)
+	ev := event(authsvc.AuditEmailChanged, p.User.ID, u.ID, map[string]any{"old_email": u.Email, "new_email": newEmail})
+	updated, err := s.db.UpdateEmail(audited(ctx, ev), u.ID, newEmail, verify, notice, link)
 	if isCode(err, authsvc.ECONFLICT) {
 		return nil, errEmailTaken(err)
 	}
@@ -136,7 +139,8 @@ func (s *Service) requestEmailChange(ctx context.Context, p *authsvc.Principal, 
 		return nil, err
 	}
 	notice.Data[authsvc.EmailKeyPending] = "true"
-	if _, err := s.db.CreateEmailVerification(ctx, verify, 0, link, notice); err != nil {
+	ev := event(authsvc.AuditEmailChangeRequested, p.User.ID, u.ID, map[string]any{"old_email": u.Email, "new_email": verify.Email})
+	if _, err := s.db.CreateEmailVerification(audited(ctx, ev), verify, 0, link, notice); err != nil {
 		return nil, err
 	}
 	s.log.Info().Int64("user_id", u.ID).Int64("by_user_id", p.User.ID).Msg("email change requested")
@@ -158,7 +162,8 @@ func (s *Service) DeleteAccount(ctx context.Context, p *authsvc.Principal, usern
 	if err := s.reauthenticate(ctx, p, password); err != nil {
 		return err
 	}
-	if err := s.db.DeleteUser(ctx, u.ID); err != nil {
+	ev := event(authsvc.AuditAccountDeleted, p.User.ID, u.ID, map[string]any{"username": u.Username})
+	if err := s.db.DeleteUser(audited(ctx, ev), u.ID); err != nil {
 		return err
 	}
 	s.log.Info().Int64("user_id", u.ID).Int64("by_user_id", p.User.ID).Msg("user deleted")
@@ -183,7 +188,11 @@ func (s *Service) SetAdmin(ctx context.Context, username string, isAdmin bool) (
 	if err != nil {
 		return nil, err
 	}
-	u, err = s.db.SetAdmin(ctx, u.ID, isAdmin)
+	name := authsvc.AuditDemoted
+	if isAdmin {
+		name = authsvc.AuditPromoted
+	}
+	u, err = s.db.SetAdmin(audited(ctx, event(name, 0, u.ID, cli(nil))), u.ID, isAdmin)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +207,8 @@ func (s *Service) DeleteUser(ctx context.Context, username string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.db.DeleteUser(ctx, u.ID); err != nil {
+	ev := event(authsvc.AuditAccountDeleted, 0, u.ID, cli(map[string]any{"username": u.Username}))
+	if err := s.db.DeleteUser(audited(ctx, ev), u.ID); err != nil {
 		return err
 	}
 	s.log.Info().Int64("user_id", u.ID).Msg("user deleted")

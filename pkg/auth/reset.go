@@ -52,6 +52,7 @@ func (s *Service) queueReset(ctx context.Context, u *authsvc.User) error {
 		"link":            s.resetLink(tok),
 		"expires_minutes": strconv.Itoa(minutes),
 	}}
+	ctx = audited(ctx, event(authsvc.AuditPasswordResetRequest, 0, u.ID, nil))
 	created, err := s.db.CreateResetToken(ctx, u.ID, token.HashToken(tok), expiresAt, s.opts.ResetEmailInterval, msg)
 	switch {
 	case isCode(err, authsvc.ENOTFOUND): // deleted meanwhile
@@ -91,6 +92,7 @@ func (s *Service) ResetPassword(ctx context.Context, tok, newPassword string) er
 	if err != nil {
 		return err
 	}
+	ctx = audited(ctx, event(authsvc.AuditPasswordReset, userID, userID, nil))
 	u, err := s.db.ConsumeResetToken(ctx, token.HashToken(tok), userID, hash)
 	if err != nil {
 		return err
@@ -99,15 +101,21 @@ func (s *Service) ResetPassword(ctx context.Context, tok, newPassword string) er
 	return nil
 }
 
-// Purge deletes expired revocations, expired reset tokens and ended
-// failed-login windows.
+// Purge deletes expired revocations, reset tokens, verification links and
+// sessions, ended failed-login windows, and (in batches) audit events past
+// the retention.
 func (s *Service) Purge(ctx context.Context) error {
 	st, err := s.db.Purge(ctx, s.opts.FailedLoginWindow)
 	if err != nil {
 		return err
 	}
+	audit, err := s.pruneAudit(ctx)
+	if err != nil {
+		return err
+	}
 	s.log.Debug().Int64("revoked_tokens", st.RevokedTokens).Int64("reset_tokens", st.ResetTokens).
-		Int64("login_failures", st.LoginFailures).Int64("sessions", st.Sessions).Msg("purged expired auth data")
+		Int64("login_failures", st.LoginFailures).Int64("sessions", st.Sessions).
+		Int64("verifications", st.Verifications).Int64("audit_events", audit).Msg("purged expired auth data")
 	return nil
 }
 

@@ -66,6 +66,7 @@ type Options struct {
 	RequireVerifiedEmail bool
 	VerifyTTL            time.Duration // lifetime of a verification link, default 24 h
 	VerifyInterval       time.Duration // at most one verification email per account per interval (resend)
+	AuditRetention       time.Duration // audit events older than this are pruned, default 90 days
 	Clock                authsvc.Clock // nil means time.Now
 	Logger               zerolog.Logger
 	Metrics              Metrics // nil means NopMetrics
@@ -89,6 +90,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.VerifyTTL <= 0 {
 		o.VerifyTTL = DefaultVerifyTTL
+	}
+	if o.AuditRetention <= 0 {
+		o.AuditRetention = DefaultAuditRetention
 	}
 	if o.VerifyInterval <= 0 {
 		o.VerifyInterval = DefaultVerifyInterval

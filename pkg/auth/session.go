@@ -18,11 +18,11 @@ const revocationMargin = token.Leeway + 30*time.Second
 // admin: r.IsAdmin is ignored.
 func (s *Service) Register(ctx context.Context, r authsvc.Registration) (*authsvc.User, *authsvc.AccessToken, error) {
 	r.IsAdmin = false
-	u, err := s.CreateUser(ctx, r)
+	u, err := s.createUser(ctx, r, true)
 	if err != nil {
 		return nil, nil, err
 	}
-	tok, err := s.startSession(ctx, u, 0)
+	tok, err := s.startSession(ctx, u, 0, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -33,6 +33,12 @@ func (s *Service) Register(ctx context.Context, r authsvc.Registration) (*authsv
 // Register and queues the welcome email and, unless r.Verified, a link
 // verifying the email; for `authsvc user create`.
 func (s *Service) CreateUser(ctx context.Context, r authsvc.Registration) (*authsvc.User, error) {
+	return s.createUser(ctx, r, false)
+}
+
+// createUser is CreateUser; self says the new user registered themselves
+// (the audit event's actor) rather than the CLI.
+func (s *Service) createUser(ctx context.Context, r authsvc.Registration, self bool) (*authsvc.User, error) {
 	var v authsvc.Validator
 	validateUsername(&v, r.Username, "username")
 	validateEmail(&v, r.Email, "email")
@@ -51,7 +57,13 @@ func (s *Service) CreateUser(ctx context.Context, r authsvc.Registration) (*auth
 	}
 	welcome := &authsvc.OutboundEmail{Kind: authsvc.EmailWelcome, Recipient: u.Email,
 		Data: map[string]string{"username": u.Username}}
-	if err := s.db.CreateUser(ctx, u, welcome); err != nil {
+	ev := event(authsvc.AuditRegistered, 0, 0, map[string]any{"is_admin": u.IsAdmin, "email_verified": u.EmailVerified()})
+	if self {
+		ev.ActorIsTarget = true
+	} else {
+		ev.Details = cli(ev.Details)
+	}
+	if err := s.db.CreateUser(audited(ctx, ev), u, welcome); err != nil {
 		return nil, err
 	}
 	s.log.Info().Int64("user_id", u.ID).Bool("is_admin", u.IsAdmin).Msg("user created")
@@ -85,13 +97,15 @@ func (s *Service) Login(ctx context.Context, username, password string) (*authsv
 		return nil, errInvalidCredentials()
 	}
 	key := strings.ToLower(username)
-	if err := s.reserveLoginAttempt(ctx, key); err != nil {
+	failures, err := s.reserveLoginAttempt(ctx, key)
+	if err != nil {
 		return nil, err
 	}
 	u, err := s.checkPassword(ctx, username, password)
 	if err != nil {
 		if isCode(err, authsvc.EUNAUTHORIZED) {
 			s.opts.Metrics.LoginFailed() // the attempt stays counted
+			s.recordFailure(ctx, u, key, failures)
 		}
 		return nil, err
 	}
@@ -103,14 +117,31 @@ func (s *Service) Login(ctx context.Context, username, password string) (*authsv
 		return nil, errEmailNotVerified() // only to whoever knows the password
 	}
 	s.opts.Metrics.LoginSucceeded()
-	return s.startSession(ctx, u, 0)
+	return s.startSession(ctx, u, 0, event(authsvc.AuditLoginSucceeded, u.ID, u.ID, nil))
+}
+
+// recordFailure records a failed password check of the username key (u nil
+// for an unknown user), and login.limited when it used the last attempt of
+// the window: once per window, however long an attacker keeps trying.
+func (s *Service) recordFailure(ctx context.Context, u *authsvc.User, key string, failures int) {
+	var target int64
+	if u != nil {
+		target = u.ID
+	}
+	details := map[string]any{"username": key}
+	events := []*authsvc.AuditEvent{event(authsvc.AuditLoginFailed, 0, target, details)}
+	if failures == s.opts.FailedLoginLimit {
+		events = append(events, event(authsvc.AuditLoginLimited, 0, target, map[string]any{"username": key}))
+	}
+	s.record(ctx, events...)
 }
 
 // reserveLoginAttempt counts a login attempt for the lowercased username
 // BEFORE its password is compared, so that concurrent guesses cannot slip
 // past the limit while their compares run; a successful login clears the
-// count. A username already over the limit is refused with a read only.
-func (s *Service) reserveLoginAttempt(ctx context.Context, key string) error {
+// count. A username already over the limit is refused with a read only. It
+// returns the failures counted in the window, this attempt included.
+func (s *Service) reserveLoginAttempt(ctx context.Context, key string) (int, error) {
 	limited := func(windowEnd time.Time) error {
 		s.opts.Metrics.LoginFailed()
 		s.log.Warn().Str("username", key).Msg("login refused: too many failures")
@@ -119,23 +150,24 @@ func (s *Service) reserveLoginAttempt(ctx context.Context, key string) error {
 	}
 	failures, windowEnd, err := s.db.LoginFailures(ctx, key, s.opts.FailedLoginWindow)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if failures >= s.opts.FailedLoginLimit {
-		return limited(windowEnd)
+		return failures, limited(windowEnd)
 	}
 	failures, windowEnd, err = s.db.RecordLoginFailure(ctx, key, s.opts.FailedLoginWindow)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if failures > s.opts.FailedLoginLimit {
-		return limited(windowEnd)
+		return failures, limited(windowEnd)
 	}
-	return nil
+	return failures, nil
 }
 
 // checkPassword returns the user when password is theirs, else the
-// invalid-credentials 401; an unknown user costs a dummy compare.
+// invalid-credentials 401 (with the user, when one has that name, for the
+// audit trail); an unknown user costs a dummy compare.
 func (s *Service) checkPassword(ctx context.Context, username, password string) (*authsvc.User, error) {
 	u, err := s.db.UserByUsername(ctx, username)
 	if isCode(err, authsvc.ENOTFOUND) {
@@ -147,7 +179,7 @@ func (s *Service) checkPassword(ctx context.Context, username, password string) 
 	}
 	if err := s.hasher.Compare(u.PasswordHash, password); err != nil {
 		if isCode(err, authsvc.EUNAUTHORIZED) {
-			return nil, errInvalidCredentials()
+			return u, errInvalidCredentials()
 		}
 		return nil, err
 	}
@@ -251,6 +283,7 @@ func (s *Service) Refresh(ctx context.Context, tok string) (*authsvc.AccessToken
 		s.opts.Metrics.TokenRefused("session_expired")
 		return nil, authsvc.NewError(authsvc.EUNAUTHORIZED, "session_expired", "Session expired, please log in again")
 	}
+	ctx = audited(ctx, event(authsvc.AuditRefreshed, p.User.ID, p.User.ID, map[string]any{"session_id": p.SessionID()}))
 	if err := s.db.RefreshSession(ctx, p.Claims.JTI, p.Claims.ExpiresAt.Add(revocationMargin), p.SessionID()); err != nil {
 		if isCode(err, authsvc.ECONFLICT) {
 			s.opts.Metrics.TokenRefused("already_refreshed")
@@ -271,5 +304,5 @@ func (s *Service) IssueToken(ctx context.Context, username string, ttl time.Dura
 	if ttl <= 0 {
 		return nil, authsvc.Errorf(authsvc.EINVALID, "Token lifetime must be positive")
 	}
-	return s.startSession(ctx, u, ttl)
+	return s.startSession(ctx, u, ttl, nil)
 }

@@ -23,14 +23,22 @@ func newSessionID() string {
 // issue`) with the client of ctx, and issues its first access token. ttl 0
 // is a login: the configured token lifetime, the session lasting
 // MaxSession. A positive ttl is the CLI's custom lifetime: the session lasts
-// at least as long as the token.
-func (s *Service) startSession(ctx context.Context, u *authsvc.User, ttl time.Duration) (*authsvc.AccessToken, error) {
+// at least as long as the token. ev, when not nil, is recorded with the
+// session (its details get the session id).
+func (s *Service) startSession(ctx context.Context, u *authsvc.User, ttl time.Duration, ev *authsvc.AuditEvent) (*authsvc.AccessToken, error) {
 	now := s.now()
 	client := authsvc.ClientFrom(ctx)
 	sess := &authsvc.Session{ID: newSessionID(), UserID: u.ID, CreatedAt: now, RefreshedAt: now,
 		ExpiresAt: now.Add(max(s.opts.MaxSession, ttl)), ClientIP: client.IP, UserAgent: client.UserAgent}
 	if ttl > 0 && client.UserAgent == "" {
 		sess.UserAgent = cliUserAgent
+	}
+	if ev != nil {
+		if ev.Details == nil {
+			ev.Details = map[string]any{}
+		}
+		ev.Details["session_id"] = sess.ID
+		ctx = audited(ctx, ev)
 	}
 	if err := s.db.CreateSession(ctx, sess); err != nil {
 		return nil, err
@@ -52,24 +60,32 @@ func (s *Service) startSession(ctx context.Context, u *authsvc.User, ttl time.Du
 // Logging out twice concurrently is not an error. EVALIDATION for another
 // scope.
 func (s *Service) Logout(ctx context.Context, p *authsvc.Principal, scope string) error {
+	if scope == "" {
+		scope = authsvc.LogoutLocal
+	}
+	ev := event(authsvc.AuditLogout, p.User.ID, p.User.ID, map[string]any{"scope": scope, "session_id": p.SessionID()})
 	switch scope {
-	case "", authsvc.LogoutLocal, authsvc.LogoutGlobal:
-		err := s.db.RevokeToken(ctx, p.Claims.JTI, p.Claims.ExpiresAt.Add(revocationMargin))
+	case authsvc.LogoutLocal, authsvc.LogoutGlobal:
+		revokeCtx := ctx
+		if p.SessionID() == "" && scope == authsvc.LogoutLocal {
+			revokeCtx = audited(ctx, ev) // nothing else changes
+		}
+		err := s.db.RevokeToken(revokeCtx, p.Claims.JTI, p.Claims.ExpiresAt.Add(revocationMargin))
 		if err != nil && !isCode(err, authsvc.ECONFLICT) {
 			return err
 		}
 		if scope == authsvc.LogoutGlobal {
-			_, err := s.db.EndSessions(ctx, p.User.ID, "")
+			_, err := s.db.EndSessions(audited(ctx, ev), p.User.ID, "")
 			return err
 		}
 		if sid := p.SessionID(); sid != "" {
-			if err := s.db.EndSession(ctx, p.User.ID, sid); err != nil && !isCode(err, authsvc.ENOTFOUND) {
+			if err := s.db.EndSession(audited(ctx, ev), p.User.ID, sid); err != nil && !isCode(err, authsvc.ENOTFOUND) {
 				return err
 			}
 		}
 		return nil
 	case authsvc.LogoutOthers:
-		_, err := s.db.EndSessions(ctx, p.User.ID, p.SessionID())
+		_, err := s.db.EndSessions(audited(ctx, ev), p.User.ID, p.SessionID())
 		return err
 	default:
 		var v authsvc.Validator
@@ -86,7 +102,8 @@ func (s *Service) Sessions(ctx context.Context, p *authsvc.Principal) ([]*authsv
 // EndSession ends one of the caller's sessions: its tokens stop working at
 // once. ENOTFOUND for an unknown id or another user's session.
 func (s *Service) EndSession(ctx context.Context, p *authsvc.Principal, id string) error {
-	if err := s.db.EndSession(ctx, p.User.ID, id); err != nil {
+	ev := event(authsvc.AuditSessionsEnded, p.User.ID, p.User.ID, map[string]any{"session_id": id})
+	if err := s.db.EndSession(audited(ctx, ev), p.User.ID, id); err != nil {
 		if isCode(err, authsvc.ENOTFOUND) {
 			return authsvc.NewError(authsvc.ENOTFOUND, "session_not_found", "Session not found")
 		}
@@ -113,7 +130,7 @@ func (s *Service) LogoutUser(ctx context.Context, username string) (int64, error
 	if err != nil {
 		return 0, err
 	}
-	n, err := s.db.EndSessions(ctx, u.ID, "")
+	n, err := s.db.EndSessions(audited(ctx, event(authsvc.AuditSessionsEnded, 0, u.ID, cli(nil))), u.ID, "")
 	if err != nil {
 		return 0, err
 	}

@@ -79,7 +79,9 @@ func (s *Service) VerifyEmail(ctx context.Context, tok string) (*authsvc.User, e
 	if len(tok) > maxVerifyTokenBytes {
 		return nil, errInvalidVerifyToken(nil)
 	}
-	u, changed, err := s.db.ConsumeEmailVerification(ctx, token.HashToken(tok))
+	ev := event(authsvc.AuditEmailVerified, 0, 0, nil)
+	ev.ActorIsTarget = true
+	u, changed, err := s.db.ConsumeEmailVerification(audited(ctx, ev), token.HashToken(tok))
 	switch {
 	case isCode(err, authsvc.EINVALID):
 		return nil, errInvalidVerifyToken(err)
@@ -155,7 +157,8 @@ func (s *Service) VerifyUser(ctx context.Context, username string) (*authsvc.Use
 	if err != nil {
 		return nil, err
 	}
-	if u, err = s.db.SetEmailVerified(ctx, u.ID); err != nil {
+	ev := event(authsvc.AuditEmailVerified, 0, u.ID, cli(nil))
+	if u, err = s.db.SetEmailVerified(audited(ctx, ev), u.ID); err != nil {
 		return nil, err
 	}
 	s.log.Info().Int64("user_id", u.ID).Msg("email marked verified")

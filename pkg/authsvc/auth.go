@@ -85,6 +85,9 @@ type AuthService interface {
 	// account has that address (at most one per account per interval). It
 	// answers the same whether or not the account exists.
 	ResendVerification(ctx context.Context, email string) error
+	// Audit lists audit events, newest first, keyset-paged. EFORBIDDEN for a
+	// non-admin; EVALIDATION for a bad filter.
+	Audit(ctx context.Context, p *Principal, q AuditQuery) (*AuditPage, error)
 	// ResetPassword sets a new password with a reset token. EINVALID (Reason
 	// invalid_token) for an invalid, expired or used token.
 	ResetPassword(ctx context.Context, token, newPassword string) error

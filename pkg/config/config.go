@@ -26,6 +26,7 @@ type Config struct {
 	Log         LogConfig       `mapstructure:"log"`
 	RateLimit   RateLimitConfig `mapstructure:"ratelimit"`
 	Credits     CreditsConfig   `mapstructure:"credits"`
+	Audit       AuditConfig     `mapstructure:"audit"`
 
 	// Testing allows bcrypt costs below 10. It is read only from the
 	// environment variable AUTHSVC_TESTING=1, never from a file or flag.
@@ -100,6 +101,16 @@ type CreditsConfig struct {
 	UserSelfAdd bool `mapstructure:"user_self_add"`
 }
 
+// AuditConfig covers the audit trail.
+type AuditConfig struct {
+	RetentionDays int `mapstructure:"retention_days"`
+}
+
+// AuditRetention is how long audit events are kept.
+func (c *Config) AuditRetention() time.Duration {
+	return time.Duration(c.Audit.RetentionDays) * 24 * time.Hour
+}
+
 // AccessTTL is the access-token lifetime.
 func (c *Config) AccessTTL() time.Duration {
 	return time.Duration(c.Auth.AccessTokenExpireMinutes) * time.Minute
@@ -166,6 +177,7 @@ func Defaults() map[string]any {
 		"ratelimit.default_per_minute":     1000,
 		"ratelimit.redis_url":              "",
 		"credits.user_self_add":            false,
+		"audit.retention_days":             90,
 	}
 }
 

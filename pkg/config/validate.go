@@ -32,6 +32,9 @@ func (c *Config) Validate() error {
 	}
 	c.validateAuth(&e)
 	c.validateMail(&e)
+	if c.Audit.RetentionDays < 1 {
+		e.add("audit.retention_days", "must be at least 1")
+	}
 	if _, err := zerolog.ParseLevel(strings.ToLower(c.Log.Level)); err != nil || c.Log.Level == "" {
 		e.add("log.level", "unknown level %q (use debug, info, warn or error)", c.Log.Level)
 	}

@@ -38,6 +38,7 @@ func (s *Server) Routes() []Route {
 		{"GET", "/auth/users/{username}", ClassDefault, s.authed(s.userDetails)},
 		{"GET", "/auth/sessions", ClassDefault, s.authed(s.listSessions)},
 		{"DELETE", "/auth/sessions/{id}", ClassDefault, s.authed(s.endSession)},
+		{"GET", "/admin/audit", ClassDefault, s.authed(s.audit)},
 
 		{"GET", "/credits/balance", ClassDefault, s.authed(s.creditBalance)},
 		{"POST", "/credits/add", ClassDefault, s.authed(s.creditAdd)},

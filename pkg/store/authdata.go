@@ -54,6 +54,7 @@ func (db *DB) CreateResetToken(ctx context.Context, userID int64, tokenHash stri
 			return fmt.Errorf("check reset throttle: %w", err)
 		}
 		if recent {
+			skipAudit(ctx)
 			return nil
 		}
 		_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO password_reset_tokens

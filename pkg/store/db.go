@@ -239,8 +239,10 @@ func (db *DB) WaitReady(ctx context.Context, wait time.Duration) error {
 }
 
 // InTx runs fn in one transaction: committed if fn returns nil, rolled back
-// otherwise. On SQLite, write transactions are serialized. Errors are mapped
-// to domain codes.
+// otherwise. The audit events attached to ctx (authsvc.WithAudit) are
+// written in the same transaction, after fn, so that a change and its record
+// commit or roll back together. On SQLite, write transactions are
+// serialized. Errors are mapped to domain codes.
 func (db *DB) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	if db.writeSlot != nil {
 		select {
@@ -258,8 +260,15 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	if err := fn(tx); err != nil {
 		return mapError(err)
 	}
+	audit, err := db.writePendingAudit(ctx, tx)
+	if err != nil {
+		return mapError(err)
+	}
 	if err := tx.Commit(); err != nil {
 		return mapError(fmt.Errorf("commit: %w", err))
+	}
+	if audit != nil {
+		audit.MarkWritten()
 	}
 	return nil
 }

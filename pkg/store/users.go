@@ -71,6 +71,9 @@ func (db *DB) CreateUser(ctx context.Context, u *authsvc.User, mail ...*authsvc.
 			return uniqueUserError(err)
 		}
 		u.TokenVersion, u.CreatedAt, u.UpdatedAt = 1, now, now
+		if p := authsvc.AuditFrom(ctx); p != nil {
+			p.SetSubject(u.ID)
+		}
 		return db.enqueueEmails(ctx, tx, mail...)
 	})
 }

@@ -37,6 +37,7 @@ func (db *DB) CreateEmailVerification(ctx context.Context, v *authsvc.EmailVerif
 				return fmt.Errorf("check verification throttle: %w", err)
 			}
 			if recent {
+				skipAudit(ctx)
 				return nil
 			}
 		}
@@ -73,6 +74,9 @@ func (db *DB) ConsumeEmailVerification(ctx context.Context, tokenHash string) (*
 		if err != nil {
 			return fmt.Errorf("find verification token: %w", err)
 		}
+		if p := authsvc.AuditFrom(ctx); p != nil {
+			p.SetSubject(userID)
+		}
 		// Lock the user first, as every writer of a user's rows does.
 		if err := lockUser(ctx, tx, db.Dialect, userID); err != nil {
 			if authsvc.ErrorCode(err) == authsvc.ENOTFOUND {
@@ -99,6 +103,9 @@ func (db *DB) ConsumeEmailVerification(ctx context.Context, tokenHash string) (*
 			return err
 		}
 		changed = true
+		annotateAudit(ctx, "email_changed", true)
+		annotateAudit(ctx, "old_email", current.Email)
+		annotateAudit(ctx, "new_email", email)
 		u, err = db.changeEmail(ctx, tx, userID, email, &now)
 		return err
 	})
