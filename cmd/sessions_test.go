@@ -80,3 +80,41 @@ func TestUserVerifiedFlagAndVerifyCommand(t *testing.T) {
 		})
 	}
 }
+
+func TestAuditListCommand(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			c := newCLI(t, b.URL(t))
+			decodeJSON[userJSON](t, c.runStdin(testPassword, "user", "create", "ada", "--email", "ada@example.com", "--password-stdin", "-o", "json"))
+			decodeJSON[userJSON](t, c.run("user", "promote", "ada", "-o", "json"))
+			type page struct {
+				Events []struct {
+					ID       int64          `json:"id"`
+					Event    string         `json:"event"`
+					TargetID int64          `json:"target_id"`
+					Details  map[string]any `json:"details"`
+				} `json:"events"`
+				NextCursor *string `json:"next_cursor"`
+			}
+			all := decodeJSON[page](t, c.run("audit", "list", "--user", "ada", "-o", "json"))
+			if len(all.Events) != 2 || all.Events[0].Event != "user.promoted" || all.Events[1].Event != "user.registered" ||
+				all.Events[0].Details["via"] != "cli" || all.NextCursor != nil {
+				t.Fatalf("audit list = %+v", all)
+			}
+			first := decodeJSON[page](t, c.run("audit", "list", "--limit", "1", "-o", "json"))
+			if len(first.Events) != 1 || first.NextCursor == nil {
+				t.Fatalf("first page = %+v", first)
+			}
+			second := decodeJSON[page](t, c.run("audit", "list", "--limit", "1", "--cursor", *first.NextCursor, "-o", "json"))
+			if len(second.Events) != 1 || second.Events[0].ID >= first.Events[0].ID {
+				t.Fatalf("second page = %+v", second)
+			}
+			only := decodeJSON[page](t, c.run("audit", "list", "--event", "user.registered", "--since", "2000-01-01T00:00:00Z", "-o", "json"))
+			if len(only.Events) != 1 {
+				t.Fatalf("--event = %+v", only)
+			}
+			expectExit(t, c.run("audit", "list", "--since", "yesterday"), 2)
+		})
+	}
+}
