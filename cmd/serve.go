@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -39,22 +38,12 @@ background workers, closes the database and exits 0.`,
 
 // serve runs the HTTP server and the background jobs until ctx is cancelled.
 func (a *app) serve(ctx context.Context, wait time.Duration) error {
-	db, err := a.openDB(ctx, wait)
-	if err != nil {
-		return err
-	}
-	if a.cfg.Database.AutoMigrate {
-		n, err := db.MigrateUp(ctx)
-		if err != nil {
-			return err
-		}
-		a.log.Info().Int("applied", n).Msg("migrations up to date")
-	}
-	srv, err := a.buildServer(ctx)
+	srv, err := a.buildStack(ctx, wait)
 	if err != nil {
 		return err
 	}
 	defer srv.close()
+	db := a.db
 
 	ln, err := net.Listen("tcp", a.cfg.Server.Addr)
 	if err != nil {
@@ -69,11 +58,7 @@ func (a *app) serve(ctx context.Context, wait time.Duration) error {
 		MaxHeaderBytes:    64 << 10,
 	}
 
-	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
-	var jobs sync.WaitGroup
-	for _, job := range srv.jobs {
-		jobs.Go(func() { job(jobsCtx) })
-	}
+	stopJobs := startJobs(context.WithoutCancel(ctx), srv.jobs)
 
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- httpServer.Serve(ln) }()
@@ -83,7 +68,6 @@ func (a *app) serve(ctx context.Context, wait time.Duration) error {
 		if err != nil {
 			httpServer.Close()
 			stopJobs()
-			jobs.Wait()
 			return err
 		}
 		defer metricsServer.Close()
@@ -92,7 +76,6 @@ func (a *app) serve(ctx context.Context, wait time.Duration) error {
 	select {
 	case err := <-serveErr:
 		stopJobs()
-		jobs.Wait()
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
@@ -106,7 +89,6 @@ func (a *app) serve(ctx context.Context, wait time.Duration) error {
 		err = nil
 	}
 	stopJobs()
-	jobs.Wait()
 	a.log.Info().Msg("stopped")
 	return err
 }

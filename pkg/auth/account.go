@@ -7,17 +7,18 @@ import (
 	"github.com/authsvc/authsvc/pkg/authsvc"
 )
 
-// target resolves the user a request acts on: the caller themself, or —
-// for an admin only — anyone. A non-admin naming another user is 403
-// whether or not that user exists.
+// target resolves the user a request acts on by authsvc.SelfOrAdmin: the
+// caller themself, or — for an admin only — anyone. A non-admin naming
+// another user is 403 whether or not that user exists.
 func (s *Service) target(ctx context.Context, p *authsvc.Principal, username string) (*authsvc.User, error) {
-	if strings.EqualFold(username, p.User.Username) {
+	switch authsvc.SelfOrAdmin(p.User, username) {
+	case authsvc.AccessSelf:
 		return p.User, nil
+	case authsvc.AccessAdmin:
+		return s.db.UserByUsername(ctx, username)
+	default:
+		return nil, authsvc.ErrForbiddenOtherUser
 	}
-	if !p.User.IsAdmin {
-		return nil, errForbidden()
-	}
-	return s.db.UserByUsername(ctx, username)
 }
 
 // reauthenticate checks the caller's own password (an admin's own, when
@@ -35,7 +36,7 @@ func (s *Service) reauthenticate(ctx context.Context, p *authsvc.Principal, pass
 		if isCode(err, authsvc.EUNAUTHORIZED) {
 			s.opts.Metrics.LoginFailed()
 			s.recordFailure(ctx, p.User, key, failures)
-			return errWrongPassword()
+			return authsvc.ErrWrongPassword.With(err)
 		}
 		return err
 	}
@@ -46,13 +47,14 @@ func (s *Service) reauthenticate(ctx context.Context, p *authsvc.Principal, pass
 // caller's own id mean the caller). The caller's row comes from the
 // principal: no query.
 func (s *Service) Me(ctx context.Context, p *authsvc.Principal, userID int64) (*authsvc.User, error) {
-	if userID == 0 || userID == p.User.ID {
+	switch authsvc.SelfOrAdminID(p.User, userID) {
+	case authsvc.AccessSelf:
 		return p.User, nil
+	case authsvc.AccessAdmin:
+		return s.db.UserByID(ctx, userID)
+	default:
+		return nil, authsvc.ErrForbiddenViewOthers
 	}
-	if !p.User.IsAdmin {
-		return nil, authsvc.NewError(authsvc.EFORBIDDEN, "forbidden", "Not authorized to view other users")
-	}
-	return s.db.UserByID(ctx, userID)
 }
 
 // UserDetails returns the named user: self, or anyone for an admin.
@@ -112,7 +114,8 @@ func (s *Service) ChangeEmail(ctx context.Context, p *authsvc.Principal, c auths
 	}
 	newEmail := strings.ToLower(c.NewEmail)
 	notice := &authsvc.OutboundEmail{Kind: authsvc.EmailEmailChanged, Recipient: u.Email,
-		Data: map[string]string{"username": u.Username, "old_email": u.Email, "new_email": newEmail}}
+		Data: map[string]string{authsvc.EmailKeyUsername: u.Username, authsvc.EmailKeyOldEmail: u.Email,
+			authsvc.EmailKeyNewEmail: newEmail}}
 	verify, link := s.newVerification(u, newEmail)
 	if s.opts.RequireVerifiedEmail && newEmail != u.Email {
 		return s.requestEmailChange(ctx, p, u, verify, link, notice)
@@ -120,7 +123,7 @@ func (s *Service) ChangeEmail(ctx context.Context, p *authsvc.Principal, c auths
 	ev := event(authsvc.AuditEmailChanged, p.User.ID, u.ID, map[string]any{"old_email": u.Email, "new_email": newEmail})
 	updated, err := s.db.UpdateEmail(audited(ctx, ev), u.ID, newEmail, verify, notice, link)
 	if isCode(err, authsvc.ECONFLICT) {
-		return nil, errEmailTaken(err)
+		return nil, authsvc.ErrEmailTakenOnChange.With(err)
 	}
 	if err != nil {
 		return nil, err
@@ -134,7 +137,7 @@ func (s *Service) ChangeEmail(ctx context.Context, p *authsvc.Principal, c auths
 func (s *Service) requestEmailChange(ctx context.Context, p *authsvc.Principal, u *authsvc.User,
 	verify *authsvc.EmailVerification, link, notice *authsvc.OutboundEmail) (*authsvc.User, error) {
 	if other, err := s.db.UserByEmail(ctx, verify.Email); err == nil && other.ID != u.ID {
-		return nil, errEmailTaken(nil)
+		return nil, authsvc.ErrEmailTakenOnChange
 	} else if err != nil && !isCode(err, authsvc.ENOTFOUND) {
 		return nil, err
 	}

@@ -49,7 +49,7 @@ func cli(details map[string]any) map[string]any {
 // page. EVALIDATION for a bad filter.
 func (s *Service) Audit(ctx context.Context, p *authsvc.Principal, q authsvc.AuditQuery) (*authsvc.AuditPage, error) {
 	if !p.User.IsAdmin {
-		return nil, authsvc.NewError(authsvc.EFORBIDDEN, "forbidden", "Administrators only")
+		return nil, authsvc.ErrAdminsOnly
 	}
 	return s.ListAudit(ctx, q)
 }
@@ -80,10 +80,10 @@ func (s *Service) auditFilter(ctx context.Context, q authsvc.AuditQuery) (authsv
 		f.Limit = defaultAuditPageSize
 	}
 	if f.Limit < 1 || f.Limit > maxAuditPageSize {
-		v.Add("Input should be between 1 and 200", "less_than_equal", "query", "limit")
+		v.Add(authsvc.MsgPageLimit, authsvc.TypeLessThanEqual, "query", "limit")
 	}
 	if q.Event != "" && !knownEvent(q.Event) {
-		v.Add("Unknown event name", "literal_error", "query", "event")
+		v.Add(authsvc.MsgUnknownEvent, authsvc.TypeLiteralError, "query", "event")
 	}
 	for _, t := range []struct {
 		raw, name string
@@ -94,14 +94,14 @@ func (s *Service) auditFilter(ctx context.Context, q authsvc.AuditQuery) (authsv
 		}
 		parsed, err := time.Parse(time.RFC3339, t.raw)
 		if err != nil {
-			v.Add("Input should be an RFC 3339 date-time", "datetime_parsing", "query", t.name)
+			v.Add(authsvc.MsgDateTime, authsvc.TypeDatetimeParsing, "query", t.name)
 		}
 		*t.dst = parsed
 	}
 	if q.Cursor != "" {
 		c, err := strconv.ParseInt(q.Cursor, 10, 64)
 		if err != nil || c < 1 {
-			v.Add("Input should be a cursor from next_cursor", "int_parsing", "query", "cursor")
+			v.Add(authsvc.MsgCursor, authsvc.TypeIntParsing, "query", "cursor")
 		}
 		f.Cursor = c
 	}

@@ -2,16 +2,16 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
-	"github.com/authsvc/authsvc/pkg/token"
 )
 
 // revocationMargin keeps a revoked jti listed a little past the token's exp,
 // beyond the parser's leeway.
-const revocationMargin = token.Leeway + 30*time.Second
+const revocationMargin = authsvc.TokenLeeway + 30*time.Second
 
 // Register creates an account with the welcome email queued in the same
 // transaction and logs the new user in. Self-registration never creates an
@@ -56,7 +56,7 @@ func (s *Service) createUser(ctx context.Context, r authsvc.Registration, self b
 		u.EmailVerifiedAt = &now
 	}
 	welcome := &authsvc.OutboundEmail{Kind: authsvc.EmailWelcome, Recipient: u.Email,
-		Data: map[string]string{"username": u.Username}}
+		Data: map[string]string{authsvc.EmailKeyUsername: u.Username}}
 	ev := event(authsvc.AuditRegistered, 0, 0, map[string]any{"is_admin": u.IsAdmin, "email_verified": u.EmailVerified()})
 	if self {
 		ev.ActorIsTarget = true
@@ -86,7 +86,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (*authsv
 	var v authsvc.Validator
 	required(&v, username, "username")
 	if required(&v, password, "password") && s.policy.TooLong(password) {
-		v.Add("Password must be at most 72 bytes long (longer passwords are not truncated)", "string_too_long", "body", "password")
+		v.Add(authsvc.MsgPasswordTooLong, authsvc.TypeStringTooLong, "body", "password")
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -94,7 +94,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (*authsv
 	if !ValidUsername(username) { // no account can have it: nothing to count
 		s.hasher.CompareDummy(password)
 		s.opts.Metrics.LoginFailed()
-		return nil, errInvalidCredentials()
+		return nil, authsvc.ErrInvalidCredentials
 	}
 	key := strings.ToLower(username)
 	failures, err := s.reserveLoginAttempt(ctx, key)
@@ -114,7 +114,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (*authsv
 	}
 	s.rehashIfNeeded(ctx, u, password)
 	if s.opts.RequireVerifiedEmail && !u.EmailVerified() {
-		return nil, errEmailNotVerified() // only to whoever knows the password
+		return nil, authsvc.ErrEmailNotVerified // only to whoever knows the password
 	}
 	s.opts.Metrics.LoginSucceeded()
 	return s.startSession(ctx, u, 0, event(authsvc.AuditLoginSucceeded, u.ID, u.ID, nil))
@@ -145,8 +145,7 @@ func (s *Service) reserveLoginAttempt(ctx context.Context, key string) (int, err
 	limited := func(windowEnd time.Time) error {
 		s.opts.Metrics.LoginFailed()
 		s.log.Warn().Str("username", key).Msg("login refused: too many failures")
-		return &authsvc.Error{Code: authsvc.ERATELIMIT, Reason: "rate_limited", Message: "Too many requests",
-			RetryAfter: max(windowEnd.Sub(s.db.Now()), time.Second)}
+		return authsvc.ErrRateLimited.WithRetryAfter(max(windowEnd.Sub(s.now()), time.Second))
 	}
 	failures, windowEnd, err := s.db.LoginFailures(ctx, key, s.opts.FailedLoginWindow)
 	if err != nil {
@@ -172,14 +171,14 @@ func (s *Service) checkPassword(ctx context.Context, username, password string) 
 	u, err := s.db.UserByUsername(ctx, username)
 	if isCode(err, authsvc.ENOTFOUND) {
 		s.hasher.CompareDummy(password)
-		return nil, errInvalidCredentials()
+		return nil, authsvc.ErrInvalidCredentials
 	}
 	if err != nil {
 		return nil, err
 	}
 	if err := s.hasher.Compare(u.PasswordHash, password); err != nil {
 		if isCode(err, authsvc.EUNAUTHORIZED) {
-			return u, errInvalidCredentials()
+			return u, authsvc.ErrInvalidCredentials.With(err)
 		}
 		return nil, err
 	}
@@ -237,7 +236,7 @@ func (s *Service) issue(u *authsvc.User, authTime time.Time, sessionID string) (
 func (s *Service) Authenticate(ctx context.Context, bearer string) (*authsvc.Principal, error) {
 	claims, err := s.tokens.ParseAccess(bearer)
 	if err != nil {
-		s.opts.Metrics.TokenRefused(token.RefusalReason(err))
+		s.opts.Metrics.TokenRefused(refusalReason(err))
 		return nil, err
 	}
 	check, err := s.db.AuthUser(ctx, claims.UserID, claims.JTI, claims.SessionID)
@@ -256,12 +255,12 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*authsvc.Pri
 	}
 	if reason != "" {
 		s.opts.Metrics.TokenRefused(reason)
-		return nil, errInvalidToken(nil)
+		return nil, authsvc.ErrInvalidToken
 	}
 	if s.opts.RequireVerifiedEmail && !check.User.EmailVerified() {
 		// The registration's token, or one issued before the setting was
 		// turned on: an unverified account cannot use the API.
-		return nil, errEmailNotVerified()
+		return nil, authsvc.ErrEmailNotVerified
 	}
 	return &authsvc.Principal{User: check.User, Claims: claims}, nil
 }
@@ -281,13 +280,13 @@ func (s *Service) Refresh(ctx context.Context, tok string) (*authsvc.AccessToken
 	}
 	if !s.now().Before(p.Claims.AuthTime.Add(s.opts.MaxSession)) {
 		s.opts.Metrics.TokenRefused("session_expired")
-		return nil, authsvc.NewError(authsvc.EUNAUTHORIZED, "session_expired", "Session expired, please log in again")
+		return nil, authsvc.ErrSessionExpired
 	}
 	ctx = audited(ctx, event(authsvc.AuditRefreshed, p.User.ID, p.User.ID, map[string]any{"session_id": p.SessionID()}))
 	if err := s.db.RefreshSession(ctx, p.Claims.JTI, p.Claims.ExpiresAt.Add(revocationMargin), p.SessionID()); err != nil {
 		if isCode(err, authsvc.ECONFLICT) {
 			s.opts.Metrics.TokenRefused("already_refreshed")
-			return nil, errInvalidToken(err)
+			return nil, authsvc.ErrInvalidToken.With(err)
 		}
 		return nil, err
 	}
@@ -302,7 +301,16 @@ func (s *Service) IssueToken(ctx context.Context, username string, ttl time.Dura
 		return nil, err
 	}
 	if ttl <= 0 {
-		return nil, authsvc.Errorf(authsvc.EINVALID, "Token lifetime must be positive")
+		return nil, authsvc.ErrTokenLifetime
 	}
 	return s.startSession(ctx, u, ttl, nil)
+}
+
+// refusalReason is the metrics reason of a refused token ("" if none).
+func refusalReason(err error) string {
+	var r authsvc.TokenRefusal
+	if errors.As(err, &r) {
+		return r.RefusalReason()
+	}
+	return ""
 }

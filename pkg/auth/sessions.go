@@ -89,7 +89,7 @@ func (s *Service) Logout(ctx context.Context, p *authsvc.Principal, scope string
 		return err
 	default:
 		var v authsvc.Validator
-		v.Add("Input should be 'local', 'others' or 'global'", "literal_error", "query", "scope")
+		v.Add(authsvc.MsgLogoutScope, authsvc.TypeLiteralError, "query", "scope")
 		return v.Err()
 	}
 }
@@ -104,10 +104,7 @@ func (s *Service) Sessions(ctx context.Context, p *authsvc.Principal) ([]*authsv
 func (s *Service) EndSession(ctx context.Context, p *authsvc.Principal, id string) error {
 	ev := event(authsvc.AuditSessionsEnded, p.User.ID, p.User.ID, map[string]any{"session_id": id})
 	if err := s.db.EndSession(audited(ctx, ev), p.User.ID, id); err != nil {
-		if isCode(err, authsvc.ENOTFOUND) {
-			return authsvc.NewError(authsvc.ENOTFOUND, "session_not_found", "Session not found")
-		}
-		return err
+		return err // authsvc.ErrSessionNotFound
 	}
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
-	"github.com/authsvc/authsvc/pkg/token"
 )
 
 // maxVerifyTokenBytes bounds a submitted verification token before hashing.
@@ -24,18 +23,6 @@ func newVerifyToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-func errInvalidVerifyToken(cause error) error {
-	return &authsvc.Error{Code: authsvc.EINVALID, Reason: "invalid_token",
-		Message: "Invalid or expired verification token", Err: cause}
-}
-
-func errEmailNotVerified() error {
-	return authsvc.NewError(authsvc.EFORBIDDEN, "email_not_verified", "Email address not verified")
-}
-
-func errEmailTaken(cause error) error {
-	return &authsvc.Error{Code: authsvc.EINVALID, Reason: "email_taken", Message: "Email already registered", Err: cause}
-}
 
 // verifyLink is <FrontendURL>/verify-email?token=<token>; it is never built
 // from a request's Host header.
@@ -47,7 +34,7 @@ func (s *Service) verifyLink(tok string) string {
 // carrying it.
 func (s *Service) newVerification(u *authsvc.User, email string) (*authsvc.EmailVerification, *authsvc.OutboundEmail) {
 	tok := newVerifyToken()
-	v := &authsvc.EmailVerification{UserID: u.ID, Email: strings.ToLower(email), TokenHash: token.HashToken(tok),
+	v := &authsvc.EmailVerification{UserID: u.ID, Email: strings.ToLower(email), TokenHash: authsvc.HashToken(tok),
 		ExpiresAt: s.now().Add(s.opts.VerifyTTL)}
 	msg := &authsvc.OutboundEmail{Kind: authsvc.EmailVerify, Recipient: v.Email, Data: map[string]string{
 		authsvc.EmailKeyUsername:     u.Username,
@@ -77,16 +64,16 @@ func (s *Service) VerifyEmail(ctx context.Context, tok string) (*authsvc.User, e
 		return nil, err
 	}
 	if len(tok) > maxVerifyTokenBytes {
-		return nil, errInvalidVerifyToken(nil)
+		return nil, authsvc.ErrInvalidVerifyToken
 	}
 	ev := event(authsvc.AuditEmailVerified, 0, 0, nil)
 	ev.ActorIsTarget = true
-	u, changed, err := s.db.ConsumeEmailVerification(audited(ctx, ev), token.HashToken(tok))
+	u, changed, err := s.db.ConsumeEmailVerification(audited(ctx, ev), authsvc.HashToken(tok))
 	switch {
 	case isCode(err, authsvc.EINVALID):
-		return nil, errInvalidVerifyToken(err)
+		return nil, authsvc.ErrInvalidVerifyToken.With(err)
 	case isCode(err, authsvc.ECONFLICT):
-		return nil, errEmailTaken(err)
+		return nil, authsvc.ErrEmailTakenOnChange.With(err)
 	case err != nil:
 		return nil, err
 	}

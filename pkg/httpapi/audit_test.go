@@ -222,7 +222,7 @@ func TestAuditTrail(t *testing.T) {
 					t.Fatal(err)
 				}
 				var n int
-				if err := e.DB.Get(&n, `SELECT COUNT(*) FROM audit_events`); err != nil {
+				if err := e.SQL().Get(&n, `SELECT COUNT(*) FROM audit_events`); err != nil {
 					t.Fatal(err)
 				}
 				if n != 1 {

@@ -71,7 +71,7 @@ func BenchmarkMe(b *testing.B) {
 	// The auth query as it was before sessions (no session check), prepared
 	// on the same pool: the "before" of the session check, in the same run.
 	b.Run("verify_and_auth_query_before_sessions", func(b *testing.B) {
-		stmt, err := e.DB.Preparex(e.DB.Rebind(`SELECT u.id, u.username, u.email, u.password_hash, u.is_admin,
+		stmt, err := e.SQL().Preparex(e.SQL().Rebind(`SELECT u.id, u.username, u.email, u.password_hash, u.is_admin,
 			u.token_version, u.created_at, u.updated_at,
 			EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = ?) AS revoked
 			FROM users u WHERE u.id = ?`))
@@ -100,7 +100,7 @@ func BenchmarkMe(b *testing.B) {
 		})
 	})
 	b.Run("bare_verify_and_select", func(b *testing.B) {
-		q := e.DB.Rebind(`SELECT id, username, email, password_hash, is_admin, token_version, created_at, updated_at
+		q := e.SQL().Rebind(`SELECT id, username, email, password_hash, is_admin, token_version, created_at, updated_at
 			FROM users WHERE id = ?`)
 		b.SetParallelism(8)
 		b.RunParallel(func(pb *testing.PB) {
@@ -112,7 +112,7 @@ func BenchmarkMe(b *testing.B) {
 					return
 				}
 				var u authsvc.User
-				if err := e.DB.QueryRowxContext(ctx, q, claims.UserID).StructScan(&u); err != nil {
+				if err := e.SQL().QueryRowxContext(ctx, q, claims.UserID).StructScan(&u); err != nil {
 					b.Error(err)
 					return
 				}
@@ -120,7 +120,7 @@ func BenchmarkMe(b *testing.B) {
 		})
 	})
 	b.Run("bare_verify_and_prepared_select", func(b *testing.B) {
-		stmt, err := e.DB.Preparex(e.DB.Rebind(`SELECT id, username, email, password_hash, is_admin, token_version,
+		stmt, err := e.SQL().Preparex(e.SQL().Rebind(`SELECT id, username, email, password_hash, is_admin, token_version,
 			created_at, updated_at FROM users WHERE id = ?`))
 		if err != nil {
 			b.Fatal(err)

@@ -76,7 +76,7 @@ func TestLoginRehashesAtTheConfiguredCost(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.DB.ExecContext(ctx, e.DB.Rebind(`UPDATE users SET password_hash = ? WHERE id = ?`), string(old), u.ID); err != nil {
+		if _, err := e.SQL().ExecContext(ctx, e.SQL().Rebind(`UPDATE users SET password_hash = ? WHERE id = ?`), string(old), u.ID); err != nil {
 			t.Fatal(err)
 		}
 		e.login("oldcost", "wrong-password-zzz").want(t, http.StatusUnauthorized, "")
@@ -97,7 +97,7 @@ func TestLoginRehashesAtTheConfiguredCost(t *testing.T) {
 func storedCost(t *testing.T, e *env, id int64) int {
 	t.Helper()
 	var hash string
-	if err := e.DB.Get(&hash, e.DB.Rebind(`SELECT password_hash FROM users WHERE id = ?`), id); err != nil {
+	if err := e.SQL().Get(&hash, e.SQL().Rebind(`SELECT password_hash FROM users WHERE id = ?`), id); err != nil {
 		t.Fatal(err)
 	}
 	cost, err := bcrypt.Cost([]byte(hash))

@@ -212,7 +212,7 @@ func TestSessions(t *testing.T) {
 func (e *env) sessionRows(userID int64) int {
 	e.t.Helper()
 	var n int
-	if err := e.DB.Get(&n, e.DB.Rebind(`SELECT COUNT(*) FROM sessions WHERE user_id = ?`), userID); err != nil {
+	if err := e.SQL().Get(&n, e.SQL().Rebind(`SELECT COUNT(*) FROM sessions WHERE user_id = ?`), userID); err != nil {
 		e.t.Fatal(err)
 	}
 	return n

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/auth"
-	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
 
@@ -21,7 +20,7 @@ func (e *env) verifyTokens(recipient string) []string {
 	e.t.Helper()
 	e.Auth.Wait()
 	var rows []string
-	err := e.DB.Select(&rows, e.DB.Rebind(`SELECT data FROM email_outbox WHERE kind = 'verify_email' AND recipient = ? ORDER BY id`),
+	err := e.SQL().Select(&rows, e.SQL().Rebind(`SELECT data FROM email_outbox WHERE kind = 'verify_email' AND recipient = ? ORDER BY id`),
 		recipient)
 	if err != nil {
 		e.t.Fatal(err)
@@ -182,7 +181,7 @@ func TestRequireVerifiedEmail(t *testing.T) {
 func (e *env) noticesTo(recipient string) int {
 	e.t.Helper()
 	var n int
-	err := e.DB.Get(&n, e.DB.Rebind(`SELECT COUNT(*) FROM email_outbox WHERE kind = 'email_changed' AND recipient = ?`), recipient)
+	err := e.SQL().Get(&n, e.SQL().Rebind(`SELECT COUNT(*) FROM email_outbox WHERE kind = 'email_changed' AND recipient = ?`), recipient)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -245,12 +244,12 @@ func TestResendVerification(t *testing.T) {
 // SQLite) from another connection until release is called.
 func (e *env) lockUserRow(userID int64) (release func()) {
 	e.t.Helper()
-	tx, err := e.DB.BeginTxx(context.Background(), nil)
+	tx, err := e.SQL().BeginTxx(context.Background(), nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	lock := `UPDATE users SET updated_at = updated_at WHERE id = ?`
-	if e.DB.Dialect == store.Postgres {
+	if string(e.DB.Dialect) == "postgres" {
 		lock = `SELECT id FROM users WHERE id = ? FOR UPDATE`
 	}
 	if _, err := tx.Exec(tx.Rebind(lock), userID); err != nil {

@@ -121,7 +121,7 @@ func (db *DB) AuditEvents(ctx context.Context, f authsvc.AuditFilter) ([]*authsv
 	q += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, f.Limit)
 	var rows []auditRow
-	if err := sqlx.SelectContext(ctx, db, &rows, db.Rebind(q), args...); err != nil {
+	if err := sqlx.SelectContext(ctx, db.pool, &rows, db.pool.Rebind(q), args...); err != nil {
 		return nil, mapError(fmt.Errorf("list audit events: %w", err))
 	}
 	events := make([]*authsvc.AuditEvent, len(rows))

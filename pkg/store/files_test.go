@@ -26,7 +26,7 @@ func TestSQLiteFilesAreCreated0600(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Keep a connection open so that the WAL and SHM files exist.
-	conn, err := db.Conn(context.Background())
+	conn, err := db.SQL().Conn(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,9 +20,6 @@ const (
 
 const sessionColumns = `id, user_id, created_at, refreshed_at, expires_at, client_ip, user_agent`
 
-func sessionNotFound() error {
-	return authsvc.NewError(authsvc.ENOTFOUND, "session_not_found", "session not found")
-}
 
 func normalizeSession(s *authsvc.Session) *authsvc.Session {
 	s.CreatedAt, s.RefreshedAt, s.ExpiresAt = s.CreatedAt.UTC(), s.RefreshedAt.UTC(), s.ExpiresAt.UTC()
@@ -68,7 +65,7 @@ func insertSession(ctx context.Context, tx *sqlx.Tx, s *authsvc.Session) error {
 // Sessions lists the user's unexpired sessions, newest first.
 func (db *DB) Sessions(ctx context.Context, userID int64) ([]*authsvc.Session, error) {
 	sessions := []*authsvc.Session{}
-	err := sqlx.SelectContext(ctx, db, &sessions, db.Rebind(`SELECT `+sessionColumns+` FROM sessions
+	err := sqlx.SelectContext(ctx, db.pool, &sessions, db.pool.Rebind(`SELECT `+sessionColumns+` FROM sessions
 		WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, id`), userID, db.Now())
 	if err != nil {
 		return nil, mapError(fmt.Errorf("list sessions: %w", err))
@@ -90,7 +87,7 @@ func (db *DB) EndSession(ctx context.Context, userID int64, id string) error {
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			return sessionNotFound()
+			return authsvc.ErrSessionNotFound
 		}
 		return nil
 	})

@@ -14,19 +14,13 @@ import (
 const userColumns = `u.id, u.username, u.email, u.password_hash, u.is_admin, u.token_version, u.created_at, u.updated_at,
 	u.email_verified_at`
 
-// errUsernameTaken is what clients see for a taken username (CONTRACT §4 #1).
-func errUsernameTaken(err error) error {
-	return &authsvc.Error{Code: authsvc.ECONFLICT, Reason: "username_taken", Message: "Username already registered", Err: err}
-}
+// The unique indexes of users (sql/*/0001_initial.sql).
+const (
+	constraintUsername = "users_username_lower_key"
+	constraintEmail    = "users_email_key"
+)
 
-// errEmailTaken is what clients see for a taken email.
-func errEmailTaken(err error) error {
-	return &authsvc.Error{Code: authsvc.ECONFLICT, Reason: "email_taken", Message: "Email already registered", Err: err}
-}
-
-func userNotFound(err error) error {
-	return &authsvc.Error{Code: authsvc.ENOTFOUND, Reason: "user_not_found", Message: "User not found", Err: err}
-}
+func userNotFound(err error) error { return authsvc.ErrUserNotFound.With(err) }
 
 // normalizeUser converts the timestamps of u to UTC.
 func normalizeUser(u *authsvc.User) *authsvc.User {
@@ -39,15 +33,19 @@ func normalizeUser(u *authsvc.User) *authsvc.User {
 	return u
 }
 
-// uniqueUserError tells which unique index of users a violation hit.
+// uniqueUserError tells which unique index of users a violation hit, by the
+// index's name: authsvc.ErrEmailTaken or authsvc.ErrUsernameTaken.
 func uniqueUserError(err error) error {
 	if !isUniqueViolation(err) {
 		return err
 	}
-	if strings.Contains(err.Error(), "email") {
-		return errEmailTaken(err)
+	switch violatedConstraint(err) {
+	case constraintEmail:
+		return authsvc.ErrEmailTaken.With(err)
+	case constraintUsername:
+		return authsvc.ErrUsernameTaken.With(err)
 	}
-	return errUsernameTaken(err)
+	return err
 }
 
 // CreateUser inserts u (setting ID, TokenVersion and timestamps; the email is
@@ -81,7 +79,7 @@ func (db *DB) CreateUser(ctx context.Context, u *authsvc.User, mail ...*authsvc.
 // getUser runs a single-row user query; no row is ENOTFOUND.
 func (db *DB) getUser(ctx context.Context, q sqlx.QueryerContext, where string, args ...any) (*authsvc.User, error) {
 	var u authsvc.User
-	err := sqlx.GetContext(ctx, q, &u, db.Rebind(`SELECT `+userColumns+` FROM users u WHERE `+where), args...)
+	err := sqlx.GetContext(ctx, q, &u, db.pool.Rebind(`SELECT `+userColumns+` FROM users u WHERE `+where), args...)
 	if err != nil {
 		if authsvc.ErrorCode(mapError(err)) == authsvc.ENOTFOUND {
 			return nil, userNotFound(err)
@@ -93,7 +91,7 @@ func (db *DB) getUser(ctx context.Context, q sqlx.QueryerContext, where string, 
 
 // UserByID returns the user with the given id, or ENOTFOUND.
 func (db *DB) UserByID(ctx context.Context, id int64) (*authsvc.User, error) {
-	return db.getUser(ctx, db, `u.id = ?`, id)
+	return db.getUser(ctx, db.pool, `u.id = ?`, id)
 }
 
 // UserByUsername returns the user whose username matches case-insensitively,
@@ -102,7 +100,7 @@ func (db *DB) UserByUsername(ctx context.Context, username string) (*authsvc.Use
 	if !storable(username) {
 		return nil, userNotFound(nil)
 	}
-	return db.getUser(ctx, db, `lower(u.username) = ?`, strings.ToLower(username))
+	return db.getUser(ctx, db.pool, `lower(u.username) = ?`, strings.ToLower(username))
 }
 
 // UserByEmail returns the user with the given email (compared lowercased),
@@ -111,7 +109,7 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*authsvc.User, err
 	if !storable(email) {
 		return nil, userNotFound(nil)
 	}
-	return db.getUser(ctx, db, `u.email = ?`, strings.ToLower(email))
+	return db.getUser(ctx, db.pool, `u.email = ?`, strings.ToLower(email))
 }
 
 // ListUsers returns users ordered by id.
@@ -128,7 +126,7 @@ func (db *DB) ListUsers(ctx context.Context, f authsvc.UserFilter) ([]*authsvc.U
 		args = append(args, f.Limit)
 	}
 	users := []*authsvc.User{}
-	if err := sqlx.SelectContext(ctx, db, &users, db.Rebind(q), args...); err != nil {
+	if err := sqlx.SelectContext(ctx, db.pool, &users, db.pool.Rebind(q), args...); err != nil {
 		return nil, mapError(fmt.Errorf("list users: %w", err))
 	}
 	for _, u := range users {
@@ -143,17 +141,10 @@ const authUserQuery = `SELECT ` + userColumns + `,
 	EXISTS (SELECT 1 FROM sessions s WHERE s.id = ? AND s.user_id = u.id AND s.expires_at > ?) AS session_alive
 	FROM users u WHERE u.id = ?`
 
-// AuthCheck is what the one query of an authenticated request learns.
-type AuthCheck struct {
-	User         *authsvc.User
-	Revoked      bool // the jti is on the revocation list
-	SessionAlive bool // the session exists, is the user's and has not expired
-}
-
 // AuthUser is the one query of an authenticated request: the user row with
 // the given id, whether jti is on the revocation list and whether the
 // session sessionID is alive. A missing user is ENOTFOUND.
-func (db *DB) AuthUser(ctx context.Context, userID int64, jti, sessionID string) (*AuthCheck, error) {
+func (db *DB) AuthUser(ctx context.Context, userID int64, jti, sessionID string) (*authsvc.AuthCheck, error) {
 	var row struct {
 		authsvc.User
 		Revoked      bool `db:"revoked"`
@@ -169,7 +160,7 @@ func (db *DB) AuthUser(ctx context.Context, userID int64, jti, sessionID string)
 		}
 		return nil, mapError(fmt.Errorf("authenticate user: %w", err))
 	}
-	return &AuthCheck{User: normalizeUser(&row.User), Revoked: row.Revoked, SessionAlive: row.SessionAlive}, nil
+	return &authsvc.AuthCheck{User: normalizeUser(&row.User), Revoked: row.Revoked, SessionAlive: row.SessionAlive}, nil
 }
 
 // updateUser runs an UPDATE on one user inside tx and returns the row after

@@ -14,9 +14,6 @@ import (
 
 var _ authsvc.VerificationStore = (*DB)(nil)
 
-func errVerificationInvalid(err error) error {
-	return &authsvc.Error{Code: authsvc.EINVALID, Reason: "invalid_token", Message: "verification token invalid", Err: err}
-}
 
 // CreateEmailVerification stores v and queues mail in one transaction,
 // unless the user was sent a link less than minInterval ago (then nothing is
@@ -69,7 +66,7 @@ func (db *DB) ConsumeEmailVerification(ctx context.Context, tokenHash string) (*
 		var userID int64
 		err := tx.GetContext(ctx, &userID, tx.Rebind(`SELECT user_id FROM email_verification_tokens WHERE token_hash = ?`), tokenHash)
 		if errors.Is(err, sql.ErrNoRows) {
-			return errVerificationInvalid(err)
+			return authsvc.ErrInvalidVerifyToken.With(err)
 		}
 		if err != nil {
 			return fmt.Errorf("find verification token: %w", err)
@@ -80,7 +77,7 @@ func (db *DB) ConsumeEmailVerification(ctx context.Context, tokenHash string) (*
 		// Lock the user first, as every writer of a user's rows does.
 		if err := lockUser(ctx, tx, db.Dialect, userID); err != nil {
 			if authsvc.ErrorCode(err) == authsvc.ENOTFOUND {
-				return errVerificationInvalid(err)
+				return authsvc.ErrInvalidVerifyToken.With(err)
 			}
 			return err
 		}
@@ -89,7 +86,7 @@ func (db *DB) ConsumeEmailVerification(ctx context.Context, tokenHash string) (*
 		err = tx.GetContext(ctx, &email, tx.Rebind(`UPDATE email_verification_tokens SET used = ?
 			WHERE token_hash = ? AND used = ? AND expires_at > ? RETURNING email`), true, tokenHash, false, now)
 		if errors.Is(err, sql.ErrNoRows) {
-			return errVerificationInvalid(err)
+			return authsvc.ErrInvalidVerifyToken.With(err)
 		}
 		if err != nil {
 			return fmt.Errorf("use verification token: %w", err)

@@ -4,10 +4,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"sync/atomic"
-	"testing"
-
-	"github.com/authsvc/authsvc/pkg/store"
-	"github.com/rs/zerolog"
 )
 
 // Counter counts the statements a database pool sends: every query and
@@ -20,21 +16,12 @@ func (c *Counter) Count() int64 { return c.n.Load() }
 
 func (c *Counter) add() { c.n.Add(1) }
 
-// OpenCounting is Open with every statement counted by the returned Counter.
-func OpenCounting(t testing.TB, url string) (*store.DB, *Counter) {
-	t.Helper()
-	c := &Counter{}
-	db, err := store.Open(url, store.Options{MaxOpenConns: 32, MaxIdleConns: 32, Logger: zerolog.Nop(),
-		WrapDriver: func(d driver.Driver) driver.Driver { return countingDriver{d, c} }})
-	if err != nil {
-		t.Fatalf("open %s: %v", url, err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.MigrateUp(context.Background()); err != nil {
-		t.Fatalf("migrate up: %v", err)
-	}
-	return db, c
-}
+// NewCounter returns a Counter at zero; pass its Wrap as the store's
+// Options.WrapDriver (or cmd.BuildOptions.WrapDriver).
+func NewCounter() *Counter { return &Counter{} }
+
+// Wrap wraps a database driver so that c counts its statements.
+func (c *Counter) Wrap(d driver.Driver) driver.Driver { return countingDriver{d, c} }
 
 type countingDriver struct {
 	driver.Driver
