@@ -201,7 +201,7 @@ func (e *env) checkLogs() {
 	// The audit trail is held to the same rule as the log: no password,
 	// token or hash in any event, whatever the test did.
 	var rows []string
-	if err := e.SQL().Select(&rows, `SELECT event || ' ' || user_agent || ' ' || details FROM audit_events`); err != nil {
+	if err := storetest.SQLFor(e.t, e.dbURL).Select(&rows, `SELECT event || ' ' || user_agent || ' ' || details FROM audit_events`); err != nil {
 		e.t.Errorf("read the audit trail: %v", err)
 	}
 	logs += "\n" + strings.Join(rows, "\n")
