@@ -173,6 +173,20 @@ func TestRequireVerifiedEmail(t *testing.T) {
 				e.do("PUT", "/auth/users/erin/email", map[string]string{"new_email": "contested@example.com",
 					"current_password": erin.Password}, tok).want(t, http.StatusBadRequest, "email_taken")
 			})
+			t.Run("the audit trail has both requests and the confirmed change", func(t *testing.T) {
+				var requested, changed int
+				if err := e.SQL().Get(&requested, e.SQL().Rebind(`SELECT COUNT(*) FROM audit_events WHERE event = ? AND target_id = ?`),
+					"email.change_requested", erin.ID); err != nil {
+					t.Fatal(err)
+				}
+				if err := e.SQL().Get(&changed, e.SQL().Rebind(`SELECT COUNT(*) FROM audit_events WHERE event = ? AND target_id = ?
+					AND details LIKE ?`), "email.verified", erin.ID, `%"email_changed":true%`); err != nil {
+					t.Fatal(err)
+				}
+				if requested != 2 || changed != 1 {
+					t.Fatalf("%d change requests (want 2), %d confirmed changes (want 1)", requested, changed)
+				}
+			})
 		})
 	}
 }
