@@ -23,7 +23,6 @@ func newVerifyToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-
 // verifyLink is <FrontendURL>/verify-email?token=<token>; it is never built
 // from a request's Host header.
 func (s *Service) verifyLink(tok string) string {

@@ -46,7 +46,7 @@ type Options struct {
 	// WrapDriver, when set, wraps the database driver; tests count the
 	// statements a request runs with it.
 	WrapDriver func(driver.Driver) driver.Driver
-	Clock        authsvc.Clock // stamps rows; nil means time.Now
+	Clock      authsvc.Clock // stamps rows; nil means time.Now
 }
 
 // connector opens connections of drv to dsn (for Options.WrapDriver).
@@ -139,6 +139,7 @@ func createPrivate(path string) error {
 	}
 	return f.Close()
 }
+
 // Ping checks that the database answers (the readiness probe).
 func (db *DB) Ping(ctx context.Context) error { return mapError(db.pool.PingContext(ctx)) }
 

@@ -20,7 +20,6 @@ const (
 
 const sessionColumns = `id, user_id, created_at, refreshed_at, expires_at, client_ip, user_agent`
 
-
 func normalizeSession(s *authsvc.Session) *authsvc.Session {
 	s.CreatedAt, s.RefreshedAt, s.ExpiresAt = s.CreatedAt.UTC(), s.RefreshedAt.UTC(), s.ExpiresAt.UTC()
 	return s

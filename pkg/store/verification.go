@@ -14,7 +14,6 @@ import (
 
 var _ authsvc.VerificationStore = (*DB)(nil)
 
-
 // CreateEmailVerification stores v and queues mail in one transaction,
 // unless the user was sent a link less than minInterval ago (then nothing is
 // written and it returns false). ENOTFOUND when the user is gone.
