@@ -141,6 +141,7 @@ With no configuration it serves on :8080 with an embedded SQLite database.`,
 		newCreditsCommand(a),
 		newTokenCommand(a),
 		newKeysCommand(a),
+		newAuditCommand(a),
 		newVersionCommand(a),
 	)
 	addCompletionExamples(root)

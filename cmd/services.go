@@ -47,11 +47,14 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 		return nil, err
 	}
 	authOpts := auth.Options{
-		MaxSession:  a.cfg.MaxSession(),
-		FrontendURL: a.cfg.Mail.FrontendURL,
-		Logger:      a.log,
-		Metrics:     authMetrics,
-		Clock:       a.clock,
+		MaxSession:           a.cfg.MaxSession(),
+		RequireVerifiedEmail: a.cfg.Auth.RequireVerifiedEmail,
+		AuditRetention:       a.cfg.AuditRetention(),
+		VerifyTTL:            a.cfg.VerifyTTL(),
+		FrontendURL:          a.cfg.Mail.FrontendURL,
+		Logger:               a.log,
+		Metrics:              authMetrics,
+		Clock:                a.clock,
 	}
 	var hashes authsvc.PasswordHasher = hasher
 	if a.build.WrapHasher != nil {

@@ -23,6 +23,9 @@ const (
 // what to release at the end.
 type server struct {
 	handler http.Handler
+	// metrics serves GET /metrics on server.metrics_addr; nil when that is
+	// not set (then the public listener serves the public view).
+	metrics http.Handler
 	jobs    []func(ctx context.Context)
 	close   func()
 	svc     *services
@@ -62,7 +65,7 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := httpapi.Options{Middleware: []func(http.Handler) http.Handler{
+	opts := httpapi.Options{ClientIPs: ips, Middleware: []func(http.Handler) http.Handler{
 		httpapi.AccessLog(a.log, ips), // outermost: also logs CORS preflights
 		httpapi.ObserveRequests(m),
 		httpapi.CORS(a.cfg.Server.CORSAllowedOrigins), // outside the mux: answers OPTIONS
@@ -74,19 +77,27 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	if limit != nil {
 		opts.RouteMiddleware = append(opts.RouteMiddleware, limit)
 	}
+	// /metrics on the public listener must not tell whether an account
+	// exists: either it moves to its own listener, or the public view leaves
+	// out the series that could (see metrics.PublicHandler).
+	var publicMetrics, privateMetrics http.Handler = m.PublicHandler(), nil
+	if a.cfg.Server.MetricsAddr != "" {
+		publicMetrics, privateMetrics = nil, metricsOnly(m.Handler())
+	}
 	api := httpapi.New(httpapi.Deps{
 		Auth:          svc.auth,
 		Credits:       svc.credits,
 		Authenticator: svc.auth,
 		Ready:         a.readyWithKeys(svc.keys),
 		Logger:        a.log,
-		Metrics:       m.Handler(),
+		Metrics:       publicMetrics,
 		Keys:          svc.tokens,
 		JWKSMaxAge:    a.cfg.Auth.JWKSMaxAge,
 	}, opts)
 	return &server{
 		svc:     svc,
 		handler: api.Handler(),
+		metrics: privateMetrics,
 		jobs: []func(context.Context){
 			func(ctx context.Context) { svc.auth.RunJanitor(ctx, janitorInterval) },
 			func(ctx context.Context) { worker.Run(ctx) }, //nolint:errcheck // Run returns nil on cancel
@@ -99,6 +110,14 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	}, nil
 }
 
+// metricsOnly serves h at GET /metrics and 404 elsewhere: the private
+// metrics listener.
+func metricsOnly(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	return mux
+}
+
 // mailWorker builds the outbox worker with its renderer and driver.
 func (a *app) mailWorker(mm mail.Metrics) (*mail.Worker, error) {
 	m := a.cfg.Mail
@@ -108,7 +127,7 @@ func (a *app) mailWorker(mm mail.Metrics) (*mail.Worker, error) {
 	}
 	sender, err := mail.NewSender(mail.Config{
 		Driver: m.Driver, Host: m.Host, Port: m.Port, Username: m.Username, Password: m.Password,
-		From: m.From, SSLTLS: m.SSLTLS, StartTLS: m.StartTLS,
+		From: m.From, SSLTLS: m.SSLTLS, StartTLS: m.StartTLS, Production: a.cfg.IsProduction(),
 	}, a.log)
 	if err != nil {
 		return nil, err

@@ -33,6 +33,9 @@ func (c *Config) Validate() error {
 	}
 	c.validateAuth(&e)
 	c.validateMail(&e)
+	if c.Audit.RetentionDays < 1 {
+		e.add("audit.retention_days", "must be at least 1")
+	}
 	if _, err := zerolog.ParseLevel(strings.ToLower(c.Log.Level)); err != nil || c.Log.Level == "" {
 		e.add("log.level", "unknown level %q (use debug, info, warn or error)", c.Log.Level)
 	}
@@ -58,6 +61,11 @@ func (c *Config) Validate() error {
 func (c *Config) validateServer(e *errs) {
 	if _, _, err := net.SplitHostPort(c.Server.Addr); err != nil {
 		e.add("server.addr", "must be host:port or :port: %v", err)
+	}
+	if c.Server.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.Server.MetricsAddr); err != nil {
+			e.add("server.metrics_addr", "must be empty, host:port or :port: %v", err)
+		}
 	}
 	for _, p := range c.Server.TrustedProxies {
 		if _, err := proxyaddr.Parse([]string{p}); err != nil {
@@ -97,6 +105,9 @@ func (c *Config) validateAuth(e *errs) {
 	}
 	if a.ResetTokenExpireMinutes < 1 {
 		e.add("auth.reset_token_expire_minutes", "must be at least 1")
+	}
+	if a.VerifyTokenExpireHours < 1 {
+		e.add("auth.verify_token_expire_hours", "must be at least 1")
 	}
 	if a.MaxSessionHours < 1 {
 		e.add("auth.max_session_hours", "must be at least 1")

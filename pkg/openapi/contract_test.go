@@ -20,6 +20,7 @@ import (
 var publicOperations = []string{
 	"POST /auth/register", "POST /auth/login", "POST /auth/password-reset-request",
 	"POST /auth/reset-password", "POST /auth/refresh", "GET /healthz", "GET /readyz",
+	"POST /auth/verify-email", "POST /auth/verify-email/resend",
 	"GET /metrics", "GET /openapi.json", "GET /docs", "GET /docs/{asset}",
 	"GET /.well-known/jwks.json",
 }

@@ -40,7 +40,7 @@ func BenchmarkIssueAccess(b *testing.B) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, _, err := iss.IssueAccess(u, now); err != nil {
+					if _, _, err := iss.IssueAccess(u, now, ""); err != nil {
 						b.Error(err)
 						return
 					}
@@ -56,7 +56,7 @@ func BenchmarkParseAccess(b *testing.B) {
 	for _, alg := range benchAlgs {
 		b.Run(alg, func(b *testing.B) {
 			iss := benchIssuer(b, alg)
-			tok, _, err := iss.IssueAccess(testUser(), time.Now())
+			tok, _, err := iss.IssueAccess(testUser(), time.Now(), "")
 			if err != nil {
 				b.Fatal(err)
 			}

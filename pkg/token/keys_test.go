@@ -60,7 +60,7 @@ func TestNoAudience(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err := iss.IssueAccess(testUser(), base)
+	tok, _, err := iss.IssueAccess(testUser(), base, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func mustParse(iss *token.Issuer, tok string) error {
 
 func TestSecretKID(t *testing.T) {
 	iss, _ := newIssuer(t)
-	tok, _, err := iss.IssueAccess(testUser(), base)
+	tok, _, err := iss.IssueAccess(testUser(), base, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestAsymmetricKeys(t *testing.T) {
 			if err := iss.SetKeys([]authsvc.SigningKey{active}, sealer(t)); err != nil {
 				t.Fatal(err)
 			}
-			tok, _, err := iss.IssueAccess(testUser(), base)
+			tok, _, err := iss.IssueAccess(testUser(), base, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -214,7 +214,7 @@ func TestAsymmetricKeys(t *testing.T) {
 
 func TestRotation(t *testing.T) {
 	iss, clk := newIssuer(t)
-	hsTok, _, _ := iss.IssueAccess(testUser(), base)
+	hsTok, _, _ := iss.IssueAccess(testUser(), base, "")
 	old := storedKey(t, token.AlgEdDSA, authsvc.KeyActive)
 	next := storedKey(t, token.AlgES256, authsvc.KeyNext)
 	if err := iss.SetKeys([]authsvc.SigningKey{old, next}, sealer(t)); err != nil {
@@ -223,7 +223,7 @@ func TestRotation(t *testing.T) {
 	if iss.SigningKID() != old.KID {
 		t.Fatalf("signing with %s, want the active %s (a next key does not sign)", iss.SigningKID(), old.KID)
 	}
-	oldTok, _, _ := iss.IssueAccess(testUser(), base)
+	oldTok, _, _ := iss.IssueAccess(testUser(), base, "")
 
 	// Activate next: old retires, verifying for one more access TTL.
 	until := base.Add(time.Hour)
@@ -233,7 +233,7 @@ func TestRotation(t *testing.T) {
 	if err := iss.SetKeys([]authsvc.SigningKey{old, next}, sealer(t)); err != nil {
 		t.Fatal(err)
 	}
-	newTok, _, _ := iss.IssueAccess(testUser(), base)
+	newTok, _, _ := iss.IssueAccess(testUser(), base, "")
 	if h := header(t, newTok); h["kid"] != next.KID {
 		t.Fatalf("after activation signing with %v", h["kid"])
 	}
@@ -305,7 +305,7 @@ func TestSetKeysWhileServing(t *testing.T) {
 	if err := iss.SetKeys([]authsvc.SigningKey{a, b}, sealer(t)); err != nil {
 		t.Fatal(err)
 	}
-	tokA, _, _ := iss.IssueAccess(testUser(), base)
+	tokA, _, _ := iss.IssueAccess(testUser(), base, "")
 	until := base.Add(time.Hour)
 	aRetired, bActive := a, b
 	aRetired.State, aRetired.VerifyUntil = authsvc.KeyRetired, &until
@@ -330,7 +330,7 @@ func TestSetKeysWhileServing(t *testing.T) {
 			return
 		default:
 		}
-		tok, _, err := iss.IssueAccess(testUser(), base)
+		tok, _, err := iss.IssueAccess(testUser(), base, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -80,6 +80,7 @@ type wireClaims struct {
 	Audience  jwt.ClaimStrings `json:"aud"`
 	Version   *int64           `json:"ver"`
 	AuthTime  *jwt.NumericDate `json:"auth_time"`
+	SessionID string           `json:"sid"`
 	Purpose   json.RawMessage  `json:"purpose"` // present even when null
 }
 
@@ -121,6 +122,7 @@ func (i *Issuer) ParseAccess(token string) (*authsvc.Claims, error) {
 		IssuedAt:     c.IssuedAt.UTC(),
 		ExpiresAt:    c.ExpiresAt.UTC(),
 		AuthTime:     c.AuthTime.UTC(),
+		SessionID:    c.SessionID,
 	}, nil
 }
 
@@ -206,7 +208,7 @@ func checkAccess(c *wireClaims) string {
 	if c.Purpose != nil {
 		return ReasonWrongPurpose
 	}
-	if c.Username == nil || *c.Username == "" || c.IsAdmin == nil || c.Version == nil || c.AuthTime == nil {
+	if c.Username == nil || *c.Username == "" || c.IsAdmin == nil || c.Version == nil || c.AuthTime == nil || len(c.SessionID) > 64 {
 		return ReasonWrongClaims
 	}
 	return checkCommon(c)

@@ -117,6 +117,7 @@ type accessOut struct {
 	Audience             string     `json:"aud,omitempty"`
 	Version              int64      `json:"ver"`
 	AuthTime             int64      `json:"auth_time"`
+	SessionID            string     `json:"sid,omitempty"`
 }
 
 // resetOut is the payload of a password-reset token.
@@ -134,14 +135,14 @@ type resetOut struct {
 
 // IssueAccess issues an access token for u that lives for the configured
 // AccessTTL. authTime is when the password was last presented (the zero time
-// means now).
-func (i *Issuer) IssueAccess(u *authsvc.User, authTime time.Time) (string, *authsvc.Claims, error) {
-	return i.IssueAccessTTL(u, authTime, i.accessTTL)
+// means now); sessionID, when not empty, is written as the sid claim.
+func (i *Issuer) IssueAccess(u *authsvc.User, authTime time.Time, sessionID string) (string, *authsvc.Claims, error) {
+	return i.IssueAccessTTL(u, authTime, i.accessTTL, sessionID)
 }
 
 // IssueAccessTTL is IssueAccess with a custom lifetime, for `authsvc token
 // issue --ttl`. It returns EINVALID when ttl is not positive.
-func (i *Issuer) IssueAccessTTL(u *authsvc.User, authTime time.Time, ttl time.Duration) (string, *authsvc.Claims, error) {
+func (i *Issuer) IssueAccessTTL(u *authsvc.User, authTime time.Time, ttl time.Duration, sessionID string) (string, *authsvc.Claims, error) {
 	if ttl <= 0 {
 		return "", nil, authsvc.Errorf(authsvc.EINVALID, "Token lifetime must be positive")
 	}
@@ -161,6 +162,7 @@ func (i *Issuer) IssueAccessTTL(u *authsvc.User, authTime time.Time, ttl time.Du
 		IssuedAt:     now,
 		ExpiresAt:    now.Add(ttl).Truncate(time.Second),
 		AuthTime:     authTime.UTC().Truncate(time.Second),
+		SessionID:    sessionID,
 	}
 	tok, err := i.sign(i.keys.Load().signer, accessOut{
 		Subject:   strconv.FormatInt(c.UserID, 10),
@@ -174,6 +176,7 @@ func (i *Issuer) IssueAccessTTL(u *authsvc.User, authTime time.Time, ttl time.Du
 		Audience:  i.audience,
 		Version:   c.TokenVersion,
 		AuthTime:  c.AuthTime.Unix(),
+		SessionID: c.SessionID,
 	})
 	if err != nil {
 		return "", nil, err
