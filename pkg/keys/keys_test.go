@@ -13,7 +13,6 @@ import (
 	"github.com/authsvc/authsvc/internal/testkit"
 	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/keys"
-	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 	"github.com/authsvc/authsvc/pkg/token"
 )
@@ -24,7 +23,7 @@ var (
 )
 
 type fixture struct {
-	db    *store.DB
+	db    *storetest.DB
 	url   string
 	clock *testkit.Clock
 	iss   *token.Issuer
