@@ -12,7 +12,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/config"
 	"github.com/authsvc/authsvc/pkg/httpapi"
+	"github.com/authsvc/authsvc/pkg/store/storetest"
 	"github.com/authsvc/authsvc/pkg/token"
 )
 
@@ -88,4 +90,17 @@ func TestJWKSThroughServeWiring(t *testing.T) {
 			t.Fatalf("JWKS %s, Cache-Control %q", r.Body, r.Header.Get("Cache-Control"))
 		}
 	})
+}
+
+// forEachBackendWith is forEachBackend with a configuration of its own.
+func forEachBackendWith(t *testing.T, cfg envConfig, fn func(t *testing.T, e *env)) {
+	t.Helper()
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) { fn(t, newEnv(t, b.URL(t), cfg)) })
+	}
+}
+
+// withAudience configures auth.audience.
+func withAudience(aud string) envConfig {
+	return envConfig{config: func(c *config.Config) { c.Auth.Audience = aud }}
 }
