@@ -18,6 +18,7 @@ const adminWait = 5 * time.Second
 type services struct {
 	auth    *auth.Service
 	credits *credits.Service
+	holds   *credits.Holds
 }
 
 // buildServices constructs the use cases over db. serve passes Prometheus
@@ -52,7 +53,8 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 	}
 	creditOpts.UserSelfAdd = a.cfg.Credits.UserSelfAdd
 	creditOpts.Logger = a.log
-	return &services{auth: authSvc, credits: credits.New(db, creditOpts)}, nil
+	return &services{auth: authSvc, credits: credits.New(db, creditOpts),
+		holds: credits.NewHolds(db, credits.HoldOptions{Logger: a.log})}, nil
 }
 
 // adminServices loads the configuration, opens the database (applying

@@ -20,6 +20,10 @@ const (
 	// SMTP outage before a message is marked failed.
 	mailRetryBase = 15 * time.Second
 	mailRetryCap  = 15 * time.Minute
+	// holdExpiryInterval is how often due credit holds are resolved as
+	// expired (every replica sweeps; SKIP LOCKED splits the work). A capture
+	// or void of a due hold does not wait for it: it sees the expiry itself.
+	holdExpiryInterval = 5 * time.Second
 )
 
 // server is everything serve runs: the HTTP handler and the background jobs
@@ -67,6 +71,7 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	api := httpapi.New(httpapi.Deps{
 		Auth:          svc.auth,
 		Credits:       svc.credits,
+		Holds:         svc.holds,
 		Authenticator: svc.auth,
 		Ready:         a.ready,
 		Logger:        a.log,
@@ -77,6 +82,7 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 		jobs: []func(context.Context){
 			func(ctx context.Context) { svc.auth.RunJanitor(ctx, janitorInterval) },
 			func(ctx context.Context) { worker.Run(ctx) }, //nolint:errcheck // Run returns nil on cancel
+			func(ctx context.Context) { svc.holds.RunExpiry(ctx, holdExpiryInterval) },
 		},
 		close: func() {
 			svc.auth.Wait() // reset requests answered before shutdown still get their row

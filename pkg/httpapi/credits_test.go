@@ -49,7 +49,8 @@ func newCreditEnv(t testing.TB, db *store.DB, opts credits.Options) *creditEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Deps{Auth: authSvc, Credits: credits.New(db, opts), Authenticator: authSvc, Logger: zerolog.Nop()}, Options{})
+	srv := New(Deps{Auth: authSvc, Credits: credits.New(db, opts), Holds: credits.NewHolds(db, credits.HoldOptions{}),
+		Authenticator: authSvc, Logger: zerolog.Nop()}, Options{})
 	h := srv.Handler()
 	if _, benchmark := t.(*testing.B); !benchmark {
 		h = SpecCheckingHandler(t, h) // every response checked against the OpenAPI document

@@ -128,6 +128,7 @@ func newEnv(t testing.TB, dbURL string, cfg envConfig) *env {
 	t.Cleanup(e.Auth.Wait) // background reset work ends before the database closes
 	deps := httpapi.Deps{Auth: e.Auth, Authenticator: e.Auth, Logger: logger,
 		Credits: credits.New(db, credits.Options{}),
+		Holds:   credits.NewHolds(db, credits.HoldOptions{Logger: logger}),
 		Ready:   func(ctx context.Context) error { return db.PingContext(ctx) }}
 	e.Handler = httpapi.New(deps, httpapi.Options{}).Handler()
 	if !cfg.noServer {

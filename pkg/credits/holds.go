@@ -1,0 +1,268 @@
+package credits
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/rs/zerolog"
+)
+
+// expiryBatch is how many due holds one sweep transaction resolves.
+const expiryBatch = 100
+
+// afterCaptureCommit, when set (only by the failpoint build, see
+// failpoint.go), runs after a capture committed and before it is answered.
+var afterCaptureCommit func()
+
+// HoldOptions configure a Holds service.
+type HoldOptions struct {
+	// Logger receives one audit line per hold change.
+	Logger zerolog.Logger
+}
+
+// Holds implements authsvc.HoldService (credit holds: reserve, capture,
+// void, expire) over a HoldStore. It owns the rules; the store makes each
+// change atomic and exactly-once.
+type Holds struct {
+	store authsvc.HoldStore
+	log   zerolog.Logger
+}
+
+var _ authsvc.HoldService = (*Holds)(nil)
+
+// NewHolds returns the holds service.
+func NewHolds(store authsvc.HoldStore, opts HoldOptions) *Holds {
+	return &Holds{store: store, log: opts.Logger}
+}
+
+// CreateHold reserves part of the target's available balance; see
+// authsvc.HoldService.
+func (s *Holds) CreateHold(ctx context.Context, actor *authsvc.User, req authsvc.HoldRequest) (*authsvc.Hold, bool, error) {
+	var v authsvc.Validator
+	amount := amountField(&v, req.Amount)
+	ttl := authsvc.DefaultHoldTTL
+	if req.ExpiresIn != nil {
+		ttl = time.Duration(*req.ExpiresIn) * time.Second
+		if *req.ExpiresIn < 1 || ttl > authsvc.MaxHoldTTL {
+			v.Add("ensure this value is between 1 and 604800", "value_error.number.not_in_range", "body", "expires_in")
+		}
+	}
+	textFields(&v, req.ReferenceID, req.Description)
+	if err := v.Err(); err != nil {
+		return nil, false, err
+	}
+	target, err := s.target(ctx, actor, req.Username)
+	if err != nil {
+		return nil, false, err
+	}
+	h, replayed, err := s.store.CreateHold(ctx, &authsvc.NewHold{UserID: target, Amount: amount,
+		ReferenceID: req.ReferenceID, Description: req.Description, ExpiresIn: ttl})
+	if err != nil {
+		return nil, false, err
+	}
+	s.audit(h, "hold created", replayed)
+	return h, !replayed, nil
+}
+
+// target decides whose balance a hold reserves: the actor's, or for an
+// admin any named user's. A non-admin naming another user is refused
+// whether or not that user exists.
+func (s *Holds) target(ctx context.Context, actor *authsvc.User, username string) (int64, error) {
+	if username == "" || strings.EqualFold(username, actor.Username) {
+		return actor.ID, nil
+	}
+	if !actor.IsAdmin {
+		return 0, authsvc.NewError(authsvc.EFORBIDDEN, "forbidden", "Not allowed to hold another user's credits")
+	}
+	u, err := s.store.UserByUsername(ctx, username)
+	if err != nil {
+		return 0, err
+	}
+	return u.ID, nil
+}
+
+// owner is the OwnerID of a resolution by actor: admins reach every hold.
+func owner(actor *authsvc.User) int64 {
+	if actor.IsAdmin {
+		return 0
+	}
+	return actor.ID
+}
+
+// CaptureHold charges a hold; see authsvc.HoldService.
+func (s *Holds) CaptureHold(ctx context.Context, actor *authsvc.User, id int64, req authsvc.CaptureRequest) (*authsvc.HoldCapture, error) {
+	var v authsvc.Validator
+	var amount authsvc.Cents
+	if strings.TrimSpace(req.Amount) != "" {
+		amount = amountField(&v, req.Amount)
+	}
+	textFields(&v, req.ReferenceID, req.Description)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	c, replayed, err := s.store.CaptureHold(ctx, &authsvc.HoldResolution{HoldID: id, OwnerID: owner(actor),
+		Amount: amount, ReferenceID: req.ReferenceID, Description: req.Description})
+	if errors.Is(err, authsvc.ErrCaptureExceedsHold) {
+		return nil, authsvc.ValidationError(authsvc.CaptureExceedsHoldField())
+	}
+	var stateErr *authsvc.HoldStateError
+	if errors.As(err, &stateErr) && stateErr.Hold.Status == authsvc.HoldExpired {
+		s.audit(stateErr.Hold, "hold expired", false) // this capture found it due and resolved it
+	}
+	if err != nil {
+		return nil, err
+	}
+	if afterCaptureCommit != nil {
+		afterCaptureCommit()
+	}
+	s.audit(c.Hold, "hold captured", replayed)
+	return c, nil
+}
+
+// VoidHold releases one of the actor's holds (any hold for an admin).
+func (s *Holds) VoidHold(ctx context.Context, actor *authsvc.User, id int64) (*authsvc.Hold, error) {
+	return s.void(ctx, &authsvc.HoldResolution{HoldID: id, OwnerID: owner(actor)})
+}
+
+// VoidHoldByID releases any user's hold (the admin CLI).
+func (s *Holds) VoidHoldByID(ctx context.Context, id int64) (*authsvc.Hold, error) {
+	return s.void(ctx, &authsvc.HoldResolution{HoldID: id})
+}
+
+func (s *Holds) void(ctx context.Context, r *authsvc.HoldResolution) (*authsvc.Hold, error) {
+	h, err := s.store.VoidHold(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	s.audit(h, "hold "+string(h.Status), false)
+	return h, nil
+}
+
+// ListHolds returns a page of the actor's own holds.
+func (s *Holds) ListHolds(ctx context.Context, actor *authsvc.User, req authsvc.HoldListRequest) (*authsvc.HoldPage, error) {
+	return s.list(ctx, actor.ID, req)
+}
+
+// HoldsByUsername returns a page of the named user's holds (the admin CLI).
+func (s *Holds) HoldsByUsername(ctx context.Context, username string, req authsvc.HoldListRequest) (*authsvc.HoldPage, error) {
+	u, err := s.store.UserByUsername(ctx, username)
+	if err != nil {
+		return nil, err
+	}
+	return s.list(ctx, u.ID, req)
+}
+
+func (s *Holds) list(ctx context.Context, userID int64, req authsvc.HoldListRequest) (*authsvc.HoldPage, error) {
+	if err := ValidateHoldList(&req); err != nil {
+		return nil, err
+	}
+	holds, err := s.store.ListHolds(ctx, authsvc.HoldQuery{UserID: userID, Status: authsvc.HoldStatus(req.Status),
+		After: req.After, Limit: req.Limit + 1})
+	if err != nil {
+		return nil, err
+	}
+	page := &authsvc.HoldPage{Holds: holds}
+	if len(holds) > req.Limit {
+		page.Holds = holds[:req.Limit]
+		next := page.Holds[req.Limit-1].ID
+		page.NextAfter = &next
+	}
+	return page, nil
+}
+
+// ValidateHoldList fills in the default limit and reports every bad query
+// parameter at once.
+func ValidateHoldList(req *authsvc.HoldListRequest) error {
+	var v authsvc.Validator
+	if req.Limit == 0 {
+		req.Limit = authsvc.DefaultHoldLimit
+	}
+	if req.Status != "" && !authsvc.HoldStatus(req.Status).Valid() {
+		v.Add("value is not a valid enumeration member; permitted: 'pending', 'captured', 'voided', 'expired'",
+			"type_error.enum", "query", "status")
+	}
+	if req.After < 0 {
+		v.Add("ensure this value is greater than or equal to 0", "value_error.number.not_ge", "query", "after")
+	}
+	if req.Limit < 1 || req.Limit > authsvc.MaxHoldLimit {
+		v.Add("ensure this value is between 1 and 200", "value_error.number.not_in_range", "query", "limit")
+	}
+	return v.Err()
+}
+
+// ExpireHolds resolves every due pending hold as expired, a batch per
+// transaction, and returns how many this call resolved.
+func (s *Holds) ExpireHolds(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		ids, err := s.store.ExpireHolds(ctx, expiryBatch)
+		total += len(ids)
+		if err != nil {
+			return total, err
+		}
+		for _, id := range ids {
+			s.log.Info().Int64("hold_id", id).Msg("hold expired")
+		}
+		if len(ids) < expiryBatch {
+			return total, nil
+		}
+	}
+}
+
+// RunExpiry sweeps due holds every interval until ctx is cancelled. Every
+// replica may run it: the store hands each hold to one sweeper.
+func (s *Holds) RunExpiry(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := s.ExpireHolds(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error().Err(err).Msg("hold expiry sweep failed")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Holds) audit(h *authsvc.Hold, msg string, replayed bool) {
+	ev := s.log.Info().Int64("user_id", h.UserID).Int64("hold_id", h.ID).Str("status", string(h.Status)).
+		Stringer("amount", h.Amount).Bool("replayed", replayed)
+	if h.CapturedAmount != nil {
+		ev = ev.Stringer("captured", *h.CapturedAmount)
+	}
+	ev.Msg(msg)
+}
+
+// amountField parses an amount into v's errors (see authsvc.ParseAmount).
+func amountField(v *authsvc.Validator, raw string) authsvc.Cents {
+	amount, err := authsvc.ParseAmount(raw)
+	var ae *authsvc.AmountError
+	if errors.As(err, &ae) {
+		v.Add(ae.Msg, ae.Type, "body", "amount")
+	}
+	return amount
+}
+
+// textFields checks reference_id and description as a credit request's.
+func textFields(v *authsvc.Validator, ref, desc *string) {
+	if ref != nil && utf8.RuneCountInString(*ref) > authsvc.MaxReferenceLen {
+		v.Add("ensure this value has at most 128 characters", "value_error.any_str.max_length", "body", "reference_id")
+	}
+	if desc != nil && utf8.RuneCountInString(*desc) > authsvc.MaxDescriptionLen {
+		v.Add("ensure this value has at most 500 characters", "value_error.any_str.max_length", "body", "description")
+	}
+	for _, f := range []struct {
+		name string
+		text *string
+	}{{"reference_id", ref}, {"description", desc}} {
+		if f.text != nil && strings.ContainsRune(*f.text, 0) {
+			v.Add("must not contain NUL characters", "value_error", "body", f.name)
+		}
+	}
+}
