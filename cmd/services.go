@@ -54,7 +54,7 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 	creditOpts.UserSelfAdd = a.cfg.Credits.UserSelfAdd
 	creditOpts.Logger = a.log
 	return &services{auth: authSvc, credits: credits.New(db, creditOpts),
-		holds: credits.NewHolds(db, credits.HoldOptions{Logger: a.log})}, nil
+		holds: credits.NewHolds(db, credits.HoldOptions{Logger: a.log, Metrics: creditOpts.Metrics})}, nil
 }
 
 // adminServices loads the configuration, opens the database (applying

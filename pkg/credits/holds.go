@@ -22,21 +22,29 @@ var afterCaptureCommit func()
 type HoldOptions struct {
 	// Logger receives one audit line per hold change.
 	Logger zerolog.Logger
+	// Metrics is told about every capture (Used) and refused hold or
+	// capture; nil means no metrics.
+	Metrics authsvc.CreditMetrics
 }
 
 // Holds implements authsvc.HoldService (credit holds: reserve, capture,
 // void, expire) over a HoldStore. It owns the rules; the store makes each
 // change atomic and exactly-once.
 type Holds struct {
-	store authsvc.HoldStore
-	log   zerolog.Logger
+	store   authsvc.HoldStore
+	log     zerolog.Logger
+	metrics authsvc.CreditMetrics
 }
 
 var _ authsvc.HoldService = (*Holds)(nil)
 
 // NewHolds returns the holds service.
 func NewHolds(store authsvc.HoldStore, opts HoldOptions) *Holds {
-	return &Holds{store: store, log: opts.Logger}
+	m := opts.Metrics
+	if m == nil {
+		m = NopMetrics{}
+	}
+	return &Holds{store: store, log: opts.Logger, metrics: m}
 }
 
 // CreateHold reserves part of the target's available balance; see
@@ -62,7 +70,7 @@ func (s *Holds) CreateHold(ctx context.Context, actor *authsvc.User, req authsvc
 	h, replayed, err := s.store.CreateHold(ctx, &authsvc.NewHold{UserID: target, Amount: amount,
 		ReferenceID: req.ReferenceID, Description: req.Description, ExpiresIn: ttl})
 	if err != nil {
-		return nil, false, err
+		return nil, false, s.refused(err)
 	}
 	s.audit(h, "hold created", replayed)
 	return h, !replayed, nil
@@ -114,10 +122,13 @@ func (s *Holds) CaptureHold(ctx context.Context, actor *authsvc.User, id int64, 
 		s.audit(stateErr.Hold, "hold expired", false) // this capture found it due and resolved it
 	}
 	if err != nil {
-		return nil, err
+		return nil, s.refused(err)
 	}
 	if afterCaptureCommit != nil {
 		afterCaptureCommit()
+	}
+	if !replayed {
+		s.metrics.Used(c.Transaction.Amount)
 	}
 	s.audit(c.Hold, "hold captured", replayed)
 	return c, nil
@@ -228,6 +239,14 @@ func (s *Holds) RunExpiry(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// refused counts a refusal with a domain reason and returns err unchanged.
+func (s *Holds) refused(err error) error {
+	if code := authsvc.ErrorCode(err); code != authsvc.EINTERNAL && code != authsvc.EUNAVAILABLE {
+		s.metrics.Refused(authsvc.ErrorReason(err))
+	}
+	return err
 }
 
 func (s *Holds) audit(h *authsvc.Hold, msg string, replayed bool) {

@@ -249,6 +249,18 @@ func TestHoldSchemaInvariants(t *testing.T) {
 		if got := readLedger(t, db, alice); got.Held != h.Amount {
 			t.Fatalf("%+v", got)
 		}
+		t.Run("deleting the user takes the holds and their transactions along", func(t *testing.T) {
+			if _, _, err := db.CaptureHold(context.Background(), &authsvc.HoldResolution{HoldID: h.ID, Amount: 100}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Exec(db.Rebind(`DELETE FROM users WHERE id = ?`), alice); err != nil {
+				t.Fatalf("delete: %v", err)
+			}
+			var n int
+			if err := db.Get(&n, `SELECT COUNT(*) FROM credit_holds`); err != nil || n != 0 {
+				t.Fatalf("%d holds left (%v)", n, err)
+			}
+		})
 	})
 }
 
