@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/config"
 	"github.com/authsvc/authsvc/pkg/logship"
 	"github.com/authsvc/authsvc/pkg/store"
@@ -35,10 +36,14 @@ type app struct {
 	log  zerolog.Logger
 	ship *logship.Shipper // Logstash shipping (serve with log.logstash_addr), else nil
 	db   *store.DB
+
+	// clock is the one clock of the process: the store stamps rows with it,
+	// the token issuer signs with it, the use cases decide with it.
+	clock authsvc.Clock
 }
 
 func newApp(streams Streams) *app {
-	return &app{streams: streams, log: zerolog.Nop()}
+	return &app{streams: streams, log: zerolog.Nop(), clock: time.Now}
 }
 
 // load reads the configuration (flags of cmd included) and sets up logging.
@@ -105,6 +110,7 @@ func (a *app) openDB(ctx context.Context, wait time.Duration) (*store.DB, error)
 		MaxOpenConns: a.cfg.Database.MaxOpenConns,
 		MaxIdleConns: a.cfg.Database.MaxIdleConns,
 		Logger:       a.log,
+		Clock:        a.clock,
 	})
 	if err != nil {
 		return nil, err

@@ -39,7 +39,7 @@ type server struct {
 // checked here, so a bad setting stops serve instead of failing later.
 func (a *app) buildServer(ctx context.Context) (*server, error) {
 	m := metrics.New()
-	m.RegisterDB(a.db.DB.DB)
+	m.RegisterDB(a.db)
 	m.RegisterOutbox(a.db.OutboxStats)
 	if a.ship != nil {
 		m.RegisterLogShipper(a.ship)

@@ -123,7 +123,7 @@ func TestAdminOperations(t *testing.T) {
 			deadline := time.Now().Add(10 * time.Second)
 			for {
 				var n int
-				if err := db.Get(&n, `SELECT COUNT(*) FROM revoked_tokens`); err != nil {
+				if err := storetest.SQL(t, db).Get(&n, `SELECT COUNT(*) FROM revoked_tokens`); err != nil {
 					t.Fatal(err)
 				}
 				if n == 0 {

@@ -200,20 +200,7 @@ func (e *HoldStateError) Error() string {
 // Unwrap makes the code and reason of ErrHoldNotPending visible to ErrorCode.
 func (e *HoldStateError) Unwrap() error { return ErrHoldNotPending }
 
-// The hold errors that carry client wording; the store and the use cases
-// return these (or wrap them), never their own text.
-var (
-	ErrHoldNotPending = &Error{Code: ECONFLICT, Reason: "hold_not_pending",
-		Message: "Hold is no longer pending"}
-	ErrHoldNotFound = &Error{Code: ENOTFOUND, Reason: "hold_not_found", Message: "Hold not found"}
-	// ErrCaptureExceedsHold is the store's refusal of a capture above the
-	// held amount; the use case turns it into a 422 on body.amount.
-	ErrCaptureExceedsHold = &Error{Code: EVALIDATION, Reason: "capture_exceeds_hold",
-		Message: "capture amount exceeds the held amount"}
-)
-
 // CaptureExceedsHoldField is the 422 entry of a capture above the hold.
 func CaptureExceedsHoldField() FieldError {
-	return FieldError{Loc: []string{"body", "amount"}, Msg: "ensure this value is less than or equal to the held amount",
-		Type: "value_error.number.not_le"}
+	return FieldError{Loc: []string{"body", "amount"}, Msg: MsgCaptureExceedsHold, Type: TypeLessThanEqual}
 }

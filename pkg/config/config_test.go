@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 )
@@ -223,35 +222,6 @@ func TestValidationErrors(t *testing.T) {
 			t.Fatalf("got %v, format %q", err, cfg.Log.Format)
 		}
 	})
-}
-
-func TestEnsureSecret(t *testing.T) {
-	dir := chdirTemp(t)
-	t.Setenv("AUTHSVC_DATABASE_URL", "sqlite:"+filepath.Join(dir, "data", "a.db"))
-	load := func() *Config {
-		cfg, err := Load(Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cfg.EnsureSecret(zerolog.Nop()); err != nil {
-			t.Fatal(err)
-		}
-		return cfg
-	}
-	first := load()
-	if len(first.Auth.SecretKey) < MinSecretBytes {
-		t.Fatalf("generated secret too short: %d", len(first.Auth.SecretKey))
-	}
-	info, err := os.Stat(filepath.Join(dir, "data", "a.db.secret"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.Mode().Perm() != 0o600 {
-		t.Fatalf("secret file mode %v, want 0600", info.Mode().Perm())
-	}
-	if second := load(); second.Auth.SecretKey != first.Auth.SecretKey {
-		t.Fatal("a second start must reuse the stored secret")
-	}
 }
 
 // TestExampleFileMatchesDefaults keeps config.example.yaml in step with Defaults().

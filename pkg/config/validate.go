@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/authsvc/authsvc/pkg/store"
+	"github.com/authsvc/authsvc/pkg/dburl"
 	"github.com/rs/zerolog"
 )
 
@@ -24,7 +24,7 @@ func (c *Config) Validate() error {
 		e.add("environment", "must be development or production, not %q", c.Environment)
 	}
 	c.validateServer(&e)
-	if _, _, err := store.ParseURL(c.Database.URL); err != nil {
+	if _, _, err := dburl.Parse(c.Database.URL); err != nil {
 		e = append(e, err)
 	}
 	if c.Database.MaxOpenConns < 1 || c.Database.MaxIdleConns < 0 {

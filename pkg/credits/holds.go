@@ -56,7 +56,11 @@ func (s *Holds) CreateHold(ctx context.Context, actor *authsvc.User, req authsvc
 	if req.ExpiresIn != nil {
 		ttl = time.Duration(*req.ExpiresIn) * time.Second
 		if *req.ExpiresIn < 1 || ttl > authsvc.MaxHoldTTL {
-			v.Add("ensure this value is between 1 and 604800", "value_error.number.not_in_range", "body", "expires_in")
+			typ := authsvc.TypeGreaterThanEqual
+			if *req.ExpiresIn > 1 {
+				typ = authsvc.TypeLessThanEqual
+			}
+			v.Add(authsvc.MsgExpiresInRange, typ, "body", "expires_in")
 		}
 	}
 	textFields(&v, req.ReferenceID, req.Description)
@@ -80,17 +84,18 @@ func (s *Holds) CreateHold(ctx context.Context, actor *authsvc.User, req authsvc
 // admin any named user's. A non-admin naming another user is refused
 // whether or not that user exists.
 func (s *Holds) target(ctx context.Context, actor *authsvc.User, username string) (int64, error) {
-	if username == "" || strings.EqualFold(username, actor.Username) {
+	switch authsvc.SelfOrAdmin(actor, username) {
+	case authsvc.AccessSelf:
 		return actor.ID, nil
+	case authsvc.AccessAdmin:
+		u, err := s.store.UserByUsername(ctx, username)
+		if err != nil {
+			return 0, err
+		}
+		return u.ID, nil
+	default:
+		return 0, authsvc.ErrHoldOtherUser
 	}
-	if !actor.IsAdmin {
-		return 0, authsvc.NewError(authsvc.EFORBIDDEN, "forbidden", "Not allowed to hold another user's credits")
-	}
-	u, err := s.store.UserByUsername(ctx, username)
-	if err != nil {
-		return 0, err
-	}
-	return u.ID, nil
 }
 
 // owner is the OwnerID of a resolution by actor: admins reach every hold.
@@ -193,14 +198,16 @@ func ValidateHoldList(req *authsvc.HoldListRequest) error {
 		req.Limit = authsvc.DefaultHoldLimit
 	}
 	if req.Status != "" && !authsvc.HoldStatus(req.Status).Valid() {
-		v.Add("value is not a valid enumeration member; permitted: 'pending', 'captured', 'voided', 'expired'",
-			"type_error.enum", "query", "status")
+		v.Add(authsvc.MsgHoldStatus, authsvc.TypeEnum, "query", "status")
 	}
 	if req.After < 0 {
-		v.Add("ensure this value is greater than or equal to 0", "value_error.number.not_ge", "query", "after")
+		v.Add("ensure this value is greater than or equal to 0", authsvc.TypeGreaterThanEqual, "query", "after")
 	}
-	if req.Limit < 1 || req.Limit > authsvc.MaxHoldLimit {
-		v.Add("ensure this value is between 1 and 200", "value_error.number.not_in_range", "query", "limit")
+	switch {
+	case req.Limit < 1:
+		v.Add("ensure this value is between 1 and 200", authsvc.TypeGreaterThanEqual, "query", "limit")
+	case req.Limit > authsvc.MaxHoldLimit:
+		v.Add("ensure this value is between 1 and 200", authsvc.TypeLessThanEqual, "query", "limit")
 	}
 	return v.Err()
 }
@@ -271,17 +278,17 @@ func amountField(v *authsvc.Validator, raw string) authsvc.Cents {
 // textFields checks reference_id and description as a credit request's.
 func textFields(v *authsvc.Validator, ref, desc *string) {
 	if ref != nil && utf8.RuneCountInString(*ref) > authsvc.MaxReferenceLen {
-		v.Add("ensure this value has at most 128 characters", "value_error.any_str.max_length", "body", "reference_id")
+		v.Add("ensure this value has at most 128 characters", authsvc.TypeStringTooLong, "body", "reference_id")
 	}
 	if desc != nil && utf8.RuneCountInString(*desc) > authsvc.MaxDescriptionLen {
-		v.Add("ensure this value has at most 500 characters", "value_error.any_str.max_length", "body", "description")
+		v.Add("ensure this value has at most 500 characters", authsvc.TypeStringTooLong, "body", "description")
 	}
 	for _, f := range []struct {
 		name string
 		text *string
 	}{{"reference_id", ref}, {"description", desc}} {
 		if f.text != nil && strings.ContainsRune(*f.text, 0) {
-			v.Add("must not contain NUL characters", "value_error", "body", f.name)
+			v.Add(authsvc.MsgNoNUL, authsvc.TypeValueError, "body", f.name)
 		}
 	}
 }

@@ -144,7 +144,7 @@ func TestCreditEndpoints(t *testing.T) {
 		t.Run("a new user's balance is 0.0", func(t *testing.T) {
 			rec := env.call("GET", "/credits/balance", aliceTok, "")
 			want := fmt.Sprintf(`{"user_id":%d,"balance":0.0,"updated_at":"`, alice.ID)
-			if rec.Code != 200 || !strings.HasPrefix(rec.Body.String(), want) || !strings.HasSuffix(strings.TrimSpace(rec.Body.String()), `Z"}`) {
+			if rec.Code != 200 || !strings.HasPrefix(rec.Body.String(), want) || !strings.HasSuffix(strings.TrimSpace(rec.Body.String()), `Z","available":0.0,"held":0.0}`) {
 				t.Fatalf("got %d %s", rec.Code, rec.Body)
 			}
 		})

@@ -23,6 +23,7 @@ import (
 	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 	"github.com/authsvc/authsvc/pkg/token"
+	"github.com/jmoiron/sqlx"
 	"github.com/rs/zerolog"
 )
 
@@ -129,7 +130,7 @@ func newEnv(t testing.TB, dbURL string, cfg envConfig) *env {
 	deps := httpapi.Deps{Auth: e.Auth, Authenticator: e.Auth, Logger: logger,
 		Credits: credits.New(db, credits.Options{}),
 		Holds:   credits.NewHolds(db, credits.HoldOptions{Logger: logger}),
-		Ready:   func(ctx context.Context) error { return db.PingContext(ctx) }}
+		Ready:   db.Ping}
 	e.Handler = httpapi.New(deps, httpapi.Options{}).Handler()
 	if !cfg.noServer {
 		srv := httptest.NewServer(e.Handler)
@@ -335,7 +336,7 @@ func (e *env) lastResetToken(u *user) string {
 	e.t.Helper()
 	e.Auth.Wait() // reset emails are queued after the response
 	var data string
-	err := e.DB.Get(&data, `SELECT data FROM email_outbox WHERE kind = 'password_reset' ORDER BY id DESC LIMIT 1`)
+	err := e.SQL().Get(&data, `SELECT data FROM email_outbox WHERE kind = 'password_reset' ORDER BY id DESC LIMIT 1`)
 	if err != nil {
 		e.t.Fatalf("no reset email queued: %v", err)
 	}
@@ -364,8 +365,12 @@ func (e *env) outboxCount(kind string) int {
 	e.t.Helper()
 	e.Auth.Wait() // reset emails are queued after the response
 	var n int
-	if err := e.DB.Get(&n, e.DB.Rebind(`SELECT COUNT(*) FROM email_outbox WHERE kind = ?`), kind); err != nil {
+	if err := e.SQL().Get(&n, e.SQL().Rebind(`SELECT COUNT(*) FROM email_outbox WHERE kind = ?`), kind); err != nil {
 		e.t.Fatal(err)
 	}
 	return n
 }
+
+// SQL is a pool of its own on the test database, for reading and writing
+// rows directly (the store never hands out its pool).
+func (e *env) SQL() *sqlx.DB { return storetest.SQL(e.t, e.DB) }

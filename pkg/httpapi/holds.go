@@ -125,7 +125,7 @@ func holdID(r *http.Request) (int64, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id < 1 {
 		return 0, authsvc.ValidationError(authsvc.FieldError{Loc: []string{"path", "id"},
-			Msg: "value is not a valid integer", Type: "type_error.integer"})
+			Msg: authsvc.MsgPositiveInteger, Type: authsvc.TypeIntParsing})
 	}
 	return id, nil
 }

@@ -68,7 +68,7 @@ func startMail(t *testing.T, e *env) *mailtest.Server {
 func (e *env) outboxWhere(cond string) int {
 	e.t.Helper()
 	var n int
-	if err := e.DB.Get(&n, `SELECT COUNT(*) FROM email_outbox WHERE `+cond); err != nil {
+	if err := e.SQL().Get(&n, `SELECT COUNT(*) FROM email_outbox WHERE `+cond); err != nil {
 		e.t.Fatal(err)
 	}
 	return n

@@ -63,7 +63,7 @@ func TestMetricsEndpoint(t *testing.T) {
 
 func testMetricsFlow(t *testing.T, db *store.DB) {
 	o := newOps(t, db, opsConfig{})
-	o.metrics.RegisterDB(db.DB.DB)
+	o.metrics.RegisterDB(db)
 	o.metrics.RegisterOutbox(db.OutboxStats)
 	reg := o.do(req{method: "POST", path: "/auth/register",
 		body: `{"username":"metricuser","email":"metricuser@example.com","password":"Qv7-metrics-pass!"}`})

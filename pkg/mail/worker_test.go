@@ -81,7 +81,7 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 func countStatus(t *testing.T, db *store.DB, status string) int {
 	t.Helper()
 	var n int
-	if err := db.Get(&n, db.Rebind(`SELECT COUNT(*) FROM email_outbox WHERE status = ?`), status); err != nil {
+	if err := storetest.SQL(t, db).Get(&n, storetest.SQL(t, db).Rebind(`SELECT COUNT(*) FROM email_outbox WHERE status = ?`), status); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -162,7 +162,7 @@ func TestWorkerGivesUpAfterMaxAttempts(t *testing.T) {
 			LastError string `db:"last_error"`
 			Data      string `db:"data"`
 		}
-		if err := db.Get(&row, `SELECT attempts, last_error, data FROM email_outbox`); err != nil {
+		if err := storetest.SQL(t, db).Get(&row, `SELECT attempts, last_error, data FROM email_outbox`); err != nil {
 			t.Fatal(err)
 		}
 		if row.Attempts != 3 || row.LastError == "" || row.Data != "{}" {
@@ -179,7 +179,7 @@ func TestWorkerGivesUpAfterMaxAttempts(t *testing.T) {
 				t.Fatalf("got %d messages (first to %v), want only the sentinel", len(got), got[0].EnvelopeTo)
 			}
 			var attempts int
-			if err := db.Get(&attempts, db.Rebind(`SELECT attempts FROM email_outbox WHERE recipient = ?`), "doomed0@example.com"); err != nil {
+			if err := storetest.SQL(t, db).Get(&attempts, storetest.SQL(t, db).Rebind(`SELECT attempts FROM email_outbox WHERE recipient = ?`), "doomed0@example.com"); err != nil {
 				t.Fatal(err)
 			}
 			if attempts != 3 || metrics.gaveUp.Load() != 1 || metrics.failed.Load() != 3 {
@@ -202,7 +202,7 @@ func TestWorkerFailsUnsendableRowsAtOnce(t *testing.T) {
 		}
 		eventually(t, 20*time.Second, "three failed rows", func() bool { return countStatus(t, db, "failed") == 3 })
 		var maxAttempts int
-		if err := db.Get(&maxAttempts, `SELECT MAX(attempts) FROM email_outbox`); err != nil {
+		if err := storetest.SQL(t, db).Get(&maxAttempts, `SELECT MAX(attempts) FROM email_outbox`); err != nil {
 			t.Fatal(err)
 		}
 		if maxAttempts != 1 || len(srv.Messages()) != 0 {
@@ -276,7 +276,7 @@ func TestWorkerShutdown(t *testing.T) {
 		})
 		t.Run("the rest of the batch is released without an attempt counted", func(t *testing.T) {
 			var n int
-			if err := db.Get(&n, `SELECT COUNT(*) FROM email_outbox WHERE status = 'pending' AND attempts = 0`); err != nil {
+			if err := storetest.SQL(t, db).Get(&n, `SELECT COUNT(*) FROM email_outbox WHERE status = 'pending' AND attempts = 0`); err != nil {
 				t.Fatal(err)
 			}
 			if n != 2 {

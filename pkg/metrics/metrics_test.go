@@ -130,9 +130,9 @@ func TestMetrics(t *testing.T) {
 func TestMetricsOnStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		m := metrics.New()
-		m.RegisterDB(db.DB.DB)
+		m.RegisterDB(db)
 		m.RegisterOutbox(db.OutboxStats)
-		if err := db.PingContext(context.Background()); err != nil {
+		if err := db.Ping(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		fams := metricstest.Scrape(t, m.Handler())

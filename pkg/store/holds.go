@@ -72,7 +72,7 @@ func (db *DB) CreateHold(ctx context.Context, h *authsvc.NewHold) (*authsvc.Hold
 	})
 	if err != nil && h.ReferenceID != nil && isUniqueViolation(err) {
 		// A concurrent request with the same reference committed first.
-		orig, ferr := findHoldReference(ctx, db.DB, h.UserID, *h.ReferenceID)
+		orig, ferr := findHoldReference(ctx, db.pool, h.UserID, *h.ReferenceID)
 		if ferr != nil {
 			return nil, false, mapError(fmt.Errorf("read original hold: %w", ferr))
 		}
@@ -104,7 +104,7 @@ func (db *DB) createHoldInTx(ctx context.Context, tx *sqlx.Tx, h *authsvc.NewHol
 				return orig, true, holdReplayError(orig, h)
 			}
 		}
-		return nil, false, errInsufficientCredits()
+		return nil, false, authsvc.ErrInsufficientCredits
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("reserve: %w", err)
@@ -124,7 +124,7 @@ func (db *DB) createHoldInTx(ctx context.Context, tx *sqlx.Tx, h *authsvc.NewHol
 // holdReplayError is nil when orig is a true repeat of h (same amount).
 func holdReplayError(orig *authsvc.Hold, h *authsvc.NewHold) error {
 	if orig.Amount != h.Amount {
-		return errIdempotencyConflict()
+		return authsvc.ErrIdempotencyConflict
 	}
 	return nil
 }
@@ -236,7 +236,7 @@ func (db *DB) CaptureHold(ctx context.Context, r *authsvc.HoldResolution) (*auth
 	})
 	if err != nil && isUniqueViolation(err) {
 		// The reference was taken by another transaction meanwhile.
-		return nil, false, errIdempotencyConflict()
+		return nil, false, authsvc.ErrIdempotencyConflict
 	}
 	if err == nil {
 		err = refused
@@ -262,7 +262,7 @@ func (db *DB) captureReplay(ctx context.Context, tx *sqlx.Tx, h *authsvc.Hold, r
 		return nil, &authsvc.HoldStateError{Hold: h}
 	}
 	if h.CapturedAmount == nil || *h.CapturedAmount != amount {
-		return nil, errIdempotencyConflict()
+		return nil, authsvc.ErrIdempotencyConflict
 	}
 	t.CreatedAt = t.CreatedAt.UTC()
 	return &authsvc.HoldCapture{Hold: h, Transaction: &t}, nil
@@ -274,7 +274,7 @@ func (db *DB) captureInTx(ctx context.Context, tx *sqlx.Tx, h *authsvc.Hold, r *
 	if r.ReferenceID != nil {
 		_, err := findReference(ctx, tx, &authsvc.LedgerEntry{UserID: h.UserID, Type: authsvc.CreditUsed, ReferenceID: r.ReferenceID})
 		if err == nil {
-			return nil, errIdempotencyConflict() // used by a plain use or another capture
+			return nil, authsvc.ErrIdempotencyConflict // used by a plain use or another capture
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("find reference: %w", err)
@@ -353,7 +353,7 @@ func (db *DB) ListHolds(ctx context.Context, q authsvc.HoldQuery) ([]*authsvc.Ho
 	query += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, q.Limit)
 	holds := []*authsvc.Hold{}
-	if err := db.SelectContext(ctx, &holds, db.Rebind(query), args...); err != nil {
+	if err := db.pool.SelectContext(ctx, &holds, db.pool.Rebind(query), args...); err != nil {
 		return nil, mapError(fmt.Errorf("list holds: %w", err))
 	}
 	for _, h := range holds {

@@ -31,7 +31,7 @@ type ledgerState struct {
 func readLedger(t testing.TB, db *store.DB, userID int64) ledgerState {
 	t.Helper()
 	var s ledgerState
-	err := db.QueryRowx(db.Rebind(`SELECT c.balance, c.held,
+	err := db.SQL().QueryRowx(db.SQL().Rebind(`SELECT c.balance, c.held,
 			(SELECT COALESCE(SUM(amount), 0) FROM credit_transactions WHERE user_id = c.user_id AND transaction_type = 'credit_added'),
 			(SELECT COALESCE(SUM(amount), 0) FROM credit_transactions WHERE user_id = c.user_id AND transaction_type = 'credit_used'),
 			(SELECT COALESCE(SUM(amount), 0) FROM credit_holds WHERE user_id = c.user_id AND status = 'pending'),
@@ -238,11 +238,11 @@ func TestHoldSchemaInvariants(t *testing.T) {
 			{"an unknown status", `UPDATE credit_holds SET status = 'refunded', resolved_at = created_at WHERE user_id = ?`},
 			{"a zero hold", `UPDATE credit_holds SET amount = 0 WHERE user_id = ?`},
 		} {
-			if _, err := db.Exec(db.Rebind(c.sql), alice); !store.IsCheckViolation(err) {
+			if _, err := db.SQL().Exec(db.SQL().Rebind(c.sql), alice); !store.IsCheckViolation(err) {
 				t.Errorf("%s: want a CHECK violation, got %v", c.name, err)
 			}
 		}
-		if _, err := db.Exec(db.Rebind(`INSERT INTO credit_holds (user_id, amount, reference_id, created_at, expires_at)
+		if _, err := db.SQL().Exec(db.SQL().Rebind(`INSERT INTO credit_holds (user_id, amount, reference_id, created_at, expires_at)
 			VALUES (?, 1, 'x', ?, ?), (?, 1, 'x', ?, ?)`), alice, now, now.Add(time.Minute), alice, now, now.Add(time.Minute)); err == nil {
 			t.Error("two holds with one reference were stored")
 		}
@@ -253,11 +253,11 @@ func TestHoldSchemaInvariants(t *testing.T) {
 			if _, _, err := db.CaptureHold(context.Background(), &authsvc.HoldResolution{HoldID: h.ID, Amount: 100}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := db.Exec(db.Rebind(`DELETE FROM users WHERE id = ?`), alice); err != nil {
+			if _, err := db.SQL().Exec(db.SQL().Rebind(`DELETE FROM users WHERE id = ?`), alice); err != nil {
 				t.Fatalf("delete: %v", err)
 			}
 			var n int
-			if err := db.Get(&n, `SELECT COUNT(*) FROM credit_holds`); err != nil || n != 0 {
+			if err := db.SQL().Get(&n, `SELECT COUNT(*) FROM credit_holds`); err != nil || n != 0 {
 				t.Fatalf("%d holds left (%v)", n, err)
 			}
 		})
@@ -407,14 +407,14 @@ func TestHoldExpiryWorkers(t *testing.T) {
 		}
 	}
 	var transitions int
-	if err := db.Get(&transitions, `SELECT COUNT(*) FROM credit_holds WHERE status = 'expired' AND resolved_at IS NOT NULL`); err != nil {
+	if err := db.SQL().Get(&transitions, `SELECT COUNT(*) FROM credit_holds WHERE status = 'expired' AND resolved_at IS NOT NULL`); err != nil {
 		t.Fatal(err)
 	}
 	if len(seen) != len(ids) || transitions != len(ids) {
 		t.Fatalf("%d holds, %d reported expired, %d expired rows", len(ids), len(seen), transitions)
 	}
 	var held int64
-	if err := db.Get(&held, `SELECT COALESCE(SUM(held), 0) FROM user_credits`); err != nil || held != 0 {
+	if err := db.SQL().Get(&held, `SELECT COALESCE(SUM(held), 0) FROM user_credits`); err != nil || held != 0 {
 		t.Fatalf("held %d after expiry (%v)", held, err)
 	}
 }
