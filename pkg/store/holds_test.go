@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -352,8 +353,12 @@ func TestHoldRaces(t *testing.T) {
 	})
 }
 
-// TestHoldExpiryWorkers: two sweepers (two pools, as two replicas) on one
-// PostgreSQL database resolve every due hold exactly once.
+// TestHoldExpiryWorkers: holds fall due one second after another while two
+// replicas (two pools, three sweeping goroutines each) sweep one PostgreSQL
+// database and a client captures some of the holds as they go. Every hold
+// leaves pending exactly once: no sweeper reports a hold twice or a hold
+// another sweeper reported, no captured hold is also expired, and the held
+// totals return to zero.
 func TestHoldExpiryWorkers(t *testing.T) {
 	url := storetest.PostgresURL(t)
 	clock := testkit.NewClock()
@@ -364,57 +369,112 @@ func TestHoldExpiryWorkers(t *testing.T) {
 	db := dbs[0]
 	ctx := context.Background()
 	const users, perUser = 8, 60
-	var ids []int64
+	var ids, capturable []int64
 	for u := range users {
 		id := newLedgerUser(t, db, "user"+string(rune('a'+u)))
 		apply(t, db, id, authsvc.CreditAdded, 100000, nil)
-		for range perUser {
-			ids = append(ids, hold(t, db, id, 100, time.Minute).ID)
+		for i := range perUser {
+			h := hold(t, db, id, 100, time.Duration(i+1)*time.Second)
+			ids = append(ids, h.ID)
+			if u == 0 {
+				capturable = append(capturable, h.ID)
+			}
 		}
 	}
-	clock.Advance(time.Minute)
 
 	var (
-		mu   sync.Mutex
-		seen = map[int64]int{}
-		wg   sync.WaitGroup
+		mu       sync.Mutex
+		swept    = map[int64]int{}
+		captured = map[int64]bool{}
+		wg       sync.WaitGroup
+		stop     = make(chan struct{})
 	)
 	for w := range 2 {
-		for range 3 { // each replica sweeps from several goroutines too
+		for range 3 {
 			wg.Go(func() {
 				for {
 					got, err := dbs[w].ExpireHolds(ctx, 7)
 					if err != nil {
-						t.Errorf("worker %d: %v", w, err)
+						t.Errorf("replica %d: %v", w, err)
 						return
 					}
 					mu.Lock()
 					for _, id := range got {
-						seen[id]++
+						swept[id]++
 					}
 					mu.Unlock()
-					if len(got) == 0 {
+					if len(got) > 0 {
+						continue
+					}
+					select {
+					case <-stop:
 						return
+					case <-time.After(2 * time.Millisecond): // the sweepers' poll interval
 					}
 				}
 			})
 		}
 	}
-	wg.Wait()
-	for _, id := range ids {
-		if seen[id] != 1 {
-			t.Errorf("hold %d resolved %d times", id, seen[id])
+	wg.Go(func() { // a client capturing user a's holds, latest expiry first, while they fall due
+		for _, id := range slices.Backward(capturable) {
+			_, _, err := dbs[1].CaptureHold(ctx, &authsvc.HoldResolution{HoldID: id, Amount: 50})
+			var state *authsvc.HoldStateError
+			switch {
+			case err == nil:
+				mu.Lock()
+				captured[id] = true
+				mu.Unlock()
+			case errors.As(err, &state) && state.Hold.Status == authsvc.HoldExpired:
+			default:
+				t.Errorf("capture %d: %v", id, err)
+			}
 		}
+	})
+	for range perUser + 1 {
+		clock.Advance(time.Second)
+		time.Sleep(5 * time.Millisecond) // let holds fall due while the sweepers run
 	}
-	var transitions int
-	if err := db.SQL().Get(&transitions, `SELECT COUNT(*) FROM credit_holds WHERE status = 'expired' AND resolved_at IS NOT NULL`); err != nil {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var pending int
+		if err := db.SQL().Get(&pending, `SELECT COUNT(*) FROM credit_holds WHERE status = 'pending'`); err != nil {
+			t.Fatal(err)
+		}
+		if pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d holds still pending", pending)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+
+	var rows []struct {
+		ID     int64  `db:"id"`
+		Status string `db:"status"`
+	}
+	if err := db.SQL().Select(&rows, `SELECT id, status FROM credit_holds`); err != nil {
 		t.Fatal(err)
 	}
-	if len(seen) != len(ids) || transitions != len(ids) {
-		t.Fatalf("%d holds, %d reported expired, %d expired rows", len(ids), len(seen), transitions)
+	for _, r := range rows {
+		switch {
+		case swept[r.ID] > 1:
+			t.Errorf("hold %d swept %d times", r.ID, swept[r.ID])
+		case captured[r.ID] && (r.Status != "captured" || swept[r.ID] != 0):
+			t.Errorf("hold %d captured, but %s and swept %d times", r.ID, r.Status, swept[r.ID])
+		case !captured[r.ID] && r.Status != "expired":
+			t.Errorf("hold %d is %s", r.ID, r.Status)
+		}
+	}
+	if len(rows) != len(ids) || len(swept) < len(ids)-len(capturable) {
+		t.Fatalf("%d holds, %d captured, %d swept", len(rows), len(captured), len(swept))
 	}
 	var held int64
 	if err := db.SQL().Get(&held, `SELECT COALESCE(SUM(held), 0) FROM user_credits`); err != nil || held != 0 {
 		t.Fatalf("held %d after expiry (%v)", held, err)
 	}
+	t.Logf("%d holds: %d swept by the replicas, %d captured, %d expired by a capture",
+		len(ids), len(swept), len(captured), len(ids)-len(swept)-len(captured))
 }
