@@ -54,8 +54,8 @@ func (s *Holds) CreateHold(ctx context.Context, actor *authsvc.User, req authsvc
 	amount := amountField(&v, req.Amount)
 	ttl := authsvc.DefaultHoldTTL
 	if req.ExpiresIn != nil {
-		ttl = time.Duration(*req.ExpiresIn) * time.Second
-		if *req.ExpiresIn < 1 || ttl > authsvc.MaxHoldTTL {
+		ttl = time.Duration(*req.ExpiresIn) * time.Second // meaningful only within range
+		if *req.ExpiresIn < 1 || *req.ExpiresIn > int64(authsvc.MaxHoldTTL/time.Second) {
 			typ := authsvc.TypeGreaterThanEqual
 			if *req.ExpiresIn > 1 {
 				typ = authsvc.TypeLessThanEqual

@@ -57,8 +57,10 @@ func TestHoldsEndToEnd(t *testing.T) {
 			if n := len(r["detail"].([]any)); n != 2 {
 				t.Fatalf("%d errors: %v", n, r)
 			}
-			e.do("POST", "/credits/holds", map[string]any{"amount": 1, "expires_in": 0}, alice.Token).
-				want(t, http.StatusUnprocessableEntity, "validation_error")
+			for _, bad := range []string{`0`, `-1`, `604801`, `9223372037`, `1.5`, `"60"`} {
+				e.do("POST", "/credits/holds", rawJSON(`{"amount": 1, "expires_in": `+bad+`}`), alice.Token).
+					want(t, http.StatusUnprocessableEntity, "validation_error")
+			}
 			e.do("POST", "/credits/holds/abc/void", nil, alice.Token).want(t, http.StatusUnprocessableEntity, "validation_error")
 			e.do("GET", "/credits/holds?status=gone", nil, alice.Token).want(t, http.StatusUnprocessableEntity, "validation_error")
 			e.do("GET", "/credits/holds?limit=0", nil, alice.Token).want(t, http.StatusUnprocessableEntity, "validation_error")
