@@ -100,6 +100,16 @@ func TestHoldsEndToEnd(t *testing.T) {
 			e.do("POST", holdPath(h, "capture"), map[string]any{"amount": 5.01}, alice.Token).want(t, http.StatusUnprocessableEntity, "validation_error")
 			e.do("POST", holdPath(h, "capture"), rawJSON(`{"amount": null}`), alice.Token).want(t, http.StatusUnprocessableEntity, "validation_error")
 			e.do("POST", holdPath(h, "void"), nil, alice.Token).want(t, http.StatusOK, "")
+			t.Run("capture after void is 409 voided; a second void is 200 unchanged", func(t *testing.T) {
+				r := e.do("POST", holdPath(h, "capture"), map[string]any{"reference_id": "late"}, alice.Token).
+					want(t, http.StatusConflict, "hold_not_pending")
+				if r["hold"].(map[string]any)["status"] != "voided" {
+					t.Fatalf("%v", r)
+				}
+				if v := e.do("POST", holdPath(h, "void"), nil, alice.Token).want(t, http.StatusOK, ""); v["status"] != "voided" {
+					t.Fatalf("%v", v)
+				}
+			})
 		})
 		t.Run("capture after expiry is 409 expired", func(t *testing.T) {
 			h := e.do("POST", "/credits/holds", map[string]any{"amount": 5, "expires_in": 30}, alice.Token).want(t, http.StatusCreated, "")
