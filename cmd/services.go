@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/auth"
+	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/credits"
 	"github.com/authsvc/authsvc/pkg/password"
 	"github.com/authsvc/authsvc/pkg/store"
@@ -19,6 +20,7 @@ type services struct {
 	auth    *auth.Service
 	credits *credits.Service
 	holds   *credits.Holds
+	tokens  *token.Issuer
 }
 
 // buildServices constructs the use cases over db. serve passes Prometheus
@@ -43,19 +45,27 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 	if err != nil {
 		return nil, err
 	}
-	authSvc, err := auth.New(auth.Deps{Store: db, Hasher: hasher, Policy: hasher, Tokens: tokens}, auth.Options{
+	authOpts := auth.Options{
 		MaxSession:  a.cfg.MaxSession(),
 		FrontendURL: a.cfg.Mail.FrontendURL,
 		Logger:      a.log,
 		Metrics:     authMetrics,
 		Clock:       a.clock,
-	})
+	}
+	var hashes authsvc.PasswordHasher = hasher
+	if a.build.WrapHasher != nil {
+		hashes = a.build.WrapHasher(hasher)
+	}
+	if a.build.AuthOptions != nil {
+		a.build.AuthOptions(&authOpts)
+	}
+	authSvc, err := auth.New(auth.Deps{Store: db, Hasher: hashes, Policy: hasher, Tokens: tokens}, authOpts)
 	if err != nil {
 		return nil, err
 	}
 	creditOpts.UserSelfAdd = a.cfg.Credits.UserSelfAdd
 	creditOpts.Logger = a.log
-	return &services{auth: authSvc, credits: credits.New(db, creditOpts),
+	return &services{auth: authSvc, credits: credits.New(db, creditOpts), tokens: tokens,
 		holds: credits.NewHolds(db, credits.HoldOptions{Logger: a.log, Metrics: creditOpts.Metrics})}, nil
 }
 

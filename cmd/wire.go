@@ -15,11 +15,6 @@ import (
 const (
 	// janitorInterval is how often expired revocations and reset tokens are purged.
 	janitorInterval = 10 * time.Minute
-	// mailRetryBase and mailRetryCap shape the outbox backoff: 15 s doubling
-	// to 15 min, so the default 8 attempts ride out about half an hour of
-	// SMTP outage before a message is marked failed.
-	mailRetryBase = 15 * time.Second
-	mailRetryCap  = 15 * time.Minute
 	// holdExpiryInterval is how often due credit holds are resolved as
 	// expired (every replica sweeps; SKIP LOCKED splits the work). A capture
 	// or void of a due hold does not wait for it: it sees the expiry itself.
@@ -27,11 +22,13 @@ const (
 )
 
 // server is everything serve runs: the HTTP handler and the background jobs
-// (each runs until its context is cancelled), and what to release at the end.
+// (each runs until its context is cancelled), the services beneath them, and
+// what to release at the end.
 type server struct {
 	handler http.Handler
 	jobs    []func(ctx context.Context)
 	close   func()
+	svc     *services
 }
 
 // buildServer wires the services into the HTTP API and the background jobs.
@@ -78,6 +75,7 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 		Metrics:       m.Handler(),
 	}, opts)
 	return &server{
+		svc:     svc,
 		handler: api.Handler(),
 		jobs: []func(context.Context){
 			func(ctx context.Context) { svc.auth.RunJanitor(ctx, janitorInterval) },
@@ -100,17 +98,15 @@ func (a *app) mailWorker(mm mail.Metrics) (*mail.Worker, error) {
 	}
 	sender, err := mail.NewSender(mail.Config{
 		Driver: m.Driver, Host: m.Host, Port: m.Port, Username: m.Username, Password: m.Password,
-		From: m.From, SSLTLS: m.SSLTLS, StartTLS: m.StartTLS, TemplatesDir: m.TemplatesDir,
-		FrontendURL: m.FrontendURL, MaxAttempts: m.MaxAttempts,
+		From: m.From, SSLTLS: m.SSLTLS, StartTLS: m.StartTLS,
 	}, a.log)
 	if err != nil {
 		return nil, err
 	}
 	return mail.NewWorker(a.db, sender, renderer, mail.WorkerOptions{
-		MaxAttempts: m.MaxAttempts,
-		Backoff:     mail.ExponentialBackoff(mailRetryBase, mailRetryCap),
-		Logger:      a.log,
-		Metrics:     mm,
+		Retry:   mail.RetryPolicy{MaxAttempts: m.MaxAttempts, Base: m.RetryBase, Max: m.RetryMax},
+		Logger:  a.log,
+		Metrics: mm,
 	}), nil
 }
 

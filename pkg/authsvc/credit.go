@@ -65,7 +65,7 @@ func (c *Cents) UnmarshalJSON(b []byte) error {
 }
 
 // AmountError says why an amount text was refused. Type is the FastAPI-style
-// error type of the 422 entry (e.g. "value_error.decimal.max_places").
+// error type of the 422 entry (e.g. "decimal_max_places").
 type AmountError struct {
 	Type string
 	Msg  string

@@ -130,4 +130,7 @@ func (c *Config) validateMail(e *errs) {
 	if m.MaxAttempts < 1 {
 		e.add("mail.max_attempts", "must be at least 1")
 	}
+	if m.RetryBase <= 0 || m.RetryMax < m.RetryBase {
+		e.add("mail.retry_base", "must be positive and at most mail.retry_max (got %s and %s)", m.RetryBase, m.RetryMax)
+	}
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/credits"
-	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 	"github.com/authsvc/authsvc/pkg/token"
 )
@@ -100,7 +99,7 @@ func bareUse(ctx context.Context, db *sql.DB, userID, amount int64) error {
 }
 
 // seedBenchUsers inserts n users with a large balance each (PostgreSQL).
-func seedBenchUsers(b *testing.B, db *store.DB, n int) []*authsvc.User {
+func seedBenchUsers(b *testing.B, db *storetest.DB, n int) []*authsvc.User {
 	b.Helper()
 	now := db.Now()
 	_, err := storetest.SQL(b, db).Exec(`INSERT INTO users (username, email, password_hash, is_admin, token_version, created_at, updated_at)

@@ -13,7 +13,6 @@ import (
 	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/mail"
 	"github.com/authsvc/authsvc/pkg/mail/mailtest"
-	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 	"github.com/rs/zerolog"
 )
@@ -26,7 +25,8 @@ func (m *countingMetrics) SendFailed(string) { m.failed.Add(1) }
 func (m *countingMetrics) GaveUp(string)     { m.gaveUp.Add(1) }
 
 func fastOptions(metrics mail.Metrics) mail.WorkerOptions {
-	return mail.WorkerOptions{PollInterval: 10 * time.Millisecond, Backoff: func(int) time.Duration { return time.Millisecond },
+	return mail.WorkerOptions{PollInterval: 10 * time.Millisecond,
+		Retry:  mail.RetryPolicy{MaxAttempts: 8, Base: time.Millisecond, Max: time.Millisecond},
 		Logger: zerolog.Nop(), Metrics: metrics}
 }
 
@@ -53,7 +53,7 @@ func startWorker(t *testing.T, outbox authsvc.Outbox, sender mail.Sender, opts m
 }
 
 // enqueueWelcomes queues n welcome emails to distinct recipients.
-func enqueueWelcomes(t *testing.T, db *store.DB, prefix string, n int) {
+func enqueueWelcomes(t *testing.T, db *storetest.DB, prefix string, n int) {
 	t.Helper()
 	msgs := make([]*authsvc.OutboundEmail, n)
 	for i := range msgs {
@@ -78,7 +78,7 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 	}
 }
 
-func countStatus(t *testing.T, db *store.DB, status string) int {
+func countStatus(t *testing.T, db *storetest.DB, status string) int {
 	t.Helper()
 	var n int
 	if err := storetest.SQL(t, db).Get(&n, storetest.SQL(t, db).Rebind(`SELECT COUNT(*) FROM email_outbox WHERE status = ?`), status); err != nil {
@@ -108,7 +108,7 @@ func checkExactlyOnce(t *testing.T, msgs []mailtest.Message, prefix string, n in
 }
 
 func TestWorkerDeliversDespiteAnOutage(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, db *store.DB) {
+	storetest.Run(t, func(t *testing.T, db *storetest.DB) {
 		const n = 20
 		t.Run("server not listening, then up: each message arrives once", func(t *testing.T) {
 			addr := testkit.FreeAddr(t)
@@ -147,13 +147,13 @@ func TestWorkerDeliversDespiteAnOutage(t *testing.T) {
 }
 
 func TestWorkerGivesUpAfterMaxAttempts(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, db *store.DB) {
+	storetest.Run(t, func(t *testing.T, db *storetest.DB) {
 		srv := mailtest.Start(t, mailtest.Options{})
 		srv.RejectNext(1 << 30)
 		metrics := &countingMetrics{}
 		opts := fastOptions(metrics)
-		opts.MaxAttempts = 3
-		w := startWorker(t, db, newSender(t, srv.MailConfig()), opts)
+		opts.Retry.MaxAttempts = 3
+		startWorker(t, db, newSender(t, srv.MailConfig()), opts)
 		enqueueWelcomes(t, db, "doomed", 1)
 		eventually(t, 20*time.Second, "the row marked failed", func() bool { return countStatus(t, db, "failed") == 1 })
 
@@ -172,7 +172,6 @@ func TestWorkerGivesUpAfterMaxAttempts(t *testing.T) {
 		t.Run("a failed row is not retried", func(t *testing.T) {
 			srv.RejectNext(0)
 			enqueueWelcomes(t, db, "sentinel", 1)
-			w.Notify()
 			// The sentinel's delivery proves the worker polled again.
 			got := srv.WaitFor(t, 1, 20*time.Second)
 			if len(got) != 1 || got[0].EnvelopeTo[0] != "sentinel0@example.com" {
@@ -190,7 +189,7 @@ func TestWorkerGivesUpAfterMaxAttempts(t *testing.T) {
 }
 
 func TestWorkerFailsUnsendableRowsAtOnce(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, db *store.DB) {
+	storetest.Run(t, func(t *testing.T, db *storetest.DB) {
 		srv := mailtest.Start(t, mailtest.Options{})
 		startWorker(t, db, newSender(t, srv.MailConfig()), fastOptions(nil))
 		err := db.EnqueueEmails(context.Background(),
@@ -247,7 +246,7 @@ func (s *blockingSender) Send(_ context.Context, m *mail.Message) error {
 }
 
 func TestWorkerShutdown(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, db *store.DB) {
+	storetest.Run(t, func(t *testing.T, db *storetest.DB) {
 		sender := &blockingSender{started: make(chan *mail.Message, 1), release: make(chan struct{})}
 		w := mail.NewWorker(db, sender, newRenderer(t, ""), fastOptions(nil))
 		enqueueWelcomes(t, db, "late", 3)

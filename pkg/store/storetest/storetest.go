@@ -22,6 +22,11 @@ import (
 	"github.com/rs/zerolog"
 )
 
+// DB is the store's database, named here so that the tests of other
+// packages reach the store only through storetest (no package but store and
+// cmd imports store).
+type DB = store.DB
+
 // DefaultAdminURL is the PostgreSQL server tests use unless
 // AUTHSVC_TEST_POSTGRES_URL names another; it must allow CREATE DATABASE.
 const DefaultAdminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
