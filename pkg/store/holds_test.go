@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -350,6 +351,70 @@ func TestHoldRaces(t *testing.T) {
 			t.Fatalf("%d captured; ledger %+v", nCaptured, s)
 		}
 		t.Logf("%d captured, %d voided", nCaptured, 100-nCaptured)
+	})
+}
+
+// TestHoldRepeatsRace: concurrent repeats of one hold reference make one
+// hold, and concurrent repeats of one capture make one transaction.
+func TestHoldRepeatsRace(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		alice := newLedgerUser(t, db, "alice")
+		apply(t, db, alice, authsvc.CreditAdded, 10000, nil)
+		var (
+			wg         sync.WaitGroup
+			holdIDs    sync.Map
+			txIDs      sync.Map
+			fresh, rep atomic.Int64
+		)
+		for range 20 {
+			wg.Go(func() {
+				h, replayed, err := db.CreateHold(ctx, &authsvc.NewHold{UserID: alice, Amount: 3000, ExpiresIn: time.Hour, ReferenceID: ref("job")})
+				if err != nil {
+					t.Errorf("hold: %v", err)
+					return
+				}
+				holdIDs.Store(h.ID, true)
+				if !replayed {
+					fresh.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		var id int64
+		n := 0
+		holdIDs.Range(func(k, _ any) bool { id, n = k.(int64), n+1; return true })
+		if n != 1 || fresh.Load() != 1 {
+			t.Fatalf("%d holds, %d fresh", n, fresh.Load())
+		}
+		if s := readLedger(t, db, alice); s.Held != 3000 {
+			t.Fatalf("%+v", s)
+		}
+		fresh.Store(0)
+		for range 20 {
+			wg.Go(func() {
+				c, replayed, err := db.CaptureHold(ctx, &authsvc.HoldResolution{HoldID: id, Amount: 1000, ReferenceID: ref("job-done")})
+				if err != nil {
+					t.Errorf("capture: %v", err)
+					return
+				}
+				txIDs.Store(c.Transaction.ID, true)
+				if replayed {
+					rep.Add(1)
+				} else {
+					fresh.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		n = 0
+		txIDs.Range(func(_, _ any) bool { n++; return true })
+		if n != 1 || fresh.Load() != 1 || rep.Load() != 19 {
+			t.Fatalf("%d transactions, %d fresh, %d replayed", n, fresh.Load(), rep.Load())
+		}
+		if s := readLedger(t, db, alice); s.Held != 0 || s.Balance != 9000 || s.Transactions != 2 {
+			t.Fatalf("%+v", s)
+		}
 	})
 }
 
