@@ -174,8 +174,9 @@ type HoldStore interface {
 	// replayed is true when the hold had been captured by the same reference.
 	CaptureHold(ctx context.Context, r *HoldResolution) (c *HoldCapture, replayed bool, err error)
 	// VoidHold resolves a pending hold as voided (expired if it is past its
-	// expiry), see HoldService.
-	VoidHold(ctx context.Context, r *HoldResolution) (*Hold, error)
+	// expiry), see HoldService; resolved is false when the hold had already
+	// been voided or expired (it is returned unchanged).
+	VoidHold(ctx context.Context, r *HoldResolution) (h *Hold, resolved bool, err error)
 	// ListHolds returns up to q.Limit holds, newest first.
 	ListHolds(ctx context.Context, q HoldQuery) ([]*Hold, error)
 	// ExpireHolds resolves up to limit due pending holds as expired and
@@ -185,11 +186,21 @@ type HoldStore interface {
 	UserByUsername(ctx context.Context, username string) (*User, error)
 }
 
+// HoldMetrics is told about every hold that is created or leaves pending,
+// with the event: "created" or the new status ("captured", "voided",
+// "expired"). Implementations must be safe for concurrent use.
+type HoldMetrics interface {
+	HoldEvent(event string)
+}
+
 // HoldStateError is the refusal of a capture or void of a hold that is no
 // longer pending. It carries the hold's current state, which the API sends
 // back with the 409.
 type HoldStateError struct {
 	Hold *Hold
+	// Resolved is true when this very request resolved the hold (a capture
+	// that found it past its expiry marked it expired).
+	Resolved bool
 }
 
 // Error implements error.

@@ -23,7 +23,8 @@ type HoldOptions struct {
 	// Logger receives one audit line per hold change.
 	Logger zerolog.Logger
 	// Metrics is told about every capture (Used) and refused hold or
-	// capture; nil means no metrics.
+	// capture; nil means no metrics. When it also implements
+	// authsvc.HoldMetrics it is told about every hold event too.
 	Metrics authsvc.CreditMetrics
 }
 
@@ -34,6 +35,7 @@ type Holds struct {
 	store   authsvc.HoldStore
 	log     zerolog.Logger
 	metrics authsvc.CreditMetrics
+	events  authsvc.HoldMetrics
 }
 
 var _ authsvc.HoldService = (*Holds)(nil)
@@ -44,8 +46,16 @@ func NewHolds(store authsvc.HoldStore, opts HoldOptions) *Holds {
 	if m == nil {
 		m = NopMetrics{}
 	}
-	return &Holds{store: store, log: opts.Logger, metrics: m}
+	events, ok := m.(authsvc.HoldMetrics)
+	if !ok {
+		events = nopHoldMetrics{}
+	}
+	return &Holds{store: store, log: opts.Logger, metrics: m, events: events}
 }
+
+type nopHoldMetrics struct{}
+
+func (nopHoldMetrics) HoldEvent(string) {}
 
 // CreateHold reserves part of the target's available balance; see
 // authsvc.HoldService.
@@ -75,6 +85,9 @@ func (s *Holds) CreateHold(ctx context.Context, actor *authsvc.User, req authsvc
 		ReferenceID: req.ReferenceID, Description: req.Description, ExpiresIn: ttl})
 	if err != nil {
 		return nil, false, s.refused(err)
+	}
+	if !replayed {
+		s.events.HoldEvent("created")
 	}
 	s.audit(h, "hold created", replayed)
 	return h, !replayed, nil
@@ -123,8 +136,9 @@ func (s *Holds) CaptureHold(ctx context.Context, actor *authsvc.User, id int64, 
 		return nil, authsvc.ValidationError(authsvc.CaptureExceedsHoldField())
 	}
 	var stateErr *authsvc.HoldStateError
-	if errors.As(err, &stateErr) && stateErr.Hold.Status == authsvc.HoldExpired {
-		s.audit(stateErr.Hold, "hold expired", false) // this capture found it due and resolved it
+	if errors.As(err, &stateErr) && stateErr.Hold.Status == authsvc.HoldExpired && stateErr.Resolved {
+		s.events.HoldEvent(string(authsvc.HoldExpired)) // this capture found it due and resolved it
+		s.audit(stateErr.Hold, "hold expired", false)
 	}
 	if err != nil {
 		return nil, s.refused(err)
@@ -134,6 +148,7 @@ func (s *Holds) CaptureHold(ctx context.Context, actor *authsvc.User, id int64, 
 	}
 	if !replayed {
 		s.metrics.Used(c.Transaction.Amount)
+		s.events.HoldEvent(string(authsvc.HoldCaptured))
 	}
 	s.audit(c.Hold, "hold captured", replayed)
 	return c, nil
@@ -150,11 +165,14 @@ func (s *Holds) VoidHoldByID(ctx context.Context, id int64) (*authsvc.Hold, erro
 }
 
 func (s *Holds) void(ctx context.Context, r *authsvc.HoldResolution) (*authsvc.Hold, error) {
-	h, err := s.store.VoidHold(ctx, r)
+	h, resolved, err := s.store.VoidHold(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	s.audit(h, "hold "+string(h.Status), false)
+	if resolved {
+		s.events.HoldEvent(string(h.Status))
+	}
+	s.audit(h, "hold "+string(h.Status), !resolved)
 	return h, nil
 }
 
@@ -223,6 +241,7 @@ func (s *Holds) ExpireHolds(ctx context.Context) (int, error) {
 			return total, err
 		}
 		for _, id := range ids {
+			s.events.HoldEvent(string(authsvc.HoldExpired))
 			s.log.Info().Int64("hold_id", id).Msg("hold expired")
 		}
 		if len(ids) < expiryBatch {

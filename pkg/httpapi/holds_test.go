@@ -7,6 +7,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/authsvc/authsvc/pkg/metrics/metricstest"
+	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
 
 // fund gives u amount credits through POST /credits/add by admin.
@@ -239,4 +242,37 @@ func TestHoldsAndUsesRace(t *testing.T) {
 			t.Fatalf("%d transactions, want %d", n, 1+uses.Load()+holdsCaught.Load())
 		}
 	})
+}
+
+// TestHoldMetrics: /metrics counts hold events once each; replays and
+// refusals are not events.
+func TestHoldMetrics(t *testing.T) {
+	e := newEnv(t, storetest.SQLiteURL(t), envConfig{})
+	root, alice := e.admin("root"), e.register("alice")
+	e.fund(root, alice, 10)
+	var holds []map[string]any
+	for range 3 {
+		holds = append(holds, e.do("POST", "/credits/holds", map[string]any{"amount": 1, "expires_in": 60}, alice.Token).
+			want(t, http.StatusCreated, ""))
+	}
+	e.do("POST", holdPath(holds[0], "capture"), map[string]any{"reference_id": "c"}, alice.Token).want(t, http.StatusOK, "")
+	e.do("POST", holdPath(holds[0], "capture"), map[string]any{"reference_id": "c"}, alice.Token).want(t, http.StatusOK, "")
+	e.do("POST", holdPath(holds[1], "void"), nil, alice.Token).want(t, http.StatusOK, "")
+	e.do("POST", holdPath(holds[1], "void"), nil, alice.Token).want(t, http.StatusOK, "")
+	e.Clock.Advance(time.Minute)
+	e.do("POST", holdPath(holds[2], "capture"), nil, alice.Token).want(t, http.StatusConflict, "hold_not_pending")
+	e.do("POST", holdPath(holds[2], "capture"), nil, alice.Token).want(t, http.StatusConflict, "hold_not_pending")
+
+	m := metricstest.Scrape(t, e.Handler)
+	for event, want := range map[string]float64{"created": 3, "captured": 1, "voided": 1, "expired": 1} {
+		if got := m.Value("authsvc_credit_holds_total", "event", event); got != want {
+			t.Errorf("holds %s: %v, want %v", event, got, want)
+		}
+	}
+	if got := m.Value("authsvc_credit_operations_total", "type", "used"); got != 1 {
+		t.Errorf("credits used: %v, want 1 (the capture)", got)
+	}
+	if got := m.Value("authsvc_credit_refusals_total", "reason", "hold_not_pending"); got != 2 {
+		t.Errorf("hold_not_pending refusals: %v, want 2", got)
+	}
 }

@@ -226,7 +226,7 @@ func (db *DB) CaptureHold(ctx context.Context, r *authsvc.HoldResolution) (*auth
 			if err != nil {
 				return err
 			}
-			refused = &authsvc.HoldStateError{Hold: h}
+			refused = &authsvc.HoldStateError{Hold: h, Resolved: true}
 			return nil
 		case amount > h.Amount:
 			return authsvc.ErrCaptureExceedsHold
@@ -306,11 +306,14 @@ func (db *DB) captureInTx(ctx context.Context, tx *sqlx.Tx, h *authsvc.Hold, r *
 // VoidHold releases a pending hold (as expired when it is past its expiry);
 // a hold already voided or expired is returned unchanged, a captured one is
 // refused with its state. See authsvc.HoldStore.
-func (db *DB) VoidHold(ctx context.Context, r *authsvc.HoldResolution) (*authsvc.Hold, error) {
+func (db *DB) VoidHold(ctx context.Context, r *authsvc.HoldResolution) (*authsvc.Hold, bool, error) {
 	if _, err := db.prepared(ctx, sqlResolveHold); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var out *authsvc.Hold
+	var (
+		out      *authsvc.Hold
+		resolved bool
+	)
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		h, err := db.lockHold(ctx, tx, r)
 		if err != nil {
@@ -329,12 +332,13 @@ func (db *DB) VoidHold(ctx context.Context, r *authsvc.HoldResolution) (*authsvc
 			status = authsvc.HoldExpired
 		}
 		out, err = db.release(ctx, tx, h, status, now)
+		resolved = err == nil
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return out, nil
+	return out, resolved, nil
 }
 
 // ListHolds returns up to q.Limit of the user's holds (of q.Status when set)

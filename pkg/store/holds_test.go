@@ -63,7 +63,7 @@ func TestHoldLifecycle(t *testing.T) {
 			if err != nil || b.Balance != 10000 || b.Held != 4000 || b.Available != 6000 {
 				t.Fatalf("balance %+v, %v", b, err)
 			}
-			if _, err := db.VoidHold(ctx, &authsvc.HoldResolution{HoldID: h.ID}); err != nil {
+			if _, _, err := db.VoidHold(ctx, &authsvc.HoldResolution{HoldID: h.ID}); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -78,7 +78,7 @@ func TestHoldLifecycle(t *testing.T) {
 				t.Fatalf("use: %v", err)
 			}
 			apply(t, db, alice, authsvc.CreditUsed, 1000, nil) // exactly what is available
-			if _, err := db.VoidHold(ctx, &authsvc.HoldResolution{HoldID: h.ID}); err != nil {
+			if _, _, err := db.VoidHold(ctx, &authsvc.HoldResolution{HoldID: h.ID}); err != nil {
 				t.Fatal(err)
 			}
 			apply(t, db, alice, authsvc.CreditAdded, 1000, nil)
@@ -129,7 +129,7 @@ func TestHoldLifecycle(t *testing.T) {
 			if !errors.As(err, &state) || state.Hold.Status != authsvc.HoldCaptured || authsvc.ErrorCode(err) != authsvc.ECONFLICT {
 				t.Fatalf("second capture: %v", err)
 			}
-			if _, err := db.VoidHold(ctx, &authsvc.HoldResolution{HoldID: h.ID}); !errors.As(err, &state) {
+			if _, _, err := db.VoidHold(ctx, &authsvc.HoldResolution{HoldID: h.ID}); !errors.As(err, &state) {
 				t.Fatalf("void of a captured hold: %v", err)
 			}
 			if after := readLedger(t, db, alice); after != before {
@@ -143,7 +143,7 @@ func TestHoldLifecycle(t *testing.T) {
 			if authsvc.ErrorReason(err) != "idempotency_conflict" {
 				t.Fatalf("got %v", err)
 			}
-			if v, err := db.VoidHold(ctx, &authsvc.HoldResolution{HoldID: h.ID}); err != nil || v.Status != authsvc.HoldVoided {
+			if v, resolved, err := db.VoidHold(ctx, &authsvc.HoldResolution{HoldID: h.ID}); err != nil || v.Status != authsvc.HoldVoided || !resolved {
 				t.Fatalf("void: %+v %v", v, err)
 			}
 		})
@@ -153,13 +153,13 @@ func TestHoldLifecycle(t *testing.T) {
 			clock.Advance(time.Minute)
 			var state *authsvc.HoldStateError
 			_, _, err := db.CaptureHold(ctx, &authsvc.HoldResolution{HoldID: h.ID})
-			if !errors.As(err, &state) || state.Hold.Status != authsvc.HoldExpired || state.Hold.ResolvedAt == nil {
+			if !errors.As(err, &state) || state.Hold.Status != authsvc.HoldExpired || state.Hold.ResolvedAt == nil || !state.Resolved {
 				t.Fatalf("got %v", err)
 			}
 			if ids, err := db.ExpireHolds(ctx, 10); err != nil || len(ids) != 0 {
 				t.Fatalf("the sweeper expired %v again (%v)", ids, err)
 			}
-			if v, err := db.VoidHold(ctx, &authsvc.HoldResolution{HoldID: h.ID}); err != nil || v.Status != authsvc.HoldExpired {
+			if v, resolved, err := db.VoidHold(ctx, &authsvc.HoldResolution{HoldID: h.ID}); err != nil || v.Status != authsvc.HoldExpired || resolved {
 				t.Fatalf("void of an expired hold: %+v %v", v, err)
 			}
 			if after := readLedger(t, db, alice); after != before {
@@ -173,10 +173,10 @@ func TestHoldLifecycle(t *testing.T) {
 			if !errors.Is(err, authsvc.ErrHoldNotFound) {
 				t.Fatalf("capture: %v", err)
 			}
-			if _, err := db.VoidHold(ctx, &authsvc.HoldResolution{HoldID: h.ID, OwnerID: bob}); !errors.Is(err, authsvc.ErrHoldNotFound) {
+			if _, _, err := db.VoidHold(ctx, &authsvc.HoldResolution{HoldID: h.ID, OwnerID: bob}); !errors.Is(err, authsvc.ErrHoldNotFound) {
 				t.Fatalf("void: %v", err)
 			}
-			if _, err := db.VoidHold(ctx, &authsvc.HoldResolution{HoldID: 1 << 40}); !errors.Is(err, authsvc.ErrHoldNotFound) {
+			if _, _, err := db.VoidHold(ctx, &authsvc.HoldResolution{HoldID: 1 << 40}); !errors.Is(err, authsvc.ErrHoldNotFound) {
 				t.Fatalf("void of a missing hold: %v", err)
 			}
 		})
@@ -315,7 +315,7 @@ func TestHoldRaces(t *testing.T) {
 				}
 			})
 			wg.Go(func() {
-				h, err := db.VoidHold(ctx, &authsvc.HoldResolution{HoldID: id})
+				h, _, err := db.VoidHold(ctx, &authsvc.HoldResolution{HoldID: id})
 				switch {
 				case err == nil && h.Status == authsvc.HoldVoided:
 					voided.Store(id, true)
