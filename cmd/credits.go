@@ -64,7 +64,11 @@ func newCreditsBalanceCommand(a *app) *cobra.Command {
 				return err
 			}
 			b.UpdatedAt = b.UpdatedAt.UTC()
-			return a.print(b, fmt.Sprintf("%s: %s", args[0], b.Balance))
+			text := fmt.Sprintf("%s: %s", args[0], b.Balance)
+			if b.Held != 0 {
+				text += fmt.Sprintf(" (held %s, available %s)", b.Held, b.Available)
+			}
+			return a.print(b, text)
 		},
 	}
 }

@@ -81,6 +81,9 @@ func TestCreditHoldsCommands(t *testing.T) {
 			second := s.mustPost(t, "/credits/holds", tok, `{"amount": 2.5}`, 201)
 			s.mustPost(t, fmt.Sprintf("/credits/holds/%v/capture", first["id"]), tok, `{"amount": 4}`, 200)
 
+			if r := c.run("credits", "balance", "alice"); r.code != 0 || strings.TrimSpace(r.stdout) != "alice: 96.0 (held 2.5, available 93.5)" {
+				t.Fatalf("balance text: %+v", r)
+			}
 			page := decodeJSON[map[string]any](t, c.run("credits", "holds", "alice", "-o", "json"))
 			holds := page["holds"].([]any)
 			if len(holds) != 2 || holds[0].(map[string]any)["id"] != second["id"] || page["next_after"] != nil {
