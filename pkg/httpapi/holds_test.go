@@ -276,3 +276,83 @@ func TestHoldMetrics(t *testing.T) {
 		t.Errorf("hold_not_pending refusals: %v, want 2", got)
 	}
 }
+
+// TestHoldRacesOverHTTP: 200 concurrent holds of 1.00 on 100.00 through the
+// API, exactly 100 succeed; then a capture and a void race on each: every
+// hold ends captured or voided, never both, and the balance and the
+// transaction count agree with the captures.
+func TestHoldRacesOverHTTP(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		root, alice := e.admin("root"), e.register("alice")
+		e.fund(root, alice, 100)
+		var (
+			wg          sync.WaitGroup
+			mu          sync.Mutex
+			ids         []map[string]any
+			refused     atomic.Int64
+			captured    sync.Map
+			voided      sync.Map
+			nCaptured   atomic.Int64
+			holdRequest = map[string]any{"amount": 1}
+		)
+		for range 200 {
+			wg.Go(func() {
+				r := e.do("POST", "/credits/holds", holdRequest, alice.Token)
+				switch r.Status {
+				case http.StatusCreated:
+					mu.Lock()
+					ids = append(ids, r.json(t))
+					mu.Unlock()
+				case http.StatusBadRequest:
+					refused.Add(1)
+				default:
+					t.Errorf("hold: %d %s", r.Status, r.Body)
+				}
+			})
+		}
+		wg.Wait()
+		if len(ids) != 100 || refused.Load() != 100 {
+			t.Fatalf("%d holds, %d refused; want 100 and 100", len(ids), refused.Load())
+		}
+		for _, h := range ids {
+			wg.Go(func() {
+				r := e.do("POST", holdPath(h, "capture"), rawJSON(`{"amount": 0.75}`), alice.Token)
+				switch r.Status {
+				case http.StatusOK:
+					captured.Store(h["id"], true)
+					nCaptured.Add(1)
+				case http.StatusConflict:
+				default:
+					t.Errorf("capture: %d %s", r.Status, r.Body)
+				}
+			})
+			wg.Go(func() {
+				r := e.do("POST", holdPath(h, "void"), nil, alice.Token)
+				switch r.Status {
+				case http.StatusOK:
+					voided.Store(h["id"], true)
+				case http.StatusConflict:
+				default:
+					t.Errorf("void: %d %s", r.Status, r.Body)
+				}
+			})
+		}
+		wg.Wait()
+		for _, h := range ids {
+			_, c := captured.Load(h["id"])
+			_, v := voided.Load(h["id"])
+			if c == v {
+				t.Errorf("hold %v: captured %v, voided %v", h["id"], c, v)
+			}
+		}
+		n := float64(nCaptured.Load())
+		b := e.balance(alice)
+		if b["balance"] != 100-0.75*n || b["held"] != 0.0 || b["available"] != b["balance"] {
+			t.Fatalf("balance %v after %v captures", b, n)
+		}
+		page := e.do("GET", "/credits/transactions?limit=1", nil, alice.Token).want(t, http.StatusOK, "")
+		if page["total_count"] != 1+n {
+			t.Fatalf("%v transactions, want %v", page["total_count"], 1+n)
+		}
+	})
+}
