@@ -75,11 +75,11 @@ func (s *Holds) CreateHold(ctx context.Context, actor *authsvc.User, req authsvc
 	}
 	textFields(&v, req.ReferenceID, req.Description)
 	if err := v.Err(); err != nil {
-		return nil, false, err
+		return nil, false, s.refused(err)
 	}
 	target, err := s.target(ctx, actor, req.Username)
 	if err != nil {
-		return nil, false, err
+		return nil, false, s.refused(err)
 	}
 	h, replayed, err := s.store.CreateHold(ctx, &authsvc.NewHold{UserID: target, Amount: amount,
 		ReferenceID: req.ReferenceID, Description: req.Description, ExpiresIn: ttl})
@@ -128,12 +128,12 @@ func (s *Holds) CaptureHold(ctx context.Context, actor *authsvc.User, id int64, 
 	}
 	textFields(&v, req.ReferenceID, req.Description)
 	if err := v.Err(); err != nil {
-		return nil, err
+		return nil, s.refused(err)
 	}
 	c, replayed, err := s.store.CaptureHold(ctx, &authsvc.HoldResolution{HoldID: id, OwnerID: owner(actor),
 		Amount: amount, ReferenceID: req.ReferenceID, Description: req.Description})
 	if errors.Is(err, authsvc.ErrCaptureExceedsHold) {
-		return nil, authsvc.ValidationError(authsvc.CaptureExceedsHoldField())
+		return nil, s.refused(authsvc.ValidationError(authsvc.CaptureExceedsHoldField()))
 	}
 	var stateErr *authsvc.HoldStateError
 	if errors.As(err, &stateErr) && stateErr.Hold.Status == authsvc.HoldExpired && stateErr.Resolved {
