@@ -14,7 +14,7 @@ CREATE TABLE credit_holds (
     status          TEXT      NOT NULL DEFAULT 'pending'
                     CHECK (status IN ('pending', 'captured', 'voided', 'expired')),
     captured_amount INTEGER,
-    transaction_id  INTEGER   REFERENCES credit_transactions (id) ON DELETE SET NULL,
+    transaction_id  INTEGER,
     reference_id    TEXT,
     description     TEXT,
     created_at      TIMESTAMP NOT NULL,
