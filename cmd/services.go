@@ -21,6 +21,7 @@ type services struct {
 	auth    *auth.Service
 	credits *credits.Service
 	keys    *keys.Service
+	holds   *credits.Holds
 	tokens  *token.Issuer
 }
 
@@ -79,7 +80,8 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 	}
 	creditOpts.UserSelfAdd = a.cfg.Credits.UserSelfAdd
 	creditOpts.Logger = a.log
-	return &services{auth: authSvc, credits: credits.New(db, creditOpts), keys: keySvc, tokens: tokens}, nil
+	return &services{auth: authSvc, credits: credits.New(db, creditOpts), keys: keySvc, tokens: tokens,
+		holds: credits.NewHolds(db, credits.HoldOptions{Logger: a.log, Metrics: creditOpts.Metrics})}, nil
 }
 
 // adminServices loads the configuration, opens the database (applying

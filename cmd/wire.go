@@ -16,6 +16,10 @@ import (
 const (
 	// janitorInterval is how often expired revocations and reset tokens are purged.
 	janitorInterval = 10 * time.Minute
+	// holdExpiryInterval is how often due credit holds are resolved as
+	// expired (every replica sweeps; SKIP LOCKED splits the work). A capture
+	// or void of a due hold does not wait for it: it sees the expiry itself.
+	holdExpiryInterval = 5 * time.Second
 )
 
 // server is everything serve runs: the HTTP handler and the background jobs
@@ -87,6 +91,7 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	api := httpapi.New(httpapi.Deps{
 		Auth:          svc.auth,
 		Credits:       svc.credits,
+		Holds:         svc.holds,
 		Authenticator: svc.auth,
 		Ready:         a.readyWithKeys(svc.keys),
 		Logger:        a.log,
@@ -102,6 +107,7 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 			func(ctx context.Context) { svc.auth.RunJanitor(ctx, janitorInterval) },
 			func(ctx context.Context) { worker.Run(ctx) }, //nolint:errcheck // Run returns nil on cancel
 			func(ctx context.Context) { svc.keys.Run(ctx) },
+			func(ctx context.Context) { svc.holds.RunExpiry(ctx, holdExpiryInterval) },
 		},
 		close: func() {
 			svc.auth.Wait() // reset requests answered before shutdown still get their row

@@ -184,3 +184,27 @@ var (
 	// key-encryption key is configured.
 	ErrKEKRequired = &Error{Code: EINVALID, Reason: ReasonKEKRequired, Message: MsgKEKRequired}
 )
+
+// Credit holds (issue 16): their client wording, reasons and sentinels.
+const (
+	MsgHoldNotFound       = "Hold not found"
+	MsgHoldNotPending     = "Hold is no longer pending"
+	MsgHoldOtherUser      = "Not allowed to hold another user's credits"
+	MsgCaptureExceedsHold = "ensure this value is less than or equal to the held amount"
+	MsgHoldStatus         = "Input should be 'pending', 'captured', 'voided' or 'expired'"
+	MsgExpiresInRange     = "ensure this value is between 1 and 604800"
+
+	ReasonHoldNotFound   = "hold_not_found"
+	ReasonHoldNotPending = "hold_not_pending"
+
+	TypeEnum = "enum"
+)
+
+// Hold sentinels. ErrCaptureExceedsHold is the store's refusal of a capture
+// above the held amount; the use case turns it into a 422 on body.amount.
+var (
+	ErrHoldNotFound       = &Error{Code: ENOTFOUND, Reason: ReasonHoldNotFound, Message: MsgHoldNotFound}
+	ErrHoldNotPending     = &Error{Code: ECONFLICT, Reason: ReasonHoldNotPending, Message: MsgHoldNotPending}
+	ErrHoldOtherUser      = &Error{Code: EFORBIDDEN, Reason: ReasonForbidden, Message: MsgHoldOtherUser}
+	ErrCaptureExceedsHold = &Error{Code: EVALIDATION, Reason: "capture_exceeds_hold", Message: "capture amount exceeds the held amount"}
+)

@@ -44,6 +44,10 @@ func (s *Server) Routes() []Route {
 		{"POST", "/credits/add", ClassDefault, s.authed(s.creditAdd)},
 		{"POST", "/credits/use", ClassDefault, s.authed(s.creditUse)},
 		{"GET", "/credits/transactions", ClassDefault, s.authed(s.creditTransactions)},
+		{"POST", "/credits/holds", ClassDefault, s.authed(s.holdCreate)},
+		{"GET", "/credits/holds", ClassDefault, s.authed(s.holdList)},
+		{"POST", "/credits/holds/{id}/capture", ClassDefault, s.authed(s.holdCapture)},
+		{"POST", "/credits/holds/{id}/void", ClassDefault, s.authed(s.holdVoid)},
 
 		{"GET", "/healthz", ClassExempt, s.healthz},
 		{"GET", "/readyz", ClassExempt, s.readyz},

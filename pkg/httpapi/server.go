@@ -18,6 +18,7 @@ import (
 type Deps struct {
 	Auth          authsvc.AuthService
 	Credits       authsvc.CreditService
+	Holds         authsvc.HoldService
 	Authenticator authsvc.Authenticator
 	// Ready reports whether the service can take traffic (database reachable,
 	// migrations applied); nil means always ready.

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -167,6 +168,10 @@ func TestContractShapes(t *testing.T) {
 					want = "#/components/schemas/ValidationError"
 				}
 				mt := ref.Value.Content.Get("application/json")
+				if mt != nil && status == "409" && strings.HasPrefix(name, "POST /credits/holds/") &&
+					mt.Schema.Ref == "#/components/schemas/HoldConflict" {
+					continue // the Error shape plus the hold's current state
+				}
 				if mt == nil || mt.Schema.Ref != want {
 					t.Errorf("%s %s: body is not %s", name, status, want)
 				}
