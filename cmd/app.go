@@ -102,9 +102,12 @@ func (a *app) openDB(ctx context.Context, wait time.Duration) (*store.DB, error)
 		return a.db, nil
 	}
 	db, err := store.Open(a.cfg.Database.URL, store.Options{
-		MaxOpenConns: a.cfg.Database.MaxOpenConns,
-		MaxIdleConns: a.cfg.Database.MaxIdleConns,
-		Logger:       a.log,
+		MaxOpenConns:         a.cfg.Database.MaxOpenConns,
+		MaxIdleConns:         a.cfg.Database.MaxIdleConns,
+		Logger:               a.log,
+		QueryTimeout:         a.cfg.Database.QueryTimeout,
+		NoPreparedStatements: strings.EqualFold(a.cfg.Database.PreparedStatements, "off"),
+		SQLiteSynchronous:    a.cfg.Database.SQLiteSynchronous,
 	})
 	if err != nil {
 		return nil, err

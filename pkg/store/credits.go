@@ -54,13 +54,15 @@ func errCreditUserNotFound(err error) error {
 
 // CreditBalance returns the user's balance; a user who never had credits has
 // 0, dated at the user's creation. ENOTFOUND for an unknown user.
-func (db *DB) CreditBalance(ctx context.Context, userID int64) (*authsvc.Balance, error) {
+func (db *DB) CreditBalance(ctx context.Context, userID int64) (_ *authsvc.Balance, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
 	var row struct {
 		CreatedAt time.Time     `db:"created_at"`
 		Balance   sql.NullInt64 `db:"balance"`
 		UpdatedAt sql.NullTime  `db:"updated_at"`
 	}
-	err := db.GetContext(ctx, &row, db.Rebind(`SELECT u.created_at, c.balance, c.updated_at
+	err = db.GetContext(ctx, &row, db.Rebind(`SELECT u.created_at, c.balance, c.updated_at
 		FROM users u LEFT JOIN user_credits c ON c.user_id = u.id WHERE u.id = ?`), userID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errCreditUserNotFound(err)
@@ -79,7 +81,9 @@ func (db *DB) CreditBalance(ctx context.Context, userID int64) (*authsvc.Balance
 // database transaction; see authsvc.CreditStore for the rules. Concurrent
 // repeats of one reference: the loser of the unique index rolls back its
 // balance change and returns the winner's row.
-func (db *DB) ApplyCredit(ctx context.Context, e *authsvc.LedgerEntry) (*authsvc.Transaction, bool, error) {
+func (db *DB) ApplyCredit(ctx context.Context, e *authsvc.LedgerEntry) (_ *authsvc.Transaction, _ bool, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
 	if e.Amount <= 0 || e.Amount > authsvc.MaxAmount || (e.Type != authsvc.CreditAdded && e.Type != authsvc.CreditUsed) {
 		return nil, false, fmt.Errorf("apply credit: bad entry (%s %s)", e.Type, e.Amount)
 	}
@@ -96,7 +100,7 @@ func (db *DB) ApplyCredit(ctx context.Context, e *authsvc.LedgerEntry) (*authsvc
 		out      *authsvc.Transaction
 		replayed bool
 	)
-	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
 		out, replayed, err = db.applyInTx(ctx, tx, e)
 		return err
@@ -206,12 +210,14 @@ func replayError(orig *authsvc.Transaction, e *authsvc.LedgerEntry) error {
 // CreditHistory returns up to limit of the user's transactions, newest first
 // (by id, a stable order), after skipping skip, and the user's total count,
 // read in one statement so that the page and the count agree.
-func (db *DB) CreditHistory(ctx context.Context, userID int64, skip, limit int) (*authsvc.TransactionPage, error) {
+func (db *DB) CreditHistory(ctx context.Context, userID int64, skip, limit int) (_ *authsvc.TransactionPage, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
 	var rows []struct {
 		authsvc.Transaction
 		TotalCount int64 `db:"total_count"`
 	}
-	err := db.SelectContext(ctx, &rows, db.Rebind(`SELECT `+transactionColumns+`,
+	err = db.SelectContext(ctx, &rows, db.Rebind(`SELECT `+transactionColumns+`,
 			(SELECT COUNT(*) FROM credit_transactions WHERE user_id = ?) AS total_count
 		FROM credit_transactions WHERE user_id = ? ORDER BY id DESC LIMIT ? OFFSET ?`), userID, userID, limit, skip)
 	if err != nil {

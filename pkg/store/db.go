@@ -7,6 +7,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
@@ -42,7 +43,22 @@ type Options struct {
 	MaxOpenConns int // 0 keeps the driver default
 	MaxIdleConns int
 	Logger       zerolog.Logger
+	// QueryTimeout bounds every store call (its pool wait, queries and
+	// commit), even against a frozen server; 0 means no bound beyond the
+	// caller's context.
+	QueryTimeout time.Duration
+	// NoPreparedStatements runs every query as an unnamed statement (one
+	// round trip with binary_parameters), for transaction poolers such as
+	// PgBouncer that cannot keep named statements across transactions.
+	NoPreparedStatements bool
+	// SQLiteSynchronous is SQLite's synchronous pragma: "FULL" (the default:
+	// a commit is on disk when acknowledged), "EXTRA" or "NORMAL" (faster;
+	// the last commits can roll back after an OS crash or power loss).
+	SQLiteSynchronous string
 }
+
+// SQLite synchronous settings accepted by Options.SQLiteSynchronous.
+var sqliteSynchronous = map[string]bool{"FULL": true, "EXTRA": true, "NORMAL": true}
 
 // DB is a connection pool to one authsvc database. It implements the storage
 // interfaces of package authsvc.
@@ -55,12 +71,18 @@ type DB struct {
 	log       zerolog.Logger
 	now       func() time.Time
 	stmts     sync.Map // query → *sqlx.Stmt, see prepared
+	// noPrepare disables named prepared statements (see Options).
+	noPrepare    bool
+	queryTimeout time.Duration
 }
 
 // ParseURL splits a database URL into its dialect and the driver's DSN.
 // Accepted: postgres://, postgresql:// (also the original's
 // postgresql+asyncpg://) and sqlite:PATH.
-func ParseURL(raw string) (Dialect, string, error) {
+func ParseURL(raw string) (Dialect, string, error) { return parseURL(raw, "FULL") }
+
+// parseURL is ParseURL with SQLite's synchronous pragma.
+func parseURL(raw, synchronous string) (Dialect, string, error) {
 	scheme, rest, ok := strings.Cut(raw, ":")
 	if !ok || scheme == "" {
 		return "", "", fmt.Errorf("database.url: %q is not a URL (use postgres://... or sqlite:PATH)", raw)
@@ -89,7 +111,7 @@ func ParseURL(raw string) (Dialect, string, error) {
 		if path == "" {
 			return "", "", errors.New(`database.url: sqlite needs a path (e.g. "sqlite:authsvc.db")`)
 		}
-		return SQLite, sqliteDSN(path), nil
+		return SQLite, sqliteDSN(path, synchronous), nil
 	default:
 		return "", "", fmt.Errorf("database.url: unsupported scheme %q (use postgres:// or sqlite:)", scheme)
 	}
@@ -110,12 +132,14 @@ func SQLitePath(raw string) string {
 	return strings.TrimPrefix(path, "file:")
 }
 
-func sqliteDSN(path string) string {
+// sqliteDSN builds the modernc DSN; the pragmas run on every new pooled
+// connection.
+func sqliteDSN(path, synchronous string) string {
 	params := url.Values{}
 	params.Add("_pragma", "foreign_keys(1)")
 	params.Add("_pragma", "busy_timeout(10000)")
 	params.Add("_pragma", "journal_mode(WAL)")
-	params.Add("_pragma", "synchronous(NORMAL)")
+	params.Add("_pragma", "synchronous("+synchronous+")")
 	params.Set("_txlock", "immediate")
 	params.Set("_time_format", "sqlite")
 	if path == ":memory:" {
@@ -138,20 +162,36 @@ func Open(rawURL string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, authsvc.NewError(authsvc.EVALIDATION, "invalid_database_url", err.Error())
 	}
-	driver := "postgres"
+	var sqlxDB *sqlx.DB
 	if dialect == SQLite {
-		driver = "sqlite"
+		sync := strings.ToUpper(opts.SQLiteSynchronous)
+		if sync == "" {
+			sync = "FULL"
+		}
+		if !sqliteSynchronous[sync] {
+			return nil, authsvc.NewError(authsvc.EVALIDATION, "invalid_database_setting",
+				fmt.Sprintf("database.sqlite_synchronous: %q is not one of FULL, EXTRA, NORMAL", opts.SQLiteSynchronous))
+		}
+		_, dsn, _ = parseURL(rawURL, sync)
 		if p := SQLitePath(rawURL); p != "" {
 			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 				return nil, fmt.Errorf("create database directory: %w", err)
 			}
 		}
+		sqlxDB, err = sqlx.Open("sqlite", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open database: %w", err)
+		}
+	} else {
+		connector, err := newGuardConnector(dsn)
+		if err != nil {
+			// lib/pq's message may quote the DSN: keep it out.
+			return nil, authsvc.NewError(authsvc.EVALIDATION, "invalid_database_url", "database.url: invalid PostgreSQL connection settings")
+		}
+		sqlxDB = sqlx.NewDb(sql.OpenDB(connector), "postgres")
 	}
-	sqlxDB, err := sqlx.Open(driver, dsn)
-	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
-	}
-	db := &DB{DB: sqlxDB, Dialect: dialect, log: opts.Logger, now: time.Now}
+	db := &DB{DB: sqlxDB, Dialect: dialect, log: opts.Logger, now: time.Now,
+		noPrepare: opts.NoPreparedStatements, queryTimeout: opts.QueryTimeout}
 	if opts.MaxOpenConns > 0 {
 		db.SetMaxOpenConns(opts.MaxOpenConns)
 	}
@@ -201,9 +241,17 @@ func (db *DB) WaitReady(ctx context.Context, wait time.Duration) error {
 }
 
 // InTx runs fn in one transaction: committed if fn returns nil, rolled back
-// otherwise. On SQLite, write transactions are serialized. Errors are mapped
-// to domain codes.
+// otherwise. On SQLite, write transactions are serialized. The whole
+// transaction (pool wait included) runs under the query timeout. Errors are
+// mapped to domain codes.
 func (db *DB) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	parent := ctx
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	return db.timedOut(parent, ctx, db.inTx(ctx, fn))
+}
+
+func (db *DB) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	if db.writeSlot != nil {
 		select {
 		case db.writeSlot <- struct{}{}:
@@ -226,12 +274,54 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	return nil
 }
 
+// bound puts the query timeout on ctx (the earlier deadline wins).
+func (db *DB) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if db.queryTimeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, db.queryTimeout)
+}
+
+// timedOut turns err into EUNAVAILABLE when the store's own deadline (not
+// the caller's context) ended the call: the database did not answer in time.
+func (db *DB) timedOut(parent, bounded context.Context, err error) error {
+	if err == nil || parent.Err() != nil || bounded.Err() == nil {
+		return err
+	}
+	return &authsvc.Error{Code: authsvc.EUNAVAILABLE, Reason: "database_unavailable",
+		Message: "database unavailable", RetryAfter: unavailableRetryAfter,
+		Err: fmt.Errorf("no answer within %s: %w", db.queryTimeout, err)}
+}
+
+// start bounds a store call made outside InTx by the query timeout. Use
+// it as
+//
+//	ctx, done := db.start(ctx)
+//	defer func() { err = done(err) }()
+//
+// done releases the timer and reports a timeout as EUNAVAILABLE.
+func (db *DB) start(ctx context.Context) (context.Context, func(error) error) {
+	parent := ctx
+	bounded, cancel := db.bound(ctx)
+	return bounded, func(err error) error {
+		err = db.timedOut(parent, bounded, err)
+		cancel()
+		return err
+	}
+}
+
 // prepared returns a statement for query, prepared once and reused: the hot
 // paths skip the server's parse and plan on every call. database/sql
 // prepares it on each pooled connection the first time it runs there, and a
 // transaction reuses the one of its connection (see txQueryRow). Call it
 // before beginning a transaction, never inside one.
+//
+// With prepared statements disabled (Options.NoPreparedStatements) it
+// returns nil, nil: callers then run the query ad hoc.
 func (db *DB) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) {
+	if db.noPrepare {
+		return nil, nil
+	}
 	if st, ok := db.stmts.Load(query); ok {
 		return st.(*sqlx.Stmt), nil
 	}

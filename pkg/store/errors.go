@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"syscall"
+	"time"
 	"unicode/utf8"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
@@ -37,10 +38,31 @@ func mapError(err error) error {
 	if isUniqueViolation(err) {
 		return &authsvc.Error{Code: authsvc.ECONFLICT, Reason: "conflict", Message: "already exists", Err: err}
 	}
+	if IsReadOnly(err) {
+		return &authsvc.Error{Code: authsvc.EUNAVAILABLE, Reason: "database_read_only",
+			Message: "database is read-only", RetryAfter: unavailableRetryAfter, Err: err}
+	}
 	if IsUnavailable(err) {
-		return &authsvc.Error{Code: authsvc.EUNAVAILABLE, Reason: "database_unavailable", Message: "database unavailable", Err: err}
+		return &authsvc.Error{Code: authsvc.EUNAVAILABLE, Reason: "database_unavailable", Message: "database unavailable",
+			RetryAfter: unavailableRetryAfter, Err: err}
 	}
 	return err
+}
+
+// unavailableRetryAfter is the Retry-After suggested with a 503 from the
+// database: about how long a failover or a restart takes.
+const unavailableRetryAfter = 5 * time.Second
+
+// IsReadOnly reports that the database refused a write because it is
+// read-only: SQLSTATE 25006 (read_only_sql_transaction, e.g.
+// default_transaction_read_only or a hot standby), or 0A000 raised by a
+// standby in recovery when a transaction asks for READ WRITE.
+func IsReadOnly(err error) bool {
+	var pqErr *pq.Error
+	if !errors.As(err, &pqErr) {
+		return false
+	}
+	return pqErr.Code == "25006" || (pqErr.Code == "0A000" && strings.Contains(pqErr.Message, "during recovery"))
 }
 
 // isUniqueViolation reports a unique or primary-key constraint failure.

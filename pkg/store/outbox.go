@@ -226,6 +226,8 @@ func truncateError(s string) string {
 // OutboxStats returns the number of pending emails and the age of the oldest
 // one by creation time (0 when the queue is empty), for metrics.
 func (db *DB) OutboxStats(ctx context.Context) (depth int, oldest time.Duration, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
 	if err := db.GetContext(ctx, &depth, `SELECT COUNT(*) FROM email_outbox WHERE status = 'pending'`); err != nil {
 		return 0, 0, mapError(fmt.Errorf("count pending emails: %w", err))
 	}

@@ -130,14 +130,19 @@ const authUserQuery = `SELECT ` + userColumns + `,
 // AuthUser is the one query of an authenticated request: the user row with
 // the given id and whether jti is on the revocation list. A missing user is
 // ENOTFOUND.
-func (db *DB) AuthUser(ctx context.Context, userID int64, jti string) (*authsvc.User, bool, error) {
+func (db *DB) AuthUser(ctx context.Context, userID int64, jti string) (_ *authsvc.User, _ bool, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
 	var row struct {
 		authsvc.User
 		Revoked bool `db:"revoked"`
 	}
 	stmt, err := db.prepared(ctx, authUserQuery)
-	if err == nil {
+	switch {
+	case err == nil && stmt != nil:
 		err = stmt.QueryRowxContext(ctx, jti, userID).StructScan(&row)
+	case err == nil:
+		err = db.QueryRowxContext(ctx, db.Rebind(authUserQuery), jti, userID).StructScan(&row)
 	}
 	if err != nil {
 		if authsvc.ErrorCode(mapError(err)) == authsvc.ENOTFOUND {
