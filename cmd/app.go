@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/config"
@@ -35,6 +36,8 @@ type app struct {
 	log  zerolog.Logger
 	ship *logship.Shipper // Logstash shipping (serve with log.logstash_addr), else nil
 	db   *store.DB
+	// draining is set at SIGTERM: /readyz answers 503 from then on.
+	draining atomic.Bool
 }
 
 func newApp(streams Streams) *app {

@@ -69,7 +69,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch status {
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", "Bearer")
-	case http.StatusTooManyRequests:
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		if domainErr != nil && domainErr.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(domainErr.RetryAfter.Seconds()+0.999)))
 		}

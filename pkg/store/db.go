@@ -355,3 +355,18 @@ func (db *DB) Close() error {
 	})
 	return db.DB.Close()
 }
+
+// ReadOnly reports whether the database refuses writes in a new
+// transaction: on PostgreSQL a standby in recovery or
+// default_transaction_read_only=on (one cheap `SHOW`); SQLite is never
+// read-only here. /readyz runs it.
+func (db *DB) ReadOnly(ctx context.Context) (bool, error) {
+	if db.Dialect != Postgres {
+		return false, nil
+	}
+	var setting string
+	if err := db.QueryRowContext(ctx, `SHOW transaction_read_only`).Scan(&setting); err != nil {
+		return false, mapError(fmt.Errorf("read transaction_read_only: %w", err))
+	}
+	return setting == "on", nil
+}

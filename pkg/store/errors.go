@@ -103,8 +103,14 @@ func IsUnavailable(err error) bool {
 	}
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) {
-		// Class 08: connection exception; 57P03: cannot connect now; 3D000: no such database.
-		return strings.HasPrefix(string(pqErr.Code), "08") || pqErr.Code == "57P03" || pqErr.Code == "3D000"
+		// Class 08: connection exception; 57P01/57P02: the server ended the
+		// session (shutdown, failover); 57P03: cannot connect now; 3D000: no
+		// such database.
+		switch pqErr.Code {
+		case "57P01", "57P02", "57P03", "3D000":
+			return true
+		}
+		return strings.HasPrefix(string(pqErr.Code), "08")
 	}
 	var liteErr *sqlite.Error
 	if errors.As(err, &liteErr) {
