@@ -62,7 +62,15 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusInternalServerError
 	}
 	if status >= 500 {
-		s.log.Error().Err(err).Str("request_id", requestIDFrom(r.Context())).Msg("request failed")
+		// One line per distinct failure per window: an outage fails every
+		// request the same way.
+		if write, held := s.errLogs.allow(code + "|" + err.Error()); write {
+			ev := s.log.Error().Err(err).Str("request_id", requestIDFrom(r.Context()))
+			if held > 0 {
+				ev = ev.Int("identical_lines_suppressed", held)
+			}
+			ev.Msg("request failed")
+		}
 	}
 	var domainErr *authsvc.Error
 	errors.As(err, &domainErr)

@@ -8,6 +8,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/rs/zerolog"
@@ -35,6 +36,12 @@ type Options struct {
 	// RouteMiddleware wraps each route's handler, e.g. with its rate limit;
 	// it sees the Route so it can pick a limit by class.
 	RouteMiddleware []func(Route, http.Handler) http.Handler
+	// LogSampleWindow: identical error lines (a failed request's cause, a
+	// failed readiness probe) are written once per window; default
+	// DefaultLogSampleWindow.
+	LogSampleWindow time.Duration
+	// LogSuppressed is called for every error line held back (a metric).
+	LogSuppressed func()
 }
 
 // Server serves the authsvc HTTP API.
@@ -43,11 +50,13 @@ type Server struct {
 	log     zerolog.Logger
 	mux     *http.ServeMux
 	handler http.Handler
+	errLogs *logSampler
 }
 
 // New builds the server and its route table.
 func New(deps Deps, opts Options) *Server {
-	s := &Server{deps: deps, log: deps.Logger, mux: http.NewServeMux()}
+	s := &Server{deps: deps, log: deps.Logger, mux: http.NewServeMux(),
+		errLogs: newLogSampler(opts.LogSampleWindow, opts.LogSuppressed)}
 	for _, rt := range s.Routes() {
 		var h http.Handler = rt.Handler
 		for i := len(opts.RouteMiddleware) - 1; i >= 0; i-- {
@@ -103,7 +112,13 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.deps.Ready != nil {
 		if err := s.deps.Ready(r.Context()); err != nil {
-			s.log.Warn().Err(err).Msg("not ready")
+			if write, held := s.errLogs.allow("readyz|" + err.Error()); write {
+				ev := s.log.Warn().Err(err)
+				if held > 0 {
+					ev = ev.Int("identical_lines_suppressed", held)
+				}
+				ev.Msg("not ready")
+			}
 			s.writeError(w, r, statusError(http.StatusServiceUnavailable, "not_ready", "Service not ready"))
 			return
 		}
