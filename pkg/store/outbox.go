@@ -178,6 +178,25 @@ func (db *DB) RetryEmail(ctx context.Context, e *authsvc.OutboundEmail, delay ti
 	})
 }
 
+// RenewEmailLease extends a claimed email's lease to lease from now (on the
+// store's clock), fenced on its attempt count; ECONFLICT when the lease was
+// lost. See authsvc.Outbox.
+func (db *DB) RenewEmailLease(ctx context.Context, e *authsvc.OutboundEmail, lease time.Duration) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		next := db.Now().Add(lease)
+		res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE email_outbox SET next_attempt_at = ?
+			WHERE id = ? AND status = 'pending' AND attempts = ?`), next, e.ID, e.Attempts)
+		if err != nil {
+			return fmt.Errorf("renew lease of email %d: %w", e.ID, err)
+		}
+		if err := leaseHeld(res, e); err != nil {
+			return err
+		}
+		e.NextAttemptAt = next
+		return nil
+	})
+}
+
 // ReleaseEmail returns a claimed, unsent email to the queue, due now, and
 // takes back the attempt its claim counted.
 func (db *DB) ReleaseEmail(ctx context.Context, e *authsvc.OutboundEmail) error {
