@@ -77,13 +77,17 @@ func (db *DB) getUser(ctx context.Context, q sqlx.QueryerContext, where string, 
 }
 
 // UserByID returns the user with the given id, or ENOTFOUND.
-func (db *DB) UserByID(ctx context.Context, id int64) (*authsvc.User, error) {
+func (db *DB) UserByID(ctx context.Context, id int64) (_ *authsvc.User, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
 	return db.getUser(ctx, db, `u.id = ?`, id)
 }
 
 // UserByUsername returns the user whose username matches case-insensitively,
 // or ENOTFOUND.
-func (db *DB) UserByUsername(ctx context.Context, username string) (*authsvc.User, error) {
+func (db *DB) UserByUsername(ctx context.Context, username string) (_ *authsvc.User, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
 	if !storable(username) {
 		return nil, userNotFound(nil)
 	}
@@ -92,7 +96,9 @@ func (db *DB) UserByUsername(ctx context.Context, username string) (*authsvc.Use
 
 // UserByEmail returns the user with the given email (compared lowercased),
 // or ENOTFOUND.
-func (db *DB) UserByEmail(ctx context.Context, email string) (*authsvc.User, error) {
+func (db *DB) UserByEmail(ctx context.Context, email string) (_ *authsvc.User, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
 	if !storable(email) {
 		return nil, userNotFound(nil)
 	}
