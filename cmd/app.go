@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/config"
 	"github.com/authsvc/authsvc/pkg/logship"
 	"github.com/authsvc/authsvc/pkg/store"
@@ -38,10 +39,16 @@ type app struct {
 	db   *store.DB
 	// draining is set at SIGTERM: /readyz answers 503 from then on.
 	draining atomic.Bool
+
+	// clock is the one clock of the process: the store stamps rows with it,
+	// the token issuer signs with it, the use cases decide with it.
+	clock authsvc.Clock
+	// build holds what Build (the tests' entry) injects; zero for commands.
+	build BuildOptions
 }
 
 func newApp(streams Streams) *app {
-	return &app{streams: streams, log: zerolog.Nop()}
+	return &app{streams: streams, log: zerolog.Nop(), clock: time.Now}
 }
 
 // load reads the configuration (flags of cmd included) and sets up logging.
@@ -108,6 +115,7 @@ func (a *app) openDB(ctx context.Context, wait time.Duration) (*store.DB, error)
 		MaxOpenConns:         a.cfg.Database.MaxOpenConns,
 		MaxIdleConns:         a.cfg.Database.MaxIdleConns,
 		Logger:               a.log,
+		Clock:                a.clock,
 		QueryTimeout:         a.cfg.Database.QueryTimeout,
 		NoPreparedStatements: strings.EqualFold(a.cfg.Database.PreparedStatements, "off"),
 		SQLiteSynchronous:    a.cfg.Database.SQLiteSynchronous,

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/auth"
+	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/credits"
 	"github.com/authsvc/authsvc/pkg/password"
 	"github.com/authsvc/authsvc/pkg/store"
@@ -18,13 +19,14 @@ const adminWait = 5 * time.Second
 type services struct {
 	auth    *auth.Service
 	credits *credits.Service
+	tokens  *token.Issuer
 }
 
 // buildServices constructs the use cases over db. serve passes Prometheus
 // backed metrics; the CLI passes none.
 func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts credits.Options) (*services, error) {
 	// Only commands that sign or verify tokens need the secret (migrate does not).
-	if err := a.cfg.EnsureSecret(a.log); err != nil {
+	if err := ensureSecret(a.cfg, a.log); err != nil {
 		return nil, err
 	}
 	hasher, err := password.New(a.cfg.Auth.BcryptCost)
@@ -37,22 +39,32 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 		Audience:  a.cfg.Auth.Audience,
 		AccessTTL: a.cfg.AccessTTL(),
 		ResetTTL:  a.cfg.ResetTTL(),
+		Now:       a.clock,
 	})
 	if err != nil {
 		return nil, err
 	}
-	authSvc, err := auth.New(auth.Deps{Store: db, Hasher: hasher, Policy: hasher, Tokens: tokens}, auth.Options{
+	authOpts := auth.Options{
 		MaxSession:  a.cfg.MaxSession(),
 		FrontendURL: a.cfg.Mail.FrontendURL,
 		Logger:      a.log,
 		Metrics:     authMetrics,
-	})
+		Clock:       a.clock,
+	}
+	var hashes authsvc.PasswordHasher = hasher
+	if a.build.WrapHasher != nil {
+		hashes = a.build.WrapHasher(hasher)
+	}
+	if a.build.AuthOptions != nil {
+		a.build.AuthOptions(&authOpts)
+	}
+	authSvc, err := auth.New(auth.Deps{Store: db, Hasher: hashes, Policy: hasher, Tokens: tokens}, authOpts)
 	if err != nil {
 		return nil, err
 	}
 	creditOpts.UserSelfAdd = a.cfg.Credits.UserSelfAdd
 	creditOpts.Logger = a.log
-	return &services{auth: authSvc, credits: credits.New(db, creditOpts)}, nil
+	return &services{auth: authSvc, credits: credits.New(db, creditOpts), tokens: tokens}, nil
 }
 
 // adminServices loads the configuration, opens the database (applying

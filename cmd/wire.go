@@ -15,19 +15,16 @@ import (
 const (
 	// janitorInterval is how often expired revocations and reset tokens are purged.
 	janitorInterval = 10 * time.Minute
-	// mailRetryBase and mailRetryCap shape the outbox backoff: 15 s doubling
-	// to 15 min, so the default 8 attempts ride out about half an hour of
-	// SMTP outage before a message is marked failed.
-	mailRetryBase = 15 * time.Second
-	mailRetryCap  = 15 * time.Minute
 )
 
 // server is everything serve runs: the HTTP handler and the background jobs
-// (each runs until its context is cancelled), and what to release at the end.
+// (each runs until its context is cancelled), the services beneath them, and
+// what to release at the end.
 type server struct {
 	handler http.Handler
 	jobs    []func(ctx context.Context)
 	close   func()
+	svc     *services
 }
 
 // buildServer wires the services into the HTTP API and the background jobs.
@@ -35,7 +32,7 @@ type server struct {
 // checked here, so a bad setting stops serve instead of failing later.
 func (a *app) buildServer(ctx context.Context) (*server, error) {
 	m := metrics.New()
-	m.RegisterDB(a.db.DB.DB)
+	m.RegisterDB(a.db)
 	m.RegisterOutbox(a.db.OutboxStats)
 	if a.ship != nil {
 		m.RegisterLogShipper(a.ship)
@@ -73,6 +70,7 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 		Metrics:       m.Handler(),
 	}, opts)
 	return &server{
+		svc:     svc,
 		handler: api.Handler(),
 		jobs: []func(context.Context){
 			func(ctx context.Context) { svc.auth.RunJanitor(ctx, janitorInterval) },
@@ -94,17 +92,15 @@ func (a *app) mailWorker(mm mail.Metrics) (*mail.Worker, error) {
 	}
 	sender, err := mail.NewSender(mail.Config{
 		Driver: m.Driver, Host: m.Host, Port: m.Port, Username: m.Username, Password: m.Password,
-		From: m.From, SSLTLS: m.SSLTLS, StartTLS: m.StartTLS, TemplatesDir: m.TemplatesDir,
-		FrontendURL: m.FrontendURL, MaxAttempts: m.MaxAttempts,
+		From: m.From, SSLTLS: m.SSLTLS, StartTLS: m.StartTLS,
 	}, a.log)
 	if err != nil {
 		return nil, err
 	}
 	return mail.NewWorker(a.db, sender, renderer, mail.WorkerOptions{
-		MaxAttempts: m.MaxAttempts,
-		Backoff:     mail.ExponentialBackoff(mailRetryBase, mailRetryCap),
-		Logger:      a.log,
-		Metrics:     mm,
+		Retry:   mail.RetryPolicy{MaxAttempts: m.MaxAttempts, Base: m.RetryBase, Max: m.RetryMax},
+		Logger:  a.log,
+		Metrics: mm,
 	}), nil
 }
 

@@ -83,9 +83,9 @@ type deployment struct {
 			Spec struct {
 				TerminationGracePeriodSeconds int              `yaml:"terminationGracePeriodSeconds"`
 				SecurityContext               *securityContext `yaml:"securityContext"`
-				InitContainers  []container      `yaml:"initContainers"`
-				Containers      []container      `yaml:"containers"`
-				Volumes         []struct {
+				InitContainers                []container      `yaml:"initContainers"`
+				Containers                    []container      `yaml:"containers"`
+				Volumes                       []struct {
 					Name      string `yaml:"name"`
 					ConfigMap *struct {
 						Name  string `yaml:"name"`

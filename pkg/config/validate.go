@@ -3,11 +3,11 @@ package config
 import (
 	"net"
 	"net/mail"
-	"net/netip"
 	"net/url"
 	"strings"
 
-	"github.com/authsvc/authsvc/pkg/store"
+	"github.com/authsvc/authsvc/pkg/dburl"
+	"github.com/authsvc/authsvc/pkg/proxyaddr"
 	"github.com/rs/zerolog"
 )
 
@@ -24,7 +24,7 @@ func (c *Config) Validate() error {
 		e.add("environment", "must be development or production, not %q", c.Environment)
 	}
 	c.validateServer(&e)
-	if _, _, err := store.ParseURL(c.Database.URL); err != nil {
+	if _, _, err := dburl.Parse(c.Database.URL); err != nil {
 		e = append(e, err)
 	}
 	if c.Database.MaxOpenConns < 1 || c.Database.MaxIdleConns < 0 {
@@ -72,10 +72,8 @@ func (c *Config) validateServer(e *errs) {
 		e.add("server.addr", "must be host:port or :port: %v", err)
 	}
 	for _, p := range c.Server.TrustedProxies {
-		if _, err := netip.ParsePrefix(p); err != nil {
-			if _, err := netip.ParseAddr(p); err != nil {
-				e.add("server.trusted_proxies", "%q is not a CIDR or an IP address", p)
-			}
+		if _, err := proxyaddr.Parse([]string{p}); err != nil {
+			e.add("server.trusted_proxies", "%v", err)
 		}
 	}
 	for _, o := range c.Server.CORSAllowedOrigins {
@@ -145,5 +143,8 @@ func (c *Config) validateMail(e *errs) {
 	}
 	if m.MaxAttempts < 1 {
 		e.add("mail.max_attempts", "must be at least 1")
+	}
+	if m.RetryBase <= 0 || m.RetryMax < m.RetryBase {
+		e.add("mail.retry_base", "must be positive and at most mail.retry_max (got %s and %s)", m.RetryBase, m.RetryMax)
 	}
 }

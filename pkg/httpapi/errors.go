@@ -6,6 +6,15 @@ import (
 	"strconv"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/rs/zerolog"
+)
+
+// The wire-level errors (no domain meaning).
+var (
+	errRouteNotFound    = statusError(http.StatusNotFound, "not_found", authsvc.MsgNotFound)
+	errMethodNotAllowed = statusError(http.StatusMethodNotAllowed, "method_not_allowed", authsvc.MsgMethodNotAllowed)
+	errNotReady         = statusError(http.StatusServiceUnavailable, "not_ready", authsvc.MsgServiceNotReady)
+	errUnsupportedMedia = statusError(http.StatusUnsupportedMediaType, "unsupported_media_type", authsvc.MsgUnsupportedMedia)
 )
 
 // statusByCode maps domain error codes to HTTP statuses.
@@ -48,9 +57,39 @@ type fieldErrorBody struct {
 	Type string   `json:"type"`
 }
 
-// writeError renders err. Errors that are not domain errors become a generic
-// 500 and their cause is logged here, once.
+// writeError renders err; see renderError. Its failure lines are sampled:
+// one line per distinct failure per window, since an outage fails every
+// request the same way.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	renderError(w, r, s.sampledLog(), err)
+}
+
+// sampledLog is s.log, unless an identical failure line was written within
+// the sampling window: then a disabled logger (the line is counted). The
+// first line after the window says how many were held back.
+func (s *Server) sampledLog() func(err error) *zerolog.Event {
+	return func(err error) *zerolog.Event {
+		write, held := s.errLogs.allow(authsvc.ErrorCode(err) + "|" + err.Error())
+		if !write {
+			return nil // zerolog: a nil event writes nothing
+		}
+		ev := s.log.Error()
+		if held > 0 {
+			ev = ev.Int("identical_lines_suppressed", held)
+		}
+		return ev
+	}
+}
+
+// errorLog returns log's error event for every failure (no sampling).
+func errorLog(log zerolog.Logger) func(error) *zerolog.Event {
+	return func(error) *zerolog.Event { return log.Error() }
+}
+
+// renderError is the one error renderer: every error body of the API is
+// written here. Errors that are not domain errors become a generic 500 and
+// their cause is logged here, once.
+func renderError(w http.ResponseWriter, r *http.Request, failure func(error) *zerolog.Event, err error) {
 	var he *httpError
 	if errors.As(err, &he) {
 		writeJSON(w, he.status, errorBody{Detail: he.detail, Code: he.code})
@@ -62,15 +101,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusInternalServerError
 	}
 	if status >= 500 {
-		// One line per distinct failure per window: an outage fails every
-		// request the same way.
-		if write, held := s.errLogs.allow(code + "|" + err.Error()); write {
-			ev := s.log.Error().Err(err).Str("request_id", requestIDFrom(r.Context()))
-			if held > 0 {
-				ev = ev.Int("identical_lines_suppressed", held)
-			}
-			ev.Msg("request failed")
-		}
+		failure(err).Err(err).Str("request_id", requestIDFrom(r.Context())).Msg("request failed")
 	}
 	var domainErr *authsvc.Error
 	errors.As(err, &domainErr)
@@ -87,7 +118,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		for i, f := range domainErr.Fields {
 			fields[i] = fieldErrorBody{Loc: f.Loc, Msg: f.Msg, Type: f.Type}
 		}
-		writeJSON(w, status, errorBody{Detail: fields, Code: "validation_error"})
+		writeJSON(w, status, errorBody{Detail: fields, Code: authsvc.ReasonValidation})
 		return
 	}
 	writeJSON(w, status, errorBody{Detail: authsvc.ErrorMessage(err), Code: reasonFor(err, code)})
@@ -95,7 +126,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 func reasonFor(err error, code string) string {
 	if code == authsvc.EINTERNAL {
-		return "internal"
+		return authsvc.ReasonInternal
 	}
 	return authsvc.ErrorReason(err)
 }

@@ -7,9 +7,7 @@ import (
 	"testing"
 
 	"github.com/authsvc/authsvc/pkg/credits"
-	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
-	"github.com/rs/zerolog"
 )
 
 // BenchmarkPreparedStatements measures GET /auth/me and POST /credits/use
@@ -26,12 +24,7 @@ func BenchmarkPreparedStatements(b *testing.B) {
 		name string
 		off  bool
 	}{{"on", false}, {"off", true}} {
-		db, err := store.Open(url, store.Options{MaxOpenConns: 32, MaxIdleConns: 32, Logger: zerolog.Nop(),
-			NoPreparedStatements: mode.off})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { db.Close() })
+		db := storetest.OpenWith(b, url, func(o *storetest.Options) { o.NoPreparedStatements = mode.off })
 		env := newCreditEnv(b, db, credits.Options{})
 		for _, path := range []string{"/auth/me", "/credits/use"} {
 			b.Run(strings.TrimPrefix(path, "/")+"/"+mode.name, func(b *testing.B) {

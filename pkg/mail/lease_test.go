@@ -88,7 +88,7 @@ func TestDeadWorkersLeaseExpires(t *testing.T) {
 	stop()
 	checkExactlyOnce(t, srv.Messages(), "orphan", n)
 	var attempts []int
-	if err := dbB.Select(&attempts, `SELECT attempts FROM email_outbox ORDER BY id`); err != nil {
+	if err := storetest.SQL(t, dbB).Select(&attempts, `SELECT attempts FROM email_outbox ORDER BY id`); err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range attempts {

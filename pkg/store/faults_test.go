@@ -31,7 +31,7 @@ func TestSQLiteSynchronousOnEveryConnection(t *testing.T) {
 			ctx := context.Background()
 			// Hold every connection at once, so that each is a distinct one.
 			for i := range conns {
-				c, err := db.Conn(ctx)
+				c, err := db.SQL().Conn(ctx)
 				if err != nil {
 					t.Fatal(err)
 				}
