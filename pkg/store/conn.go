@@ -36,7 +36,39 @@ const cancelDialTimeout = 5 * time.Second
 // dialer leaves the socket it opened.
 type connHolderKey struct{}
 
-type connHolder struct{ nc net.Conn }
+type connHolder struct {
+	mu      sync.Mutex
+	nc      net.Conn
+	expired bool // the Connect's context ended
+}
+
+// set records the dialled socket; when the context already ended, its
+// deadline is moved to now at once.
+func (h *connHolder) set(nc net.Conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.nc = nc
+	if h.expired {
+		nc.SetDeadline(time.Now()) //nolint:errcheck // unblocks the handshake
+	}
+}
+
+// expire moves the socket's deadline to now (and any socket dialled later).
+func (h *connHolder) expire() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.expired = true
+	if h.nc != nil {
+		h.nc.SetDeadline(time.Now()) //nolint:errcheck // unblocks the handshake
+	}
+}
+
+// conn returns the socket dialled last.
+func (h *connHolder) conn() net.Conn {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.nc
+}
 
 // guardDialer dials TCP (or Unix) sockets for lib/pq.
 type guardDialer struct{ d net.Dialer }
@@ -68,7 +100,7 @@ func (g *guardDialer) DialContext(ctx context.Context, network, address string) 
 	if err != nil {
 		return nil, err
 	}
-	holder.nc = nc
+	holder.set(nc)
 	return nc, nil
 }
 
@@ -92,32 +124,24 @@ func newGuardConnector(dsn string) (*guardConnector, error) {
 func (c *guardConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	holder := &connHolder{}
 	ctx = context.WithValue(ctx, connHolderKey{}, holder)
-	var mu sync.Mutex
-	stop := context.AfterFunc(ctx, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if holder.nc != nil {
-			holder.nc.SetDeadline(time.Now()) //nolint:errcheck // unblocks the handshake
-		}
-	})
+	stop := context.AfterFunc(ctx, holder.expire)
 	conn, err := c.pq.Connect(ctx)
-	mu.Lock()
 	stopped := stop()
-	mu.Unlock()
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, errors.Join(ctx.Err(), err)
 		}
 		return nil, err
 	}
-	if !stopped || holder.nc == nil {
+	nc := holder.conn()
+	if !stopped || nc == nil {
 		conn.Close()
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		return nil, driver.ErrBadConn
 	}
-	return &guardConn{Conn: conn, nc: holder.nc}, nil
+	return &guardConn{Conn: conn, nc: nc}, nil
 }
 
 // Driver returns lib/pq's driver.
