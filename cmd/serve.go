@@ -82,7 +82,6 @@ func (a *app) serve(ctx context.Context, wait time.Duration) error {
 		case <-time.After(delay):
 		case err := <-serveErr:
 			stopJobs()
-			jobs.Wait()
 			return fmt.Errorf("http server: %w", err)
 		}
 	}
