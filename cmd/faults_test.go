@@ -509,6 +509,10 @@ func TestFrozenDatabase(t *testing.T) {
 	}
 	t.Logf("frozen database: 8 requests answered 503 within %s (query_timeout %s); /readyz 503 after %s",
 		longest.Round(time.Millisecond), queryTimeout, readyTook.Round(time.Millisecond))
+	// One failure, one line: the 8 failed requests are logged once.
+	if n := strings.Count(s.logs.String(), "request failed"); n != 1 {
+		t.Errorf("%d \"request failed\" lines for 8 identical failures, want 1", n)
+	}
 
 	f.set(false)
 	waitFor(t, func() bool { return s.call(t, "GET", "/readyz", "", nil).code == 200 })

@@ -69,7 +69,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // first line after the window says how many were held back.
 func (s *Server) sampledLog() func(err error) *zerolog.Event {
 	return func(err error) *zerolog.Event {
-		write, held := s.errLogs.allow(authsvc.ErrorCode(err) + "|" + err.Error())
+		write, held := s.errLogs.allow(sampleKey(err))
 		if !write {
 			return nil // zerolog: a nil event writes nothing
 		}
@@ -79,6 +79,18 @@ func (s *Server) sampledLog() func(err error) *zerolog.Event {
 		}
 		return ev
 	}
+}
+
+// sampleKey says which failures count as identical: an unavailable
+// database is one failure whatever the socket's address or the timeout's
+// wording (an outage fails every request that way); any other failure is
+// keyed by its full text.
+func sampleKey(err error) string {
+	code := authsvc.ErrorCode(err)
+	if code == authsvc.EUNAVAILABLE {
+		return code + "|" + authsvc.ErrorReason(err)
+	}
+	return code + "|" + err.Error()
 }
 
 // errorLog returns log's error event for every failure (no sampling).
