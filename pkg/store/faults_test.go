@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/store"
+	"github.com/lib/pq"
 	"github.com/rs/zerolog"
 )
 
@@ -92,6 +95,25 @@ func TestSilentServerHitsTheDeadline(t *testing.T) {
 		}
 		if took > timeout+time.Second {
 			t.Errorf("%s took %s, want about %s", name, took, timeout)
+		}
+	}
+}
+
+// The refusals of a read-only database are recognised: 25006 whatever the
+// statement, 0A000 only for a standby refusing READ WRITE.
+func TestIsReadOnly(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&pq.Error{Code: "25006", Message: "cannot execute INSERT in a read-only transaction"}, true},
+		{fmt.Errorf("begin: %w", &pq.Error{Code: "0A000", Message: "cannot set transaction read-write mode during recovery"}), true},
+		{&pq.Error{Code: "0A000", Message: "cannot use some other feature"}, false},
+		{&pq.Error{Code: "23505", Message: "duplicate key"}, false},
+		{errors.New("25006"), false},
+	} {
+		if got := store.IsReadOnly(tc.err); got != tc.want {
+			t.Errorf("IsReadOnly(%v) = %v, want %v", tc.err, got, tc.want)
 		}
 	}
 }
