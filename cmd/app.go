@@ -117,7 +117,7 @@ func (a *app) openDB(ctx context.Context, wait time.Duration) (*store.DB, error)
 		Logger:               a.log,
 		Clock:                a.clock,
 		QueryTimeout:         a.cfg.Database.QueryTimeout,
-		NoPreparedStatements: strings.EqualFold(a.cfg.Database.PreparedStatements, "off"),
+		NoPreparedStatements: !a.cfg.PreparedStatementsOn(),
 		SQLiteSynchronous:    a.cfg.Database.SQLiteSynchronous,
 	})
 	if err != nil {

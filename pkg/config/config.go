@@ -116,6 +116,24 @@ type CreditsConfig struct {
 	UserSelfAdd bool `mapstructure:"user_self_add"`
 }
 
+// PreparedStatementsOn reports database.prepared_statements: on (also true,
+// yes, 1, as YAML booleans arrive) or off (false, no, 0).
+func (c *Config) PreparedStatementsOn() bool {
+	on, _ := onOff(c.Database.PreparedStatements)
+	return on
+}
+
+// onOff reads an on/off setting; ok is false for anything else.
+func onOff(v string) (on, ok bool) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "on", "true", "yes", "1":
+		return true, true
+	case "off", "false", "no", "0":
+		return false, true
+	}
+	return false, false
+}
+
 // AccessTTL is the access-token lifetime.
 func (c *Config) AccessTTL() time.Duration {
 	return time.Duration(c.Auth.AccessTokenExpireMinutes) * time.Minute

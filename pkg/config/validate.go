@@ -33,9 +33,7 @@ func (c *Config) Validate() error {
 	if c.Database.QueryTimeout <= 0 {
 		e.add("database.query_timeout", "must be positive, e.g. 5s")
 	}
-	switch strings.ToLower(c.Database.PreparedStatements) {
-	case "on", "off":
-	default:
+	if _, ok := onOff(c.Database.PreparedStatements); !ok {
 		e.add("database.prepared_statements", "must be on or off, not %q", c.Database.PreparedStatements)
 	}
 	switch strings.ToUpper(c.Database.SQLiteSynchronous) {
