@@ -44,14 +44,17 @@ func runWorker(t *testing.T, outbox authsvc.Outbox, sender mail.Sender, opts mai
 // queued claim expired does not send it, so every message arrives once.
 func TestSlowServerTwoWorkersExactlyOnce(t *testing.T) {
 	t.Parallel()
+	// The lease is short for the test, but not so short that a renewal on
+	// a loaded machine misses it (a send stopped that way could be
+	// delivered and retried: SMTP's one ambiguity).
 	const n = 6
 	url := storetest.PostgresURL(t)
 	dbA, dbB := storetest.Open(t, url), storetest.Open(t, url)
-	srv := mailtest.Start(t, mailtest.Options{Delay: 500 * time.Millisecond})
+	srv := mailtest.Start(t, mailtest.Options{Delay: 1500 * time.Millisecond})
 	enqueueWelcomes(t, dbA, "slow", n)
 	ma, mb := &countingMetrics{}, &countingMetrics{}
 	optsA, optsB := fastOptions(ma), fastOptions(mb)
-	optsA.Lease, optsB.Lease = 300*time.Millisecond, 300*time.Millisecond
+	optsA.Lease, optsB.Lease = time.Second, time.Second
 	stopA := runWorker(t, dbA, newSender(t, srv.MailConfig()), optsA)
 	stopB := runWorker(t, dbB, newSender(t, srv.MailConfig()), optsB)
 	srv.WaitFor(t, n, 60*time.Second)

@@ -186,8 +186,8 @@ func TestRedisDownBound(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			const (
-				timeout = 100 * time.Millisecond
-				backoff = 200 * time.Millisecond
+				timeout = ratelimit.DefaultRedisTimeout // the documented bound, 250 ms
+				backoff = 300 * time.Millisecond
 				workers = 8
 				span    = 4 * backoff // the requests keep coming for a few backoffs
 			)
