@@ -119,6 +119,7 @@ func (a *app) openDB(ctx context.Context, wait time.Duration) (*store.DB, error)
 		QueryTimeout:         a.cfg.Database.QueryTimeout,
 		NoPreparedStatements: !a.cfg.PreparedStatementsOn(),
 		SQLiteSynchronous:    a.cfg.Database.SQLiteSynchronous,
+		WrapDriver:           a.build.WrapDriver,
 	})
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,15 +18,17 @@ import (
 
 // userView is a user as the CLI prints it (CONTRACT §7).
 type userView struct {
-	ID        int64     `json:"id"`
-	Username  string    `json:"username"`
-	Email     string    `json:"email"`
-	IsAdmin   bool      `json:"is_admin"`
-	CreatedAt time.Time `json:"created_at"`
+	ID            int64     `json:"id"`
+	Username      string    `json:"username"`
+	Email         string    `json:"email"`
+	IsAdmin       bool      `json:"is_admin"`
+	CreatedAt     time.Time `json:"created_at"`
+	EmailVerified bool      `json:"email_verified"`
 }
 
 func viewOf(u *authsvc.User) userView {
-	return userView{ID: u.ID, Username: u.Username, Email: u.Email, IsAdmin: u.IsAdmin, CreatedAt: u.CreatedAt.UTC()}
+	return userView{ID: u.ID, Username: u.Username, Email: u.Email, IsAdmin: u.IsAdmin, CreatedAt: u.CreatedAt.UTC(),
+		EmailVerified: u.EmailVerified()}
 }
 
 func (v userView) text() string {
@@ -33,14 +36,14 @@ func (v userView) text() string {
 	if v.IsAdmin {
 		role = "admin"
 	}
-	return fmt.Sprintf("id:         %d\nusername:   %s\nemail:      %s\nrole:       %s\ncreated_at: %s",
-		v.ID, v.Username, v.Email, role, v.CreatedAt.Format(time.RFC3339))
+	return fmt.Sprintf("id:         %d\nusername:   %s\nemail:      %s\nverified:   %t\nrole:       %s\ncreated_at: %s",
+		v.ID, v.Username, v.Email, v.EmailVerified, role, v.CreatedAt.Format(time.RFC3339))
 }
 
 func newUserCommand(a *app) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "user",
-		Short: "Create, promote, delete, list and show users",
+		Short: "Create, promote, delete, list and show users; list and end their sessions",
 		Example: `  authsvc user create alice --email alice@example.com --password-stdin < pw.txt
   authsvc user promote alice
   authsvc user list --admins -o json`,
@@ -48,22 +51,24 @@ func newUserCommand(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	c.AddCommand(newUserCreateCommand(a), newUserPromoteCommand(a), newUserDeleteCommand(a),
-		newUserListCommand(a), newUserShowCommand(a))
+		newUserListCommand(a), newUserShowCommand(a), newUserSessionsCommand(a), newUserLogoutCommand(a),
+		newUserVerifyCommand(a))
 	return c
 }
 
 func newUserCreateCommand(a *app) *cobra.Command {
 	var email string
-	var admin, passwordStdin bool
+	var admin, passwordStdin, verified bool
 	c := &cobra.Command{
 		Use:   "create USERNAME --email EMAIL",
 		Short: "Create a user (same validation and hashing as registration)",
 		Long: `Create a user. The password is read, in this order, from standard input with
 --password-stdin (one line; the trailing newline is dropped), from the
 AUTHSVC_PASSWORD environment variable, or from a prompt without echo when standard
-input is a terminal. It is never taken from a flag. A welcome email is queued.`,
+input is a terminal. It is never taken from a flag. A welcome email is queued, and
+a link verifying the email unless --verified says it is known to be right.`,
 		Example: `  printf '%s\n' "$PASSWORD" | authsvc user create alice --email alice@example.com --password-stdin
-  AUTHSVC_PASSWORD=... authsvc user create root --email root@example.com --admin -o json`,
+  AUTHSVC_PASSWORD=... authsvc user create root --email root@example.com --admin --verified -o json`,
 		Args: exactArgs(1, "one USERNAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if email == "" {
@@ -77,7 +82,8 @@ input is a terminal. It is never taken from a flag. A welcome email is queued.`,
 			if err != nil {
 				return err
 			}
-			u, err := svc.auth.CreateUser(cmd.Context(), authsvc.Registration{Username: args[0], Email: email, Password: pw, IsAdmin: admin})
+			u, err := svc.auth.CreateUser(cmd.Context(), authsvc.Registration{Username: args[0], Email: email, Password: pw, IsAdmin: admin,
+				Verified: verified})
 			if err != nil {
 				return err
 			}
@@ -87,6 +93,7 @@ input is a terminal. It is never taken from a flag. A welcome email is queued.`,
 	}
 	c.Flags().StringVar(&email, "email", "", "email address (required)")
 	c.Flags().BoolVar(&admin, "admin", false, "make the user an admin")
+	c.Flags().BoolVar(&verified, "verified", false, "the email counts as verified (no verification link is sent)")
 	c.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input")
 	return c
 }
@@ -207,41 +214,129 @@ func (a *app) confirm(question string) (bool, error) {
 	return answer == "y" || answer == "yes", nil
 }
 
+// userListPage is how many users `user list --all` reads per query.
+const userListPage = 1000
+
 func newUserListCommand(a *app) *cobra.Command {
 	var limit int
-	var admins bool
+	var after int64
+	var admins, all bool
 	c := &cobra.Command{
-		Use:     "list",
-		Short:   "List users, oldest first",
-		Example: "  authsvc user list\n  authsvc user list --admins --limit 10 -o json",
-		Args:    cobra.NoArgs,
+		Use:   "list",
+		Short: "List users, oldest first, one page at a time (or --all)",
+		Long: `List users ordered by id, oldest first. One page of --limit users (default 100);
+when more follow, the command for the next page is printed on stderr (--after the
+last id shown). --all streams every user with constant memory, as a text table or,
+with -o json, one JSON array.`,
+		Example: "  authsvc user list\n  authsvc user list --after 100 --limit 50\n" +
+			"  authsvc user list --admins -o json\n  authsvc user list --all -o json > users.json",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if limit < 0 {
-				return usagef("--limit must not be negative")
+			if limit < 1 {
+				return usagef("--limit must be at least 1")
+			}
+			if after < 0 {
+				return usagef("--after must not be negative")
 			}
 			svc, err := a.adminServices(cmd)
 			if err != nil {
 				return err
 			}
-			users, err := svc.auth.ListUsers(cmd.Context(), authsvc.UserFilter{Limit: limit, AdminsOnly: admins})
-			if err != nil {
-				return err
+			out := newUserListWriter(a)
+			f := authsvc.UserFilter{AdminsOnly: admins, AfterID: after}
+			if !all {
+				f.Limit = limit + 1 // one more tells whether another page follows
+				users, err := svc.auth.ListUsers(cmd.Context(), f)
+				if err != nil {
+					return err
+				}
+				more := len(users) > limit
+				users = users[:min(len(users), limit)]
+				if err := out.write(users); err != nil {
+					return err
+				}
+				if more {
+					fmt.Fprintf(a.streams.Err, "more users: authsvc user list --after %d --limit %d\n", users[len(users)-1].ID, limit)
+				}
+				return out.close()
 			}
-			views := make([]userView, len(users))
-			var b strings.Builder
-			tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tUSERNAME\tEMAIL\tADMIN\tCREATED")
-			for i, u := range users {
-				views[i] = viewOf(u)
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%t\t%s\n", u.ID, u.Username, u.Email, u.IsAdmin, views[i].CreatedAt.Format(time.RFC3339))
+			for f.Limit = userListPage; ; f.AfterID = out.lastID {
+				users, err := svc.auth.ListUsers(cmd.Context(), f)
+				if err != nil {
+					return err
+				}
+				if err := out.write(users); err != nil {
+					return err
+				}
+				if len(users) < f.Limit {
+					return out.close()
+				}
 			}
-			tw.Flush()
-			return a.print(views, strings.TrimRight(b.String(), "\n"))
 		},
 	}
-	c.Flags().IntVar(&limit, "limit", 0, "at most this many users (0: all)")
+	c.Flags().IntVar(&limit, "limit", 100, "at most this many users")
+	c.Flags().Int64Var(&after, "after", 0, "only users whose id is greater (the next page)")
+	c.Flags().BoolVar(&all, "all", false, "every user, streamed (ignores --limit)")
 	c.Flags().BoolVar(&admins, "admins", false, "only admins")
 	return c
+}
+
+// userListWriter prints users as they are read, page after page: an aligned
+// table (re-aligned per page) or, with -o json, one JSON array written an
+// element at a time, so that memory stays flat however many users there are.
+type userListWriter struct {
+	a       *app
+	tw      *tabwriter.Writer
+	written int
+	lastID  int64 // the id of the last user written
+}
+
+func newUserListWriter(a *app) *userListWriter {
+	w := &userListWriter{a: a}
+	if !a.jsonOutput() {
+		w.tw = tabwriter.NewWriter(a.streams.Out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w.tw, "ID\tUSERNAME\tEMAIL\tADMIN\tCREATED")
+	}
+	return w
+}
+
+func (w *userListWriter) write(users []*authsvc.User) error {
+	for _, u := range users {
+		v := viewOf(u)
+		w.lastID = u.ID
+		if w.tw != nil {
+			fmt.Fprintf(w.tw, "%d\t%s\t%s\t%t\t%s\n", v.ID, v.Username, v.Email, v.IsAdmin, v.CreatedAt.Format(time.RFC3339))
+			continue
+		}
+		b, err := json.MarshalIndent(v, "  ", "  ")
+		if err != nil {
+			return err
+		}
+		sep := ",\n  "
+		if w.written == 0 {
+			sep = "[\n  "
+		}
+		if _, err := fmt.Fprintf(w.a.streams.Out, "%s%s", sep, b); err != nil {
+			return err
+		}
+		w.written++
+	}
+	if w.tw != nil {
+		return w.tw.Flush()
+	}
+	return nil
+}
+
+func (w *userListWriter) close() error {
+	if w.tw != nil {
+		return w.tw.Flush()
+	}
+	end := "\n]\n"
+	if w.written == 0 {
+		end = "[]\n"
+	}
+	_, err := fmt.Fprint(w.a.streams.Out, end)
+	return err
 }
 
 func newUserShowCommand(a *app) *cobra.Command {

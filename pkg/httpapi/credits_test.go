@@ -48,7 +48,8 @@ func newCreditEnv(t testing.TB, db *storetest.DB, opts credits.Options) *creditE
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Deps{Auth: authSvc, Credits: credits.New(db, opts), Authenticator: authSvc, Logger: zerolog.Nop()}, Options{})
+	srv := New(Deps{Auth: authSvc, Credits: credits.New(db, opts), Holds: credits.NewHolds(db, credits.HoldOptions{}),
+		Authenticator: authSvc, Logger: zerolog.Nop()}, Options{})
 	h := srv.Handler()
 	if _, benchmark := t.(*testing.B); !benchmark {
 		h = SpecCheckingHandler(t, h) // every response checked against the OpenAPI document
@@ -142,7 +143,7 @@ func TestCreditEndpoints(t *testing.T) {
 		t.Run("a new user's balance is 0.0", func(t *testing.T) {
 			rec := env.call("GET", "/credits/balance", aliceTok, "")
 			want := fmt.Sprintf(`{"user_id":%d,"balance":0.0,"updated_at":"`, alice.ID)
-			if rec.Code != 200 || !strings.HasPrefix(rec.Body.String(), want) || !strings.HasSuffix(strings.TrimSpace(rec.Body.String()), `Z"}`) {
+			if rec.Code != 200 || !strings.HasPrefix(rec.Body.String(), want) || !strings.HasSuffix(strings.TrimSpace(rec.Body.String()), `Z","available":0.0,"held":0.0}`) {
 				t.Fatalf("got %d %s", rec.Code, rec.Body)
 			}
 		})
@@ -236,12 +237,32 @@ func TestCreditEndpoints(t *testing.T) {
 				page.Transactions[0].Type != authsvc.CreditAdded {
 				t.Fatalf("page %+v", page)
 			}
-			if rec := env.call("GET", "/credits/transactions", freshUserToken(t, env), ""); strings.TrimSpace(rec.Body.String()) != `{"transactions":[],"total_count":0}` {
+			if rec := env.call("GET", "/credits/transactions", freshUserToken(t, env), ""); strings.TrimSpace(rec.Body.String()) != `{"transactions":[],"total_count":0,"next_cursor":null}` {
 				t.Fatalf("empty history %s", rec.Body)
+			}
+		})
+		t.Run("next_cursor continues the history where the page ended", func(t *testing.T) {
+			var first, second struct {
+				Transactions []authsvc.Transaction `json:"transactions"`
+				NextCursor   *string               `json:"next_cursor"`
+			}
+			rec := env.call("GET", "/credits/transactions?limit=3", aliceTok, "")
+			if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &first) != nil || first.NextCursor == nil {
+				t.Fatalf("first page %d %s", rec.Code, rec.Body)
+			}
+			rec = env.call("GET", "/credits/transactions?limit=3&cursor="+*first.NextCursor, aliceTok, "")
+			if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &second) != nil {
+				t.Fatalf("second page %d %s", rec.Code, rec.Body)
+			}
+			if len(first.Transactions) != 3 || len(second.Transactions) != 1 || second.NextCursor != nil ||
+				second.Transactions[0].ID >= first.Transactions[2].ID {
+				t.Fatalf("pages %+v then %+v", first, second)
 			}
 		})
 		t.Run("bad skip and limit are 422 naming the query parameter", func(t *testing.T) {
 			cases := map[string][]string{
+				"?cursor=zz":          {"query.cursor"},
+				"?cursor=5&skip=1":    {"query.skip"},
 				"?skip=-1":            {"query.skip"},
 				"?limit=0":            {"query.limit"},
 				"?limit=201":          {"query.limit"},

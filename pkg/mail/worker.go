@@ -168,6 +168,7 @@ var (
 func (w *Worker) process(ctx context.Context, e *authsvc.OutboundEmail, leaseEnd time.Time) {
 	msg, err := w.renderer.Render(e.Kind, e.Recipient, e.Data)
 	if err == nil {
+		msg.OutboxID = e.ID
 		err = w.sendLeased(ctx, e, msg, leaseEnd)
 	}
 	if errors.Is(err, errLeaseLost) {

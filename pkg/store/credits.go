@@ -15,20 +15,24 @@ import (
 )
 
 // transactionColumns is the column list every ledger query selects.
-const transactionColumns = `id, user_id, amount, transaction_type, reference_id, description, created_at, balance_after`
+const transactionColumns = `id, user_id, amount, transaction_type, reference_id, description, created_at, balance_after, seq`
 
 // The ledger's SQL. A use is one conditional update, never read-modify-write;
-// an add is an upsert of the balance row capped at MaxBalance.
+// an add is an upsert of the balance row capped at MaxBalance. Both lock the
+// balance row until commit, so the transaction row written next can number
+// itself in the user's history: seq = the user's highest seq + 1, one probe
+// of the (user_id, seq) index.
 const (
 	sqlUseCredits = `UPDATE user_credits SET balance = balance - ?, updated_at = ?
-		WHERE user_id = ? AND balance >= ? RETURNING balance`
+		WHERE user_id = ? AND balance - held >= ? RETURNING balance`
 	sqlAddCredits = `INSERT INTO user_credits (user_id, balance, updated_at) VALUES (?, ?, ?)
 		ON CONFLICT (user_id) DO UPDATE SET balance = user_credits.balance + excluded.balance,
 			updated_at = excluded.updated_at
 		WHERE user_credits.balance <= ? RETURNING balance`
 	sqlInsertTransaction = `INSERT INTO credit_transactions
-		(user_id, amount, transaction_type, reference_id, description, balance_after, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`
+		(user_id, amount, transaction_type, reference_id, description, balance_after, created_at, seq)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ` + sqlNextSeq + `) RETURNING id, seq`
+	sqlNextSeq       = `(SELECT COALESCE(MAX(seq), 0) + 1 FROM credit_transactions WHERE user_id = ?)`
 	sqlFindReference = `SELECT ` + transactionColumns + ` FROM credit_transactions
 		WHERE user_id = ? AND transaction_type = ? AND reference_id = ?`
 )
@@ -41,9 +45,10 @@ func (db *DB) CreditBalance(ctx context.Context, userID int64) (_ *authsvc.Balan
 	var row struct {
 		CreatedAt time.Time     `db:"created_at"`
 		Balance   sql.NullInt64 `db:"balance"`
+		Held      sql.NullInt64 `db:"held"`
 		UpdatedAt sql.NullTime  `db:"updated_at"`
 	}
-	err = db.pool.GetContext(ctx, &row, db.pool.Rebind(`SELECT u.created_at, c.balance, c.updated_at
+	err = db.pool.GetContext(ctx, &row, db.pool.Rebind(`SELECT u.created_at, c.balance, c.held, c.updated_at
 		FROM users u LEFT JOIN user_credits c ON c.user_id = u.id WHERE u.id = ?`), userID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, userNotFound(err)
@@ -51,7 +56,9 @@ func (db *DB) CreditBalance(ctx context.Context, userID int64) (_ *authsvc.Balan
 	if err != nil {
 		return nil, mapError(fmt.Errorf("get balance: %w", err))
 	}
-	b := &authsvc.Balance{UserID: userID, Balance: authsvc.Cents(row.Balance.Int64), UpdatedAt: row.CreatedAt.UTC()}
+	b := &authsvc.Balance{UserID: userID, Balance: authsvc.Cents(row.Balance.Int64), UpdatedAt: row.CreatedAt.UTC(),
+		Held: authsvc.Cents(row.Held.Int64)}
+	b.Available = b.Balance - b.Held
 	if row.UpdatedAt.Valid {
 		b.UpdatedAt = row.UpdatedAt.Time.UTC()
 	}
@@ -107,6 +114,7 @@ func (db *DB) applyInTx(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerEntry
 	if e.ReferenceID != nil {
 		orig, err := findReference(ctx, tx, e)
 		if err == nil {
+			skipAudit(ctx)
 			return orig, true, replayError(orig, e)
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
@@ -120,6 +128,7 @@ func (db *DB) applyInTx(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerEntry
 			// On PostgreSQL a concurrent repeat may have spent the money and
 			// committed while we waited on the row lock: a new statement sees it.
 			if orig, ferr := findReference(ctx, tx, e); ferr == nil {
+				skipAudit(ctx)
 				return orig, true, replayError(orig, e)
 			}
 		}
@@ -128,10 +137,11 @@ func (db *DB) applyInTx(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerEntry
 	t := &authsvc.Transaction{UserID: e.UserID, Amount: e.Amount, Type: e.Type, ReferenceID: e.ReferenceID,
 		Description: e.Description, CreatedAt: now, NewBalance: balance}
 	err = db.txQueryRow(ctx, tx, sqlInsertTransaction, e.UserID, int64(e.Amount), string(e.Type),
-		e.ReferenceID, e.Description, int64(balance), now).Scan(&t.ID)
+		e.ReferenceID, e.Description, int64(balance), now, e.UserID).Scan(&t.ID, &t.Seq)
 	if err != nil {
 		return nil, false, fmt.Errorf("insert transaction: %w", err)
 	}
+	annotateAudit(ctx, "transaction_id", t.ID)
 	return t, false, nil
 }
 
@@ -188,19 +198,38 @@ func replayError(orig *authsvc.Transaction, e *authsvc.LedgerEntry) error {
 	return nil
 }
 
-// CreditHistory returns up to limit of the user's transactions, newest first
-// (by id, a stable order), after skipping skip, and the user's total count,
-// read in one statement so that the page and the count agree.
-func (db *DB) CreditHistory(ctx context.Context, userID int64, skip, limit int) (_ *authsvc.TransactionPage, err error) {
+// History pages. The newest row of a user has the highest seq, which is also
+// the user's count, so a page after skipping skip rows is the range
+// seq <= count - skip, and a cursor page the range seq < cursor: either way a
+// walk of the (user_id, seq) index from its start, however deep the page.
+// total_count is read in the same statement, so that the page and the count
+// agree.
+const (
+	sqlTotalCount  = `(SELECT MAX(seq) FROM credit_transactions WHERE user_id = ?)`
+	sqlHistorySkip = `SELECT ` + transactionColumns + `, ` + sqlTotalCount + ` AS total_count
+		FROM credit_transactions WHERE user_id = ? AND seq <= ` + sqlTotalCount + ` - ?
+		ORDER BY seq DESC LIMIT ?`
+	sqlHistoryCursor = `SELECT ` + transactionColumns + `, ` + sqlTotalCount + ` AS total_count
+		FROM credit_transactions WHERE user_id = ? AND seq < ?
+		ORDER BY seq DESC LIMIT ?`
+	sqlHistoryCount = `SELECT COALESCE(` + sqlTotalCount + `, 0)`
+)
+
+// CreditHistory returns up to limit of the user's transactions, newest first,
+// after skipping skip — or, when before > 0, those older than position before
+// — with the user's total count and the cursor of the next page.
+func (db *DB) CreditHistory(ctx context.Context, userID int64, skip, limit int, before int64) (_ *authsvc.TransactionPage, err error) {
 	ctx, done := db.start(ctx)
 	defer func() { err = done(err) }()
 	var rows []struct {
 		authsvc.Transaction
 		TotalCount int64 `db:"total_count"`
 	}
-	err = db.pool.SelectContext(ctx, &rows, db.pool.Rebind(`SELECT `+transactionColumns+`,
-			(SELECT COUNT(*) FROM credit_transactions WHERE user_id = ?) AS total_count
-		FROM credit_transactions WHERE user_id = ? ORDER BY id DESC LIMIT ? OFFSET ?`), userID, userID, limit, skip)
+	if before > 0 {
+		err = db.pool.SelectContext(ctx, &rows, db.pool.Rebind(sqlHistoryCursor), userID, userID, before, limit)
+	} else {
+		err = db.pool.SelectContext(ctx, &rows, db.pool.Rebind(sqlHistorySkip), userID, userID, userID, skip, limit)
+	}
 	if err != nil {
 		return nil, mapError(fmt.Errorf("list transactions: %w", err))
 	}
@@ -211,11 +240,14 @@ func (db *DB) CreditHistory(ctx context.Context, userID int64, skip, limit int) 
 		page.Transactions[i] = &t
 		page.TotalCount = rows[i].TotalCount
 	}
-	if len(rows) == 0 && skip > 0 {
-		err := db.pool.GetContext(ctx, &page.TotalCount, db.pool.Rebind(`SELECT COUNT(*) FROM credit_transactions WHERE user_id = ?`), userID)
-		if err != nil {
+	if len(rows) == 0 {
+		if err := db.pool.GetContext(ctx, &page.TotalCount, db.pool.Rebind(sqlHistoryCount), userID); err != nil {
 			return nil, mapError(fmt.Errorf("count transactions: %w", err))
 		}
+	}
+	if n := len(rows); n == limit && page.Transactions[n-1].Seq > 1 {
+		next := authsvc.HistoryCursor(page.Transactions[n-1])
+		page.NextCursor = &next
 	}
 	return page, nil
 }

@@ -84,7 +84,7 @@ func TestSilentServerHitsTheDeadline(t *testing.T) {
 	}
 	defer db.Close()
 	for name, call := range map[string]func() error{
-		"read":        func() error { _, _, err := db.AuthUser(context.Background(), 1, "jti"); return err },
+		"read":        func() error { _, err := db.AuthUser(context.Background(), 1, "jti", "sid"); return err },
 		"transaction": func() error { _, err := db.UserByID(context.Background(), 1); return err },
 	} {
 		start := time.Now()
