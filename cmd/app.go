@@ -3,12 +3,14 @@ package cmd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/config"
 	"github.com/authsvc/authsvc/pkg/logship"
 	"github.com/authsvc/authsvc/pkg/store"
@@ -19,6 +21,7 @@ import (
 // globalFlags are the flags every command takes.
 type globalFlags struct {
 	configFile  string
+	envFile     string
 	databaseURL string
 	output      string
 }
@@ -52,12 +55,20 @@ func (a *app) load(cmd *cobra.Command, flagKeys map[string]string) error {
 	for flag, key := range flagKeys {
 		keys[flag] = key
 	}
-	cfg, err := config.Load(config.Options{File: a.flags.configFile, Flags: cmd.Flags(), FlagKeys: keys})
+	cfg, err := config.Load(config.Options{File: a.flags.configFile, EnvFile: a.flags.envFile,
+		Flags: cmd.Flags(), FlagKeys: keys})
 	if err != nil {
 		return usageError{err}
 	}
 	a.cfg = cfg
-	a.log, a.ship = newLogger(cfg, a.streams.Err, cmd.Name() == "serve")
+	serving := cmd.Name() == "serve"
+	a.log, a.ship = newLogger(cfg, a.streams.Err, serving)
+	if serving {
+		// Once per start: admin commands in scripts would repeat them on every call.
+		for _, n := range cfg.Notices {
+			a.log.Warn().Msg(n)
+		}
+	}
 	return nil
 }
 
@@ -76,15 +87,29 @@ func newLogger(cfg *config.Config, w io.Writer, serving bool) (zerolog.Logger, *
 	}
 	out := w
 	if cfg.Log.Format == "console" {
-		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: !isTerminal(w)}
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: !isTerminal(w),
+			FieldsExclude: []string{atTimestamp}}
 	}
-	local := zerolog.New(out).Level(level).With().Timestamp().Str("service", "authsvc").Logger()
+	local := zerolog.New(out).Level(level).Hook(logstashTimestamp{}).With().Timestamp().
+		Str("service", "authsvc").Logger()
 	if !serving || cfg.Log.LogstashAddr == "" {
 		return local, nil
 	}
 	ship := logship.New(logship.Options{Addr: cfg.Log.LogstashAddr, Logger: local})
-	return zerolog.New(zerolog.MultiLevelWriter(out, ship)).Level(level).With().Timestamp().
-		Str("service", "authsvc").Logger(), ship
+	return zerolog.New(zerolog.MultiLevelWriter(out, ship)).Level(level).Hook(logstashTimestamp{}).
+		With().Timestamp().Str("service", "authsvc").Logger(), ship
+}
+
+// atTimestamp is the field Logstash and Kibana key on.
+const atTimestamp = "@timestamp"
+
+// logstashTimestamp adds @timestamp (RFC 3339 in UTC with milliseconds) to
+// every JSON line, beside zerolog's time.
+type logstashTimestamp struct{}
+
+// Run implements zerolog.Hook.
+func (logstashTimestamp) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
+	e.Str(atTimestamp, zerolog.TimestampFunc().UTC().Format("2006-01-02T15:04:05.000Z07:00"))
 }
 
 func isTerminal(w any) bool {
@@ -97,7 +122,9 @@ func isTerminal(w any) bool {
 }
 
 // openDB opens the pool and waits up to wait for the database to answer.
-func (a *app) openDB(ctx context.Context, wait time.Duration) (*store.DB, error) {
+// Only serve and migrate up may create a database (create); every other
+// command on a missing SQLite file fails with exit code 5.
+func (a *app) openDB(ctx context.Context, wait time.Duration, create bool) (*store.DB, error) {
 	if a.db != nil {
 		return a.db, nil
 	}
@@ -105,7 +132,12 @@ func (a *app) openDB(ctx context.Context, wait time.Duration) (*store.DB, error)
 		MaxOpenConns: a.cfg.Database.MaxOpenConns,
 		MaxIdleConns: a.cfg.Database.MaxIdleConns,
 		Logger:       a.log,
+		MustExist:    !create,
 	})
+	if errors.Is(err, store.ErrNoDatabase) {
+		return nil, &authsvc.Error{Code: authsvc.EUNAVAILABLE, Reason: "database_missing",
+			Message: msgNoDatabase(a.cfg.Database.URL)} // the path is in the message already
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -143,4 +175,9 @@ func (a *app) print(v any, text string) error {
 	}
 	_, err := fmt.Fprintln(a.streams.Out, text)
 	return err
+}
+
+// msgNoDatabase is the error of an admin command run on a missing database.
+func msgNoDatabase(url string) string {
+	return fmt.Sprintf("database %s does not exist (run authsvc migrate up or authsvc serve first)", url)
 }

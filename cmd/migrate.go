@@ -37,7 +37,7 @@ func newMigrateUpCommand(a *app, wait *time.Duration) *cobra.Command {
 		Example: "  authsvc migrate up\n  authsvc migrate up -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := a.migrationDB(cmd, *wait)
+			db, err := a.migrationDB(cmd, *wait, true)
 			if err != nil {
 				return err
 			}
@@ -61,7 +61,7 @@ func newMigrateDownCommand(a *app, wait *time.Duration) *cobra.Command {
 			if n < 1 {
 				return usagef("-n must be at least 1")
 			}
-			db, err := a.migrationDB(cmd, *wait)
+			db, err := a.migrationDB(cmd, *wait, false)
 			if err != nil {
 				return err
 			}
@@ -83,7 +83,7 @@ func newMigrateStatusCommand(a *app, wait *time.Duration) *cobra.Command {
 		Example: "  authsvc migrate status\n  authsvc migrate status -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := a.migrationDB(cmd, *wait)
+			db, err := a.migrationDB(cmd, *wait, false)
 			if err != nil {
 				return err
 			}
@@ -108,10 +108,11 @@ func newMigrateStatusCommand(a *app, wait *time.Duration) *cobra.Command {
 }
 
 // migrationDB loads the configuration and opens the database, waiting for it
-// up to wait; the migrations themselves are not touched.
-func (a *app) migrationDB(cmd *cobra.Command, wait time.Duration) (*store.DB, error) {
+// up to wait; the migrations themselves are not touched. Only with create may
+// a missing SQLite database be created (migrate up).
+func (a *app) migrationDB(cmd *cobra.Command, wait time.Duration, create bool) (*store.DB, error) {
 	if err := a.load(cmd, nil); err != nil {
 		return nil, err
 	}
-	return a.openDB(cmd.Context(), wait)
+	return a.openDB(cmd.Context(), wait, create)
 }

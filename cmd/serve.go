@@ -39,7 +39,7 @@ background workers, closes the database and exits 0.`,
 
 // serve runs the HTTP server and the background jobs until ctx is cancelled.
 func (a *app) serve(ctx context.Context, wait time.Duration) error {
-	db, err := a.openDB(ctx, wait)
+	db, err := a.openDB(ctx, wait, true)
 	if err != nil {
 		return err
 	}

@@ -59,7 +59,7 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 // pending migrations when database.auto_migrate is on, as serve would) and
 // builds the services, for the admin commands.
 func (a *app) adminServices(cmd *cobra.Command) (*services, error) {
-	db, err := a.migrationDB(cmd, adminWait)
+	db, err := a.migrationDB(cmd, adminWait, false)
 	if err != nil {
 		return nil, err
 	}

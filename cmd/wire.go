@@ -72,12 +72,16 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 		Logger:        a.log,
 		Metrics:       m.Handler(),
 	}, opts)
+	jobs := []func(context.Context){
+		func(ctx context.Context) { svc.auth.RunJanitor(ctx, janitorInterval) },
+		func(ctx context.Context) { worker.Run(ctx) }, //nolint:errcheck // Run returns nil on cancel
+	}
+	if a.cfg.Mail.Driver == mail.DriverSMTP {
+		jobs = append(jobs, a.probeMail) // once, in the background: startup never waits on SMTP
+	}
 	return &server{
 		handler: api.Handler(),
-		jobs: []func(context.Context){
-			func(ctx context.Context) { svc.auth.RunJanitor(ctx, janitorInterval) },
-			func(ctx context.Context) { worker.Run(ctx) }, //nolint:errcheck // Run returns nil on cancel
-		},
+		jobs:    jobs,
 		close: func() {
 			svc.auth.Wait() // reset requests answered before shutdown still get their row
 			closeLimiter()
@@ -92,11 +96,7 @@ func (a *app) mailWorker(mm mail.Metrics) (*mail.Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	sender, err := mail.NewSender(mail.Config{
-		Driver: m.Driver, Host: m.Host, Port: m.Port, Username: m.Username, Password: m.Password,
-		From: m.From, SSLTLS: m.SSLTLS, StartTLS: m.StartTLS, TemplatesDir: m.TemplatesDir,
-		FrontendURL: m.FrontendURL, MaxAttempts: m.MaxAttempts,
-	}, a.log)
+	sender, err := mail.NewSender(a.mailConfig(), a.log)
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +106,29 @@ func (a *app) mailWorker(mm mail.Metrics) (*mail.Worker, error) {
 		Logger:      a.log,
 		Metrics:     mm,
 	}), nil
+}
+
+// mailConfig is the mail package's view of mail.*.
+func (a *app) mailConfig() mail.Config {
+	m := a.cfg.Mail
+	return mail.Config{
+		Driver: m.Driver, Host: m.Host, Port: m.Port, Username: m.Username, Password: m.Password,
+		From: m.From, SSLTLS: m.SSLTLS, StartTLS: m.StartTLS, TemplatesDir: m.TemplatesDir,
+		FrontendURL: m.FrontendURL, MaxAttempts: m.MaxAttempts,
+	}
+}
+
+// probeMail checks the SMTP server once and logs one line: what works, or
+// what failed and what to change.
+func (a *app) probeMail(ctx context.Context) {
+	line, err := mail.Probe(ctx, a.mailConfig())
+	switch {
+	case ctx.Err() != nil: // shutting down before the check finished
+	case err != nil:
+		a.log.Error().Msg(err.Error())
+	default:
+		a.log.Info().Msg(line)
+	}
 }
 
 // rateLimit builds the per-IP rate-limit middleware (nil when disabled) and

@@ -42,7 +42,14 @@ type Options struct {
 	MaxOpenConns int // 0 keeps the driver default
 	MaxIdleConns int
 	Logger       zerolog.Logger
+	// MustExist refuses to create a database: a missing SQLite file (or
+	// folder) is ErrNoDatabase instead of a new, empty database.
+	MustExist bool
 }
+
+// ErrNoDatabase is returned by Open with Options.MustExist when the SQLite
+// file does not exist.
+var ErrNoDatabase = errors.New("database does not exist")
 
 // DB is a connection pool to one authsvc database. It implements the storage
 // interfaces of package authsvc.
@@ -132,7 +139,8 @@ func sqliteDSN(path string) string {
 }
 
 // Open opens a pool for a database URL. It does not wait for the server; see
-// WaitReady. The SQLite file's directory is created if missing.
+// WaitReady. The SQLite file's directory is created if missing, unless
+// opts.MustExist is set.
 func Open(rawURL string, opts Options) (*DB, error) {
 	dialect, dsn, err := ParseURL(rawURL)
 	if err != nil {
@@ -141,7 +149,11 @@ func Open(rawURL string, opts Options) (*DB, error) {
 	driver := "postgres"
 	if dialect == SQLite {
 		driver = "sqlite"
-		if p := SQLitePath(rawURL); p != "" {
+		if p := SQLitePath(rawURL); p != "" && opts.MustExist {
+			if _, err := os.Stat(p); err != nil {
+				return nil, fmt.Errorf("%w: %s: %w", ErrNoDatabase, p, err)
+			}
+		} else if p != "" {
 			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 				return nil, fmt.Errorf("create database directory: %w", err)
 			}
@@ -188,7 +200,7 @@ func (db *DB) WaitReady(ctx context.Context, wait time.Duration) error {
 		remaining := time.Until(deadline)
 		if remaining <= 0 || ctx.Err() != nil {
 			return &authsvc.Error{Code: authsvc.EUNAVAILABLE, Reason: "database_unavailable",
-				Message: fmt.Sprintf("database unreachable after %s: %v", wait, err), Err: err}
+				Message: fmt.Sprintf("database unreachable after %s", wait), Err: err} // Error() adds the cause once
 		}
 		db.log.Warn().Int("attempt", attempt).Err(err).Dur("retry_in", backoff).Msg("database not ready")
 		sleep := min(backoff, remaining)
