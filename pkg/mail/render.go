@@ -115,7 +115,8 @@ func loadKind(dir, kind string) (kindTemplates, error) {
 	if err != nil {
 		return kindTemplates{}, err
 	}
-	html, err := htmltemplate.New(templates.HTMLName(kind)).Option("missingkey=error").Parse(htmlSrc)
+	html, err := htmltemplate.New(templates.HTMLName(kind)).Option("missingkey=error").
+		Funcs(templates.HTMLFuncs()).Parse(htmlSrc)
 	if err != nil {
 		return kindTemplates{}, fmt.Errorf("mail template %s: %w", htmlName, err)
 	}
@@ -197,3 +198,4 @@ func (r *Renderer) render(kind string, td TemplateData) (*Message, error) {
 	}
 	return &Message{Subject: subj, Text: strings.TrimLeft(text.String(), "\r\n"), HTML: html.String()}, nil
 }
+
