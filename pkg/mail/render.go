@@ -198,4 +198,3 @@ func (r *Renderer) render(kind string, td TemplateData) (*Message, error) {
 	}
 	return &Message{Subject: subj, Text: strings.TrimLeft(text.String(), "\r\n"), HTML: html.String()}, nil
 }
-
