@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -134,15 +135,16 @@ func (a *app) openDB(ctx context.Context, wait time.Duration, create bool) (*sto
 		Logger:       a.log,
 		MustExist:    !create,
 	})
+	if err == nil {
+		if err = db.WaitReady(ctx, wait); err != nil {
+			db.Close()
+		}
+	}
 	if errors.Is(err, store.ErrNoDatabase) {
 		return nil, &authsvc.Error{Code: authsvc.EUNAVAILABLE, Reason: "database_missing",
 			Message: msgNoDatabase(a.cfg.Database.URL)} // the path is in the message already
 	}
 	if err != nil {
-		return nil, err
-	}
-	if err := db.WaitReady(ctx, wait); err != nil {
-		db.Close()
 		return nil, err
 	}
 	a.db = db
@@ -178,6 +180,12 @@ func (a *app) print(v any, text string) error {
 }
 
 // msgNoDatabase is the error of an admin command run on a missing database.
-func msgNoDatabase(url string) string {
-	return fmt.Sprintf("database %s does not exist (run authsvc migrate up or authsvc serve first)", url)
+func msgNoDatabase(raw string) string {
+	if store.SQLitePath(raw) == "" { // PostgreSQL: never show the password; createdb first
+		if u, err := url.Parse(raw); err == nil {
+			raw = u.Redacted()
+		}
+		return fmt.Sprintf("database %s does not exist (create it, e.g. with createdb, then run authsvc migrate up)", raw)
+	}
+	return fmt.Sprintf("database %s does not exist (run authsvc migrate up or authsvc serve first)", raw)
 }

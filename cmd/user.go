@@ -48,7 +48,7 @@ func newUserCommand(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	c.AddCommand(newUserCreateCommand(a), newUserPromoteCommand(a), newUserDeleteCommand(a),
-		newUserListCommand(a), newUserShowCommand(a))
+		newUserListCommand(a), newUserShowCommand(a), newUserImportCommand(a))
 	return c
 }
 

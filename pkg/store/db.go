@@ -18,7 +18,7 @@ import (
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq" // PostgreSQL driver
+	"github.com/lib/pq" // PostgreSQL driver
 	"github.com/rs/zerolog"
 	_ "modernc.org/sqlite" // SQLite driver, pure Go
 )
@@ -48,7 +48,8 @@ type Options struct {
 }
 
 // ErrNoDatabase is returned by Open with Options.MustExist when the SQLite
-// file does not exist.
+// file does not exist, and by WaitReady when the PostgreSQL server has no
+// database of that name.
 var ErrNoDatabase = errors.New("database does not exist")
 
 // DB is a connection pool to one authsvc database. It implements the storage
@@ -196,6 +197,9 @@ func (db *DB) WaitReady(ctx context.Context, wait time.Duration) error {
 		cancel()
 		if err == nil {
 			return nil
+		}
+		if pqErr := (*pq.Error)(nil); errors.As(err, &pqErr) && pqErr.Code == "3D000" {
+			return fmt.Errorf("%w: %w", ErrNoDatabase, err) // waiting will not create it
 		}
 		remaining := time.Until(deadline)
 		if remaining <= 0 || ctx.Err() != nil {

@@ -1,0 +1,238 @@
+package cmd_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authsvc/authsvc/pkg/mail/mailtest"
+	"github.com/authsvc/authsvc/pkg/store/storetest"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Admin commands never create a database: a missing SQLite file or folder is
+// exit 5 with one clear line, and nothing appears on disk.
+func TestAdminCommandsNeverCreateADatabase(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, "")
+	for _, url := range []string{"sqlite:authsvc.bd", "sqlite:missing/dir/x.db"} {
+		for _, args := range [][]string{
+			{"user", "list"}, {"user", "show", "alice"}, {"credits", "balance", "alice"},
+			{"token", "issue", "alice"}, {"migrate", "status"}, {"migrate", "down"},
+			{"user", "import", "-"},
+		} {
+			r := c.runStdin("", append(args, "--database-url", url)...)
+			expectExit(t, r, 5)
+			want := "error: database " + url + " does not exist (run authsvc migrate up or authsvc serve first)\n"
+			if !strings.HasSuffix(r.stderr, want) {
+				t.Fatalf("%v: stderr %q, want it to end with %q", args, r.stderr, want)
+			}
+		}
+	}
+	entries, err := os.ReadDir(c.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 0 {
+		t.Fatalf("admin commands created %v", entries)
+	}
+	// migrate up is the one that creates it.
+	expectExit(t, c.run("migrate", "up", "--database-url", "sqlite:authsvc.bd"), 0)
+	expectExit(t, c.run("user", "list", "--database-url", "sqlite:authsvc.bd"), 0)
+}
+
+// An unreachable database names its cause once.
+func TestUnreachableCauseOnce(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, "postgres://postgres@127.0.0.1:1/authsvc?sslmode=disable&connect_timeout=1")
+	r := c.run("migrate", "status", "--wait", "1s")
+	expectExit(t, r, 5)
+	last := strings.TrimSpace(r.stderr[strings.LastIndex(strings.TrimSpace(r.stderr), "\n")+1:])
+	if strings.Count(last, "connection refused") != 1 || !strings.HasPrefix(last, "error: database unreachable after 1s: ") {
+		t.Fatalf("want the cause once: %q", last)
+	}
+}
+
+func TestHelpListsExitCodes(t *testing.T) {
+	t.Parallel()
+	r := newCLI(t, "").run("--help")
+	for _, want := range []string{"Exit codes:", "0    success", "2    usage", "3    not found", "4    conflict",
+		"5    database unreachable or missing", "130  interrupted", "--env-file"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Fatalf("authsvc --help lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+// originalDotenv is the original service's sample .env (its README), with
+// nothing changed but a 32-byte SECRET_KEY.
+const originalDotenv = `SERVICE_NAME=authService
+ENVIRONMENT=development
+DEBUG=True
+DATABASE_URL=postgresql+asyncpg://user:password@localhost:5432/main_db
+TEST_DATABASE_URL=postgresql+asyncpg://user:password@localhost:5432/test_db
+SECRET_KEY=an-original-secret-of-32-bytes!!
+ALGORITHM=HS256
+ACCESS_TOKEN_EXPIRE_MINUTES=30
+MAIL_USERNAME=your-email@example.com
+MAIL_PASSWORD=your-email-password
+MAIL_FROM=noreply@example.com
+MAIL_PORT=587
+MAIL_SERVER=smtp.example.com
+MAIL_SSL_TLS=True
+MAIL_STARTTLS=True
+FRONTEND_URL=http://localhost:3000
+LOG_LEVEL=DEBUG
+SYSLOG_HOST=172.17.0.1
+SYSLOG_PORT=5141
+JSON_LOGS=True
+LOG_RETENTION=7 days
+ENABLE_LOGSTASH=True
+`
+
+// The original's .env starts serve: JSON logs with @timestamp, each unused
+// name reported once, and the real environment (here the database and the
+// local mail catcher) wins over the file.
+func TestOriginalDotenvStartsServe(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			smtp := mailtest.Start(t, mailtest.Options{})
+			c := &cli{t: t, dir: t.TempDir(), env: []string{
+				"DATABASE_URL=" + b.URL(t), "AUTHSVC_TESTING=1", "AUTHSVC_AUTH_BCRYPT_COST=4",
+				"MAIL_SERVER=" + smtp.Host, "MAIL_PORT=" + itoa(smtp.Port), "MAIL_STARTTLS=False", "MAIL_SSL_TLS=False",
+				"MAIL_USERNAME=", "ENABLE_LOGSTASH=False",
+			}}
+			if err := os.WriteFile(filepath.Join(c.dir, ".env"), []byte(originalDotenv), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s := c.startServer()
+			if code, _ := s.get(t, "/readyz"); code != 200 {
+				t.Fatalf("readyz %d", code)
+			}
+			waitFor(t, func() bool { return strings.Contains(s.logs.String(), "mail: SMTP") })
+			lines := jsonLines(t, s.logs.String())
+			counts := map[string]int{}
+			for _, l := range lines {
+				msg, _ := l["message"].(string)
+				for _, name := range []string{"SERVICE_NAME", "DEBUG", "TEST_DATABASE_URL", "LOG_RETENTION"} {
+					if strings.HasPrefix(msg, name+" is not used: ") {
+						counts[name]++
+					}
+				}
+				ts, _ := l["@timestamp"].(string)
+				if !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`).MatchString(ts) {
+					t.Fatalf("line without @timestamp in RFC 3339 with milliseconds: %v", l)
+				}
+				if _, err := time.Parse(time.RFC3339Nano, ts); err != nil || l["time"] == nil {
+					t.Fatalf("bad @timestamp or no time: %v", l)
+				}
+			}
+			for _, name := range []string{"SERVICE_NAME", "DEBUG", "TEST_DATABASE_URL", "LOG_RETENTION"} {
+				if counts[name] != 1 {
+					t.Fatalf("%s reported %d times, want once:\n%s", name, counts[name], s.logs.String())
+				}
+			}
+			if !strings.Contains(s.logs.String(), `"mail: SMTP `+smtp.Addr()+` works`) {
+				t.Fatalf("no mail probe success line:\n%s", s.logs.String())
+			}
+			// A token signed with the .env's SECRET_KEY works: the file was honoured.
+			register(t, s, "newcomer")
+		})
+	}
+}
+
+// jsonLines parses every line of out as JSON, failing on any other line.
+func jsonLines(t *testing.T, out string) []map[string]any {
+	t.Helper()
+	var lines []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("not a JSON line: %q", line)
+		}
+		lines = append(lines, m)
+	}
+	return lines
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// register registers a user over HTTP and checks that the token is signed
+// with the .env's SECRET_KEY.
+func register(t *testing.T, s *server, username string) {
+	t.Helper()
+	body := fmt.Sprintf(`{"username":%q,"email":"%s@example.com","password":%q}`, username, username, testPassword)
+	resp, err := http.Post(s.base+"/auth/register", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 201 {
+		t.Fatalf("register: %d %v", resp.StatusCode, err)
+	}
+	_, err = jwt.Parse(out.AccessToken, func(*jwt.Token) (any, error) { return []byte("an-original-secret-of-32-bytes!!"), nil },
+		jwt.WithValidMethods([]string{"HS256"}))
+	if err != nil {
+		t.Fatalf("token not signed with the .env's SECRET_KEY: %v", err)
+	}
+}
+
+// MAIL_SERVER alone selects SMTP; `mail test` sends, or says what is wrong.
+func TestMailTestCommand(t *testing.T) {
+	t.Parallel()
+	smtp := mailtest.Start(t, mailtest.Options{})
+	c := newCLI(t, "", "MAIL_SERVER="+smtp.Host, "MAIL_PORT="+itoa(smtp.Port))
+
+	r := c.run("mail", "test", "you@example.com")
+	expectExit(t, r, 1)
+	if !strings.Contains(r.stderr, "STARTTLS failed: the server does not offer STARTTLS; set mail.starttls: false (MAIL_STARTTLS=False)") {
+		t.Fatalf("stderr %q", r.stderr)
+	}
+
+	c.env = append(c.env, "MAIL_STARTTLS=False")
+	r = c.run("mail", "test", "you@example.com")
+	expectExit(t, r, 0)
+	if got := smtp.WaitFor(t, 1, 10*time.Second); got[0].Subject != "authsvc test message" || got[0].EnvelopeTo[0] != "you@example.com" {
+		t.Fatalf("got %+v", got[0])
+	}
+	expectExit(t, c.run("mail", "test", "not an address"), 2)
+
+	logOnly := newCLI(t, "")
+	r = logOnly.run("mail", "test", "you@example.com")
+	expectExit(t, r, 1)
+	if !strings.Contains(r.stderr, "mail.driver is log: nothing is sent") {
+		t.Fatalf("stderr %q", r.stderr)
+	}
+}
+
+// A PostgreSQL database that does not exist fails at once, not after the
+// wait, and the password in the URL is not shown.
+func TestMissingPostgresDatabaseExits5(t *testing.T) {
+	t.Parallel()
+	u, err := url.Parse(storetest.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/authsvc_missing_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	u.User = url.UserPassword(u.User.Username(), "hunter2-secret")
+	c := newCLI(t, u.String())
+	r := c.run("user", "list", "--database-url", u.String())
+	expectExit(t, r, 5)
+	if !strings.Contains(r.stderr, "does not exist (create it, e.g. with createdb, then run authsvc migrate up)") ||
+		strings.Contains(r.stderr, "hunter2-secret") || strings.Contains(r.stderr, "database not ready") {
+		t.Fatalf("stderr %q", r.stderr)
+	}
+}
