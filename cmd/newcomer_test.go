@@ -110,7 +110,7 @@ func TestOriginalDotenvStartsServe(t *testing.T) {
 			c := &cli{t: t, dir: t.TempDir(), env: []string{
 				"DATABASE_URL=" + b.URL(t), "AUTHSVC_TESTING=1", "AUTHSVC_AUTH_BCRYPT_COST=4",
 				"MAIL_SERVER=" + smtp.Host, "MAIL_PORT=" + itoa(smtp.Port), "MAIL_STARTTLS=False", "MAIL_SSL_TLS=False",
-				"MAIL_USERNAME=", "ENABLE_LOGSTASH=False",
+				"MAIL_USERNAME=",
 			}}
 			if err := os.WriteFile(filepath.Join(c.dir, ".env"), []byte(originalDotenv), 0o600); err != nil {
 				t.Fatal(err)
@@ -234,5 +234,31 @@ func TestMissingPostgresDatabaseExits5(t *testing.T) {
 	if !strings.Contains(r.stderr, "does not exist (create it, e.g. with createdb, then run authsvc migrate up)") ||
 		strings.Contains(r.stderr, "hunter2-secret") || strings.Contains(r.stderr, "database not ready") {
 		t.Fatalf("stderr %q", r.stderr)
+	}
+}
+
+// serve with MAIL_SERVER only (STARTTLS required by default) against a server
+// without STARTTLS: one clear line at startup, and serve keeps running.
+func TestServeReportsSMTPWithoutSTARTTLS(t *testing.T) {
+	t.Parallel()
+	smtp := mailtest.Start(t, mailtest.Options{})
+	c := newCLI(t, "", "MAIL_SERVER="+smtp.Host, "MAIL_PORT="+itoa(smtp.Port), "AUTHSVC_LOG_FORMAT=json")
+	s := c.startServer()
+	want := "mail: SMTP " + smtp.Addr() + ": STARTTLS failed: the server does not offer STARTTLS; set mail.starttls: false (MAIL_STARTTLS=False)"
+	waitFor(t, func() bool { return strings.Contains(s.logs.String(), want) })
+	n := 0
+	for _, l := range jsonLines(t, s.logs.String()) {
+		if msg, _ := l["message"].(string); strings.HasPrefix(msg, "mail: SMTP ") {
+			n++
+			if l["level"] != "error" {
+				t.Fatalf("the failed check is not an error line: %v", l)
+			}
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d mail check lines, want 1:\n%s", n, s.logs.String())
+	}
+	if code, _ := s.get(t, "/healthz"); code != 200 {
+		t.Fatalf("healthz %d", code)
 	}
 }
