@@ -39,10 +39,14 @@ type app struct {
 	log  zerolog.Logger
 	ship *logship.Shipper // Logstash shipping (serve with log.logstash_addr), else nil
 	db   *store.DB
+
+	// clock is the one clock of the process: the store stamps rows with it,
+	// the token issuer signs with it, the use cases decide with it.
+	clock authsvc.Clock
 }
 
 func newApp(streams Streams) *app {
-	return &app{streams: streams, log: zerolog.Nop()}
+	return &app{streams: streams, log: zerolog.Nop(), clock: time.Now}
 }
 
 // load reads the configuration (flags of cmd included) and sets up logging.
@@ -134,6 +138,7 @@ func (a *app) openDB(ctx context.Context, wait time.Duration, create bool) (*sto
 		MaxIdleConns: a.cfg.Database.MaxIdleConns,
 		Logger:       a.log,
 		MustExist:    !create,
+		Clock:        a.clock,
 	})
 	if err == nil {
 		if err = db.WaitReady(ctx, wait); err != nil {

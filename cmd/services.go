@@ -24,7 +24,7 @@ type services struct {
 // backed metrics; the CLI passes none.
 func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts credits.Options) (*services, error) {
 	// Only commands that sign or verify tokens need the secret (migrate does not).
-	if err := a.cfg.EnsureSecret(a.log); err != nil {
+	if err := ensureSecret(a.cfg, a.log); err != nil {
 		return nil, err
 	}
 	hasher, err := password.New(a.cfg.Auth.BcryptCost)
@@ -37,6 +37,7 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 		Audience:  a.cfg.Auth.Audience,
 		AccessTTL: a.cfg.AccessTTL(),
 		ResetTTL:  a.cfg.ResetTTL(),
+		Now:       a.clock,
 	})
 	if err != nil {
 		return nil, err
@@ -46,6 +47,7 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 		FrontendURL: a.cfg.Mail.FrontendURL,
 		Logger:      a.log,
 		Metrics:     authMetrics,
+		Clock:       a.clock,
 	})
 	if err != nil {
 		return nil, err

@@ -74,7 +74,7 @@ func TestUserImport10000(t *testing.T) {
 				t.Fatalf("a repeated import must change nothing: %+v", again)
 			}
 
-			db := storetest.Open(t, dbURL)
+			db := storetest.SQLFor(t, dbURL)
 			var stored []struct {
 				Username string `db:"username"`
 				Email    string `db:"email"`

@@ -15,11 +15,6 @@ import (
 const (
 	// janitorInterval is how often expired revocations and reset tokens are purged.
 	janitorInterval = 10 * time.Minute
-	// mailRetryBase and mailRetryCap shape the outbox backoff: 15 s doubling
-	// to 15 min, so the default 8 attempts ride out about half an hour of
-	// SMTP outage before a message is marked failed.
-	mailRetryBase = 15 * time.Second
-	mailRetryCap  = 15 * time.Minute
 )
 
 // server is everything serve runs: the HTTP handler and the background jobs
@@ -35,7 +30,7 @@ type server struct {
 // checked here, so a bad setting stops serve instead of failing later.
 func (a *app) buildServer(ctx context.Context) (*server, error) {
 	m := metrics.New()
-	m.RegisterDB(a.db.DB.DB)
+	m.RegisterDB(a.db)
 	m.RegisterOutbox(a.db.OutboxStats)
 	if a.ship != nil {
 		m.RegisterLogShipper(a.ship)
@@ -101,10 +96,9 @@ func (a *app) mailWorker(mm mail.Metrics) (*mail.Worker, error) {
 		return nil, err
 	}
 	return mail.NewWorker(a.db, sender, renderer, mail.WorkerOptions{
-		MaxAttempts: m.MaxAttempts,
-		Backoff:     mail.ExponentialBackoff(mailRetryBase, mailRetryCap),
-		Logger:      a.log,
-		Metrics:     mm,
+		Retry:   mail.RetryPolicy{MaxAttempts: m.MaxAttempts, Base: m.RetryBase, Max: m.RetryMax},
+		Logger:  a.log,
+		Metrics: mm,
 	}), nil
 }
 
@@ -113,8 +107,7 @@ func (a *app) mailConfig() mail.Config {
 	m := a.cfg.Mail
 	return mail.Config{
 		Driver: m.Driver, Host: m.Host, Port: m.Port, Username: m.Username, Password: m.Password,
-		From: m.From, SSLTLS: m.SSLTLS, StartTLS: m.StartTLS, TemplatesDir: m.TemplatesDir,
-		FrontendURL: m.FrontendURL, MaxAttempts: m.MaxAttempts,
+		From: m.From, SSLTLS: m.SSLTLS, StartTLS: m.StartTLS,
 	}
 }
 

@@ -7,17 +7,18 @@ import (
 	"github.com/authsvc/authsvc/pkg/authsvc"
 )
 
-// target resolves the user a request acts on: the caller themself, or —
-// for an admin only — anyone. A non-admin naming another user is 403
-// whether or not that user exists.
+// target resolves the user a request acts on by authsvc.SelfOrAdmin: the
+// caller themself, or — for an admin only — anyone. A non-admin naming
+// another user is 403 whether or not that user exists.
 func (s *Service) target(ctx context.Context, p *authsvc.Principal, username string) (*authsvc.User, error) {
-	if strings.EqualFold(username, p.User.Username) {
+	switch authsvc.SelfOrAdmin(p.User, username) {
+	case authsvc.AccessSelf:
 		return p.User, nil
+	case authsvc.AccessAdmin:
+		return s.db.UserByUsername(ctx, username)
+	default:
+		return nil, authsvc.ErrForbiddenOtherUser
 	}
-	if !p.User.IsAdmin {
-		return nil, errForbidden()
-	}
-	return s.db.UserByUsername(ctx, username)
 }
 
 // reauthenticate checks the caller's own password (an admin's own, when
@@ -25,7 +26,7 @@ func (s *Service) target(ctx context.Context, p *authsvc.Principal, username str
 func (s *Service) reauthenticate(p *authsvc.Principal, password string) error {
 	if err := s.hasher.Compare(p.User.PasswordHash, password); err != nil {
 		if isCode(err, authsvc.EUNAUTHORIZED) {
-			return errWrongPassword()
+			return authsvc.ErrWrongPassword.With(err)
 		}
 		return err
 	}
@@ -36,13 +37,14 @@ func (s *Service) reauthenticate(p *authsvc.Principal, password string) error {
 // caller's own id mean the caller). The caller's row comes from the
 // principal: no query.
 func (s *Service) Me(ctx context.Context, p *authsvc.Principal, userID int64) (*authsvc.User, error) {
-	if userID == 0 || userID == p.User.ID {
+	switch authsvc.SelfOrAdminID(p.User, userID) {
+	case authsvc.AccessSelf:
 		return p.User, nil
+	case authsvc.AccessAdmin:
+		return s.db.UserByID(ctx, userID)
+	default:
+		return nil, authsvc.ErrForbiddenViewOthers
 	}
-	if !p.User.IsAdmin {
-		return nil, authsvc.NewError(authsvc.EFORBIDDEN, "forbidden", "Not authorized to view other users")
-	}
-	return s.db.UserByID(ctx, userID)
 }
 
 // UserDetails returns the named user: self, or anyone for an admin.
@@ -98,10 +100,11 @@ func (s *Service) ChangeEmail(ctx context.Context, p *authsvc.Principal, c auths
 	}
 	newEmail := strings.ToLower(c.NewEmail)
 	notice := &authsvc.OutboundEmail{Kind: authsvc.EmailEmailChanged, Recipient: u.Email,
-		Data: map[string]string{"username": u.Username, "old_email": u.Email, "new_email": newEmail}}
+		Data: map[string]string{authsvc.EmailKeyUsername: u.Username, authsvc.EmailKeyOldEmail: u.Email,
+			authsvc.EmailKeyNewEmail: newEmail}}
 	updated, err := s.db.UpdateEmail(ctx, u.ID, newEmail, notice)
 	if isCode(err, authsvc.ECONFLICT) {
-		return nil, &authsvc.Error{Code: authsvc.EINVALID, Reason: "email_taken", Message: "Email already registered", Err: err}
+		return nil, &authsvc.Error{Code: authsvc.EINVALID, Reason: authsvc.ReasonEmailTaken, Message: authsvc.MsgEmailTaken, Err: err}
 	}
 	if err != nil {
 		return nil, err

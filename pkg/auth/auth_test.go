@@ -9,7 +9,6 @@ import (
 	"github.com/authsvc/authsvc/pkg/auth"
 	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/password"
-	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 	"github.com/authsvc/authsvc/pkg/token"
 	"github.com/rs/zerolog"
@@ -18,7 +17,7 @@ import (
 // The HTTP end-to-end tests in pkg/httpapi cover the endpoints; these cover
 // what only the CLI calls, and the validators.
 
-func newService(t *testing.T, db *store.DB) *auth.Service {
+func newService(t *testing.T, db *storetest.DB) *auth.Service {
 	t.Helper()
 	h, err := password.New(password.MinCost)
 	if err != nil {
@@ -43,7 +42,7 @@ func TestNewRequiresDeps(t *testing.T) {
 }
 
 func TestAdminOperations(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, db *store.DB) {
+	storetest.Run(t, func(t *testing.T, db *storetest.DB) {
 		ctx := context.Background()
 		s := newService(t, db)
 		t.Run("create user validates like register and can make an admin", func(t *testing.T) {
@@ -123,7 +122,7 @@ func TestAdminOperations(t *testing.T) {
 			deadline := time.Now().Add(10 * time.Second)
 			for {
 				var n int
-				if err := db.Get(&n, `SELECT COUNT(*) FROM revoked_tokens`); err != nil {
+				if err := storetest.SQL(t, db).Get(&n, `SELECT COUNT(*) FROM revoked_tokens`); err != nil {
 					t.Fatal(err)
 				}
 				if n == 0 {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
-	"github.com/authsvc/authsvc/pkg/token"
 )
 
 // RequestPasswordReset queues a reset email (a row in the outbox, written
@@ -62,11 +61,11 @@ func (s *Service) queueReset(ctx context.Context, u *authsvc.User) error {
 	}
 	minutes := int(expiresAt.Sub(s.now()).Round(time.Minute) / time.Minute)
 	msg := &authsvc.OutboundEmail{Kind: authsvc.EmailPasswordReset, Recipient: u.Email, Data: map[string]string{
-		"username":        u.Username,
-		"link":            s.resetLink(tok),
-		"expires_minutes": strconv.Itoa(minutes),
+		authsvc.EmailKeyUsername:       u.Username,
+		authsvc.EmailKeyLink:           s.resetLink(tok),
+		authsvc.EmailKeyExpiresMinutes: strconv.Itoa(minutes),
 	}}
-	created, err := s.db.CreateResetToken(ctx, u.ID, token.HashToken(tok), expiresAt, s.opts.ResetEmailInterval, msg)
+	created, err := s.db.CreateResetToken(ctx, u.ID, authsvc.HashToken(tok), expiresAt, s.opts.ResetEmailInterval, msg)
 	switch {
 	case isCode(err, authsvc.ENOTFOUND): // deleted meanwhile
 		return nil
@@ -99,13 +98,13 @@ func (s *Service) ResetPassword(ctx context.Context, tok, newPassword string) er
 	}
 	userID, err := s.tokens.ParseReset(tok)
 	if err != nil {
-		return errInvalidResetToken(err)
+		return authsvc.ErrInvalidResetToken.With(err)
 	}
 	hash, err := s.hasher.Hash(newPassword)
 	if err != nil {
 		return err
 	}
-	u, err := s.db.ConsumeResetToken(ctx, token.HashToken(tok), userID, hash)
+	u, err := s.db.ConsumeResetToken(ctx, authsvc.HashToken(tok), userID, hash)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
-	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/rs/zerolog"
 )
 
@@ -90,7 +89,7 @@ func (o Options) withDefaults() Options {
 
 // Deps are the adapters the use cases run on.
 type Deps struct {
-	Store  *store.DB
+	Store  authsvc.AuthStore // *store.DB in serve and the CLI
 	Hasher authsvc.PasswordHasher
 	Policy authsvc.PasswordPolicy
 	Tokens authsvc.TokenIssuer
@@ -99,7 +98,7 @@ type Deps struct {
 // Service implements authsvc.AuthService and authsvc.Authenticator, plus
 // the admin operations of the CLI.
 type Service struct {
-	db     *store.DB
+	db     authsvc.AuthStore
 	hasher authsvc.PasswordHasher
 	policy authsvc.PasswordPolicy
 	tokens authsvc.TokenIssuer
@@ -132,28 +131,5 @@ func New(deps Deps, opts Options) (*Service, error) {
 
 func (s *Service) now() time.Time { return s.opts.Clock().UTC() }
 
-// Errors clients see (CONTRACT §4); constructors so that none is shared.
-
-func errInvalidCredentials() error {
-	return authsvc.NewError(authsvc.EUNAUTHORIZED, "invalid_credentials", "Incorrect username or password")
-}
-
-func errWrongPassword() error {
-	return authsvc.NewError(authsvc.EUNAUTHORIZED, "invalid_credentials", "Incorrect password")
-}
-
-func errInvalidToken(cause error) error {
-	return &authsvc.Error{Code: authsvc.EUNAUTHORIZED, Reason: "invalid_token",
-		Message: "Could not validate credentials", Err: cause}
-}
-
-func errForbidden() error {
-	return authsvc.NewError(authsvc.EFORBIDDEN, "forbidden", "Not authorized to act on another user")
-}
-
-func errInvalidResetToken(cause error) error {
-	return &authsvc.Error{Code: authsvc.EINVALID, Reason: "invalid_token",
-		Message: "Invalid or expired reset token", Err: cause}
-}
-
+// isCode reports whether err carries the domain code.
 func isCode(err error, code string) bool { return authsvc.ErrorCode(err) == code }

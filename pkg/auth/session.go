@@ -2,16 +2,16 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
-	"github.com/authsvc/authsvc/pkg/token"
 )
 
 // revocationMargin keeps a revoked jti listed a little past the token's exp,
 // beyond the parser's leeway.
-const revocationMargin = token.Leeway + 30*time.Second
+const revocationMargin = authsvc.TokenLeeway + 30*time.Second
 
 // Register creates an account with the welcome email queued in the same
 // transaction and logs the new user in. Self-registration never creates an
@@ -45,7 +45,7 @@ func (s *Service) CreateUser(ctx context.Context, r authsvc.Registration) (*auth
 	}
 	u := &authsvc.User{Username: r.Username, Email: strings.ToLower(r.Email), PasswordHash: hash, IsAdmin: r.IsAdmin}
 	welcome := &authsvc.OutboundEmail{Kind: authsvc.EmailWelcome, Recipient: u.Email,
-		Data: map[string]string{"username": u.Username}}
+		Data: map[string]string{authsvc.EmailKeyUsername: u.Username}}
 	if err := s.db.CreateUser(ctx, u, welcome); err != nil {
 		return nil, err
 	}
@@ -62,7 +62,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (*authsv
 	var v authsvc.Validator
 	required(&v, username, "username")
 	if required(&v, password, "password") && s.policy.TooLong(password) {
-		v.Add("Password must be at most 72 bytes long (longer passwords are not truncated)", "string_too_long", "body", "password")
+		v.Add(authsvc.MsgPasswordTooLong, authsvc.TypeStringTooLong, "body", "password")
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -70,7 +70,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (*authsv
 	if !ValidUsername(username) { // no account can have it: nothing to count
 		s.hasher.CompareDummy(password)
 		s.opts.Metrics.LoginFailed()
-		return nil, errInvalidCredentials()
+		return nil, authsvc.ErrInvalidCredentials
 	}
 	key := strings.ToLower(username)
 	if err := s.reserveLoginAttempt(ctx, key); err != nil {
@@ -98,8 +98,7 @@ func (s *Service) reserveLoginAttempt(ctx context.Context, key string) error {
 	limited := func(windowEnd time.Time) error {
 		s.opts.Metrics.LoginFailed()
 		s.log.Warn().Str("username", key).Msg("login refused: too many failures")
-		return &authsvc.Error{Code: authsvc.ERATELIMIT, Reason: "rate_limited", Message: "Too many requests",
-			RetryAfter: max(windowEnd.Sub(s.db.Now()), time.Second)}
+		return authsvc.ErrRateLimited.WithRetryAfter(max(windowEnd.Sub(s.now()), time.Second))
 	}
 	failures, windowEnd, err := s.db.LoginFailures(ctx, key, s.opts.FailedLoginWindow)
 	if err != nil {
@@ -124,14 +123,14 @@ func (s *Service) checkPassword(ctx context.Context, username, password string) 
 	u, err := s.db.UserByUsername(ctx, username)
 	if isCode(err, authsvc.ENOTFOUND) {
 		s.hasher.CompareDummy(password)
-		return nil, errInvalidCredentials()
+		return nil, authsvc.ErrInvalidCredentials
 	}
 	if err != nil {
 		return nil, err
 	}
 	if err := s.hasher.Compare(u.PasswordHash, password); err != nil {
 		if isCode(err, authsvc.EUNAUTHORIZED) {
-			return nil, errInvalidCredentials()
+			return nil, authsvc.ErrInvalidCredentials.With(err)
 		}
 		return nil, err
 	}
@@ -163,7 +162,7 @@ func (s *Service) issue(u *authsvc.User, authTime time.Time) (*authsvc.AccessTok
 func (s *Service) Authenticate(ctx context.Context, bearer string) (*authsvc.Principal, error) {
 	claims, err := s.tokens.ParseAccess(bearer)
 	if err != nil {
-		s.opts.Metrics.TokenRefused(token.RefusalReason(err))
+		s.opts.Metrics.TokenRefused(refusalReason(err))
 		return nil, err
 	}
 	u, revoked, err := s.db.AuthUser(ctx, claims.UserID, claims.JTI)
@@ -180,7 +179,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*authsvc.Pri
 	}
 	if reason != "" {
 		s.opts.Metrics.TokenRefused(reason)
-		return nil, errInvalidToken(nil)
+		return nil, authsvc.ErrInvalidToken
 	}
 	return &authsvc.Principal{User: u, Claims: claims}, nil
 }
@@ -200,12 +199,12 @@ func (s *Service) Refresh(ctx context.Context, tok string) (*authsvc.AccessToken
 	}
 	if !s.now().Before(p.Claims.AuthTime.Add(s.opts.MaxSession)) {
 		s.opts.Metrics.TokenRefused("session_expired")
-		return nil, authsvc.NewError(authsvc.EUNAUTHORIZED, "session_expired", "Session expired, please log in again")
+		return nil, authsvc.ErrSessionExpired
 	}
 	if err := s.db.RevokeToken(ctx, p.Claims.JTI, p.Claims.ExpiresAt.Add(revocationMargin)); err != nil {
 		if isCode(err, authsvc.ECONFLICT) {
 			s.opts.Metrics.TokenRefused("already_refreshed")
-			return nil, errInvalidToken(err)
+			return nil, authsvc.ErrInvalidToken.With(err)
 		}
 		return nil, err
 	}
@@ -235,4 +234,13 @@ func (s *Service) IssueToken(ctx context.Context, username string, ttl time.Dura
 	}
 	s.opts.Metrics.TokenIssued()
 	return &authsvc.AccessToken{Token: tok, Claims: claims}, nil
+}
+
+// refusalReason is the metrics reason of a refused token ("" if none).
+func refusalReason(err error) string {
+	var r authsvc.TokenRefusal
+	if errors.As(err, &r) {
+		return r.RefusalReason()
+	}
+	return ""
 }

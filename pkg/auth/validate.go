@@ -14,13 +14,11 @@ const (
 	MaxEmailLen    = 254
 )
 
-const msgRequired = "Field required"
-
 // required adds a "missing" error for an empty value and reports whether it
 // was present.
 func required(v *authsvc.Validator, value, field string) bool {
 	if value == "" {
-		v.Add(msgRequired, "missing", "body", field)
+		v.Add(authsvc.MsgFieldRequired, authsvc.TypeMissing, "body", field)
 		return false
 	}
 	return true
@@ -45,11 +43,11 @@ func validateUsername(v *authsvc.Validator, name, field string) {
 	}
 	switch {
 	case len(name) < MinUsernameLen:
-		v.Add("Username must be at least 3 characters long", "string_too_short", "body", field)
+		v.Add(authsvc.MsgUsernameTooShort, authsvc.TypeStringTooShort, "body", field)
 	case len(name) > MaxUsernameLen:
-		v.Add("Username must be at most 32 characters long", "string_too_long", "body", field)
+		v.Add(authsvc.MsgUsernameTooLong, authsvc.TypeStringTooLong, "body", field)
 	case !ValidUsername(name):
-		v.Add("Username may contain only letters, digits, '_', '.' and '-'", "string_pattern_mismatch", "body", field)
+		v.Add(authsvc.MsgUsernamePattern, authsvc.TypeStringPattern, "body", field)
 	}
 }
 
@@ -72,11 +70,11 @@ func validateEmail(v *authsvc.Validator, addr, field string) {
 		return
 	}
 	if len(addr) > MaxEmailLen {
-		v.Add("Email must be at most 254 characters long", "string_too_long", "body", field)
+		v.Add(authsvc.MsgEmailTooLong, authsvc.TypeStringTooLong, "body", field)
 		return
 	}
 	if !ValidEmail(addr) {
-		v.Add("value is not a valid email address", "value_error", "body", field)
+		v.Add(authsvc.MsgEmailInvalid, authsvc.TypeValueError, "body", field)
 	}
 }
 

@@ -65,7 +65,7 @@ func (c *Cents) UnmarshalJSON(b []byte) error {
 }
 
 // AmountError says why an amount text was refused. Type is the FastAPI-style
-// error type of the 422 entry (e.g. "value_error.decimal.max_places").
+// error type of the 422 entry (e.g. "decimal_max_places").
 type AmountError struct {
 	Type string
 	Msg  string
@@ -92,18 +92,18 @@ func ParseCents(text string) (Cents, error) {
 	}
 	whole, frac, hasDot := strings.Cut(s, ".")
 	if strings.ContainsAny(s, "eE") && isDecimalish(s) {
-		return 0, &AmountError{Type: "value_error.decimal.exponent",
+		return 0, &AmountError{Type: TypeValueError,
 			Msg: "exponent notation is not accepted; write the amount as a plain decimal, e.g. 10.50"}
 	}
 	if !allDigits(whole) || (hasDot && !allDigits(frac)) || (len(whole) > 1 && whole[0] == '0') {
-		return 0, &AmountError{Type: "type_error.decimal", Msg: "value is not a valid decimal number"}
+		return 0, &AmountError{Type: TypeDecimalParsing, Msg: "value is not a valid decimal number"}
 	}
 	if len(whole) > maxWholeDigits {
-		return 0, &AmountError{Type: "value_error.number.not_le", Msg: "ensure this value is less than or equal to 1000000000.00"}
+		return 0, &AmountError{Type: TypeLessThanEqual, Msg: "ensure this value is less than or equal to 1000000000.00"}
 	}
 	frac = strings.TrimRight(frac, "0")
 	if len(frac) > 2 {
-		return 0, &AmountError{Type: "value_error.decimal.max_places", Msg: "ensure that there are no more than 2 decimal places"}
+		return 0, &AmountError{Type: TypeDecimalMaxPlaces, Msg: "ensure that there are no more than 2 decimal places"}
 	}
 	frac += "00"[len(frac):]
 	w, _ := strconv.ParseInt(whole, 10, 64) // digits only, at most 16 of them
@@ -122,21 +122,21 @@ func ParseAmount(raw string) (Cents, error) {
 	raw = strings.TrimSpace(raw)
 	switch {
 	case raw == "":
-		return 0, &AmountError{Type: "value_error.missing", Msg: "field required"}
+		return 0, &AmountError{Type: TypeMissing, Msg: MsgFieldRequired}
 	case raw == "null":
-		return 0, &AmountError{Type: "type_error.none.not_allowed", Msg: "none is not an allowed value"}
+		return 0, &AmountError{Type: TypeDecimalType, Msg: "none is not an allowed value"}
 	case strings.HasPrefix(raw, `"`):
-		return 0, &AmountError{Type: "type_error.decimal", Msg: "value must be a JSON number, not a string"}
+		return 0, &AmountError{Type: TypeDecimalType, Msg: "value must be a JSON number, not a string"}
 	}
 	c, err := ParseCents(raw)
 	if err != nil {
 		return 0, err
 	}
 	if c <= 0 {
-		return 0, &AmountError{Type: "value_error.number.not_gt", Msg: "ensure this value is greater than 0"}
+		return 0, &AmountError{Type: TypeGreaterThan, Msg: "ensure this value is greater than 0"}
 	}
 	if c > MaxAmount {
-		return 0, &AmountError{Type: "value_error.number.not_le", Msg: "ensure this value is less than or equal to 1000000000.00"}
+		return 0, &AmountError{Type: TypeLessThanEqual, Msg: "ensure this value is less than or equal to 1000000000.00"}
 	}
 	return c, nil
 }
@@ -168,10 +168,13 @@ func isDecimalish(s string) bool {
 // must be >= 0 and limit within 1..MaxHistoryLimit.
 func ValidatePage(v *Validator, skip, limit int) {
 	if skip < 0 {
-		v.Add("ensure this value is greater than or equal to 0", "value_error.number.not_ge", "query", "skip")
+		v.Add("ensure this value is greater than or equal to 0", TypeGreaterThanEqual, "query", "skip")
 	}
-	if limit < 1 || limit > MaxHistoryLimit {
-		v.Add("ensure this value is between 1 and "+strconv.Itoa(MaxHistoryLimit), "value_error.number.not_in_range", "query", "limit")
+	switch {
+	case limit < 1:
+		v.Add("ensure this value is between 1 and "+strconv.Itoa(MaxHistoryLimit), TypeGreaterThanEqual, "query", "limit")
+	case limit > MaxHistoryLimit:
+		v.Add("ensure this value is between 1 and "+strconv.Itoa(MaxHistoryLimit), TypeLessThanEqual, "query", "limit")
 	}
 }
 

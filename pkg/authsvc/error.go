@@ -54,6 +54,28 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
+// Is reports whether target is an *Error with the same code, reason and
+// message, so that errors.Is matches a sentinel (see messages.go) whatever
+// cause was attached to it.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code && t.Reason == e.Reason && t.Message == e.Message
+}
+
+// With returns a copy of e with cause attached (for logs; never shown).
+func (e *Error) With(cause error) *Error {
+	c := *e
+	c.Err = cause
+	return &c
+}
+
+// WithRetryAfter returns a copy of e that tells the client to retry after d.
+func (e *Error) WithRetryAfter(d time.Duration) *Error {
+	c := *e
+	c.RetryAfter = d
+	return &c
+}
+
 // Errorf returns an *Error with the given code and a formatted message.
 func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
@@ -66,7 +88,7 @@ func NewError(code, reason, message string) *Error {
 
 // ValidationError returns an EVALIDATION error listing the given fields.
 func ValidationError(fields ...FieldError) *Error {
-	return &Error{Code: EVALIDATION, Reason: "validation_error", Message: "validation failed", Fields: fields}
+	return &Error{Code: EVALIDATION, Reason: ReasonValidation, Message: MsgValidationFailed, Fields: fields}
 }
 
 // ErrorCode returns the code of err, EINTERNAL for non-application errors and
@@ -101,7 +123,7 @@ func ErrorMessage(err error) string {
 	if errors.As(err, &e) && e.Code != EINTERNAL && e.Message != "" {
 		return e.Message
 	}
-	return "Internal server error"
+	return MsgInternal
 }
 
 // Validator collects field errors so that a request reports every bad field at once.

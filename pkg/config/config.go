@@ -80,6 +80,10 @@ type MailConfig struct {
 	FrontendURL  string `mapstructure:"frontend_url"`
 	TemplatesDir string `mapstructure:"templates_dir"`
 	MaxAttempts  int    `mapstructure:"max_attempts"`
+	// RetryBase and RetryMax shape the retry backoff: RetryBase after the
+	// first failure, doubling up to RetryMax, half of each wait jitter.
+	RetryBase time.Duration `mapstructure:"retry_base"`
+	RetryMax  time.Duration `mapstructure:"retry_max"`
 }
 
 // LogConfig covers logging and log shipping.
@@ -152,6 +156,8 @@ func Defaults() map[string]any {
 		"mail.frontend_url":                "http://localhost:3000",
 		"mail.templates_dir":               "",
 		"mail.max_attempts":                8,
+		"mail.retry_base":                  "15s",
+		"mail.retry_max":                   "15m",
 		"log.level":                        "info",
 		"log.format":                       "",
 		"log.logstash_addr":                "",

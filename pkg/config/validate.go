@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/authsvc/authsvc/pkg/store"
+	"github.com/authsvc/authsvc/pkg/dburl"
 	"github.com/rs/zerolog"
 )
 
@@ -24,7 +24,7 @@ func (c *Config) Validate() error {
 		e.add("environment", "must be development or production, not %q", c.Environment)
 	}
 	c.validateServer(&e)
-	if _, _, err := store.ParseURL(c.Database.URL); err != nil {
+	if _, _, err := dburl.Parse(c.Database.URL); err != nil {
 		e = append(e, err)
 	}
 	if c.Database.MaxOpenConns < 1 || c.Database.MaxIdleConns < 0 {
@@ -129,5 +129,8 @@ func (c *Config) validateMail(e *errs) {
 	}
 	if m.MaxAttempts < 1 {
 		e.add("mail.max_attempts", "must be at least 1")
+	}
+	if m.RetryBase <= 0 || m.RetryMax < m.RetryBase {
+		e.add("mail.retry_base", "must be positive and at most mail.retry_max (got %s and %s)", m.RetryBase, m.RetryMax)
 	}
 }

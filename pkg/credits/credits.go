@@ -86,25 +86,25 @@ func (s *Service) Add(ctx context.Context, actor *authsvc.User, req authsvc.Cred
 	return s.apply(ctx, e)
 }
 
-// addTarget decides whose balance an add goes to, or refuses it.
+// addTarget decides whose balance an add goes to, or refuses it: the
+// self-or-admin rule (authsvc.SelfOrAdmin), and adding to one's own balance
+// needs admin rights unless credits.user_self_add is on.
 func (s *Service) addTarget(ctx context.Context, actor *authsvc.User, username string) (int64, error) {
-	self := username == "" || strings.EqualFold(username, actor.Username)
-	switch {
-	case actor.IsAdmin && self:
+	switch authsvc.SelfOrAdmin(actor, username) {
+	case authsvc.AccessSelf:
+		if !actor.IsAdmin && !s.opts.UserSelfAdd {
+			return 0, authsvc.ErrAdminOnlyAdd
+		}
 		return actor.ID, nil
-	case actor.IsAdmin:
+	case authsvc.AccessAdmin:
 		u, err := s.store.UserByUsername(ctx, username)
 		if err != nil {
 			return 0, err
 		}
 		return u.ID, nil
-	case self && s.opts.UserSelfAdd:
-		return actor.ID, nil
-	case self:
-		return 0, authsvc.NewError(authsvc.EFORBIDDEN, "forbidden", "Only administrators may add credits")
 	default:
 		// Whether or not that user exists: a non-admin learns nothing.
-		return 0, authsvc.NewError(authsvc.EFORBIDDEN, "forbidden", "Not allowed to add credits to another user")
+		return 0, authsvc.ErrAddToOtherUser
 	}
 }
 
@@ -113,7 +113,7 @@ func (s *Service) addTarget(ctx context.Context, actor *authsvc.User, username s
 func (s *Service) Use(ctx context.Context, userID int64, req authsvc.CreditRequest) (*authsvc.Transaction, error) {
 	if req.Username != "" {
 		return nil, s.refused(authsvc.ValidationError(authsvc.FieldError{Loc: []string{"body", "username"},
-			Msg: "extra fields not permitted", Type: "value_error.extra"}))
+			Msg: authsvc.MsgExtraField, Type: authsvc.TypeExtraForbidden}))
 	}
 	e, err := s.entry(authsvc.CreditUsed, req)
 	if err != nil {
@@ -166,18 +166,18 @@ func (s *Service) entry(typ authsvc.TransactionType, req authsvc.CreditRequest) 
 	if req.ReferenceID != nil && *req.ReferenceID != "" {
 		e.ReferenceID = req.ReferenceID
 		if utf8.RuneCountInString(*req.ReferenceID) > authsvc.MaxReferenceLen {
-			v.Add("ensure this value has at most 128 characters", "value_error.any_str.max_length", "body", "reference_id")
+			v.Add("ensure this value has at most 128 characters", authsvc.TypeStringTooLong, "body", "reference_id")
 		}
 	}
 	if req.Description != nil && utf8.RuneCountInString(*req.Description) > authsvc.MaxDescriptionLen {
-		v.Add("ensure this value has at most 500 characters", "value_error.any_str.max_length", "body", "description")
+		v.Add("ensure this value has at most 500 characters", authsvc.TypeStringTooLong, "body", "description")
 	}
 	for _, f := range []struct {
 		name string
 		text *string
 	}{{"reference_id", req.ReferenceID}, {"description", req.Description}} {
 		if f.text != nil && strings.ContainsRune(*f.text, 0) {
-			v.Add("must not contain NUL characters", "value_error", "body", f.name)
+			v.Add(authsvc.MsgNoNUL, authsvc.TypeValueError, "body", f.name)
 		}
 	}
 	if err := v.Err(); err != nil {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/credits"
-	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
 
@@ -30,7 +29,7 @@ func (r *recorder) Refused(reason string) {
 	r.mu.Unlock()
 }
 
-func newUser(t *testing.T, db *store.DB, name string, admin bool) *authsvc.User {
+func newUser(t *testing.T, db *storetest.DB, name string, admin bool) *authsvc.User {
 	t.Helper()
 	u := &authsvc.User{Username: name, Email: name + "@example.com", PasswordHash: "x", IsAdmin: admin}
 	if err := db.CreateUser(context.Background(), u); err != nil {
@@ -62,7 +61,7 @@ func badFields(t *testing.T, err error) [][]string {
 }
 
 func TestService(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, db *store.DB) {
+	storetest.Run(t, func(t *testing.T, db *storetest.DB) {
 		ctx := context.Background()
 		m := &recorder{}
 		svc := credits.New(db, credits.Options{Metrics: m})
@@ -164,7 +163,7 @@ func TestService(t *testing.T) {
 }
 
 func TestCLIFaces(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, db *store.DB) {
+	storetest.Run(t, func(t *testing.T, db *storetest.DB) {
 		ctx := context.Background()
 		svc := credits.New(db, credits.Options{})
 		bob := newUser(t, db, "bob", false)

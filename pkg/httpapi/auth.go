@@ -83,7 +83,7 @@ func decodeLogin(w http.ResponseWriter, r *http.Request) (loginRequest, error) {
 				return req, tooLarge()
 			}
 			return req, authsvc.ValidationError(authsvc.FieldError{Loc: []string{"body"},
-				Msg: "invalid form body", Type: "value_error"})
+				Msg: authsvc.MsgInvalidForm, Type: authsvc.TypeValueError})
 		}
 		req.Username, req.Password = r.PostFormValue("username"), r.PostFormValue("password")
 		req.GrantType = r.PostFormValue("grant_type")
@@ -124,7 +124,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, p *authsvc.Principal
 		id, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil || id < 1 {
 			s.writeError(w, r, authsvc.ValidationError(authsvc.FieldError{Loc: []string{"query", "user_id"},
-				Msg: "Input should be a positive integer", Type: "int_parsing"}))
+				Msg: authsvc.MsgPositiveInteger, Type: authsvc.TypeIntParsing}))
 			return
 		}
 		userID = id
@@ -228,7 +228,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p *authsvc.P
 		password = req.Password
 	default:
 		s.writeError(w, r, authsvc.ValidationError(authsvc.FieldError{Loc: []string{"query", "password"},
-			Msg: "Field required", Type: "missing"}))
+			Msg: authsvc.MsgFieldRequired, Type: authsvc.TypeMissing}))
 		return
 	}
 	if err := s.deps.Auth.DeleteAccount(r.Context(), p, r.PathValue("username"), password); err != nil {

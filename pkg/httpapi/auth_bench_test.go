@@ -69,7 +69,7 @@ func BenchmarkMe(b *testing.B) {
 		})
 	})
 	b.Run("bare_verify_and_select", func(b *testing.B) {
-		q := e.DB.Rebind(`SELECT id, username, email, password_hash, is_admin, token_version, created_at, updated_at
+		q := e.SQL().Rebind(`SELECT id, username, email, password_hash, is_admin, token_version, created_at, updated_at
 			FROM users WHERE id = ?`)
 		b.SetParallelism(8)
 		b.RunParallel(func(pb *testing.PB) {
@@ -81,7 +81,7 @@ func BenchmarkMe(b *testing.B) {
 					return
 				}
 				var u authsvc.User
-				if err := e.DB.QueryRowxContext(ctx, q, claims.UserID).StructScan(&u); err != nil {
+				if err := e.SQL().QueryRowxContext(ctx, q, claims.UserID).StructScan(&u); err != nil {
 					b.Error(err)
 					return
 				}
@@ -89,7 +89,7 @@ func BenchmarkMe(b *testing.B) {
 		})
 	})
 	b.Run("bare_verify_and_prepared_select", func(b *testing.B) {
-		stmt, err := e.DB.Preparex(e.DB.Rebind(`SELECT id, username, email, password_hash, is_admin, token_version,
+		stmt, err := e.SQL().Preparex(e.SQL().Rebind(`SELECT id, username, email, password_hash, is_admin, token_version,
 			created_at, updated_at FROM users WHERE id = ?`))
 		if err != nil {
 			b.Fatal(err)

@@ -308,7 +308,7 @@ func TestChangeEmailEndpoint(t *testing.T) {
 				Recipient string `db:"recipient"`
 				Data      string `db:"data"`
 			}
-			if err := e.DB.Get(&row, `SELECT recipient, data FROM email_outbox WHERE kind = 'email_changed'`); err != nil {
+			if err := e.SQL().Get(&row, `SELECT recipient, data FROM email_outbox WHERE kind = 'email_changed'`); err != nil {
 				t.Fatal(err)
 			}
 			var data map[string]string

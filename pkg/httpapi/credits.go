@@ -113,7 +113,7 @@ func pageQuery(q url.Values) (skip, limit int, err error) {
 func queryInt(v *authsvc.Validator, text, name string) (int, bool) {
 	n, err := strconv.Atoi(text)
 	if err != nil {
-		v.Add("value is not a valid integer", "type_error.integer", "query", name)
+		v.Add(authsvc.MsgNotAnInteger, authsvc.TypeIntParsing, "query", name)
 		return 0, false
 	}
 	return n, true

@@ -11,7 +11,6 @@ import (
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/credits"
-	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 	"github.com/authsvc/authsvc/pkg/token"
 )
@@ -30,7 +29,7 @@ func BenchmarkCreditUse(b *testing.B) {
 	env := newCreditEnv(b, db, credits.Options{})
 	users := seedBenchUsers(b, db, 10_000)
 	tokens := benchTokens(b, users)
-	raw := db.DB.DB
+	raw := storetest.SQL(b, db).DB
 
 	for _, shape := range []struct {
 		name string
@@ -100,19 +99,19 @@ func bareUse(ctx context.Context, db *sql.DB, userID, amount int64) error {
 }
 
 // seedBenchUsers inserts n users with a large balance each (PostgreSQL).
-func seedBenchUsers(b *testing.B, db *store.DB, n int) []*authsvc.User {
+func seedBenchUsers(b *testing.B, db *storetest.DB, n int) []*authsvc.User {
 	b.Helper()
 	now := db.Now()
-	_, err := db.Exec(`INSERT INTO users (username, email, password_hash, is_admin, token_version, created_at, updated_at)
+	_, err := storetest.SQL(b, db).Exec(`INSERT INTO users (username, email, password_hash, is_admin, token_version, created_at, updated_at)
 		SELECT 'bench' || g, 'bench' || g || '@example.com', 'x', FALSE, 1, $2, $2 FROM generate_series(1, $1) g`, n, now)
 	if err == nil {
-		_, err = db.Exec(`INSERT INTO user_credits (user_id, balance, updated_at) SELECT id, 1000000000000, $1 FROM users`, now)
+		_, err = storetest.SQL(b, db).Exec(`INSERT INTO user_credits (user_id, balance, updated_at) SELECT id, 1000000000000, $1 FROM users`, now)
 	}
 	if err != nil {
 		b.Fatalf("seed: %v", err)
 	}
 	var users []*authsvc.User
-	if err := db.Select(&users, `SELECT id, username, email, password_hash, is_admin, token_version, created_at, updated_at
+	if err := storetest.SQL(b, db).Select(&users, `SELECT id, username, email, password_hash, is_admin, token_version, created_at, updated_at
 		FROM users WHERE username LIKE 'bench%' ORDER BY id`); err != nil {
 		b.Fatal(err)
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/credits"
 	"github.com/authsvc/authsvc/pkg/password"
-	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 	"github.com/authsvc/authsvc/pkg/token"
 	"github.com/rs/zerolog"
@@ -30,11 +29,11 @@ const creditTestSecret = "credit-tests-secret-0123456789abcdef"
 // to make users and call the credit endpoints with their real tokens.
 type creditEnv struct {
 	h    http.Handler
-	db   *store.DB
+	db   *storetest.DB
 	auth *auth.Service
 }
 
-func newCreditEnv(t testing.TB, db *store.DB, opts credits.Options) *creditEnv {
+func newCreditEnv(t testing.TB, db *storetest.DB, opts credits.Options) *creditEnv {
 	t.Helper()
 	issuer, err := token.New(token.Config{Secret: []byte(creditTestSecret), Issuer: "authsvc", Audience: "authsvc",
 		AccessTTL: time.Hour, ResetTTL: time.Hour})
@@ -119,7 +118,7 @@ func locs(t testing.TB, rec *httptest.ResponseRecorder) []string {
 var rfc3339UTC = regexp.MustCompile(`"created_at":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"`)
 
 func TestCreditEndpoints(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, db *store.DB) {
+	storetest.Run(t, func(t *testing.T, db *storetest.DB) {
 		env := newCreditEnv(t, db, credits.Options{})
 		admin, adminTok := env.user(t, "root", true)
 		alice, aliceTok := env.user(t, "alice", false)
@@ -270,7 +269,7 @@ func freshUserToken(t *testing.T, env *creditEnv) string {
 }
 
 func TestCreditConcurrencyOverHTTP(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, db *store.DB) {
+	storetest.Run(t, func(t *testing.T, db *storetest.DB) {
 		env := newCreditEnv(t, db, credits.Options{})
 		_, adminTok := env.user(t, "root", true)
 		_, tok := env.user(t, "spender", false)

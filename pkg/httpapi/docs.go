@@ -20,7 +20,7 @@ func (s *Server) openapiJSON() http.HandlerFunc {
 	if err != nil {
 		s.log.Error().Err(err).Msg("openapi document unavailable")
 		return func(w http.ResponseWriter, r *http.Request) {
-			s.writeError(w, r, statusError(http.StatusInternalServerError, "internal", "Internal server error"))
+			s.writeError(w, r, err)
 		}
 	}
 	return h.ServeHTTP
@@ -30,7 +30,7 @@ func (s *Server) openapiJSON() http.HandlerFunc {
 // (GET /docs/{asset}); an unknown asset is the API's JSON 404.
 func (s *Server) docs() http.HandlerFunc {
 	notFound := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, statusError(http.StatusNotFound, "not_found", "Not Found"))
+		s.writeError(w, r, errRouteNotFound)
 	})
 	return openapi.DocsHandler(docsPath, openapiPath, notFound).ServeHTTP
 }

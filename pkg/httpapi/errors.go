@@ -6,6 +6,15 @@ import (
 	"strconv"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/rs/zerolog"
+)
+
+// The wire-level errors (no domain meaning).
+var (
+	errRouteNotFound    = statusError(http.StatusNotFound, "not_found", authsvc.MsgNotFound)
+	errMethodNotAllowed = statusError(http.StatusMethodNotAllowed, "method_not_allowed", authsvc.MsgMethodNotAllowed)
+	errNotReady         = statusError(http.StatusServiceUnavailable, "not_ready", authsvc.MsgServiceNotReady)
+	errUnsupportedMedia = statusError(http.StatusUnsupportedMediaType, "unsupported_media_type", authsvc.MsgUnsupportedMedia)
 )
 
 // statusByCode maps domain error codes to HTTP statuses.
@@ -48,9 +57,15 @@ type fieldErrorBody struct {
 	Type string   `json:"type"`
 }
 
-// writeError renders err. Errors that are not domain errors become a generic
-// 500 and their cause is logged here, once.
+// writeError renders err; see renderError.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	renderError(w, r, s.log, err)
+}
+
+// renderError is the one error renderer: every error body of the API is
+// written here. Errors that are not domain errors become a generic 500 and
+// their cause is logged here, once.
+func renderError(w http.ResponseWriter, r *http.Request, log zerolog.Logger, err error) {
 	var he *httpError
 	if errors.As(err, &he) {
 		writeJSON(w, he.status, errorBody{Detail: he.detail, Code: he.code})
@@ -62,7 +77,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusInternalServerError
 	}
 	if status >= 500 {
-		s.log.Error().Err(err).Str("request_id", requestIDFrom(r.Context())).Msg("request failed")
+		log.Error().Err(err).Str("request_id", requestIDFrom(r.Context())).Msg("request failed")
 	}
 	var domainErr *authsvc.Error
 	errors.As(err, &domainErr)
@@ -79,7 +94,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		for i, f := range domainErr.Fields {
 			fields[i] = fieldErrorBody{Loc: f.Loc, Msg: f.Msg, Type: f.Type}
 		}
-		writeJSON(w, status, errorBody{Detail: fields, Code: "validation_error"})
+		writeJSON(w, status, errorBody{Detail: fields, Code: authsvc.ReasonValidation})
 		return
 	}
 	writeJSON(w, status, errorBody{Detail: authsvc.ErrorMessage(err), Code: reasonFor(err, code)})
@@ -87,7 +102,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 func reasonFor(err error, code string) string {
 	if code == authsvc.EINTERNAL {
-		return "internal"
+		return authsvc.ReasonInternal
 	}
 	return authsvc.ErrorReason(err)
 }

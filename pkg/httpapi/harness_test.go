@@ -20,9 +20,9 @@ import (
 	"github.com/authsvc/authsvc/pkg/credits"
 	"github.com/authsvc/authsvc/pkg/httpapi"
 	"github.com/authsvc/authsvc/pkg/password"
-	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 	"github.com/authsvc/authsvc/pkg/token"
+	"github.com/jmoiron/sqlx"
 	"github.com/rs/zerolog"
 )
 
@@ -64,7 +64,7 @@ func (h *countingHasher) CompareDummy(pw string) {
 type env struct {
 	t       testing.TB
 	URL     string
-	DB      *store.DB
+	DB      *storetest.DB
 	Auth    *auth.Service
 	Tokens  *token.Issuer
 	Hasher  *countingHasher
@@ -128,7 +128,7 @@ func newEnv(t testing.TB, dbURL string, cfg envConfig) *env {
 	t.Cleanup(e.Auth.Wait) // background reset work ends before the database closes
 	deps := httpapi.Deps{Auth: e.Auth, Authenticator: e.Auth, Logger: logger,
 		Credits: credits.New(db, credits.Options{}),
-		Ready:   func(ctx context.Context) error { return db.PingContext(ctx) }}
+		Ready:   db.Ping}
 	e.Handler = httpapi.New(deps, httpapi.Options{}).Handler()
 	if !cfg.noServer {
 		srv := httptest.NewServer(e.Handler)
@@ -334,7 +334,7 @@ func (e *env) lastResetToken(u *user) string {
 	e.t.Helper()
 	e.Auth.Wait() // reset emails are queued after the response
 	var data string
-	err := e.DB.Get(&data, `SELECT data FROM email_outbox WHERE kind = 'password_reset' ORDER BY id DESC LIMIT 1`)
+	err := e.SQL().Get(&data, `SELECT data FROM email_outbox WHERE kind = 'password_reset' ORDER BY id DESC LIMIT 1`)
 	if err != nil {
 		e.t.Fatalf("no reset email queued: %v", err)
 	}
@@ -363,8 +363,12 @@ func (e *env) outboxCount(kind string) int {
 	e.t.Helper()
 	e.Auth.Wait() // reset emails are queued after the response
 	var n int
-	if err := e.DB.Get(&n, e.DB.Rebind(`SELECT COUNT(*) FROM email_outbox WHERE kind = ?`), kind); err != nil {
+	if err := e.SQL().Get(&n, e.SQL().Rebind(`SELECT COUNT(*) FROM email_outbox WHERE kind = ?`), kind); err != nil {
 		e.t.Fatal(err)
 	}
 	return n
 }
+
+// SQL is a pool of its own on the test database, for reading and writing
+// rows directly (the store never hands out its pool).
+func (e *env) SQL() *sqlx.DB { return storetest.SQL(e.t, e.DB) }

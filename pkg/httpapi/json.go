@@ -21,8 +21,7 @@ const maxBodyBytes = 64 << 10
 // json.Number. Bad JSON is a 422 in the FastAPI shape.
 func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	if !isJSON(r.Header.Get("Content-Type")) {
-		return statusError(http.StatusUnsupportedMediaType, "unsupported_media_type",
-			"Content-Type must be application/json")
+		return errUnsupportedMedia
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	dec := json.NewDecoder(r.Body)
@@ -37,7 +36,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 			return tooLarge()
 		}
 		return authsvc.ValidationError(authsvc.FieldError{Loc: []string{"body"},
-			Msg: "unexpected data after the JSON value", Type: "value_error.jsondecode"})
+			Msg: authsvc.MsgTrailingJSON, Type: authsvc.TypeJSONInvalid})
 	}
 	return nil
 }
@@ -69,35 +68,36 @@ func jsonError(err error) error {
 	case errors.As(err, &maxErr):
 		return tooLarge()
 	case errors.Is(err, io.EOF):
-		return field("field required", "value_error.missing")
+		return field(authsvc.MsgFieldRequired, authsvc.TypeMissing)
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
-		return field("invalid JSON", "value_error.jsondecode")
+		return field(authsvc.MsgInvalidJSON, authsvc.TypeJSONInvalid)
 	case errors.As(err, &typeErr):
 		if typeErr.Field == "" {
-			return field("value is not a valid object", "type_error.dict")
+			return field(authsvc.MsgNotAnObject, authsvc.TypeModelAttributesType)
 		}
-		return field(fmt.Sprintf("value is not a valid %s", typeName(typeErr.Type.Kind().String())),
-			"type_error."+typeName(typeErr.Type.Kind().String()), strings.Split(typeErr.Field, ".")...)
+		name, typ := typeName(typeErr.Type.Kind().String())
+		return field(fmt.Sprintf("value is not a valid %s", name), typ, strings.Split(typeErr.Field, ".")...)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return field("extra fields not permitted", "value_error.extra", name)
+		return field(authsvc.MsgExtraField, authsvc.TypeExtraForbidden, name)
 	default:
-		return field("invalid JSON", "value_error.jsondecode")
+		return field(authsvc.MsgInvalidJSON, authsvc.TypeJSONInvalid)
 	}
 }
 
-func typeName(kind string) string {
+// typeName returns the pydantic name of a Go kind and its v2 `type`.
+func typeName(kind string) (name, typ string) {
 	switch kind {
 	case "string":
-		return "str"
+		return "str", authsvc.TypeStringType
 	case "int", "int64", "int32", "uint", "uint64":
-		return "integer"
+		return "integer", authsvc.TypeIntType
 	case "bool":
-		return "bool"
+		return "bool", authsvc.TypeBoolType
 	case "float64", "float32":
-		return "float"
+		return "float", authsvc.TypeFloatType
 	default:
-		return kind
+		return kind, kind + "_type"
 	}
 }
 
@@ -107,8 +107,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		http.Error(w, `{"detail":"Internal server error","code":"internal"}`, http.StatusInternalServerError)
-		return
+		buf.Reset()
+		json.NewEncoder(&buf).Encode(errorBody{Detail: authsvc.MsgInternal, Code: authsvc.ReasonInternal}) //nolint:errcheck // cannot fail
+		status = http.StatusInternalServerError
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)

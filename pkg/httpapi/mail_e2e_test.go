@@ -40,9 +40,9 @@ func startMailWorker(t *testing.T, e *env, cfg mail.Config) {
 		t.Fatal(err)
 	}
 	w := mail.NewWorker(e.DB, sender, renderer, mail.WorkerOptions{
-		MaxAttempts:  1000, // an outage test must not exhaust the attempts
+		// An outage test must not exhaust the attempts.
+		Retry:        mail.RetryPolicy{MaxAttempts: 1000, Base: 10 * time.Millisecond, Max: 100 * time.Millisecond},
 		PollInterval: 20 * time.Millisecond,
-		Backoff:      mail.ExponentialBackoff(10*time.Millisecond, 100*time.Millisecond),
 		Logger:       logger,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -68,7 +68,7 @@ func startMail(t *testing.T, e *env) *mailtest.Server {
 func (e *env) outboxWhere(cond string) int {
 	e.t.Helper()
 	var n int
-	if err := e.DB.Get(&n, `SELECT COUNT(*) FROM email_outbox WHERE `+cond); err != nil {
+	if err := e.SQL().Get(&n, `SELECT COUNT(*) FROM email_outbox WHERE `+cond); err != nil {
 		e.t.Fatal(err)
 	}
 	return n

@@ -37,7 +37,7 @@ func ObserveRequests(m RequestMetrics) func(http.Handler) http.Handler {
 // disabled.
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	if s.deps.Metrics == nil {
-		s.writeError(w, r, statusError(http.StatusNotFound, "not_found", "Not Found"))
+		s.writeError(w, r, errRouteNotFound)
 		return
 	}
 	s.deps.Metrics.ServeHTTP(w, r)

@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"runtime/debug"
 	"strings"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/rs/zerolog"
 )
 
 type contextKey int
@@ -91,7 +93,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 			}
 			s.log.Error().Interface("panic", v).Bytes("stack", debug.Stack()).
 				Str("request_id", requestIDFrom(r.Context())).Msg("handler panicked")
-			writeJSON(w, http.StatusInternalServerError, errorBody{Detail: "Internal server error", Code: "internal"})
+			renderError(w, r, zerolog.Nop(), errors.New("handler panicked")) // logged above
 		}()
 		next.ServeHTTP(w, r)
 	})
@@ -103,7 +105,7 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *authsv
 	return func(w http.ResponseWriter, r *http.Request) {
 		token, ok := bearerToken(r)
 		if !ok {
-			s.writeError(w, r, authsvc.NewError(authsvc.EUNAUTHORIZED, "not_authenticated", "Not authenticated"))
+			s.writeError(w, r, authsvc.ErrNotAuthenticated)
 			return
 		}
 		p, err := s.deps.Authenticator.Authenticate(r.Context(), token)

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
 
@@ -50,14 +49,14 @@ func TestAccessLog(t *testing.T) {
 		}
 	})
 
-	storetest.Run(t, func(t *testing.T, db *store.DB) {
+	storetest.Run(t, func(t *testing.T, db *storetest.DB) {
 		t.Run("an auth flow leaves no password, token or query in the log", func(t *testing.T) {
 			testAccessLogFlow(t, db)
 		})
 	})
 }
 
-func testAccessLogFlow(t *testing.T, db *store.DB) {
+func testAccessLogFlow(t *testing.T, db *storetest.DB) {
 	o := newOps(t, db, opsConfig{})
 	const pw, name = "Zq8-very-secret-pw", "logwatcher"
 	if rec := o.do(req{method: "POST", path: "/auth/register",

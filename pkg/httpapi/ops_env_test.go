@@ -17,7 +17,7 @@ import (
 	"github.com/authsvc/authsvc/pkg/metrics"
 	"github.com/authsvc/authsvc/pkg/password"
 	"github.com/authsvc/authsvc/pkg/ratelimit"
-	"github.com/authsvc/authsvc/pkg/store"
+	"github.com/authsvc/authsvc/pkg/store/storetest"
 	"github.com/authsvc/authsvc/pkg/token"
 	"github.com/rs/zerolog"
 )
@@ -85,7 +85,7 @@ type ops struct {
 
 // newOps wires the operational middleware around the API. With db nil the
 // services are absent (only health, readiness and metrics routes work).
-func newOps(t *testing.T, db *store.DB, cfg opsConfig) *ops {
+func newOps(t *testing.T, db *storetest.DB, cfg opsConfig) *ops {
 	t.Helper()
 	o := &ops{log: &opsLog{}, metrics: metrics.New()}
 	logger := zerolog.New(o.log)
@@ -131,7 +131,7 @@ func rateLimitConfig(cfg opsConfig, ips *httpapi.ClientIPs, m *metrics.Metrics, 
 		Default: ratelimit.PerMinute(cfg.defaultLimit), ClientIPs: ips, Metrics: m, Logger: log, Clock: cfg.clock.Now}
 }
 
-func realAuth(t *testing.T, db *store.DB, m *metrics.Metrics, log zerolog.Logger) *auth.Service {
+func realAuth(t *testing.T, db *storetest.DB, m *metrics.Metrics, log zerolog.Logger) *auth.Service {
 	t.Helper()
 	issuer, err := token.New(token.Config{Secret: []byte("ops-tests-secret-0123456789abcdefgh"), Issuer: "authsvc",
 		Audience: "authsvc", AccessTTL: time.Hour, ResetTTL: time.Hour})

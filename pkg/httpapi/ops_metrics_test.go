@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
 
@@ -54,16 +53,16 @@ func TestMetricsEndpoint(t *testing.T) {
 		}
 	})
 
-	storetest.Run(t, func(t *testing.T, db *store.DB) {
+	storetest.Run(t, func(t *testing.T, db *storetest.DB) {
 		t.Run("logins, tokens and credit use show in the counters", func(t *testing.T) {
 			testMetricsFlow(t, db)
 		})
 	})
 }
 
-func testMetricsFlow(t *testing.T, db *store.DB) {
+func testMetricsFlow(t *testing.T, db *storetest.DB) {
 	o := newOps(t, db, opsConfig{})
-	o.metrics.RegisterDB(db.DB.DB)
+	o.metrics.RegisterDB(db)
 	o.metrics.RegisterOutbox(db.OutboxStats)
 	reg := o.do(req{method: "POST", path: "/auth/register",
 		body: `{"username":"metricuser","email":"metricuser@example.com","password":"Qv7-metrics-pass!"}`})

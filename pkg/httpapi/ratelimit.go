@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/ratelimit"
 	"github.com/rs/zerolog"
 )
@@ -165,8 +166,7 @@ func RateLimit(cfg RateLimitConfig) func(Route, http.Handler) http.Handler {
 				if cfg.Metrics != nil {
 					cfg.Metrics.RateLimited(class)
 				}
-				h.Set("Retry-After", strconv.Itoa(max(ceilSeconds(res.RetryAfter), 1)))
-				writeJSON(w, http.StatusTooManyRequests, errorBody{Detail: "Too many requests", Code: "rate_limited"})
+				renderError(w, r, cfg.Logger, authsvc.ErrRateLimited.WithRetryAfter(max(res.RetryAfter, time.Second)))
 				return
 			}
 			next.ServeHTTP(w, r)

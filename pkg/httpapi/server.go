@@ -80,10 +80,10 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", allow)
 	}
 	if capture.status == http.StatusMethodNotAllowed {
-		s.writeError(w, r, statusError(http.StatusMethodNotAllowed, "method_not_allowed", "Method Not Allowed"))
+		s.writeError(w, r, errMethodNotAllowed)
 		return
 	}
-	s.writeError(w, r, statusError(http.StatusNotFound, "not_found", "Not Found"))
+	s.writeError(w, r, errRouteNotFound)
 }
 
 // headerCapture records what ServeMux's own 404/405 handlers write.
@@ -104,14 +104,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.deps.Ready != nil {
 		if err := s.deps.Ready(r.Context()); err != nil {
 			s.log.Warn().Err(err).Msg("not ready")
-			s.writeError(w, r, statusError(http.StatusServiceUnavailable, "not_ready", "Service not ready"))
+			s.writeError(w, r, errNotReady)
 			return
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-}
-
-// notImplemented answers 501 for a route whose handler has not landed yet.
-func (s *Server) notImplemented(w http.ResponseWriter, r *http.Request) {
-	s.writeError(w, r, statusError(http.StatusNotImplemented, "not_implemented", "Not implemented"))
 }

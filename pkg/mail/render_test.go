@@ -1,6 +1,7 @@
 package mail_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,7 +172,7 @@ func TestTemplateOverrides(t *testing.T) {
 			if err == nil {
 				t.Fatal("NewRenderer accepted a broken override")
 			}
-			if path := filepath.Join(dir, tt.file); !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tt.want) {
+			if path := filepath.Join(dir, tt.file); !strings.Contains(fmt.Sprint(err), path) || !strings.Contains(fmt.Sprint(err), tt.want) {
 				t.Errorf("error %q: want it to name %s and mention %q", err, path, tt.want)
 			}
 		})

@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -28,37 +27,26 @@ const (
 const (
 	DefaultPort        = 587
 	DefaultFrom        = "noreply@localhost"
-	DefaultMaxAttempts = 8
 	DefaultTimeout     = 10 * time.Second // SMTP dial and per-command timeout
 	DefaultSendTimeout = 30 * time.Second // one whole SMTP session
 )
 
 // Config is the mail.* configuration.
 type Config struct {
-	Driver       string // DriverLog (default) or DriverSMTP
-	Host         string // mail.host (MAIL_SERVER)
-	Port         int    // mail.port, default 587
-	Username     string // SMTP AUTH when set
-	Password     string
-	From         string // default noreply@localhost
-	SSLTLS       bool   // implicit TLS (usually port 465); wins over StartTLS
-	StartTLS     bool   // STARTTLS, mandatory: the send fails if the server does not offer it
-	TemplatesDir string // override the embedded templates, file by file
-	FrontendURL  string // the reset link's base; see ResetLink
-	MaxAttempts  int    // default 8
-	ProductName  string // shown in the templates, default "authsvc"
+	Driver   string // DriverLog (default) or DriverSMTP
+	Host     string // mail.host (MAIL_SERVER)
+	Port     int    // mail.port, default 587
+	Username string // SMTP AUTH when set
+	Password string
+	From     string // default noreply@localhost
+	SSLTLS   bool   // implicit TLS (usually port 465); wins over StartTLS
+	StartTLS bool   // STARTTLS, mandatory: the send fails if the server does not offer it
 	// TLSConfig replaces the TLS settings (e.g. RootCAs in tests). ServerName
 	// defaults to Host.
 	TLSConfig *tls.Config
 	// Timeout is the SMTP dial and per-command timeout, default 10s;
 	// SendTimeout bounds one whole send, default 30s.
 	Timeout, SendTimeout time.Duration
-}
-
-// ResetLink returns the password-reset URL sent by email:
-// <frontendURL>/reset-password?token=<token>.
-func ResetLink(frontendURL, token string) string {
-	return strings.TrimRight(frontendURL, "/") + "/reset-password?token=" + url.QueryEscape(token)
 }
 
 // Sender delivers rendered messages. Send returns an EINVALID error when

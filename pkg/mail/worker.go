@@ -41,40 +41,43 @@ func (NopMetrics) SendFailed(string) {}
 // GaveUp does nothing.
 func (NopMetrics) GaveUp(string) {}
 
-// WorkerOptions tune a Worker; zero values take the defaults.
+// WorkerOptions tune a Worker; zero values take the defaults, except Retry,
+// whose defaults are the configuration's (mail.max_attempts,
+// mail.retry_base, mail.retry_max) and which the composition root passes.
 type WorkerOptions struct {
-	MaxAttempts  int           // attempts before an email is marked failed; default 8
+	// Retry is the one mail retry policy: attempts and backoff.
+	Retry        RetryPolicy
 	PollInterval time.Duration // how often the outbox is checked; default 500ms
 	BatchSize    int           // emails claimed per query; default 10
 	Lease        time.Duration // see DefaultLease
-	// Backoff returns the delay before retry number attempt (1 after the
-	// first failure); default DefaultBackoff.
-	Backoff func(attempt int) time.Duration
-	Logger  zerolog.Logger
-	Metrics Metrics // default NopMetrics
+	Logger       zerolog.Logger
+	Metrics      Metrics // default NopMetrics
 }
 
-// DefaultBackoff waits about 1s after the first failure, doubling up to 5 min,
-// with jitter.
-func DefaultBackoff(attempt int) time.Duration {
-	return ExponentialBackoff(time.Second, 5*time.Minute)(attempt)
+// RetryPolicy is the one mail retry policy: an email is tried at most
+// MaxAttempts times (at least once); before retry number n (1 after the
+// first failure) the worker waits Base·2^(n-1), capped at Max, of which a
+// random half is jitter ("equal jitter").
+type RetryPolicy struct {
+	MaxAttempts int
+	Base, Max   time.Duration
 }
 
-// ExponentialBackoff returns a backoff of base·2^(attempt-1), capped at
-// limit, of which a random half is jitter ("equal jitter").
-func ExponentialBackoff(base, limit time.Duration) func(attempt int) time.Duration {
-	return func(attempt int) time.Duration {
-		d := base
-		for i := 1; i < attempt && d < limit; i++ {
-			d *= 2
-		}
-		d = min(d, limit)
-		if d <= 1 {
-			return d
-		}
-		return d/2 + rand.N(d/2+1)
+// Delay returns the wait before retry number attempt.
+func (p RetryPolicy) Delay(attempt int) time.Duration {
+	d := p.Base
+	for i := 1; i < attempt && d < p.Max; i++ {
+		d *= 2
 	}
+	d = min(d, p.Max)
+	if d <= 1 {
+		return max(d, 0)
+	}
+	return d/2 + rand.N(d/2+1)
 }
+
+// attempts is MaxAttempts, at least 1.
+func (p RetryPolicy) attempts() int { return max(p.MaxAttempts, 1) }
 
 // Worker drains the outbox: it claims due emails, renders and sends them, and
 // records each outcome. Several workers, in one process or many, may drain
@@ -85,14 +88,10 @@ type Worker struct {
 	renderer *Renderer
 	opts     WorkerOptions
 	log      zerolog.Logger
-	wake     chan struct{}
 }
 
 // NewWorker returns a worker over store that sends with sender.
 func NewWorker(store authsvc.Outbox, sender Sender, renderer *Renderer, opts WorkerOptions) *Worker {
-	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = DefaultMaxAttempts
-	}
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = DefaultPollInterval
 	}
@@ -102,23 +101,11 @@ func NewWorker(store authsvc.Outbox, sender Sender, renderer *Renderer, opts Wor
 	if opts.Lease <= 0 {
 		opts.Lease = DefaultLease
 	}
-	if opts.Backoff == nil {
-		opts.Backoff = DefaultBackoff
-	}
 	if opts.Metrics == nil {
 		opts.Metrics = NopMetrics{}
 	}
 	return &Worker{store: store, sender: sender, renderer: renderer, opts: opts,
-		log: opts.Logger.With().Str("component", "mail").Logger(), wake: make(chan struct{}, 1)}
-}
-
-// Notify wakes the worker before its next poll, e.g. right after a use case
-// queued an email. It never blocks.
-func (w *Worker) Notify() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
+		log: opts.Logger.With().Str("component", "mail").Logger()}
 }
 
 // Run drains the outbox until ctx is cancelled, then returns nil. A send in
@@ -132,7 +119,6 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-timer.C:
-		case <-w.wake:
 		}
 		w.drain(ctx)
 		if ctx.Err() != nil {
@@ -179,17 +165,17 @@ func (w *Worker) process(ctx context.Context, e *authsvc.OutboundEmail) {
 	}
 	w.opts.Metrics.SendFailed(e.Kind)
 	permanent := authsvc.ErrorCode(err) == authsvc.EINVALID
-	if permanent || e.Attempts >= w.opts.MaxAttempts {
+	if permanent || e.Attempts >= w.opts.Retry.attempts() {
 		w.record(ctx, e, "mark failed", func(ctx context.Context) error { return w.store.FailEmail(ctx, e, err.Error()) })
 		w.opts.Metrics.GaveUp(e.Kind)
 		w.log.Error().Err(err).Int64("email_id", e.ID).Str("kind", e.Kind).Str("recipient", e.Recipient).
 			Int("attempts", e.Attempts).Bool("permanent", permanent).Msg("email failed for good")
 		return
 	}
-	delay := w.opts.Backoff(e.Attempts)
+	delay := w.opts.Retry.Delay(e.Attempts)
 	w.record(ctx, e, "reschedule", func(ctx context.Context) error { return w.store.RetryEmail(ctx, e, delay, err.Error()) })
 	w.log.Warn().Err(err).Int64("email_id", e.ID).Str("kind", e.Kind).Int("attempt", e.Attempts).
-		Int("max_attempts", w.opts.MaxAttempts).Dur("retry_in", delay).Msg("email send failed; will retry")
+		Int("max_attempts", w.opts.Retry.attempts()).Dur("retry_in", delay).Msg("email send failed; will retry")
 }
 
 // record runs one outcome write with its own timeout and logs its failure.

@@ -13,7 +13,6 @@ import (
 	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/mail"
 	"github.com/authsvc/authsvc/pkg/mail/mailtest"
-	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 	"github.com/rs/zerolog"
 )
@@ -26,7 +25,8 @@ func (m *countingMetrics) SendFailed(string) { m.failed.Add(1) }
 func (m *countingMetrics) GaveUp(string)     { m.gaveUp.Add(1) }
 
 func fastOptions(metrics mail.Metrics) mail.WorkerOptions {
-	return mail.WorkerOptions{PollInterval: 10 * time.Millisecond, Backoff: func(int) time.Duration { return time.Millisecond },
+	return mail.WorkerOptions{PollInterval: 10 * time.Millisecond,
+		Retry:  mail.RetryPolicy{MaxAttempts: 8, Base: time.Millisecond, Max: time.Millisecond},
 		Logger: zerolog.Nop(), Metrics: metrics}
 }
 
@@ -53,7 +53,7 @@ func startWorker(t *testing.T, outbox authsvc.Outbox, sender mail.Sender, opts m
 }
 
 // enqueueWelcomes queues n welcome emails to distinct recipients.
-func enqueueWelcomes(t *testing.T, db *store.DB, prefix string, n int) {
+func enqueueWelcomes(t *testing.T, db *storetest.DB, prefix string, n int) {
 	t.Helper()
 	msgs := make([]*authsvc.OutboundEmail, n)
 	for i := range msgs {
@@ -78,10 +78,10 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 	}
 }
 
-func countStatus(t *testing.T, db *store.DB, status string) int {
+func countStatus(t *testing.T, db *storetest.DB, status string) int {
 	t.Helper()
 	var n int
-	if err := db.Get(&n, db.Rebind(`SELECT COUNT(*) FROM email_outbox WHERE status = ?`), status); err != nil {
+	if err := storetest.SQL(t, db).Get(&n, storetest.SQL(t, db).Rebind(`SELECT COUNT(*) FROM email_outbox WHERE status = ?`), status); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -108,7 +108,7 @@ func checkExactlyOnce(t *testing.T, msgs []mailtest.Message, prefix string, n in
 }
 
 func TestWorkerDeliversDespiteAnOutage(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, db *store.DB) {
+	storetest.Run(t, func(t *testing.T, db *storetest.DB) {
 		const n = 20
 		t.Run("server not listening, then up: each message arrives once", func(t *testing.T) {
 			addr := testkit.FreeAddr(t)
@@ -147,13 +147,13 @@ func TestWorkerDeliversDespiteAnOutage(t *testing.T) {
 }
 
 func TestWorkerGivesUpAfterMaxAttempts(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, db *store.DB) {
+	storetest.Run(t, func(t *testing.T, db *storetest.DB) {
 		srv := mailtest.Start(t, mailtest.Options{})
 		srv.RejectNext(1 << 30)
 		metrics := &countingMetrics{}
 		opts := fastOptions(metrics)
-		opts.MaxAttempts = 3
-		w := startWorker(t, db, newSender(t, srv.MailConfig()), opts)
+		opts.Retry.MaxAttempts = 3
+		startWorker(t, db, newSender(t, srv.MailConfig()), opts)
 		enqueueWelcomes(t, db, "doomed", 1)
 		eventually(t, 20*time.Second, "the row marked failed", func() bool { return countStatus(t, db, "failed") == 1 })
 
@@ -162,7 +162,7 @@ func TestWorkerGivesUpAfterMaxAttempts(t *testing.T) {
 			LastError string `db:"last_error"`
 			Data      string `db:"data"`
 		}
-		if err := db.Get(&row, `SELECT attempts, last_error, data FROM email_outbox`); err != nil {
+		if err := storetest.SQL(t, db).Get(&row, `SELECT attempts, last_error, data FROM email_outbox`); err != nil {
 			t.Fatal(err)
 		}
 		if row.Attempts != 3 || row.LastError == "" || row.Data != "{}" {
@@ -172,14 +172,13 @@ func TestWorkerGivesUpAfterMaxAttempts(t *testing.T) {
 		t.Run("a failed row is not retried", func(t *testing.T) {
 			srv.RejectNext(0)
 			enqueueWelcomes(t, db, "sentinel", 1)
-			w.Notify()
 			// The sentinel's delivery proves the worker polled again.
 			got := srv.WaitFor(t, 1, 20*time.Second)
 			if len(got) != 1 || got[0].EnvelopeTo[0] != "sentinel0@example.com" {
 				t.Fatalf("got %d messages (first to %v), want only the sentinel", len(got), got[0].EnvelopeTo)
 			}
 			var attempts int
-			if err := db.Get(&attempts, db.Rebind(`SELECT attempts FROM email_outbox WHERE recipient = ?`), "doomed0@example.com"); err != nil {
+			if err := storetest.SQL(t, db).Get(&attempts, storetest.SQL(t, db).Rebind(`SELECT attempts FROM email_outbox WHERE recipient = ?`), "doomed0@example.com"); err != nil {
 				t.Fatal(err)
 			}
 			if attempts != 3 || metrics.gaveUp.Load() != 1 || metrics.failed.Load() != 3 {
@@ -190,7 +189,7 @@ func TestWorkerGivesUpAfterMaxAttempts(t *testing.T) {
 }
 
 func TestWorkerFailsUnsendableRowsAtOnce(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, db *store.DB) {
+	storetest.Run(t, func(t *testing.T, db *storetest.DB) {
 		srv := mailtest.Start(t, mailtest.Options{})
 		startWorker(t, db, newSender(t, srv.MailConfig()), fastOptions(nil))
 		err := db.EnqueueEmails(context.Background(),
@@ -202,7 +201,7 @@ func TestWorkerFailsUnsendableRowsAtOnce(t *testing.T) {
 		}
 		eventually(t, 20*time.Second, "three failed rows", func() bool { return countStatus(t, db, "failed") == 3 })
 		var maxAttempts int
-		if err := db.Get(&maxAttempts, `SELECT MAX(attempts) FROM email_outbox`); err != nil {
+		if err := storetest.SQL(t, db).Get(&maxAttempts, `SELECT MAX(attempts) FROM email_outbox`); err != nil {
 			t.Fatal(err)
 		}
 		if maxAttempts != 1 || len(srv.Messages()) != 0 {
@@ -247,7 +246,7 @@ func (s *blockingSender) Send(_ context.Context, m *mail.Message) error {
 }
 
 func TestWorkerShutdown(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, db *store.DB) {
+	storetest.Run(t, func(t *testing.T, db *storetest.DB) {
 		sender := &blockingSender{started: make(chan *mail.Message, 1), release: make(chan struct{})}
 		w := mail.NewWorker(db, sender, newRenderer(t, ""), fastOptions(nil))
 		enqueueWelcomes(t, db, "late", 3)
@@ -276,7 +275,7 @@ func TestWorkerShutdown(t *testing.T) {
 		})
 		t.Run("the rest of the batch is released without an attempt counted", func(t *testing.T) {
 			var n int
-			if err := db.Get(&n, `SELECT COUNT(*) FROM email_outbox WHERE status = 'pending' AND attempts = 0`); err != nil {
+			if err := storetest.SQL(t, db).Get(&n, `SELECT COUNT(*) FROM email_outbox WHERE status = 'pending' AND attempts = 0`); err != nil {
 				t.Fatal(err)
 			}
 			if n != 2 {

@@ -7,7 +7,6 @@
 package metrics
 
 import (
-	"database/sql"
 	"net/http"
 	"strconv"
 	"time"
@@ -92,8 +91,8 @@ func (m *Metrics) Handler() http.Handler {
 
 // RegisterDB adds the connection-pool statistics of db (go_sql_* with
 // db_name="authsvc").
-func (m *Metrics) RegisterDB(db *sql.DB) {
-	m.reg.MustRegister(collectors.NewDBStatsCollector(db, namespace))
+func (m *Metrics) RegisterDB(db DBStats) {
+	m.reg.MustRegister(newDBStatsCollector(db, namespace))
 }
 
 // knownMethods bounds the method label.

@@ -13,7 +13,6 @@ import (
 	"github.com/authsvc/authsvc/pkg/logship"
 	"github.com/authsvc/authsvc/pkg/mail"
 	"github.com/authsvc/authsvc/pkg/metrics"
-	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
 
@@ -25,7 +24,7 @@ var (
 	_ httpapi.RequestMetrics   = (*metrics.Metrics)(nil)
 	_ httpapi.RateLimitMetrics = (*metrics.Metrics)(nil)
 	_ metrics.LogShipStats     = (*logship.Shipper)(nil)
-	_ metrics.OutboxStatsFunc  = (*store.DB)(nil).OutboxStats
+	_ metrics.OutboxStatsFunc  = (*storetest.DB)(nil).OutboxStats
 )
 
 func TestMetrics(t *testing.T) {
@@ -128,11 +127,11 @@ func TestMetrics(t *testing.T) {
 }
 
 func TestMetricsOnStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, db *store.DB) {
+	storetest.Run(t, func(t *testing.T, db *storetest.DB) {
 		m := metrics.New()
-		m.RegisterDB(db.DB.DB)
+		m.RegisterDB(db)
 		m.RegisterOutbox(db.OutboxStats)
-		if err := db.PingContext(context.Background()); err != nil {
+		if err := db.Ping(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		fams := metricstest.Scrape(t, m.Handler())

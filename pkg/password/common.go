@@ -19,11 +19,11 @@ import (
 //go:embed common-passwords.txt.gz
 var commonGz []byte
 
-// Messages of the field errors Validate adds.
+// Messages of the field errors Validate adds (from authsvc's one table).
 const (
-	MsgTooShort = "Password must be at least 8 bytes long"
-	MsgTooLong  = "Password must be at most 72 bytes long (longer passwords are not truncated)"
-	MsgCommon   = "This password is too common; choose another"
+	MsgTooShort = authsvc.MsgPasswordTooShort
+	MsgTooLong  = authsvc.MsgPasswordTooLong
+	MsgCommon   = authsvc.MsgPasswordCommon
 )
 
 // commonList is the lowercased common passwords, sorted, for binary search.
@@ -79,10 +79,10 @@ func (h *Hasher) CommonCount() int { return h.common.Len() }
 func (h *Hasher) Validate(field, pw string, v *authsvc.Validator) {
 	switch {
 	case len(pw) < MinBytes:
-		v.Add(MsgTooShort, "string_too_short", "body", field)
+		v.Add(MsgTooShort, authsvc.TypeStringTooShort, "body", field)
 	case len(pw) > MaxBytes:
-		v.Add(MsgTooLong, "string_too_long", "body", field)
+		v.Add(MsgTooLong, authsvc.TypeStringTooLong, "body", field)
 	case h.IsCommon(pw):
-		v.Add(MsgCommon, "value_error", "body", field)
+		v.Add(MsgCommon, authsvc.TypeValueError, "body", field)
 	}
 }

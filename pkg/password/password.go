@@ -66,8 +66,7 @@ func (h *Hasher) Cost() int { return h.cost }
 // bytes is EINVALID (it is never truncated); callers Validate first.
 func (h *Hasher) Hash(pw string) (string, error) {
 	if TooLong(pw) {
-		return "", authsvc.NewError(authsvc.EINVALID, "password_too_long",
-			fmt.Sprintf("Password must be at most %d bytes long", MaxBytes))
+		return "", authsvc.ErrPasswordTooLong
 	}
 	b, err := bcrypt.GenerateFromPassword([]byte(pw), h.cost)
 	if err != nil {
@@ -76,25 +75,19 @@ func (h *Hasher) Hash(pw string) (string, error) {
 	return string(b), nil
 }
 
-// errInvalidCredentials is returned for every mismatch; it never says which
-// of username or password was wrong.
-func errInvalidCredentials() error {
-	return authsvc.NewError(authsvc.EUNAUTHORIZED, "invalid_credentials", "Incorrect username or password")
-}
-
 // Compare returns nil when pw matches hash; EUNAUTHORIZED with Reason
 // "invalid_credentials" on a mismatch or for a password over 72 bytes (bcrypt
 // would compare only the first 72); EINTERNAL when hash is not a bcrypt hash.
 func (h *Hasher) Compare(hash, pw string) error {
 	if TooLong(pw) {
-		return errInvalidCredentials()
+		return authsvc.ErrInvalidCredentials
 	}
 	err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw))
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, bcrypt.ErrMismatchedHashAndPassword):
-		return errInvalidCredentials()
+		return authsvc.ErrInvalidCredentials
 	default:
 		// A corrupt stored hash; the cause names no secret.
 		return &authsvc.Error{Code: authsvc.EINTERNAL, Message: "stored password hash is unusable",
@@ -111,13 +104,6 @@ func (h *Hasher) CompareDummy(pw string) {
 		b = b[:MaxBytes] // still spend the time; the result is thrown away
 	}
 	_ = bcrypt.CompareHashAndPassword(h.dummy, b)
-}
-
-// NeedsRehash reports whether hash was made at another cost than the
-// Hasher's (or is not a bcrypt hash), so that a login may store a new hash.
-func (h *Hasher) NeedsRehash(hash string) bool {
-	c, err := bcrypt.Cost([]byte(hash))
-	return err != nil || c != h.cost
 }
 
 // TooLong reports whether pw is over 72 bytes. It does no bcrypt work.

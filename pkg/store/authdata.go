@@ -25,7 +25,7 @@ func (db *DB) RevokeToken(ctx context.Context, jti string, expiresAt time.Time) 
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			return authsvc.NewError(authsvc.ECONFLICT, "token_revoked", "token already revoked")
+			return authsvc.ErrTokenRevoked
 		}
 		return nil
 	})
@@ -64,10 +64,6 @@ func (db *DB) CreateResetToken(ctx context.Context, userID int64, tokenHash stri
 	return created && err == nil, err
 }
 
-func errResetTokenInvalid() error {
-	return authsvc.NewError(authsvc.EINVALID, "invalid_token", "Invalid or expired reset token")
-}
-
 // lockUser takes the user's row lock for the rest of tx (PostgreSQL; SQLite
 // write transactions are serialized already); ENOTFOUND when the user is gone.
 func lockUser(ctx context.Context, tx *sqlx.Tx, dialect Dialect, userID int64) error {
@@ -97,7 +93,7 @@ func (db *DB) ConsumeResetToken(ctx context.Context, tokenHash string, userID in
 		// does, so that a reset and a password change cannot deadlock.
 		if err := lockUser(ctx, tx, db.Dialect, userID); err != nil {
 			if authsvc.ErrorCode(err) == authsvc.ENOTFOUND {
-				return errResetTokenInvalid()
+				return authsvc.ErrInvalidResetToken
 			}
 			return err
 		}
@@ -110,7 +106,7 @@ func (db *DB) ConsumeResetToken(ctx context.Context, tokenHash string, userID in
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			return errResetTokenInvalid()
+			return authsvc.ErrInvalidResetToken
 		}
 		u, err = db.setPassword(ctx, tx, userID, newHash)
 		return err
@@ -126,7 +122,7 @@ func (db *DB) LoginFailures(ctx context.Context, username string, window time.Du
 		WindowStart time.Time `db:"window_start"`
 		Failures    int       `db:"failures"`
 	}
-	err := db.GetContext(ctx, &row, db.Rebind(`SELECT window_start, failures FROM login_failures WHERE username = ?`), username)
+	err := db.pool.GetContext(ctx, &row, db.pool.Rebind(`SELECT window_start, failures FROM login_failures WHERE username = ?`), username)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, time.Time{}, nil
 	}
@@ -197,11 +193,7 @@ func (db *DB) ClearLoginFailures(ctx context.Context, username string) error {
 }
 
 // PurgeStats counts the rows a Purge deleted.
-type PurgeStats struct {
-	RevokedTokens int64
-	ResetTokens   int64
-	LoginFailures int64
-}
+type PurgeStats = authsvc.PurgeStats
 
 // Purge deletes expired revocations and reset tokens, and login-failure
 // counters whose window (of the given length) has ended.

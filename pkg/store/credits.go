@@ -33,25 +33,6 @@ const (
 		WHERE user_id = ? AND transaction_type = ? AND reference_id = ?`
 )
 
-// errInsufficientCredits is the refusal of a use that exceeds the balance.
-func errInsufficientCredits() error {
-	return authsvc.NewError(authsvc.EINVALID, "insufficient_credits", "Insufficient credits")
-}
-
-func errBalanceLimit() error {
-	return authsvc.NewError(authsvc.EINVALID, "balance_limit",
-		fmt.Sprintf("Balance would exceed the limit of %s credits", authsvc.MaxBalance))
-}
-
-func errIdempotencyConflict() error {
-	return authsvc.NewError(authsvc.ECONFLICT, "idempotency_conflict",
-		"reference_id was already used with a different amount")
-}
-
-func errCreditUserNotFound(err error) error {
-	return &authsvc.Error{Code: authsvc.ENOTFOUND, Reason: "user_not_found", Message: "User not found", Err: err}
-}
-
 // CreditBalance returns the user's balance; a user who never had credits has
 // 0, dated at the user's creation. ENOTFOUND for an unknown user.
 func (db *DB) CreditBalance(ctx context.Context, userID int64) (*authsvc.Balance, error) {
@@ -60,10 +41,10 @@ func (db *DB) CreditBalance(ctx context.Context, userID int64) (*authsvc.Balance
 		Balance   sql.NullInt64 `db:"balance"`
 		UpdatedAt sql.NullTime  `db:"updated_at"`
 	}
-	err := db.GetContext(ctx, &row, db.Rebind(`SELECT u.created_at, c.balance, c.updated_at
+	err := db.pool.GetContext(ctx, &row, db.pool.Rebind(`SELECT u.created_at, c.balance, c.updated_at
 		FROM users u LEFT JOIN user_credits c ON c.user_id = u.id WHERE u.id = ?`), userID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errCreditUserNotFound(err)
+		return nil, userNotFound(err)
 	}
 	if err != nil {
 		return nil, mapError(fmt.Errorf("get balance: %w", err))
@@ -105,7 +86,7 @@ func (db *DB) ApplyCredit(ctx context.Context, e *authsvc.LedgerEntry) (*authsvc
 		// A concurrent request with the same reference committed first. Our
 		// transaction is rolled back (on PostgreSQL it is aborted anyway), so
 		// read the winner's row in a new query.
-		orig, ferr := findReference(ctx, db.DB, e)
+		orig, ferr := findReference(ctx, db.pool, e)
 		if ferr != nil {
 			return nil, false, mapError(fmt.Errorf("read original transaction: %w", ferr))
 		}
@@ -157,16 +138,16 @@ func (db *DB) changeBalance(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerE
 	if e.Type == authsvc.CreditUsed {
 		err = db.txQueryRow(ctx, tx, sqlUseCredits, int64(e.Amount), now, e.UserID, int64(e.Amount)).Scan(&balance)
 		if errors.Is(err, sql.ErrNoRows) || IsCheckViolation(err) {
-			return 0, errInsufficientCredits()
+			return 0, authsvc.ErrInsufficientCredits
 		}
 	} else {
 		err = db.txQueryRow(ctx, tx, sqlAddCredits, e.UserID, int64(e.Amount), now,
 			int64(authsvc.MaxBalance-e.Amount)).Scan(&balance)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			return 0, errBalanceLimit()
+			return 0, authsvc.ErrBalanceLimit
 		case isForeignKeyViolation(err):
-			return 0, errCreditUserNotFound(err)
+			return 0, userNotFound(err)
 		}
 	}
 	if err != nil {
@@ -198,7 +179,7 @@ func bindTypeOf(q sqlx.QueryerContext) int {
 // idempotency conflict.
 func replayError(orig *authsvc.Transaction, e *authsvc.LedgerEntry) error {
 	if orig.Amount != e.Amount {
-		return errIdempotencyConflict()
+		return authsvc.ErrIdempotencyConflict
 	}
 	return nil
 }
@@ -211,7 +192,7 @@ func (db *DB) CreditHistory(ctx context.Context, userID int64, skip, limit int) 
 		authsvc.Transaction
 		TotalCount int64 `db:"total_count"`
 	}
-	err := db.SelectContext(ctx, &rows, db.Rebind(`SELECT `+transactionColumns+`,
+	err := db.pool.SelectContext(ctx, &rows, db.pool.Rebind(`SELECT `+transactionColumns+`,
 			(SELECT COUNT(*) FROM credit_transactions WHERE user_id = ?) AS total_count
 		FROM credit_transactions WHERE user_id = ? ORDER BY id DESC LIMIT ? OFFSET ?`), userID, userID, limit, skip)
 	if err != nil {
@@ -225,7 +206,7 @@ func (db *DB) CreditHistory(ctx context.Context, userID int64, skip, limit int) 
 		page.TotalCount = rows[i].TotalCount
 	}
 	if len(rows) == 0 && skip > 0 {
-		err := db.GetContext(ctx, &page.TotalCount, db.Rebind(`SELECT COUNT(*) FROM credit_transactions WHERE user_id = ?`), userID)
+		err := db.pool.GetContext(ctx, &page.TotalCount, db.pool.Rebind(`SELECT COUNT(*) FROM credit_transactions WHERE user_id = ?`), userID)
 		if err != nil {
 			return nil, mapError(fmt.Errorf("count transactions: %w", err))
 		}

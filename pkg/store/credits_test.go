@@ -18,7 +18,7 @@ func newLedgerUser(t testing.TB, db *store.DB, name string) int64 {
 	t.Helper()
 	now := db.Now()
 	var id int64
-	err := db.QueryRowx(db.Rebind(`INSERT INTO users (username, email, password_hash, is_admin, token_version, created_at, updated_at)
+	err := db.SQL().QueryRowx(db.SQL().Rebind(`INSERT INTO users (username, email, password_hash, is_admin, token_version, created_at, updated_at)
 		VALUES (?, ?, 'x', FALSE, 1, ?, ?) RETURNING id`), name, name+"@example.com", now, now).Scan(&id)
 	if err != nil {
 		t.Fatalf("insert user %s: %v", name, err)
@@ -127,7 +127,7 @@ func TestCreditLedger(t *testing.T) {
 		t.Run("an add past the balance limit is refused", func(t *testing.T) {
 			rich := newLedgerUser(t, db, "rich")
 			apply(t, db, rich, authsvc.CreditAdded, 1, nil)
-			if _, err := db.Exec(db.Rebind(`UPDATE user_credits SET balance = ? WHERE user_id = ?`), int64(authsvc.MaxBalance-1), rich); err != nil {
+			if _, err := db.SQL().Exec(db.SQL().Rebind(`UPDATE user_credits SET balance = ? WHERE user_id = ?`), int64(authsvc.MaxBalance-1), rich); err != nil {
 				t.Fatal(err)
 			}
 			_, _, err := db.ApplyCredit(ctx, &authsvc.LedgerEntry{UserID: rich, Type: authsvc.CreditAdded, Amount: 2})
@@ -242,7 +242,7 @@ func TestCreditConcurrentUseNeverOverdraws(t *testing.T) {
 				}
 			}
 			var used int
-			if err := db.Get(&used, db.Rebind(`SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND transaction_type = 'credit_used'`), user); err != nil {
+			if err := db.SQL().Get(&used, db.SQL().Rebind(`SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND transaction_type = 'credit_used'`), user); err != nil {
 				t.Fatal(err)
 			}
 			if ok != 100 || refused != 100 || used != 100 || balanceOf(t, db, user) != 0 {
@@ -333,7 +333,7 @@ func TestCreditHistoryPaging(t *testing.T) {
 		ctx := context.Background()
 		user, other := newLedgerUser(t, db, "pager"), newLedgerUser(t, db, "other")
 		apply(t, db, other, authsvc.CreditAdded, 1, nil)
-		tx := db.MustBegin()
+		tx := db.SQL().MustBegin()
 		now := db.Now()
 		for i := 1; i <= 1000; i++ {
 			tx.MustExec(tx.Rebind(`INSERT INTO credit_transactions (user_id, amount, transaction_type, balance_after, created_at)

@@ -7,16 +7,16 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/dburl"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq" // PostgreSQL driver
 	"github.com/rs/zerolog"
@@ -24,12 +24,12 @@ import (
 )
 
 // Dialect names the database engine behind a DB.
-type Dialect string
+type Dialect = dburl.Dialect
 
 // The supported dialects.
 const (
-	Postgres Dialect = "postgres"
-	SQLite   Dialect = "sqlite"
+	Postgres = dburl.Postgres
+	SQLite   = dburl.SQLite
 )
 
 func init() {
@@ -42,6 +42,7 @@ type Options struct {
 	MaxOpenConns int // 0 keeps the driver default
 	MaxIdleConns int
 	Logger       zerolog.Logger
+	Clock        authsvc.Clock // stamps rows; nil means time.Now
 	// MustExist refuses to create a database: a missing SQLite file (or
 	// folder) is ErrNoDatabase instead of a new, empty database.
 	MustExist bool
@@ -55,7 +56,7 @@ var ErrNoDatabase = errors.New("database does not exist")
 // DB is a connection pool to one authsvc database. It implements the storage
 // interfaces of package authsvc.
 type DB struct {
-	*sqlx.DB
+	pool    *sqlx.DB // never handed out: see Ping, Stats and the authsvc ports
 	Dialect Dialect
 	// writeSlot serializes write transactions on SQLite so that concurrent
 	// requests queue in Go instead of failing with SQLITE_BUSY. Nil on PostgreSQL.
@@ -65,79 +66,13 @@ type DB struct {
 	stmts     sync.Map // query → *sqlx.Stmt, see prepared
 }
 
-// ParseURL splits a database URL into its dialect and the driver's DSN.
-// Accepted: postgres://, postgresql:// (also the original's
-// postgresql+asyncpg://) and sqlite:PATH.
-func ParseURL(raw string) (Dialect, string, error) {
-	scheme, rest, ok := strings.Cut(raw, ":")
-	if !ok || scheme == "" {
-		return "", "", fmt.Errorf("database.url: %q is not a URL (use postgres://... or sqlite:PATH)", raw)
-	}
-	switch strings.ToLower(scheme) {
-	case "postgres", "postgresql", "postgresql+asyncpg", "postgresql+psycopg2":
-		dsn := "postgres:" + rest
-		u, err := url.Parse(dsn)
-		if err != nil {
-			// Never echo the URL: it may hold a password.
-			var urlErr *url.Error
-			if errors.As(err, &urlErr) {
-				err = urlErr.Err
-			}
-			return "", "", fmt.Errorf("database.url: malformed PostgreSQL URL: %v", err)
-		}
-		q := u.Query()
-		if !q.Has("binary_parameters") {
-			// One round trip per parameterised query instead of two.
-			q.Set("binary_parameters", "yes")
-		}
-		u.RawQuery = q.Encode()
-		return Postgres, u.String(), nil
-	case "sqlite", "sqlite3":
-		path := strings.TrimPrefix(rest, "//")
-		if path == "" {
-			return "", "", errors.New(`database.url: sqlite needs a path (e.g. "sqlite:authsvc.db")`)
-		}
-		return SQLite, sqliteDSN(path), nil
-	default:
-		return "", "", fmt.Errorf("database.url: unsupported scheme %q (use postgres:// or sqlite:)", scheme)
-	}
-}
+// ParseURL splits a database URL into its dialect and the driver's DSN; see
+// dburl.Parse.
+func ParseURL(raw string) (Dialect, string, error) { return dburl.Parse(raw) }
 
 // SQLitePath returns the file path of a sqlite: URL, or "" for other URLs and
-// in-memory databases.
-func SQLitePath(raw string) string {
-	scheme, rest, ok := strings.Cut(raw, ":")
-	if !ok || (scheme != "sqlite" && scheme != "sqlite3") {
-		return ""
-	}
-	path := strings.TrimPrefix(rest, "//")
-	path, _, _ = strings.Cut(path, "?")
-	if path == ":memory:" {
-		return ""
-	}
-	return strings.TrimPrefix(path, "file:")
-}
-
-func sqliteDSN(path string) string {
-	params := url.Values{}
-	params.Add("_pragma", "foreign_keys(1)")
-	params.Add("_pragma", "busy_timeout(10000)")
-	params.Add("_pragma", "journal_mode(WAL)")
-	params.Add("_pragma", "synchronous(NORMAL)")
-	params.Set("_txlock", "immediate")
-	params.Set("_time_format", "sqlite")
-	if path == ":memory:" {
-		// A private in-memory database shared by the pool's connections.
-		return fmt.Sprintf("file:mem%d?mode=memory&cache=shared&%s", time.Now().UnixNano(), params.Encode())
-	}
-	path, query, _ := strings.Cut(path, "?")
-	// The path is part of a file: URI: escape what would end it early.
-	path = strings.NewReplacer("%", "%25", "#", "%23").Replace(path)
-	if query != "" {
-		return "file:" + path + "?" + query + "&" + params.Encode()
-	}
-	return "file:" + path + "?" + params.Encode()
-}
+// in-memory databases; see dburl.SQLitePath.
+func SQLitePath(raw string) string { return dburl.SQLitePath(raw) }
 
 // Open opens a pool for a database URL. It does not wait for the server; see
 // WaitReady. The SQLite file's directory is created if missing, unless
@@ -164,19 +99,28 @@ func Open(rawURL string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	db := &DB{DB: sqlxDB, Dialect: dialect, log: opts.Logger, now: time.Now}
+	db := &DB{pool: sqlxDB, Dialect: dialect, log: opts.Logger, now: time.Now}
+	if opts.Clock != nil {
+		db.now = opts.Clock
+	}
 	if opts.MaxOpenConns > 0 {
-		db.SetMaxOpenConns(opts.MaxOpenConns)
+		db.pool.SetMaxOpenConns(opts.MaxOpenConns)
 	}
 	if opts.MaxIdleConns > 0 {
-		db.SetMaxIdleConns(opts.MaxIdleConns)
+		db.pool.SetMaxIdleConns(opts.MaxIdleConns)
 	}
-	db.SetConnMaxIdleTime(5 * time.Minute)
+	db.pool.SetConnMaxIdleTime(5 * time.Minute)
 	if dialect == SQLite {
 		db.writeSlot = make(chan struct{}, 1)
 	}
 	return db, nil
 }
+
+// Ping checks that the database answers (the readiness probe).
+func (db *DB) Ping(ctx context.Context) error { return mapError(db.pool.PingContext(ctx)) }
+
+// Stats returns the connection pool's statistics (for metrics).
+func (db *DB) Stats() sql.DBStats { return db.pool.Stats() }
 
 // SetClock replaces the clock the store stamps rows with (tests only).
 func (db *DB) SetClock(now func() time.Time) { db.now = now }
@@ -193,7 +137,7 @@ func (db *DB) WaitReady(ctx context.Context, wait time.Duration) error {
 	backoff := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := db.PingContext(pingCtx)
+		err := db.pool.PingContext(pingCtx)
 		cancel()
 		if err == nil {
 			return nil
@@ -203,8 +147,7 @@ func (db *DB) WaitReady(ctx context.Context, wait time.Duration) error {
 		}
 		remaining := time.Until(deadline)
 		if remaining <= 0 || ctx.Err() != nil {
-			return &authsvc.Error{Code: authsvc.EUNAVAILABLE, Reason: "database_unavailable",
-				Message: fmt.Sprintf("database unreachable after %s", wait), Err: err} // Error() adds the cause once
+			return authsvc.ErrUnavailable.With(fmt.Errorf("database unreachable after %s: %w", wait, err))
 		}
 		db.log.Warn().Int("attempt", attempt).Err(err).Dur("retry_in", backoff).Msg("database not ready")
 		sleep := min(backoff, remaining)
@@ -228,7 +171,7 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 			return ctx.Err()
 		}
 	}
-	tx, err := db.BeginTxx(ctx, nil)
+	tx, err := db.pool.BeginTxx(ctx, nil)
 	if err != nil {
 		return mapError(fmt.Errorf("begin: %w", err))
 	}
@@ -251,7 +194,7 @@ func (db *DB) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) {
 	if st, ok := db.stmts.Load(query); ok {
 		return st.(*sqlx.Stmt), nil
 	}
-	st, err := db.PreparexContext(ctx, db.Rebind(query))
+	st, err := db.pool.PreparexContext(ctx, db.pool.Rebind(query))
 	if err != nil {
 		return nil, mapError(fmt.Errorf("prepare: %w", err))
 	}
@@ -279,5 +222,12 @@ func (db *DB) Close() error {
 		st.(*sqlx.Stmt).Close()
 		return true
 	})
-	return db.DB.Close()
+	return db.pool.Close()
 }
+
+// The ports DB implements.
+var (
+	_ authsvc.AuthStore   = (*DB)(nil)
+	_ authsvc.CreditStore = (*DB)(nil)
+	_ authsvc.Outbox      = (*DB)(nil)
+)

@@ -28,17 +28,16 @@ func mapError(err error) error {
 		return err
 	}
 	if errors.Is(err, sql.ErrNoRows) {
-		return &authsvc.Error{Code: authsvc.ENOTFOUND, Message: "not found", Err: err}
+		return authsvc.ErrNotFound.With(err)
 	}
 	if isUnstorableText(err) {
-		return &authsvc.Error{Code: authsvc.EINVALID, Reason: "invalid_text",
-			Message: "Text contains characters that cannot be stored (NUL or invalid UTF-8)", Err: err}
+		return authsvc.ErrInvalidText.With(err)
 	}
 	if isUniqueViolation(err) {
-		return &authsvc.Error{Code: authsvc.ECONFLICT, Reason: "conflict", Message: "already exists", Err: err}
+		return authsvc.ErrConflict.With(err)
 	}
 	if IsUnavailable(err) {
-		return &authsvc.Error{Code: authsvc.EUNAVAILABLE, Reason: "database_unavailable", Message: "database unavailable", Err: err}
+		return authsvc.ErrUnavailable.With(err)
 	}
 	return err
 }
@@ -55,6 +54,42 @@ func isUniqueViolation(err error) bool {
 		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 	}
 	return false
+}
+
+// sqliteUniqueColumns names the unique indexes SQLite reports by their
+// columns ("UNIQUE constraint failed: users.email"); indexes on expressions
+// it reports by name ("… failed: index 'users_username_lower_key'").
+var sqliteUniqueColumns = map[string]string{
+	"users.email": constraintEmail,
+	"credit_transactions.user_id, credit_transactions.transaction_type, credit_transactions.reference_id": "credit_transactions_reference_key",
+}
+
+// violatedConstraint returns the name of the constraint (or unique index) a
+// constraint violation hit, or "" when err is none or the driver did not say.
+func violatedConstraint(err error) string {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		return pqErr.Constraint
+	}
+	var liteErr *sqlite.Error
+	if !errors.As(err, &liteErr) {
+		return ""
+	}
+	// modernc reports "constraint failed: UNIQUE constraint failed: <target> (2067)".
+	_, target, ok := strings.Cut(liteErr.Error(), "constraint failed: ")
+	if !ok {
+		return ""
+	}
+	if _, t, ok := strings.Cut(target, "constraint failed: "); ok {
+		target = t
+	}
+	if i := strings.LastIndex(target, " ("); i >= 0 {
+		target = target[:i]
+	}
+	if name, ok := strings.CutPrefix(target, "index '"); ok {
+		return strings.TrimSuffix(name, "'")
+	}
+	return sqliteUniqueColumns[target]
 }
 
 // IsCheckViolation reports a CHECK constraint failure (e.g. balance >= 0).

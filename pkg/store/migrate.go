@@ -61,7 +61,7 @@ func (db *DB) migrate(ctx context.Context, dir migrate.MigrationDirection, max i
 		return 0, err
 	}
 	defer unlock()
-	n, err := migrationSet.ExecMaxContext(ctx, db.DB.DB, db.migrateDialect(), db.migrationSource(), dir, max)
+	n, err := migrationSet.ExecMaxContext(ctx, db.pool.DB, db.migrateDialect(), db.migrationSource(), dir, max)
 	if err != nil {
 		var txErr *migrate.TxError
 		if errors.As(err, &txErr) && txErr.Migration != nil {
@@ -79,7 +79,7 @@ func (db *DB) lockMigrations(ctx context.Context) (func(), error) {
 	if db.Dialect != Postgres {
 		return func() {}, nil
 	}
-	conn, err := db.Conn(ctx)
+	conn, err := db.pool.Conn(ctx)
 	if err != nil {
 		return nil, mapError(fmt.Errorf("migration lock: %w", err))
 	}
@@ -144,14 +144,14 @@ func (db *DB) appliedMigrations(ctx context.Context) (map[string]time.Time, erro
 	if db.Dialect == SQLite {
 		q = `SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')`
 	}
-	if err := db.QueryRowContext(ctx, q).Scan(&exists); err != nil {
+	if err := db.pool.QueryRowContext(ctx, q).Scan(&exists); err != nil {
 		return nil, mapError(fmt.Errorf("read migration table: %w", err))
 	}
 	out := map[string]time.Time{}
 	if !exists {
 		return out, nil
 	}
-	rows, err := db.QueryContext(ctx, `SELECT id, applied_at FROM schema_migrations`)
+	rows, err := db.pool.QueryContext(ctx, `SELECT id, applied_at FROM schema_migrations`)
 	if err != nil {
 		return nil, mapError(fmt.Errorf("read migration table: %w", err))
 	}

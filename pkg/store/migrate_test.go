@@ -53,14 +53,14 @@ func TestMigrateUpDownStatus(t *testing.T) {
 			}
 			// The schema is usable: the ledger's last line of defence holds.
 			now := db.Now()
-			if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO users (username, email, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`), "alice", "a@example.com", "x", now, now); err != nil {
+			if _, err := db.SQL().ExecContext(ctx, db.SQL().Rebind(`INSERT INTO users (username, email, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`), "alice", "a@example.com", "x", now, now); err != nil {
 				t.Fatal(err)
 			}
-			_, err = db.ExecContext(ctx, db.Rebind(`INSERT INTO user_credits (user_id, balance, updated_at) VALUES (1, -1, ?)`), now)
+			_, err = db.SQL().ExecContext(ctx, db.SQL().Rebind(`INSERT INTO user_credits (user_id, balance, updated_at) VALUES (1, -1, ?)`), now)
 			if !store.IsCheckViolation(err) {
 				t.Fatalf("negative balance: got %v, want a CHECK violation", err)
 			}
-			_, err = db.ExecContext(ctx, db.Rebind(`INSERT INTO users (username, email, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`), "ALICE", "b@example.com", "x", now, now)
+			_, err = db.SQL().ExecContext(ctx, db.SQL().Rebind(`INSERT INTO users (username, email, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`), "ALICE", "b@example.com", "x", now, now)
 			if err == nil {
 				t.Fatal("username differing only in case: want a unique violation")
 			}
@@ -115,7 +115,7 @@ func TestSQLitePathWithHash(t *testing.T) {
 func TestMigrateUpToleratesNewerMigrations(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)`),
+		if _, err := db.SQL().ExecContext(ctx, db.SQL().Rebind(`INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)`),
 			"9999_from_a_newer_release.sql", db.Now()); err != nil {
 			t.Fatal(err)
 		}

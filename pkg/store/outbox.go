@@ -66,7 +66,7 @@ func (db *DB) ClaimEmails(ctx context.Context, limit int, lease time.Duration) (
 	if db.Dialect == Postgres {
 		lock = "FOR UPDATE SKIP LOCKED"
 	}
-	query := db.Rebind(`UPDATE email_outbox SET attempts = attempts + 1, next_attempt_at = ?
+	query := db.pool.Rebind(`UPDATE email_outbox SET attempts = attempts + 1, next_attempt_at = ?
 		WHERE id IN (SELECT id FROM email_outbox WHERE status = 'pending' AND next_attempt_at <= ?
 			ORDER BY next_attempt_at, id LIMIT ? ` + lock + `)
 		RETURNING id, kind, recipient, data, attempts, next_attempt_at, created_at`)
@@ -205,8 +205,7 @@ func leaseHeld(res sql.Result, e *authsvc.OutboundEmail) error {
 		return fmt.Errorf("rows affected: %w", err)
 	}
 	if n == 0 {
-		return &authsvc.Error{Code: authsvc.ECONFLICT, Reason: "email_lease_lost",
-			Message: fmt.Sprintf("email %d is no longer claimed at attempt %d", e.ID, e.Attempts)}
+		return authsvc.ErrEmailLeaseLost.With(fmt.Errorf("email %d is no longer claimed at attempt %d", e.ID, e.Attempts))
 	}
 	return nil
 }
@@ -226,14 +225,14 @@ func truncateError(s string) string {
 // OutboxStats returns the number of pending emails and the age of the oldest
 // one by creation time (0 when the queue is empty), for metrics.
 func (db *DB) OutboxStats(ctx context.Context) (depth int, oldest time.Duration, err error) {
-	if err := db.GetContext(ctx, &depth, `SELECT COUNT(*) FROM email_outbox WHERE status = 'pending'`); err != nil {
+	if err := db.pool.GetContext(ctx, &depth, `SELECT COUNT(*) FROM email_outbox WHERE status = 'pending'`); err != nil {
 		return 0, 0, mapError(fmt.Errorf("count pending emails: %w", err))
 	}
 	if depth == 0 {
 		return 0, 0, nil
 	}
 	var created []time.Time
-	if err := db.SelectContext(ctx, &created,
+	if err := db.pool.SelectContext(ctx, &created,
 		`SELECT created_at FROM email_outbox WHERE status = 'pending' ORDER BY created_at LIMIT 1`); err != nil {
 		return 0, 0, mapError(fmt.Errorf("oldest pending email: %w", err))
 	}

@@ -52,7 +52,7 @@ type outboxState struct {
 func rowState(t *testing.T, db *store.DB, id int64) outboxState {
 	t.Helper()
 	var s outboxState
-	err := db.Get(&s, db.Rebind(`SELECT status, data, attempts, last_error, sent_at FROM email_outbox WHERE id = ?`), id)
+	err := db.SQL().Get(&s, db.SQL().Rebind(`SELECT status, data, attempts, last_error, sent_at FROM email_outbox WHERE id = ?`), id)
 	if err != nil {
 		t.Fatalf("read email %d: %v", id, err)
 	}
@@ -182,7 +182,7 @@ func TestOutboxUndecodableDataFailsAtOnce(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		now := db.Now()
 		var id int64
-		err := db.QueryRowx(db.Rebind(`INSERT INTO email_outbox (kind, recipient, data, status, attempts, next_attempt_at, created_at)
+		err := db.SQL().QueryRowx(db.SQL().Rebind(`INSERT INTO email_outbox (kind, recipient, data, status, attempts, next_attempt_at, created_at)
 			VALUES ('welcome', 'x@example.com', 'not json', 'pending', 0, ?, ?) RETURNING id`), now, now).Scan(&id)
 		if err != nil {
 			t.Fatal(err)

@@ -22,7 +22,8 @@ func importRow(line int, name, email string, balance authsvc.Cents) authsvc.Impo
 func importedBalance(t *testing.T, db *store.DB, name string) (authsvc.Cents, int) {
 	t.Helper()
 	var bal, n int64
-	err := db.QueryRowx(db.Rebind(`SELECT coalesce(max(c.balance), 0), (SELECT count(*) FROM credit_transactions x WHERE x.user_id = u.id)
+	pool := storetest.SQL(t, db)
+	err := pool.QueryRowx(pool.Rebind(`SELECT coalesce(max(c.balance), 0), (SELECT count(*) FROM credit_transactions x WHERE x.user_id = u.id)
 		FROM users u LEFT JOIN user_credits c ON c.user_id = u.id WHERE u.username = ? GROUP BY u.id`), name).Scan(&bal, &n)
 	if err != nil {
 		t.Fatal(err)

@@ -12,19 +12,13 @@ import (
 // userColumns is the column list every user query selects.
 const userColumns = `u.id, u.username, u.email, u.password_hash, u.is_admin, u.token_version, u.created_at, u.updated_at`
 
-// errUsernameTaken is what clients see for a taken username (CONTRACT §4 #1).
-func errUsernameTaken(err error) error {
-	return &authsvc.Error{Code: authsvc.ECONFLICT, Reason: "username_taken", Message: "Username already registered", Err: err}
-}
+// The unique indexes of users (sql/*/0001_initial.sql).
+const (
+	constraintUsername = "users_username_lower_key"
+	constraintEmail    = "users_email_key"
+)
 
-// errEmailTaken is what clients see for a taken email.
-func errEmailTaken(err error) error {
-	return &authsvc.Error{Code: authsvc.ECONFLICT, Reason: "email_taken", Message: "Email already registered", Err: err}
-}
-
-func userNotFound(err error) error {
-	return &authsvc.Error{Code: authsvc.ENOTFOUND, Reason: "user_not_found", Message: "User not found", Err: err}
-}
+func userNotFound(err error) error { return authsvc.ErrUserNotFound.With(err) }
 
 // normalizeUser converts the timestamps of u to UTC.
 func normalizeUser(u *authsvc.User) *authsvc.User {
@@ -33,15 +27,19 @@ func normalizeUser(u *authsvc.User) *authsvc.User {
 	return u
 }
 
-// uniqueUserError tells which unique index of users a violation hit.
+// uniqueUserError tells which unique index of users a violation hit, by the
+// index's name: authsvc.ErrEmailTaken or authsvc.ErrUsernameTaken.
 func uniqueUserError(err error) error {
 	if !isUniqueViolation(err) {
 		return err
 	}
-	if strings.Contains(err.Error(), "email") {
-		return errEmailTaken(err)
+	switch violatedConstraint(err) {
+	case constraintEmail:
+		return authsvc.ErrEmailTaken.With(err)
+	case constraintUsername:
+		return authsvc.ErrUsernameTaken.With(err)
 	}
-	return errUsernameTaken(err)
+	return err
 }
 
 // CreateUser inserts u (setting ID, TokenVersion and timestamps; the email is
@@ -66,7 +64,7 @@ func (db *DB) CreateUser(ctx context.Context, u *authsvc.User, mail ...*authsvc.
 // getUser runs a single-row user query; no row is ENOTFOUND.
 func (db *DB) getUser(ctx context.Context, q sqlx.QueryerContext, where string, args ...any) (*authsvc.User, error) {
 	var u authsvc.User
-	err := sqlx.GetContext(ctx, q, &u, db.Rebind(`SELECT `+userColumns+` FROM users u WHERE `+where), args...)
+	err := sqlx.GetContext(ctx, q, &u, db.pool.Rebind(`SELECT `+userColumns+` FROM users u WHERE `+where), args...)
 	if err != nil {
 		if authsvc.ErrorCode(mapError(err)) == authsvc.ENOTFOUND {
 			return nil, userNotFound(err)
@@ -78,7 +76,7 @@ func (db *DB) getUser(ctx context.Context, q sqlx.QueryerContext, where string, 
 
 // UserByID returns the user with the given id, or ENOTFOUND.
 func (db *DB) UserByID(ctx context.Context, id int64) (*authsvc.User, error) {
-	return db.getUser(ctx, db, `u.id = ?`, id)
+	return db.getUser(ctx, db.pool, `u.id = ?`, id)
 }
 
 // UserByUsername returns the user whose username matches case-insensitively,
@@ -87,7 +85,7 @@ func (db *DB) UserByUsername(ctx context.Context, username string) (*authsvc.Use
 	if !storable(username) {
 		return nil, userNotFound(nil)
 	}
-	return db.getUser(ctx, db, `lower(u.username) = ?`, strings.ToLower(username))
+	return db.getUser(ctx, db.pool, `lower(u.username) = ?`, strings.ToLower(username))
 }
 
 // UserByEmail returns the user with the given email (compared lowercased),
@@ -96,7 +94,7 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*authsvc.User, err
 	if !storable(email) {
 		return nil, userNotFound(nil)
 	}
-	return db.getUser(ctx, db, `u.email = ?`, strings.ToLower(email))
+	return db.getUser(ctx, db.pool, `u.email = ?`, strings.ToLower(email))
 }
 
 // ListUsers returns users ordered by id.
@@ -113,7 +111,7 @@ func (db *DB) ListUsers(ctx context.Context, f authsvc.UserFilter) ([]*authsvc.U
 		args = append(args, f.Limit)
 	}
 	users := []*authsvc.User{}
-	if err := sqlx.SelectContext(ctx, db, &users, db.Rebind(q), args...); err != nil {
+	if err := sqlx.SelectContext(ctx, db.pool, &users, db.pool.Rebind(q), args...); err != nil {
 		return nil, mapError(fmt.Errorf("list users: %w", err))
 	}
 	for _, u := range users {

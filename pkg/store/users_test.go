@@ -35,7 +35,7 @@ func wantCode(t *testing.T, err error, code, reason string) {
 func outboxKinds(t *testing.T, db *store.DB) []string {
 	t.Helper()
 	var rows []string
-	if err := db.Select(&rows, `SELECT kind || ':' || recipient FROM email_outbox ORDER BY id`); err != nil {
+	if err := db.SQL().Select(&rows, `SELECT kind || ':' || recipient FROM email_outbox ORDER BY id`); err != nil {
 		t.Fatal(err)
 	}
 	return rows

@@ -25,13 +25,6 @@ const (
 	ReasonWrongPurpose  = "wrong_purpose"  // a reset token as an access token, or the reverse
 )
 
-// Client-facing reasons and message of a refused token.
-const (
-	clientReasonExpired = "token_expired"
-	clientReasonInvalid = "invalid_token"
-	clientMessage       = "Could not validate credentials"
-)
-
 // refusal is the cause of a refused token: a reason for metrics and the
 // library error for logs. Neither ever contains the token.
 type refusal struct {
@@ -48,14 +41,16 @@ func (r *refusal) Error() string {
 
 func (r *refusal) Unwrap() error { return r.err }
 
+// RefusalReason implements authsvc.TokenRefusal.
+func (r *refusal) RefusalReason() string { return r.reason }
+
 // refuse returns the EUNAUTHORIZED error for a refused token.
 func refuse(reason string, cause error) error {
-	client := clientReasonInvalid
+	client := authsvc.ErrInvalidToken
 	if reason == ReasonExpired {
-		client = clientReasonExpired
+		client = authsvc.ErrTokenExpired
 	}
-	return &authsvc.Error{Code: authsvc.EUNAUTHORIZED, Reason: client, Message: clientMessage,
-		Err: &refusal{reason: reason, err: cause}}
+	return client.With(&refusal{reason: reason, err: cause})
 }
 
 // RefusalReason returns why a token was refused (one of the Reason*

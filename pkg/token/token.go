@@ -6,7 +6,6 @@ package token
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -20,10 +19,10 @@ import (
 
 // Limits and fixed values of the token format.
 const (
-	MinSecretBytes = 32               // shorter secrets are refused by New
-	MaxTokenBytes  = 4096             // longer tokens are refused before any parsing
-	Leeway         = 30 * time.Second // clock skew allowed on exp, nbf and iat
-	PurposeReset   = "pwreset"        // the purpose claim of password-reset tokens
+	MinSecretBytes = 32                  // shorter secrets are refused by New
+	MaxTokenBytes  = 4096                // longer tokens are refused before any parsing
+	Leeway         = authsvc.TokenLeeway // clock skew allowed on exp, nbf and iat
+	PurposeReset   = "pwreset"           // the purpose claim of password-reset tokens
 	alg            = "HS256"
 )
 
@@ -34,7 +33,7 @@ type Config struct {
 	Audience  string        // the aud claim written and required
 	AccessTTL time.Duration // lifetime of access tokens
 	ResetTTL  time.Duration // lifetime of password-reset tokens
-	Now       func() time.Time
+	Now       authsvc.Clock
 }
 
 // Issuer issues and verifies access and reset tokens. It is safe for
@@ -215,7 +214,4 @@ func newJTI() string {
 
 // HashToken returns the hex SHA-256 of a token: what the database stores
 // instead of a reset token.
-func HashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
+func HashToken(token string) string { return authsvc.HashToken(token) }

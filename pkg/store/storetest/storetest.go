@@ -12,12 +12,20 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/authsvc/authsvc/pkg/dburl"
 	"github.com/authsvc/authsvc/pkg/store"
+	"github.com/jmoiron/sqlx"
 	"github.com/rs/zerolog"
 )
+
+// DB is the store's database, named here so that the tests of other
+// packages reach the store only through storetest (no package but store and
+// cmd imports store).
+type DB = store.DB
 
 // DefaultAdminURL is the PostgreSQL server tests use unless
 // AUTHSVC_TEST_POSTGRES_URL names another; it must allow CREATE DATABASE.
@@ -53,10 +61,66 @@ func Open(t testing.TB, url string) *store.DB {
 		t.Fatalf("open %s: %v", url, err)
 	}
 	t.Cleanup(func() { db.Close() })
+	urls.Store(db, url)
+	t.Cleanup(func() {
+		urls.Delete(db)
+		if p, ok := pools.LoadAndDelete(db); ok {
+			p.(*sqlx.DB).Close()
+		}
+	})
 	if _, err := db.MigrateUp(context.Background()); err != nil {
 		t.Fatalf("migrate up: %v", err)
 	}
 	return db
+}
+
+// urls remembers the URL each Open opened, and pools the pool SQL opened
+// for it.
+var urls, pools sync.Map // *store.DB → string, *sqlx.DB
+
+// SQL returns a second, independent pool on the database db (opened by Open)
+// for tests that read or write rows directly; the store never hands out its
+// own. The same pool is returned for the same db; it is closed with db.
+func SQL(t testing.TB, db *store.DB) *sqlx.DB {
+	t.Helper()
+	if p, ok := pools.Load(db); ok {
+		return p.(*sqlx.DB)
+	}
+	url, ok := urls.Load(db)
+	if !ok {
+		t.Fatal("storetest.SQL: db was not opened by storetest.Open")
+	}
+	pool := openPool(t, url.(string))
+	if prev, loaded := pools.LoadOrStore(db, pool); loaded {
+		pool.Close()
+		return prev.(*sqlx.DB)
+	}
+	return pool
+}
+
+// SQLFor returns a pool on the database at url, closed when the test ends.
+func SQLFor(t testing.TB, url string) *sqlx.DB {
+	t.Helper()
+	pool := openPool(t, url)
+	t.Cleanup(func() { pool.Close() })
+	return pool
+}
+
+func openPool(t testing.TB, url string) *sqlx.DB {
+	t.Helper()
+	dialect, dsn, err := dburl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	driver := "postgres"
+	if dialect == dburl.SQLite {
+		driver = "sqlite"
+	}
+	pool, err := sqlx.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pool
 }
 
 // SQLiteURL returns the URL of a new SQLite file in t's temporary directory.

@@ -1,4 +1,4 @@
-package config
+package cmd
 
 import (
 	"crypto/rand"
@@ -10,31 +10,32 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/authsvc/authsvc/pkg/config"
 	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/rs/zerolog"
 )
 
-// SecretFile is where a generated development secret is kept: beside the
+// secretFile is where a generated development secret is kept: beside the
 // SQLite database, or in the working directory for PostgreSQL.
-func (c *Config) SecretFile() string {
+func secretFile(c *config.Config) string {
 	if p := store.SQLitePath(c.Database.URL); p != "" {
 		return p + ".secret"
 	}
 	return "authsvc.secret"
 }
 
-// EnsureSecret fills in auth.secret_key when none is configured outside
+// ensureSecret fills in auth.secret_key when none is configured outside
 // production: it reads the secret file, or generates a random secret and
 // writes it there (mode 0600) with a warning, so that serve and the CLI agree
 // across restarts.
-func (c *Config) EnsureSecret(log zerolog.Logger) error {
+func ensureSecret(c *config.Config, log zerolog.Logger) error {
 	if c.Auth.SecretKey != "" {
 		return nil
 	}
 	if c.IsProduction() {
 		return errors.New("auth.secret_key: required in production")
 	}
-	path := c.SecretFile()
+	path := secretFile(c)
 	secret, err := readSecret(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		secret, err = createSecret(path)
@@ -55,8 +56,8 @@ func readSecret(path string) (string, error) {
 		return "", err
 	}
 	secret := strings.TrimSpace(string(b))
-	if len(secret) < MinSecretBytes {
-		return "", fmt.Errorf("secret file %s: too short (%d bytes, need %d); delete it to generate a new one", path, len(secret), MinSecretBytes)
+	if len(secret) < config.MinSecretBytes {
+		return "", fmt.Errorf("secret file %s: too short (%d bytes, need %d); delete it to generate a new one", path, len(secret), config.MinSecretBytes)
 	}
 	return secret, nil
 }

@@ -1,0 +1,77 @@
+package authsvc
+
+import (
+	"context"
+	"time"
+)
+
+// The storage ports of the account use cases (package auth), one small
+// interface per concern. Package store implements them all; errors are the
+// sentinels of messages.go (compare with errors.Is) or carry their codes.
+
+// AccountStore changes and deletes user rows.
+type AccountStore interface {
+	// UpdatePassword sets the hash, bumps the token version and retires the
+	// user's reset tokens; ErrUserNotFound.
+	UpdatePassword(ctx context.Context, userID int64, hash string) (*User, error)
+	// UpdateEmail sets the (lowercased) email, bumps the token version,
+	// retires reset tokens and queues mail in the same transaction;
+	// ErrUserNotFound, ErrEmailTaken.
+	UpdateEmail(ctx context.Context, userID int64, email string, mail ...*OutboundEmail) (*User, error)
+	// SetAdmin grants or revokes admin rights; ErrUserNotFound.
+	SetAdmin(ctx context.Context, userID int64, isAdmin bool) (*User, error)
+	// DeleteUser deletes the user and their rows; ErrUserNotFound.
+	DeleteUser(ctx context.Context, userID int64) error
+}
+
+// TokenStore backs access-token checks and revocation.
+type TokenStore interface {
+	// AuthUser returns the user and whether jti is revoked, in one query;
+	// ErrUserNotFound.
+	AuthUser(ctx context.Context, userID int64, jti string) (*User, bool, error)
+	// RevokeToken lists jti as revoked until expiresAt; ErrTokenRevoked when
+	// it already was (of two concurrent revocations exactly one wins).
+	RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error
+}
+
+// ResetStore keeps single-use password-reset tokens (by hash).
+type ResetStore interface {
+	// CreateResetToken stores the hash and queues mail unless the user got a
+	// token less than minInterval ago (then false); ErrUserNotFound.
+	CreateResetToken(ctx context.Context, userID int64, tokenHash string, expiresAt time.Time,
+		minInterval time.Duration, mail ...*OutboundEmail) (bool, error)
+	// ConsumeResetToken uses the token and sets the new hash in one
+	// transaction; ErrInvalidResetToken.
+	ConsumeResetToken(ctx context.Context, tokenHash string, userID int64, newHash string) (*User, error)
+}
+
+// LoginFailureStore counts failed logins per (lowercased) username in fixed
+// windows.
+type LoginFailureStore interface {
+	LoginFailures(ctx context.Context, username string, window time.Duration) (int, time.Time, error)
+	RecordLoginFailure(ctx context.Context, username string, window time.Duration) (int, time.Time, error)
+	ClearLoginFailures(ctx context.Context, username string) error
+}
+
+// PurgeStats counts the rows a purge of expired auth data deleted.
+type PurgeStats struct {
+	RevokedTokens int64
+	ResetTokens   int64
+	LoginFailures int64
+}
+
+// AuthDataPurger deletes expired revocations and reset tokens, and login
+// counters whose window has ended.
+type AuthDataPurger interface {
+	Purge(ctx context.Context, loginWindow time.Duration) (PurgeStats, error)
+}
+
+// AuthStore is every port the account use cases run on.
+type AuthStore interface {
+	UserStore
+	AccountStore
+	TokenStore
+	ResetStore
+	LoginFailureStore
+	AuthDataPurger
+}
