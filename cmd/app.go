@@ -146,7 +146,7 @@ func (a *app) openDB(ctx context.Context, wait time.Duration, create bool) (*sto
 		}
 	}
 	if errors.Is(err, store.ErrNoDatabase) {
-		return nil, &authsvc.Error{Code: authsvc.EUNAVAILABLE, Reason: "database_missing",
+		return nil, &authsvc.Error{Code: authsvc.EUNAVAILABLE, Reason: authsvc.ReasonDatabaseMissing,
 			Message: msgNoDatabase(a.cfg.Database.URL)} // the path is in the message already
 	}
 	if err != nil {
@@ -190,7 +190,7 @@ func msgNoDatabase(raw string) string {
 		if u, err := url.Parse(raw); err == nil {
 			raw = u.Redacted()
 		}
-		return fmt.Sprintf("database %s does not exist (create it, e.g. with createdb, then run authsvc migrate up)", raw)
+		return fmt.Sprintf(authsvc.MsgDatabaseMissingPostgres, raw)
 	}
-	return fmt.Sprintf("database %s does not exist (run authsvc migrate up or authsvc serve first)", raw)
+	return fmt.Sprintf(authsvc.MsgDatabaseMissingSQLite, raw)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	netmail "net/mail"
 
+	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/mail"
 	"github.com/spf13/cobra"
 )
@@ -44,7 +45,7 @@ is an error too. No database is needed.`,
 			}
 			cfg := a.mailConfig()
 			if cfg.Driver != mail.DriverSMTP {
-				return errors.New("mail.driver is log: nothing is sent; set mail.host (MAIL_SERVER) to send through SMTP")
+				return errors.New(authsvc.MsgMailDriverLog)
 			}
 			line, err := mail.Probe(cmd.Context(), cfg)
 			if err != nil {

@@ -56,7 +56,7 @@ func TestUnreachableCauseOnce(t *testing.T) {
 	r := c.run("migrate", "status", "--wait", "1s")
 	expectExit(t, r, 5)
 	last := strings.TrimSpace(r.stderr[strings.LastIndex(strings.TrimSpace(r.stderr), "\n")+1:])
-	if strings.Count(last, "connection refused") != 1 || !strings.HasPrefix(last, "error: database unreachable after 1s: ") {
+	if strings.Count(last, "connection refused") != 1 || !strings.HasPrefix(last, "error: database unavailable: database unreachable after 1s: ") {
 		t.Fatalf("want the cause once: %q", last)
 	}
 }

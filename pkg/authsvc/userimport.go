@@ -27,9 +27,9 @@ type ImportedUser struct {
 // Reasons an imported row conflicts with a user already in the database.
 var (
 	// ErrImportUsernameTaken: the username belongs to a user with another email.
-	ErrImportUsernameTaken = errors.New("username belongs to an existing user with another email")
+	ErrImportUsernameTaken = errors.New(MsgImportUsernameTaken)
 	// ErrImportEmailTaken: the email belongs to a user with another username.
-	ErrImportEmailTaken = errors.New("email belongs to an existing user with another username")
+	ErrImportEmailTaken = errors.New(MsgImportEmailTaken)
 )
 
 // ImportRowError is one row that could not be imported.

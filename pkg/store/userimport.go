@@ -17,7 +17,7 @@ import (
 const importChunk = 500
 
 // errImportBalanceLimit is a balance the account cannot hold.
-var errImportBalanceLimit = errors.New("the balance would exceed the largest balance an account may hold")
+var errImportBalanceLimit = errors.New(authsvc.MsgImportBalanceLimit)
 
 // ImportUsers implements authsvc.UserImporter: one transaction for the whole
 // file, in chunks of multi-row statements; see the interface for the rules.

@@ -186,10 +186,10 @@ func toUser(rw row) (authsvc.ImportedUser, error) {
 		Email: strings.ToLower(strings.TrimSpace(f["email"])), PasswordHash: strings.TrimSpace(f["password_hash"])}
 	var probs []string
 	if !auth.ValidUsername(u.Username) {
-		probs = append(probs, fmt.Sprintf("username %q is not 3-32 characters of A-Z a-z 0-9 _ . -", u.Username))
+		probs = append(probs, fmt.Sprintf(authsvc.MsgImportBadUsername, u.Username))
 	}
 	if !auth.ValidEmail(u.Email) {
-		probs = append(probs, fmt.Sprintf("email %q is not a valid email address", u.Email))
+		probs = append(probs, fmt.Sprintf(authsvc.MsgImportBadEmail, u.Email))
 	}
 	if err := checkHash(u.PasswordHash); err != nil {
 		probs = append(probs, err.Error())
@@ -213,10 +213,10 @@ func toUser(rw row) (authsvc.ImportedUser, error) {
 // checkHash accepts bcrypt hashes as passlib and others write them.
 func checkHash(h string) error {
 	if h == "" {
-		return errors.New("hashed_password is missing")
+		return errors.New(authsvc.MsgImportNoHash)
 	}
 	if len(h) != 60 || !(strings.HasPrefix(h, "$2a$") || strings.HasPrefix(h, "$2b$") || strings.HasPrefix(h, "$2y$")) {
-		return errors.New("hashed_password is not a bcrypt hash ($2a$, $2b$ or $2y$, 60 characters)")
+		return errors.New(authsvc.MsgImportBadHash)
 	}
 	if _, err := bcrypt.Cost([]byte(h)); err != nil {
 		return fmt.Errorf("hashed_password is not a valid bcrypt hash: %v", err)
@@ -231,7 +231,7 @@ func parseBool(s string) (bool, error) {
 	case "true", "t", "1", "yes", "y":
 		return true, nil
 	}
-	return false, fmt.Errorf("is_admin %q is not true or false", s)
+	return false, fmt.Errorf(authsvc.MsgImportBadBool, s)
 }
 
 // timeLayouts are RFC 3339 and what psql writes for timestamp and timestamptz.
@@ -249,7 +249,7 @@ func parseTime(s string) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("created_at %q is not a timestamp like 2024-05-01T12:00:00Z", s)
+	return time.Time{}, fmt.Errorf(authsvc.MsgImportBadTime, s)
 }
 
 func parseBalance(s string) (authsvc.Cents, error) {
@@ -262,7 +262,7 @@ func parseBalance(s string) (authsvc.Cents, error) {
 		return 0, fmt.Errorf("balance %q: %v", s, err)
 	}
 	if c < 0 {
-		return 0, fmt.Errorf("balance %q is negative", s)
+		return 0, fmt.Errorf(authsvc.MsgImportNegative, s)
 	}
 	return c, nil
 }

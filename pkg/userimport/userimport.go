@@ -29,16 +29,16 @@ type Report struct {
 func Import(ctx context.Context, importer authsvc.UserImporter, r io.Reader, opts Options) (*Report, error) {
 	users, bad, err := Parse(r)
 	if err != nil {
-		return nil, &authsvc.Error{Code: authsvc.EINVALID, Reason: "import_unreadable", Message: err.Error(), Err: err}
+		return nil, &authsvc.Error{Code: authsvc.EINVALID, Reason: authsvc.ReasonImportUnreadable, Message: err.Error(), Err: err}
 	}
 	if len(bad) > 0 && !opts.Continue {
-		return nil, &authsvc.Error{Code: authsvc.EINVALID, Reason: "import_bad_row", Message: badRows(bad)}
+		return nil, &authsvc.Error{Code: authsvc.EINVALID, Reason: authsvc.ReasonImportBadRow, Message: badRows(bad)}
 	}
 	res, err := importer.ImportUsers(ctx, users, opts.Continue)
 	var rowErr *authsvc.ImportRowError
 	if errors.As(err, &rowErr) {
-		return nil, &authsvc.Error{Code: authsvc.ECONFLICT, Reason: "import_conflict",
-			Message: rowErr.Error() + "; nothing was imported (use --continue to skip such rows)"}
+		return nil, &authsvc.Error{Code: authsvc.ECONFLICT, Reason: authsvc.ReasonImportConflict,
+			Message: rowErr.Error() + "; " + authsvc.MsgImportConflictNothing}
 	}
 	if err != nil {
 		return nil, err
@@ -56,5 +56,5 @@ func badRows(bad []authsvc.ImportRowError) string {
 	if len(bad) > 1 {
 		msg += fmt.Sprintf(" (and %d more bad rows)", len(bad)-1)
 	}
-	return msg + "; nothing was imported (fix the file, or use --continue to skip bad rows)"
+	return msg + "; " + authsvc.MsgImportNothingKept
 }
