@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/subosito/gotenv"
 )
@@ -117,6 +118,18 @@ func (e *environment) notices() []string {
 			out = append(out, fmt.Sprintf("%s is not used: authsvc has no setting of that name (see the configuration table in README.md)", name))
 		}
 	}
+	for _, kv := range os.Environ() { // a misspelt AUTHSVC_* name in the real environment
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "AUTHSVC_") && !known[name] && !seen[name] && !envOnlyNames[name] &&
+			!strings.HasPrefix(name, "AUTHSVC_TEST_") {
+			if _, inFile := e.dotenv[name]; !inFile {
+				out = append(out, fmt.Sprintf("%s is not used: authsvc has no setting of that name (see the configuration table in README.md)", name))
+			}
+		}
+	}
 	sort.Strings(out)
 	return out
 }
+
+// envOnlyNames are AUTHSVC_* names read outside the configuration (by the CLI).
+var envOnlyNames = map[string]bool{"AUTHSVC_PASSWORD": true}

@@ -113,6 +113,19 @@ func TestDotenv(t *testing.T) {
 			t.Fatalf("notices: %q", cfg.Notices)
 		}
 	})
+	t.Run("a misspelt AUTHSVC_ name in the environment is reported", func(t *testing.T) {
+		chdirTemp(t)
+		t.Setenv("AUTHSVC_MAIL_HOTS", "smtp.example.com")
+		t.Setenv("AUTHSVC_PASSWORD", "read by the CLI")
+		t.Setenv("AUTHSVC_TEST_REQUIRE_POSTGRES", "1")
+		cfg, err := Load(Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(cfg.Notices, []string{"AUTHSVC_MAIL_HOTS is not used: authsvc has no setting of that name (see the configuration table in README.md)"}) {
+			t.Fatalf("notices %q", cfg.Notices)
+		}
+	})
 	t.Run("a named env file must exist", func(t *testing.T) {
 		chdirTemp(t)
 		_, err := Load(Options{EnvFile: "missing.env"})
