@@ -1,11 +1,14 @@
 package cmd_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -13,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authsvc/authsvc/internal/testkit"
 	"github.com/authsvc/authsvc/pkg/mail/mailtest"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 	"github.com/golang-jwt/jwt/v5"
@@ -260,5 +264,29 @@ func TestServeReportsSMTPWithoutSTARTTLS(t *testing.T) {
 	}
 	if code, _ := s.get(t, "/healthz"); code != 200 {
 		t.Fatalf("healthz %d", code)
+	}
+}
+
+// Stopping a command that waits says "interrupted", once, with exit code 130.
+func TestInterruptedCommand(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, "postgres://postgres@127.0.0.1:1/authsvc?sslmode=disable&connect_timeout=1")
+	cmd := c.command(context.Background(), "", "migrate", "status", "--wait", "1m")
+	logs := &testkit.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(logs.String(), "database not ready") })
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) || exitErr.ExitCode() != 130 {
+		t.Fatalf("exit %v, want 130:\n%s", err, logs.String())
+	}
+	if !strings.HasSuffix(logs.String(), "error: interrupted\n") || strings.Contains(logs.String(), "context canceled") {
+		t.Fatalf("want one line saying interrupted:\n%s", logs.String())
 	}
 }
