@@ -151,6 +151,24 @@ func TestOriginalDotenvStartsServe(t *testing.T) {
 			}
 			// A token signed with the .env's SECRET_KEY works: the file was honoured.
 			register(t, s, "newcomer")
+			// Real mail and a working reset link, from MAIL_* and FRONTEND_URL.
+			post(t, s, "/auth/password-reset-request", `{"email":"newcomer@example.com"}`, 200)
+			msgs := smtp.WaitFor(t, 2, 20*time.Second)
+			var link string
+			for _, m := range msgs {
+				if m.EnvelopeFrom == "noreply@example.com" && strings.Contains(m.Text, "http://localhost:3000/reset-password?token=") {
+					link = regexp.MustCompile(`http://localhost:3000/reset-password\?token=\S+`).FindString(m.Text)
+				}
+			}
+			u, err := url.Parse(link)
+			if err != nil || u.Query().Get("token") == "" {
+				t.Fatalf("no reset link from noreply@example.com in %+v", msgs)
+			}
+			body, _ := json.Marshal(map[string]string{"token": u.Query().Get("token"), "new_password": "a brand new passphrase"})
+			post(t, s, "/auth/reset-password", string(body), 200)
+			if code := login(t, s, "newcomer", "a brand new passphrase"); code != 200 {
+				t.Fatalf("login with the new password: %d", code)
+			}
 		})
 	}
 }
@@ -288,5 +306,17 @@ func TestInterruptedCommand(t *testing.T) {
 	}
 	if !strings.HasSuffix(logs.String(), "error: interrupted\n") || strings.Contains(logs.String(), "context canceled") {
 		t.Fatalf("want one line saying interrupted:\n%s", logs.String())
+	}
+}
+
+func post(t *testing.T, s *server, path, body string, want int) {
+	t.Helper()
+	resp, err := http.Post(s.base+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != want {
+		t.Fatalf("POST %s: %d, want %d", path, resp.StatusCode, want)
 	}
 }
