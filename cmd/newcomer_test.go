@@ -320,3 +320,19 @@ func post(t *testing.T, s *server, path, body string, want int) {
 		t.Fatalf("POST %s: %d, want %d", path, resp.StatusCode, want)
 	}
 }
+
+// The original's .env as published (SECRET_KEY=your-secret-key-here) is the
+// one edit a newcomer must make: serve says so and how.
+func TestOriginalDotenvShortKey(t *testing.T) {
+	t.Parallel()
+	c := &cli{t: t, dir: t.TempDir()}
+	env := strings.Replace(originalDotenv, "SECRET_KEY=an-original-secret-of-32-bytes!!", "SECRET_KEY=your-secret-key-here", 1)
+	if err := os.WriteFile(filepath.Join(c.dir, ".env"), []byte(env), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := c.run("serve")
+	expectExit(t, r, 2)
+	if !strings.Contains(r.stderr, "auth.secret_key: too short: 20 bytes, need at least 32 (generate one with: openssl rand -base64 48)") {
+		t.Fatalf("stderr %q", r.stderr)
+	}
+}
