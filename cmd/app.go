@@ -43,6 +43,8 @@ type app struct {
 	// clock is the one clock of the process: the store stamps rows with it,
 	// the token issuer signs with it, the use cases decide with it.
 	clock authsvc.Clock
+	// build holds what Build (the tests' entry) injects; zero for commands.
+	build BuildOptions
 }
 
 func newApp(streams Streams) *app {

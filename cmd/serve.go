@@ -39,22 +39,12 @@ background workers, closes the database and exits 0.`,
 
 // serve runs the HTTP server and the background jobs until ctx is cancelled.
 func (a *app) serve(ctx context.Context, wait time.Duration) error {
-	db, err := a.openDB(ctx, wait, true)
-	if err != nil {
-		return err
-	}
-	if a.cfg.Database.AutoMigrate {
-		n, err := db.MigrateUp(ctx)
-		if err != nil {
-			return err
-		}
-		a.log.Info().Int("applied", n).Msg("migrations up to date")
-	}
-	srv, err := a.buildServer(ctx)
+	srv, err := a.buildStack(ctx, wait)
 	if err != nil {
 		return err
 	}
 	defer srv.close()
+	db := a.db
 
 	ln, err := net.Listen("tcp", a.cfg.Server.Addr)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/auth"
+	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/credits"
 	"github.com/authsvc/authsvc/pkg/password"
 	"github.com/authsvc/authsvc/pkg/store"
@@ -18,6 +19,7 @@ const adminWait = 5 * time.Second
 type services struct {
 	auth    *auth.Service
 	credits *credits.Service
+	tokens  *token.Issuer
 }
 
 // buildServices constructs the use cases over db. serve passes Prometheus
@@ -42,19 +44,27 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 	if err != nil {
 		return nil, err
 	}
-	authSvc, err := auth.New(auth.Deps{Store: db, Hasher: hasher, Policy: hasher, Tokens: tokens}, auth.Options{
+	authOpts := auth.Options{
 		MaxSession:  a.cfg.MaxSession(),
 		FrontendURL: a.cfg.Mail.FrontendURL,
 		Logger:      a.log,
 		Metrics:     authMetrics,
 		Clock:       a.clock,
-	})
+	}
+	var hashes authsvc.PasswordHasher = hasher
+	if a.build.WrapHasher != nil {
+		hashes = a.build.WrapHasher(hasher)
+	}
+	if a.build.AuthOptions != nil {
+		a.build.AuthOptions(&authOpts)
+	}
+	authSvc, err := auth.New(auth.Deps{Store: db, Hasher: hashes, Policy: hasher, Tokens: tokens}, authOpts)
 	if err != nil {
 		return nil, err
 	}
 	creditOpts.UserSelfAdd = a.cfg.Credits.UserSelfAdd
 	creditOpts.Logger = a.log
-	return &services{auth: authSvc, credits: credits.New(db, creditOpts)}, nil
+	return &services{auth: authSvc, credits: credits.New(db, creditOpts), tokens: tokens}, nil
 }
 
 // adminServices loads the configuration, opens the database (applying

@@ -18,11 +18,13 @@ const (
 )
 
 // server is everything serve runs: the HTTP handler and the background jobs
-// (each runs until its context is cancelled), and what to release at the end.
+// (each runs until its context is cancelled), the services beneath them, and
+// what to release at the end.
 type server struct {
 	handler http.Handler
 	jobs    []func(ctx context.Context)
 	close   func()
+	svc     *services
 }
 
 // buildServer wires the services into the HTTP API and the background jobs.
@@ -75,6 +77,7 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 		jobs = append(jobs, a.probeMail) // once, in the background: startup never waits on SMTP
 	}
 	return &server{
+		svc:     svc,
 		handler: api.Handler(),
 		jobs:    jobs,
 		close: func() {

@@ -149,6 +149,9 @@ const (
 	MsgImportBadTime           = "created_at %q is not a timestamp like 2024-05-01T12:00:00Z"
 	MsgImportNegative          = "balance %q is negative"
 	MsgImportBalanceLimit      = "the balance would exceed the largest balance an account may hold"
+	MsgImportEmpty             = "the file is empty"
+	MsgImportNotJSON           = "not a JSON object: %v"
+	MsgImportNoColumn          = "CSV header %q has no %s column (want username, email, hashed_password, is_admin, created_at, balance)"
 
 	ReasonDatabaseMissing  = "database_missing"
 	ReasonImportUnreadable = "import_unreadable"

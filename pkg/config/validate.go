@@ -3,11 +3,11 @@ package config
 import (
 	"net"
 	"net/mail"
-	"net/netip"
 	"net/url"
 	"strings"
 
 	"github.com/authsvc/authsvc/pkg/dburl"
+	"github.com/authsvc/authsvc/pkg/proxyaddr"
 	"github.com/rs/zerolog"
 )
 
@@ -59,10 +59,8 @@ func (c *Config) validateServer(e *errs) {
 		e.add("server.addr", "must be host:port or :port: %v", err)
 	}
 	for _, p := range c.Server.TrustedProxies {
-		if _, err := netip.ParsePrefix(p); err != nil {
-			if _, err := netip.ParseAddr(p); err != nil {
-				e.add("server.trusted_proxies", "%q is not a CIDR or an IP address", p)
-			}
+		if _, err := proxyaddr.Parse([]string{p}); err != nil {
+			e.add("server.trusted_proxies", "%v", err)
 		}
 	}
 	for _, o := range c.Server.CORSAllowedOrigins {

@@ -15,9 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authsvc/authsvc/cmd"
 	"github.com/authsvc/authsvc/pkg/auth"
 	"github.com/authsvc/authsvc/pkg/authsvc"
-	"github.com/authsvc/authsvc/pkg/credits"
+	"github.com/authsvc/authsvc/pkg/config"
 	"github.com/authsvc/authsvc/pkg/httpapi"
 	"github.com/authsvc/authsvc/pkg/password"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
@@ -26,8 +27,8 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// The end-to-end harness: for each backend a fresh database, the REAL
-// services (bcrypt at cost 4 in tests) wired into httpapi.New, served by
+// The end-to-end harness: for each backend a fresh database and the REAL
+// wiring of `authsvc serve` (cmd.Build; bcrypt at cost 4 in tests), served by
 // httptest.NewServer. Every response is checked for leaked passwords and
 // hashes, and at cleanup the captured log for leaked passwords and tokens.
 
@@ -70,19 +71,26 @@ type env struct {
 	Hasher  *countingHasher
 	Clock   *testClock
 	Handler http.Handler
+	Stack   *cmd.Stack // what serve runs; Handler is its handler
 	logs    *testkit.SyncBuffer
+	dbURL   string
 
 	mu      sync.Mutex
 	secrets map[string]bool // passwords and tokens that must never be logged
+	sqlPool *sqlx.DB
 }
 
 // envConfig tunes newEnv.
 type envConfig struct {
 	cost      int
-	authOpts  auth.Options
-	noServer  bool // handler only (fuzzing, benchmarks)
+	authOpts  auth.Options // non-zero fields override the use cases' options
+	noServer  bool         // handler only (fuzzing, benchmarks)
 	logLevel  zerolog.Level
 	accessTTL time.Duration
+	// config adjusts the configuration before the stack is built (e.g.
+	// lower rate limits, credits.user_self_add, CORS origins).
+	config func(*config.Config)
+	jobs   bool // run serve's background jobs (outbox worker, janitor)
 }
 
 // forEachBackend runs fn on SQLite and on PostgreSQL, each with a fresh env.
@@ -93,7 +101,11 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
 	}
 }
 
-// newEnv wires the real services on the database at dbURL.
+// newEnv boots on the database at dbURL the same wiring `authsvc serve`
+// runs (cmd.Build: middleware, per-IP rate limits, metrics, CORS, the access
+// log), with a test configuration: bcrypt at cost 4, a fixed secret, the
+// test clock, generous rate limits (a test may lower them with
+// envConfig.config). The background jobs do not run unless envConfig.jobs.
 func newEnv(t testing.TB, dbURL string, cfg envConfig) *env {
 	t.Helper()
 	if cfg.cost == 0 {
@@ -102,34 +114,39 @@ func newEnv(t testing.TB, dbURL string, cfg envConfig) *env {
 	if cfg.accessTTL == 0 {
 		cfg.accessTTL = time.Hour
 	}
-	db := storetest.Open(t, dbURL)
-	e := &env{t: t, DB: db, Clock: &testClock{}, logs: &testkit.SyncBuffer{}, secrets: map[string]bool{}}
+	conf, err := config.Load(config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf.Database.URL = dbURL
+	conf.Database.AutoMigrate = true
+	conf.Auth.SecretKey = testSecret
+	conf.Auth.BcryptCost = cfg.cost
+	conf.Auth.AccessTokenExpireMinutes = int(cfg.accessTTL / time.Minute)
+	conf.Mail.FrontendURL = testFrontendURL
+	conf.RateLimit.AuthPerMinute, conf.RateLimit.DefaultPerMinute = 1_000_000, 1_000_000
+	if cfg.config != nil {
+		cfg.config(conf)
+	}
+	e := &env{t: t, Clock: &testClock{}, logs: &testkit.SyncBuffer{}, secrets: map[string]bool{}, dbURL: dbURL}
 	logger := zerolog.New(e.logs).Level(cfg.logLevel).With().Timestamp().Logger()
-	db.SetClock(e.Clock.Now)
-	hasher, err := password.New(cfg.cost)
+	stack, err := cmd.Build(context.Background(), conf, cmd.BuildOptions{
+		Logger: &logger,
+		Clock:  e.Clock.Now,
+		WrapHasher: func(h authsvc.PasswordHasher) authsvc.PasswordHasher {
+			e.Hasher = &countingHasher{PasswordHasher: h}
+			return e.Hasher
+		},
+		AuthOptions: func(o *auth.Options) { overrideAuthOptions(o, cfg.authOpts) },
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.Hasher = &countingHasher{PasswordHasher: hasher}
-	e.Tokens, err = token.New(token.Config{Secret: []byte(testSecret), Issuer: "authsvc", Audience: "authsvc",
-		AccessTTL: cfg.accessTTL, ResetTTL: 30 * time.Minute, Now: e.Clock.Now})
-	if err != nil {
-		t.Fatal(err)
+	t.Cleanup(stack.Close) // waits for background reset work, then closes the database
+	e.Stack, e.DB, e.Auth, e.Tokens, e.Handler = stack, stack.DB, stack.Auth, stack.Tokens, stack.Handler
+	if cfg.jobs {
+		t.Cleanup(stack.StartJobs(context.Background()))
 	}
-	opts := cfg.authOpts
-	opts.Clock, opts.Logger = e.Clock.Now, logger
-	if opts.FrontendURL == "" {
-		opts.FrontendURL = testFrontendURL
-	}
-	e.Auth, err = auth.New(auth.Deps{Store: db, Hasher: e.Hasher, Policy: hasher, Tokens: e.Tokens}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Auth.Wait) // background reset work ends before the database closes
-	deps := httpapi.Deps{Auth: e.Auth, Authenticator: e.Auth, Logger: logger,
-		Credits: credits.New(db, credits.Options{}),
-		Ready:   db.Ping}
-	e.Handler = httpapi.New(deps, httpapi.Options{}).Handler()
 	if !cfg.noServer {
 		srv := httptest.NewServer(e.Handler)
 		t.Cleanup(srv.Close)
@@ -137,6 +154,29 @@ func newEnv(t testing.TB, dbURL string, cfg envConfig) *env {
 	}
 	t.Cleanup(e.checkLogs)
 	return e
+}
+
+// overrideAuthOptions sets the non-zero fields of o2 over o (envConfig.authOpts
+// wins over the configuration's values).
+func overrideAuthOptions(o *auth.Options, o2 auth.Options) {
+	if o2.MaxSession > 0 {
+		o.MaxSession = o2.MaxSession
+	}
+	if o2.FrontendURL != "" {
+		o.FrontendURL = o2.FrontendURL
+	}
+	if o2.FailedLoginLimit > 0 {
+		o.FailedLoginLimit = o2.FailedLoginLimit
+	}
+	if o2.FailedLoginWindow > 0 {
+		o.FailedLoginWindow = o2.FailedLoginWindow
+	}
+	if o2.ResetEmailInterval > 0 {
+		o.ResetEmailInterval = o2.ResetEmailInterval
+	}
+	if o2.Metrics != nil {
+		o.Metrics = o2.Metrics
+	}
 }
 
 // secret records a password or token that must never appear in a log (and
@@ -371,4 +411,11 @@ func (e *env) outboxCount(kind string) int {
 
 // SQL is a pool of its own on the test database, for reading and writing
 // rows directly (the store never hands out its pool).
-func (e *env) SQL() *sqlx.DB { return storetest.SQL(e.t, e.DB) }
+func (e *env) SQL() *sqlx.DB {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.sqlPool == nil {
+		e.sqlPool = storetest.SQLFor(e.t, e.dbURL)
+	}
+	return e.sqlPool
+}

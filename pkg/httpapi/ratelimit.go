@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/proxyaddr"
 	"github.com/authsvc/authsvc/pkg/ratelimit"
 	"github.com/rs/zerolog"
 )
@@ -22,25 +23,14 @@ type ClientIPs struct {
 	trusted []netip.Prefix
 }
 
-// NewClientIPs parses server.trusted_proxies: CIDRs or single addresses.
+// NewClientIPs parses server.trusted_proxies (CIDRs or single addresses;
+// see proxyaddr.Parse).
 func NewClientIPs(trustedProxies []string) (*ClientIPs, error) {
-	c := &ClientIPs{}
-	for _, s := range trustedProxies {
-		s = strings.TrimSpace(s)
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			a, aerr := netip.ParseAddr(s)
-			if aerr != nil {
-				return nil, fmt.Errorf("trusted proxy %q is not a CIDR or an IP address", s)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		if p.Addr().Is4In6() && p.Bits() >= 96 {
-			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-		}
-		c.trusted = append(c.trusted, p.Masked())
+	trusted, err := proxyaddr.Parse(trustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("trusted proxy: %w", err)
 	}
-	return c, nil
+	return &ClientIPs{trusted: trusted}, nil
 }
 
 func (c *ClientIPs) isTrusted(a netip.Addr) bool {

@@ -147,7 +147,7 @@ func dial(ctx context.Context, cfg Config, addr string) (net.Conn, error) {
 // isTLSMismatch reports a handshake with a server that speaks plain text.
 func isTLSMismatch(err error) bool {
 	var rec tls.RecordHeaderError
-	return errors.As(err, &rec) || strings.Contains(err.Error(), "handshake")
+	return errors.As(err, &rec)
 }
 
 // pickAuth chooses a mechanism the server offers, strongest first.

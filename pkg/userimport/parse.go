@@ -78,7 +78,7 @@ func firstNonBlank(br *bufio.Reader) (byte, error) {
 	for i := 1; ; i++ {
 		b, err := br.Peek(i)
 		if errors.Is(err, io.EOF) || (err == nil && len(b) < i) {
-			return 0, errors.New("the file is empty")
+			return 0, errors.New(authsvc.MsgImportEmpty)
 		}
 		if err != nil {
 			return 0, err
@@ -104,7 +104,7 @@ func readJSONLines(r io.Reader) ([]row, []authsvc.ImportRowError, error) {
 		}
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(text, &obj); err != nil {
-			bad = append(bad, authsvc.ImportRowError{Line: line, Err: fmt.Errorf("not a JSON object: %v", err)})
+			bad = append(bad, authsvc.ImportRowError{Line: line, Err: fmt.Errorf(authsvc.MsgImportNotJSON, err)})
 			continue
 		}
 		fields := map[string]string{}
@@ -146,8 +146,7 @@ func readCSV(r io.Reader) ([]row, error) {
 	}
 	for _, need := range []string{"username", "email", "password_hash"} {
 		if !hasValue(index, need) {
-			return nil, fmt.Errorf("CSV header %q has no %s column (want username, email, hashed_password, is_admin, created_at, balance)",
-				strings.Join(header, ","), need)
+			return nil, fmt.Errorf(authsvc.MsgImportNoColumn, strings.Join(header, ","), need)
 		}
 	}
 	var rows []row

@@ -36,7 +36,8 @@ func TestParseWhatPsqlWrites(t *testing.T) {
 
 func TestParseRefusesAHeaderWithoutHashes(t *testing.T) {
 	_, _, err := Parse(strings.NewReader("username,email\nann,ann@example.com\n"))
-	if err == nil || !strings.Contains(err.Error(), "no password_hash column") {
+	want := `CSV header "username,email" has no password_hash column (want username, email, hashed_password, is_admin, created_at, balance)`
+	if err == nil || err.Error() != want {
 		t.Fatalf("got %v", err)
 	}
 	if _, _, err := Parse(strings.NewReader("\n  \n")); err == nil {
