@@ -336,3 +336,18 @@ func TestOriginalDotenvShortKey(t *testing.T) {
 		t.Fatalf("stderr %q", r.stderr)
 	}
 }
+
+// --env-file names another dotenv file; a missing one is a usage error.
+func TestEnvFileFlag(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, "")
+	if err := os.WriteFile(filepath.Join(c.dir, "staging.env"), []byte("DATABASE_URL=sqlite:from-staging-env.db\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := c.run("user", "list", "--env-file", "staging.env")
+	expectExit(t, r, 5)
+	if !strings.Contains(r.stderr, "error: database sqlite:from-staging-env.db does not exist") {
+		t.Fatalf("the env file was not read: %q", r.stderr)
+	}
+	expectExit(t, c.run("user", "list", "--env-file", "missing.env"), 2)
+}
