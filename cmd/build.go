@@ -101,10 +101,14 @@ func Build(ctx context.Context, cfg *config.Config, opts BuildOptions) (*Stack, 
 
 // StartJobs runs serve's background jobs until the returned stop is called
 // (stop waits for them to return).
-func (s *Stack) StartJobs(ctx context.Context) (stop func()) {
+func (s *Stack) StartJobs(ctx context.Context) (stop func()) { return startJobs(ctx, s.srv.jobs) }
+
+// startJobs runs each job in its own goroutine until stop is called; stop
+// cancels them and waits for them to return. serve uses it too.
+func startJobs(ctx context.Context, jobs []func(context.Context)) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	for _, job := range s.srv.jobs {
+	for _, job := range jobs {
 		wg.Go(func() { job(ctx) })
 	}
 	return func() { cancel(); wg.Wait() }

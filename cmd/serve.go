@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -59,11 +58,7 @@ func (a *app) serve(ctx context.Context, wait time.Duration) error {
 		MaxHeaderBytes:    64 << 10,
 	}
 
-	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
-	var jobs sync.WaitGroup
-	for _, job := range srv.jobs {
-		jobs.Go(func() { job(jobsCtx) })
-	}
+	stopJobs := startJobs(context.WithoutCancel(ctx), srv.jobs)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpServer.Serve(ln) }()
@@ -72,7 +67,6 @@ func (a *app) serve(ctx context.Context, wait time.Duration) error {
 	select {
 	case err := <-serveErr:
 		stopJobs()
-		jobs.Wait()
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
@@ -86,7 +80,6 @@ func (a *app) serve(ctx context.Context, wait time.Duration) error {
 		err = nil
 	}
 	stopJobs()
-	jobs.Wait()
 	a.log.Info().Msg("stopped")
 	return err
 }

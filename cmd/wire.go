@@ -134,7 +134,7 @@ func (a *app) rateLimit(ctx context.Context, ips *httpapi.ClientIPs, m *metrics.
 	if !rl.Enabled {
 		return nil, func() {}, nil
 	}
-	var limiter ratelimit.Limiter = ratelimit.NewMemory(ratelimit.MemoryOptions{})
+	var limiter ratelimit.Limiter = ratelimit.NewMemory(ratelimit.MemoryOptions{Clock: a.clock})
 	closeLimiter := func() {}
 	if rl.RedisURL != "" {
 		r, err := ratelimit.NewRedis(rl.RedisURL, ratelimit.RedisOptions{})
@@ -153,5 +153,6 @@ func (a *app) rateLimit(ctx context.Context, ips *httpapi.ClientIPs, m *metrics.
 		ClientIPs: ips,
 		Metrics:   m,
 		Logger:    a.log,
+		Clock:     a.clock,
 	}), closeLimiter, nil
 }

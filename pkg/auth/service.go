@@ -15,7 +15,7 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultMaxSession         = 12 * time.Hour
+	DefaultMaxSession         = authsvc.DefaultMaxSession
 	DefaultFailedLoginLimit   = 100
 	DefaultFailedLoginWindow  = time.Hour
 	DefaultResetEmailInterval = time.Minute

@@ -48,8 +48,13 @@ type ResetStore interface {
 // LoginFailureStore counts failed logins per (lowercased) username in fixed
 // windows.
 type LoginFailureStore interface {
+	// LoginFailures returns the count in the current window and when it
+	// ends (zero when none); only EUNAVAILABLE/EINTERNAL errors.
 	LoginFailures(ctx context.Context, username string, window time.Duration) (int, time.Time, error)
+	// RecordLoginFailure counts one attempt atomically and returns the new
+	// count and the window's end.
 	RecordLoginFailure(ctx context.Context, username string, window time.Duration) (int, time.Time, error)
+	// ClearLoginFailures forgets the username's count (after a success).
 	ClearLoginFailures(ctx context.Context, username string) error
 }
 

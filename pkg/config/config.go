@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 )
@@ -144,7 +145,7 @@ func Defaults() map[string]any {
 		"auth.bcrypt_cost":                 12,
 		"auth.issuer":                      "authsvc",
 		"auth.audience":                    "authsvc",
-		"auth.max_session_hours":           12,
+		"auth.max_session_hours":           int(authsvc.DefaultMaxSession / time.Hour),
 		"mail.driver":                      "",
 		"mail.host":                        "",
 		"mail.port":                        587,
