@@ -128,10 +128,20 @@ func isTerminal(w any) bool {
 	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }
 
-// openDB opens the pool and waits up to wait for the database to answer.
-// Only serve and migrate up may create a database (create); every other
-// command on a missing SQLite file fails with exit code 5.
-func (a *app) openDB(ctx context.Context, wait time.Duration, create bool) (*store.DB, error) {
+// openDB opens the existing database and waits up to wait for it to answer.
+// It never creates one: a missing SQLite file is exit code 5. Only serve and
+// migrate up create the database, through openOrCreateDB.
+func (a *app) openDB(ctx context.Context, wait time.Duration) (*store.DB, error) {
+	return a.open(ctx, wait, false)
+}
+
+// openOrCreateDB is openDB that creates a missing SQLite database (serve,
+// migrate up).
+func (a *app) openOrCreateDB(ctx context.Context, wait time.Duration) (*store.DB, error) {
+	return a.open(ctx, wait, true)
+}
+
+func (a *app) open(ctx context.Context, wait time.Duration, create bool) (*store.DB, error) {
 	if a.db != nil {
 		return a.db, nil
 	}

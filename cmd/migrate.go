@@ -37,7 +37,10 @@ func newMigrateUpCommand(a *app, wait *time.Duration) *cobra.Command {
 		Example: "  authsvc migrate up\n  authsvc migrate up -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := a.migrationDB(cmd, *wait, true)
+			if err := a.load(cmd, nil); err != nil {
+				return err
+			}
+			db, err := a.openOrCreateDB(cmd.Context(), *wait)
 			if err != nil {
 				return err
 			}
@@ -61,7 +64,7 @@ func newMigrateDownCommand(a *app, wait *time.Duration) *cobra.Command {
 			if n < 1 {
 				return usagef("-n must be at least 1")
 			}
-			db, err := a.migrationDB(cmd, *wait, false)
+			db, err := a.migrationDB(cmd, *wait)
 			if err != nil {
 				return err
 			}
@@ -83,7 +86,7 @@ func newMigrateStatusCommand(a *app, wait *time.Duration) *cobra.Command {
 		Example: "  authsvc migrate status\n  authsvc migrate status -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := a.migrationDB(cmd, *wait, false)
+			db, err := a.migrationDB(cmd, *wait)
 			if err != nil {
 				return err
 			}
@@ -107,12 +110,12 @@ func newMigrateStatusCommand(a *app, wait *time.Duration) *cobra.Command {
 	}
 }
 
-// migrationDB loads the configuration and opens the database, waiting for it
-// up to wait; the migrations themselves are not touched. Only with create may
-// a missing SQLite database be created (migrate up).
-func (a *app) migrationDB(cmd *cobra.Command, wait time.Duration, create bool) (*store.DB, error) {
+// migrationDB loads the configuration and opens the existing database,
+// waiting for it up to wait; the migrations themselves are not touched. It
+// never creates a database (migrate up does, with openOrCreateDB).
+func (a *app) migrationDB(cmd *cobra.Command, wait time.Duration) (*store.DB, error) {
 	if err := a.load(cmd, nil); err != nil {
 		return nil, err
 	}
-	return a.openDB(cmd.Context(), wait, create)
+	return a.openDB(cmd.Context(), wait)
 }

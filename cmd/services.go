@@ -81,7 +81,7 @@ func (a *app) adminServices(cmd *cobra.Command) (*services, error) {
 // adminDB loads the configuration and opens the existing database (never
 // creating one), applying pending migrations when database.auto_migrate is on.
 func (a *app) adminDB(cmd *cobra.Command) (*store.DB, error) {
-	db, err := a.migrationDB(cmd, adminWait, false)
+	db, err := a.migrationDB(cmd, adminWait)
 	if err != nil {
 		return nil, err
 	}
