@@ -151,6 +151,16 @@ func TestOriginalDotenvStartsServe(t *testing.T) {
 			}
 			// A token signed with the .env's SECRET_KEY works: the file was honoured.
 			register(t, s, "newcomer")
+			// A token of the original (same secret, its claims) is refused: users log in again.
+			old := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "newcomer", "user_id": 1,
+				"username": "newcomer", "is_admin": false, "exp": time.Now().Add(time.Hour).Unix()})
+			signed, err := old.SignedString([]byte("an-original-secret-of-32-bytes!!"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if code, _ := s.authGet(t, "/auth/me", signed); code != 401 {
+				t.Fatalf("a token of the original: %d, want 401", code)
+			}
 			// Real mail and a working reset link, from MAIL_* and FRONTEND_URL.
 			post(t, s, "/auth/password-reset-request", `{"email":"newcomer@example.com"}`, 200)
 			msgs := smtp.WaitFor(t, 2, 20*time.Second)
