@@ -211,16 +211,18 @@ func (db *DB) importBalances(ctx context.Context, tx *sqlx.Tx, chunk []authsvc.I
 		return errImportBalanceLimit
 	}
 	var ins strings.Builder
+	// Each user appears once per statement, and its balance row is locked by
+	// the upsert above: seq is its highest seq + 1, as for every ledger row.
 	ins.WriteString(`INSERT INTO credit_transactions
-		(user_id, amount, transaction_type, reference_id, description, balance_after, created_at) VALUES `)
+		(user_id, amount, transaction_type, reference_id, description, balance_after, created_at, seq) VALUES `)
 	args = args[:0]
 	for i, b := range balances {
 		if i > 0 {
 			ins.WriteString(", ")
 		}
-		ins.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+		ins.WriteString("(?, ?, ?, ?, ?, ?, ?, " + sqlNextSeq + ")")
 		args = append(args, b.UserID, int64(amounts[b.UserID]), string(authsvc.CreditAdded), authsvc.ImportReference,
-			"balance imported by authsvc user import", b.Balance, now)
+			"balance imported by authsvc user import", b.Balance, now, b.UserID)
 	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind(ins.String()), args...); err != nil {
 		return fmt.Errorf("import: insert transactions: %w", err)

@@ -60,6 +60,15 @@ func TestImportUsers(t *testing.T) {
 			if bal, n := importedBalance(t, db, "bob"); bal != 99 || n != 1 {
 				t.Fatalf("bob: balance %d in %d transactions", bal, n)
 			}
+			// The import's row is numbered in the user's history like any other.
+			bob, err := db.UserByUsername(ctx, "bob")
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, err := db.CreditHistory(ctx, bob.ID, 0, 10, 0)
+			if err != nil || page.TotalCount != 1 || len(page.Transactions) != 1 || page.Transactions[0].Amount != 99 {
+				t.Fatalf("bob's history %+v %v", page, err)
+			}
 			if bal, n := importedBalance(t, db, "ann"); bal != 150 || n != 1 {
 				t.Fatalf("ann: balance %d in %d transactions", bal, n)
 			}
