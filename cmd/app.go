@@ -151,6 +151,7 @@ func (a *app) open(ctx context.Context, wait time.Duration, create bool) (*store
 		Logger:       a.log,
 		MustExist:    !create,
 		Clock:        a.clock,
+		WrapDriver:   a.build.WrapDriver,
 	})
 	if err == nil {
 		if err = db.WaitReady(ctx, wait); err != nil {

@@ -31,7 +31,7 @@ func TestAdminCommandsNeverCreateADatabase(t *testing.T) {
 		for _, args := range [][]string{
 			{"user", "list"}, {"user", "show", "alice"}, {"credits", "balance", "alice"},
 			{"token", "issue", "alice"}, {"migrate", "status"}, {"migrate", "down"},
-			{"user", "import", "-"},
+			{"user", "import", "-"}, {"keys", "list"}, {"audit", "list"},
 		} {
 			r := c.runStdin("", append(args, "--database-url", url)...)
 			expectExit(t, r, 5)

@@ -162,6 +162,8 @@ With no configuration it serves on :8080 with an embedded SQLite database.
 		newCreditsCommand(a),
 		newTokenCommand(a),
 		newMailCommand(a),
+		newKeysCommand(a),
+		newAuditCommand(a),
 		newVersionCommand(a),
 	)
 	addCompletionExamples(root)

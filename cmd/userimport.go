@@ -24,11 +24,12 @@ func newUserImportCommand(a *app) *cobra.Command {
 		Long: `Import users from another system, typically the original auth_service: FILE
 holds JSON lines (one object per line) or CSV with a header line, "-" reads
 standard input. Columns: username, email, hashed_password (or password_hash),
-is_admin, created_at, balance (or credit_balance); others (id, updated_at…)
-are ignored.
+is_admin, created_at, balance (or credit_balance), email_verified (default
+false); others (id, updated_at…) are ignored.
 
 Users keep their passwords: the bcrypt hash ($2a$, $2b$ or $2y$, as passlib
-writes it) is stored as it is. A balance arrives as one credit_added
+writes it) is stored as it is; a login rehashes it when its cost differs
+from auth.bcrypt_cost. A balance arrives as one credit_added
 transaction with reference_id "import", so running the same import again
 changes nothing: users already there with the same username and email are
 left as they are, and no balance is added twice.

@@ -20,8 +20,11 @@ type ImportedUser struct {
 	Email        string // lowercased
 	PasswordHash string // bcrypt, $2a$/$2b$/$2y$
 	IsAdmin      bool
-	CreatedAt    time.Time // zero: now
-	Balance      Cents     // zero: no transaction
+	// EmailVerified marks the address as verified at import; the original
+	// never verified addresses, so it is false unless the file says so.
+	EmailVerified bool
+	CreatedAt     time.Time // zero: now
+	Balance       Cents     // zero: no transaction
 }
 
 // Reasons an imported row conflicts with a user already in the database.

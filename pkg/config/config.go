@@ -27,6 +27,7 @@ type Config struct {
 	Log         LogConfig       `mapstructure:"log"`
 	RateLimit   RateLimitConfig `mapstructure:"ratelimit"`
 	Credits     CreditsConfig   `mapstructure:"credits"`
+	Audit       AuditConfig     `mapstructure:"audit"`
 
 	// Testing allows bcrypt costs below 10. It is read only from the
 	// environment variable AUTHSVC_TESTING=1, never from a file or flag.
@@ -43,6 +44,7 @@ type Config struct {
 // ServerConfig is the HTTP listener.
 type ServerConfig struct {
 	Addr               string        `mapstructure:"addr"`
+	MetricsAddr        string        `mapstructure:"metrics_addr"`
 	TrustedProxies     []string      `mapstructure:"trusted_proxies"`
 	CORSAllowedOrigins []string      `mapstructure:"cors_allowed_origins"`
 	ShutdownGrace      time.Duration `mapstructure:"shutdown_grace"`
@@ -66,6 +68,15 @@ type AuthConfig struct {
 	Issuer                   string `mapstructure:"issuer"`
 	Audience                 string `mapstructure:"audience"`
 	MaxSessionHours          int    `mapstructure:"max_session_hours"`
+	// KeyEncryptionKey seals the private signing keys in the database (at
+	// least 32 bytes; required once an asymmetric signing key exists).
+	KeyEncryptionKey string `mapstructure:"key_encryption_key"`
+	// KeysRefreshInterval is how often each replica re-reads the signing keys.
+	KeysRefreshInterval time.Duration `mapstructure:"keys_refresh_interval"`
+	// JWKSMaxAge is the Cache-Control max-age of /.well-known/jwks.json.
+	JWKSMaxAge             time.Duration `mapstructure:"jwks_max_age"`
+	RequireVerifiedEmail   bool          `mapstructure:"require_verified_email"`
+	VerifyTokenExpireHours int           `mapstructure:"verify_token_expire_hours"`
 }
 
 // MailConfig covers outbound email.
@@ -107,6 +118,16 @@ type CreditsConfig struct {
 	UserSelfAdd bool `mapstructure:"user_self_add"`
 }
 
+// AuditConfig covers the audit trail.
+type AuditConfig struct {
+	RetentionDays int `mapstructure:"retention_days"`
+}
+
+// AuditRetention is how long audit events are kept.
+func (c *Config) AuditRetention() time.Duration {
+	return time.Duration(c.Audit.RetentionDays) * 24 * time.Hour
+}
+
 // AccessTTL is the access-token lifetime.
 func (c *Config) AccessTTL() time.Duration {
 	return time.Duration(c.Auth.AccessTokenExpireMinutes) * time.Minute
@@ -122,6 +143,11 @@ func (c *Config) MaxSession() time.Duration {
 	return time.Duration(c.Auth.MaxSessionHours) * time.Hour
 }
 
+// VerifyTTL is the lifetime of email verification links.
+func (c *Config) VerifyTTL() time.Duration {
+	return time.Duration(c.Auth.VerifyTokenExpireHours) * time.Hour
+}
+
 // IsProduction reports environment: production.
 func (c *Config) IsProduction() bool { return c.Environment == "production" }
 
@@ -131,6 +157,7 @@ func Defaults() map[string]any {
 	return map[string]any{
 		"environment":                      "development",
 		"server.addr":                      ":8080",
+		"server.metrics_addr":              "",
 		"server.trusted_proxies":           []string{},
 		"server.cors_allowed_origins":      []string{},
 		"server.shutdown_grace":            "15s",
@@ -144,8 +171,13 @@ func Defaults() map[string]any {
 		"auth.reset_token_expire_minutes":  30,
 		"auth.bcrypt_cost":                 12,
 		"auth.issuer":                      "authsvc",
-		"auth.audience":                    "authsvc",
+		"auth.audience":                    "",
 		"auth.max_session_hours":           int(authsvc.DefaultMaxSession / time.Hour),
+		"auth.key_encryption_key":          "",
+		"auth.keys_refresh_interval":       "5s",
+		"auth.jwks_max_age":                "5m",
+		"auth.require_verified_email":      false,
+		"auth.verify_token_expire_hours":   24,
 		"mail.driver":                      "",
 		"mail.host":                        "",
 		"mail.port":                        587,
@@ -167,6 +199,7 @@ func Defaults() map[string]any {
 		"ratelimit.default_per_minute":     1000,
 		"ratelimit.redis_url":              "",
 		"credits.user_self_add":            false,
+		"audit.retention_days":             90,
 	}
 }
 

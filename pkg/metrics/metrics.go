@@ -9,11 +9,13 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 )
 
 const namespace = "authsvc"
@@ -33,6 +35,7 @@ type Metrics struct {
 	creditOps     *prometheus.CounterVec
 	creditAmount  *prometheus.CounterVec
 	creditRefused *prometheus.CounterVec
+	creditHolds   *prometheus.CounterVec
 	mailSent      *prometheus.CounterVec
 	mailFailed    *prometheus.CounterVec
 	mailGaveUp    *prometheus.CounterVec
@@ -57,7 +60,9 @@ func New() *Metrics {
 		"Requests served unlimited because the rate-limit store (Redis) failed.")
 	m.creditOps = m.counterVec("credit_operations_total", "Credit ledger changes, by type (added, used).", "type")
 	m.creditAmount = m.counterVec("credit_amount_total", "Credits moved, by type (added, used).", "type")
-	m.creditRefused = m.counterVec("credit_refusals_total", "Refused credit adds and uses, by reason.", "reason")
+	m.creditRefused = m.counterVec("credit_refusals_total", "Refused credit adds, uses, holds and captures, by reason.", "reason")
+	m.creditHolds = m.counterVec("credit_holds_total",
+		"Credit holds created, and resolved by their new status (captured, voided, expired).", "event")
 	m.mailSent = m.counterVec("mail_sent_total", "Emails handed to the mail driver, by kind.", "kind")
 	m.mailFailed = m.counterVec("mail_send_failures_total", "Failed email send attempts, by kind.", "kind")
 	m.mailGaveUp = m.counterVec("mail_gave_up_total", "Emails marked failed for good, by kind.", "kind")
@@ -87,6 +92,38 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 // scrape.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// privateFamilies are the metric name prefixes PublicHandler leaves out:
+// series that move only when an account exists (the mail counters and the
+// outbox gauges rise after a reset request for a known email, the pool
+// statistics count the queries that queue its mail).
+var privateFamilies = []string{namespace + "_mail_", namespace + "_outbox_", "go_sql_"}
+
+// PublicHandler is Handler without the series that could tell an
+// unauthenticated caller whether an account exists (privateFamilies), for
+// /metrics on the public listener when no server.metrics_addr is set.
+func (m *Metrics) PublicHandler() http.Handler {
+	g := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		fams, err := m.reg.Gather()
+		kept := fams[:0]
+		for _, f := range fams {
+			if !isPrivate(f.GetName()) {
+				kept = append(kept, f)
+			}
+		}
+		return kept, err
+	})
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+func isPrivate(name string) bool {
+	for _, p := range privateFamilies {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // RegisterDB adds the connection-pool statistics of db (go_sql_* with

@@ -129,18 +129,23 @@ func (db *DB) insertImported(ctx context.Context, tx *sqlx.Tx, fresh []*authsvc.
 	}
 	now := db.Now()
 	var b strings.Builder
-	b.WriteString(`INSERT INTO users (username, email, password_hash, is_admin, token_version, created_at, updated_at) VALUES `)
-	args := make([]any, 0, len(fresh)*6)
+	b.WriteString(`INSERT INTO users (username, email, password_hash, is_admin, token_version, created_at, updated_at,
+		email_verified_at) VALUES `)
+	args := make([]any, 0, len(fresh)*7)
 	for i, u := range fresh {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("(?, ?, ?, ?, 1, ?, ?)")
+		b.WriteString("(?, ?, ?, ?, 1, ?, ?, ?)")
 		created := now
 		if !u.CreatedAt.IsZero() {
 			created = u.CreatedAt.UTC().Truncate(time.Microsecond)
 		}
-		args = append(args, u.Username, u.Email, u.PasswordHash, u.IsAdmin, created, now)
+		var verified *time.Time
+		if u.EmailVerified {
+			verified = &now
+		}
+		args = append(args, u.Username, u.Email, u.PasswordHash, u.IsAdmin, created, now, verified)
 	}
 	b.WriteString(" RETURNING id, username")
 	var rows []existingUser

@@ -45,8 +45,17 @@ func TestImportUsers(t *testing.T) {
 				t.Fatalf("ann: balance %d in %d transactions", bal, n)
 			}
 			u, err := db.UserByUsername(ctx, "ann")
-			if err != nil || u.PasswordHash != importHash || !u.CreatedAt.Equal(time.Date(2023, 4, 5, 6, 7, 8, 9000, time.UTC)) {
+			if err != nil || u.PasswordHash != importHash || !u.CreatedAt.Equal(time.Date(2023, 4, 5, 6, 7, 8, 9000, time.UTC)) ||
+				u.EmailVerified() {
 				t.Fatalf("ann stored as %+v %v", u, err)
+			}
+			verified := importRow(5, "vera", "vera@example.com", 0)
+			verified.EmailVerified = true
+			if _, err := db.ImportUsers(ctx, []authsvc.ImportedUser{verified}, false); err != nil {
+				t.Fatal(err)
+			}
+			if v, err := db.UserByUsername(ctx, "vera"); err != nil || !v.EmailVerified() {
+				t.Fatalf("vera stored as %+v %v", v, err)
 			}
 		})
 		t.Run("an existing user keeps its balance on a repeat, and gets a missing one once", func(t *testing.T) {

@@ -29,6 +29,7 @@ var columns = map[string]string{
 	"hashed_password": "password_hash",
 	"password_hash":   "password_hash",
 	"is_admin":        "is_admin",
+	"email_verified":  "email_verified",
 	"created_at":      "created_at",
 	"balance":         "balance",
 	"credit_balance":  "balance",
@@ -194,7 +195,10 @@ func toUser(rw row) (authsvc.ImportedUser, error) {
 		probs = append(probs, err.Error())
 	}
 	var err error
-	if u.IsAdmin, err = parseBool(f["is_admin"]); err != nil {
+	if u.IsAdmin, err = parseBool("is_admin", f["is_admin"]); err != nil {
+		probs = append(probs, err.Error())
+	}
+	if u.EmailVerified, err = parseBool("email_verified", f["email_verified"]); err != nil {
 		probs = append(probs, err.Error())
 	}
 	if u.CreatedAt, err = parseTime(f["created_at"]); err != nil {
@@ -223,14 +227,14 @@ func checkHash(h string) error {
 	return nil
 }
 
-func parseBool(s string) (bool, error) {
+func parseBool(column, s string) (bool, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "false", "f", "0", "no", "n":
 		return false, nil
 	case "true", "t", "1", "yes", "y":
 		return true, nil
 	}
-	return false, fmt.Errorf(authsvc.MsgImportBadBool, s)
+	return false, fmt.Errorf(authsvc.MsgImportBadBool, column, s)
 }
 
 // timeLayouts are RFC 3339 and what psql writes for timestamp and timestamptz.

@@ -27,7 +27,7 @@ func TestParseWhatPsqlWrites(t *testing.T) {
 	if len(bad) != 1 || bad[0].Line != 4 {
 		t.Fatalf("bad rows %+v", bad)
 	}
-	for _, w := range []string{`is_admin "maybe"`, `created_at "yesterday"`, `balance "1.005"`} {
+	for _, w := range []string{`is_admin "maybe" is not true or false`, `created_at "yesterday"`, `balance "1.005"`} {
 		if !strings.Contains(bad[0].Err.Error(), w) {
 			t.Fatalf("%q lacks %q", bad[0].Err, w)
 		}
