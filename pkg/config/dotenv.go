@@ -3,8 +3,10 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -49,7 +51,11 @@ func readEnvironment(explicit string) (*environment, error) {
 		return nil, fmt.Errorf("env file %s: %w", path, err)
 	}
 	defer f.Close()
-	vars, err := gotenv.StrictParse(f)
+	raw, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("env file %s: %w", path, err)
+	}
+	vars, err := gotenv.StrictParse(strings.NewReader(asPythonDotenv(string(raw))))
 	if err != nil {
 		return nil, fmt.Errorf("env file %s: %w", path, err)
 	}
@@ -133,3 +139,52 @@ func (e *environment) notices() []string {
 
 // envOnlyNames are AUTHSVC_* names read outside the configuration (by the CLI).
 var envOnlyNames = map[string]bool{"AUTHSVC_PASSWORD": true}
+
+// dollarRef is a "$" that does not open "${": python-dotenv, which read the
+// original's .env, expands only ${NAME}, while gotenv would expand $NAME too.
+var dollarRef = regexp.MustCompile(`\$([^{]|$)`)
+
+// asPythonDotenv rewrites a dotenv text so that gotenv reads each value as
+// python-dotenv (the original's reader) does: a "$" not followed by "{" is
+// literal (SECRET_KEY=ab$cd stays ab$cd), and in an unquoted value "#"
+// starts a comment only after whitespace (MAIL_PASSWORD=pa#ss stays pa#ss).
+// Single-quoted values are literal in both and left alone. (One difference
+// remains: gotenv turns \n and \r inside the double quotes this adds into
+// line breaks, so an unquoted value holding "#" and a literal \n changes.)
+func asPythonDotenv(text string) string {
+	lines := strings.Split(text, "\n")
+	for i, line := range lines {
+		trimmed := strings.TrimSpace(line)
+		eq := strings.IndexByte(line, '=')
+		if trimmed == "" || trimmed[0] == '#' || eq < 0 {
+			continue
+		}
+		key, val := line[:eq+1], strings.TrimLeft(line[eq+1:], " \t")
+		switch {
+		case strings.HasPrefix(val, "'"):
+		case strings.HasPrefix(val, `"`):
+			lines[i] = key + dollarRef.ReplaceAllString(val, `\$$$1`)
+		default:
+			val = strings.TrimRight(val, "\r")
+			if c := commentStart(val); c >= 0 {
+				val = val[:c]
+			}
+			val = strings.TrimRight(val, " \t")
+			if strings.ContainsAny(val, `#"\`) { // quote it, so gotenv keeps the "#"
+				val = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(val) + `"`
+			}
+			lines[i] = key + dollarRef.ReplaceAllString(val, `\$$$1`)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// commentStart is the index of a "#" preceded by whitespace, or -1.
+func commentStart(val string) int {
+	for i := 1; i < len(val); i++ {
+		if val[i] == '#' && (val[i-1] == ' ' || val[i-1] == '\t') {
+			return i
+		}
+	}
+	return -1
+}

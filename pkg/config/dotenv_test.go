@@ -163,3 +163,29 @@ func TestMailDriver(t *testing.T) {
 		})
 	}
 }
+
+// Values read as python-dotenv (the original's reader) reads them.
+func TestDotenvAsTheOriginalReadsIt(t *testing.T) {
+	dir := chdirTemp(t)
+	writeFile(t, filepath.Join(dir, ".env"), "SECRET_KEY=ab$cd$EF12-0123456789abcdef0123456789\n"+
+		"MAIL_PASSWORD=pa#ss\"w\\d # a comment\n"+
+		"MAIL_USERNAME=\"quoted $X and ${AUTHSVC_TEST_DOTENV_VAR}\"\n"+
+		"ALGORITHM='HS256'\nMAIL_FROM='$single@example.com'\n"+
+		"FRONTEND_URL=http://localhost:3000/#/app\n")
+	t.Setenv("AUTHSVC_TEST_DOTENV_VAR", "expanded")
+	cfg, err := Load(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ got, want string }{
+		{cfg.Auth.SecretKey, "ab$cd$EF12-0123456789abcdef0123456789"},
+		{cfg.Mail.Password, `pa#ss"w\d`},
+		{cfg.Mail.Username, "quoted $X and expanded"},
+		{cfg.Mail.From, "$single@example.com"},
+		{cfg.Mail.FrontendURL, "http://localhost:3000/#/app"},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
