@@ -29,6 +29,7 @@ func holdPath(m map[string]any, action string) string {
 }
 
 func TestHoldsEndToEnd(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *env) {
 		root := e.admin("root")
 		alice, bob := e.register("alice"), e.register("bob")
@@ -180,6 +181,7 @@ func TestHoldsEndToEnd(t *testing.T) {
 // account; no response ever shows a negative available balance, and the
 // ledger adds up at the end.
 func TestHoldsAndUsesRace(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *env) {
 		root, alice := e.admin("root"), e.register("alice")
 		e.fund(root, alice, 30)
@@ -247,6 +249,7 @@ func TestHoldsAndUsesRace(t *testing.T) {
 // TestHoldMetrics: /metrics counts hold events once each; replays and
 // refusals are not events.
 func TestHoldMetrics(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLiteURL(t), envConfig{})
 	root, alice := e.admin("root"), e.register("alice")
 	e.fund(root, alice, 10)
@@ -282,6 +285,7 @@ func TestHoldMetrics(t *testing.T) {
 // hold ends captured or voided, never both, and the balance and the
 // transaction count agree with the captures.
 func TestHoldRacesOverHTTP(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *env) {
 		root, alice := e.admin("root"), e.register("alice")
 		e.fund(root, alice, 100)
