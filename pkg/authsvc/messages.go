@@ -48,6 +48,8 @@ const (
 	MsgPositiveInteger  = "Input should be a positive integer"
 	MsgInvalidForm      = "invalid form body"
 	MsgNoNUL            = "must not contain NUL characters"
+	MsgInvalidCursor    = "invalid cursor: pass the next_cursor of a previous page"
+	MsgCursorWithSkip   = "skip cannot be combined with cursor"
 )
 
 // Reasons: the `code` of an error body (besides the codes' own names).

@@ -19,7 +19,8 @@ type User struct {
 
 // UserFilter selects users for listing.
 type UserFilter struct {
-	Limit      int // 0 means no limit
+	Limit      int   // 0 means no limit
+	AfterID    int64 // only users whose id is greater: the next page after the last id seen
 	AdminsOnly bool
 }
 

@@ -114,6 +114,9 @@ func newEnv(t testing.TB, dbURL string, cfg envConfig) *env {
 	if cfg.accessTTL == 0 {
 		cfg.accessTTL = time.Hour
 	}
+	if cfg.accessTTL%time.Minute != 0 {
+		t.Fatalf("envConfig.accessTTL %s: auth.access_token_expire_minutes takes whole minutes", cfg.accessTTL)
+	}
 	conf, err := config.Load(config.Options{})
 	if err != nil {
 		t.Fatal(err)
