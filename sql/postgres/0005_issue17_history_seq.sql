@@ -13,6 +13,20 @@
 
 -- +migrate Up
 LOCK TABLE credit_transactions IN EXCLUSIVE MODE;
+-- Foreign keys of other tables that point at the ledger (credit_holds'
+-- transaction_id, and any later one) are set aside and put back on the new table.
+CREATE TEMPORARY TABLE ledger_references ON COMMIT DROP AS
+    SELECT conrelid::regclass::text AS referencing, conname, pg_get_constraintdef(oid) AS definition
+    FROM pg_constraint WHERE contype = 'f' AND confrelid = 'credit_transactions'::regclass;
+-- +migrate StatementBegin
+DO $$
+DECLARE r record;
+BEGIN
+    FOR r IN SELECT * FROM ledger_references LOOP
+        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.referencing, r.conname);
+    END LOOP;
+END $$;
+-- +migrate StatementEnd
 CREATE TABLE credit_transactions_numbered (LIKE credit_transactions INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
 ALTER TABLE credit_transactions_numbered ADD COLUMN seq BIGINT NOT NULL
     CONSTRAINT credit_transactions_seq_check CHECK (seq > 0);
@@ -29,6 +43,15 @@ CREATE UNIQUE INDEX credit_transactions_reference_key
 -- Replaces (user_id, id): within one user, seq and id grow together (rows of
 -- one user are written one at a time, under the balance row's lock).
 CREATE UNIQUE INDEX credit_transactions_user_seq_key ON credit_transactions (user_id, seq);
+-- +migrate StatementBegin
+DO $$
+DECLARE r record;
+BEGIN
+    FOR r IN SELECT * FROM ledger_references LOOP
+        EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', r.referencing, r.conname, r.definition);
+    END LOOP;
+END $$;
+-- +migrate StatementEnd
 
 -- +migrate Down
 CREATE INDEX credit_transactions_user_id_idx ON credit_transactions (user_id, id);
