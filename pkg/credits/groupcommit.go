@@ -1,0 +1,180 @@
+package credits
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+)
+
+// DefaultMaxBatch is the largest number of debits one group commit applies
+// when Options.MaxBatch is 0 (credits.group_commit_max_batch).
+const DefaultMaxBatch = 64
+
+// GroupCommit coalesces concurrent debits of one account into shared
+// database transactions.
+//
+// A debit of an account that has no transaction in flight goes to the store
+// at once, alone, through the ordinary ApplyCredit path: no added latency
+// when the account is not contended. Debits of that account that arrive
+// while it is in flight queue up, in arrival order; when it ends, the first
+// maxBatch of them are applied together by one ApplyCreditBatch (lock the
+// balance row once, each debit decided on its own against the running
+// balance, one multi-row INSERT, one commit) and each caller is answered
+// after that commit, with its own outcome. A queued debit waits for at most
+// the transaction in flight and its own batch (plus one batch per maxBatch
+// debits queued before it). A database error fails every debit of its batch
+// and none is reported applied.
+//
+// The queue is per process; several replicas still serialize on the balance
+// row's lock, each with its own batches. A caller whose context ends while
+// its debit is still queued leaves the queue with the context's error (the
+// debit was not applied); once its batch has started, it waits for the
+// batch's outcome, as a single debit waits for its commit.
+type GroupCommit struct {
+	single   func(context.Context, *authsvc.LedgerEntry) (*authsvc.Transaction, bool, error)
+	batch    authsvc.CreditBatchStore
+	maxBatch int
+
+	mu       sync.Mutex
+	accounts map[int64]*account // accounts with a transaction in flight
+
+	batches, batched atomic.Int64 // batches of two or more run, and their debits
+}
+
+// Stats returns how many batches of two or more debits ran and how many
+// debits they carried in all.
+func (g *GroupCommit) Stats() (batches, debits int64) {
+	return g.batches.Load(), g.batched.Load()
+}
+
+// account is the queue of one account with a transaction in flight.
+type account struct {
+	queue []*queued
+}
+
+// queued is one waiting debit; done receives its outcome once.
+type queued struct {
+	ctx   context.Context
+	e     *authsvc.LedgerEntry
+	taken bool // in a batch that has started (guarded by GroupCommit.mu)
+	done  chan authsvc.CreditOutcome
+}
+
+// NewGroupCommit returns a GroupCommit over a store that applies single
+// entries (ApplyCredit) and batches (ApplyCreditBatch). maxBatch ≤ 0 means
+// DefaultMaxBatch.
+func NewGroupCommit(store interface {
+	authsvc.CreditStore
+	authsvc.CreditBatchStore
+}, maxBatch int) *GroupCommit {
+	if maxBatch <= 0 {
+		maxBatch = DefaultMaxBatch
+	}
+	return &GroupCommit{single: store.ApplyCredit, batch: store, maxBatch: maxBatch, accounts: map[int64]*account{}}
+}
+
+// Apply applies one debit (e.Type must be credit_used), alone or together
+// with concurrent debits of the same account, with ApplyCredit's results.
+func (g *GroupCommit) Apply(ctx context.Context, e *authsvc.LedgerEntry) (*authsvc.Transaction, bool, error) {
+	g.mu.Lock()
+	a, busy := g.accounts[e.UserID]
+	if !busy {
+		a = &account{}
+		g.accounts[e.UserID] = a
+		g.mu.Unlock()
+		t, replayed, err := g.single(ctx, e)
+		g.next(e.UserID, a)
+		return t, replayed, err
+	}
+	q := &queued{ctx: ctx, e: e, done: make(chan authsvc.CreditOutcome, 1)}
+	a.queue = append(a.queue, q)
+	g.mu.Unlock()
+
+	select {
+	case o := <-q.done:
+		return o.Transaction, o.Replayed, o.Err
+	case <-ctx.Done():
+	}
+	g.mu.Lock()
+	if !q.taken {
+		for i, other := range a.queue {
+			if other == q {
+				a.queue = append(a.queue[:i:i], a.queue[i+1:]...)
+				break
+			}
+		}
+		g.mu.Unlock()
+		return nil, false, ctx.Err()
+	}
+	g.mu.Unlock()
+	o := <-q.done
+	return o.Transaction, o.Replayed, o.Err
+}
+
+// next starts the account's next batch, or forgets the account when nothing
+// is queued. It is called when a transaction of the account has ended.
+func (g *GroupCommit) next(userID int64, a *account) {
+	g.mu.Lock()
+	if len(a.queue) == 0 {
+		delete(g.accounts, userID)
+		g.mu.Unlock()
+		return
+	}
+	n := min(len(a.queue), g.maxBatch)
+	batch := make([]*queued, n)
+	copy(batch, a.queue)
+	a.queue = append(a.queue[:0:0], a.queue[n:]...)
+	for _, q := range batch {
+		q.taken = true
+	}
+	g.mu.Unlock()
+	go g.run(userID, a, batch)
+}
+
+// run applies one batch, answers each of its callers, and starts the next.
+func (g *GroupCommit) run(userID int64, a *account, batch []*queued) {
+	defer g.next(userID, a)
+	ctx, cancel := batchContext(batch)
+	defer cancel()
+	if len(batch) == 1 {
+		t, replayed, err := g.single(ctx, batch[0].e)
+		batch[0].done <- authsvc.CreditOutcome{Transaction: t, Replayed: replayed, Err: err}
+		return
+	}
+	entries := make([]*authsvc.LedgerEntry, len(batch))
+	for i, q := range batch {
+		entries[i] = q.e
+	}
+	g.batches.Add(1)
+	g.batched.Add(int64(len(entries)))
+	outs, err := g.batch.ApplyCreditBatch(ctx, userID, entries)
+	for i, q := range batch {
+		if err != nil {
+			q.done <- authsvc.CreditOutcome{Err: err}
+		} else {
+			q.done <- outs[i]
+		}
+	}
+}
+
+// batchContext is the context of a batch's transaction: not cancelled when
+// one caller goes away (the others still wait for it), carrying the first
+// caller's values, and ending at the latest of the callers' deadlines when
+// every caller has one.
+func batchContext(batch []*queued) (context.Context, context.CancelFunc) {
+	ctx := context.WithoutCancel(batch[0].ctx)
+	var latest time.Time
+	for _, q := range batch {
+		d, ok := q.ctx.Deadline()
+		if !ok {
+			return context.WithCancel(ctx)
+		}
+		if d.After(latest) {
+			latest = d
+		}
+	}
+	return context.WithDeadline(ctx, latest)
+}
