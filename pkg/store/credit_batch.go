@@ -184,4 +184,3 @@ func insertTransactions(ctx context.Context, tx *sqlx.Tx, ts []*authsvc.Transact
 	}
 	return nil
 }
-

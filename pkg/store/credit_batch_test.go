@@ -43,7 +43,7 @@ func TestApplyCreditBatch(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		user := newLedgerUser(t, db, "batch")
-		apply(t, db, user, authsvc.CreditAdded, 5_00, nil)               // seq 1
+		apply(t, db, user, authsvc.CreditAdded, 5_00, nil)              // seq 1
 		old := apply(t, db, user, authsvc.CreditUsed, 1_00, ref("old")) // seq 2, balance 4.00
 		entries := []*authsvc.LedgerEntry{
 			use(user, 1_00, ref("a")),   // 0: applied, 3.00
