@@ -291,7 +291,7 @@ func (db *DB) captureInTx(ctx context.Context, tx *sqlx.Tx, h *authsvc.Hold, r *
 	t := &authsvc.Transaction{UserID: h.UserID, Amount: amount, Type: authsvc.CreditUsed, ReferenceID: r.ReferenceID,
 		Description: desc, CreatedAt: now, NewBalance: authsvc.Cents(balance)}
 	err := db.txQueryRow(ctx, tx, sqlInsertTransaction, h.UserID, int64(amount), string(authsvc.CreditUsed),
-		r.ReferenceID, desc, balance, now, h.UserID).Scan(&t.ID, &t.Seq)
+		r.ReferenceID, desc, balance, now, h.UserID).Scan(&t.ID, &t.Seq) // seq: under the balance row's lock
 	if err != nil {
 		return nil, fmt.Errorf("insert transaction: %w", err)
 	}

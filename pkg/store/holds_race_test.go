@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -291,4 +292,41 @@ func TestHoldExpiryWorkers(t *testing.T) {
 	}
 	t.Logf("%d holds: %d swept by the replicas, %d captured, %d expired by a capture",
 		len(ids), len(swept), len(captured), len(ids)-len(swept)-len(captured))
+}
+
+// TestHoldExpirySweepUsesIndex: on a large PostgreSQL table of holds the
+// sweep reads the due holds through the partial index, never a sequential
+// scan (every replica sweeps every few seconds).
+func TestHoldExpirySweepUsesIndex(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	db := storetest.Open(t, url)
+	sq := db.SQL()
+	ctx := context.Background()
+	alice := newLedgerUser(t, db, "alice")
+	now := db.Now()
+	_, err := sq.Exec(`INSERT INTO user_credits (user_id, balance, held, updated_at) VALUES ($1, 100000, 20000, $2::timestamptz)`, alice, now)
+	if err == nil {
+		_, err = sq.Exec(`INSERT INTO credit_holds (user_id, amount, status, created_at, expires_at)
+			SELECT $1, 1, 'pending', $2::timestamptz, $2::timestamptz + make_interval(secs => g) FROM generate_series(1, 20000) g`, alice, now)
+	}
+	if err == nil {
+		_, err = sq.Exec(`ANALYZE credit_holds`)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan []string
+	if err := sq.Select(&plan, `EXPLAIN SELECT id, user_id, amount FROM credit_holds
+		WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at, id LIMIT 100 FOR UPDATE SKIP LOCKED`, now.Add(10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(plan, "\n")
+	if !strings.Contains(text, "credit_holds_due_idx") || strings.Contains(text, "Seq Scan") {
+		t.Fatalf("the sweep does not use credit_holds_due_idx:\n%s", text)
+	}
+	db.SetClock(func() time.Time { return now.Add(10 * time.Second) })
+	ids, err := db.ExpireHolds(ctx, 100)
+	if err != nil || len(ids) != 10 {
+		t.Fatalf("expired %d holds (%v), want the 10 due", len(ids), err)
+	}
 }

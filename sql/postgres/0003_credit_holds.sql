@@ -4,6 +4,9 @@
 -- pending holds, kept beside the balance in the same row, so that
 -- "available = balance - held >= 0" is a CHECK the database enforces and
 -- holds and uses on one account serialize on that row's lock.
+-- transaction_id names the capture's credit_transactions row; it carries no
+-- foreign key so that the ledger table can be rebuilt (0005 copies it into a
+-- new table); both rows go only with their user (ON DELETE CASCADE).
 
 -- +migrate Up
 ALTER TABLE user_credits ADD COLUMN held BIGINT NOT NULL DEFAULT 0;
@@ -16,7 +19,7 @@ CREATE TABLE credit_holds (
     status          TEXT        NOT NULL DEFAULT 'pending'
                     CHECK (status IN ('pending', 'captured', 'voided', 'expired')),
     captured_amount BIGINT,
-    transaction_id  BIGINT      REFERENCES credit_transactions (id) ON DELETE SET NULL,
+    transaction_id  BIGINT,
     reference_id    TEXT,
     description     TEXT,
     created_at      TIMESTAMPTZ NOT NULL,
@@ -31,7 +34,7 @@ CREATE TABLE credit_holds (
 );
 CREATE UNIQUE INDEX credit_holds_reference_key ON credit_holds (user_id, reference_id) WHERE reference_id IS NOT NULL;
 CREATE INDEX credit_holds_user_id_idx ON credit_holds (user_id, id);
-CREATE INDEX credit_holds_due_idx ON credit_holds (expires_at) WHERE status = 'pending';
+CREATE INDEX credit_holds_due_idx ON credit_holds (expires_at, id) WHERE status = 'pending';
 
 -- +migrate Down
 DROP TABLE credit_holds;

@@ -14,7 +14,7 @@ CREATE TABLE credit_holds (
     status          TEXT      NOT NULL DEFAULT 'pending'
                     CHECK (status IN ('pending', 'captured', 'voided', 'expired')),
     captured_amount INTEGER,
-    transaction_id  INTEGER   REFERENCES credit_transactions (id) ON DELETE SET NULL,
+    transaction_id  INTEGER,
     reference_id    TEXT,
     description     TEXT,
     created_at      TIMESTAMP NOT NULL,
@@ -27,7 +27,7 @@ CREATE TABLE credit_holds (
 );
 CREATE UNIQUE INDEX credit_holds_reference_key ON credit_holds (user_id, reference_id) WHERE reference_id IS NOT NULL;
 CREATE INDEX credit_holds_user_id_idx ON credit_holds (user_id, id);
-CREATE INDEX credit_holds_due_idx ON credit_holds (expires_at) WHERE status = 'pending';
+CREATE INDEX credit_holds_due_idx ON credit_holds (expires_at, id) WHERE status = 'pending';
 
 -- +migrate Down
 DROP TABLE credit_holds;
