@@ -100,7 +100,16 @@ type RateLimitConfig struct {
 // CreditsConfig covers the ledger.
 type CreditsConfig struct {
 	UserSelfAdd bool `mapstructure:"user_self_add"`
+	// GroupCommit applies concurrent debits of one account together, in one
+	// transaction (PostgreSQL only; SQLite applies each debit alone).
+	GroupCommit bool `mapstructure:"group_commit"`
+	// GroupCommitMaxBatch bounds the debits one group commit applies.
+	GroupCommitMaxBatch int `mapstructure:"group_commit_max_batch"`
 }
+
+// MaxGroupCommitBatch is the largest credits.group_commit_max_batch accepted
+// (one multi-row INSERT carries 8 parameters a row).
+const MaxGroupCommitBatch = 1000
 
 // AccessTTL is the access-token lifetime.
 func (c *Config) AccessTTL() time.Duration {
@@ -162,6 +171,8 @@ func Defaults() map[string]any {
 		"ratelimit.default_per_minute":     1000,
 		"ratelimit.redis_url":              "",
 		"credits.user_self_add":            false,
+		"credits.group_commit":             true,
+		"credits.group_commit_max_batch":   64,
 	}
 }
 

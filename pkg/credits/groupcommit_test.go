@@ -128,13 +128,18 @@ func ledger(t *testing.T, db *storetest.DB, userID int64) (balance authsvc.Cents
 	return b.Balance, used, seqs
 }
 
-// TestGroupCommitHotAccount: 200 concurrent debits of 1.00 through the
-// service on a balance of 100.00 — exactly 100 succeed, the balance ends at
-// 0 with 100 rows numbered densely, and debits really were batched.
+// TestGroupCommitHotAccount: 200 concurrent debits of 1.00 on a balance of
+// 100.00, through two services (two replicas, each with its own queue, on
+// one database) — exactly 100 succeed, the balance ends at 0 with 100 rows
+// numbered densely, and debits really were batched. Then 40 concurrent
+// repeats of one reference across both apply once.
 func TestGroupCommitHotAccount(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *storetest.DB) {
 		m := &countMetrics{}
-		svc := New(db, Options{GroupCommit: true, MaxBatch: 16, Metrics: m})
+		replicas := []*Service{
+			New(db, Options{GroupCommit: true, MaxBatch: 16, Metrics: m}),
+			New(db, Options{GroupCommit: true, MaxBatch: 16, Metrics: m}),
+		}
 		user := fund(t, db, "hot", 100_00)
 		errs := make([]error, 200)
 		var wg sync.WaitGroup
@@ -142,7 +147,7 @@ func TestGroupCommitHotAccount(t *testing.T) {
 		for i := range errs {
 			wg.Go(func() {
 				<-start
-				_, errs[i] = svc.Use(context.Background(), user, authsvc.CreditRequest{Amount: "1.00"})
+				_, errs[i] = replicas[i%2].Use(context.Background(), user, authsvc.CreditRequest{Amount: "1.00"})
 			})
 		}
 		close(start)
@@ -166,10 +171,39 @@ func TestGroupCommitHotAccount(t *testing.T) {
 		if m.used() != 100_00 {
 			t.Fatalf("metrics counted %s used, want 100.0", m.used())
 		}
-		batches, debits := svc.GroupCommit().Stats()
+		var batches, debits int64
+		for _, r := range replicas {
+			n, d := r.GroupCommit().Stats()
+			batches, debits = batches+n, debits+d
+		}
 		t.Logf("%d batches carried %d of 200 debits", batches, debits)
 		if batches == 0 {
 			t.Fatal("200 concurrent debits of one account formed no batch")
+		}
+
+		other := fund(t, db, "repeats", 100_00)
+		ids := make([]int64, 40)
+		start = make(chan struct{})
+		for i := range ids {
+			wg.Go(func() {
+				<-start
+				tx, err := replicas[i%2].Use(context.Background(), other, authsvc.CreditRequest{Amount: "1.00", ReferenceID: new("dup")})
+				if err != nil {
+					t.Errorf("repeat %d: %v", i, err)
+					return
+				}
+				ids[i] = tx.ID
+			})
+		}
+		close(start)
+		wg.Wait()
+		for _, id := range ids {
+			if id != ids[0] {
+				t.Fatalf("repeats of one reference returned transactions %v", ids)
+			}
+		}
+		if balance, used, _ := ledger(t, db, other); balance != 99_00 || used != 1 {
+			t.Fatalf("repeats: balance %s with %d debits, want 99.0 and 1", balance, used)
 		}
 	})
 }
