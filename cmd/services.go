@@ -69,8 +69,10 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 	creditOpts.GroupCommit = a.cfg.Credits.GroupCommit && db.Dialect == store.Postgres
 	creditOpts.MaxBatch = a.cfg.Credits.GroupCommitMaxBatch
 	creditOpts.Logger = a.log
-	return &services{auth: authSvc, credits: credits.New(db, creditOpts), tokens: tokens,
-		holds: credits.NewHolds(db, credits.HoldOptions{Logger: a.log, Metrics: creditOpts.Metrics})}, nil
+	creditSvc := credits.New(db, creditOpts)
+	return &services{auth: authSvc, credits: creditSvc, tokens: tokens,
+		holds: credits.NewHolds(db, credits.HoldOptions{Logger: a.log, Metrics: creditOpts.Metrics,
+			GroupCommit: creditSvc.GroupCommit()})}, nil
 }
 
 // adminServices loads the configuration, opens the database (applying

@@ -89,27 +89,35 @@ type CreditMetrics interface {
 	Refused(reason string)
 }
 
-// CreditOutcome is the answer to one entry of a CreditBatchStore batch,
-// shaped like ApplyCredit's results: the transaction (new or, when
-// Replayed, the original of a repeated reference) or the refusal of that
-// entry alone (EINVALID "insufficient_credits", ECONFLICT
+// BatchOp is one request of a group commit (see CreditBatchStore): a debit
+// (Debit, of type credit_used) or a new hold (Hold); exactly one is set.
+type BatchOp struct {
+	Debit *LedgerEntry
+	Hold  *NewHold
+}
+
+// CreditOutcome is the answer to one op of a CreditBatchStore batch, shaped
+// like ApplyCredit's (a debit: Transaction) or CreateHold's (a hold: Hold)
+// results: new or, when Replayed, the original of a repeated reference; or
+// the refusal of that op alone (EINVALID "insufficient_credits", ECONFLICT
 // "idempotency_conflict").
 type CreditOutcome struct {
 	Transaction *Transaction
+	Hold        *Hold
 	Replayed    bool
 	Err         error
 }
 
-// CreditBatchStore applies several debits of one account in one database
-// transaction (group commit, see credits.GroupCommit).
+// CreditBatchStore applies several debits and new holds of one account in
+// one database transaction (group commit, see credits.GroupCommit).
 type CreditBatchStore interface {
-	// ApplyCreditBatch locks the user's balance row once and applies each
-	// entry (all credit_used, all of userID) in order against the running
-	// balance: each one accepted, replayed (its reference was used before,
-	// in the database or earlier in the batch) or refused on its own, in
-	// outcomes[i]. Every accepted entry's transaction row is written in one
-	// statement, numbered consecutively in the user's history, and the
-	// batch commits once. A non-nil error means the transaction did not
-	// commit: no entry was applied, and outcomes is nil.
-	ApplyCreditBatch(ctx context.Context, userID int64, entries []*LedgerEntry) (outcomes []CreditOutcome, err error)
+	// ApplyCreditBatch locks the user's balance row once and applies each op
+	// (all of userID) in order against the running balance and held total:
+	// each one accepted, replayed (its reference was used before, in the
+	// database or earlier in the batch) or refused on its own, in
+	// outcomes[i]. The accepted debits' transaction rows are written in one
+	// statement, numbered consecutively in the user's history, and the batch
+	// commits once. A non-nil error means the transaction did not commit: no
+	// op was applied, and outcomes is nil.
+	ApplyCreditBatch(ctx context.Context, userID int64, ops []BatchOp) (outcomes []CreditOutcome, err error)
 }

@@ -24,8 +24,10 @@ type Options struct {
 	// Logger receives one audit line per balance change.
 	Logger zerolog.Logger
 	// GroupCommit applies concurrent debits of one account together (see
-	// GroupCommit; credits.group_commit). It needs a store that is also an
-	// authsvc.CreditBatchStore; with any other store it is ignored.
+	// GroupCommit; credits.group_commit). It needs a store that is a
+	// GroupStore; with any other store it is ignored. Pass the service's
+	// GroupCommit() to NewHolds (HoldOptions.GroupCommit) so that new holds
+	// of an account join the same queue.
 	GroupCommit bool
 	// MaxBatch bounds a group commit (credits.group_commit_max_batch);
 	// 0 means DefaultMaxBatch.
@@ -50,10 +52,7 @@ func New(store authsvc.CreditStore, opts Options) *Service {
 		m = NopMetrics{}
 	}
 	s := &Service{store: store, opts: opts, metrics: m, log: opts.Logger}
-	if bs, ok := store.(interface {
-		authsvc.CreditStore
-		authsvc.CreditBatchStore
-	}); ok && opts.GroupCommit {
+	if bs, ok := store.(GroupStore); ok && opts.GroupCommit {
 		s.group = NewGroupCommit(bs, opts.MaxBatch)
 	}
 	return s

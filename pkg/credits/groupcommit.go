@@ -13,20 +13,24 @@ import (
 // when Options.MaxBatch is 0 (credits.group_commit_max_batch).
 const DefaultMaxBatch = 64
 
-// GroupCommit coalesces concurrent debits of one account into shared
-// database transactions.
+// GroupCommit coalesces concurrent debits and new holds of one account into
+// shared database transactions.
 //
-// A debit of an account that has no transaction in flight goes to the store
-// at once, alone, through the ordinary ApplyCredit path: no added latency
-// when the account is not contended. Debits of that account that arrive
-// while it is in flight queue up, in arrival order; when it ends, the first
-// maxBatch of them are applied together by one ApplyCreditBatch (lock the
-// balance row once, each debit decided on its own against the running
-// balance, one multi-row INSERT, one commit) and each caller is answered
-// after that commit, with its own outcome. A queued debit waits for at most
-// the transaction in flight and its own batch (plus one batch per maxBatch
-// debits queued before it). A database error fails every debit of its batch
-// and none is reported applied.
+// A debit or hold of an account that has no transaction in flight goes to
+// the store at once, alone, through the ordinary ApplyCredit or CreateHold
+// path: no added latency when the account is not contended. Those of that
+// account that arrive while it is in flight queue up, in arrival order;
+// when it ends, the first maxBatch of them are applied together by one
+// ApplyCreditBatch (lock the balance row once, each op decided on its own
+// against the running balance, one multi-row INSERT of the debits' rows, one
+// commit) and each caller is answered after that commit, with its own
+// outcome. A queued op waits for at most the transaction in flight and its
+// own batch (plus one batch per maxBatch ops queued before it). A database
+// error fails every op of its batch and none is reported applied.
+//
+// Captures and voids are not batched: they lock their hold's row before the
+// balance row, and are keyed by hold, not by account; they interleave with
+// the batches on the balance row's lock.
 //
 // The queue is per process; several replicas still serialize on the balance
 // row's lock, each with its own batches. A caller whose context ends while
@@ -34,18 +38,17 @@ const DefaultMaxBatch = 64
 // debit was not applied); once its batch has started, it waits for the
 // batch's outcome, as a single debit waits for its commit.
 type GroupCommit struct {
-	single   func(context.Context, *authsvc.LedgerEntry) (*authsvc.Transaction, bool, error)
-	batch    authsvc.CreditBatchStore
+	store    GroupStore
 	maxBatch int
 
 	mu       sync.Mutex
 	accounts map[int64]*account // accounts with a transaction in flight
 
-	batches, batched atomic.Int64 // batches of two or more run, and their debits
+	batches, batched atomic.Int64 // batches of two or more run, and their ops
 }
 
-// Stats returns how many batches of two or more debits ran and how many
-// debits they carried in all.
+// Stats returns how many batches of two or more ops ran and how many ops
+// they carried in all.
 func (g *GroupCommit) Stats() (batches, debits int64) {
 	return g.batches.Load(), g.batched.Load()
 }
@@ -55,47 +58,66 @@ type account struct {
 	queue []*queued
 }
 
-// queued is one waiting debit; done receives its outcome once.
+// GroupStore is what a GroupCommit needs of the store: the single paths and
+// the batch.
+type GroupStore interface {
+	ApplyCredit(ctx context.Context, e *authsvc.LedgerEntry) (*authsvc.Transaction, bool, error)
+	CreateHold(ctx context.Context, h *authsvc.NewHold) (*authsvc.Hold, bool, error)
+	authsvc.CreditBatchStore
+}
+
+// queued is one waiting op; done receives its outcome once.
 type queued struct {
 	ctx   context.Context
-	e     *authsvc.LedgerEntry
+	op    authsvc.BatchOp
 	taken bool // in a batch that has started (guarded by GroupCommit.mu)
 	done  chan authsvc.CreditOutcome
 }
 
-// NewGroupCommit returns a GroupCommit over a store that applies single
-// entries (ApplyCredit) and batches (ApplyCreditBatch). maxBatch ≤ 0 means
+// NewGroupCommit returns a GroupCommit over store. maxBatch ≤ 0 means
 // DefaultMaxBatch.
-func NewGroupCommit(store interface {
-	authsvc.CreditStore
-	authsvc.CreditBatchStore
-}, maxBatch int) *GroupCommit {
+func NewGroupCommit(store GroupStore, maxBatch int) *GroupCommit {
 	if maxBatch <= 0 {
 		maxBatch = DefaultMaxBatch
 	}
-	return &GroupCommit{single: store.ApplyCredit, batch: store, maxBatch: maxBatch, accounts: map[int64]*account{}}
+	return &GroupCommit{store: store, maxBatch: maxBatch, accounts: map[int64]*account{}}
 }
 
 // Apply applies one debit (e.Type must be credit_used), alone or together
-// with concurrent debits of the same account, with ApplyCredit's results.
+// with concurrent debits and holds of the same account, with ApplyCredit's
+// results.
 func (g *GroupCommit) Apply(ctx context.Context, e *authsvc.LedgerEntry) (*authsvc.Transaction, bool, error) {
+	o := g.do(ctx, e.UserID, authsvc.BatchOp{Debit: e})
+	return o.Transaction, o.Replayed, o.Err
+}
+
+// Hold creates one hold, alone or together with concurrent debits and holds
+// of the same account, with CreateHold's results.
+func (g *GroupCommit) Hold(ctx context.Context, h *authsvc.NewHold) (*authsvc.Hold, bool, error) {
+	o := g.do(ctx, h.UserID, authsvc.BatchOp{Hold: h})
+	return o.Hold, o.Replayed, o.Err
+}
+
+// do runs op at once when the account has nothing in flight, else queues it
+// for the account's next batch and waits for its outcome.
+func (g *GroupCommit) do(ctx context.Context, userID int64, op authsvc.BatchOp) authsvc.CreditOutcome {
 	g.mu.Lock()
-	a, busy := g.accounts[e.UserID]
+	a, busy := g.accounts[userID]
 	if !busy {
 		a = &account{}
-		g.accounts[e.UserID] = a
+		g.accounts[userID] = a
 		g.mu.Unlock()
-		t, replayed, err := g.single(ctx, e)
-		g.next(e.UserID, a)
-		return t, replayed, err
+		o := g.single(ctx, op)
+		g.next(userID, a)
+		return o
 	}
-	q := &queued{ctx: ctx, e: e, done: make(chan authsvc.CreditOutcome, 1)}
+	q := &queued{ctx: ctx, op: op, done: make(chan authsvc.CreditOutcome, 1)}
 	a.queue = append(a.queue, q)
 	g.mu.Unlock()
 
 	select {
 	case o := <-q.done:
-		return o.Transaction, o.Replayed, o.Err
+		return o
 	case <-ctx.Done():
 	}
 	g.mu.Lock()
@@ -107,11 +129,21 @@ func (g *GroupCommit) Apply(ctx context.Context, e *authsvc.LedgerEntry) (*auths
 			}
 		}
 		g.mu.Unlock()
-		return nil, false, ctx.Err()
+		return authsvc.CreditOutcome{Err: ctx.Err()}
 	}
 	g.mu.Unlock()
-	o := <-q.done
-	return o.Transaction, o.Replayed, o.Err
+	return <-q.done
+}
+
+// single applies one op through the store's ordinary path.
+func (g *GroupCommit) single(ctx context.Context, op authsvc.BatchOp) authsvc.CreditOutcome {
+	var o authsvc.CreditOutcome
+	if op.Debit != nil {
+		o.Transaction, o.Replayed, o.Err = g.store.ApplyCredit(ctx, op.Debit)
+	} else {
+		o.Hold, o.Replayed, o.Err = g.store.CreateHold(ctx, op.Hold)
+	}
+	return o
 }
 
 // next starts the account's next batch, or forgets the account when nothing
@@ -140,17 +172,16 @@ func (g *GroupCommit) run(userID int64, a *account, batch []*queued) {
 	ctx, cancel := batchContext(batch)
 	defer cancel()
 	if len(batch) == 1 {
-		t, replayed, err := g.single(ctx, batch[0].e)
-		batch[0].done <- authsvc.CreditOutcome{Transaction: t, Replayed: replayed, Err: err}
+		batch[0].done <- g.single(ctx, batch[0].op)
 		return
 	}
-	entries := make([]*authsvc.LedgerEntry, len(batch))
+	ops := make([]authsvc.BatchOp, len(batch))
 	for i, q := range batch {
-		entries[i] = q.e
+		ops[i] = q.op
 	}
 	g.batches.Add(1)
-	g.batched.Add(int64(len(entries)))
-	outs, err := g.batch.ApplyCreditBatch(ctx, userID, entries)
+	g.batched.Add(int64(len(ops)))
+	outs, err := g.store.ApplyCreditBatch(ctx, userID, ops)
 	for i, q := range batch {
 		if err != nil {
 			q.done <- authsvc.CreditOutcome{Err: err}

@@ -345,3 +345,134 @@ func TestGroupCommitCallerGoesAway(t *testing.T) {
 		}
 	})
 }
+
+// TestGroupCommitHoldsAndDebits: holds and debits queued behind one in
+// flight form one batch, decided in arrival order against the available
+// balance; repeats of a hold's reference create it once.
+func TestGroupCommitHoldsAndDebits(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *storetest.DB) {
+		s := newGated(db)
+		g := NewGroupCommit(s, 0)
+		user := fund(t, db, "holder", 10_00)
+		newHold := func(amount authsvc.Cents, reference string) *authsvc.NewHold {
+			h := &authsvc.NewHold{UserID: user, Amount: amount, ExpiresIn: time.Hour}
+			if reference != "" {
+				h.ReferenceID = &reference
+			}
+			return h
+		}
+		type res struct {
+			hold     *authsvc.Hold
+			tx       *authsvc.Transaction
+			replayed bool
+			err      error
+		}
+		ops := []authsvc.BatchOp{
+			{Hold: newHold(4_00, "h")},     // 0 held 4, available 5 (after the first debit)
+			{Debit: debit(user, 3_00, "")}, // 1 applied, available 2
+			{Hold: newHold(4_00, "h")},     // 2 repeat of 0
+			{Hold: newHold(3_00, "")},      // 3 insufficient
+			{Debit: debit(user, 2_00, "")}, // 4 applied, available 0
+		}
+		results := make([]res, len(ops))
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if _, _, err := g.Apply(context.Background(), debit(user, 1_00, "")); err != nil {
+				t.Errorf("first debit: %v", err)
+			}
+		})
+		<-s.entered
+		for i, op := range ops {
+			wg.Go(func() {
+				r := &results[i]
+				if op.Hold != nil {
+					r.hold, r.replayed, r.err = g.Hold(context.Background(), op.Hold)
+				} else {
+					r.tx, r.replayed, r.err = g.Apply(context.Background(), op.Debit)
+				}
+			})
+			waitQueued(t, g, user, i+1)
+		}
+		close(s.gate)
+		wg.Wait()
+		if b, n := g.Stats(); b != 1 || n != 5 {
+			t.Fatalf("%d batches of %d ops, want 1 of 5", b, n)
+		}
+		if r := results[0]; r.err != nil || r.replayed || r.hold.ID == 0 {
+			t.Fatalf("hold: %+v", r)
+		}
+		if r := results[2]; r.err != nil || !r.replayed || r.hold.ID != results[0].hold.ID {
+			t.Fatalf("repeated hold: %+v", r)
+		}
+		if results[1].err != nil || results[4].err != nil || results[4].tx.NewBalance != 4_00 {
+			t.Fatalf("debits: %+v %+v", results[1], results[4])
+		}
+		if authsvc.ErrorReason(results[3].err) != "insufficient_credits" {
+			t.Fatalf("hold beyond the available balance: %v", results[3].err)
+		}
+		b, err := db.CreditBalance(context.Background(), user)
+		if err != nil || b.Balance != 4_00 || b.Held != 4_00 || b.Available != 0 {
+			t.Fatalf("balance %+v, %v; want 4.0, held 4.0", b, err)
+		}
+	})
+}
+
+// TestGroupCommitServicesShareTheQueue: through the services (Use and
+// CreateHold, one GroupCommit), concurrent debits and holds of one account
+// never take the available balance below zero and add up; with twice the
+// demand of the balance, less than one hold's amount is left.
+func TestGroupCommitServicesShareTheQueue(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *storetest.DB) {
+		svc := New(db, Options{GroupCommit: true})
+		holds := NewHolds(db, HoldOptions{GroupCommit: svc.GroupCommit()})
+		owner := &authsvc.User{Username: "shared", Email: "shared@example.com", PasswordHash: "x"}
+		if err := db.CreateUser(context.Background(), owner); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := db.ApplyCredit(context.Background(), &authsvc.LedgerEntry{UserID: owner.ID, Type: authsvc.CreditAdded, Amount: 100_00}); err != nil {
+			t.Fatal(err)
+		}
+		var (
+			wg         sync.WaitGroup
+			mu         sync.Mutex
+			used, held authsvc.Cents
+			start      = make(chan struct{})
+		)
+		for i := range 150 {
+			wg.Go(func() {
+				<-start
+				var err error
+				if i%3 == 0 {
+					var h *authsvc.Hold
+					h, _, err = holds.CreateHold(context.Background(), owner, authsvc.HoldRequest{Amount: "2.00"})
+					if err == nil {
+						mu.Lock()
+						held += h.Amount
+						mu.Unlock()
+					}
+				} else {
+					_, err = svc.Use(context.Background(), owner.ID, authsvc.CreditRequest{Amount: "1.00"})
+					if err == nil {
+						mu.Lock()
+						used += 1_00
+						mu.Unlock()
+					}
+				}
+				if err != nil && authsvc.ErrorReason(err) != "insufficient_credits" {
+					t.Errorf("op %d: %v", i, err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		b, err := db.CreditBalance(context.Background(), owner.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Balance != 100_00-used || b.Held != held || b.Available < 0 || used+held+b.Available != 100_00 || b.Available >= 2_00 {
+			t.Fatalf("balance %+v after %s used and %s held; want the rest available, below one hold", b, used, held)
+		}
+		batches, ops := svc.GroupCommit().Stats()
+		t.Logf("%d batches carried %d of 150 ops", batches, ops)
+	})
+}

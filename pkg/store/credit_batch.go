@@ -6,19 +6,22 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/jmoiron/sqlx"
 )
 
-// The SQL of a group-committed batch of debits (ApplyCreditBatch): the
+// The SQL of a group-committed batch of debits and holds (ApplyCreditBatch): the
 // balance row is locked once, the batch is decided in Go against the running
 // balance, and the result is written with one UPDATE and one multi-row
 // INSERT whose seq values continue the user's history.
 const (
 	sqlLockBalance  = `SELECT balance, held FROM user_credits WHERE user_id = ?`
 	sqlMaxSeq       = `SELECT COALESCE(MAX(seq), 0) FROM credit_transactions WHERE user_id = ?`
-	sqlSetBalance   = `UPDATE user_credits SET balance = ?, updated_at = ? WHERE user_id = ?`
+	sqlSetBalance   = `UPDATE user_credits SET balance = ?, held = ?, updated_at = ? WHERE user_id = ?`
+	sqlSetHeld      = `UPDATE user_credits SET held = ? WHERE user_id = ?`
+	sqlFindHoldRefs = `SELECT ` + holdColumns + ` FROM credit_holds WHERE user_id = ? AND reference_id IN (?)`
 	sqlFindRefsUsed = `SELECT ` + transactionColumns + ` FROM credit_transactions
 		WHERE user_id = ? AND transaction_type = ? AND reference_id IN (?)`
 	sqlInsertTransactionsHead = `INSERT INTO credit_transactions
@@ -28,23 +31,39 @@ const (
 
 var _ authsvc.CreditBatchStore = (*DB)(nil)
 
-// ApplyCreditBatch applies debits of one account in one transaction; see
-// authsvc.CreditBatchStore. Like ApplyCredit it holds the balance row's lock
-// from the first statement to the commit, so batches of several replicas,
-// and single debits, holds and captures, still serialize on the row.
-func (db *DB) ApplyCreditBatch(ctx context.Context, userID int64, entries []*authsvc.LedgerEntry) ([]authsvc.CreditOutcome, error) {
-	for _, e := range entries {
-		if e.UserID != userID || e.Type != authsvc.CreditUsed || e.Amount <= 0 || e.Amount > authsvc.MaxAmount {
-			return nil, fmt.Errorf("apply credit batch: bad entry (user %d, %s %s)", e.UserID, e.Type, e.Amount)
+// ApplyCreditBatch applies debits and new holds of one account in one
+// transaction; see authsvc.CreditBatchStore. Like ApplyCredit and CreateHold
+// it holds the balance row's lock from its first statement to the commit, so
+// batches of several replicas, and single debits, holds and captures, still
+// serialize on the row.
+func (db *DB) ApplyCreditBatch(ctx context.Context, userID int64, ops []authsvc.BatchOp) ([]authsvc.CreditOutcome, error) {
+	for _, op := range ops {
+		switch e, h := op.Debit, op.Hold; {
+		case e != nil && h == nil:
+			if e.UserID != userID || e.Type != authsvc.CreditUsed || e.Amount <= 0 || e.Amount > authsvc.MaxAmount {
+				return nil, fmt.Errorf("apply credit batch: bad debit (user %d, %s %s)", e.UserID, e.Type, e.Amount)
+			}
+			if e.ReferenceID != nil && *e.ReferenceID == "" {
+				e.ReferenceID = nil
+			}
+		case h != nil && e == nil:
+			if h.UserID != userID || h.Amount <= 0 || h.Amount > authsvc.MaxAmount || h.ExpiresIn <= 0 {
+				return nil, fmt.Errorf("apply credit batch: bad hold (user %d, %s for %s)", h.UserID, h.Amount, h.ExpiresIn)
+			}
+			if h.ReferenceID != nil && *h.ReferenceID == "" {
+				h.ReferenceID = nil
+			}
+		default:
+			return nil, fmt.Errorf("apply credit batch: an op must be a debit or a hold")
 		}
-		if e.ReferenceID != nil && *e.ReferenceID == "" {
-			e.ReferenceID = nil
-		}
+	}
+	if _, err := db.prepared(ctx, sqlInsertHold); err != nil {
+		return nil, err
 	}
 	var out []authsvc.CreditOutcome
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
-		out, err = db.applyBatchInTx(ctx, tx, userID, entries)
+		out, err = db.applyBatchInTx(ctx, tx, userID, ops)
 		return err
 	})
 	if err != nil {
@@ -53,95 +72,165 @@ func (db *DB) ApplyCreditBatch(ctx context.Context, userID int64, entries []*aut
 	return out, nil
 }
 
-func (db *DB) applyBatchInTx(ctx context.Context, tx *sqlx.Tx, userID int64, entries []*authsvc.LedgerEntry) ([]authsvc.CreditOutcome, error) {
+// batchState is the running state of a batch: the locked balance row, the
+// references already used, and what the batch has applied so far.
+type batchState struct {
+	hasRow         bool
+	balance, held  int64
+	usedRefs       map[string]*authsvc.Transaction // credit_used references: before the batch or in it
+	holdRefs       map[string]*authsvc.Hold        // hold references: before the batch or in it
+	seq            int64
+	now            time.Time
+	debits         []*authsvc.Transaction
+	holds          []*authsvc.Hold
+	balanceChanged bool
+}
+
+func (db *DB) applyBatchInTx(ctx context.Context, tx *sqlx.Tx, userID int64, ops []authsvc.BatchOp) ([]authsvc.CreditOutcome, error) {
 	var row struct {
 		Balance int64 `db:"balance"`
 		Held    int64 `db:"held"`
 	}
 	err := tx.GetContext(ctx, &row, tx.Rebind(db.forUpdate(sqlLockBalance, "FOR UPDATE")), userID)
-	hasRow := err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("lock balance: %w", err)
 	}
-	known, err := usedReferences(ctx, tx, userID, entries)
-	if err != nil {
+	st := &batchState{hasRow: err == nil, balance: row.Balance, held: row.Held, now: db.Now()}
+	if st.usedRefs, st.holdRefs, err = batchReferences(ctx, tx, userID, ops); err != nil {
 		return nil, err
 	}
-	var seq int64
-	if err := tx.GetContext(ctx, &seq, tx.Rebind(sqlMaxSeq), userID); err != nil {
+	if err := tx.GetContext(ctx, &st.seq, tx.Rebind(sqlMaxSeq), userID); err != nil {
 		return nil, fmt.Errorf("max seq: %w", err)
 	}
-
-	now := db.Now()
-	out := make([]authsvc.CreditOutcome, len(entries))
-	batchRef := map[string]int{} // reference → index of the entry that applied it in this batch
-	var applied []*authsvc.Transaction
-	balance := row.Balance
-	for i, e := range entries {
-		if e.ReferenceID != nil {
-			if orig, ok := known[*e.ReferenceID]; ok {
-				out[i] = authsvc.CreditOutcome{Transaction: orig, Replayed: true, Err: replayError(orig, e)}
-				continue
-			}
-			if j, ok := batchRef[*e.ReferenceID]; ok {
-				orig := out[j].Transaction // its ID and Seq are filled in after the insert
-				out[i] = authsvc.CreditOutcome{Transaction: orig, Replayed: true, Err: replayError(orig, e)}
-				continue
-			}
-		}
-		if !hasRow || balance-row.Held < int64(e.Amount) {
-			out[i].Err = authsvc.ErrInsufficientCredits
-			continue
-		}
-		balance -= int64(e.Amount)
-		seq++
-		t := &authsvc.Transaction{UserID: userID, Amount: e.Amount, Type: authsvc.CreditUsed, ReferenceID: e.ReferenceID,
-			Description: e.Description, CreatedAt: now, NewBalance: authsvc.Cents(balance), Seq: seq}
-		out[i].Transaction = t
-		applied = append(applied, t)
-		if e.ReferenceID != nil {
-			batchRef[*e.ReferenceID] = i
+	out := make([]authsvc.CreditOutcome, len(ops))
+	for i, op := range ops {
+		if op.Debit != nil {
+			out[i] = st.debit(userID, op.Debit)
+		} else {
+			out[i] = st.hold(userID, op.Hold)
 		}
 	}
-	if len(applied) == 0 {
+	if len(st.debits) == 0 && len(st.holds) == 0 {
 		return out, nil
 	}
-	if _, err := tx.ExecContext(ctx, tx.Rebind(sqlSetBalance), balance, now, userID); err != nil {
-		return nil, fmt.Errorf("set balance: %w", err)
-	}
-	if err := insertTransactions(ctx, tx, applied); err != nil {
+	if err := st.write(ctx, db, tx, userID); err != nil {
 		return nil, err
 	}
-	// Replays of an entry of this batch see its ID now (they share the pointer).
+	// Replays of an op of this batch see its ID now (they share the pointer).
 	return out, nil
 }
 
-// usedReferences returns the user's credit_used transactions carrying any of
-// the entries' references, by reference, in one query.
-func usedReferences(ctx context.Context, tx *sqlx.Tx, userID int64, entries []*authsvc.LedgerEntry) (map[string]*authsvc.Transaction, error) {
-	var refs []string
-	for _, e := range entries {
-		if e.ReferenceID != nil {
-			refs = append(refs, *e.ReferenceID)
+// debit decides one debit against the running balance.
+func (st *batchState) debit(userID int64, e *authsvc.LedgerEntry) authsvc.CreditOutcome {
+	if e.ReferenceID != nil {
+		if orig, ok := st.usedRefs[*e.ReferenceID]; ok {
+			return authsvc.CreditOutcome{Transaction: orig, Replayed: true, Err: replayError(orig, e)}
 		}
 	}
-	known := map[string]*authsvc.Transaction{}
-	if len(refs) == 0 {
-		return known, nil
+	if !st.hasRow || st.balance-st.held < int64(e.Amount) {
+		return authsvc.CreditOutcome{Err: authsvc.ErrInsufficientCredits}
 	}
-	q, args, err := sqlx.In(sqlFindRefsUsed, userID, string(authsvc.CreditUsed), refs)
-	if err != nil {
-		return nil, fmt.Errorf("find references: %w", err)
+	st.balance -= int64(e.Amount)
+	st.seq++
+	st.balanceChanged = true
+	t := &authsvc.Transaction{UserID: userID, Amount: e.Amount, Type: authsvc.CreditUsed, ReferenceID: e.ReferenceID,
+		Description: e.Description, CreatedAt: st.now, NewBalance: authsvc.Cents(st.balance), Seq: st.seq}
+	st.debits = append(st.debits, t)
+	if e.ReferenceID != nil {
+		st.usedRefs[*e.ReferenceID] = t
 	}
-	var found []*authsvc.Transaction
-	if err := tx.SelectContext(ctx, &found, tx.Rebind(q), args...); err != nil {
-		return nil, fmt.Errorf("find references: %w", err)
+	return authsvc.CreditOutcome{Transaction: t}
+}
+
+// hold decides one new hold against the running available balance.
+func (st *batchState) hold(userID int64, h *authsvc.NewHold) authsvc.CreditOutcome {
+	if h.ReferenceID != nil {
+		if orig, ok := st.holdRefs[*h.ReferenceID]; ok {
+			return authsvc.CreditOutcome{Hold: orig, Replayed: true, Err: holdReplayError(orig, h)}
+		}
 	}
-	for _, t := range found {
-		t.CreatedAt = t.CreatedAt.UTC()
-		known[*t.ReferenceID] = t
+	if !st.hasRow || st.balance-st.held < int64(h.Amount) {
+		return authsvc.CreditOutcome{Err: authsvc.ErrInsufficientCredits}
 	}
-	return known, nil
+	st.held += int64(h.Amount)
+	out := &authsvc.Hold{UserID: userID, Amount: h.Amount, Status: authsvc.HoldPending,
+		ReferenceID: h.ReferenceID, Description: h.Description, CreatedAt: st.now,
+		ExpiresAt: st.now.Add(h.ExpiresIn).Truncate(time.Microsecond)}
+	st.holds = append(st.holds, out)
+	if h.ReferenceID != nil {
+		st.holdRefs[*h.ReferenceID] = out
+	}
+	return authsvc.CreditOutcome{Hold: out}
+}
+
+// write stores what the batch applied: the balance row once, the debits'
+// rows in one INSERT, the holds' rows.
+func (st *batchState) write(ctx context.Context, db *DB, tx *sqlx.Tx, userID int64) error {
+	if st.balanceChanged {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(sqlSetBalance), st.balance, st.held, st.now, userID); err != nil {
+			return fmt.Errorf("set balance: %w", err)
+		}
+	} else if _, err := tx.ExecContext(ctx, tx.Rebind(sqlSetHeld), st.held, userID); err != nil {
+		return fmt.Errorf("set held: %w", err)
+	}
+	if len(st.debits) > 0 {
+		if err := insertTransactions(ctx, tx, st.debits); err != nil {
+			return err
+		}
+	}
+	for _, h := range st.holds {
+		err := db.txQueryRow(ctx, tx, sqlInsertHold, userID, int64(h.Amount), h.ReferenceID, h.Description,
+			h.CreatedAt, h.ExpiresAt).Scan(&h.ID)
+		if err != nil {
+			return fmt.Errorf("insert hold: %w", err)
+		}
+	}
+	return nil
+}
+
+// batchReferences returns, by reference, the user's credit_used
+// transactions and holds that carry any of the ops' references (one query
+// each, only when the batch has such references).
+func batchReferences(ctx context.Context, tx *sqlx.Tx, userID int64, ops []authsvc.BatchOp) (map[string]*authsvc.Transaction, map[string]*authsvc.Hold, error) {
+	var debitRefs, holdRefs []string
+	for _, op := range ops {
+		switch {
+		case op.Debit != nil && op.Debit.ReferenceID != nil:
+			debitRefs = append(debitRefs, *op.Debit.ReferenceID)
+		case op.Hold != nil && op.Hold.ReferenceID != nil:
+			holdRefs = append(holdRefs, *op.Hold.ReferenceID)
+		}
+	}
+	used := map[string]*authsvc.Transaction{}
+	if len(debitRefs) > 0 {
+		q, args, err := sqlx.In(sqlFindRefsUsed, userID, string(authsvc.CreditUsed), debitRefs)
+		if err != nil {
+			return nil, nil, fmt.Errorf("find references: %w", err)
+		}
+		var found []*authsvc.Transaction
+		if err := tx.SelectContext(ctx, &found, tx.Rebind(q), args...); err != nil {
+			return nil, nil, fmt.Errorf("find references: %w", err)
+		}
+		for _, t := range found {
+			t.CreatedAt = t.CreatedAt.UTC()
+			used[*t.ReferenceID] = t
+		}
+	}
+	holds := map[string]*authsvc.Hold{}
+	if len(holdRefs) > 0 {
+		q, args, err := sqlx.In(sqlFindHoldRefs, userID, holdRefs)
+		if err != nil {
+			return nil, nil, fmt.Errorf("find hold references: %w", err)
+		}
+		var found []*authsvc.Hold
+		if err := tx.SelectContext(ctx, &found, tx.Rebind(q), args...); err != nil {
+			return nil, nil, fmt.Errorf("find hold references: %w", err)
+		}
+		for _, h := range found {
+			holds[*h.ReferenceID] = utcHold(h)
+		}
+	}
+	return used, holds, nil
 }
 
 // insertTransactions writes ts in one multi-row INSERT and sets their IDs.

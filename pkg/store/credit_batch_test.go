@@ -9,8 +9,12 @@ import (
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
 
-func use(userID int64, amount authsvc.Cents, reference *string) *authsvc.LedgerEntry {
-	return &authsvc.LedgerEntry{UserID: userID, Type: authsvc.CreditUsed, Amount: amount, ReferenceID: reference}
+func use(userID int64, amount authsvc.Cents, reference *string) authsvc.BatchOp {
+	return authsvc.BatchOp{Debit: &authsvc.LedgerEntry{UserID: userID, Type: authsvc.CreditUsed, Amount: amount, ReferenceID: reference}}
+}
+
+func holdOp(userID int64, amount authsvc.Cents, reference *string) authsvc.BatchOp {
+	return authsvc.BatchOp{Hold: &authsvc.NewHold{UserID: userID, Amount: amount, ReferenceID: reference, ExpiresIn: authsvc.DefaultHoldTTL}}
 }
 
 // seqsOf returns the user's seq values, oldest first.
@@ -45,7 +49,7 @@ func TestApplyCreditBatch(t *testing.T) {
 		user := newLedgerUser(t, db, "batch")
 		apply(t, db, user, authsvc.CreditAdded, 5_00, nil)              // seq 1
 		old := apply(t, db, user, authsvc.CreditUsed, 1_00, ref("old")) // seq 2, balance 4.00
-		entries := []*authsvc.LedgerEntry{
+		entries := []authsvc.BatchOp{
 			use(user, 1_00, ref("a")),   // 0: applied, 3.00
 			use(user, 1_00, ref("a")),   // 1: repeat of 0
 			use(user, 10_00, nil),       // 2: insufficient
@@ -100,7 +104,9 @@ func TestApplyCreditBatch(t *testing.T) {
 }
 
 // TestApplyCreditBatchHolds: a batch spends only the available balance
-// (balance − held), and a user without a balance row is refused.
+// (balance − held); holds and debits in one batch are decided in order
+// against it, repeats of a hold's reference apply once; a user without a
+// balance row is refused.
 func TestApplyCreditBatchHolds(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -109,7 +115,7 @@ func TestApplyCreditBatchHolds(t *testing.T) {
 		if _, _, err := db.CreateHold(ctx, &authsvc.NewHold{UserID: user, Amount: 2_00, ExpiresIn: authsvc.DefaultHoldTTL}); err != nil {
 			t.Fatal(err)
 		}
-		outs, err := db.ApplyCreditBatch(ctx, user, []*authsvc.LedgerEntry{use(user, 1_00, nil), use(user, 1_00, nil)})
+		outs, err := db.ApplyCreditBatch(ctx, user, []authsvc.BatchOp{use(user, 1_00, nil), use(user, 1_00, nil)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,8 +124,51 @@ func TestApplyCreditBatchHolds(t *testing.T) {
 		}
 		wantReason(t, outs[1].Err, authsvc.EINVALID, "insufficient_credits")
 
+		// Holds and debits in one batch, against the running available balance.
+		mixed := newLedgerUser(t, db, "mixed")
+		apply(t, db, mixed, authsvc.CreditAdded, 5_00, nil)
+		outs, err = db.ApplyCreditBatch(ctx, mixed, []authsvc.BatchOp{
+			holdOp(mixed, 2_00, ref("h")), // 0: held 2.00, available 3.00
+			use(mixed, 1_00, ref("h")),    // 1: a debit's reference is not a hold's: applied, available 2.00
+			holdOp(mixed, 2_00, ref("h")), // 2: repeat of 0
+			holdOp(mixed, 3_00, nil),      // 3: insufficient
+			holdOp(mixed, 9_00, ref("h")), // 4: conflict with 0
+			use(mixed, 2_00, nil),         // 5: applied, available 0
+			use(mixed, 1, nil),            // 6: insufficient
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o := outs[0]; o.Err != nil || o.Replayed || o.Hold == nil || o.Hold.ID == 0 || o.Hold.Status != authsvc.HoldPending {
+			t.Fatalf("hold: %+v", o)
+		}
+		if o := outs[2]; o.Err != nil || !o.Replayed || o.Hold != outs[0].Hold {
+			t.Fatalf("repeated hold: %+v", o)
+		}
+		if outs[1].Err != nil || outs[5].Err != nil || outs[5].Transaction.NewBalance != 2_00 {
+			t.Fatalf("debits: %+v %+v", outs[1], outs[5])
+		}
+		wantReason(t, outs[3].Err, authsvc.EINVALID, "insufficient_credits")
+		wantReason(t, outs[4].Err, authsvc.ECONFLICT, "idempotency_conflict")
+		wantReason(t, outs[6].Err, authsvc.EINVALID, "insufficient_credits")
+		b, err := db.CreditBalance(ctx, mixed)
+		if err != nil || b.Balance != 2_00 || b.Held != 2_00 || b.Available != 0 {
+			t.Fatalf("balance %+v, %v; want 2.0 held 2.0", b, err)
+		}
+		// The batch's hold is a real hold: a capture of it works.
+		c, _, err := db.CaptureHold(ctx, &authsvc.HoldResolution{HoldID: outs[0].Hold.ID, Amount: 1_50})
+		if err != nil || c.Transaction.NewBalance != 50 || c.Transaction.Seq != 4 {
+			t.Fatalf("capture: %+v, %v", c, err)
+		}
+		// And a repeat of its reference in a later batch returns it.
+		outs, err = db.ApplyCreditBatch(ctx, mixed, []authsvc.BatchOp{holdOp(mixed, 2_00, ref("h")), use(mixed, 50, nil)})
+		if err != nil || !outs[0].Replayed || outs[0].Hold.ID != c.Hold.ID || outs[0].Hold.Status != authsvc.HoldCaptured || outs[1].Err != nil {
+			t.Fatalf("later repeat: %+v, %v", outs, err)
+		}
+		wantDense(t, seqsOf(t, db, mixed), 5)
+
 		broke := newLedgerUser(t, db, "broke")
-		outs, err = db.ApplyCreditBatch(ctx, broke, []*authsvc.LedgerEntry{use(broke, 1, nil), use(broke, 1, ref("x"))})
+		outs, err = db.ApplyCreditBatch(ctx, broke, []authsvc.BatchOp{use(broke, 1, nil), use(broke, 1, ref("x")), holdOp(broke, 1, nil)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,8 +188,8 @@ func TestApplyCreditBatchDatabaseError(t *testing.T) {
 		apply(t, db, user, authsvc.CreditAdded, 10_00, nil)
 		storetest.FailTransactionsWithDescription(t, db, "boom")
 		boom := "boom"
-		entries := []*authsvc.LedgerEntry{use(user, 1_00, ref("1")), use(user, 1_00, nil), use(user, 1_00, nil)}
-		entries[2].Description = &boom
+		entries := []authsvc.BatchOp{use(user, 1_00, ref("1")), use(user, 1_00, nil), use(user, 1_00, nil)}
+		entries[2].Debit.Description = &boom
 		outs, err := db.ApplyCreditBatch(ctx, user, entries)
 		if err == nil || outs != nil {
 			t.Fatalf("got %+v, %v; want an error and no outcomes", outs, err)
