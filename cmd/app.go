@@ -113,6 +113,7 @@ func (a *app) openDB(ctx context.Context, wait time.Duration) (*store.DB, error)
 		MaxIdleConns: a.cfg.Database.MaxIdleConns,
 		Logger:       a.log,
 		Clock:        a.clock,
+		WrapDriver:   a.build.WrapDriver,
 	})
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"net/http"
 	"sync"
@@ -52,6 +53,9 @@ type BuildOptions struct {
 	// configuration key (failed-login limit and window, reset-email
 	// interval), after the configuration's are set.
 	AuthOptions func(*auth.Options)
+	// WrapDriver wraps the database driver (tests count the statements a
+	// request sends).
+	WrapDriver func(driver.Driver) driver.Driver
 }
 
 // Stack is a built authsvc: exactly what `authsvc serve` runs, minus the

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/authsvc/authsvc/pkg/keys"
 	"github.com/spf13/cobra"
 )
 
@@ -60,9 +61,18 @@ func (a *app) serve(ctx context.Context, wait time.Duration) error {
 
 	stopJobs := startJobs(context.WithoutCancel(ctx), srv.jobs)
 
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- httpServer.Serve(ln) }()
 	a.log.Info().Str("addr", ln.Addr().String()).Str("database", string(db.Dialect)).Msg("authsvc listening")
+	if srv.metrics != nil {
+		metricsServer, err := a.serveMetrics(srv.metrics, serveErr)
+		if err != nil {
+			httpServer.Close()
+			stopJobs()
+			return err
+		}
+		defer metricsServer.Close()
+	}
 
 	select {
 	case err := <-serveErr:
@@ -84,6 +94,23 @@ func (a *app) serve(ctx context.Context, wait time.Duration) error {
 	return err
 }
 
+// serveMetrics listens on server.metrics_addr and serves h there until it is
+// closed; a failure to serve is sent to errs.
+func (a *app) serveMetrics(h http.Handler, errs chan<- error) (*http.Server, error) {
+	ln, err := net.Listen("tcp", a.cfg.Server.MetricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (server.metrics_addr): %w", a.cfg.Server.MetricsAddr, err)
+	}
+	s := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+	go func() {
+		if err := s.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			errs <- fmt.Errorf("metrics listener: %w", err)
+		}
+	}()
+	a.log.Info().Str("addr", ln.Addr().String()).Msg("metrics listening")
+	return s, nil
+}
+
 // ready reports whether the service can take traffic: the database answers
 // and no migration is pending.
 func (a *app) ready(ctx context.Context) error {
@@ -97,4 +124,21 @@ func (a *app) ready(ctx context.Context) error {
 		return fmt.Errorf("%d migration(s) pending", pending)
 	}
 	return nil
+}
+
+// readyWithKeys is ready, and the signing keys loaded (loading them now when
+// they are not yet, e.g. right after the migrations were applied).
+func (a *app) readyWithKeys(k *keys.Service) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		if err := a.ready(ctx); err != nil {
+			return err
+		}
+		if k.Loaded() {
+			return nil
+		}
+		if err := k.Load(ctx); err != nil {
+			return fmt.Errorf("signing keys not loaded: %w", err)
+		}
+		return nil
+	}
 }

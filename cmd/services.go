@@ -6,6 +6,7 @@ import (
 	"github.com/authsvc/authsvc/pkg/auth"
 	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/credits"
+	"github.com/authsvc/authsvc/pkg/keys"
 	"github.com/authsvc/authsvc/pkg/password"
 	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/token"
@@ -19,6 +20,7 @@ const adminWait = 5 * time.Second
 type services struct {
 	auth    *auth.Service
 	credits *credits.Service
+	keys    *keys.Service
 	holds   *credits.Holds
 	tokens  *token.Issuer
 }
@@ -46,11 +48,14 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 		return nil, err
 	}
 	authOpts := auth.Options{
-		MaxSession:  a.cfg.MaxSession(),
-		FrontendURL: a.cfg.Mail.FrontendURL,
-		Logger:      a.log,
-		Metrics:     authMetrics,
-		Clock:       a.clock,
+		MaxSession:           a.cfg.MaxSession(),
+		RequireVerifiedEmail: a.cfg.Auth.RequireVerifiedEmail,
+		AuditRetention:       a.cfg.AuditRetention(),
+		VerifyTTL:            a.cfg.VerifyTTL(),
+		FrontendURL:          a.cfg.Mail.FrontendURL,
+		Logger:               a.log,
+		Metrics:              authMetrics,
+		Clock:                a.clock,
 	}
 	var hashes authsvc.PasswordHasher = hasher
 	if a.build.WrapHasher != nil {
@@ -63,6 +68,16 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 	if err != nil {
 		return nil, err
 	}
+	keySvc, err := keys.New(db, tokens, keys.Options{
+		AccessTTL:        a.cfg.AccessTTL(),
+		RefreshInterval:  a.cfg.Auth.KeysRefreshInterval,
+		KeyEncryptionKey: []byte(a.cfg.Auth.KeyEncryptionKey),
+		Clock:            a.clock,
+		Logger:           a.log,
+	})
+	if err != nil {
+		return nil, err
+	}
 	creditOpts.UserSelfAdd = a.cfg.Credits.UserSelfAdd
 	// Group commit pays on PostgreSQL, where each commit waits for its own
 	// fsync; SQLite's writes are serialized in-process anyway, so it is off there.
@@ -70,7 +85,7 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 	creditOpts.MaxBatch = a.cfg.Credits.GroupCommitMaxBatch
 	creditOpts.Logger = a.log
 	creditSvc := credits.New(db, creditOpts)
-	return &services{auth: authSvc, credits: creditSvc, tokens: tokens,
+	return &services{auth: authSvc, credits: creditSvc, keys: keySvc, tokens: tokens,
 		holds: credits.NewHolds(db, credits.HoldOptions{Logger: a.log, Metrics: creditOpts.Metrics,
 			GroupCommit: creditSvc.GroupCommit()})}, nil
 }

@@ -18,15 +18,17 @@ import (
 
 // userView is a user as the CLI prints it (CONTRACT §7).
 type userView struct {
-	ID        int64     `json:"id"`
-	Username  string    `json:"username"`
-	Email     string    `json:"email"`
-	IsAdmin   bool      `json:"is_admin"`
-	CreatedAt time.Time `json:"created_at"`
+	ID            int64     `json:"id"`
+	Username      string    `json:"username"`
+	Email         string    `json:"email"`
+	IsAdmin       bool      `json:"is_admin"`
+	CreatedAt     time.Time `json:"created_at"`
+	EmailVerified bool      `json:"email_verified"`
 }
 
 func viewOf(u *authsvc.User) userView {
-	return userView{ID: u.ID, Username: u.Username, Email: u.Email, IsAdmin: u.IsAdmin, CreatedAt: u.CreatedAt.UTC()}
+	return userView{ID: u.ID, Username: u.Username, Email: u.Email, IsAdmin: u.IsAdmin, CreatedAt: u.CreatedAt.UTC(),
+		EmailVerified: u.EmailVerified()}
 }
 
 func (v userView) text() string {
@@ -34,14 +36,14 @@ func (v userView) text() string {
 	if v.IsAdmin {
 		role = "admin"
 	}
-	return fmt.Sprintf("id:         %d\nusername:   %s\nemail:      %s\nrole:       %s\ncreated_at: %s",
-		v.ID, v.Username, v.Email, role, v.CreatedAt.Format(time.RFC3339))
+	return fmt.Sprintf("id:         %d\nusername:   %s\nemail:      %s\nverified:   %t\nrole:       %s\ncreated_at: %s",
+		v.ID, v.Username, v.Email, v.EmailVerified, role, v.CreatedAt.Format(time.RFC3339))
 }
 
 func newUserCommand(a *app) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "user",
-		Short: "Create, promote, delete, list and show users",
+		Short: "Create, promote, delete, list and show users; list and end their sessions",
 		Example: `  authsvc user create alice --email alice@example.com --password-stdin < pw.txt
   authsvc user promote alice
   authsvc user list --admins -o json`,
@@ -49,22 +51,24 @@ func newUserCommand(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	c.AddCommand(newUserCreateCommand(a), newUserPromoteCommand(a), newUserDeleteCommand(a),
-		newUserListCommand(a), newUserShowCommand(a))
+		newUserListCommand(a), newUserShowCommand(a), newUserSessionsCommand(a), newUserLogoutCommand(a),
+		newUserVerifyCommand(a))
 	return c
 }
 
 func newUserCreateCommand(a *app) *cobra.Command {
 	var email string
-	var admin, passwordStdin bool
+	var admin, passwordStdin, verified bool
 	c := &cobra.Command{
 		Use:   "create USERNAME --email EMAIL",
 		Short: "Create a user (same validation and hashing as registration)",
 		Long: `Create a user. The password is read, in this order, from standard input with
 --password-stdin (one line; the trailing newline is dropped), from the
 AUTHSVC_PASSWORD environment variable, or from a prompt without echo when standard
-input is a terminal. It is never taken from a flag. A welcome email is queued.`,
+input is a terminal. It is never taken from a flag. A welcome email is queued, and
+a link verifying the email unless --verified says it is known to be right.`,
 		Example: `  printf '%s\n' "$PASSWORD" | authsvc user create alice --email alice@example.com --password-stdin
-  AUTHSVC_PASSWORD=... authsvc user create root --email root@example.com --admin -o json`,
+  AUTHSVC_PASSWORD=... authsvc user create root --email root@example.com --admin --verified -o json`,
 		Args: exactArgs(1, "one USERNAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if email == "" {
@@ -78,7 +82,8 @@ input is a terminal. It is never taken from a flag. A welcome email is queued.`,
 			if err != nil {
 				return err
 			}
-			u, err := svc.auth.CreateUser(cmd.Context(), authsvc.Registration{Username: args[0], Email: email, Password: pw, IsAdmin: admin})
+			u, err := svc.auth.CreateUser(cmd.Context(), authsvc.Registration{Username: args[0], Email: email, Password: pw, IsAdmin: admin,
+				Verified: verified})
 			if err != nil {
 				return err
 			}
@@ -88,6 +93,7 @@ input is a terminal. It is never taken from a flag. A welcome email is queued.`,
 	}
 	c.Flags().StringVar(&email, "email", "", "email address (required)")
 	c.Flags().BoolVar(&admin, "admin", false, "make the user an admin")
+	c.Flags().BoolVar(&verified, "verified", false, "the email counts as verified (no verification link is sent)")
 	c.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input")
 	return c
 }

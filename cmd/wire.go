@@ -7,6 +7,7 @@ import (
 
 	"github.com/authsvc/authsvc/pkg/credits"
 	"github.com/authsvc/authsvc/pkg/httpapi"
+	"github.com/authsvc/authsvc/pkg/keys"
 	"github.com/authsvc/authsvc/pkg/mail"
 	"github.com/authsvc/authsvc/pkg/metrics"
 	"github.com/authsvc/authsvc/pkg/ratelimit"
@@ -26,6 +27,9 @@ const (
 // what to release at the end.
 type server struct {
 	handler http.Handler
+	// metrics serves GET /metrics on server.metrics_addr; nil when that is
+	// not set (then the public listener serves the public view).
+	metrics http.Handler
 	jobs    []func(ctx context.Context)
 	close   func()
 	svc     *services
@@ -45,6 +49,18 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The signing keys are read once here (a bad key-encryption key stops
+	// serve) and then re-read by a background job, so that every replica
+	// picks up a rotation by itself; requests never query them.
+	// A database that is not migrated yet (auto_migrate off, the init
+	// container still running) or not reachable is not fatal: the replica
+	// stays unready until the keys load.
+	svc.keys.SetMetrics(m.Keys())
+	if err := svc.keys.Load(ctx); keys.IsConfigError(err) {
+		return nil, err
+	} else if err != nil {
+		a.log.Warn().Err(err).Msg("signing keys not loaded yet; not ready until they are")
+	}
 	worker, err := a.mailWorker(m.Mail())
 	if err != nil {
 		return nil, err
@@ -53,7 +69,7 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := httpapi.Options{Middleware: []func(http.Handler) http.Handler{
+	opts := httpapi.Options{ClientIPs: ips, Middleware: []func(http.Handler) http.Handler{
 		httpapi.AccessLog(a.log, ips), // outermost: also logs CORS preflights
 		httpapi.ObserveRequests(m),
 		httpapi.CORS(a.cfg.Server.CORSAllowedOrigins), // outside the mux: answers OPTIONS
@@ -65,21 +81,32 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	if limit != nil {
 		opts.RouteMiddleware = append(opts.RouteMiddleware, limit)
 	}
+	// /metrics on the public listener must not tell whether an account
+	// exists: either it moves to its own listener, or the public view leaves
+	// out the series that could (see metrics.PublicHandler).
+	var publicMetrics, privateMetrics http.Handler = m.PublicHandler(), nil
+	if a.cfg.Server.MetricsAddr != "" {
+		publicMetrics, privateMetrics = nil, metricsOnly(m.Handler())
+	}
 	api := httpapi.New(httpapi.Deps{
 		Auth:          svc.auth,
 		Credits:       svc.credits,
 		Holds:         svc.holds,
 		Authenticator: svc.auth,
-		Ready:         a.ready,
+		Ready:         a.readyWithKeys(svc.keys),
 		Logger:        a.log,
-		Metrics:       m.Handler(),
+		Metrics:       publicMetrics,
+		Keys:          svc.tokens,
+		JWKSMaxAge:    a.cfg.Auth.JWKSMaxAge,
 	}, opts)
 	return &server{
 		svc:     svc,
 		handler: api.Handler(),
+		metrics: privateMetrics,
 		jobs: []func(context.Context){
 			func(ctx context.Context) { svc.auth.RunJanitor(ctx, janitorInterval) },
 			func(ctx context.Context) { worker.Run(ctx) }, //nolint:errcheck // Run returns nil on cancel
+			func(ctx context.Context) { svc.keys.Run(ctx) },
 			func(ctx context.Context) { svc.holds.RunExpiry(ctx, holdExpiryInterval) },
 		},
 		close: func() {
@@ -87,6 +114,14 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 			closeLimiter()
 		},
 	}, nil
+}
+
+// metricsOnly serves h at GET /metrics and 404 elsewhere: the private
+// metrics listener.
+func metricsOnly(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	return mux
 }
 
 // mailWorker builds the outbox worker with its renderer and driver.
@@ -98,7 +133,7 @@ func (a *app) mailWorker(mm mail.Metrics) (*mail.Worker, error) {
 	}
 	sender, err := mail.NewSender(mail.Config{
 		Driver: m.Driver, Host: m.Host, Port: m.Port, Username: m.Username, Password: m.Password,
-		From: m.From, SSLTLS: m.SSLTLS, StartTLS: m.StartTLS,
+		From: m.From, SSLTLS: m.SSLTLS, StartTLS: m.StartTLS, Production: a.cfg.IsProduction(),
 	}, a.log)
 	if err != nil {
 		return nil, err

@@ -22,15 +22,25 @@ func (s *Service) target(ctx context.Context, p *authsvc.Principal, username str
 }
 
 // reauthenticate checks the caller's own password (an admin's own, when
-// acting on another user).
-func (s *Service) reauthenticate(p *authsvc.Principal, password string) error {
+// acting on another user). Each check counts toward the caller's failed-login
+// limit exactly like a login, so a stolen token cannot guess the owner's
+// password without bound: past the limit it is 429, and a correct password
+// clears the count as a successful login does.
+func (s *Service) reauthenticate(ctx context.Context, p *authsvc.Principal, password string) error {
+	key := strings.ToLower(p.User.Username)
+	failures, err := s.reserveLoginAttempt(ctx, key)
+	if err != nil {
+		return err
+	}
 	if err := s.hasher.Compare(p.User.PasswordHash, password); err != nil {
 		if isCode(err, authsvc.EUNAUTHORIZED) {
+			s.opts.Metrics.LoginFailed()
+			s.recordFailure(ctx, p.User, key, failures)
 			return authsvc.ErrWrongPassword.With(err)
 		}
 		return err
 	}
-	return nil
+	return s.db.ClearLoginFailures(ctx, key)
 }
 
 // Me returns the caller, or for an admin the user with userID (0 or the
@@ -66,14 +76,14 @@ func (s *Service) ChangePassword(ctx context.Context, p *authsvc.Principal, c au
 	if err != nil {
 		return err
 	}
-	if err := s.reauthenticate(p, c.CurrentPassword); err != nil {
+	if err := s.reauthenticate(ctx, p, c.CurrentPassword); err != nil {
 		return err
 	}
 	hash, err := s.hasher.Hash(c.NewPassword)
 	if err != nil {
 		return err
 	}
-	if _, err := s.db.UpdatePassword(ctx, u.ID, hash); err != nil {
+	if _, err := s.db.UpdatePassword(audited(ctx, event(authsvc.AuditPasswordChanged, p.User.ID, u.ID, nil)), u.ID, hash); err != nil {
 		return err
 	}
 	s.log.Info().Int64("user_id", u.ID).Int64("by_user_id", p.User.ID).Msg("password changed")
@@ -81,9 +91,13 @@ func (s *Service) ChangePassword(ctx context.Context, p *authsvc.Principal, c au
 }
 
 // ChangeEmail sets a new email for the named user after checking the
-// caller's password, queues a notice to the old address in the same
-// transaction and kills every earlier token of the user. A taken email is
-// EINVALID (400, as the original).
+// caller's password, queues a notice to the old address and a verification
+// link to the new one in the same transaction, and kills every earlier
+// token and session of the user; the new address is unverified until its
+// link is used. With RequireVerifiedEmail the change waits instead: only the
+// link and the notice are sent, and the user is returned unchanged; using
+// the link makes the change. A taken email is EINVALID (400, as the
+// original).
 func (s *Service) ChangeEmail(ctx context.Context, p *authsvc.Principal, c authsvc.EmailChange) (*authsvc.User, error) {
 	var v authsvc.Validator
 	validateEmail(&v, c.NewEmail, "new_email")
@@ -95,22 +109,45 @@ func (s *Service) ChangeEmail(ctx context.Context, p *authsvc.Principal, c auths
 	if err != nil {
 		return nil, err
 	}
-	if err := s.reauthenticate(p, c.CurrentPassword); err != nil {
+	if err := s.reauthenticate(ctx, p, c.CurrentPassword); err != nil {
 		return nil, err
 	}
 	newEmail := strings.ToLower(c.NewEmail)
 	notice := &authsvc.OutboundEmail{Kind: authsvc.EmailEmailChanged, Recipient: u.Email,
 		Data: map[string]string{authsvc.EmailKeyUsername: u.Username, authsvc.EmailKeyOldEmail: u.Email,
 			authsvc.EmailKeyNewEmail: newEmail}}
-	updated, err := s.db.UpdateEmail(ctx, u.ID, newEmail, notice)
+	verify, link := s.newVerification(u, newEmail)
+	if s.opts.RequireVerifiedEmail && newEmail != u.Email {
+		return s.requestEmailChange(ctx, p, u, verify, link, notice)
+	}
+	ev := event(authsvc.AuditEmailChanged, p.User.ID, u.ID, map[string]any{"old_email": u.Email, "new_email": newEmail})
+	updated, err := s.db.UpdateEmail(audited(ctx, ev), u.ID, newEmail, verify, notice, link)
 	if isCode(err, authsvc.ECONFLICT) {
-		return nil, &authsvc.Error{Code: authsvc.EINVALID, Reason: authsvc.ReasonEmailTaken, Message: authsvc.MsgEmailTaken, Err: err}
+		return nil, authsvc.ErrEmailTakenOnChange.With(err)
 	}
 	if err != nil {
 		return nil, err
 	}
 	s.log.Info().Int64("user_id", u.ID).Int64("by_user_id", p.User.ID).Msg("email changed")
 	return updated, nil
+}
+
+// requestEmailChange sends the link confirming the new address and the
+// notice to the old one; the email stays as it is until the link is used.
+func (s *Service) requestEmailChange(ctx context.Context, p *authsvc.Principal, u *authsvc.User,
+	verify *authsvc.EmailVerification, link, notice *authsvc.OutboundEmail) (*authsvc.User, error) {
+	if other, err := s.db.UserByEmail(ctx, verify.Email); err == nil && other.ID != u.ID {
+		return nil, authsvc.ErrEmailTakenOnChange
+	} else if err != nil && !isCode(err, authsvc.ENOTFOUND) {
+		return nil, err
+	}
+	notice.Data[authsvc.EmailKeyPending] = "true"
+	ev := event(authsvc.AuditEmailChangeRequested, p.User.ID, u.ID, map[string]any{"old_email": u.Email, "new_email": verify.Email})
+	if _, err := s.db.CreateEmailVerification(audited(ctx, ev), verify, 0, link, notice); err != nil {
+		return nil, err
+	}
+	s.log.Info().Int64("user_id", u.ID).Int64("by_user_id", p.User.ID).Msg("email change requested")
+	return u, nil
 }
 
 // DeleteAccount deletes the named user after checking the caller's own
@@ -125,10 +162,11 @@ func (s *Service) DeleteAccount(ctx context.Context, p *authsvc.Principal, usern
 	if err != nil {
 		return err
 	}
-	if err := s.reauthenticate(p, password); err != nil {
+	if err := s.reauthenticate(ctx, p, password); err != nil {
 		return err
 	}
-	if err := s.db.DeleteUser(ctx, u.ID); err != nil {
+	ev := event(authsvc.AuditAccountDeleted, p.User.ID, u.ID, map[string]any{"username": u.Username})
+	if err := s.db.DeleteUser(audited(ctx, ev), u.ID); err != nil {
 		return err
 	}
 	s.log.Info().Int64("user_id", u.ID).Int64("by_user_id", p.User.ID).Msg("user deleted")
@@ -153,7 +191,11 @@ func (s *Service) SetAdmin(ctx context.Context, username string, isAdmin bool) (
 	if err != nil {
 		return nil, err
 	}
-	u, err = s.db.SetAdmin(ctx, u.ID, isAdmin)
+	name := authsvc.AuditDemoted
+	if isAdmin {
+		name = authsvc.AuditPromoted
+	}
+	u, err = s.db.SetAdmin(audited(ctx, event(name, 0, u.ID, cli(nil))), u.ID, isAdmin)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +210,8 @@ func (s *Service) DeleteUser(ctx context.Context, username string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.db.DeleteUser(ctx, u.ID); err != nil {
+	ev := event(authsvc.AuditAccountDeleted, 0, u.ID, cli(map[string]any{"username": u.Username}))
+	if err := s.db.DeleteUser(audited(ctx, ev), u.ID); err != nil {
 		return err
 	}
 	s.log.Info().Int64("user_id", u.ID).Msg("user deleted")

@@ -30,21 +30,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 	if err != nil {
 		return err
 	}
-	select {
-	case s.background <- struct{}{}:
-	default: // overloaded: drop it, as a throttled request is dropped
-		s.log.Warn().Int64("user_id", u.ID).Msg("password reset request dropped: too many in progress")
-		return nil
-	}
-	s.pending.Add(1)
-	go func() {
-		defer func() { <-s.background; s.pending.Done() }()
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		if err := s.queueReset(ctx, u); err != nil {
-			s.log.Error().Err(err).Int64("user_id", u.ID).Msg("password reset request failed")
-		}
-	}()
+	s.inBackground(ctx, u.ID, "password reset request", func(ctx context.Context) error { return s.queueReset(ctx, u) })
 	return nil
 }
 
@@ -65,6 +51,7 @@ func (s *Service) queueReset(ctx context.Context, u *authsvc.User) error {
 		authsvc.EmailKeyLink:           s.resetLink(tok),
 		authsvc.EmailKeyExpiresMinutes: strconv.Itoa(minutes),
 	}}
+	ctx = audited(ctx, event(authsvc.AuditPasswordResetRequest, 0, u.ID, nil))
 	created, err := s.db.CreateResetToken(ctx, u.ID, authsvc.HashToken(tok), expiresAt, s.opts.ResetEmailInterval, msg)
 	switch {
 	case isCode(err, authsvc.ENOTFOUND): // deleted meanwhile
@@ -104,6 +91,7 @@ func (s *Service) ResetPassword(ctx context.Context, tok, newPassword string) er
 	if err != nil {
 		return err
 	}
+	ctx = audited(ctx, event(authsvc.AuditPasswordReset, userID, userID, nil))
 	u, err := s.db.ConsumeResetToken(ctx, authsvc.HashToken(tok), userID, hash)
 	if err != nil {
 		return err
@@ -112,15 +100,21 @@ func (s *Service) ResetPassword(ctx context.Context, tok, newPassword string) er
 	return nil
 }
 
-// Purge deletes expired revocations, expired reset tokens and ended
-// failed-login windows.
+// Purge deletes expired revocations, reset tokens, verification links and
+// sessions, ended failed-login windows, and (in batches) audit events past
+// the retention.
 func (s *Service) Purge(ctx context.Context) error {
 	st, err := s.db.Purge(ctx, s.opts.FailedLoginWindow)
 	if err != nil {
 		return err
 	}
+	audit, err := s.pruneAudit(ctx)
+	if err != nil {
+		return err
+	}
 	s.log.Debug().Int64("revoked_tokens", st.RevokedTokens).Int64("reset_tokens", st.ResetTokens).
-		Int64("login_failures", st.LoginFailures).Msg("purged expired auth data")
+		Int64("login_failures", st.LoginFailures).Int64("sessions", st.Sessions).
+		Int64("verifications", st.Verifications).Int64("audit_events", audit).Msg("purged expired auth data")
 	return nil
 }
 

@@ -20,6 +20,8 @@ const (
 	DefaultFailedLoginWindow  = time.Hour
 	DefaultResetEmailInterval = time.Minute
 	DefaultFrontendURL        = "http://localhost:3000"
+	DefaultVerifyTTL          = 24 * time.Hour
+	DefaultVerifyInterval     = time.Minute
 )
 
 // Metrics receives the use cases' events (backed by Prometheus in serve).
@@ -53,13 +55,20 @@ func (NopMetrics) TokenRefused(string) {}
 // lifetimes are the token issuer's (token.Config).
 type Options struct {
 	MaxSession         time.Duration // refresh refuses tokens whose auth_time is older
-	FrontendURL        string        // reset link: <FrontendURL>/reset-password?token=<token>
+	FrontendURL        string        // links: <FrontendURL>/reset-password?token=…, <FrontendURL>/verify-email?token=…
 	FailedLoginLimit   int           // failed logins per username per window before 429
 	FailedLoginWindow  time.Duration
 	ResetEmailInterval time.Duration // at most one reset email per account per interval
-	Clock              authsvc.Clock // nil means time.Now
-	Logger             zerolog.Logger
-	Metrics            Metrics // nil means NopMetrics
+	// RequireVerifiedEmail refuses the login of an unverified account (403
+	// email_not_verified) and makes an email change wait for the new
+	// address to confirm its link.
+	RequireVerifiedEmail bool
+	VerifyTTL            time.Duration // lifetime of a verification link, default 24 h
+	VerifyInterval       time.Duration // at most one verification email per account per interval (resend)
+	AuditRetention       time.Duration // audit events older than this are pruned, default 90 days
+	Clock                authsvc.Clock // nil means time.Now
+	Logger               zerolog.Logger
+	Metrics              Metrics // nil means NopMetrics
 }
 
 func (o Options) withDefaults() Options {
@@ -77,6 +86,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ResetEmailInterval <= 0 {
 		o.ResetEmailInterval = DefaultResetEmailInterval
+	}
+	if o.VerifyTTL <= 0 {
+		o.VerifyTTL = DefaultVerifyTTL
+	}
+	if o.AuditRetention <= 0 {
+		o.AuditRetention = DefaultAuditRetention
+	}
+	if o.VerifyInterval <= 0 {
+		o.VerifyInterval = DefaultVerifyInterval
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now

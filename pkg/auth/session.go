@@ -18,11 +18,11 @@ const revocationMargin = authsvc.TokenLeeway + 30*time.Second
 // admin: r.IsAdmin is ignored.
 func (s *Service) Register(ctx context.Context, r authsvc.Registration) (*authsvc.User, *authsvc.AccessToken, error) {
 	r.IsAdmin = false
-	u, err := s.CreateUser(ctx, r)
+	u, err := s.createUser(ctx, r, true)
 	if err != nil {
 		return nil, nil, err
 	}
-	tok, err := s.issue(u, time.Time{})
+	tok, err := s.startSession(ctx, u, 0, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -30,8 +30,15 @@ func (s *Service) Register(ctx context.Context, r authsvc.Registration) (*authsv
 }
 
 // CreateUser creates an account (admin or not) with the same validation as
-// Register and queues the welcome email; for `authsvc user create`.
+// Register and queues the welcome email and, unless r.Verified, a link
+// verifying the email; for `authsvc user create`.
 func (s *Service) CreateUser(ctx context.Context, r authsvc.Registration) (*authsvc.User, error) {
+	return s.createUser(ctx, r, false)
+}
+
+// createUser is CreateUser; self says the new user registered themselves
+// (the audit event's actor) rather than the CLI.
+func (s *Service) createUser(ctx context.Context, r authsvc.Registration, self bool) (*authsvc.User, error) {
 	var v authsvc.Validator
 	validateUsername(&v, r.Username, "username")
 	validateEmail(&v, r.Email, "email")
@@ -44,12 +51,29 @@ func (s *Service) CreateUser(ctx context.Context, r authsvc.Registration) (*auth
 		return nil, err
 	}
 	u := &authsvc.User{Username: r.Username, Email: strings.ToLower(r.Email), PasswordHash: hash, IsAdmin: r.IsAdmin}
+	if r.Verified {
+		now := s.now()
+		u.EmailVerifiedAt = &now
+	}
 	welcome := &authsvc.OutboundEmail{Kind: authsvc.EmailWelcome, Recipient: u.Email,
 		Data: map[string]string{authsvc.EmailKeyUsername: u.Username}}
-	if err := s.db.CreateUser(ctx, u, welcome); err != nil {
+	ev := event(authsvc.AuditRegistered, 0, 0, map[string]any{"is_admin": u.IsAdmin, "email_verified": u.EmailVerified()})
+	if self {
+		ev.ActorIsTarget = true
+	} else {
+		ev.Details = cli(ev.Details)
+	}
+	if err := s.db.CreateUser(audited(ctx, ev), u, welcome); err != nil {
 		return nil, err
 	}
 	s.log.Info().Int64("user_id", u.ID).Bool("is_admin", u.IsAdmin).Msg("user created")
+	if !u.EmailVerified() {
+		// The account exists now: a failure here must not fail the
+		// registration; POST /auth/verify-email/resend sends another link.
+		if _, err := s.queueVerification(ctx, u, 0); err != nil {
+			s.log.Error().Err(err).Int64("user_id", u.ID).Msg("queue verification email failed")
+		}
+	}
 	return u, nil
 }
 
@@ -73,28 +97,51 @@ func (s *Service) Login(ctx context.Context, username, password string) (*authsv
 		return nil, authsvc.ErrInvalidCredentials
 	}
 	key := strings.ToLower(username)
-	if err := s.reserveLoginAttempt(ctx, key); err != nil {
+	failures, err := s.reserveLoginAttempt(ctx, key)
+	if err != nil {
 		return nil, err
 	}
 	u, err := s.checkPassword(ctx, username, password)
 	if err != nil {
 		if isCode(err, authsvc.EUNAUTHORIZED) {
 			s.opts.Metrics.LoginFailed() // the attempt stays counted
+			s.recordFailure(ctx, u, key, failures)
 		}
 		return nil, err
 	}
 	if err := s.db.ClearLoginFailures(ctx, key); err != nil {
 		return nil, err
 	}
+	s.rehashIfNeeded(ctx, u, password)
+	if s.opts.RequireVerifiedEmail && !u.EmailVerified() {
+		return nil, authsvc.ErrEmailNotVerified // only to whoever knows the password
+	}
 	s.opts.Metrics.LoginSucceeded()
-	return s.issue(u, time.Time{})
+	return s.startSession(ctx, u, 0, event(authsvc.AuditLoginSucceeded, u.ID, u.ID, nil))
+}
+
+// recordFailure records a failed password check of the username key (u nil
+// for an unknown user), and login.limited when it used the last attempt of
+// the window: once per window, however long an attacker keeps trying.
+func (s *Service) recordFailure(ctx context.Context, u *authsvc.User, key string, failures int) {
+	var target int64
+	if u != nil {
+		target = u.ID
+	}
+	details := map[string]any{"username": key}
+	events := []*authsvc.AuditEvent{event(authsvc.AuditLoginFailed, 0, target, details)}
+	if failures == s.opts.FailedLoginLimit {
+		events = append(events, event(authsvc.AuditLoginLimited, 0, target, map[string]any{"username": key}))
+	}
+	s.record(ctx, events...)
 }
 
 // reserveLoginAttempt counts a login attempt for the lowercased username
 // BEFORE its password is compared, so that concurrent guesses cannot slip
 // past the limit while their compares run; a successful login clears the
-// count. A username already over the limit is refused with a read only.
-func (s *Service) reserveLoginAttempt(ctx context.Context, key string) error {
+// count. A username already over the limit is refused with a read only. It
+// returns the failures counted in the window, this attempt included.
+func (s *Service) reserveLoginAttempt(ctx context.Context, key string) (int, error) {
 	limited := func(windowEnd time.Time) error {
 		s.opts.Metrics.LoginFailed()
 		s.log.Warn().Str("username", key).Msg("login refused: too many failures")
@@ -102,23 +149,24 @@ func (s *Service) reserveLoginAttempt(ctx context.Context, key string) error {
 	}
 	failures, windowEnd, err := s.db.LoginFailures(ctx, key, s.opts.FailedLoginWindow)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if failures >= s.opts.FailedLoginLimit {
-		return limited(windowEnd)
+		return failures, limited(windowEnd)
 	}
 	failures, windowEnd, err = s.db.RecordLoginFailure(ctx, key, s.opts.FailedLoginWindow)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if failures > s.opts.FailedLoginLimit {
-		return limited(windowEnd)
+		return failures, limited(windowEnd)
 	}
-	return nil
+	return failures, nil
 }
 
 // checkPassword returns the user when password is theirs, else the
-// invalid-credentials 401; an unknown user costs a dummy compare.
+// invalid-credentials 401 (with the user, when one has that name, for the
+// audit trail); an unknown user costs a dummy compare.
 func (s *Service) checkPassword(ctx context.Context, username, password string) (*authsvc.User, error) {
 	u, err := s.db.UserByUsername(ctx, username)
 	if isCode(err, authsvc.ENOTFOUND) {
@@ -130,25 +178,47 @@ func (s *Service) checkPassword(ctx context.Context, username, password string) 
 	}
 	if err := s.hasher.Compare(u.PasswordHash, password); err != nil {
 		if isCode(err, authsvc.EUNAUTHORIZED) {
-			return nil, authsvc.ErrInvalidCredentials.With(err)
+			return u, authsvc.ErrInvalidCredentials.With(err)
 		}
 		return nil, err
 	}
 	return u, nil
 }
 
-// issue issues an access token for u; authTime zero means now. The token
-// never outlives the session (auth_time + MaxSession).
-func (s *Service) issue(u *authsvc.User, authTime time.Time) (*authsvc.AccessToken, error) {
+// rehashIfNeeded stores a new hash of password at the configured cost when
+// u's hash was made at another cost, so that after a cost change the login
+// of an existing account stops being measurably faster (or slower) than the
+// dummy compare of an unknown one. Tokens stay valid (no version bump); a
+// concurrent password change wins. A failure is logged, never the login's.
+func (s *Service) rehashIfNeeded(ctx context.Context, u *authsvc.User, password string) {
+	if !s.hasher.NeedsRehash(u.PasswordHash) {
+		return
+	}
+	hash, err := s.hasher.Hash(password)
+	if err == nil {
+		err = s.db.RehashPassword(ctx, u.ID, u.PasswordHash, hash)
+	}
+	if err != nil {
+		s.log.Warn().Err(err).Int64("user_id", u.ID).Msg("rehash at the configured bcrypt cost failed")
+		return
+	}
+	u.PasswordHash = hash
+	s.log.Info().Int64("user_id", u.ID).Msg("password rehashed at the configured bcrypt cost")
+}
+
+// issue issues an access token of the session sessionID for u; authTime
+// zero means now. The token never outlives the session (auth_time +
+// MaxSession).
+func (s *Service) issue(u *authsvc.User, authTime time.Time, sessionID string) (*authsvc.AccessToken, error) {
 	if authTime.IsZero() {
 		authTime = s.now()
 	}
-	tok, claims, err := s.tokens.IssueAccess(u, authTime)
+	tok, claims, err := s.tokens.IssueAccess(u, authTime, sessionID)
 	if err != nil {
 		return nil, err
 	}
 	if end := authTime.Add(s.opts.MaxSession); claims.ExpiresAt.After(end) {
-		if tok, claims, err = s.tokens.IssueAccessTTL(u, authTime, end.Sub(s.now())); err != nil {
+		if tok, claims, err = s.tokens.IssueAccessTTL(u, authTime, end.Sub(s.now()), sessionID); err != nil {
 			return nil, err
 		}
 	}
@@ -158,30 +228,41 @@ func (s *Service) issue(u *authsvc.User, authTime time.Time) (*authsvc.AccessTok
 
 // Authenticate implements authsvc.Authenticator: it verifies the token, then
 // with one query checks that the user exists, that the token version is
-// current and that the jti is not revoked. Admin rights come from the row.
+// current, that the jti is not revoked and that the token's session (sid)
+// is alive. Admin rights come from the row. A token without sid (issued
+// before sessions existed) is checked as before, for the rest of its life.
+// With RequireVerifiedEmail an unverified account's valid token is EFORBIDDEN
+// (Reason email_not_verified).
 func (s *Service) Authenticate(ctx context.Context, bearer string) (*authsvc.Principal, error) {
 	claims, err := s.tokens.ParseAccess(bearer)
 	if err != nil {
 		s.opts.Metrics.TokenRefused(refusalReason(err))
 		return nil, err
 	}
-	u, revoked, err := s.db.AuthUser(ctx, claims.UserID, claims.JTI)
+	check, err := s.db.AuthUser(ctx, claims.UserID, claims.JTI, claims.SessionID)
 	reason := ""
 	switch {
 	case isCode(err, authsvc.ENOTFOUND):
 		reason = "user_gone"
 	case err != nil:
 		return nil, err
-	case revoked:
+	case check.Revoked:
 		reason = "revoked"
-	case u.TokenVersion != claims.TokenVersion:
+	case check.User.TokenVersion != claims.TokenVersion:
 		reason = "stale_version"
+	case claims.SessionID != "" && !check.SessionAlive:
+		reason = "session_ended"
 	}
 	if reason != "" {
 		s.opts.Metrics.TokenRefused(reason)
 		return nil, authsvc.ErrInvalidToken
 	}
-	return &authsvc.Principal{User: u, Claims: claims}, nil
+	if s.opts.RequireVerifiedEmail && !check.User.EmailVerified() {
+		// The registration's token, or one issued before the setting was
+		// turned on: an unverified account cannot use the API.
+		return nil, authsvc.ErrEmailNotVerified
+	}
+	return &authsvc.Principal{User: check.User, Claims: claims}, nil
 }
 
 // Refresh revokes a still-valid access token and issues a new one with a new
@@ -201,24 +282,15 @@ func (s *Service) Refresh(ctx context.Context, tok string) (*authsvc.AccessToken
 		s.opts.Metrics.TokenRefused("session_expired")
 		return nil, authsvc.ErrSessionExpired
 	}
-	if err := s.db.RevokeToken(ctx, p.Claims.JTI, p.Claims.ExpiresAt.Add(revocationMargin)); err != nil {
+	ctx = audited(ctx, event(authsvc.AuditRefreshed, p.User.ID, p.User.ID, map[string]any{"session_id": p.SessionID()}))
+	if err := s.db.RefreshSession(ctx, p.Claims.JTI, p.Claims.ExpiresAt.Add(revocationMargin), p.SessionID()); err != nil {
 		if isCode(err, authsvc.ECONFLICT) {
 			s.opts.Metrics.TokenRefused("already_refreshed")
 			return nil, authsvc.ErrInvalidToken.With(err)
 		}
 		return nil, err
 	}
-	return s.issue(p.User, p.Claims.AuthTime)
-}
-
-// Logout revokes the caller's token until it expires. Logging out twice
-// concurrently is not an error.
-func (s *Service) Logout(ctx context.Context, p *authsvc.Principal) error {
-	err := s.db.RevokeToken(ctx, p.Claims.JTI, p.Claims.ExpiresAt.Add(revocationMargin))
-	if err != nil && !isCode(err, authsvc.ECONFLICT) {
-		return err
-	}
-	return nil
+	return s.issue(p.User, p.Claims.AuthTime, p.SessionID())
 }
 
 // IssueToken issues an access token for the named user with a custom
@@ -228,12 +300,10 @@ func (s *Service) IssueToken(ctx context.Context, username string, ttl time.Dura
 	if err != nil {
 		return nil, err
 	}
-	tok, claims, err := s.tokens.IssueAccessTTL(u, s.now(), ttl)
-	if err != nil {
-		return nil, err
+	if ttl <= 0 {
+		return nil, authsvc.ErrTokenLifetime
 	}
-	s.opts.Metrics.TokenIssued()
-	return &authsvc.AccessToken{Token: tok, Claims: claims}, nil
+	return s.startSession(ctx, u, ttl, nil)
 }
 
 // refusalReason is the metrics reason of a refused token ("" if none).

@@ -14,6 +14,7 @@ type Registration struct {
 	Email    string
 	Password string
 	IsAdmin  bool // honoured by the CLI only; self-registration never makes an admin
+	Verified bool // the CLI only: the email counts as verified, no link is sent
 }
 
 // PasswordChange is PUT /auth/users/{username}/password.
@@ -62,12 +63,31 @@ type AuthService interface {
 	// the same auth_time. EUNAUTHORIZED when the token is invalid, revoked,
 	// already refreshed, or its session is older than the maximum.
 	Refresh(ctx context.Context, token string) (*AccessToken, error)
-	// Logout revokes the caller's token.
-	Logout(ctx context.Context, p *Principal) error
+	// Logout ends the caller's sessions by scope (LogoutLocal or "" the
+	// current one and the presented token, LogoutOthers every other one,
+	// LogoutGlobal all). EVALIDATION for another scope.
+	Logout(ctx context.Context, p *Principal, scope string) error
+	// Sessions lists the caller's live sessions, newest first.
+	Sessions(ctx context.Context, p *Principal) ([]*Session, error)
+	// EndSession ends one of the caller's sessions. ENOTFOUND (Reason
+	// session_not_found) for an unknown id or another user's session.
+	EndSession(ctx context.Context, p *Principal, id string) error
 	// RequestPasswordReset queues a reset email when an account has that
 	// address (at most one per account per interval). It answers the same
 	// whether or not the account exists.
 	RequestPasswordReset(ctx context.Context, email string) error
+	// VerifyEmail uses an email verification link's token: its address
+	// becomes the user's verified email. EINVALID (Reason invalid_token) for
+	// an unknown, used, expired or other kind of token; EINVALID (Reason
+	// email_taken) when a pending new address was taken meanwhile.
+	VerifyEmail(ctx context.Context, token string) (*User, error)
+	// ResendVerification queues a new verification link when an unverified
+	// account has that address (at most one per account per interval). It
+	// answers the same whether or not the account exists.
+	ResendVerification(ctx context.Context, email string) error
+	// Audit lists audit events, newest first, keyset-paged. EFORBIDDEN for a
+	// non-admin; EVALIDATION for a bad filter.
+	Audit(ctx context.Context, p *Principal, q AuditQuery) (*AuditPage, error)
 	// ResetPassword sets a new password with a reset token. EINVALID (Reason
 	// invalid_token) for an invalid, expired or used token.
 	ResetPassword(ctx context.Context, token, newPassword string) error

@@ -14,10 +14,15 @@ type AccountStore interface {
 	// UpdatePassword sets the hash, bumps the token version and retires the
 	// user's reset tokens; ErrUserNotFound.
 	UpdatePassword(ctx context.Context, userID int64, hash string) (*User, error)
-	// UpdateEmail sets the (lowercased) email, bumps the token version,
-	// retires reset tokens and queues mail in the same transaction;
-	// ErrUserNotFound, ErrEmailTaken.
-	UpdateEmail(ctx context.Context, userID int64, email string, mail ...*OutboundEmail) (*User, error)
+	// UpdateEmail sets the (lowercased, unverified) email, bumps the token
+	// version, retires reset and verification links, ends the sessions and
+	// stores verify (the new address's link, when not nil) and queues mail in
+	// the same transaction; ErrUserNotFound, ErrEmailTaken.
+	UpdateEmail(ctx context.Context, userID int64, email string, verify *EmailVerification, mail ...*OutboundEmail) (*User, error)
+	// RehashPassword replaces oldHash by newHash (the same password at
+	// another cost) without touching the token version; nothing when the
+	// hash changed meanwhile.
+	RehashPassword(ctx context.Context, userID int64, oldHash, newHash string) error
 	// SetAdmin grants or revokes admin rights; ErrUserNotFound.
 	SetAdmin(ctx context.Context, userID int64, isAdmin bool) (*User, error)
 	// DeleteUser deletes the user and their rows; ErrUserNotFound.
@@ -26,12 +31,19 @@ type AccountStore interface {
 
 // TokenStore backs access-token checks and revocation.
 type TokenStore interface {
-	// AuthUser returns the user and whether jti is revoked, in one query;
-	// ErrUserNotFound.
-	AuthUser(ctx context.Context, userID int64, jti string) (*User, bool, error)
+	// AuthUser returns the user, whether jti is revoked and whether the
+	// session sessionID is alive, in one query; ErrUserNotFound.
+	AuthUser(ctx context.Context, userID int64, jti, sessionID string) (*AuthCheck, error)
 	// RevokeToken lists jti as revoked until expiresAt; ErrTokenRevoked when
 	// it already was (of two concurrent revocations exactly one wins).
 	RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error
+}
+
+// AuthCheck is what the one query of an authenticated request learns.
+type AuthCheck struct {
+	User         *User
+	Revoked      bool // the jti is on the revocation list
+	SessionAlive bool // the session exists, is the user's and has not expired
 }
 
 // ResetStore keeps single-use password-reset tokens (by hash).
@@ -63,6 +75,8 @@ type PurgeStats struct {
 	RevokedTokens int64
 	ResetTokens   int64
 	LoginFailures int64
+	Sessions      int64 // past their expiry
+	Verifications int64 // expired email verification links
 }
 
 // AuthDataPurger deletes expired revocations and reset tokens, and login
@@ -79,4 +93,7 @@ type AuthStore interface {
 	ResetStore
 	LoginFailureStore
 	AuthDataPurger
+	SessionStore
+	VerificationStore
+	AuditStore
 }

@@ -193,7 +193,7 @@ func (q HistoryQuery) Validate(v *Validator) (before int64) {
 	}
 	before, err := strconv.ParseInt(q.Cursor, 10, 64)
 	if err != nil || before < 1 {
-		v.Add(MsgInvalidCursor, TypeValueError, "query", "cursor")
+		v.Add(MsgCursor, TypeValueError, "query", "cursor")
 		return 0
 	}
 	if q.Skip > 0 {

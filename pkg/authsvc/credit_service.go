@@ -94,6 +94,11 @@ type CreditMetrics interface {
 type BatchOp struct {
 	Debit *LedgerEntry
 	Hold  *NewHold
+	// Ctx is the caller's context, for its values only: the audit events
+	// attached to it (WithAudit) are written with the op in the batch's
+	// transaction when the op is applied (stamped with its Client, and a
+	// debit's transaction_id), and skipped when it is a repeat. nil: none.
+	Ctx context.Context
 }
 
 // CreditOutcome is the answer to one op of a CreditBatchStore batch, shaped

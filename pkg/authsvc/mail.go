@@ -7,6 +7,7 @@ const (
 	EmailWelcome       = "welcome"
 	EmailPasswordReset = "password_reset"
 	EmailEmailChanged  = "email_changed"
+	EmailVerify        = "verify_email"
 )
 
 // OutboundEmail is a message waiting in the outbox. It is written in the same

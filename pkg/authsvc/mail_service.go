@@ -11,10 +11,12 @@ import (
 const (
 	EmailKeyUsername       = "username"        // all kinds
 	EmailKeyProductName    = "product_name"    // optional, all kinds
-	EmailKeyLink           = "link"            // password_reset: the full reset URL, built from mail.frontend_url
+	EmailKeyLink           = "link"            // password_reset, verify_email: the full URL, built from mail.frontend_url
 	EmailKeyExpiresMinutes = "expires_minutes" // password_reset: the link's lifetime in minutes, e.g. "30"
 	EmailKeyOldEmail       = "old_email"       // email_changed: the previous address (the notice goes there)
 	EmailKeyNewEmail       = "new_email"       // email_changed: the new address
+	EmailKeyPending        = "pending"         // email_changed, optional: "true" while the new address awaits confirmation
+	EmailKeyExpiresHours   = "expires_hours"   // verify_email: the link's lifetime in hours, e.g. "24"
 )
 
 // Outbox is the storage the mail worker drains. Rows are written by the use

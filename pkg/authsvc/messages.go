@@ -30,6 +30,17 @@ const (
 	MsgInsufficientCredits = "Insufficient credits"
 	MsgIdempotencyConflict = "reference_id was already used with a different amount"
 	MsgUnstorableText      = "Text contains characters that cannot be stored (NUL or invalid UTF-8)"
+	MsgTokenLifetime       = "Token lifetime must be positive"
+	MsgAdminsOnly          = "Administrators only"
+	MsgSessionNotFound     = "Session not found"
+	MsgSessionEnded        = "Session ended"
+	MsgLoggedOut           = "Successfully logged out"
+	MsgInvalidVerifyToken  = "Invalid or expired verification token"
+	MsgEmailNotVerified    = "Email address not verified"
+	MsgEmailVerified       = "Email verified successfully"
+	MsgVerificationSent    = "Verification email sent if the account exists and is not verified yet"
+	MsgEmailUpdated        = "Email updated successfully"
+	MsgEmailChangePending  = "Confirmation link sent to the new address; the email changes once it is confirmed"
 
 	// Field messages of the 422 list.
 	MsgUsernameTooShort = "Username must be at least 3 characters long"
@@ -48,8 +59,12 @@ const (
 	MsgPositiveInteger  = "Input should be a positive integer"
 	MsgInvalidForm      = "invalid form body"
 	MsgNoNUL            = "must not contain NUL characters"
-	MsgInvalidCursor    = "invalid cursor: pass the next_cursor of a previous page"
 	MsgCursorWithSkip   = "skip cannot be combined with cursor"
+	MsgLogoutScope      = "Input should be 'local', 'others' or 'global'"
+	MsgUnknownEvent     = "Unknown event name"
+	MsgPageLimit        = "Input should be between 1 and 200"
+	MsgDateTime         = "Input should be an RFC 3339 date-time"
+	MsgCursor           = "Input should be a cursor from next_cursor"
 )
 
 // Reasons: the `code` of an error body (besides the codes' own names).
@@ -74,6 +89,8 @@ const (
 	ReasonPasswordTooLong     = "password_too_long"
 	ReasonDatabaseUnavailable = "database_unavailable"
 	ReasonConflict            = "conflict"
+	ReasonSessionNotFound     = "session_not_found"
+	ReasonEmailNotVerified    = "email_not_verified"
 )
 
 // The 422 `type` names: FastAPI on pydantic v2's, the names the original's
@@ -98,6 +115,8 @@ const (
 	TypeDecimalParsing      = "decimal_parsing"
 	TypeDecimalType         = "decimal_type"
 	TypeDecimalMaxPlaces    = "decimal_max_places"
+	TypeLiteralError        = "literal_error"
+	TypeDatetimeParsing     = "datetime_parsing"
 )
 
 // Sentinel errors. Compare with errors.Is; attach a cause with With (which
@@ -129,6 +148,41 @@ var (
 	ErrRateLimited         = &Error{Code: ERATELIMIT, Reason: ReasonRateLimited, Message: MsgTooManyRequests}
 	ErrEmailLeaseLost      = &Error{Code: ECONFLICT, Reason: "email_lease_lost", Message: "email no longer claimed"}
 	ErrPasswordTooLong     = &Error{Code: EINVALID, Reason: ReasonPasswordTooLong, Message: MsgPasswordTooLong}
+	ErrTokenLifetime       = &Error{Code: EINVALID, Message: MsgTokenLifetime}
+	ErrAdminsOnly          = &Error{Code: EFORBIDDEN, Reason: ReasonForbidden, Message: MsgAdminsOnly}
+	ErrSessionNotFound     = &Error{Code: ENOTFOUND, Reason: ReasonSessionNotFound, Message: MsgSessionNotFound}
+	ErrInvalidVerifyToken  = &Error{Code: EINVALID, Reason: ReasonInvalidToken, Message: MsgInvalidVerifyToken}
+	ErrEmailNotVerified    = &Error{Code: EFORBIDDEN, Reason: ReasonEmailNotVerified, Message: MsgEmailNotVerified}
+	// ErrEmailTakenOnChange is an email change (or its confirmation) to a
+	// taken address: 400, as the original answered.
+	ErrEmailTakenOnChange = &Error{Code: EINVALID, Reason: ReasonEmailTaken, Message: MsgEmailTaken}
+)
+
+// Signing keys (`authsvc keys`): reasons, messages and sentinels. The
+// messages with %s verbs are formatted by package keys with the kid, state
+// or time they name.
+const (
+	ReasonKeyNotFound = "key_not_found"
+	ReasonKeyState    = "key_state"
+	ReasonKEKRequired = "key_encryption_key_required"
+
+	MsgKeyNotFound       = "No signing key %s"
+	MsgKeyState          = "signing key in another state"
+	MsgKeyNotNext        = "Key %s is %s: only a next key can be activated (generate one)"
+	MsgKeyActiveRetire   = "Key %s is active: it signs new tokens; activate another key first, or --force to refuse its tokens now and sign with HS256"
+	MsgKeyTokensValid    = "Key %s is retired but tokens it signed may be valid until %s: retire it then, or --force to refuse them now"
+	MsgKeyWrongKEK       = "Key %s does not decrypt with this auth.key_encryption_key"
+	MsgKEKRequired       = "auth.key_encryption_key (AUTHSVC_AUTH_KEY_ENCRYPTION_KEY, at least 32 bytes) is required for signing keys"
+	MsgKeyAlgUnsupported = "Unsupported key algorithm %q (use EdDSA, ES256 or RS256)"
+)
+
+var (
+	// ErrKeyState is returned by the store when a signing key is not in the
+	// state a change needs (a concurrent change won).
+	ErrKeyState = &Error{Code: ECONFLICT, Reason: ReasonKeyState, Message: MsgKeyState}
+	// ErrKEKRequired: signing keys exist or are asked for, and no
+	// key-encryption key is configured.
+	ErrKEKRequired = &Error{Code: EINVALID, Reason: ReasonKEKRequired, Message: MsgKEKRequired}
 )
 
 // Credit holds (issue 16): their client wording, reasons and sentinels.

@@ -15,6 +15,10 @@ type PasswordHasher interface {
 	// any result, so that a login for an unknown user takes as long as one
 	// for a known user.
 	CompareDummy(pw string)
+	// NeedsRehash reports whether hash was made at another cost than the
+	// configured one (or is not a bcrypt hash), so that a successful login
+	// stores a new hash.
+	NeedsRehash(hash string) bool
 }
 
 // PasswordPolicy checks a new password (registration, change, reset).

@@ -12,6 +12,7 @@ type Claims struct {
 	IssuedAt     time.Time
 	ExpiresAt    time.Time
 	AuthTime     time.Time // when the password was last presented
+	SessionID    string    // sid: the session the token belongs to; "" for tokens issued before sessions existed
 }
 
 // TransactionType names a credit ledger entry kind.
@@ -28,10 +29,11 @@ const (
 // "token_expired" for an expired token and "invalid_token" otherwise.
 type TokenIssuer interface {
 	// IssueAccess issues an access token for u with the configured lifetime.
-	// authTime is when the password was last presented (kept by refresh).
-	IssueAccess(u *User, authTime time.Time) (token string, claims *Claims, err error)
+	// authTime is when the password was last presented (kept by refresh);
+	// sessionID is written as the sid claim when not empty.
+	IssueAccess(u *User, authTime time.Time, sessionID string) (token string, claims *Claims, err error)
 	// IssueAccessTTL is IssueAccess with a custom lifetime (EINVALID when ttl <= 0).
-	IssueAccessTTL(u *User, authTime time.Time, ttl time.Duration) (token string, claims *Claims, err error)
+	IssueAccessTTL(u *User, authTime time.Time, ttl time.Duration, sessionID string) (token string, claims *Claims, err error)
 	// ParseAccess verifies an access token and returns its claims. A reset
 	// token is refused.
 	ParseAccess(token string) (*Claims, error)

@@ -15,7 +15,12 @@ type User struct {
 	TokenVersion int64     `db:"token_version" json:"-"`
 	CreatedAt    time.Time `db:"created_at" json:"created_at"`
 	UpdatedAt    time.Time `db:"updated_at" json:"-"`
+	// EmailVerifiedAt is when the current email was confirmed; nil until then.
+	EmailVerifiedAt *time.Time `db:"email_verified_at" json:"-"`
 }
+
+// EmailVerified reports whether the user's current email was confirmed.
+func (u *User) EmailVerified() bool { return u.EmailVerifiedAt != nil }
 
 // UserFilter selects users for listing.
 type UserFilter struct {
@@ -48,6 +53,9 @@ type Principal struct {
 	User   *User
 	Claims *Claims
 }
+
+// SessionID is the caller's session ("" for a token without sid).
+func (p *Principal) SessionID() string { return p.Claims.SessionID }
 
 // Authenticator turns a bearer token into a Principal. It returns
 // EUNAUTHORIZED for any token that is not a valid, current access token.

@@ -27,6 +27,7 @@ type Config struct {
 	Log         LogConfig       `mapstructure:"log"`
 	RateLimit   RateLimitConfig `mapstructure:"ratelimit"`
 	Credits     CreditsConfig   `mapstructure:"credits"`
+	Audit       AuditConfig     `mapstructure:"audit"`
 
 	// Testing allows bcrypt costs below 10. It is read only from the
 	// environment variable AUTHSVC_TESTING=1, never from a file or flag.
@@ -38,6 +39,7 @@ type Config struct {
 // ServerConfig is the HTTP listener.
 type ServerConfig struct {
 	Addr               string        `mapstructure:"addr"`
+	MetricsAddr        string        `mapstructure:"metrics_addr"`
 	TrustedProxies     []string      `mapstructure:"trusted_proxies"`
 	CORSAllowedOrigins []string      `mapstructure:"cors_allowed_origins"`
 	ShutdownGrace      time.Duration `mapstructure:"shutdown_grace"`
@@ -61,6 +63,15 @@ type AuthConfig struct {
 	Issuer                   string `mapstructure:"issuer"`
 	Audience                 string `mapstructure:"audience"`
 	MaxSessionHours          int    `mapstructure:"max_session_hours"`
+	// KeyEncryptionKey seals the private signing keys in the database (at
+	// least 32 bytes; required once an asymmetric signing key exists).
+	KeyEncryptionKey string `mapstructure:"key_encryption_key"`
+	// KeysRefreshInterval is how often each replica re-reads the signing keys.
+	KeysRefreshInterval time.Duration `mapstructure:"keys_refresh_interval"`
+	// JWKSMaxAge is the Cache-Control max-age of /.well-known/jwks.json.
+	JWKSMaxAge             time.Duration `mapstructure:"jwks_max_age"`
+	RequireVerifiedEmail   bool          `mapstructure:"require_verified_email"`
+	VerifyTokenExpireHours int           `mapstructure:"verify_token_expire_hours"`
 }
 
 // MailConfig covers outbound email.
@@ -111,6 +122,16 @@ type CreditsConfig struct {
 // (one multi-row INSERT carries 8 parameters a row).
 const MaxGroupCommitBatch = 1000
 
+// AuditConfig covers the audit trail.
+type AuditConfig struct {
+	RetentionDays int `mapstructure:"retention_days"`
+}
+
+// AuditRetention is how long audit events are kept.
+func (c *Config) AuditRetention() time.Duration {
+	return time.Duration(c.Audit.RetentionDays) * 24 * time.Hour
+}
+
 // AccessTTL is the access-token lifetime.
 func (c *Config) AccessTTL() time.Duration {
 	return time.Duration(c.Auth.AccessTokenExpireMinutes) * time.Minute
@@ -126,6 +147,11 @@ func (c *Config) MaxSession() time.Duration {
 	return time.Duration(c.Auth.MaxSessionHours) * time.Hour
 }
 
+// VerifyTTL is the lifetime of email verification links.
+func (c *Config) VerifyTTL() time.Duration {
+	return time.Duration(c.Auth.VerifyTokenExpireHours) * time.Hour
+}
+
 // IsProduction reports environment: production.
 func (c *Config) IsProduction() bool { return c.Environment == "production" }
 
@@ -135,6 +161,7 @@ func Defaults() map[string]any {
 	return map[string]any{
 		"environment":                      "development",
 		"server.addr":                      ":8080",
+		"server.metrics_addr":              "",
 		"server.trusted_proxies":           []string{},
 		"server.cors_allowed_origins":      []string{},
 		"server.shutdown_grace":            "15s",
@@ -148,8 +175,13 @@ func Defaults() map[string]any {
 		"auth.reset_token_expire_minutes":  30,
 		"auth.bcrypt_cost":                 12,
 		"auth.issuer":                      "authsvc",
-		"auth.audience":                    "authsvc",
+		"auth.audience":                    "",
 		"auth.max_session_hours":           int(authsvc.DefaultMaxSession / time.Hour),
+		"auth.key_encryption_key":          "",
+		"auth.keys_refresh_interval":       "5s",
+		"auth.jwks_max_age":                "5m",
+		"auth.require_verified_email":      false,
+		"auth.verify_token_expire_hours":   24,
 		"mail.driver":                      "log",
 		"mail.host":                        "",
 		"mail.port":                        587,
@@ -173,6 +205,7 @@ func Defaults() map[string]any {
 		"credits.user_self_add":            false,
 		"credits.group_commit":             true,
 		"credits.group_commit_max_batch":   64,
+		"audit.retention_days":             90,
 	}
 }
 

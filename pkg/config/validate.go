@@ -5,6 +5,7 @@ import (
 	"net/mail"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/authsvc/authsvc/pkg/dburl"
 	"github.com/authsvc/authsvc/pkg/proxyaddr"
@@ -32,6 +33,9 @@ func (c *Config) Validate() error {
 	}
 	c.validateAuth(&e)
 	c.validateMail(&e)
+	if c.Audit.RetentionDays < 1 {
+		e.add("audit.retention_days", "must be at least 1")
+	}
 	if _, err := zerolog.ParseLevel(strings.ToLower(c.Log.Level)); err != nil || c.Log.Level == "" {
 		e.add("log.level", "unknown level %q (use debug, info, warn or error)", c.Log.Level)
 	}
@@ -60,6 +64,11 @@ func (c *Config) Validate() error {
 func (c *Config) validateServer(e *errs) {
 	if _, _, err := net.SplitHostPort(c.Server.Addr); err != nil {
 		e.add("server.addr", "must be host:port or :port: %v", err)
+	}
+	if c.Server.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.Server.MetricsAddr); err != nil {
+			e.add("server.metrics_addr", "must be empty, host:port or :port: %v", err)
+		}
 	}
 	for _, p := range c.Server.TrustedProxies {
 		if _, err := proxyaddr.Parse([]string{p}); err != nil {
@@ -100,11 +109,26 @@ func (c *Config) validateAuth(e *errs) {
 	if a.ResetTokenExpireMinutes < 1 {
 		e.add("auth.reset_token_expire_minutes", "must be at least 1")
 	}
+	if a.VerifyTokenExpireHours < 1 {
+		e.add("auth.verify_token_expire_hours", "must be at least 1")
+	}
 	if a.MaxSessionHours < 1 {
 		e.add("auth.max_session_hours", "must be at least 1")
 	}
-	if a.Issuer == "" || a.Audience == "" {
-		e.add("auth.issuer", "issuer and audience must not be empty")
+	if a.Issuer == "" {
+		e.add("auth.issuer", "must not be empty")
+	}
+	if a.KeyEncryptionKey != "" && len(a.KeyEncryptionKey) < MinSecretBytes {
+		e.add("auth.key_encryption_key", "too short: %d bytes, need at least %d", len(a.KeyEncryptionKey), MinSecretBytes)
+	}
+	if a.KeyEncryptionKey != "" && a.KeyEncryptionKey == a.SecretKey {
+		e.add("auth.key_encryption_key", "must differ from auth.secret_key")
+	}
+	if a.KeysRefreshInterval < 100*time.Millisecond || a.KeysRefreshInterval > 10*time.Second {
+		e.add("auth.keys_refresh_interval", "must be between 100ms and 10s, not %s", a.KeysRefreshInterval)
+	}
+	if a.JWKSMaxAge < 0 || a.JWKSMaxAge > 24*time.Hour {
+		e.add("auth.jwks_max_age", "must be between 0s and 24h, not %s", a.JWKSMaxAge)
 	}
 }
 

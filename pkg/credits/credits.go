@@ -100,7 +100,7 @@ func (s *Service) Add(ctx context.Context, actor *authsvc.User, req authsvc.Cred
 		return nil, s.refused(err)
 	}
 	e.UserID = target
-	return s.apply(ctx, e)
+	return s.apply(ctx, e, actor.ID)
 }
 
 // addTarget decides whose balance an add goes to, or refuses it: the
@@ -137,7 +137,7 @@ func (s *Service) Use(ctx context.Context, userID int64, req authsvc.CreditReque
 		return nil, s.refused(err)
 	}
 	e.UserID = userID
-	return s.apply(ctx, e)
+	return s.apply(ctx, e, userID)
 }
 
 // Grant credits the named user (the admin CLI), through the same path as Add.
@@ -158,7 +158,7 @@ func (s *Service) Grant(ctx context.Context, username, amount, reference, descri
 		return nil, s.refused(err)
 	}
 	e.UserID = u.ID
-	return s.apply(ctx, e)
+	return s.apply(ctx, e, 0)
 }
 
 // History returns a page of the user's transactions, newest first.
@@ -203,8 +203,22 @@ func (s *Service) entry(typ authsvc.TransactionType, req authsvc.CreditRequest) 
 	return e, nil
 }
 
-// apply stores e and reports the outcome to the metrics and the audit log.
-func (s *Service) apply(ctx context.Context, e *authsvc.LedgerEntry) (*authsvc.Transaction, error) {
+// apply stores e with its audit event (actor 0: the CLI; the store adds the
+// ledger row's id, and writes nothing for an idempotent repeat) and reports
+// the outcome to the metrics and the log.
+func (s *Service) apply(ctx context.Context, e *authsvc.LedgerEntry, actor int64) (*authsvc.Transaction, error) {
+	name := authsvc.AuditCreditsUsed
+	if e.Type == authsvc.CreditAdded {
+		name = authsvc.AuditCreditsAdded
+	}
+	details := map[string]any{"amount": e.Amount.String()}
+	if e.ReferenceID != nil {
+		details["reference_id"] = *e.ReferenceID
+	}
+	if actor == 0 {
+		details["via"] = "cli"
+	}
+	ctx = authsvc.WithAudit(ctx, &authsvc.AuditEvent{Event: name, ActorID: actor, TargetID: e.UserID, Details: details})
 	var (
 		tx       *authsvc.Transaction
 		replayed bool

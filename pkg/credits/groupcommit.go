@@ -111,6 +111,7 @@ func (g *GroupCommit) do(ctx context.Context, userID int64, op authsvc.BatchOp) 
 		g.next(userID, a)
 		return o
 	}
+	op.Ctx = ctx
 	q := &queued{ctx: ctx, op: op, done: make(chan authsvc.CreditOutcome, 1)}
 	a.queue = append(a.queue, q)
 	g.mu.Unlock()
@@ -175,6 +176,9 @@ func (g *GroupCommit) run(userID int64, a *account, batch []*queued) {
 		batch[0].done <- g.single(ctx, batch[0].op)
 		return
 	}
+	// The batch's own context carries no audit events: each op's are
+	// written with it (BatchOp.Ctx).
+	ctx = authsvc.WithAudit(ctx)
 	ops := make([]authsvc.BatchOp, len(batch))
 	for i, q := range batch {
 		ops[i] = q.op

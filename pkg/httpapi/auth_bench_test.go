@@ -61,7 +61,38 @@ func BenchmarkMe(b *testing.B) {
 					b.Error(err)
 					return
 				}
-				if _, _, err := e.DB.AuthUser(ctx, claims.UserID, claims.JTI); err != nil {
+				if _, err := e.DB.AuthUser(ctx, claims.UserID, claims.JTI, claims.SessionID); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	// The auth query as it was before sessions (no session check), prepared
+	// on the same pool: the "before" of the session check, in the same run.
+	b.Run("verify_and_auth_query_before_sessions", func(b *testing.B) {
+		stmt, err := e.SQL().Preparex(e.SQL().Rebind(`SELECT u.id, u.username, u.email, u.password_hash, u.is_admin,
+			u.token_version, u.created_at, u.updated_at,
+			EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = ?) AS revoked
+			FROM users u WHERE u.id = ?`))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer stmt.Close()
+		b.SetParallelism(8)
+		b.RunParallel(func(pb *testing.PB) {
+			ctx := context.Background()
+			for pb.Next() {
+				claims, err := e.Tokens.ParseAccess(tok)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				var row struct {
+					authsvc.User
+					Revoked bool `db:"revoked"`
+				}
+				if err := stmt.QueryRowxContext(ctx, claims.JTI, claims.UserID).StructScan(&row); err != nil {
 					b.Error(err)
 					return
 				}

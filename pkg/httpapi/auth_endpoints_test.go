@@ -167,7 +167,7 @@ func TestMeAndUserDetailsEndpoints(t *testing.T) {
 		alice, bob, root := e.register("alice"), e.register("bob"), e.admin("root")
 		t.Run("me is 200 with username and email", func(t *testing.T) {
 			m := e.do("GET", "/auth/me", nil, alice.Token).want(t, 200, "")
-			wantKeys(t, m, "username", "email")
+			wantKeys(t, m, "username", "email", "email_verified") // email_verified: added by authsvc
 			if m["username"] != "alice" || m["email"] != alice.Email {
 				t.Fatalf("me = %v", m)
 			}
@@ -204,7 +204,7 @@ func TestMeAndUserDetailsEndpoints(t *testing.T) {
 		})
 		t.Run("user details of oneself", func(t *testing.T) {
 			m := e.do("GET", "/auth/users/alice", nil, alice.Token).want(t, 200, "")
-			wantKeys(t, m, "username", "email", "id", "is_admin")
+			wantKeys(t, m, "username", "email", "id", "is_admin", "email_verified")
 			if m["id"] != float64(alice.ID) || m["is_admin"] != false || m["email"] != alice.Email {
 				t.Fatalf("details = %v", m)
 			}
@@ -427,7 +427,7 @@ func TestRefreshEndpoint(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			old, _, err := e.Tokens.IssueAccess(u, e.Clock.Now().Add(-12*time.Hour-time.Second))
+			old, _, err := e.Tokens.IssueAccess(u, e.Clock.Now().Add(-12*time.Hour-time.Second), "")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -129,7 +129,7 @@ func benchTokens(b *testing.B, users []*authsvc.User) []string {
 	}
 	tokens := make([]string, len(users))
 	for i, u := range users {
-		if tokens[i], _, err = issuer.IssueAccess(u, time.Now()); err != nil {
+		if tokens[i], _, err = issuer.IssueAccess(u, time.Now(), ""); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -2,6 +2,8 @@ package httpapi_test
 
 import (
 	"net/http"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
 	"sync"
 	"testing"
 )
@@ -42,6 +44,16 @@ func TestGroupCommitOverHTTP(t *testing.T) {
 		page := e.do("GET", "/credits/transactions?limit=200", nil, alice.Token).want(t, http.StatusOK, "")
 		if page["total_count"] != 101.0 || len(page["transactions"].([]any)) != 101 {
 			t.Fatalf("total_count %v with %d rows, want 101", page["total_count"], len(page["transactions"].([]any)))
+		}
+		// One audit event per applied debit, naming its ledger row, and none
+		// for the refused ones.
+		var events, distinct int
+		if err := e.SQL().QueryRow(e.SQL().Rebind(`SELECT COUNT(*), COUNT(DISTINCT details) FROM audit_events
+			WHERE event = ? AND target_id = ? AND details LIKE '%transaction_id%'`), authsvc.AuditCreditsUsed, alice.ID).Scan(&events, &distinct); err != nil {
+			t.Fatal(err)
+		}
+		if events != 100 || distinct != 100 {
+			t.Fatalf("%d credits_used audit events (%d distinct), want 100", events, distinct)
 		}
 		g := e.Stack.Credits.GroupCommit()
 		if e.DB.Dialect == "postgres" {

@@ -73,6 +73,7 @@ type env struct {
 	Handler http.Handler
 	Stack   *cmd.Stack // what serve runs; Handler is its handler
 	logs    *testkit.SyncBuffer
+	Queries *storetest.Counter // statements sent to the database
 	dbURL   string
 
 	mu      sync.Mutex
@@ -131,7 +132,8 @@ func newEnv(t testing.TB, dbURL string, cfg envConfig) *env {
 	if cfg.config != nil {
 		cfg.config(conf)
 	}
-	e := &env{t: t, Clock: &testClock{}, logs: &testkit.SyncBuffer{}, secrets: map[string]bool{}, dbURL: dbURL}
+	e := &env{t: t, Clock: &testClock{}, logs: &testkit.SyncBuffer{}, secrets: map[string]bool{}, dbURL: dbURL,
+		Queries: storetest.NewCounter()}
 	logger := zerolog.New(e.logs).Level(cfg.logLevel).With().Timestamp().Logger()
 	stack, err := cmd.Build(context.Background(), conf, cmd.BuildOptions{
 		Logger: &logger,
@@ -141,6 +143,7 @@ func newEnv(t testing.TB, dbURL string, cfg envConfig) *env {
 			return e.Hasher
 		},
 		AuthOptions: func(o *auth.Options) { overrideAuthOptions(o, cfg.authOpts) },
+		WrapDriver:  e.Queries.Wrap,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -180,6 +183,9 @@ func overrideAuthOptions(o *auth.Options, o2 auth.Options) {
 	if o2.Metrics != nil {
 		o.Metrics = o2.Metrics
 	}
+	if o2.RequireVerifiedEmail {
+		o.RequireVerifiedEmail = true
+	}
 }
 
 // secret records a password or token that must never appear in a log (and
@@ -195,6 +201,13 @@ func (e *env) secret(s string) {
 
 func (e *env) checkLogs() {
 	logs := e.logs.String()
+	// The audit trail is held to the same rule as the log: no password,
+	// token or hash in any event, whatever the test did.
+	var rows []string
+	if err := storetest.SQLFor(e.t, e.dbURL).Select(&rows, `SELECT event || ' ' || user_agent || ' ' || details FROM audit_events`); err != nil {
+		e.t.Errorf("read the audit trail: %v", err)
+	}
+	logs += "\n" + strings.Join(rows, "\n")
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for s := range e.secrets {

@@ -132,10 +132,24 @@ func TestMailWelcomeOnRegister(t *testing.T) {
 		srv := startMail(t, e)
 		u := e.register("MailAlice")
 		msgs := e.drained(t, srv)
-		if len(msgs) != 1 {
-			t.Fatalf("%d messages, want exactly 1 welcome", len(msgs))
+		if len(msgs) != 2 {
+			t.Fatalf("%d messages, want exactly 2: the welcome and the verification link", len(msgs))
 		}
-		m := one(t, msgs, u.Email)
+		var welcome, verify []mailtest.Message
+		for _, m := range to(msgs, u.Email) {
+			if strings.Contains(m.Text, testFrontendURL+"/verify-email?token=") {
+				verify = append(verify, m)
+			} else {
+				welcome = append(welcome, m)
+			}
+		}
+		if len(welcome) != 1 || len(verify) != 1 {
+			t.Fatalf("%d welcome and %d verification messages, want 1 each", len(welcome), len(verify))
+		}
+		if !strings.Contains(verify[0].HTML, "/verify-email?token=") {
+			t.Errorf("the verification HTML part has no link:\n%s", verify[0].HTML)
+		}
+		m := welcome[0]
 		if m.Text == "" || m.HTML == "" {
 			t.Fatalf("want a text/plain and a text/html part; text %q, html %q (type %s)", m.Text, m.HTML, m.ContentType)
 		}
@@ -214,8 +228,9 @@ func TestMailEmailChangeNotifiesTheOldAddress(t *testing.T) {
 		if !strings.Contains(notices[0].HTML, newEmail) || !strings.Contains(notices[0].Text, u.Email) {
 			t.Errorf("the notice should name both addresses in both parts:\ntext: %s\nhtml: %s", notices[0].Text, notices[0].HTML)
 		}
-		if got := to(msgs, newEmail); len(got) != 0 {
-			t.Errorf("%d messages to the new address, want 0", len(got))
+		got := to(msgs, newEmail)
+		if len(got) != 1 || !strings.Contains(got[0].Text, testFrontendURL+"/verify-email?token=") {
+			t.Errorf("%d messages to the new address, want 1: its verification link", len(got))
 		}
 	})
 }
@@ -240,9 +255,9 @@ func TestMailSurvivesSMTPOutage(t *testing.T) {
 		for i, name := range names {
 			users[i] = e.register(name) // asserts 201; nothing can be delivered yet
 		}
-		n := len(users)
-		if got := e.outboxCount("welcome"); got != n {
-			t.Fatalf("%d welcome emails queued, want %d", got, n)
+		n := 2 * len(users) // welcome and verification link
+		if got := e.outboxCount("welcome") + e.outboxCount("verify_email"); got != n {
+			t.Fatalf("%d welcome and verification emails queued, want %d", got, n)
 		}
 		pollUntil(t, "every queued email has failed at least once", func() bool {
 			return e.outboxWhere(`status = 'pending' AND attempts >= 1 AND last_error IS NOT NULL`) == n
@@ -255,8 +270,8 @@ func TestMailSurvivesSMTPOutage(t *testing.T) {
 			t.Errorf("%d messages arrived, want %d", len(msgs), n)
 		}
 		for _, u := range users {
-			if got := to(msgs, u.Email); len(got) != 1 {
-				t.Errorf("%d messages to %s, want exactly 1", len(got), u.Email)
+			if got := to(msgs, u.Email); len(got) != 2 {
+				t.Errorf("%d messages to %s, want exactly 2 (welcome, verification)", len(got), u.Email)
 			}
 		}
 	})

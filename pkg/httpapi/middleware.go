@@ -39,7 +39,8 @@ func requestIDFrom(ctx context.Context) string {
 }
 
 // requestID echoes a sane client X-Request-ID or generates one, and attaches
-// the RequestInfo every later layer fills in.
+// the RequestInfo every later layer fills in and the authsvc.Client (IP,
+// User-Agent, request id) the use cases record.
 func (s *Server) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-ID")
@@ -48,7 +49,13 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-ID", id)
 		info := &RequestInfo{ID: id}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestInfoKey, info)))
+		ctx := context.WithValue(r.Context(), requestInfoKey, info)
+		ip := ""
+		if a := s.ips.ClientIP(r); a.IsValid() {
+			ip = a.String()
+		}
+		ctx = authsvc.WithClient(ctx, authsvc.Client{IP: ip, UserAgent: r.UserAgent(), RequestID: id})
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

@@ -118,7 +118,7 @@ func testMetricsFlow(t *testing.T, db *storetest.DB) {
 		{"authsvc_credit_refusals_total", []string{"reason", "insufficient_credits"}, 1},
 		{"authsvc_http_requests_total", []string{"route", "/auth/login", "status", "401"}, 1},
 		{"authsvc_http_requests_total", []string{"route", "/credits/use", "status", "200"}, 1},
-		{"authsvc_outbox_depth", nil, 1}, // the welcome email
+		{"authsvc_outbox_depth", nil, 2}, // the welcome email and the verification link
 		{"go_sql_max_open_connections", []string{"db_name", "authsvc"}, 32},
 	} {
 		if got := fams.Value(c.name, c.labels...); got != c.want {

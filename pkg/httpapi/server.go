@@ -8,6 +8,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/rs/zerolog"
@@ -26,6 +27,11 @@ type Deps struct {
 	// Metrics serves GET /metrics (the Prometheus text format); nil answers
 	// 404.
 	Metrics http.Handler
+	// Keys publishes the public signing keys at /.well-known/jwks.json; nil
+	// publishes an empty set.
+	Keys authsvc.KeyPublisher
+	// JWKSMaxAge is the Cache-Control max-age of the key set.
+	JWKSMaxAge time.Duration
 }
 
 // Options change how requests are handled around the routes.
@@ -36,19 +42,26 @@ type Options struct {
 	// RouteMiddleware wraps each route's handler, e.g. with its rate limit;
 	// it sees the Route so it can pick a limit by class.
 	RouteMiddleware []func(Route, http.Handler) http.Handler
+	// ClientIPs tells the client IP that sessions and audit events record;
+	// nil means the TCP peer address.
+	ClientIPs *ClientIPs
 }
 
 // Server serves the authsvc HTTP API.
 type Server struct {
 	deps    Deps
 	log     zerolog.Logger
+	ips     *ClientIPs
 	mux     *http.ServeMux
 	handler http.Handler
 }
 
 // New builds the server and its route table.
 func New(deps Deps, opts Options) *Server {
-	s := &Server{deps: deps, log: deps.Logger, mux: http.NewServeMux()}
+	s := &Server{deps: deps, log: deps.Logger, mux: http.NewServeMux(), ips: opts.ClientIPs}
+	if s.ips == nil {
+		s.ips, _ = NewClientIPs(nil) // no proxies: cannot fail
+	}
 	for _, rt := range s.Routes() {
 		var h http.Handler = rt.Handler
 		for i := len(opts.RouteMiddleware) - 1; i >= 0; i-- {

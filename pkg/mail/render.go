@@ -20,10 +20,12 @@ const DefaultProductName = "authsvc"
 
 // Message is one rendered email, ready for a Sender.
 type Message struct {
-	To      string
-	Subject string
-	Text    string // the text/plain part
-	HTML    string // the text/html part
+	To       string
+	Kind     string // the template (outbox kind) it was rendered from
+	OutboxID int64  // the outbox row it came from; 0 when not from the outbox
+	Subject  string
+	Text     string // the text/plain part
+	HTML     string // the text/html part
 }
 
 // TemplateData is what the templates see. Fields a kind does not use are empty.
@@ -35,6 +37,8 @@ type TemplateData struct {
 	ExpiresMinutes string // password_reset
 	OldEmail       string // email_changed
 	NewEmail       string // email_changed
+	Pending        bool   // email_changed: the new address has yet to confirm
+	ExpiresHours   string // verify_email
 }
 
 // requiredKeys lists, per kind, the OutboundEmail.Data keys a message needs.
@@ -46,6 +50,8 @@ func requiredKeys(kind string) ([]string, bool) {
 		return []string{authsvc.EmailKeyUsername, authsvc.EmailKeyLink, authsvc.EmailKeyExpiresMinutes}, true
 	case authsvc.EmailEmailChanged:
 		return []string{authsvc.EmailKeyUsername, authsvc.EmailKeyOldEmail, authsvc.EmailKeyNewEmail}, true
+	case authsvc.EmailVerify:
+		return []string{authsvc.EmailKeyUsername, authsvc.EmailKeyLink, authsvc.EmailKeyExpiresHours}, true
 	}
 	return nil, false
 }
@@ -146,7 +152,7 @@ func readTemplate(dir, name string) (src, from string, err error) {
 func sampleData(productName string) TemplateData {
 	return TemplateData{ProductName: productName, Recipient: "jane@example.com", Username: "jane",
 		Link: "http://localhost:3000/reset-password?token=sample", ExpiresMinutes: "30",
-		OldEmail: "jane.old@example.com", NewEmail: "jane@example.com"}
+		OldEmail: "jane.old@example.com", NewEmail: "jane@example.com", ExpiresHours: "24"}
 }
 
 // Render renders the message of an outbox row. An unknown kind or data
@@ -165,7 +171,8 @@ func (r *Renderer) Render(kind, recipient string, data map[string]string) (*Mess
 	}
 	td := TemplateData{ProductName: r.productName, Recipient: recipient, Username: data[authsvc.EmailKeyUsername],
 		Link: data[authsvc.EmailKeyLink], ExpiresMinutes: data[authsvc.EmailKeyExpiresMinutes],
-		OldEmail: data[authsvc.EmailKeyOldEmail], NewEmail: data[authsvc.EmailKeyNewEmail]}
+		OldEmail: data[authsvc.EmailKeyOldEmail], NewEmail: data[authsvc.EmailKeyNewEmail],
+		Pending: data[authsvc.EmailKeyPending] == "true", ExpiresHours: data[authsvc.EmailKeyExpiresHours]}
 	if p := data[authsvc.EmailKeyProductName]; p != "" {
 		td.ProductName = p
 	}
@@ -173,7 +180,7 @@ func (r *Renderer) Render(kind, recipient string, data map[string]string) (*Mess
 	if err != nil {
 		return nil, &authsvc.Error{Code: authsvc.EINVALID, Reason: "email_render_failed", Message: err.Error(), Err: err}
 	}
-	msg.To = recipient
+	msg.To, msg.Kind = recipient, kind
 	return msg, nil
 }
 

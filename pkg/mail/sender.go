@@ -41,6 +41,10 @@ type Config struct {
 	From     string // default noreply@localhost
 	SSLTLS   bool   // implicit TLS (usually port 465); wins over StartTLS
 	StartTLS bool   // STARTTLS, mandatory: the send fails if the server does not offer it
+	// Production makes the log driver write the recipient, the template and
+	// the outbox id only: no subject, body, link or token (environment:
+	// production).
+	Production bool
 	// TLSConfig replaces the TLS settings (e.g. RootCAs in tests). ServerName
 	// defaults to Host.
 	TLSConfig *tls.Config
@@ -57,12 +61,17 @@ type Sender interface {
 }
 
 // NewSender returns the driver cfg.Driver names. The log driver warns once
-// that messages, reset links included, go to the log.
+// that messages, reset links included, go to the log; in production it logs
+// only the recipient, the template and the outbox id.
 func NewSender(cfg Config, log zerolog.Logger) (Sender, error) {
 	switch strings.ToLower(cfg.Driver) {
 	case "", DriverLog:
-		log.Warn().Msg("mail.driver is log: emails, password-reset links included, are written to the log; use smtp in production")
-		return &logSender{log: log}, nil
+		if cfg.Production {
+			log.Warn().Msg("mail.driver is log in production: no email is delivered; the log shows recipient, template and outbox id only")
+		} else {
+			log.Warn().Msg("mail.driver is log: emails, password-reset links included, are written to the log; use smtp in production")
+		}
+		return &logSender{log: log, redact: cfg.Production}, nil
 	case DriverSMTP:
 		return newSMTPSender(cfg)
 	default:
@@ -71,12 +80,19 @@ func NewSender(cfg Config, log zerolog.Logger) (Sender, error) {
 }
 
 // logSender writes each message to the log at info level.
-type logSender struct{ log zerolog.Logger }
+type logSender struct {
+	log    zerolog.Logger
+	redact bool // production: recipient, template and outbox id only
+}
 
-// Send logs m: recipient, subject and the text part.
+// Send logs m: recipient, template, outbox id and — outside production —
+// the subject and the text part.
 func (s *logSender) Send(_ context.Context, m *Message) error {
-	s.log.Info().Str("mail_driver", DriverLog).Str("to", m.To).Str("subject", m.Subject).
-		Str("text", m.Text).Int("html_bytes", len(m.HTML)).Msg("email")
+	ev := s.log.Info().Str("mail_driver", DriverLog).Str("to", m.To).Str("template", m.Kind).Int64("outbox_id", m.OutboxID)
+	if !s.redact {
+		ev = ev.Str("subject", m.Subject).Str("text", m.Text).Int("html_bytes", len(m.HTML))
+	}
+	ev.Msg("email")
 	return nil
 }
 

@@ -155,6 +155,7 @@ func (w *Worker) drain(ctx context.Context) {
 func (w *Worker) process(ctx context.Context, e *authsvc.OutboundEmail) {
 	msg, err := w.renderer.Render(e.Kind, e.Recipient, e.Data)
 	if err == nil {
+		msg.OutboxID = e.ID
 		err = w.sender.Send(ctx, msg)
 	}
 	if err == nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/authsvc/authsvc/internal/testkit"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -282,5 +283,37 @@ func TestWorkerShutdown(t *testing.T) {
 				t.Errorf("%d pending rows at attempt 0, want 2", n)
 			}
 		})
+	})
+}
+
+func TestProductionLogDriverWritesNoBodyLinkOrToken(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *storetest.DB) {
+		var buf testkit.SyncBuffer
+		log := zerolog.New(&buf).Level(zerolog.InfoLevel)
+		sender, err := mail.NewSender(mail.Config{Driver: mail.DriverLog, Production: true}, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reset := sampleEmails()[1]
+		if err := db.EnqueueEmails(context.Background(), reset); err != nil {
+			t.Fatal(err)
+		}
+		var id int64
+		if err := storetest.SQL(t, db).Get(&id, `SELECT id FROM email_outbox`); err != nil {
+			t.Fatal(err)
+		}
+		startWorker(t, db, sender, fastOptions(nil))
+		eventually(t, 10*time.Second, "the reset email marked sent", func() bool { return countStatus(t, db, "sent") == 1 })
+		out := buf.String()
+		for _, want := range []string{`"to":"` + reset.Recipient + `"`, `"template":"password_reset"`, fmt.Sprintf(`"outbox_id":%d`, id)} {
+			if !strings.Contains(out, want) {
+				t.Errorf("log misses %s:\n%s", want, out)
+			}
+		}
+		for _, never := range []string{resetLink, "token=", `"text"`, `"subject"`, reset.Data[authsvc.EmailKeyUsername]} {
+			if strings.Contains(out, never) {
+				t.Errorf("production log contains %q:\n%s", never, out)
+			}
+		}
 	})
 }

@@ -9,11 +9,13 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 )
 
 const namespace = "authsvc"
@@ -90,6 +92,38 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 // scrape.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// privateFamilies are the metric name prefixes PublicHandler leaves out:
+// series that move only when an account exists (the mail counters and the
+// outbox gauges rise after a reset request for a known email, the pool
+// statistics count the queries that queue its mail).
+var privateFamilies = []string{namespace + "_mail_", namespace + "_outbox_", "go_sql_"}
+
+// PublicHandler is Handler without the series that could tell an
+// unauthenticated caller whether an account exists (privateFamilies), for
+// /metrics on the public listener when no server.metrics_addr is set.
+func (m *Metrics) PublicHandler() http.Handler {
+	g := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		fams, err := m.reg.Gather()
+		kept := fams[:0]
+		for _, f := range fams {
+			if !isPrivate(f.GetName()) {
+				kept = append(kept, f)
+			}
+		}
+		return kept, err
+	})
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+func isPrivate(name string) bool {
+	for _, p := range privateFamilies {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // RegisterDB adds the connection-pool statistics of db (go_sql_* with

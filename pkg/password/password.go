@@ -106,6 +106,13 @@ func (h *Hasher) CompareDummy(pw string) {
 	_ = bcrypt.CompareHashAndPassword(h.dummy, b)
 }
 
+// NeedsRehash reports whether hash was made at another cost than the
+// Hasher's (or is not a bcrypt hash), so that a login may store a new hash.
+func (h *Hasher) NeedsRehash(hash string) bool {
+	c, err := bcrypt.Cost([]byte(hash))
+	return err != nil || c != h.cost
+}
+
 // TooLong reports whether pw is over 72 bytes. It does no bcrypt work.
 func (h *Hasher) TooLong(pw string) bool { return TooLong(pw) }
 

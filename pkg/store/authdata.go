@@ -17,18 +17,22 @@ import (
 // of two concurrent refreshes with one token exactly one wins.
 func (db *DB) RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error {
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?)
-			ON CONFLICT (jti) DO NOTHING`), jti, expiresAt.UTC())
-		if err != nil {
-			return fmt.Errorf("revoke token: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return authsvc.ErrTokenRevoked
-		}
-		return nil
+		return revokeToken(ctx, tx, jti, expiresAt)
 	})
+}
+
+func revokeToken(ctx context.Context, tx *sqlx.Tx, jti string, expiresAt time.Time) error {
+	res, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?)
+		ON CONFLICT (jti) DO NOTHING`), jti, expiresAt.UTC())
+	if err != nil {
+		return fmt.Errorf("revoke token: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return authsvc.ErrTokenRevoked
+	}
+	return nil
 }
 
 // CreateResetToken stores the SHA-256 hash of a new password-reset token of
@@ -50,6 +54,7 @@ func (db *DB) CreateResetToken(ctx context.Context, userID int64, tokenHash stri
 			return fmt.Errorf("check reset throttle: %w", err)
 		}
 		if recent {
+			skipAudit(ctx)
 			return nil
 		}
 		_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO password_reset_tokens
@@ -195,8 +200,9 @@ func (db *DB) ClearLoginFailures(ctx context.Context, username string) error {
 // PurgeStats counts the rows a Purge deleted.
 type PurgeStats = authsvc.PurgeStats
 
-// Purge deletes expired revocations and reset tokens, and login-failure
-// counters whose window (of the given length) has ended.
+// Purge deletes expired revocations, reset tokens and sessions (past
+// auth.max_session_hours), and login-failure counters whose window (of the
+// given length) has ended.
 func (db *DB) Purge(ctx context.Context, loginWindow time.Duration) (PurgeStats, error) {
 	var st PurgeStats
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
@@ -209,6 +215,8 @@ func (db *DB) Purge(ctx context.Context, loginWindow time.Duration) (PurgeStats,
 			{`DELETE FROM revoked_tokens WHERE expires_at <= ?`, now, &st.RevokedTokens},
 			{`DELETE FROM password_reset_tokens WHERE expires_at <= ?`, now, &st.ResetTokens},
 			{`DELETE FROM login_failures WHERE window_start <= ?`, now.Add(-loginWindow), &st.LoginFailures},
+			{`DELETE FROM sessions WHERE expires_at <= ?`, now, &st.Sessions},
+			{`DELETE FROM email_verification_tokens WHERE expires_at <= ?`, now, &st.Verifications},
 		}
 		for _, s := range steps {
 			res, err := tx.ExecContext(ctx, tx.Rebind(s.query), s.arg)

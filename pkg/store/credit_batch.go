@@ -60,14 +60,20 @@ func (db *DB) ApplyCreditBatch(ctx context.Context, userID int64, ops []authsvc.
 	if _, err := db.prepared(ctx, sqlInsertHold); err != nil {
 		return nil, err
 	}
-	var out []authsvc.CreditOutcome
+	var (
+		out    []authsvc.CreditOutcome
+		audits []batchAudit
+	)
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
-		out, err = db.applyBatchInTx(ctx, tx, userID, ops)
+		out, audits, err = db.applyBatchInTx(ctx, tx, userID, ops)
 		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	for _, a := range audits {
+		a.pending.MarkWritten()
 	}
 	return out, nil
 }
@@ -84,23 +90,31 @@ type batchState struct {
 	debits         []*authsvc.Transaction
 	holds          []*authsvc.Hold
 	balanceChanged bool
+	audits         []batchAudit // of the applied ops, in order
 }
 
-func (db *DB) applyBatchInTx(ctx context.Context, tx *sqlx.Tx, userID int64, ops []authsvc.BatchOp) ([]authsvc.CreditOutcome, error) {
+// batchAudit is the pending audit events of one applied op of a batch.
+type batchAudit struct {
+	ctx     context.Context // the op's caller's values (its Client), never cancelled
+	pending *authsvc.PendingAudit
+	debit   *authsvc.Transaction // nil for a hold
+}
+
+func (db *DB) applyBatchInTx(ctx context.Context, tx *sqlx.Tx, userID int64, ops []authsvc.BatchOp) ([]authsvc.CreditOutcome, []batchAudit, error) {
 	var row struct {
 		Balance int64 `db:"balance"`
 		Held    int64 `db:"held"`
 	}
 	err := tx.GetContext(ctx, &row, tx.Rebind(db.forUpdate(sqlLockBalance, "FOR UPDATE")), userID)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("lock balance: %w", err)
+		return nil, nil, fmt.Errorf("lock balance: %w", err)
 	}
 	st := &batchState{hasRow: err == nil, balance: row.Balance, held: row.Held, now: db.Now()}
 	if st.usedRefs, st.holdRefs, err = batchReferences(ctx, tx, userID, ops); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := tx.GetContext(ctx, &st.seq, tx.Rebind(sqlMaxSeq), userID); err != nil {
-		return nil, fmt.Errorf("max seq: %w", err)
+		return nil, nil, fmt.Errorf("max seq: %w", err)
 	}
 	out := make([]authsvc.CreditOutcome, len(ops))
 	for i, op := range ops {
@@ -109,15 +123,32 @@ func (db *DB) applyBatchInTx(ctx context.Context, tx *sqlx.Tx, userID int64, ops
 		} else {
 			out[i] = st.hold(userID, op.Hold)
 		}
+		st.noteAudit(op, out[i])
 	}
 	if len(st.debits) == 0 && len(st.holds) == 0 {
-		return out, nil
+		return out, nil, nil
 	}
 	if err := st.write(ctx, db, tx, userID); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Replays of an op of this batch see its ID now (they share the pointer).
-	return out, nil
+	return out, st.audits, nil
+}
+
+// noteAudit remembers the audit events of an applied op, to write with the
+// batch, and drops those of a repeat.
+func (st *batchState) noteAudit(op authsvc.BatchOp, o authsvc.CreditOutcome) {
+	if op.Ctx == nil {
+		return
+	}
+	p := authsvc.AuditFrom(op.Ctx)
+	switch {
+	case p == nil || o.Err != nil:
+	case o.Replayed:
+		p.Skip()
+	default:
+		st.audits = append(st.audits, batchAudit{ctx: context.WithoutCancel(op.Ctx), pending: p, debit: o.Transaction})
+	}
 }
 
 // debit decides one debit against the running balance.
@@ -183,6 +214,14 @@ func (st *batchState) write(ctx context.Context, db *DB, tx *sqlx.Tx, userID int
 			h.CreatedAt, h.ExpiresAt).Scan(&h.ID)
 		if err != nil {
 			return fmt.Errorf("insert hold: %w", err)
+		}
+	}
+	for _, a := range st.audits {
+		if a.debit != nil {
+			a.pending.Annotate("transaction_id", a.debit.ID)
+		}
+		if err := db.insertAudit(a.ctx, tx, a.pending.Take()); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -110,6 +110,7 @@ func (db *DB) applyInTx(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerEntry
 	if e.ReferenceID != nil {
 		orig, err := findReference(ctx, tx, e)
 		if err == nil {
+			skipAudit(ctx)
 			return orig, true, replayError(orig, e)
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
@@ -123,6 +124,7 @@ func (db *DB) applyInTx(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerEntry
 			// On PostgreSQL a concurrent repeat may have spent the money and
 			// committed while we waited on the row lock: a new statement sees it.
 			if orig, ferr := findReference(ctx, tx, e); ferr == nil {
+				skipAudit(ctx)
 				return orig, true, replayError(orig, e)
 			}
 		}
@@ -135,6 +137,7 @@ func (db *DB) applyInTx(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerEntry
 	if err != nil {
 		return nil, false, fmt.Errorf("insert transaction: %w", err)
 	}
+	annotateAudit(ctx, "transaction_id", t.ID)
 	return t, false, nil
 }
 

@@ -8,6 +8,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,9 +19,9 @@ import (
 	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/dburl"
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq" // PostgreSQL driver
+	"github.com/lib/pq" // PostgreSQL driver
 	"github.com/rs/zerolog"
-	_ "modernc.org/sqlite" // SQLite driver, pure Go
+	"modernc.org/sqlite" // SQLite driver, pure Go
 )
 
 // Dialect names the database engine behind a DB.
@@ -41,8 +43,20 @@ type Options struct {
 	MaxOpenConns int // 0 keeps the driver default
 	MaxIdleConns int
 	Logger       zerolog.Logger
-	Clock        authsvc.Clock // stamps rows; nil means time.Now
+	// WrapDriver, when set, wraps the database driver; tests count the
+	// statements a request runs with it.
+	WrapDriver func(driver.Driver) driver.Driver
+	Clock      authsvc.Clock // stamps rows; nil means time.Now
 }
+
+// connector opens connections of drv to dsn (for Options.WrapDriver).
+type connector struct {
+	dsn string
+	drv driver.Driver
+}
+
+func (c connector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
+func (c connector) Driver() driver.Driver                        { return c.drv }
 
 // DB is a connection pool to one authsvc database. It implements the storage
 // interfaces of package authsvc.
@@ -72,17 +86,26 @@ func Open(rawURL string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, authsvc.NewError(authsvc.EVALIDATION, "invalid_database_url", err.Error())
 	}
-	driver := "postgres"
+	driverName := "postgres"
 	if dialect == SQLite {
-		driver = "sqlite"
+		driverName = "sqlite"
 		if p := SQLitePath(rawURL); p != "" {
 			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 				return nil, fmt.Errorf("create database directory: %w", err)
 			}
+			if err := createPrivate(p); err != nil {
+				return nil, err
+			}
 		}
 	}
-	sqlxDB, err := sqlx.Open(driver, dsn)
-	if err != nil {
+	var sqlxDB *sqlx.DB
+	if opts.WrapDriver != nil {
+		var base driver.Driver = &pq.Driver{}
+		if dialect == SQLite {
+			base = &sqlite.Driver{}
+		}
+		sqlxDB = sqlx.NewDb(sql.OpenDB(connector{dsn: dsn, drv: opts.WrapDriver(base)}), driverName)
+	} else if sqlxDB, err = sqlx.Open(driverName, dsn); err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	db := &DB{pool: sqlxDB, Dialect: dialect, log: opts.Logger, now: time.Now}
@@ -100,6 +123,21 @@ func Open(rawURL string, opts Options) (*DB, error) {
 		db.writeSlot = make(chan struct{}, 1)
 	}
 	return db, nil
+}
+
+// createPrivate creates the SQLite file at path with mode 0600 when it does
+// not exist yet. SQLite gives the -wal and -shm files it creates later the
+// mode of the database file, so they are 0600 too. An existing file keeps its
+// mode (an operator may have chosen it).
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create database file: %w", err)
+	}
+	return f.Close()
 }
 
 // Ping checks that the database answers (the readiness probe).
@@ -143,8 +181,10 @@ func (db *DB) WaitReady(ctx context.Context, wait time.Duration) error {
 }
 
 // InTx runs fn in one transaction: committed if fn returns nil, rolled back
-// otherwise. On SQLite, write transactions are serialized. Errors are mapped
-// to domain codes.
+// otherwise. The audit events attached to ctx (authsvc.WithAudit) are
+// written in the same transaction, after fn, so that a change and its record
+// commit or roll back together. On SQLite, write transactions are
+// serialized. Errors are mapped to domain codes.
 func (db *DB) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	if db.writeSlot != nil {
 		select {
@@ -162,8 +202,15 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	if err := fn(tx); err != nil {
 		return mapError(err)
 	}
+	audit, err := db.writePendingAudit(ctx, tx)
+	if err != nil {
+		return mapError(err)
+	}
 	if err := tx.Commit(); err != nil {
 		return mapError(fmt.Errorf("commit: %w", err))
+	}
+	if audit != nil {
+		audit.MarkWritten()
 	}
 	return nil
 }

@@ -4,13 +4,15 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/jmoiron/sqlx"
 )
 
 // userColumns is the column list every user query selects.
-const userColumns = `u.id, u.username, u.email, u.password_hash, u.is_admin, u.token_version, u.created_at, u.updated_at`
+const userColumns = `u.id, u.username, u.email, u.password_hash, u.is_admin, u.token_version, u.created_at, u.updated_at,
+	u.email_verified_at`
 
 // The unique indexes of users (sql/*/0001_initial.sql).
 const (
@@ -24,6 +26,10 @@ func userNotFound(err error) error { return authsvc.ErrUserNotFound.With(err) }
 func normalizeUser(u *authsvc.User) *authsvc.User {
 	u.CreatedAt = u.CreatedAt.UTC()
 	u.UpdatedAt = u.UpdatedAt.UTC()
+	if u.EmailVerifiedAt != nil {
+		t := u.EmailVerifiedAt.UTC()
+		u.EmailVerifiedAt = &t
+	}
 	return u
 }
 
@@ -43,20 +49,29 @@ func uniqueUserError(err error) error {
 }
 
 // CreateUser inserts u (setting ID, TokenVersion and timestamps; the email is
-// stored lowercased) and queues mail in the same transaction. It returns
+// stored lowercased; a non-nil EmailVerifiedAt means verified now) and
+// queues mail in the same transaction. It returns
 // ECONFLICT with Reason "username_taken" or "email_taken".
 func (db *DB) CreateUser(ctx context.Context, u *authsvc.User, mail ...*authsvc.OutboundEmail) error {
 	now := db.Now()
 	u.Email = strings.ToLower(u.Email)
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		var verified any
+		if u.EmailVerifiedAt != nil {
+			t := now
+			u.EmailVerifiedAt, verified = &t, now
+		}
 		err := tx.QueryRowxContext(ctx, tx.Rebind(`INSERT INTO users
-			(username, email, password_hash, is_admin, token_version, created_at, updated_at)
-			VALUES (?, ?, ?, ?, 1, ?, ?) RETURNING id`),
-			u.Username, u.Email, u.PasswordHash, u.IsAdmin, now, now).Scan(&u.ID)
+			(username, email, password_hash, is_admin, token_version, created_at, updated_at, email_verified_at)
+			VALUES (?, ?, ?, ?, 1, ?, ?, ?) RETURNING id`),
+			u.Username, u.Email, u.PasswordHash, u.IsAdmin, now, now, verified).Scan(&u.ID)
 		if err != nil {
 			return uniqueUserError(err)
 		}
 		u.TokenVersion, u.CreatedAt, u.UpdatedAt = 1, now, now
+		if p := authsvc.AuditFrom(ctx); p != nil {
+			p.SetSubject(u.ID)
+		}
 		return db.enqueueEmails(ctx, tx, mail...)
 	})
 }
@@ -122,28 +137,30 @@ func (db *DB) ListUsers(ctx context.Context, f authsvc.UserFilter) ([]*authsvc.U
 
 // authUserQuery is the one query of an authenticated request.
 const authUserQuery = `SELECT ` + userColumns + `,
-	EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = ?) AS revoked
+	EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = ?) AS revoked,
+	EXISTS (SELECT 1 FROM sessions s WHERE s.id = ? AND s.user_id = u.id AND s.expires_at > ?) AS session_alive
 	FROM users u WHERE u.id = ?`
 
 // AuthUser is the one query of an authenticated request: the user row with
-// the given id and whether jti is on the revocation list. A missing user is
-// ENOTFOUND.
-func (db *DB) AuthUser(ctx context.Context, userID int64, jti string) (*authsvc.User, bool, error) {
+// the given id, whether jti is on the revocation list and whether the
+// session sessionID is alive. A missing user is ENOTFOUND.
+func (db *DB) AuthUser(ctx context.Context, userID int64, jti, sessionID string) (*authsvc.AuthCheck, error) {
 	var row struct {
 		authsvc.User
-		Revoked bool `db:"revoked"`
+		Revoked      bool `db:"revoked"`
+		SessionAlive bool `db:"session_alive"`
 	}
 	stmt, err := db.prepared(ctx, authUserQuery)
 	if err == nil {
-		err = stmt.QueryRowxContext(ctx, jti, userID).StructScan(&row)
+		err = stmt.QueryRowxContext(ctx, jti, sessionID, db.Now(), userID).StructScan(&row)
 	}
 	if err != nil {
 		if authsvc.ErrorCode(mapError(err)) == authsvc.ENOTFOUND {
-			return nil, false, userNotFound(err)
+			return nil, userNotFound(err)
 		}
-		return nil, false, mapError(fmt.Errorf("authenticate user: %w", err))
+		return nil, mapError(fmt.Errorf("authenticate user: %w", err))
 	}
-	return normalizeUser(&row.User), row.Revoked, nil
+	return &authsvc.AuthCheck{User: normalizeUser(&row.User), Revoked: row.Revoked, SessionAlive: row.SessionAlive}, nil
 }
 
 // updateUser runs an UPDATE on one user inside tx and returns the row after
@@ -183,6 +200,9 @@ func (db *DB) setPassword(ctx context.Context, tx *sqlx.Tx, userID int64, hash s
 	if err := retireResetTokens(ctx, tx, userID); err != nil {
 		return nil, err
 	}
+	if _, err := endSessions(ctx, tx, userID, ""); err != nil {
+		return nil, err
+	}
 	return u, nil
 }
 
@@ -196,24 +216,68 @@ func retireResetTokens(ctx context.Context, tx *sqlx.Tx, userID int64) error {
 	return nil
 }
 
-// UpdateEmail sets the user's email (lowercased), bumps the token version and
-// queues mail (the notice to the old address) in the same transaction. It
-// returns the updated user, ENOTFOUND, or ECONFLICT (Reason "email_taken").
-func (db *DB) UpdateEmail(ctx context.Context, userID int64, email string, mail ...*authsvc.OutboundEmail) (*authsvc.User, error) {
+// RehashPassword replaces the user's password hash oldHash by newHash (the
+// same password at another bcrypt cost) without touching the token version.
+// It changes nothing when the hash is no longer oldHash (a concurrent
+// password change wins) or the user is gone.
+func (db *DB) RehashPassword(ctx context.Context, userID int64, oldHash, newHash string) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?`),
+			newHash, userID, oldHash)
+		if err != nil {
+			return fmt.Errorf("rehash password: %w", err)
+		}
+		return nil
+	})
+}
+
+// UpdateEmail sets the user's email (lowercased, not yet verified), bumps the
+// token version and queues mail (the notice to the old address) in the same
+// transaction; with verify, the link confirming the new address is stored in
+// it too. It returns the updated user, ENOTFOUND, or ECONFLICT (Reason
+// "email_taken").
+func (db *DB) UpdateEmail(ctx context.Context, userID int64, email string, verify *authsvc.EmailVerification,
+	mail ...*authsvc.OutboundEmail) (*authsvc.User, error) {
 	var u *authsvc.User
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
-		u, err = db.updateUser(ctx, tx, userID, `email = ?, token_version = token_version + 1`, strings.ToLower(email))
-		if err != nil {
+		if u, err = db.changeEmail(ctx, tx, userID, email, nil); err != nil {
 			return err
 		}
-		// A reset link sent to the old address must not outlive the change.
-		if err := retireResetTokens(ctx, tx, userID); err != nil {
-			return err
+		if verify != nil {
+			if err := insertVerification(ctx, tx, verify, db.Now()); err != nil {
+				return err
+			}
 		}
 		return db.enqueueEmails(ctx, tx, mail...)
 	})
 	return u, err
+}
+
+// changeEmail sets the user's email (verified at verifiedAt, nil for not
+// yet) and bumps the token version inside tx. Reset and verification links
+// sent before must not outlive the change, nor a session whose tokens the
+// version bump ended.
+func (db *DB) changeEmail(ctx context.Context, tx *sqlx.Tx, userID int64, email string, verifiedAt *time.Time) (*authsvc.User, error) {
+	var verified any
+	if verifiedAt != nil {
+		verified = verifiedAt.UTC()
+	}
+	u, err := db.updateUser(ctx, tx, userID, `email = ?, email_verified_at = ?, token_version = token_version + 1`,
+		strings.ToLower(email), verified)
+	if err != nil {
+		return nil, err
+	}
+	if err := retireResetTokens(ctx, tx, userID); err != nil {
+		return nil, err
+	}
+	if err := retireVerifications(ctx, tx, userID); err != nil {
+		return nil, err
+	}
+	if _, err := endSessions(ctx, tx, userID, ""); err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 // SetAdmin grants or revokes admin rights. Tokens stay valid: rights are read

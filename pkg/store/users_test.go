@@ -109,7 +109,7 @@ func TestUsers(t *testing.T) {
 		})
 		t.Run("update email bumps version, lowercases and notifies in one transaction", func(t *testing.T) {
 			notice := &authsvc.OutboundEmail{Kind: authsvc.EmailEmailChanged, Recipient: "alice@example.com"}
-			u, err := db.UpdateEmail(ctx, alice.ID, "New@Example.com", notice)
+			u, err := db.UpdateEmail(ctx, alice.ID, "New@Example.com", nil, notice)
 			if err != nil || u.Email != "new@example.com" || u.TokenVersion != 2 {
 				t.Fatalf("got %+v, %v", u, err)
 			}
@@ -121,7 +121,7 @@ func TestUsers(t *testing.T) {
 		t.Run("update email to a taken one conflicts and changes nothing", func(t *testing.T) {
 			before := len(outboxKinds(t, db))
 			notice := &authsvc.OutboundEmail{Kind: authsvc.EmailEmailChanged, Recipient: "new@example.com"}
-			_, err := db.UpdateEmail(ctx, alice.ID, "BOB@example.com", notice)
+			_, err := db.UpdateEmail(ctx, alice.ID, "BOB@example.com", nil, notice)
 			wantCode(t, err, authsvc.ECONFLICT, "email_taken")
 			u, _ := db.UserByID(ctx, alice.ID)
 			if u.TokenVersion != 2 || u.Email != "new@example.com" || len(outboxKinds(t, db)) != before {
@@ -146,23 +146,38 @@ func TestUsers(t *testing.T) {
 			wantCode(t, err, authsvc.ENOTFOUND, "")
 			wantCode(t, db.DeleteUser(ctx, 9999), authsvc.ENOTFOUND, "")
 		})
-		t.Run("auth user reads the row and the revocation in one query", func(t *testing.T) {
-			u, revoked, err := db.AuthUser(ctx, alice.ID, "jti-1")
-			if err != nil || revoked || u.ID != alice.ID || u.TokenVersion != 3 {
-				t.Fatalf("got %+v, %v, %v", u, revoked, err)
+		t.Run("auth user reads the row, the revocation and the session in one query", func(t *testing.T) {
+			now := db.Now()
+			if err := db.CreateSession(ctx, &authsvc.Session{ID: "sess-1", UserID: alice.ID, CreatedAt: now, RefreshedAt: now,
+				ExpiresAt: now.Add(time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+			c, err := db.AuthUser(ctx, alice.ID, "jti-1", "sess-1")
+			if err != nil || c.Revoked || !c.SessionAlive || c.User.ID != alice.ID || c.User.TokenVersion != 3 {
+				t.Fatalf("got %+v, %v", c, err)
 			}
 			if err := db.RevokeToken(ctx, "jti-1", db.Now().Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
-			if _, revoked, err = db.AuthUser(ctx, alice.ID, "jti-1"); err != nil || !revoked {
-				t.Fatalf("after revoke: revoked=%v, %v", revoked, err)
+			if c, err = db.AuthUser(ctx, alice.ID, "jti-1", "sess-1"); err != nil || !c.Revoked {
+				t.Fatalf("after revoke: %+v, %v", c, err)
+			}
+			if c, err = db.AuthUser(ctx, bob.ID, "jti-2", "sess-1"); err != nil || c.SessionAlive {
+				t.Fatalf("another user's session counts as alive: %+v, %v", c, err)
+			}
+			wantCode(t, db.EndSession(ctx, bob.ID, "sess-1"), authsvc.ENOTFOUND, "session_not_found")
+			if err := db.EndSession(ctx, alice.ID, "sess-1"); err != nil {
+				t.Fatal(err)
+			}
+			if c, err = db.AuthUser(ctx, alice.ID, "jti-3", "sess-1"); err != nil || c.SessionAlive {
+				t.Fatalf("ended session is alive: %+v, %v", c, err)
 			}
 		})
 		t.Run("delete removes the user", func(t *testing.T) {
 			if err := db.DeleteUser(ctx, bob.ID); err != nil {
 				t.Fatal(err)
 			}
-			_, _, err := db.AuthUser(ctx, bob.ID, "jti")
+			_, err := db.AuthUser(ctx, bob.ID, "jti", "")
 			wantCode(t, err, authsvc.ENOTFOUND, "")
 		})
 	})

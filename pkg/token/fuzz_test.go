@@ -16,7 +16,7 @@ import (
 // Run with: go test -run '^$' -fuzz FuzzParseAccess ./pkg/token/
 func FuzzParseAccess(f *testing.F) {
 	iss, _ := newIssuer(f)
-	valid, _, err := iss.IssueAccess(testUser(), base)
+	valid, _, err := iss.IssueAccess(testUser(), base, "")
 	if err != nil {
 		f.Fatal(err)
 	}

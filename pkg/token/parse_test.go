@@ -131,7 +131,7 @@ func TestParseAccessAccepts(t *testing.T) {
 
 func TestParseAccessFollowsTheClock(t *testing.T) {
 	iss, clk := newIssuer(t)
-	tok, _, err := iss.IssueAccess(testUser(), base)
+	tok, _, err := iss.IssueAccess(testUser(), base, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestParseAccessFollowsTheClock(t *testing.T) {
 func TestParseReset(t *testing.T) {
 	iss, clk := newIssuer(t)
 	good := resetMap(base)
-	access, _, err := iss.IssueAccess(testUser(), base)
+	access, _, err := iss.IssueAccess(testUser(), base, "")
 	if err != nil {
 		t.Fatal(err)
 	}

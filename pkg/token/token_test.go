@@ -23,7 +23,6 @@ func TestNew(t *testing.T) {
 		{"secret of 31 bytes", func(c *token.Config) { c.Secret = secret[:31] }},
 		{"no secret", func(c *token.Config) { c.Secret = nil }},
 		{"empty issuer", func(c *token.Config) { c.Issuer = "" }},
-		{"empty audience", func(c *token.Config) { c.Audience = "" }},
 		{"zero access lifetime", func(c *token.Config) { c.AccessTTL = 0 }},
 		{"negative reset lifetime", func(c *token.Config) { c.ResetTTL = -time.Second }},
 	}
@@ -41,7 +40,7 @@ func TestNew(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tok, _, err := iss.IssueAccess(testUser(), time.Now())
+		tok, _, err := iss.IssueAccess(testUser(), time.Now(), "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +55,7 @@ func TestNew(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tok, _, err := iss.IssueAccess(testUser(), time.Now())
+		tok, _, err := iss.IssueAccess(testUser(), time.Now(), "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +70,7 @@ func TestAccessRoundTrip(t *testing.T) {
 	iss, _ := newIssuer(t)
 	u := testUser()
 	authTime := base.Add(-3 * time.Hour).In(time.FixedZone("X", 3600))
-	tok, issued, err := iss.IssueAccess(u, authTime)
+	tok, issued, err := iss.IssueAccess(u, authTime, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +132,7 @@ func TestAccessRoundTrip(t *testing.T) {
 	})
 
 	t.Run("every token gets a new jti", func(t *testing.T) {
-		_, again, err := iss.IssueAccess(u, authTime)
+		_, again, err := iss.IssueAccess(u, authTime, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -143,7 +142,7 @@ func TestAccessRoundTrip(t *testing.T) {
 	})
 
 	t.Run("zero auth time means now", func(t *testing.T) {
-		_, c, err := iss.IssueAccess(u, time.Time{})
+		_, c, err := iss.IssueAccess(u, time.Time{}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,11 +150,32 @@ func TestAccessRoundTrip(t *testing.T) {
 			t.Fatalf("auth_time = %v, want %v", c.AuthTime, base)
 		}
 	})
+
+	t.Run("the session id travels as sid, and is absent when empty", func(t *testing.T) {
+		tok, c, err := iss.IssueAccess(u, time.Time{}, "0123456789abcdef0123456789abcdef")
+		if err != nil || c.SessionID != "0123456789abcdef0123456789abcdef" {
+			t.Fatalf("issue: %+v, %v", c, err)
+		}
+		parsed, err := iss.ParseAccess(tok)
+		if err != nil || parsed.SessionID != c.SessionID {
+			t.Fatalf("parse: %+v, %v", parsed, err)
+		}
+		if p := payloadOf(t, tok); p["sid"] != c.SessionID {
+			t.Fatalf("payload sid = %v", p["sid"])
+		}
+		tok, _, err = iss.IssueAccess(u, time.Time{}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, has := payloadOf(t, tok)["sid"]; has {
+			t.Fatal("an empty sid was written")
+		}
+	})
 }
 
 func TestIssueAccessTTL(t *testing.T) {
 	iss, _ := newIssuer(t)
-	tok, c, err := iss.IssueAccessTTL(testUser(), base, 10*time.Minute)
+	tok, c, err := iss.IssueAccessTTL(testUser(), base, 10*time.Minute, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,12 +186,12 @@ func TestIssueAccessTTL(t *testing.T) {
 		t.Fatalf("ParseAccess = %+v, %v", got, err)
 	}
 	for _, ttl := range []time.Duration{0, -time.Minute} {
-		_, _, err := iss.IssueAccessTTL(testUser(), base, ttl)
+		_, _, err := iss.IssueAccessTTL(testUser(), base, ttl, "")
 		if authsvc.ErrorCode(err) != authsvc.EINVALID {
 			t.Errorf("ttl %v: code %q, want %q", ttl, authsvc.ErrorCode(err), authsvc.EINVALID)
 		}
 	}
-	if _, _, err := iss.IssueAccess(&authsvc.User{Username: "no-id"}, base); err == nil {
+	if _, _, err := iss.IssueAccess(&authsvc.User{Username: "no-id"}, base, ""); err == nil {
 		t.Error("issued a token for a user without an id")
 	}
 }

@@ -1,0 +1,106 @@
+package cmd
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/spf13/cobra"
+)
+
+// sessionView is a session as the CLI prints it (the API's object without
+// "current": the CLI has no session of its own).
+type sessionView struct {
+	ID          string    `json:"id"`
+	CreatedAt   time.Time `json:"created_at"`
+	RefreshedAt time.Time `json:"refreshed_at"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	ClientIP    string    `json:"client_ip"`
+	UserAgent   string    `json:"user_agent"`
+}
+
+func sessionViewOf(s *authsvc.Session) sessionView {
+	return sessionView{ID: s.ID, CreatedAt: s.CreatedAt.UTC(), RefreshedAt: s.RefreshedAt.UTC(),
+		ExpiresAt: s.ExpiresAt.UTC(), ClientIP: s.ClientIP, UserAgent: s.UserAgent}
+}
+
+func newUserSessionsCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "sessions USERNAME",
+		Short: "List a user's live sessions, newest first",
+		Long: `List a user's live sessions: every login (and registration, and token issue)
+starts one; refresh keeps it. End them with "authsvc user logout USERNAME".`,
+		Example: "  authsvc user sessions alice\n  authsvc user sessions alice -o json",
+		Args:    exactArgs(1, "one USERNAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svc, err := a.adminServices(cmd)
+			if err != nil {
+				return err
+			}
+			_, sessions, err := svc.auth.UserSessions(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			views := make([]sessionView, len(sessions))
+			var b strings.Builder
+			tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tCREATED\tREFRESHED\tEXPIRES\tCLIENT IP\tUSER AGENT")
+			for i, s := range sessions {
+				v := sessionViewOf(s)
+				views[i] = v
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.ID, v.CreatedAt.Format(time.RFC3339),
+					v.RefreshedAt.Format(time.RFC3339), v.ExpiresAt.Format(time.RFC3339), v.ClientIP, v.UserAgent)
+			}
+			tw.Flush()
+			return a.print(views, strings.TrimRight(b.String(), "\n"))
+		},
+	}
+}
+
+func newUserLogoutCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "logout USERNAME",
+		Short: "End every session of a user",
+		Long: `End every session of a user: all their tokens stop working at once (a token
+issued before sessions existed lives until it expires). The password is unchanged.`,
+		Example: "  authsvc user logout alice\n  authsvc user logout alice -o json",
+		Args:    exactArgs(1, "one USERNAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svc, err := a.adminServices(cmd)
+			if err != nil {
+				return err
+			}
+			n, err := svc.auth.LogoutUser(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return a.print(map[string]any{"username": args[0], "sessions_ended": n},
+				fmt.Sprintf("ended %d session(s) of %s", n, args[0]))
+		},
+	}
+}
+
+func newUserVerifyCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify USERNAME",
+		Short: "Mark a user's email address verified",
+		Long: `Mark a user's current email address verified, as if they had used the link
+sent to it (with auth.require_verified_email they can log in from now on).`,
+		Example: "  authsvc user verify alice\n  authsvc user verify alice -o json",
+		Args:    exactArgs(1, "one USERNAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svc, err := a.adminServices(cmd)
+			if err != nil {
+				return err
+			}
+			u, err := svc.auth.VerifyUser(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			v := viewOf(u)
+			return a.print(v, v.text())
+		},
+	}
+}

@@ -1,0 +1,136 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"time"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+)
+
+// cliUserAgent is the user agent of sessions the CLI starts (token issue).
+const cliUserAgent = "authsvc-cli"
+
+// newSessionID returns 128 random bits, hex-encoded.
+func newSessionID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand, Go ≥ 1.24)
+	return hex.EncodeToString(b[:])
+}
+
+// startSession starts a session for u (a login, a registration or `token
+// issue`) with the client of ctx, and issues its first access token. ttl 0
+// is a login: the configured token lifetime, the session lasting
+// MaxSession. A positive ttl is the CLI's custom lifetime: the session lasts
+// at least as long as the token. ev, when not nil, is recorded with the
+// session (its details get the session id).
+func (s *Service) startSession(ctx context.Context, u *authsvc.User, ttl time.Duration, ev *authsvc.AuditEvent) (*authsvc.AccessToken, error) {
+	now := s.now()
+	client := authsvc.ClientFrom(ctx)
+	sess := &authsvc.Session{ID: newSessionID(), UserID: u.ID, CreatedAt: now, RefreshedAt: now,
+		ExpiresAt: now.Add(max(s.opts.MaxSession, ttl)), ClientIP: client.IP, UserAgent: client.UserAgent}
+	if ttl > 0 && client.UserAgent == "" {
+		sess.UserAgent = cliUserAgent
+	}
+	if ev != nil {
+		if ev.Details == nil {
+			ev.Details = map[string]any{}
+		}
+		ev.Details["session_id"] = sess.ID
+		ctx = audited(ctx, ev)
+	}
+	if err := s.db.CreateSession(ctx, sess); err != nil {
+		return nil, err
+	}
+	if ttl <= 0 {
+		return s.issue(u, now, sess.ID)
+	}
+	tok, claims, err := s.tokens.IssueAccessTTL(u, now, ttl, sess.ID)
+	if err != nil {
+		return nil, err
+	}
+	s.opts.Metrics.TokenIssued()
+	return &authsvc.AccessToken{Token: tok, Claims: claims}, nil
+}
+
+// Logout ends the caller's sessions by scope: LogoutLocal ("" too) the
+// current one (and revokes the presented token, which is all a token
+// without sid has), LogoutOthers every other one, LogoutGlobal all of them.
+// Logging out twice concurrently is not an error. EVALIDATION for another
+// scope.
+func (s *Service) Logout(ctx context.Context, p *authsvc.Principal, scope string) error {
+	if scope == "" {
+		scope = authsvc.LogoutLocal
+	}
+	ev := event(authsvc.AuditLogout, p.User.ID, p.User.ID, map[string]any{"scope": scope, "session_id": p.SessionID()})
+	switch scope {
+	case authsvc.LogoutLocal, authsvc.LogoutGlobal:
+		revokeCtx := ctx
+		if p.SessionID() == "" && scope == authsvc.LogoutLocal {
+			revokeCtx = audited(ctx, ev) // nothing else changes
+		}
+		err := s.db.RevokeToken(revokeCtx, p.Claims.JTI, p.Claims.ExpiresAt.Add(revocationMargin))
+		if err != nil && !isCode(err, authsvc.ECONFLICT) {
+			return err
+		}
+		if scope == authsvc.LogoutGlobal {
+			_, err := s.db.EndSessions(audited(ctx, ev), p.User.ID, "")
+			return err
+		}
+		if sid := p.SessionID(); sid != "" {
+			if err := s.db.EndSession(audited(ctx, ev), p.User.ID, sid); err != nil && !isCode(err, authsvc.ENOTFOUND) {
+				return err
+			}
+		}
+		return nil
+	case authsvc.LogoutOthers:
+		_, err := s.db.EndSessions(audited(ctx, ev), p.User.ID, p.SessionID())
+		return err
+	default:
+		var v authsvc.Validator
+		v.Add(authsvc.MsgLogoutScope, authsvc.TypeLiteralError, "query", "scope")
+		return v.Err()
+	}
+}
+
+// Sessions lists the caller's live sessions, newest first.
+func (s *Service) Sessions(ctx context.Context, p *authsvc.Principal) ([]*authsvc.Session, error) {
+	return s.db.Sessions(ctx, p.User.ID)
+}
+
+// EndSession ends one of the caller's sessions: its tokens stop working at
+// once. ENOTFOUND for an unknown id or another user's session.
+func (s *Service) EndSession(ctx context.Context, p *authsvc.Principal, id string) error {
+	ev := event(authsvc.AuditSessionsEnded, p.User.ID, p.User.ID, map[string]any{"session_id": id})
+	if err := s.db.EndSession(audited(ctx, ev), p.User.ID, id); err != nil {
+		return err // authsvc.ErrSessionNotFound
+	}
+	return nil
+}
+
+// UserSessions lists the named user's live sessions; for `authsvc user
+// sessions`. ENOTFOUND.
+func (s *Service) UserSessions(ctx context.Context, username string) (*authsvc.User, []*authsvc.Session, error) {
+	u, err := s.db.UserByUsername(ctx, username)
+	if err != nil {
+		return nil, nil, err
+	}
+	sessions, err := s.db.Sessions(ctx, u.ID)
+	return u, sessions, err
+}
+
+// LogoutUser ends every session of the named user and returns how many
+// ended; for `authsvc user logout`. ENOTFOUND.
+func (s *Service) LogoutUser(ctx context.Context, username string) (int64, error) {
+	u, err := s.db.UserByUsername(ctx, username)
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.db.EndSessions(audited(ctx, event(authsvc.AuditSessionsEnded, 0, u.ID, cli(nil))), u.ID, "")
+	if err != nil {
+		return 0, err
+	}
+	s.log.Info().Int64("user_id", u.ID).Int64("sessions", n).Msg("sessions ended")
+	return n, nil
+}

@@ -1,0 +1,46 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+)
+
+// GET /admin/audit: the security events, admins only.
+
+type auditResponse struct {
+	Events     []*authsvc.AuditEvent `json:"events"`
+	NextCursor *string               `json:"next_cursor"`
+}
+
+func (s *Server) audit(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
+	q := r.URL.Query()
+	query := authsvc.AuditQuery{User: q.Get("user"), Event: q.Get("event"), Since: q.Get("since"),
+		Until: q.Get("until"), Cursor: q.Get("cursor")}
+	if raw := q.Get("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			s.writeError(w, r, authsvc.ValidationError(authsvc.FieldError{Loc: []string{"query", "limit"},
+				Msg: "Input should be a valid integer", Type: "int_parsing"}))
+			return
+		}
+		if n == 0 {
+			n = -1 // an explicit 0 is out of range, not the default
+		}
+		query.Limit = n
+	}
+	page, err := s.deps.Auth.Audit(r.Context(), p, query)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := auditResponse{Events: page.Events}
+	if out.Events == nil {
+		out.Events = []*authsvc.AuditEvent{}
+	}
+	if page.NextCursor != "" {
+		out.NextCursor = &page.NextCursor
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,47 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+)
+
+// The session endpoints: GET /auth/sessions, DELETE /auth/sessions/{id};
+// POST /auth/logout takes the optional ?scope=.
+
+type sessionResponse struct {
+	ID          string    `json:"id"`
+	CreatedAt   time.Time `json:"created_at"`
+	RefreshedAt time.Time `json:"refreshed_at"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	ClientIP    string    `json:"client_ip"`
+	UserAgent   string    `json:"user_agent"`
+	Current     bool      `json:"current"`
+}
+
+type sessionsResponse struct {
+	Sessions []sessionResponse `json:"sessions"`
+}
+
+func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
+	sessions, err := s.deps.Auth.Sessions(r.Context(), p)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := sessionsResponse{Sessions: make([]sessionResponse, len(sessions))}
+	for i, x := range sessions {
+		out.Sessions[i] = sessionResponse{ID: x.ID, CreatedAt: x.CreatedAt, RefreshedAt: x.RefreshedAt,
+			ExpiresAt: x.ExpiresAt, ClientIP: x.ClientIP, UserAgent: x.UserAgent, Current: x.ID == p.SessionID()}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) endSession(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
+	if err := s.deps.Auth.EndSession(r.Context(), p, r.PathValue("id")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, messageResponse{"Session ended"})
+}

@@ -1,0 +1,153 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/jmoiron/sqlx"
+)
+
+var _ authsvc.AuditStore = (*DB)(nil)
+
+const auditColumns = `id, created_at, event, actor_id, target_id, client_ip, user_agent, request_id, details`
+
+// auditRow is an audit_events row.
+type auditRow struct {
+	ID        int64         `db:"id"`
+	CreatedAt time.Time     `db:"created_at"`
+	Event     string        `db:"event"`
+	ActorID   sql.NullInt64 `db:"actor_id"`
+	TargetID  sql.NullInt64 `db:"target_id"`
+	ClientIP  string        `db:"client_ip"`
+	UserAgent string        `db:"user_agent"`
+	RequestID string        `db:"request_id"`
+	Details   string        `db:"details"`
+}
+
+func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
+
+// insertAudit writes events inside tx, stamped now, with the Client of ctx
+// where an event names none.
+func (db *DB) insertAudit(ctx context.Context, tx *sqlx.Tx, events []*authsvc.AuditEvent) error {
+	client := authsvc.ClientFrom(ctx)
+	now := db.Now()
+	for _, e := range events {
+		if e.ClientIP == "" && e.UserAgent == "" && e.RequestID == "" {
+			e.ClientIP, e.UserAgent, e.RequestID = client.IP, client.UserAgent, client.RequestID
+		}
+		details := e.Details
+		if details == nil {
+			details = map[string]any{}
+		}
+		raw, err := json.Marshal(details)
+		if err != nil {
+			return fmt.Errorf("audit details: %w", err)
+		}
+		e.CreatedAt = now
+		err = tx.QueryRowxContext(ctx, tx.Rebind(`INSERT INTO audit_events
+			(created_at, event, actor_id, target_id, client_ip, user_agent, request_id, details)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`), now, e.Event, nullID(e.ActorID), nullID(e.TargetID),
+			truncate(e.ClientIP, maxClientIPBytes), truncate(e.UserAgent, maxUserAgentBytes),
+			truncate(e.RequestID, 128), string(raw)).Scan(&e.ID)
+		if err != nil {
+			return fmt.Errorf("insert audit event: %w", err)
+		}
+	}
+	return nil
+}
+
+// writePendingAudit writes the events attached to ctx (WithAudit) in tx;
+// InTx calls it before every commit.
+func (db *DB) writePendingAudit(ctx context.Context, tx *sqlx.Tx) (*authsvc.PendingAudit, error) {
+	p := authsvc.AuditFrom(ctx)
+	if p == nil {
+		return nil, nil
+	}
+	events := p.Take()
+	if len(events) == 0 {
+		return nil, nil
+	}
+	return p, db.insertAudit(ctx, tx, events)
+}
+
+// skipAudit drops the events attached to ctx: the call changed nothing.
+func skipAudit(ctx context.Context) {
+	if p := authsvc.AuditFrom(ctx); p != nil {
+		p.Skip()
+	}
+}
+
+// annotateAudit sets a detail on the events attached to ctx.
+func annotateAudit(ctx context.Context, key string, value any) {
+	if p := authsvc.AuditFrom(ctx); p != nil {
+		p.Annotate(key, value)
+	}
+}
+
+// RecordAudit writes events that have no change of their own in a
+// transaction of their own.
+func (db *DB) RecordAudit(ctx context.Context, events ...*authsvc.AuditEvent) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error { return db.insertAudit(ctx, tx, events) })
+}
+
+// AuditEvents lists events newest first (by id), filtered by f.
+func (db *DB) AuditEvents(ctx context.Context, f authsvc.AuditFilter) ([]*authsvc.AuditEvent, error) {
+	q := `SELECT ` + auditColumns + ` FROM audit_events WHERE 1 = 1`
+	var args []any
+	if f.UserID != 0 {
+		q += ` AND (actor_id = ? OR target_id = ?)`
+		args = append(args, f.UserID, f.UserID)
+	}
+	if f.Event != "" {
+		q += ` AND event = ?`
+		args = append(args, f.Event)
+	}
+	if !f.Since.IsZero() {
+		q += ` AND created_at >= ?`
+		args = append(args, f.Since.UTC())
+	}
+	if !f.Until.IsZero() {
+		q += ` AND created_at < ?`
+		args = append(args, f.Until.UTC())
+	}
+	if f.Cursor > 0 {
+		q += ` AND id < ?`
+		args = append(args, f.Cursor)
+	}
+	q += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, f.Limit)
+	var rows []auditRow
+	if err := sqlx.SelectContext(ctx, db.pool, &rows, db.pool.Rebind(q), args...); err != nil {
+		return nil, mapError(fmt.Errorf("list audit events: %w", err))
+	}
+	events := make([]*authsvc.AuditEvent, len(rows))
+	for i, r := range rows {
+		e := &authsvc.AuditEvent{ID: r.ID, CreatedAt: r.CreatedAt.UTC(), Event: r.Event, ActorID: r.ActorID.Int64,
+			TargetID: r.TargetID.Int64, ClientIP: r.ClientIP, UserAgent: r.UserAgent, RequestID: r.RequestID}
+		if err := json.Unmarshal([]byte(r.Details), &e.Details); err != nil {
+			return nil, fmt.Errorf("audit event %d details: %w", r.ID, err)
+		}
+		events[i] = e
+	}
+	return events, nil
+}
+
+// PruneAudit deletes up to batch events created before cutoff, oldest
+// first, and returns how many it deleted.
+func (db *DB) PruneAudit(ctx context.Context, cutoff time.Time, batch int) (int64, error) {
+	var n int64
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM audit_events WHERE id IN
+			(SELECT id FROM audit_events WHERE created_at < ? ORDER BY id LIMIT ?)`), cutoff.UTC(), batch)
+		if err != nil {
+			return fmt.Errorf("prune audit events: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
