@@ -111,10 +111,10 @@ type RateLimitConfig struct {
 // CreditsConfig covers the ledger.
 type CreditsConfig struct {
 	UserSelfAdd bool `mapstructure:"user_self_add"`
-	// GroupCommit applies concurrent debits of one account together, in one
-	// transaction (PostgreSQL only; SQLite applies each debit alone).
+	// GroupCommit applies concurrent debits and new holds of one account
+	// together, in one transaction (PostgreSQL only; SQLite applies each alone).
 	GroupCommit bool `mapstructure:"group_commit"`
-	// GroupCommitMaxBatch bounds the debits one group commit applies.
+	// GroupCommitMaxBatch bounds the debits and holds one group commit applies.
 	GroupCommitMaxBatch int `mapstructure:"group_commit_max_batch"`
 }
 

@@ -9,7 +9,7 @@ import (
 	"github.com/authsvc/authsvc/pkg/authsvc"
 )
 
-// DefaultMaxBatch is the largest number of debits one group commit applies
+// DefaultMaxBatch is the largest number of debits and holds one group commit applies
 // when Options.MaxBatch is 0 (credits.group_commit_max_batch).
 const DefaultMaxBatch = 64
 
@@ -34,9 +34,11 @@ const DefaultMaxBatch = 64
 //
 // The queue is per process; several replicas still serialize on the balance
 // row's lock, each with its own batches. A caller whose context ends while
-// its debit is still queued leaves the queue with the context's error (the
-// debit was not applied); once its batch has started, it waits for the
-// batch's outcome, as a single debit waits for its commit.
+// its op is still queued leaves the queue with the context's error (the op
+// was not applied); once its batch has started, it waits for the batch's
+// outcome, as a single debit waits for its commit. The batch's transaction
+// runs under none of the callers' cancellations, until the latest of their
+// deadlines (when they all have one).
 type GroupCommit struct {
 	store    GroupStore
 	maxBatch int
@@ -49,7 +51,7 @@ type GroupCommit struct {
 
 // Stats returns how many batches of two or more ops ran and how many ops
 // they carried in all.
-func (g *GroupCommit) Stats() (batches, debits int64) {
+func (g *GroupCommit) Stats() (batches, ops int64) {
 	return g.batches.Load(), g.batched.Load()
 }
 
