@@ -126,3 +126,11 @@ type CreditBatchStore interface {
 	// op was applied, and outcomes is nil.
 	ApplyCreditBatch(ctx context.Context, userID int64, ops []BatchOp) (outcomes []CreditOutcome, err error)
 }
+
+// GroupCommitMetrics is told about every transaction a group commit runs,
+// with how many debits and holds it carried (1 for one applied alone). A
+// CreditMetrics that also implements it is told by credits.GroupCommit.
+// Implementations must be safe for concurrent use.
+type GroupCommitMetrics interface {
+	GroupCommit(ops int)
+}

@@ -54,6 +54,7 @@ func New(store authsvc.CreditStore, opts Options) *Service {
 	s := &Service{store: store, opts: opts, metrics: m, log: opts.Logger}
 	if bs, ok := store.(GroupStore); ok && opts.GroupCommit {
 		s.group = NewGroupCommit(bs, opts.MaxBatch)
+		s.group.metrics, _ = m.(authsvc.GroupCommitMetrics)
 	}
 	return s
 }

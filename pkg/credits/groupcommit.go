@@ -42,6 +42,7 @@ const DefaultMaxBatch = 64
 type GroupCommit struct {
 	store    GroupStore
 	maxBatch int
+	metrics  authsvc.GroupCommitMetrics // nil: none
 
 	mu       sync.Mutex
 	accounts map[int64]*account // accounts with a transaction in flight
@@ -110,6 +111,7 @@ func (g *GroupCommit) do(ctx context.Context, userID int64, op authsvc.BatchOp) 
 		g.accounts[userID] = a
 		g.mu.Unlock()
 		o := g.single(ctx, op)
+		g.observe(1)
 		g.next(userID, a)
 		return o
 	}
@@ -136,6 +138,12 @@ func (g *GroupCommit) do(ctx context.Context, userID int64, op authsvc.BatchOp) 
 	}
 	g.mu.Unlock()
 	return <-q.done
+}
+
+func (g *GroupCommit) observe(ops int) {
+	if g.metrics != nil {
+		g.metrics.GroupCommit(ops)
+	}
 }
 
 // single applies one op through the store's ordinary path.
@@ -172,6 +180,7 @@ func (g *GroupCommit) next(userID int64, a *account) {
 // run applies one batch, answers each of its callers, and starts the next.
 func (g *GroupCommit) run(userID int64, a *account, batch []*queued) {
 	defer g.next(userID, a)
+	g.observe(len(batch))
 	ctx, cancel := batchContext(batch)
 	defer cancel()
 	if len(batch) == 1 {

@@ -168,8 +168,8 @@ func TestGroupCommitHotAccount(t *testing.T) {
 			t.Fatalf("%d succeeded, %d refused, balance %s, %d debit rows, %d rows; want 100, 100, 0, 100, 101",
 				ok, refused, balance, used, len(seqs))
 		}
-		if m.used() != 100_00 {
-			t.Fatalf("metrics counted %s used, want 100.0", m.used())
+		if m.used() != 100_00 || m.carried() != 200 {
+			t.Fatalf("metrics counted %s used and %d ops group-committed, want 100.0 and 200", m.used(), m.carried())
 		}
 		var batches, debits int64
 		for _, r := range replicas {
@@ -209,9 +209,13 @@ func TestGroupCommitHotAccount(t *testing.T) {
 }
 
 type countMetrics struct {
-	mu sync.Mutex
-	u  authsvc.Cents
+	mu  sync.Mutex
+	u   authsvc.Cents
+	ops int // debits and holds that group-commit transactions carried
 }
+
+func (c *countMetrics) GroupCommit(ops int) { c.mu.Lock(); c.ops += ops; c.mu.Unlock() }
+func (c *countMetrics) carried() int        { c.mu.Lock(); defer c.mu.Unlock(); return c.ops }
 
 func (c *countMetrics) Added(authsvc.Cents)  {}
 func (c *countMetrics) Used(a authsvc.Cents) { c.mu.Lock(); c.u += a; c.mu.Unlock() }
