@@ -21,7 +21,8 @@ const groupCommitClients = 32
 // debit per transaction, with 32 concurrent clients on PostgreSQL, in one
 // run: on one hot account, and spread over 10,000 accounts. Compare the
 // ops/s: hot/handler-on ÷ hot/bare (target ≥ 2), hot/handler-off ÷ hot/bare
-// (≥ 0.9), spread10k/handler-on ÷ spread10k/handler-off (≥ 0.95).
+// (≥ 0.9), spread10k/handler-on ÷ spread10k/handler-off (≥ 0.95); and
+// hot-holds: new holds on one account, group commit on and off.
 func BenchmarkCreditUseGroupCommit(b *testing.B) {
 	db := storetest.Open(b, storetest.PostgresURL(b))
 	on := newCreditEnv(b, db, credits.Options{GroupCommit: true})
@@ -32,8 +33,10 @@ func BenchmarkCreditUseGroupCommit(b *testing.B) {
 	raw.SetMaxOpenConns(groupCommitClients)
 	raw.SetMaxIdleConns(groupCommitClients)
 	parallelism := max(1, (groupCommitClients+runtime.GOMAXPROCS(0)-1)/runtime.GOMAXPROCS(0))
+	var request func(env *creditEnv, n int, path string, status int) func(b *testing.B)
 
-	handler := func(env *creditEnv, n int) func(b *testing.B) {
+	handler := func(env *creditEnv, n int) func(b *testing.B) { return request(env, n, "/credits/use", 200) }
+	request = func(env *creditEnv, n int, path string, status int) func(b *testing.B) {
 		return func(b *testing.B) {
 			var next atomic.Int64
 			b.SetParallelism(parallelism)
@@ -41,12 +44,12 @@ func BenchmarkCreditUseGroupCommit(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					i := int(next.Add(1)) % n
-					req := httptest.NewRequest("POST", "/credits/use", strings.NewReader(`{"amount":0.01}`))
+					req := httptest.NewRequest("POST", path, strings.NewReader(`{"amount":0.01}`))
 					req.Header.Set("Content-Type", "application/json")
 					req.Header.Set("Authorization", "Bearer "+tokens[i])
 					rec := httptest.NewRecorder()
 					env.h.ServeHTTP(rec, req)
-					if rec.Code != 200 {
+					if rec.Code != status {
 						b.Errorf("status %d: %s", rec.Code, rec.Body)
 						return
 					}
@@ -78,4 +81,7 @@ func BenchmarkCreditUseGroupCommit(b *testing.B) {
 	b.Run("spread10k/handler-on", handler(on, len(users)))
 	b.Run("spread10k/handler-off", handler(off, len(users)))
 	b.Run("spread10k/bare", bare(len(users)))
+	// New holds on one hot account (POST /credits/holds), group commit on and off.
+	b.Run("hot-holds/handler-on", request(on, 1, "/credits/holds", 201))
+	b.Run("hot-holds/handler-off", request(off, 1, "/credits/holds", 201))
 }
