@@ -4,9 +4,11 @@
 -- pending holds, kept beside the balance in the same row, so that
 -- "available = balance - held >= 0" is a CHECK the database enforces and
 -- holds and uses on one account serialize on that row's lock.
--- transaction_id names the capture's credit_transactions row; it carries no
--- foreign key so that the ledger table can be rebuilt (0005 copies it into a
--- new table); both rows go only with their user (ON DELETE CASCADE).
+-- transaction_id names the capture's credit_transactions row, written in the
+-- same transaction as that row. It carries no foreign key on purpose: one
+-- would need an index on credit_holds (transaction_id) on every capture, or
+-- every ledger row deleted with its user would scan the holds; both rows go
+-- only with their user (ON DELETE CASCADE).
 
 -- +migrate Up
 ALTER TABLE user_credits ADD COLUMN held BIGINT NOT NULL DEFAULT 0;
