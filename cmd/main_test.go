@@ -64,6 +64,17 @@ func newCLI(t testing.TB, databaseURL string, env ...string) *cli {
 	return &cli{t: t, dir: t.TempDir(), env: append(base, env...)}
 }
 
+// newMigratedCLI is newCLI on a database that `migrate up` has created:
+// admin commands never create one themselves.
+func newMigratedCLI(t testing.TB, databaseURL string, env ...string) *cli {
+	t.Helper()
+	c := newCLI(t, databaseURL, env...)
+	if r := c.run("migrate", "up"); r.code != 0 {
+		t.Fatalf("migrate up: exit %d: %s", r.code, r.stderr)
+	}
+	return c
+}
+
 func (c *cli) command(ctx context.Context, stdin string, args ...string) *exec.Cmd {
 	bin := binary
 	if c.bin != "" {
