@@ -79,9 +79,15 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 		return nil, err
 	}
 	creditOpts.UserSelfAdd = a.cfg.Credits.UserSelfAdd
+	// Group commit pays on PostgreSQL, where each commit waits for its own
+	// fsync; SQLite's writes are serialized in-process anyway, so it is off there.
+	creditOpts.GroupCommit = a.cfg.Credits.GroupCommit && db.Dialect == store.Postgres
+	creditOpts.MaxBatch = a.cfg.Credits.GroupCommitMaxBatch
 	creditOpts.Logger = a.log
-	return &services{auth: authSvc, credits: credits.New(db, creditOpts), keys: keySvc, tokens: tokens,
-		holds: credits.NewHolds(db, credits.HoldOptions{Logger: a.log, Metrics: creditOpts.Metrics})}, nil
+	creditSvc := credits.New(db, creditOpts)
+	return &services{auth: authSvc, credits: creditSvc, keys: keySvc, tokens: tokens,
+		holds: credits.NewHolds(db, credits.HoldOptions{Logger: a.log, Metrics: creditOpts.Metrics,
+			GroupCommit: creditSvc.GroupCommit()})}, nil
 }
 
 // adminServices loads the configuration, opens the database (applying

@@ -88,3 +88,49 @@ type CreditMetrics interface {
 	// "validation_error").
 	Refused(reason string)
 }
+
+// BatchOp is one request of a group commit (see CreditBatchStore): a debit
+// (Debit, of type credit_used) or a new hold (Hold); exactly one is set.
+type BatchOp struct {
+	Debit *LedgerEntry
+	Hold  *NewHold
+	// Ctx is the caller's context, for its values only: the audit events
+	// attached to it (WithAudit) are written with the op in the batch's
+	// transaction when the op is applied (stamped with its Client, and a
+	// debit's transaction_id), and skipped when it is a repeat. nil: none.
+	Ctx context.Context
+}
+
+// CreditOutcome is the answer to one op of a CreditBatchStore batch, shaped
+// like ApplyCredit's (a debit: Transaction) or CreateHold's (a hold: Hold)
+// results: new or, when Replayed, the original of a repeated reference; or
+// the refusal of that op alone (EINVALID "insufficient_credits", ECONFLICT
+// "idempotency_conflict").
+type CreditOutcome struct {
+	Transaction *Transaction
+	Hold        *Hold
+	Replayed    bool
+	Err         error
+}
+
+// CreditBatchStore applies several debits and new holds of one account in
+// one database transaction (group commit, see credits.GroupCommit).
+type CreditBatchStore interface {
+	// ApplyCreditBatch locks the user's balance row once and applies each op
+	// (all of userID) in order against the running balance and held total:
+	// each one accepted, replayed (its reference was used before, in the
+	// database or earlier in the batch) or refused on its own, in
+	// outcomes[i]. The accepted debits' transaction rows are written in one
+	// statement, numbered consecutively in the user's history, and the batch
+	// commits once. A non-nil error means the transaction did not commit: no
+	// op was applied, and outcomes is nil.
+	ApplyCreditBatch(ctx context.Context, userID int64, ops []BatchOp) (outcomes []CreditOutcome, err error)
+}
+
+// GroupCommitMetrics is told about every transaction a group commit runs,
+// with how many debits and holds it carried (1 for one applied alone). A
+// CreditMetrics that also implements it is told by credits.GroupCommit.
+// Implementations must be safe for concurrent use.
+type GroupCommitMetrics interface {
+	GroupCommit(ops int)
+}

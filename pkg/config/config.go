@@ -130,7 +130,16 @@ type RateLimitConfig struct {
 // CreditsConfig covers the ledger.
 type CreditsConfig struct {
 	UserSelfAdd bool `mapstructure:"user_self_add"`
+	// GroupCommit applies concurrent debits and new holds of one account
+	// together, in one transaction (PostgreSQL only; SQLite applies each alone).
+	GroupCommit bool `mapstructure:"group_commit"`
+	// GroupCommitMaxBatch bounds the debits and holds one group commit applies.
+	GroupCommitMaxBatch int `mapstructure:"group_commit_max_batch"`
 }
+
+// MaxGroupCommitBatch is the largest credits.group_commit_max_batch accepted
+// (one multi-row INSERT carries 8 parameters a row).
+const MaxGroupCommitBatch = 1000
 
 // PreparedStatementsOn reports database.prepared_statements: on (also true,
 // yes, 1, as YAML booleans arrive) or off (false, no, 0).
@@ -235,6 +244,8 @@ func Defaults() map[string]any {
 		"ratelimit.default_per_minute":     1000,
 		"ratelimit.redis_url":              "",
 		"credits.user_self_add":            false,
+		"credits.group_commit":             true,
+		"credits.group_commit_max_batch":   64,
 		"audit.retention_days":             90,
 	}
 }

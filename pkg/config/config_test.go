@@ -37,7 +37,8 @@ func TestDefaults(t *testing.T) {
 	}
 	if cfg.Database.URL != "sqlite:authsvc.db" || cfg.Server.Addr != ":8080" || cfg.Auth.BcryptCost != 12 ||
 		cfg.Server.ShutdownGrace != 15*time.Second || cfg.Log.Format != "console" || !cfg.Database.AutoMigrate ||
-		cfg.Mail.StartTLS != true || cfg.RateLimit.AuthPerMinute != 100 || cfg.Credits.UserSelfAdd {
+		cfg.Mail.StartTLS != true || cfg.RateLimit.AuthPerMinute != 100 || cfg.Credits.UserSelfAdd ||
+		!cfg.Credits.GroupCommit || cfg.Credits.GroupCommitMaxBatch != 64 {
 		t.Fatalf("unexpected defaults: %+v", cfg)
 	}
 }
@@ -193,6 +194,8 @@ func TestValidationErrors(t *testing.T) {
 		{map[string]string{"AUTHSVC_LOG_FORMAT": "xml"}, `log.format: must be console or json, not "xml"`},
 		{map[string]string{"AUTHSVC_LOG_LOGSTASH_ADDR": "logstash"}, `log.logstash_addr: must be host:port`},
 		{map[string]string{"AUTHSVC_RATELIMIT_AUTH_PER_MINUTE": "0"}, `ratelimit: auth_per_minute and default_per_minute must be at least 1`},
+		{map[string]string{"AUTHSVC_CREDITS_GROUP_COMMIT_MAX_BATCH": "0"}, `credits.group_commit_max_batch: must be between 1 and 1000, not 0`},
+		{map[string]string{"AUTHSVC_CREDITS_GROUP_COMMIT_MAX_BATCH": "1001"}, `credits.group_commit_max_batch: must be between 1 and 1000, not 1001`},
 		{map[string]string{"AUTHSVC_RATELIMIT_REDIS_URL": "http://x"}, `ratelimit.redis_url: must be a redis:// or rediss:// URL`},
 		{map[string]string{"AUTHSVC_ENVIRONMENT": "production"}, `auth.secret_key: required in production`},
 		{map[string]string{"AUTHSVC_ENVIRONMENT": "production", "AUTHSVC_AUTH_SECRET_KEY": strings.Repeat("x", 31)}, `auth.secret_key: too short: 31 bytes, need at least 32 (generate one with: openssl rand -base64 48)`},

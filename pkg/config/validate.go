@@ -66,6 +66,9 @@ func (c *Config) Validate() error {
 			e.add("ratelimit.redis_url", "must be a redis:// or rediss:// URL")
 		}
 	}
+	if c.Credits.GroupCommitMaxBatch < 1 || c.Credits.GroupCommitMaxBatch > MaxGroupCommitBatch {
+		e.add("credits.group_commit_max_batch", "must be between 1 and %d, not %d", MaxGroupCommitBatch, c.Credits.GroupCommitMaxBatch)
+	}
 	return e.err()
 }
 

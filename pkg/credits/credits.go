@@ -23,6 +23,15 @@ type Options struct {
 	Metrics authsvc.CreditMetrics
 	// Logger receives one audit line per balance change.
 	Logger zerolog.Logger
+	// GroupCommit applies concurrent debits of one account together (see
+	// GroupCommit; credits.group_commit). It needs a store that is a
+	// GroupStore; with any other store it is ignored. Pass the service's
+	// GroupCommit() to NewHolds (HoldOptions.GroupCommit) so that new holds
+	// of an account join the same queue.
+	GroupCommit bool
+	// MaxBatch bounds a group commit (credits.group_commit_max_batch);
+	// 0 means DefaultMaxBatch.
+	MaxBatch int
 }
 
 // Service implements authsvc.CreditService over a CreditStore.
@@ -31,6 +40,7 @@ type Service struct {
 	opts    Options
 	metrics authsvc.CreditMetrics
 	log     zerolog.Logger
+	group   *GroupCommit // nil when group commit is off
 }
 
 var _ authsvc.CreditService = (*Service)(nil)
@@ -41,8 +51,16 @@ func New(store authsvc.CreditStore, opts Options) *Service {
 	if m == nil {
 		m = NopMetrics{}
 	}
-	return &Service{store: store, opts: opts, metrics: m, log: opts.Logger}
+	s := &Service{store: store, opts: opts, metrics: m, log: opts.Logger}
+	if bs, ok := store.(GroupStore); ok && opts.GroupCommit {
+		s.group = NewGroupCommit(bs, opts.MaxBatch)
+		s.group.metrics, _ = m.(authsvc.GroupCommitMetrics)
+	}
+	return s
 }
+
+// GroupCommit returns the service's group commit, nil when it is off.
+func (s *Service) GroupCommit() *GroupCommit { return s.group }
 
 // NopMetrics is the CreditMetrics that records nothing.
 type NopMetrics struct{}
@@ -202,7 +220,16 @@ func (s *Service) apply(ctx context.Context, e *authsvc.LedgerEntry, actor int64
 		details["via"] = "cli"
 	}
 	ctx = authsvc.WithAudit(ctx, &authsvc.AuditEvent{Event: name, ActorID: actor, TargetID: e.UserID, Details: details})
-	tx, replayed, err := s.store.ApplyCredit(ctx, e)
+	var (
+		tx       *authsvc.Transaction
+		replayed bool
+		err      error
+	)
+	if s.group != nil && e.Type == authsvc.CreditUsed {
+		tx, replayed, err = s.group.Apply(ctx, e)
+	} else {
+		tx, replayed, err = s.store.ApplyCredit(ctx, e)
+	}
 	if err != nil {
 		return nil, s.refused(err)
 	}

@@ -26,6 +26,9 @@ type HoldOptions struct {
 	// capture; nil means no metrics. When it also implements
 	// authsvc.HoldMetrics it is told about every hold event too.
 	Metrics authsvc.CreditMetrics
+	// GroupCommit, when set, creates holds through it (with the debits of
+	// the same account, see GroupCommit); nil creates each hold alone.
+	GroupCommit *GroupCommit
 }
 
 // Holds implements authsvc.HoldService (credit holds: reserve, capture,
@@ -36,6 +39,7 @@ type Holds struct {
 	log     zerolog.Logger
 	metrics authsvc.CreditMetrics
 	events  authsvc.HoldMetrics
+	group   *GroupCommit
 }
 
 var _ authsvc.HoldService = (*Holds)(nil)
@@ -50,7 +54,7 @@ func NewHolds(store authsvc.HoldStore, opts HoldOptions) *Holds {
 	if !ok {
 		events = nopHoldMetrics{}
 	}
-	return &Holds{store: store, log: opts.Logger, metrics: m, events: events}
+	return &Holds{store: store, log: opts.Logger, metrics: m, events: events, group: opts.GroupCommit}
 }
 
 type nopHoldMetrics struct{}
@@ -81,8 +85,17 @@ func (s *Holds) CreateHold(ctx context.Context, actor *authsvc.User, req authsvc
 	if err != nil {
 		return nil, false, s.refused(err)
 	}
-	h, replayed, err := s.store.CreateHold(ctx, &authsvc.NewHold{UserID: target, Amount: amount,
-		ReferenceID: req.ReferenceID, Description: req.Description, ExpiresIn: ttl})
+	nh := &authsvc.NewHold{UserID: target, Amount: amount, ReferenceID: req.ReferenceID,
+		Description: req.Description, ExpiresIn: ttl}
+	var (
+		h        *authsvc.Hold
+		replayed bool
+	)
+	if s.group != nil {
+		h, replayed, err = s.group.Hold(ctx, nh)
+	} else {
+		h, replayed, err = s.store.CreateHold(ctx, nh)
+	}
 	if err != nil {
 		return nil, false, s.refused(err)
 	}

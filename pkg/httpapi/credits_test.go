@@ -48,7 +48,8 @@ func newCreditEnv(t testing.TB, db *storetest.DB, opts credits.Options) *creditE
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Deps{Auth: authSvc, Credits: credits.New(db, opts), Holds: credits.NewHolds(db, credits.HoldOptions{}),
+	creditSvc := credits.New(db, opts)
+	srv := New(Deps{Auth: authSvc, Credits: creditSvc, Holds: credits.NewHolds(db, credits.HoldOptions{GroupCommit: creditSvc.GroupCommit()}),
 		Authenticator: authSvc, Logger: zerolog.Nop()}, Options{})
 	h := srv.Handler()
 	if _, benchmark := t.(*testing.B); !benchmark {

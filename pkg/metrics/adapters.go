@@ -45,6 +45,10 @@ func (c CreditMetrics) Refused(reason string) { c.m.creditRefused.WithLabelValue
 // HoldEvent counts a hold created or resolved (authsvc.HoldMetrics).
 func (c CreditMetrics) HoldEvent(event string) { c.m.creditHolds.WithLabelValues(event).Inc() }
 
+// GroupCommit observes the size of one group-commit transaction
+// (authsvc.GroupCommitMetrics).
+func (c CreditMetrics) GroupCommit(ops int) { c.m.creditBatch.Observe(float64(ops)) }
+
 func (c CreditMetrics) record(typ string, amount authsvc.Cents) {
 	c.m.creditOps.WithLabelValues(typ).Inc()
 	c.m.creditAmount.WithLabelValues(typ).Add(float64(amount) / 100)

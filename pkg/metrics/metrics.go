@@ -36,6 +36,7 @@ type Metrics struct {
 	creditAmount  *prometheus.CounterVec
 	creditRefused *prometheus.CounterVec
 	creditHolds   *prometheus.CounterVec
+	creditBatch   prometheus.Histogram
 	mailSent      *prometheus.CounterVec
 	mailFailed    *prometheus.CounterVec
 	mailGaveUp    *prometheus.CounterVec
@@ -64,12 +65,15 @@ func New() *Metrics {
 	m.creditRefused = m.counterVec("credit_refusals_total", "Refused credit adds, uses, holds and captures, by reason.", "reason")
 	m.creditHolds = m.counterVec("credit_holds_total",
 		"Credit holds created, and resolved by their new status (captured, voided, expired).", "event")
+	m.creditBatch = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: namespace,
+		Name: "credit_group_commit_ops", Help: "Debits and holds per group-commit transaction (credits.group_commit).",
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000}})
 	m.mailSent = m.counterVec("mail_sent_total", "Emails handed to the mail driver, by kind.", "kind")
 	m.mailFailed = m.counterVec("mail_send_failures_total", "Failed email send attempts, by kind.", "kind")
 	m.mailGaveUp = m.counterVec("mail_gave_up_total", "Emails marked failed for good, by kind.", "kind")
 	m.logSuppressed = m.counter("log_lines_suppressed_total",
 		"Error log lines held back because an identical line was written in the sampling window.")
-	m.reg.MustRegister(m.duration,
+	m.reg.MustRegister(m.duration, m.creditBatch,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -41,6 +41,8 @@ func TestMetrics(t *testing.T) {
 		c.Used(2500)
 		c.Used(100)
 		c.Refused("insufficient_credits")
+		c.GroupCommit(1)
+		c.GroupCommit(40)
 		ml := m.Mail()
 		ml.Sent("welcome")
 		ml.SendFailed("password_reset")
@@ -65,6 +67,7 @@ func TestMetrics(t *testing.T) {
 			{"authsvc_credit_amount_total", []string{"type", "added"}, 100.5},
 			{"authsvc_credit_amount_total", []string{"type", "used"}, 26},
 			{"authsvc_credit_refusals_total", []string{"reason", "insufficient_credits"}, 1},
+			{"authsvc_credit_group_commit_ops", nil, 2}, // the sample count
 			{"authsvc_mail_sent_total", []string{"kind", "welcome"}, 1},
 			{"authsvc_mail_send_failures_total", []string{"kind", "password_reset"}, 1},
 			{"authsvc_mail_gave_up_total", []string{"kind", "password_reset"}, 1},

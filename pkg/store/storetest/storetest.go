@@ -197,3 +197,25 @@ func randomHex(n int) string {
 	}
 	return hex.EncodeToString(b)
 }
+
+// FailTransactionsWithDescription installs, in db's throw-away database, a
+// trigger that makes every insert of a credit_transactions row with that
+// description fail: a database error injected into one statement.
+func FailTransactionsWithDescription(t testing.TB, db *store.DB, description string) {
+	t.Helper()
+	stmts := []string{`CREATE TRIGGER test_fail_on_description BEFORE INSERT ON credit_transactions
+		WHEN NEW.description = '` + description + `' BEGIN SELECT RAISE(ABORT, 'injected failure'); END`}
+	if db.Dialect == store.Postgres {
+		stmts = []string{
+			`CREATE FUNCTION test_fail_on_description() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN RAISE EXCEPTION 'injected failure'; END $$`,
+			`CREATE TRIGGER test_fail_on_description BEFORE INSERT ON credit_transactions
+			FOR EACH ROW WHEN (NEW.description = '` + description + `') EXECUTE FUNCTION test_fail_on_description()`,
+		}
+	}
+	for _, s := range stmts {
+		if _, err := SQL(t, db).Exec(s); err != nil {
+			t.Fatalf("install failing trigger: %v", err)
+		}
+	}
+}

@@ -1,0 +1,351 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/jmoiron/sqlx"
+)
+
+// The SQL of a group-committed batch of debits and holds (ApplyCreditBatch): the
+// balance row is locked once, the batch is decided in Go against the running
+// balance, and the result is written with one UPDATE and one multi-row
+// INSERT whose seq values continue the user's history.
+const (
+	sqlLockBalance  = `SELECT balance, held FROM user_credits WHERE user_id = ?`
+	sqlMaxSeq       = `SELECT COALESCE(MAX(seq), 0) FROM credit_transactions WHERE user_id = ?`
+	sqlSetBalance   = `UPDATE user_credits SET balance = ?, held = ?, updated_at = ? WHERE user_id = ?`
+	sqlSetHeld      = `UPDATE user_credits SET held = ? WHERE user_id = ?`
+	sqlFindHoldRefs = `SELECT ` + holdColumns + ` FROM credit_holds WHERE user_id = ? AND reference_id IN (?)`
+	sqlFindRefsUsed = `SELECT ` + transactionColumns + ` FROM credit_transactions
+		WHERE user_id = ? AND transaction_type = ? AND reference_id IN (?)`
+	sqlInsertTransactionsHead = `INSERT INTO credit_transactions
+		(user_id, amount, transaction_type, reference_id, description, balance_after, created_at, seq) VALUES `
+	sqlInsertTransactionsRow = `(?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+var _ authsvc.CreditBatchStore = (*DB)(nil)
+
+// ApplyCreditBatch applies debits and new holds of one account in one
+// transaction; see authsvc.CreditBatchStore. Like ApplyCredit and CreateHold
+// it holds the balance row's lock from its first statement to the commit, so
+// batches of several replicas, and single debits, holds and captures, still
+// serialize on the row.
+func (db *DB) ApplyCreditBatch(ctx context.Context, userID int64, ops []authsvc.BatchOp) ([]authsvc.CreditOutcome, error) {
+	for _, op := range ops {
+		switch e, h := op.Debit, op.Hold; {
+		case e != nil && h == nil:
+			if e.UserID != userID || e.Type != authsvc.CreditUsed || e.Amount <= 0 || e.Amount > authsvc.MaxAmount {
+				return nil, fmt.Errorf("apply credit batch: bad debit (user %d, %s %s)", e.UserID, e.Type, e.Amount)
+			}
+			if e.ReferenceID != nil && *e.ReferenceID == "" {
+				e.ReferenceID = nil
+			}
+		case h != nil && e == nil:
+			if h.UserID != userID || h.Amount <= 0 || h.Amount > authsvc.MaxAmount || h.ExpiresIn <= 0 {
+				return nil, fmt.Errorf("apply credit batch: bad hold (user %d, %s for %s)", h.UserID, h.Amount, h.ExpiresIn)
+			}
+			if h.ReferenceID != nil && *h.ReferenceID == "" {
+				h.ReferenceID = nil
+			}
+		default:
+			return nil, fmt.Errorf("apply credit batch: an op must be a debit or a hold")
+		}
+	}
+	if _, err := db.prepared(ctx, sqlInsertHold); err != nil {
+		return nil, err
+	}
+	var (
+		out    []authsvc.CreditOutcome
+		audits []batchAudit
+	)
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		out, audits, err = db.applyBatchInTx(ctx, tx, userID, ops)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range audits {
+		a.pending.MarkWritten()
+	}
+	return out, nil
+}
+
+// batchState is the running state of a batch: the locked balance row, the
+// references already used, and what the batch has applied so far.
+type batchState struct {
+	hasRow         bool
+	balance, held  int64
+	usedRefs       map[string]*authsvc.Transaction // credit_used references: before the batch or in it
+	holdRefs       map[string]*authsvc.Hold        // hold references: before the batch or in it
+	seq            int64
+	now            time.Time
+	debits         []*authsvc.Transaction
+	holds          []*authsvc.Hold
+	balanceChanged bool
+	audits         []batchAudit // of the applied ops, in order
+}
+
+// batchAudit is the pending audit events of one applied op of a batch.
+type batchAudit struct {
+	ctx     context.Context // the op's caller's values (its Client), never cancelled
+	pending *authsvc.PendingAudit
+	debit   *authsvc.Transaction // nil for a hold
+}
+
+func (db *DB) applyBatchInTx(ctx context.Context, tx *sqlx.Tx, userID int64, ops []authsvc.BatchOp) ([]authsvc.CreditOutcome, []batchAudit, error) {
+	var row struct {
+		Balance int64 `db:"balance"`
+		Held    int64 `db:"held"`
+	}
+	err := tx.GetContext(ctx, &row, tx.Rebind(db.forUpdate(sqlLockBalance, "FOR UPDATE")), userID)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, fmt.Errorf("lock balance: %w", err)
+	}
+	st := &batchState{hasRow: err == nil, balance: row.Balance, held: row.Held, now: db.Now()}
+	if st.usedRefs, st.holdRefs, err = batchReferences(ctx, tx, userID, ops); err != nil {
+		return nil, nil, err
+	}
+	if err := tx.GetContext(ctx, &st.seq, tx.Rebind(sqlMaxSeq), userID); err != nil {
+		return nil, nil, fmt.Errorf("max seq: %w", err)
+	}
+	out := make([]authsvc.CreditOutcome, len(ops))
+	for i, op := range ops {
+		if op.Debit != nil {
+			out[i] = st.debit(userID, op.Debit)
+		} else {
+			out[i] = st.hold(userID, op.Hold)
+		}
+		st.noteAudit(op, out[i])
+	}
+	if len(st.debits) == 0 && len(st.holds) == 0 {
+		return out, nil, nil
+	}
+	if err := st.write(ctx, db, tx, userID); err != nil {
+		return nil, nil, err
+	}
+	// Replays of an op of this batch see its ID now (they share the pointer).
+	return out, st.audits, nil
+}
+
+// noteAudit remembers the audit events of an applied op, to write with the
+// batch, and drops those of a repeat.
+func (st *batchState) noteAudit(op authsvc.BatchOp, o authsvc.CreditOutcome) {
+	if op.Ctx == nil {
+		return
+	}
+	p := authsvc.AuditFrom(op.Ctx)
+	switch {
+	case p == nil || o.Err != nil:
+	case o.Replayed:
+		p.Skip()
+	default:
+		st.audits = append(st.audits, batchAudit{ctx: context.WithoutCancel(op.Ctx), pending: p, debit: o.Transaction})
+	}
+}
+
+// debit decides one debit against the running balance.
+func (st *batchState) debit(userID int64, e *authsvc.LedgerEntry) authsvc.CreditOutcome {
+	if e.ReferenceID != nil {
+		if orig, ok := st.usedRefs[*e.ReferenceID]; ok {
+			return authsvc.CreditOutcome{Transaction: orig, Replayed: true, Err: replayError(orig, e)}
+		}
+	}
+	if !st.hasRow || st.balance-st.held < int64(e.Amount) {
+		return authsvc.CreditOutcome{Err: authsvc.ErrInsufficientCredits}
+	}
+	st.balance -= int64(e.Amount)
+	st.seq++
+	st.balanceChanged = true
+	t := &authsvc.Transaction{UserID: userID, Amount: e.Amount, Type: authsvc.CreditUsed, ReferenceID: e.ReferenceID,
+		Description: e.Description, CreatedAt: st.now, NewBalance: authsvc.Cents(st.balance), Seq: st.seq}
+	st.debits = append(st.debits, t)
+	if e.ReferenceID != nil {
+		st.usedRefs[*e.ReferenceID] = t
+	}
+	return authsvc.CreditOutcome{Transaction: t}
+}
+
+// hold decides one new hold against the running available balance.
+func (st *batchState) hold(userID int64, h *authsvc.NewHold) authsvc.CreditOutcome {
+	if h.ReferenceID != nil {
+		if orig, ok := st.holdRefs[*h.ReferenceID]; ok {
+			return authsvc.CreditOutcome{Hold: orig, Replayed: true, Err: holdReplayError(orig, h)}
+		}
+	}
+	if !st.hasRow || st.balance-st.held < int64(h.Amount) {
+		return authsvc.CreditOutcome{Err: authsvc.ErrInsufficientCredits}
+	}
+	st.held += int64(h.Amount)
+	out := &authsvc.Hold{UserID: userID, Amount: h.Amount, Status: authsvc.HoldPending,
+		ReferenceID: h.ReferenceID, Description: h.Description, CreatedAt: st.now,
+		ExpiresAt: st.now.Add(h.ExpiresIn).Truncate(time.Microsecond)}
+	st.holds = append(st.holds, out)
+	if h.ReferenceID != nil {
+		st.holdRefs[*h.ReferenceID] = out
+	}
+	return authsvc.CreditOutcome{Hold: out}
+}
+
+// write stores what the batch applied: the balance row once, the debits'
+// rows in one INSERT, the holds' rows.
+func (st *batchState) write(ctx context.Context, db *DB, tx *sqlx.Tx, userID int64) error {
+	if st.balanceChanged {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(sqlSetBalance), st.balance, st.held, st.now, userID); err != nil {
+			return fmt.Errorf("set balance: %w", err)
+		}
+	} else if _, err := tx.ExecContext(ctx, tx.Rebind(sqlSetHeld), st.held, userID); err != nil {
+		return fmt.Errorf("set held: %w", err)
+	}
+	if len(st.debits) > 0 {
+		if err := insertTransactions(ctx, tx, st.debits); err != nil {
+			return err
+		}
+	}
+	for _, h := range st.holds {
+		err := db.txQueryRow(ctx, tx, sqlInsertHold, userID, int64(h.Amount), h.ReferenceID, h.Description,
+			h.CreatedAt, h.ExpiresAt).Scan(&h.ID)
+		if err != nil {
+			return fmt.Errorf("insert hold: %w", err)
+		}
+	}
+	return insertBatchAudit(ctx, tx, st.audits, st.now)
+}
+
+// insertBatchAudit writes the audit events of a batch's applied ops in one
+// multi-row INSERT (a statement per event would hold the balance row's lock
+// for a round trip each), each stamped with its own caller's Client the way
+// insertAudit stamps a single call's.
+func insertBatchAudit(ctx context.Context, tx *sqlx.Tx, audits []batchAudit, now time.Time) error {
+	var b strings.Builder
+	var args []any
+	for _, a := range audits {
+		if a.debit != nil {
+			a.pending.Annotate("transaction_id", a.debit.ID)
+		}
+		client := authsvc.ClientFrom(a.ctx)
+		for _, e := range a.pending.Take() {
+			if e.ClientIP == "" && e.UserAgent == "" && e.RequestID == "" {
+				e.ClientIP, e.UserAgent, e.RequestID = client.IP, client.UserAgent, client.RequestID
+			}
+			details := e.Details
+			if details == nil {
+				details = map[string]any{}
+			}
+			raw, err := json.Marshal(details)
+			if err != nil {
+				return fmt.Errorf("audit details: %w", err)
+			}
+			e.CreatedAt = now
+			if len(args) > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?)`)
+			args = append(args, now, e.Event, nullID(e.ActorID), nullID(e.TargetID),
+				truncate(e.ClientIP, maxClientIPBytes), truncate(e.UserAgent, maxUserAgentBytes),
+				truncate(e.RequestID, 128), string(raw))
+		}
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	q := `INSERT INTO audit_events (created_at, event, actor_id, target_id, client_ip, user_agent, request_id, details) VALUES ` + b.String()
+	if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
+		return fmt.Errorf("insert audit events: %w", err)
+	}
+	return nil
+}
+
+// batchReferences returns, by reference, the user's credit_used
+// transactions and holds that carry any of the ops' references (one query
+// each, only when the batch has such references).
+func batchReferences(ctx context.Context, tx *sqlx.Tx, userID int64, ops []authsvc.BatchOp) (map[string]*authsvc.Transaction, map[string]*authsvc.Hold, error) {
+	var debitRefs, holdRefs []string
+	for _, op := range ops {
+		switch {
+		case op.Debit != nil && op.Debit.ReferenceID != nil:
+			debitRefs = append(debitRefs, *op.Debit.ReferenceID)
+		case op.Hold != nil && op.Hold.ReferenceID != nil:
+			holdRefs = append(holdRefs, *op.Hold.ReferenceID)
+		}
+	}
+	used := map[string]*authsvc.Transaction{}
+	if len(debitRefs) > 0 {
+		q, args, err := sqlx.In(sqlFindRefsUsed, userID, string(authsvc.CreditUsed), debitRefs)
+		if err != nil {
+			return nil, nil, fmt.Errorf("find references: %w", err)
+		}
+		var found []*authsvc.Transaction
+		if err := tx.SelectContext(ctx, &found, tx.Rebind(q), args...); err != nil {
+			return nil, nil, fmt.Errorf("find references: %w", err)
+		}
+		for _, t := range found {
+			t.CreatedAt = t.CreatedAt.UTC()
+			used[*t.ReferenceID] = t
+		}
+	}
+	holds := map[string]*authsvc.Hold{}
+	if len(holdRefs) > 0 {
+		q, args, err := sqlx.In(sqlFindHoldRefs, userID, holdRefs)
+		if err != nil {
+			return nil, nil, fmt.Errorf("find hold references: %w", err)
+		}
+		var found []*authsvc.Hold
+		if err := tx.SelectContext(ctx, &found, tx.Rebind(q), args...); err != nil {
+			return nil, nil, fmt.Errorf("find hold references: %w", err)
+		}
+		for _, h := range found {
+			holds[*h.ReferenceID] = utcHold(h)
+		}
+	}
+	return used, holds, nil
+}
+
+// insertTransactions writes ts in one multi-row INSERT and sets their IDs.
+func insertTransactions(ctx context.Context, tx *sqlx.Tx, ts []*authsvc.Transaction) error {
+	var b strings.Builder
+	b.WriteString(sqlInsertTransactionsHead)
+	args := make([]any, 0, 8*len(ts))
+	bySeq := make(map[int64]*authsvc.Transaction, len(ts))
+	for i, t := range ts {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(sqlInsertTransactionsRow)
+		args = append(args, t.UserID, int64(t.Amount), string(t.Type), t.ReferenceID, t.Description,
+			int64(t.NewBalance), t.CreatedAt, t.Seq)
+		bySeq[t.Seq] = t
+	}
+	b.WriteString(" RETURNING id, seq")
+	rows, err := tx.QueryContext(ctx, tx.Rebind(b.String()), args...)
+	if err != nil {
+		return fmt.Errorf("insert transactions: %w", err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var id, seq int64
+		if err := rows.Scan(&id, &seq); err != nil {
+			return fmt.Errorf("insert transactions: %w", err)
+		}
+		if t := bySeq[seq]; t != nil {
+			t.ID = id
+			n++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("insert transactions: %w", err)
+	}
+	if n != len(ts) {
+		return fmt.Errorf("insert transactions: %d of %d rows returned", n, len(ts))
+	}
+	return nil
+}
