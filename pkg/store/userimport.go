@@ -14,7 +14,7 @@ import (
 // importChunk is how many rows one round of import statements carries: a few
 // multi-row statements per chunk instead of several statements per user, and
 // well under both dialects' limits on bound parameters.
-const importChunk = 500
+const importChunk = 200
 
 // errImportBalanceLimit is a balance the account cannot hold.
 var errImportBalanceLimit = errors.New(authsvc.MsgImportBalanceLimit)
