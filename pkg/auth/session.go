@@ -63,17 +63,19 @@ func (s *Service) createUser(ctx context.Context, r authsvc.Registration, self b
 	} else {
 		ev.Details = cli(ev.Details)
 	}
-	if err := s.db.CreateUser(audited(ctx, ev), u, welcome); err != nil {
+	// The account, its audit event, the welcome email and (unless verified
+	// already) the link verifying its email: one transaction.
+	var verify *authsvc.EmailVerification
+	mail := []*authsvc.OutboundEmail{welcome}
+	if !u.EmailVerified() {
+		var link *authsvc.OutboundEmail
+		verify, link = s.newVerification(u, u.Email)
+		mail = append(mail, link)
+	}
+	if err := s.db.RegisterUser(audited(ctx, ev), u, verify, mail...); err != nil {
 		return nil, err
 	}
 	s.log.Info().Int64("user_id", u.ID).Bool("is_admin", u.IsAdmin).Msg("user created")
-	if !u.EmailVerified() {
-		// The account exists now: a failure here must not fail the
-		// registration; POST /auth/verify-email/resend sends another link.
-		if _, err := s.queueVerification(ctx, u, 0); err != nil {
-			s.log.Error().Err(err).Int64("user_id", u.ID).Msg("queue verification email failed")
-		}
-	}
 	return u, nil
 }
 
