@@ -305,7 +305,7 @@ func (s *Service) IssueToken(ctx context.Context, username string, ttl time.Dura
 	if ttl <= 0 {
 		return nil, authsvc.ErrTokenLifetime
 	}
-	return s.startSession(ctx, u, ttl, nil)
+	return s.startSession(ctx, u, ttl, event(authsvc.AuditTokenIssued, 0, u.ID, cli(map[string]any{"ttl": ttl.String()})))
 }
 
 // refusalReason is the metrics reason of a refused token ("" if none).

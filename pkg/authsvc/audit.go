@@ -14,6 +14,7 @@ const (
 	AuditLoginLimited         = "login.limited"
 	AuditLogout               = "logout"
 	AuditRefreshed            = "token.refreshed"
+	AuditTokenIssued          = "token.issued" // by the CLI (`authsvc token issue`)
 	AuditPasswordChanged      = "password.changed"
 	AuditPasswordResetRequest = "password.reset_requested"
 	AuditPasswordReset        = "password.reset"
@@ -30,7 +31,7 @@ const (
 
 // AuditEvents lists every event name.
 var AuditEvents = []string{AuditRegistered, AuditLoginSucceeded, AuditLoginFailed, AuditLoginLimited, AuditLogout,
-	AuditRefreshed, AuditPasswordChanged, AuditPasswordResetRequest, AuditPasswordReset, AuditEmailVerified,
+	AuditRefreshed, AuditTokenIssued, AuditPasswordChanged, AuditPasswordResetRequest, AuditPasswordReset, AuditEmailVerified,
 	AuditEmailChanged, AuditEmailChangeRequested, AuditAccountDeleted, AuditPromoted, AuditDemoted,
 	AuditSessionsEnded, AuditCreditsAdded, AuditCreditsUsed}
 
