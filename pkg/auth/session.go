@@ -107,7 +107,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (*authsv
 	if err != nil {
 		if isCode(err, authsvc.EUNAUTHORIZED) {
 			s.opts.Metrics.LoginFailed() // the attempt stays counted
-			s.recordFailure(ctx, u, key, failures)
+			s.recordFailure(ctx, u, failures)
 		}
 		return nil, err
 	}
@@ -122,18 +122,22 @@ func (s *Service) Login(ctx context.Context, username, password string) (*authsv
 	return s.startSession(ctx, u, 0, event(authsvc.AuditLoginSucceeded, u.ID, u.ID, nil))
 }
 
-// recordFailure records a failed password check of the username key (u nil
+// recordFailure records a failed password check of u (nil
 // for an unknown user), and login.limited when it used the last attempt of
 // the window: once per window, however long an attacker keeps trying.
-func (s *Service) recordFailure(ctx context.Context, u *authsvc.User, key string, failures int) {
+//
+// A submitted name that is no account's is not recorded: people type their
+// password into the username field, and the trail must never hold one.
+func (s *Service) recordFailure(ctx context.Context, u *authsvc.User, failures int) {
 	var target int64
+	details := func() map[string]any { return map[string]any{"unknown_user": true} }
 	if u != nil {
 		target = u.ID
+		details = func() map[string]any { return map[string]any{"username": u.Username} }
 	}
-	details := map[string]any{"username": key}
-	events := []*authsvc.AuditEvent{event(authsvc.AuditLoginFailed, 0, target, details)}
+	events := []*authsvc.AuditEvent{event(authsvc.AuditLoginFailed, 0, target, details())}
 	if failures == s.opts.FailedLoginLimit {
-		events = append(events, event(authsvc.AuditLoginLimited, 0, target, map[string]any{"username": key}))
+		events = append(events, event(authsvc.AuditLoginLimited, 0, target, details()))
 	}
 	s.record(ctx, events...)
 }
