@@ -7,7 +7,7 @@ DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -s -w -X $(PKG)/cmd.version=$(VERSION) -X $(PKG)/cmd.commit=$(COMMIT) -X $(PKG)/cmd.date=$(DATE)
 GORELEASER_VERSION := v2.15.1
 
-.PHONY: build run test lint bench release-check clean
+.PHONY: build run test lint bench bench-scale bench-scale-clean release-check clean
 
 ## build: a static binary in ./bin
 build:
@@ -29,6 +29,16 @@ lint:
 ## bench: the benchmarks named in the README (PostgreSQL at 127.0.0.1:5432)
 bench:
 	go test -run '^$$' -bench . -benchtime 2s ./pkg/...
+
+## bench-scale: p50 of each request at 10k users / 100k ledger rows vs 1M / 10M,
+## through a real serve (loads two PostgreSQL databases once: minutes, a few GB;
+## they are kept for the next run)
+bench-scale:
+	AUTHSVC_BENCH_SCALE=1 go test -run '^$$' -bench BenchmarkScale -benchtime 1x -timeout 60m -v ./internal/scalebench/
+
+## bench-scale-clean: drop the databases bench-scale loaded
+bench-scale-clean:
+	for db in authsvc_scale_10k authsvc_scale_1m; do psql -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $$db WITH (FORCE)"; done
 
 ## release-check: validate goreleaser.yaml, build a snapshot of every target and
 ## check that the host's binary reports the injected version. (GoReleaser reads

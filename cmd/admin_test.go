@@ -1,18 +1,21 @@
 package cmd_test
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"github.com/authsvc/authsvc/internal/testkit"
 	"io"
 	"net/http"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 	"github.com/creack/pty"
+	_ "github.com/lib/pq" // bulk-loading users in a test
 )
 
 const testPassword = "correct horse battery"
@@ -197,7 +200,8 @@ func TestUnreachableDatabaseExits5(t *testing.T) {
 }
 
 func TestCreateManyUsers(t *testing.T) {
-	c := newCLI(t, storetest.PostgresURL(t))
+	dbURL := storetest.PostgresURL(t)
+	c := newCLI(t, dbURL)
 	const n = 200
 	for i := range n {
 		r := c.runStdin(testPassword, "user", "create", fmt.Sprintf("user%03d", i), "--email", fmt.Sprintf("user%03d@example.com", i), "--password-stdin")
@@ -205,9 +209,9 @@ func TestCreateManyUsers(t *testing.T) {
 			t.Fatalf("user %d: %+v", i, r)
 		}
 	}
-	users := decodeJSON[[]userJSON](t, c.run("user", "list", "-o", "json"))
+	users := decodeJSON[[]userJSON](t, c.run("user", "list", "--all", "-o", "json"))
 	if len(users) != n {
-		t.Fatalf("user list: %d users, want %d", len(users), n)
+		t.Fatalf("user list --all: %d users, want %d", len(users), n)
 	}
 	seen := map[string]bool{}
 	for _, u := range users {
@@ -216,6 +220,56 @@ func TestCreateManyUsers(t *testing.T) {
 	if len(seen) != n {
 		t.Fatalf("%d distinct usernames, want %d", len(seen), n)
 	}
+
+	t.Run("user list pages by default and says how to get the next page", func(t *testing.T) {
+		r := c.run("user", "list", "-o", "json")
+		first := decodeJSON[[]userJSON](t, r)
+		hint := fmt.Sprintf("more users: authsvc user list --after %d --limit 100", first[len(first)-1].ID)
+		if len(first) != 100 || first[0].Username != "user000" || !strings.Contains(r.stderr, hint) {
+			t.Fatalf("first page: %d users from %v, stderr %q", len(first), first[0], r.stderr)
+		}
+		r = c.run("user", "list", "--after", strconv.FormatInt(first[len(first)-1].ID, 10), "-o", "json")
+		second := decodeJSON[[]userJSON](t, r)
+		if len(second) != 100 || second[0].Username != "user100" || second[99].Username != "user199" || r.stderr != "" {
+			t.Fatalf("second page: %d users, stderr %q", len(second), r.stderr)
+		}
+		if r := c.run("user", "list", "--after", strconv.FormatInt(second[99].ID, 10), "-o", "json"); strings.TrimSpace(r.stdout) != "[]" || r.code != 0 {
+			t.Fatalf("past the end: %+v", r)
+		}
+	})
+	t.Run("user list --all in text is one header and every user", func(t *testing.T) {
+		r := c.run("user", "list", "--all")
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		if r.code != 0 || len(lines) != n+1 || !strings.HasPrefix(lines[0], "ID") || !strings.Contains(lines[n], "user199") {
+			t.Fatalf("exit %d, %d lines", r.code, len(lines))
+		}
+	})
+	t.Run("user list --all streams past its read page, each user once in id order", func(t *testing.T) {
+		db, err := sql.Open("postgres", dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		const bulk = 2300 // three of the CLI's 1,000-user reads
+		_, err = db.Exec(`INSERT INTO users (username, email, password_hash, created_at, updated_at)
+			SELECT 'bulk' || g, 'bulk' || g || '@example.com', 'x', now(), now() FROM generate_series(1, $1) g`, bulk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := decodeJSON[[]userJSON](t, c.run("user", "list", "--all", "-o", "json"))
+		if len(all) != n+bulk {
+			t.Fatalf("--all: %d users, want %d", len(all), n+bulk)
+		}
+		for i := 1; i < len(all); i++ {
+			if all[i].ID <= all[i-1].ID {
+				t.Fatalf("user %d (id %d) after id %d", i, all[i].ID, all[i-1].ID)
+			}
+		}
+	})
+	t.Run("a bad --limit or --after is a usage error", func(t *testing.T) {
+		expectExit(t, c.run("user", "list", "--limit", "0"), 2)
+		expectExit(t, c.run("user", "list", "--after", "-1"), 2)
+	})
 }
 
 // The password prompt works on a real pseudo-terminal and never echoes.

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -213,41 +214,129 @@ func (a *app) confirm(question string) (bool, error) {
 	return answer == "y" || answer == "yes", nil
 }
 
+// userListPage is how many users `user list --all` reads per query.
+const userListPage = 1000
+
 func newUserListCommand(a *app) *cobra.Command {
 	var limit int
-	var admins bool
+	var after int64
+	var admins, all bool
 	c := &cobra.Command{
-		Use:     "list",
-		Short:   "List users, oldest first",
-		Example: "  authsvc user list\n  authsvc user list --admins --limit 10 -o json",
-		Args:    cobra.NoArgs,
+		Use:   "list",
+		Short: "List users, oldest first, one page at a time (or --all)",
+		Long: `List users ordered by id, oldest first. One page of --limit users (default 100);
+when more follow, the command for the next page is printed on stderr (--after the
+last id shown). --all streams every user with constant memory, as a text table or,
+with -o json, one JSON array.`,
+		Example: "  authsvc user list\n  authsvc user list --after 100 --limit 50\n" +
+			"  authsvc user list --admins -o json\n  authsvc user list --all -o json > users.json",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if limit < 0 {
-				return usagef("--limit must not be negative")
+			if limit < 1 {
+				return usagef("--limit must be at least 1")
+			}
+			if after < 0 {
+				return usagef("--after must not be negative")
 			}
 			svc, err := a.adminServices(cmd)
 			if err != nil {
 				return err
 			}
-			users, err := svc.auth.ListUsers(cmd.Context(), authsvc.UserFilter{Limit: limit, AdminsOnly: admins})
-			if err != nil {
-				return err
+			out := newUserListWriter(a)
+			f := authsvc.UserFilter{AdminsOnly: admins, AfterID: after}
+			if !all {
+				f.Limit = limit + 1 // one more tells whether another page follows
+				users, err := svc.auth.ListUsers(cmd.Context(), f)
+				if err != nil {
+					return err
+				}
+				more := len(users) > limit
+				users = users[:min(len(users), limit)]
+				if err := out.write(users); err != nil {
+					return err
+				}
+				if more {
+					fmt.Fprintf(a.streams.Err, "more users: authsvc user list --after %d --limit %d\n", users[len(users)-1].ID, limit)
+				}
+				return out.close()
 			}
-			views := make([]userView, len(users))
-			var b strings.Builder
-			tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tUSERNAME\tEMAIL\tADMIN\tCREATED")
-			for i, u := range users {
-				views[i] = viewOf(u)
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%t\t%s\n", u.ID, u.Username, u.Email, u.IsAdmin, views[i].CreatedAt.Format(time.RFC3339))
+			for f.Limit = userListPage; ; f.AfterID = out.lastID {
+				users, err := svc.auth.ListUsers(cmd.Context(), f)
+				if err != nil {
+					return err
+				}
+				if err := out.write(users); err != nil {
+					return err
+				}
+				if len(users) < f.Limit {
+					return out.close()
+				}
 			}
-			tw.Flush()
-			return a.print(views, strings.TrimRight(b.String(), "\n"))
 		},
 	}
-	c.Flags().IntVar(&limit, "limit", 0, "at most this many users (0: all)")
+	c.Flags().IntVar(&limit, "limit", 100, "at most this many users")
+	c.Flags().Int64Var(&after, "after", 0, "only users whose id is greater (the next page)")
+	c.Flags().BoolVar(&all, "all", false, "every user, streamed (ignores --limit)")
 	c.Flags().BoolVar(&admins, "admins", false, "only admins")
 	return c
+}
+
+// userListWriter prints users as they are read, page after page: an aligned
+// table (re-aligned per page) or, with -o json, one JSON array written an
+// element at a time, so that memory stays flat however many users there are.
+type userListWriter struct {
+	a       *app
+	tw      *tabwriter.Writer
+	written int
+	lastID  int64 // the id of the last user written
+}
+
+func newUserListWriter(a *app) *userListWriter {
+	w := &userListWriter{a: a}
+	if !a.jsonOutput() {
+		w.tw = tabwriter.NewWriter(a.streams.Out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w.tw, "ID\tUSERNAME\tEMAIL\tADMIN\tCREATED")
+	}
+	return w
+}
+
+func (w *userListWriter) write(users []*authsvc.User) error {
+	for _, u := range users {
+		v := viewOf(u)
+		w.lastID = u.ID
+		if w.tw != nil {
+			fmt.Fprintf(w.tw, "%d\t%s\t%s\t%t\t%s\n", v.ID, v.Username, v.Email, v.IsAdmin, v.CreatedAt.Format(time.RFC3339))
+			continue
+		}
+		b, err := json.MarshalIndent(v, "  ", "  ")
+		if err != nil {
+			return err
+		}
+		sep := ",\n  "
+		if w.written == 0 {
+			sep = "[\n  "
+		}
+		if _, err := fmt.Fprintf(w.a.streams.Out, "%s%s", sep, b); err != nil {
+			return err
+		}
+		w.written++
+	}
+	if w.tw != nil {
+		return w.tw.Flush()
+	}
+	return nil
+}
+
+func (w *userListWriter) close() error {
+	if w.tw != nil {
+		return w.tw.Flush()
+	}
+	end := "\n]\n"
+	if w.written == 0 {
+		end = "[]\n"
+	}
+	_, err := fmt.Fprint(w.a.streams.Out, end)
+	return err
 }
 
 func newUserShowCommand(a *app) *cobra.Command {

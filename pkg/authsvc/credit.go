@@ -164,19 +164,46 @@ func isDecimalish(s string) bool {
 	return true
 }
 
-// ValidatePage adds to v the query errors of a history page request: skip
-// must be >= 0 and limit within 1..MaxHistoryLimit.
-func ValidatePage(v *Validator, skip, limit int) {
-	if skip < 0 {
+// HistoryQuery selects one page of a user's history, newest first: Limit rows
+// after skipping Skip (the original's paging), or, with Cursor (the
+// next_cursor of a previous page), the Limit rows older than that page.
+// Either way the page is one index range, however deep it is.
+type HistoryQuery struct {
+	Skip   int
+	Limit  int
+	Cursor string
+}
+
+// Validate adds to v the query errors of q — skip must be >= 0, limit within
+// 1..MaxHistoryLimit, a cursor one that a page returned, and not both a
+// cursor and a skip — and returns the cursor's position in the history (0
+// when there is none).
+func (q HistoryQuery) Validate(v *Validator) (before int64) {
+	if q.Skip < 0 {
 		v.Add("ensure this value is greater than or equal to 0", TypeGreaterThanEqual, "query", "skip")
 	}
 	switch {
-	case limit < 1:
+	case q.Limit < 1:
 		v.Add("ensure this value is between 1 and "+strconv.Itoa(MaxHistoryLimit), TypeGreaterThanEqual, "query", "limit")
-	case limit > MaxHistoryLimit:
+	case q.Limit > MaxHistoryLimit:
 		v.Add("ensure this value is between 1 and "+strconv.Itoa(MaxHistoryLimit), TypeLessThanEqual, "query", "limit")
 	}
+	if q.Cursor == "" {
+		return 0
+	}
+	before, err := strconv.ParseInt(q.Cursor, 10, 64)
+	if err != nil || before < 1 {
+		v.Add(MsgInvalidCursor, TypeValueError, "query", "cursor")
+		return 0
+	}
+	if q.Skip > 0 {
+		v.Add(MsgCursorWithSkip, TypeValueError, "query", "skip")
+	}
+	return before
 }
+
+// HistoryCursor is the cursor that continues a page after t, its oldest row.
+func HistoryCursor(t *Transaction) string { return strconv.FormatInt(t.Seq, 10) }
 
 // Transaction is one ledger entry (CONTRACT §4).
 type Transaction struct {
@@ -188,6 +215,8 @@ type Transaction struct {
 	Description *string         `db:"description" json:"description"`
 	CreatedAt   time.Time       `db:"created_at" json:"created_at"`
 	NewBalance  Cents           `db:"balance_after" json:"new_balance"`
+	// Seq numbers the row in its user's history: 1 for the oldest, no gaps.
+	Seq int64 `db:"seq" json:"-"`
 }
 
 // Balance is a user's current credit balance.
@@ -197,9 +226,11 @@ type Balance struct {
 	UpdatedAt time.Time `db:"updated_at" json:"updated_at"`
 }
 
-// TransactionPage is one page of a user's history, newest first, and the
-// number of transactions the user has in all.
+// TransactionPage is one page of a user's history, newest first, the number
+// of transactions the user has in all, and the cursor of the next (older)
+// page: nil when this page reaches the oldest transaction.
 type TransactionPage struct {
 	Transactions []*Transaction `json:"transactions"`
 	TotalCount   int64          `json:"total_count"`
+	NextCursor   *string        `json:"next_cursor"`
 }

@@ -31,9 +31,9 @@ type CreditService interface {
 	// Use debits the user's account. EINVALID ("insufficient_credits") when
 	// the balance is too small; otherwise as Add.
 	Use(ctx context.Context, userID int64, req CreditRequest) (*Transaction, error)
-	// History returns the user's transactions newest first. EVALIDATION
-	// unless skip >= 0 and 1 <= limit <= MaxHistoryLimit.
-	History(ctx context.Context, userID int64, skip, limit int) (*TransactionPage, error)
+	// History returns a page of the user's transactions newest first.
+	// EVALIDATION for a query that HistoryQuery.Validate refuses.
+	History(ctx context.Context, userID int64, q HistoryQuery) (*TransactionPage, error)
 	// Grant credits the named user's account (the admin CLI). amount is the
 	// decimal text; reference and description are optional ("" for none).
 	// EVALIDATION for a bad amount, ENOTFOUND for an unknown user, ECONFLICT
@@ -68,8 +68,10 @@ type CreditStore interface {
 	// ENOTFOUND when the user does not exist.
 	ApplyCredit(ctx context.Context, e *LedgerEntry) (tx *Transaction, replayed bool, err error)
 	// CreditHistory returns up to limit of the user's transactions, newest
-	// (highest id) first, after skipping skip, and the user's total count.
-	CreditHistory(ctx context.Context, userID int64, skip, limit int) (*TransactionPage, error)
+	// first, after skipping skip — or, when before > 0, the newest limit of
+	// those older than position before (a cursor) — with the user's total
+	// count and the cursor of the next page.
+	CreditHistory(ctx context.Context, userID int64, skip, limit int, before int64) (*TransactionPage, error)
 	// UserByUsername matches case-insensitively; ENOTFOUND when none.
 	UserByUsername(ctx context.Context, username string) (*User, error)
 }

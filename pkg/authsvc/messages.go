@@ -63,6 +63,8 @@ const (
 	MsgPageLimit        = "Input should be between 1 and 200"
 	MsgDateTime         = "Input should be an RFC 3339 date-time"
 	MsgCursor           = "Input should be a cursor from next_cursor"
+	MsgInvalidCursor    = "invalid cursor: pass the next_cursor of a previous page"
+	MsgCursorWithSkip   = "skip cannot be combined with cursor"
 )
 
 // Reasons: the `code` of an error body (besides the codes' own names).

@@ -24,7 +24,8 @@ func (u *User) EmailVerified() bool { return u.EmailVerifiedAt != nil }
 
 // UserFilter selects users for listing.
 type UserFilter struct {
-	Limit      int // 0 means no limit
+	Limit      int   // 0 means no limit
+	AfterID    int64 // only users whose id is greater: the next page after the last id seen
 	AdminsOnly bool
 }
 

@@ -145,13 +145,13 @@ func (s *Service) Grant(ctx context.Context, username, amount, reference, descri
 }
 
 // History returns a page of the user's transactions, newest first.
-func (s *Service) History(ctx context.Context, userID int64, skip, limit int) (*authsvc.TransactionPage, error) {
+func (s *Service) History(ctx context.Context, userID int64, q authsvc.HistoryQuery) (*authsvc.TransactionPage, error) {
 	var v authsvc.Validator
-	authsvc.ValidatePage(&v, skip, limit)
+	before := q.Validate(&v)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	return s.store.CreditHistory(ctx, userID, skip, limit)
+	return s.store.CreditHistory(ctx, userID, q.Skip, q.Limit, before)
 }
 
 // entry validates req into a ledger entry, reporting every bad field at once.

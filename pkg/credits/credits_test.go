@@ -131,18 +131,36 @@ func TestService(t *testing.T) {
 			_, err := svc.Use(ctx, alice.ID, authsvc.CreditRequest{Amount: "1000"})
 			wantError(t, err, authsvc.EINVALID, "insufficient_credits")
 		})
-		t.Run("history validates skip and limit", func(t *testing.T) {
-			_, err := svc.History(ctx, alice.ID, -1, 201)
+		t.Run("history validates skip, limit and cursor", func(t *testing.T) {
+			_, err := svc.History(ctx, alice.ID, authsvc.HistoryQuery{Skip: -1, Limit: 201})
 			want := [][]string{{"query", "skip"}, {"query", "limit"}}
 			if got := badFields(t, err); !slices.EqualFunc(got, want, slices.Equal) {
 				t.Fatalf("fields %v", got)
 			}
-			if _, err := svc.History(ctx, alice.ID, 0, 0); err == nil {
+			if _, err := svc.History(ctx, alice.ID, authsvc.HistoryQuery{}); err == nil {
 				t.Fatal("limit 0 accepted")
 			}
-			page, err := svc.History(ctx, alice.ID, 0, 200)
-			if err != nil || page.TotalCount != 4 {
+			for _, cursor := range []string{"abc", "0", "-3", "1.5"} {
+				_, err := svc.History(ctx, alice.ID, authsvc.HistoryQuery{Limit: 10, Cursor: cursor})
+				if got := badFields(t, err); !slices.EqualFunc(got, [][]string{{"query", "cursor"}}, slices.Equal) {
+					t.Fatalf("cursor %q: fields %v", cursor, got)
+				}
+			}
+			_, err = svc.History(ctx, alice.ID, authsvc.HistoryQuery{Skip: 2, Limit: 10, Cursor: "3"})
+			if got := badFields(t, err); !slices.EqualFunc(got, [][]string{{"query", "skip"}}, slices.Equal) {
+				t.Fatalf("skip with cursor: fields %v", got)
+			}
+			page, err := svc.History(ctx, alice.ID, authsvc.HistoryQuery{Limit: 200})
+			if err != nil || page.TotalCount != 4 || page.NextCursor != nil {
 				t.Fatalf("got %+v, %v", page, err)
+			}
+			first, err := svc.History(ctx, alice.ID, authsvc.HistoryQuery{Limit: 3})
+			if err != nil || len(first.Transactions) != 3 || first.NextCursor == nil {
+				t.Fatalf("first page %+v, %v", first, err)
+			}
+			rest, err := svc.History(ctx, alice.ID, authsvc.HistoryQuery{Limit: 3, Cursor: *first.NextCursor})
+			if err != nil || len(rest.Transactions) != 1 || rest.Transactions[0].ID != page.Transactions[3].ID || rest.NextCursor != nil {
+				t.Fatalf("after the cursor %+v, %v", rest, err)
 			}
 		})
 		t.Run("metrics count new changes and refusals, not replays", func(t *testing.T) {

@@ -73,14 +73,15 @@ func (s *Server) creditUse(w http.ResponseWriter, r *http.Request, p *authsvc.Pr
 	writeJSON(w, http.StatusOK, tx)
 }
 
-// creditTransactions is GET /credits/transactions?skip=0&limit=50.
+// creditTransactions is GET /credits/transactions?skip=0&limit=50 or
+// ?cursor=…&limit=50.
 func (s *Server) creditTransactions(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
-	skip, limit, err := pageQuery(r.URL.Query())
+	q, err := historyQuery(r.URL.Query())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	page, err := s.deps.Credits.History(r.Context(), p.User.ID, skip, limit)
+	page, err := s.deps.Credits.History(r.Context(), p.User.ID, q)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -88,26 +89,23 @@ func (s *Server) creditTransactions(w http.ResponseWriter, r *http.Request, p *a
 	writeJSON(w, http.StatusOK, page)
 }
 
-// pageQuery reads skip (default 0) and limit (default 50), reporting every
-// bad one at once: not an integer, or out of range.
-func pageQuery(q url.Values) (skip, limit int, err error) {
+// historyQuery reads skip (default 0), limit (default 50) and cursor,
+// reporting every bad one at once: not an integer, or out of range.
+func historyQuery(values url.Values) (authsvc.HistoryQuery, error) {
 	var v authsvc.Validator
-	skip, limit = 0, authsvc.DefaultHistoryLimit
-	okSkip, okLimit := true, true
-	if q.Has("skip") {
-		skip, okSkip = queryInt(&v, q.Get("skip"), "skip")
+	q := authsvc.HistoryQuery{Limit: authsvc.DefaultHistoryLimit, Cursor: values.Get("cursor")}
+	if values.Has("skip") {
+		if n, ok := queryInt(&v, values.Get("skip"), "skip"); ok {
+			q.Skip = n
+		}
 	}
-	if q.Has("limit") {
-		limit, okLimit = queryInt(&v, q.Get("limit"), "limit")
+	if values.Has("limit") {
+		if n, ok := queryInt(&v, values.Get("limit"), "limit"); ok {
+			q.Limit = n
+		}
 	}
-	if !okSkip {
-		skip = 0
-	}
-	if !okLimit {
-		limit = authsvc.DefaultHistoryLimit
-	}
-	authsvc.ValidatePage(&v, skip, limit)
-	return skip, limit, v.Err()
+	q.Validate(&v)
+	return q, v.Err()
 }
 
 func queryInt(v *authsvc.Validator, text, name string) (int, bool) {

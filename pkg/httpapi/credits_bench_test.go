@@ -89,9 +89,9 @@ func bareUse(ctx context.Context, db *sql.DB, userID, amount int64) error {
 		return err
 	}
 	err = tx.QueryRowContext(ctx, `INSERT INTO credit_transactions
-		(user_id, amount, transaction_type, reference_id, description, balance_after, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		userID, amount, "credit_used", nil, nil, balance, now).Scan(&id)
+		(user_id, amount, transaction_type, reference_id, description, balance_after, created_at, seq)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT COALESCE(MAX(seq), 0) + 1 FROM credit_transactions WHERE user_id = $1))
+		RETURNING id`, userID, amount, "credit_used", nil, nil, balance, now).Scan(&id)
 	if err != nil {
 		return err
 	}

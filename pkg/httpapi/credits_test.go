@@ -236,12 +236,32 @@ func TestCreditEndpoints(t *testing.T) {
 				page.Transactions[0].Type != authsvc.CreditAdded {
 				t.Fatalf("page %+v", page)
 			}
-			if rec := env.call("GET", "/credits/transactions", freshUserToken(t, env), ""); strings.TrimSpace(rec.Body.String()) != `{"transactions":[],"total_count":0}` {
+			if rec := env.call("GET", "/credits/transactions", freshUserToken(t, env), ""); strings.TrimSpace(rec.Body.String()) != `{"transactions":[],"total_count":0,"next_cursor":null}` {
 				t.Fatalf("empty history %s", rec.Body)
+			}
+		})
+		t.Run("next_cursor continues the history where the page ended", func(t *testing.T) {
+			var first, second struct {
+				Transactions []authsvc.Transaction `json:"transactions"`
+				NextCursor   *string               `json:"next_cursor"`
+			}
+			rec := env.call("GET", "/credits/transactions?limit=3", aliceTok, "")
+			if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &first) != nil || first.NextCursor == nil {
+				t.Fatalf("first page %d %s", rec.Code, rec.Body)
+			}
+			rec = env.call("GET", "/credits/transactions?limit=3&cursor="+*first.NextCursor, aliceTok, "")
+			if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &second) != nil {
+				t.Fatalf("second page %d %s", rec.Code, rec.Body)
+			}
+			if len(first.Transactions) != 3 || len(second.Transactions) != 1 || second.NextCursor != nil ||
+				second.Transactions[0].ID >= first.Transactions[2].ID {
+				t.Fatalf("pages %+v then %+v", first, second)
 			}
 		})
 		t.Run("bad skip and limit are 422 naming the query parameter", func(t *testing.T) {
 			cases := map[string][]string{
+				"?cursor=zz":          {"query.cursor"},
+				"?cursor=5&skip=1":    {"query.skip"},
 				"?skip=-1":            {"query.skip"},
 				"?limit=0":            {"query.limit"},
 				"?limit=201":          {"query.limit"},

@@ -15,10 +15,13 @@ import (
 )
 
 // transactionColumns is the column list every ledger query selects.
-const transactionColumns = `id, user_id, amount, transaction_type, reference_id, description, created_at, balance_after`
+const transactionColumns = `id, user_id, amount, transaction_type, reference_id, description, created_at, balance_after, seq`
 
 // The ledger's SQL. A use is one conditional update, never read-modify-write;
-// an add is an upsert of the balance row capped at MaxBalance.
+// an add is an upsert of the balance row capped at MaxBalance. Both lock the
+// balance row until commit, so the transaction row written next can number
+// itself in the user's history: seq = the user's highest seq + 1, one probe
+// of the (user_id, seq) index.
 const (
 	sqlUseCredits = `UPDATE user_credits SET balance = balance - ?, updated_at = ?
 		WHERE user_id = ? AND balance >= ? RETURNING balance`
@@ -27,8 +30,9 @@ const (
 			updated_at = excluded.updated_at
 		WHERE user_credits.balance <= ? RETURNING balance`
 	sqlInsertTransaction = `INSERT INTO credit_transactions
-		(user_id, amount, transaction_type, reference_id, description, balance_after, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`
+		(user_id, amount, transaction_type, reference_id, description, balance_after, created_at, seq)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ` + sqlNextSeq + `) RETURNING id, seq`
+	sqlNextSeq       = `(SELECT COALESCE(MAX(seq), 0) + 1 FROM credit_transactions WHERE user_id = ?)`
 	sqlFindReference = `SELECT ` + transactionColumns + ` FROM credit_transactions
 		WHERE user_id = ? AND transaction_type = ? AND reference_id = ?`
 )
@@ -126,7 +130,7 @@ func (db *DB) applyInTx(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerEntry
 	t := &authsvc.Transaction{UserID: e.UserID, Amount: e.Amount, Type: e.Type, ReferenceID: e.ReferenceID,
 		Description: e.Description, CreatedAt: now, NewBalance: balance}
 	err = db.txQueryRow(ctx, tx, sqlInsertTransaction, e.UserID, int64(e.Amount), string(e.Type),
-		e.ReferenceID, e.Description, int64(balance), now).Scan(&t.ID)
+		e.ReferenceID, e.Description, int64(balance), now, e.UserID).Scan(&t.ID, &t.Seq)
 	if err != nil {
 		return nil, false, fmt.Errorf("insert transaction: %w", err)
 	}
@@ -187,17 +191,37 @@ func replayError(orig *authsvc.Transaction, e *authsvc.LedgerEntry) error {
 	return nil
 }
 
-// CreditHistory returns up to limit of the user's transactions, newest first
-// (by id, a stable order), after skipping skip, and the user's total count,
-// read in one statement so that the page and the count agree.
-func (db *DB) CreditHistory(ctx context.Context, userID int64, skip, limit int) (*authsvc.TransactionPage, error) {
+// History pages. The newest row of a user has the highest seq, which is also
+// the user's count, so a page after skipping skip rows is the range
+// seq <= count - skip, and a cursor page the range seq < cursor: either way a
+// walk of the (user_id, seq) index from its start, however deep the page.
+// total_count is read in the same statement, so that the page and the count
+// agree.
+const (
+	sqlTotalCount  = `(SELECT MAX(seq) FROM credit_transactions WHERE user_id = ?)`
+	sqlHistorySkip = `SELECT ` + transactionColumns + `, ` + sqlTotalCount + ` AS total_count
+		FROM credit_transactions WHERE user_id = ? AND seq <= ` + sqlTotalCount + ` - ?
+		ORDER BY seq DESC LIMIT ?`
+	sqlHistoryCursor = `SELECT ` + transactionColumns + `, ` + sqlTotalCount + ` AS total_count
+		FROM credit_transactions WHERE user_id = ? AND seq < ?
+		ORDER BY seq DESC LIMIT ?`
+	sqlHistoryCount = `SELECT COALESCE(` + sqlTotalCount + `, 0)`
+)
+
+// CreditHistory returns up to limit of the user's transactions, newest first,
+// after skipping skip — or, when before > 0, those older than position before
+// — with the user's total count and the cursor of the next page.
+func (db *DB) CreditHistory(ctx context.Context, userID int64, skip, limit int, before int64) (*authsvc.TransactionPage, error) {
 	var rows []struct {
 		authsvc.Transaction
 		TotalCount int64 `db:"total_count"`
 	}
-	err := db.pool.SelectContext(ctx, &rows, db.pool.Rebind(`SELECT `+transactionColumns+`,
-			(SELECT COUNT(*) FROM credit_transactions WHERE user_id = ?) AS total_count
-		FROM credit_transactions WHERE user_id = ? ORDER BY id DESC LIMIT ? OFFSET ?`), userID, userID, limit, skip)
+	var err error
+	if before > 0 {
+		err = db.pool.SelectContext(ctx, &rows, db.pool.Rebind(sqlHistoryCursor), userID, userID, before, limit)
+	} else {
+		err = db.pool.SelectContext(ctx, &rows, db.pool.Rebind(sqlHistorySkip), userID, userID, userID, skip, limit)
+	}
 	if err != nil {
 		return nil, mapError(fmt.Errorf("list transactions: %w", err))
 	}
@@ -208,11 +232,14 @@ func (db *DB) CreditHistory(ctx context.Context, userID int64, skip, limit int) 
 		page.Transactions[i] = &t
 		page.TotalCount = rows[i].TotalCount
 	}
-	if len(rows) == 0 && skip > 0 {
-		err := db.pool.GetContext(ctx, &page.TotalCount, db.pool.Rebind(`SELECT COUNT(*) FROM credit_transactions WHERE user_id = ?`), userID)
-		if err != nil {
+	if len(rows) == 0 {
+		if err := db.pool.GetContext(ctx, &page.TotalCount, db.pool.Rebind(sqlHistoryCount), userID); err != nil {
 			return nil, mapError(fmt.Errorf("count transactions: %w", err))
 		}
+	}
+	if n := len(rows); n == limit && page.Transactions[n-1].Seq > 1 {
+		next := authsvc.HistoryCursor(page.Transactions[n-1])
+		page.NextCursor = &next
 	}
 	return page, nil
 }

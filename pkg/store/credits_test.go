@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -93,7 +94,7 @@ func TestCreditLedger(t *testing.T) {
 			if added.NewBalance != 10050 || used.NewBalance != 7525 || used.ID <= added.ID || added.ReferenceID != nil {
 				t.Fatalf("got add %+v use %+v", added, used)
 			}
-			page, err := db.CreditHistory(ctx, alice, 0, 10)
+			page, err := db.CreditHistory(ctx, alice, 0, 10, 0)
 			if err != nil || page.TotalCount != 2 || len(page.Transactions) != 2 {
 				t.Fatalf("history %+v, %v", page, err)
 			}
@@ -196,7 +197,7 @@ func TestCreditIdempotency(t *testing.T) {
 						t.Fatalf("response %d: id %d err %v; first id %d", i, ids[i], errs[i], ids[0])
 					}
 				}
-				page, err := db.CreditHistory(ctx, user, 0, 50)
+				page, err := db.CreditHistory(ctx, user, 0, 50, 0)
 				if err != nil || page.TotalCount != 2 {
 					t.Fatalf("history %+v %v, want the setup add plus one row", page, err)
 				}
@@ -314,7 +315,7 @@ func readAll(t testing.TB, db *store.DB, userID int64, pageSize int) []*authsvc.
 	t.Helper()
 	var all []*authsvc.Transaction
 	for skip := 0; ; skip += pageSize {
-		page, err := db.CreditHistory(context.Background(), userID, skip, pageSize)
+		page, err := db.CreditHistory(context.Background(), userID, skip, pageSize, 0)
 		if err != nil {
 			t.Fatalf("history at %d: %v", skip, err)
 		}
@@ -328,6 +329,107 @@ func readAll(t testing.TB, db *store.DB, userID int64, pageSize int) []*authsvc.
 	}
 }
 
+// readAllByCursor pages through a user's whole history with next_cursor,
+// checking that no row comes back twice and the order is newest first.
+func readAllByCursor(t testing.TB, db *store.DB, userID int64, pageSize int) []*authsvc.Transaction {
+	t.Helper()
+	var all []*authsvc.Transaction
+	seen := map[int64]bool{}
+	var before int64
+	for {
+		page, err := db.CreditHistory(context.Background(), userID, 0, pageSize, before)
+		if err != nil {
+			t.Fatalf("history before %d: %v", before, err)
+		}
+		for _, tx := range page.Transactions {
+			if seen[tx.ID] || (len(all) > 0 && tx.ID >= all[len(all)-1].ID) {
+				t.Fatalf("row %d repeated or out of order", tx.ID)
+			}
+			seen[tx.ID] = true
+			all = append(all, tx)
+		}
+		if page.NextCursor == nil {
+			return all
+		}
+		before = mustCursor(t, *page.NextCursor)
+	}
+}
+
+// mustCursor reads a next_cursor the way the service does.
+func mustCursor(t testing.TB, cursor string) int64 {
+	t.Helper()
+	var v authsvc.Validator
+	before := authsvc.HistoryQuery{Limit: 1, Cursor: cursor}.Validate(&v)
+	if err := v.Err(); err != nil || before <= 0 {
+		t.Fatalf("cursor %q: %v", cursor, err)
+	}
+	return before
+}
+
+// Paging by cursor while the same user's rows are being written: every row
+// that existed when the walk started comes back exactly once, new rows never
+// push old ones onto a second page.
+func TestCreditHistoryCursorUnderConcurrentWrites(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		user := newLedgerUser(t, db, "busy")
+		for range 300 {
+			apply(t, db, user, authsvc.CreditAdded, 1, nil)
+		}
+		existing := readAll(t, db, user, 1000)
+		stop := make(chan struct{})
+		writerDone := make(chan int)
+		go func() {
+			n := 0
+			for {
+				select {
+				case <-stop:
+					writerDone <- n
+					return
+				default:
+				}
+				if _, _, err := db.ApplyCredit(context.Background(), &authsvc.LedgerEntry{UserID: user,
+					Type: authsvc.CreditAdded, Amount: 1}); err != nil {
+					t.Errorf("concurrent add: %v", err)
+				}
+				n++
+			}
+		}()
+		var walked []*authsvc.Transaction
+		var before int64
+		for first := true; first || before > 0; first = false {
+			page, err := db.CreditHistory(context.Background(), user, 0, 7, before)
+			if err != nil {
+				t.Fatal(err)
+			}
+			walked = append(walked, page.Transactions...)
+			before = 0
+			if page.NextCursor != nil {
+				before = mustCursor(t, *page.NextCursor)
+			}
+		}
+		close(stop)
+		written := <-writerDone
+		if written == 0 {
+			t.Log("the writer wrote nothing during the walk (a slow machine); the walk is still checked")
+		}
+		seen := map[int64]int{}
+		for i, tx := range walked {
+			seen[tx.ID]++
+			if seen[tx.ID] > 1 || (i > 0 && tx.ID >= walked[i-1].ID) {
+				t.Fatalf("row %d repeated or out of order", tx.ID)
+			}
+		}
+		for _, tx := range existing {
+			if seen[tx.ID] != 1 {
+				t.Fatalf("row %d that existed before the walk came back %d times", tx.ID, seen[tx.ID])
+			}
+		}
+		if got := readAll(t, db, user, 200); len(got) != 300+written {
+			t.Fatalf("history has %d rows, want %d", len(got), 300+written)
+		}
+	})
+}
+
 func TestCreditHistoryPaging(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -336,9 +438,10 @@ func TestCreditHistoryPaging(t *testing.T) {
 		tx := db.SQL().MustBegin()
 		now := db.Now()
 		for i := 1; i <= 1000; i++ {
-			tx.MustExec(tx.Rebind(`INSERT INTO credit_transactions (user_id, amount, transaction_type, balance_after, created_at)
-				VALUES (?, ?, 'credit_added', ?, ?)`), user, i, i*(i+1)/2, now)
+			tx.MustExec(tx.Rebind(`INSERT INTO credit_transactions (user_id, amount, transaction_type, balance_after, created_at, seq)
+				VALUES (?, ?, 'credit_added', ?, ?, ?)`), user, i, i*(i+1)/2, now, i)
 		}
+		tx.MustExec(tx.Rebind(`INSERT INTO user_credits (user_id, balance, updated_at) VALUES (?, ?, ?)`), user, 1000*1001/2, now)
 		if err := tx.Commit(); err != nil {
 			t.Fatal(err)
 		}
@@ -359,17 +462,83 @@ func TestCreditHistoryPaging(t *testing.T) {
 				t.Fatalf("first %s last %s, want newest (10.0) first", all[0].Amount, all[999].Amount)
 			}
 		})
+		t.Run("a deep page is the right slice, and its cursor continues it", func(t *testing.T) {
+			page, err := db.CreditHistory(ctx, user, 900, 10, 0)
+			if err != nil || len(page.Transactions) != 10 || page.TotalCount != 1000 {
+				t.Fatalf("got %+v, %v", page, err)
+			}
+			if first, last := page.Transactions[0].Amount, page.Transactions[9].Amount; first != 100 || last != 91 {
+				t.Fatalf("skip 900: amounts %s..%s, want 1.0..0.91", first, last)
+			}
+			if page.NextCursor == nil {
+				t.Fatal("a full page with older rows has no next_cursor")
+			}
+			next, err := db.CreditHistory(ctx, user, 0, 10, mustCursor(t, *page.NextCursor))
+			if err != nil || len(next.Transactions) != 10 || next.Transactions[0].Amount != 90 || next.TotalCount != 1000 {
+				t.Fatalf("after the cursor: %+v, %v", next, err)
+			}
+		})
+		t.Run("1000 rows read by cursor come back once each, and the last page has no cursor", func(t *testing.T) {
+			all := readAllByCursor(t, db, user, 64)
+			if len(all) != 1000 || all[0].Amount != 1000 || all[999].Amount != 1 {
+				t.Fatalf("got %d rows", len(all))
+			}
+		})
 		t.Run("a page past the end is empty but keeps the total", func(t *testing.T) {
-			page, err := db.CreditHistory(ctx, user, 5000, 10)
+			page, err := db.CreditHistory(ctx, user, 5000, 10, 0)
 			if err != nil || len(page.Transactions) != 0 || page.TotalCount != 1000 || page.Transactions == nil {
 				t.Fatalf("got %+v, %v", page, err)
 			}
 		})
 		t.Run("a user without transactions has an empty list", func(t *testing.T) {
-			page, err := db.CreditHistory(ctx, newLedgerUser(t, db, "empty"), 0, 10)
+			page, err := db.CreditHistory(ctx, newLedgerUser(t, db, "empty"), 0, 10, 0)
 			if err != nil || len(page.Transactions) != 0 || page.TotalCount != 0 || page.Transactions == nil {
 				t.Fatalf("got %+v, %v", page, err)
 			}
 		})
+	})
+}
+
+// The history migration numbers the rows that exist before it: each user's
+// rows 1…n in the order they were written, and new rows go on from there.
+func TestHistoryMigrationNumbersExistingRows(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		states, err := db.MigrationStatus(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last := states[len(states)-1].ID; !strings.Contains(last, "history_seq") {
+			t.Skipf("the newest migration is %s, not the history one; nothing to roll back here", last)
+		}
+		alice, bob := newLedgerUser(t, db, "alice_mig"), newLedgerUser(t, db, "bob_mig")
+		var aliceRows []*authsvc.Transaction
+		for i := 1; i <= 3; i++ { // interleaved, as real traffic is
+			aliceRows = append(aliceRows, apply(t, db, alice, authsvc.CreditAdded, authsvc.Cents(i), nil))
+			apply(t, db, bob, authsvc.CreditAdded, authsvc.Cents(i), nil)
+		}
+		if n, err := db.MigrateDown(ctx, 1); err != nil || n != 1 {
+			t.Fatalf("down: %d, %v", n, err)
+		}
+		if n, err := db.MigrateUp(ctx); err != nil || n != 1 {
+			t.Fatalf("up: %d, %v", n, err)
+		}
+		page, err := db.CreditHistory(ctx, alice, 0, 10, 0)
+		if err != nil || page.TotalCount != 3 || len(page.Transactions) != 3 {
+			t.Fatalf("alice after the migration: %+v, %v", page, err)
+		}
+		for i, tx := range page.Transactions {
+			want := aliceRows[2-i]
+			if tx.ID != want.ID || tx.Seq != int64(3-i) {
+				t.Fatalf("row %d: id %d seq %d, want id %d seq %d", i, tx.ID, tx.Seq, want.ID, 3-i)
+			}
+		}
+		next := apply(t, db, alice, authsvc.CreditUsed, 1, nil)
+		if next.Seq != 4 {
+			t.Fatalf("the next row after the migration has seq %d, want 4", next.Seq)
+		}
+		if page, err := db.CreditHistory(ctx, bob, 1, 10, 0); err != nil || page.TotalCount != 3 || len(page.Transactions) != 2 {
+			t.Fatalf("bob after the migration: %+v, %v", page, err)
+		}
 	})
 }

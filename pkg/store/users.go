@@ -125,12 +125,12 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*authsvc.User, err
 	return db.getUser(ctx, db.pool, `u.email = ?`, strings.ToLower(email))
 }
 
-// ListUsers returns users ordered by id.
+// ListUsers returns users ordered by id: a page of f.Limit after f.AfterID.
 func (db *DB) ListUsers(ctx context.Context, f authsvc.UserFilter) ([]*authsvc.User, error) {
-	q := `SELECT ` + userColumns + ` FROM users u`
-	var args []any
+	q := `SELECT ` + userColumns + ` FROM users u WHERE u.id > ?`
+	args := []any{f.AfterID}
 	if f.AdminsOnly {
-		q += ` WHERE u.is_admin = ?`
+		q += ` AND u.is_admin = ?`
 		args = append(args, true)
 	}
 	q += ` ORDER BY u.id`
