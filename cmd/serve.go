@@ -19,9 +19,13 @@ func newServeCommand(a *app) *cobra.Command {
 		Long: `Run the HTTP API. With database.auto_migrate (the default) pending migrations
 are applied first. On SIGINT or SIGTERM the server stops accepting connections,
 lets in-flight requests finish (at most server.shutdown_grace), stops the
-background workers, closes the database and exits 0.`,
+background workers, closes the database and exits 0. With server.metrics_addr
+set, GET /metrics is served on that second listener only (for Prometheus);
+otherwise the API's listener serves it without the series that could tell
+whether an account exists.`,
 		Example: `  authsvc serve
   authsvc serve --addr 127.0.0.1:9000
+  AUTHSVC_SERVER_METRICS_ADDR=127.0.0.1:9090 authsvc serve
   AUTHSVC_DATABASE_URL=postgres://postgres@localhost/authsvc?sslmode=disable authsvc serve`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
