@@ -9,12 +9,12 @@ import (
 func newCreditsCommand(a *app) *cobra.Command {
 	c := &cobra.Command{
 		Use:     "credits",
-		Short:   "Grant credits and read balances",
-		Example: "  authsvc credits grant alice 10.50 --reference order-42\n  authsvc credits balance alice -o json",
+		Short:   "Grant credits, read balances, list and void holds",
+		Example: "  authsvc credits grant alice 10.50 --reference order-42\n  authsvc credits balance alice -o json\n  authsvc credits holds alice --status pending\n  authsvc credits void 1234",
 		Args:    cobra.NoArgs,
 		RunE:    func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
-	c.AddCommand(newCreditsGrantCommand(a), newCreditsBalanceCommand(a))
+	c.AddCommand(newCreditsGrantCommand(a), newCreditsBalanceCommand(a), newCreditsHoldsCommand(a), newCreditsVoidCommand(a))
 	return c
 }
 
@@ -64,7 +64,11 @@ func newCreditsBalanceCommand(a *app) *cobra.Command {
 				return err
 			}
 			b.UpdatedAt = b.UpdatedAt.UTC()
-			return a.print(b, fmt.Sprintf("%s: %s", args[0], b.Balance))
+			text := fmt.Sprintf("%s: %s", args[0], b.Balance)
+			if b.Held != 0 {
+				text += fmt.Sprintf(" (held %s, available %s)", b.Held, b.Available)
+			}
+			return a.print(b, text)
 		},
 	}
 }

@@ -47,6 +47,7 @@ type cli struct {
 	t   testing.TB
 	dir string
 	env []string
+	bin string // the executable; "" for binary
 }
 
 func newCLI(t testing.TB, databaseURL string, env ...string) *cli {
@@ -63,7 +64,11 @@ func newCLI(t testing.TB, databaseURL string, env ...string) *cli {
 }
 
 func (c *cli) command(ctx context.Context, stdin string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, binary, args...)
+	bin := binary
+	if c.bin != "" {
+		bin = c.bin
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = c.dir
 	cmd.Env = append(cleanEnv(), c.env...)
 	cmd.Stdin = strings.NewReader(stdin)

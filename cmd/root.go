@@ -140,6 +140,7 @@ With no configuration it serves on :8080 with an embedded SQLite database.`,
 		newUserCommand(a),
 		newCreditsCommand(a),
 		newTokenCommand(a),
+		newKeysCommand(a),
 		newAuditCommand(a),
 		newVersionCommand(a),
 	)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/authsvc/authsvc/pkg/keys"
 	"github.com/spf13/cobra"
 )
 
@@ -127,4 +128,21 @@ func (a *app) ready(ctx context.Context) error {
 		return fmt.Errorf("%d migration(s) pending", pending)
 	}
 	return nil
+}
+
+// readyWithKeys is ready, and the signing keys loaded (loading them now when
+// they are not yet, e.g. right after the migrations were applied).
+func (a *app) readyWithKeys(k *keys.Service) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		if err := a.ready(ctx); err != nil {
+			return err
+		}
+		if k.Loaded() {
+			return nil
+		}
+		if err := k.Load(ctx); err != nil {
+			return fmt.Errorf("signing keys not loaded: %w", err)
+		}
+		return nil
+	}
 }

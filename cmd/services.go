@@ -6,6 +6,7 @@ import (
 	"github.com/authsvc/authsvc/pkg/auth"
 	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/credits"
+	"github.com/authsvc/authsvc/pkg/keys"
 	"github.com/authsvc/authsvc/pkg/password"
 	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/token"
@@ -19,6 +20,8 @@ const adminWait = 5 * time.Second
 type services struct {
 	auth    *auth.Service
 	credits *credits.Service
+	keys    *keys.Service
+	holds   *credits.Holds
 	tokens  *token.Issuer
 }
 
@@ -65,9 +68,20 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 	if err != nil {
 		return nil, err
 	}
+	keySvc, err := keys.New(db, tokens, keys.Options{
+		AccessTTL:        a.cfg.AccessTTL(),
+		RefreshInterval:  a.cfg.Auth.KeysRefreshInterval,
+		KeyEncryptionKey: []byte(a.cfg.Auth.KeyEncryptionKey),
+		Clock:            a.clock,
+		Logger:           a.log,
+	})
+	if err != nil {
+		return nil, err
+	}
 	creditOpts.UserSelfAdd = a.cfg.Credits.UserSelfAdd
 	creditOpts.Logger = a.log
-	return &services{auth: authSvc, credits: credits.New(db, creditOpts), tokens: tokens}, nil
+	return &services{auth: authSvc, credits: credits.New(db, creditOpts), keys: keySvc, tokens: tokens,
+		holds: credits.NewHolds(db, credits.HoldOptions{Logger: a.log, Metrics: creditOpts.Metrics})}, nil
 }
 
 // adminServices loads the configuration, opens the database (applying

@@ -37,6 +37,9 @@ Text output is the token alone on one line, so it can be captured in a shell var
 			if err != nil {
 				return err
 			}
+			if err := svc.keys.Load(cmd.Context()); err != nil { // sign with the active key, as serve does
+				return err
+			}
 			tok, err := svc.auth.IssueToken(cmd.Context(), args[0], ttl)
 			if err != nil {
 				return err

@@ -7,6 +7,7 @@ import (
 
 	"github.com/authsvc/authsvc/pkg/credits"
 	"github.com/authsvc/authsvc/pkg/httpapi"
+	"github.com/authsvc/authsvc/pkg/keys"
 	"github.com/authsvc/authsvc/pkg/mail"
 	"github.com/authsvc/authsvc/pkg/metrics"
 	"github.com/authsvc/authsvc/pkg/ratelimit"
@@ -15,6 +16,10 @@ import (
 const (
 	// janitorInterval is how often expired revocations and reset tokens are purged.
 	janitorInterval = 10 * time.Minute
+	// holdExpiryInterval is how often due credit holds are resolved as
+	// expired (every replica sweeps; SKIP LOCKED splits the work). A capture
+	// or void of a due hold does not wait for it: it sees the expiry itself.
+	holdExpiryInterval = 5 * time.Second
 )
 
 // server is everything serve runs: the HTTP handler and the background jobs
@@ -43,6 +48,18 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	svc, err := a.buildServices(a.db, m.Auth(), credits.Options{Metrics: m.Credits()})
 	if err != nil {
 		return nil, err
+	}
+	// The signing keys are read once here (a bad key-encryption key stops
+	// serve) and then re-read by a background job, so that every replica
+	// picks up a rotation by itself; requests never query them.
+	// A database that is not migrated yet (auto_migrate off, the init
+	// container still running) or not reachable is not fatal: the replica
+	// stays unready until the keys load.
+	svc.keys.SetMetrics(m.Keys())
+	if err := svc.keys.Load(ctx); keys.IsConfigError(err) {
+		return nil, err
+	} else if err != nil {
+		a.log.Warn().Err(err).Msg("signing keys not loaded yet; not ready until they are")
 	}
 	worker, err := a.mailWorker(m.Mail())
 	if err != nil {
@@ -74,10 +91,13 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	api := httpapi.New(httpapi.Deps{
 		Auth:          svc.auth,
 		Credits:       svc.credits,
+		Holds:         svc.holds,
 		Authenticator: svc.auth,
-		Ready:         a.ready,
+		Ready:         a.readyWithKeys(svc.keys),
 		Logger:        a.log,
 		Metrics:       publicMetrics,
+		Keys:          svc.tokens,
+		JWKSMaxAge:    a.cfg.Auth.JWKSMaxAge,
 	}, opts)
 	return &server{
 		svc:     svc,
@@ -86,6 +106,8 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 		jobs: []func(context.Context){
 			func(ctx context.Context) { svc.auth.RunJanitor(ctx, janitorInterval) },
 			func(ctx context.Context) { worker.Run(ctx) }, //nolint:errcheck // Run returns nil on cancel
+			func(ctx context.Context) { svc.keys.Run(ctx) },
+			func(ctx context.Context) { svc.holds.RunExpiry(ctx, holdExpiryInterval) },
 		},
 		close: func() {
 			svc.auth.Wait() // reset requests answered before shutdown still get their row

@@ -193,7 +193,7 @@ func (q HistoryQuery) Validate(v *Validator) (before int64) {
 	}
 	before, err := strconv.ParseInt(q.Cursor, 10, 64)
 	if err != nil || before < 1 {
-		v.Add(MsgInvalidCursor, TypeValueError, "query", "cursor")
+		v.Add(MsgCursor, TypeValueError, "query", "cursor")
 		return 0
 	}
 	if q.Skip > 0 {
@@ -224,6 +224,10 @@ type Balance struct {
 	UserID    int64     `db:"user_id" json:"user_id"`
 	Balance   Cents     `db:"balance" json:"balance"`
 	UpdatedAt time.Time `db:"updated_at" json:"updated_at"`
+	// Available is what can be spent or held now: Balance minus Held.
+	Available Cents `db:"-" json:"available"`
+	// Held is the sum of the pending holds.
+	Held Cents `db:"held" json:"held"`
 }
 
 // TransactionPage is one page of a user's history, newest first, the number

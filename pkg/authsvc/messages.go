@@ -58,13 +58,12 @@ const (
 	MsgPositiveInteger  = "Input should be a positive integer"
 	MsgInvalidForm      = "invalid form body"
 	MsgNoNUL            = "must not contain NUL characters"
+	MsgCursorWithSkip   = "skip cannot be combined with cursor"
 	MsgLogoutScope      = "Input should be 'local', 'others' or 'global'"
 	MsgUnknownEvent     = "Unknown event name"
 	MsgPageLimit        = "Input should be between 1 and 200"
 	MsgDateTime         = "Input should be an RFC 3339 date-time"
 	MsgCursor           = "Input should be a cursor from next_cursor"
-	MsgInvalidCursor    = "invalid cursor: pass the next_cursor of a previous page"
-	MsgCursorWithSkip   = "skip cannot be combined with cursor"
 )
 
 // Reasons: the `code` of an error body (besides the codes' own names).
@@ -156,4 +155,55 @@ var (
 	// ErrEmailTakenOnChange is an email change (or its confirmation) to a
 	// taken address: 400, as the original answered.
 	ErrEmailTakenOnChange = &Error{Code: EINVALID, Reason: ReasonEmailTaken, Message: MsgEmailTaken}
+)
+
+// Signing keys (`authsvc keys`): reasons, messages and sentinels. The
+// messages with %s verbs are formatted by package keys with the kid, state
+// or time they name.
+const (
+	ReasonKeyNotFound = "key_not_found"
+	ReasonKeyState    = "key_state"
+	ReasonKEKRequired = "key_encryption_key_required"
+
+	MsgKeyNotFound       = "No signing key %s"
+	MsgKeyState          = "signing key in another state"
+	MsgKeyNotNext        = "Key %s is %s: only a next key can be activated (generate one)"
+	MsgKeyActiveRetire   = "Key %s is active: it signs new tokens; activate another key first, or --force to refuse its tokens now and sign with HS256"
+	MsgKeyTokensValid    = "Key %s is retired but tokens it signed may be valid until %s: retire it then, or --force to refuse them now"
+	MsgKeyWrongKEK       = "Key %s does not decrypt with this auth.key_encryption_key"
+	MsgKEKRequired       = "auth.key_encryption_key (AUTHSVC_AUTH_KEY_ENCRYPTION_KEY, at least 32 bytes) is required for signing keys"
+	MsgKeyAlgUnsupported = "Unsupported key algorithm %q (use EdDSA, ES256 or RS256)"
+)
+
+var (
+	// ErrKeyState is returned by the store when a signing key is not in the
+	// state a change needs (a concurrent change won).
+	ErrKeyState = &Error{Code: ECONFLICT, Reason: ReasonKeyState, Message: MsgKeyState}
+	// ErrKEKRequired: signing keys exist or are asked for, and no
+	// key-encryption key is configured.
+	ErrKEKRequired = &Error{Code: EINVALID, Reason: ReasonKEKRequired, Message: MsgKEKRequired}
+)
+
+// Credit holds (issue 16): their client wording, reasons and sentinels.
+const (
+	MsgHoldNotFound       = "Hold not found"
+	MsgHoldNotPending     = "Hold is no longer pending"
+	MsgHoldOtherUser      = "Not allowed to hold another user's credits"
+	MsgCaptureExceedsHold = "ensure this value is less than or equal to the held amount"
+	MsgHoldStatus         = "Input should be 'pending', 'captured', 'voided' or 'expired'"
+	MsgExpiresInRange     = "ensure this value is between 1 and 604800"
+
+	ReasonHoldNotFound   = "hold_not_found"
+	ReasonHoldNotPending = "hold_not_pending"
+
+	TypeEnum = "enum"
+)
+
+// Hold sentinels. ErrCaptureExceedsHold is the store's refusal of a capture
+// above the held amount; the use case turns it into a 422 on body.amount.
+var (
+	ErrHoldNotFound       = &Error{Code: ENOTFOUND, Reason: ReasonHoldNotFound, Message: MsgHoldNotFound}
+	ErrHoldNotPending     = &Error{Code: ECONFLICT, Reason: ReasonHoldNotPending, Message: MsgHoldNotPending}
+	ErrHoldOtherUser      = &Error{Code: EFORBIDDEN, Reason: ReasonForbidden, Message: MsgHoldOtherUser}
+	ErrCaptureExceedsHold = &Error{Code: EVALIDATION, Reason: "capture_exceeds_hold", Message: "capture amount exceeds the held amount"}
 )

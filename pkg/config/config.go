@@ -63,8 +63,15 @@ type AuthConfig struct {
 	Issuer                   string `mapstructure:"issuer"`
 	Audience                 string `mapstructure:"audience"`
 	MaxSessionHours          int    `mapstructure:"max_session_hours"`
-	RequireVerifiedEmail     bool   `mapstructure:"require_verified_email"`
-	VerifyTokenExpireHours   int    `mapstructure:"verify_token_expire_hours"`
+	// KeyEncryptionKey seals the private signing keys in the database (at
+	// least 32 bytes; required once an asymmetric signing key exists).
+	KeyEncryptionKey string `mapstructure:"key_encryption_key"`
+	// KeysRefreshInterval is how often each replica re-reads the signing keys.
+	KeysRefreshInterval time.Duration `mapstructure:"keys_refresh_interval"`
+	// JWKSMaxAge is the Cache-Control max-age of /.well-known/jwks.json.
+	JWKSMaxAge             time.Duration `mapstructure:"jwks_max_age"`
+	RequireVerifiedEmail   bool          `mapstructure:"require_verified_email"`
+	VerifyTokenExpireHours int           `mapstructure:"verify_token_expire_hours"`
 }
 
 // MailConfig covers outbound email.
@@ -159,8 +166,11 @@ func Defaults() map[string]any {
 		"auth.reset_token_expire_minutes":  30,
 		"auth.bcrypt_cost":                 12,
 		"auth.issuer":                      "authsvc",
-		"auth.audience":                    "authsvc",
+		"auth.audience":                    "",
 		"auth.max_session_hours":           int(authsvc.DefaultMaxSession / time.Hour),
+		"auth.key_encryption_key":          "",
+		"auth.keys_refresh_interval":       "5s",
+		"auth.jwks_max_age":                "5m",
 		"auth.require_verified_email":      false,
 		"auth.verify_token_expire_hours":   24,
 		"mail.driver":                      "log",

@@ -60,7 +60,7 @@ func TestPrecedence(t *testing.T) {
 
 	t.Run("file beats default", func(t *testing.T) {
 		cfg := load(t)
-		if cfg.Database.URL != "sqlite:from-file.db" || cfg.Auth.BcryptCost != 13 || cfg.Auth.Audience != "authsvc" {
+		if cfg.Database.URL != "sqlite:from-file.db" || cfg.Auth.BcryptCost != 13 || cfg.Auth.Audience != "" || cfg.Auth.KeysRefreshInterval != 5*time.Second {
 			t.Fatalf("got %s %d %s", cfg.Database.URL, cfg.Auth.BcryptCost, cfg.Auth.Audience)
 		}
 	})
@@ -176,6 +176,10 @@ func TestValidationErrors(t *testing.T) {
 		{map[string]string{"AUTHSVC_SERVER_TRUSTED_PROXIES": "10.0.0.0/99"}, `server.trusted_proxies: "10.0.0.0/99" is not a CIDR or an IP address`},
 		{map[string]string{"AUTHSVC_SERVER_CORS_ALLOWED_ORIGINS": "app.example.com"}, `server.cors_allowed_origins: "app.example.com" is not an origin`},
 		{map[string]string{"AUTHSVC_AUTH_SECRET_KEY": "short"}, `auth.secret_key: too short: 5 bytes, need at least 32`},
+		{map[string]string{"AUTHSVC_AUTH_KEY_ENCRYPTION_KEY": "short"}, `auth.key_encryption_key: too short: 5 bytes, need at least 32`},
+		{map[string]string{"AUTHSVC_AUTH_KEY_ENCRYPTION_KEY": strings.Repeat("s", 40), "AUTHSVC_AUTH_SECRET_KEY": strings.Repeat("s", 40)}, `auth.key_encryption_key: must differ from auth.secret_key`},
+		{map[string]string{"AUTHSVC_AUTH_KEYS_REFRESH_INTERVAL": "30s"}, `auth.keys_refresh_interval: must be between 100ms and 10s, not 30s`},
+		{map[string]string{"AUTHSVC_AUTH_JWKS_MAX_AGE": "-1s"}, `auth.jwks_max_age: must be between 0s and 24h, not -1s`},
 		{map[string]string{"AUTHSVC_AUTH_ALGORITHM": "RS256"}, `auth.algorithm: only HS256 is supported, not "RS256"`},
 		{map[string]string{"AUTHSVC_AUTH_BCRYPT_COST": "4"}, `auth.bcrypt_cost: must be between 10 and 14, not 4`},
 		{map[string]string{"AUTHSVC_AUTH_BCRYPT_COST": "15"}, `auth.bcrypt_cost: must be between 10 and 14, not 15`},

@@ -5,6 +5,7 @@ import (
 	"net/mail"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/authsvc/authsvc/pkg/dburl"
 	"github.com/authsvc/authsvc/pkg/proxyaddr"
@@ -111,8 +112,20 @@ func (c *Config) validateAuth(e *errs) {
 	if a.MaxSessionHours < 1 {
 		e.add("auth.max_session_hours", "must be at least 1")
 	}
-	if a.Issuer == "" || a.Audience == "" {
-		e.add("auth.issuer", "issuer and audience must not be empty")
+	if a.Issuer == "" {
+		e.add("auth.issuer", "must not be empty")
+	}
+	if a.KeyEncryptionKey != "" && len(a.KeyEncryptionKey) < MinSecretBytes {
+		e.add("auth.key_encryption_key", "too short: %d bytes, need at least %d", len(a.KeyEncryptionKey), MinSecretBytes)
+	}
+	if a.KeyEncryptionKey != "" && a.KeyEncryptionKey == a.SecretKey {
+		e.add("auth.key_encryption_key", "must differ from auth.secret_key")
+	}
+	if a.KeysRefreshInterval < 100*time.Millisecond || a.KeysRefreshInterval > 10*time.Second {
+		e.add("auth.keys_refresh_interval", "must be between 100ms and 10s, not %s", a.KeysRefreshInterval)
+	}
+	if a.JWKSMaxAge < 0 || a.JWKSMaxAge > 24*time.Hour {
+		e.add("auth.jwks_max_age", "must be between 0s and 24h, not %s", a.JWKSMaxAge)
 	}
 }
 

@@ -76,6 +76,8 @@ var fuzzRoutes = []struct {
 	{"DELETE", "/auth/users/alice", true},
 	{"POST", "/credits/add", true},
 	{"POST", "/credits/use", true},
+	{"POST", "/credits/holds", true},
+	{"POST", "/credits/holds/1/capture", true},
 }
 
 // FuzzAuthDecoders sends arbitrary bodies (JSON or form) to every
@@ -91,6 +93,8 @@ func FuzzAuthDecoders(f *testing.F) {
 		`{"username":"` + strings.Repeat("a", 70000) + `"}`, `{"password":1e999}`,
 		`{"amount":0.1}`, `{"amount":1.005}`, `{"amount":"10"}`, `{"amount":-0}`, `{"amount":1e2}`,
 		`{"amount":5,"reference_id":"r","description":"d","username":"alice"}`, `{"amount":99999999999999999999}`,
+		`{"amount":1,"expires_in":9223372037}`, `{"amount":1,"expires_in":-1}`, `{"amount":1,"expires_in":1.5}`,
+		`{"amount":null}`, `{"reference_id":"r"}`,
 	}
 	for i := range fuzzRoutes {
 		for _, s := range seeds {

@@ -57,7 +57,9 @@ func with(c jwt.MapClaims, kv ...any) jwt.MapClaims {
 }
 
 func TestTokenAttacks(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, e *env) {
+	// With auth.audience set, so that a wrong aud is an attack too (by
+	// default none is written or required).
+	forEachBackendWith(t, withAudience("authsvc"), func(t *testing.T, e *env) {
 		alice, bob := e.register("alice"), e.register("bob")
 		key := []byte(testSecret)
 		base := e.claimsFor(alice, 1)

@@ -48,7 +48,8 @@ func newCreditEnv(t testing.TB, db *storetest.DB, opts credits.Options) *creditE
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Deps{Auth: authSvc, Credits: credits.New(db, opts), Authenticator: authSvc, Logger: zerolog.Nop()}, Options{})
+	srv := New(Deps{Auth: authSvc, Credits: credits.New(db, opts), Holds: credits.NewHolds(db, credits.HoldOptions{}),
+		Authenticator: authSvc, Logger: zerolog.Nop()}, Options{})
 	h := srv.Handler()
 	if _, benchmark := t.(*testing.B); !benchmark {
 		h = SpecCheckingHandler(t, h) // every response checked against the OpenAPI document
@@ -142,7 +143,7 @@ func TestCreditEndpoints(t *testing.T) {
 		t.Run("a new user's balance is 0.0", func(t *testing.T) {
 			rec := env.call("GET", "/credits/balance", aliceTok, "")
 			want := fmt.Sprintf(`{"user_id":%d,"balance":0.0,"updated_at":"`, alice.ID)
-			if rec.Code != 200 || !strings.HasPrefix(rec.Body.String(), want) || !strings.HasSuffix(strings.TrimSpace(rec.Body.String()), `Z"}`) {
+			if rec.Code != 200 || !strings.HasPrefix(rec.Body.String(), want) || !strings.HasSuffix(strings.TrimSpace(rec.Body.String()), `Z","available":0.0,"held":0.0}`) {
 				t.Fatalf("got %d %s", rec.Code, rec.Body)
 			}
 		})

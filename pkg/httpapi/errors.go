@@ -51,6 +51,14 @@ type errorBody struct {
 	Code   string `json:"code"`
 }
 
+// holdConflictBody is the 409 of a capture or void of a resolved hold: the
+// error and the hold's current state.
+type holdConflictBody struct {
+	Detail string        `json:"detail"`
+	Code   string        `json:"code"`
+	Hold   *authsvc.Hold `json:"hold"`
+}
+
 type fieldErrorBody struct {
 	Loc  []string `json:"loc"`
 	Msg  string   `json:"msg"`
@@ -69,6 +77,12 @@ func renderError(w http.ResponseWriter, r *http.Request, log zerolog.Logger, err
 	var he *httpError
 	if errors.As(err, &he) {
 		writeJSON(w, he.status, errorBody{Detail: he.detail, Code: he.code})
+		return
+	}
+	var held *authsvc.HoldStateError
+	if errors.As(err, &held) {
+		writeJSON(w, http.StatusConflict, holdConflictBody{Detail: authsvc.ErrorMessage(err),
+			Code: authsvc.ErrorReason(err), Hold: held.Hold})
 		return
 	}
 	code := authsvc.ErrorCode(err)

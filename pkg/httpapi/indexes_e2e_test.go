@@ -36,7 +36,9 @@ func TestRequestPathUsesIndexes(t *testing.T) {
 	load := []string{
 		`INSERT INTO users (username, email, password_hash, created_at, updated_at)
 			SELECT 'filler' || g, 'filler' || g || '@example.com', 'x', now(), now() FROM generate_series(1, $1) g`,
-		`INSERT INTO user_credits (user_id, balance, updated_at) SELECT id, 100, now() FROM users`,
+		`INSERT INTO user_credits (user_id, balance, held, updated_at) SELECT id, 100, 1, now() FROM users`,
+		`INSERT INTO credit_holds (user_id, amount, status, created_at, expires_at)
+			SELECT id, 1, 'pending', now(), now() + interval '1 hour' FROM users`,
 		`INSERT INTO credit_transactions (user_id, amount, transaction_type, balance_after, created_at, seq)
 			SELECT u.id, 100, 'credit_added', 100, now(), s FROM users u, generate_series(1, 5) s`,
 		`INSERT INTO revoked_tokens (jti, expires_at) SELECT 'jti' || g, now() + interval '1 hour' FROM generate_series(1, $1) g`,
@@ -90,6 +92,20 @@ func TestRequestPathUsesIndexes(t *testing.T) {
 	page := e.do("GET", "/credits/transactions?limit=2", nil, alice.Token).want(t, http.StatusOK, "")
 	e.do("GET", "/credits/transactions?skip=2&limit=2", nil, alice.Token).want(t, http.StatusOK, "")
 	e.do("GET", "/credits/transactions?limit=2&cursor="+page["next_cursor"].(string), nil, alice.Token).want(t, http.StatusOK, "")
+	hold := e.do("POST", "/credits/holds", map[string]any{"amount": 5, "reference_id": "hold-1"}, alice.Token).
+		want(t, http.StatusCreated, "")
+	e.do("POST", "/credits/holds", map[string]any{"amount": 5, "reference_id": "hold-1"}, alice.Token).
+		want(t, http.StatusOK, "") // the idempotent repeat
+	e.do("POST", "/credits/holds", map[string]any{"amount": 1000}, alice.Token).want(t, http.StatusBadRequest, "insufficient_credits")
+	holdPage := e.do("GET", "/credits/holds?status=pending&limit=1", nil, alice.Token).want(t, http.StatusOK, "")
+	e.do("GET", fmt.Sprintf("/credits/holds?limit=1&after=%v", holdPage["holds"].([]any)[0].(map[string]any)["id"]), nil, alice.Token).
+		want(t, http.StatusOK, "")
+	capture := fmt.Sprintf("/credits/holds/%v/capture", hold["id"])
+	e.do("POST", capture, map[string]any{"amount": 2, "reference_id": "hold-1-done"}, alice.Token).want(t, http.StatusOK, "")
+	e.do("POST", capture, map[string]any{"amount": 2, "reference_id": "hold-1-done"}, alice.Token).want(t, http.StatusOK, "")
+	e.do("POST", capture, nil, alice.Token).want(t, http.StatusConflict, "hold_not_pending")
+	other := e.do("POST", "/credits/holds", map[string]any{"amount": 1}, alice.Token).want(t, http.StatusCreated, "")
+	e.do("POST", fmt.Sprintf("/credits/holds/%v/void", other["id"]), nil, alice.Token).want(t, http.StatusOK, "")
 	refreshed := e.do("POST", "/auth/refresh", map[string]string{"token": alice.Token}, "").want(t, http.StatusOK, "")
 	alice.Token = refreshed["access_token"].(string)
 	e.secret(alice.Token)
@@ -118,9 +134,9 @@ func TestRequestPathUsesIndexes(t *testing.T) {
 	e.do("POST", "/auth/verify-email/resend", map[string]string{"email": "alice.new@example.com"}, "").want(t, http.StatusOK, "")
 	e.do("POST", "/auth/verify-email/resend", map[string]string{"email": "nobody@example.com"}, "").want(t, http.StatusOK, "")
 	alice.Token = e.token("alice", alice.Password)
-	other := e.token("alice", alice.Password)
+	second := e.token("alice", alice.Password)
 	e.do("GET", "/auth/sessions", nil, alice.Token).want(t, http.StatusOK, "")
-	e.do("DELETE", "/auth/sessions/"+sidOf(t, other), nil, alice.Token).want(t, http.StatusOK, "")
+	e.do("DELETE", "/auth/sessions/"+sidOf(t, second), nil, alice.Token).want(t, http.StatusOK, "")
 	e.do("DELETE", "/auth/sessions/sess1", nil, alice.Token).want(t, http.StatusNotFound, "session_not_found")
 	e.token("alice", alice.Password)
 	e.do("POST", "/auth/logout?scope=others", nil, alice.Token).want(t, http.StatusOK, "")
@@ -150,7 +166,7 @@ func TestRequestPathUsesIndexes(t *testing.T) {
 			t.Errorf("%s (%.0f rows) was read by %d sequential scan(s) on the request path: a query without an index", table, a.rows, seq)
 		}
 	}
-	for _, table := range []string{"users", "user_credits", "credit_transactions", "revoked_tokens", "login_failures", "password_reset_tokens",
+	for _, table := range []string{"users", "user_credits", "credit_transactions", "credit_holds", "revoked_tokens", "login_failures", "password_reset_tokens",
 		"sessions", "email_verification_tokens", "audit_events"} {
 		if after[table].idx == before[table].idx {
 			t.Errorf("%s: no index scan counted; the workload or the counters did not reach it", table)

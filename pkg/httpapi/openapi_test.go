@@ -299,7 +299,7 @@ var specAccepted = []specCase{
 	{"a transaction", "POST", "/credits/use", 200, goodTransaction, nil},
 	{"a page of transactions", "GET", "/credits/transactions?skip=0&limit=50", 200,
 		`{"transactions": [` + goodTransaction + `], "total_count": 1, "next_cursor": null}`, nil},
-	{"a balance", "GET", "/credits/balance", 200, `{"user_id": 3, "balance": 0.3, "updated_at": "2025-01-02T03:04:05Z"}`, nil},
+	{"a balance", "GET", "/credits/balance", 200, `{"user_id": 3, "balance": 0.3, "updated_at": "2025-01-02T03:04:05Z", "available": 0.1, "held": 0.2}`, nil},
 	{"a validation error", "POST", "/auth/register", 422,
 		`{"detail": [{"loc": ["body", "email"], "msg": "bad", "type": "value_error.email"}], "code": "validation_error"}`, nil},
 	{"a 401 with WWW-Authenticate", "GET", "/auth/me", 401, `{"detail": "Not authenticated", "code": "not_authenticated"}`,

@@ -8,6 +8,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/rs/zerolog"
@@ -17,6 +18,7 @@ import (
 type Deps struct {
 	Auth          authsvc.AuthService
 	Credits       authsvc.CreditService
+	Holds         authsvc.HoldService
 	Authenticator authsvc.Authenticator
 	// Ready reports whether the service can take traffic (database reachable,
 	// migrations applied); nil means always ready.
@@ -25,6 +27,11 @@ type Deps struct {
 	// Metrics serves GET /metrics (the Prometheus text format); nil answers
 	// 404.
 	Metrics http.Handler
+	// Keys publishes the public signing keys at /.well-known/jwks.json; nil
+	// publishes an empty set.
+	Keys authsvc.KeyPublisher
+	// JWKSMaxAge is the Cache-Control max-age of the key set.
+	JWKSMaxAge time.Duration
 }
 
 // Options change how requests are handled around the routes.

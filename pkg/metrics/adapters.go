@@ -42,6 +42,9 @@ func (c CreditMetrics) Used(amount authsvc.Cents) { c.record("used", amount) }
 // Refused counts a refused add or use by its error reason.
 func (c CreditMetrics) Refused(reason string) { c.m.creditRefused.WithLabelValues(reason).Inc() }
 
+// HoldEvent counts a hold created or resolved (authsvc.HoldMetrics).
+func (c CreditMetrics) HoldEvent(event string) { c.m.creditHolds.WithLabelValues(event).Inc() }
+
 func (c CreditMetrics) record(typ string, amount authsvc.Cents) {
 	c.m.creditOps.WithLabelValues(typ).Inc()
 	c.m.creditAmount.WithLabelValues(typ).Add(float64(amount) / 100)

@@ -35,6 +35,7 @@ type Metrics struct {
 	creditOps     *prometheus.CounterVec
 	creditAmount  *prometheus.CounterVec
 	creditRefused *prometheus.CounterVec
+	creditHolds   *prometheus.CounterVec
 	mailSent      *prometheus.CounterVec
 	mailFailed    *prometheus.CounterVec
 	mailGaveUp    *prometheus.CounterVec
@@ -59,7 +60,9 @@ func New() *Metrics {
 		"Requests served unlimited because the rate-limit store (Redis) failed.")
 	m.creditOps = m.counterVec("credit_operations_total", "Credit ledger changes, by type (added, used).", "type")
 	m.creditAmount = m.counterVec("credit_amount_total", "Credits moved, by type (added, used).", "type")
-	m.creditRefused = m.counterVec("credit_refusals_total", "Refused credit adds and uses, by reason.", "reason")
+	m.creditRefused = m.counterVec("credit_refusals_total", "Refused credit adds, uses, holds and captures, by reason.", "reason")
+	m.creditHolds = m.counterVec("credit_holds_total",
+		"Credit holds created, and resolved by their new status (captured, voided, expired).", "event")
 	m.mailSent = m.counterVec("mail_sent_total", "Emails handed to the mail driver, by kind.", "kind")
 	m.mailFailed = m.counterVec("mail_send_failures_total", "Failed email send attempts, by kind.", "kind")
 	m.mailGaveUp = m.counterVec("mail_gave_up_total", "Emails marked failed for good, by kind.", "kind")

@@ -24,7 +24,7 @@ const transactionColumns = `id, user_id, amount, transaction_type, reference_id,
 // of the (user_id, seq) index.
 const (
 	sqlUseCredits = `UPDATE user_credits SET balance = balance - ?, updated_at = ?
-		WHERE user_id = ? AND balance >= ? RETURNING balance`
+		WHERE user_id = ? AND balance - held >= ? RETURNING balance`
 	sqlAddCredits = `INSERT INTO user_credits (user_id, balance, updated_at) VALUES (?, ?, ?)
 		ON CONFLICT (user_id) DO UPDATE SET balance = user_credits.balance + excluded.balance,
 			updated_at = excluded.updated_at
@@ -43,9 +43,10 @@ func (db *DB) CreditBalance(ctx context.Context, userID int64) (*authsvc.Balance
 	var row struct {
 		CreatedAt time.Time     `db:"created_at"`
 		Balance   sql.NullInt64 `db:"balance"`
+		Held      sql.NullInt64 `db:"held"`
 		UpdatedAt sql.NullTime  `db:"updated_at"`
 	}
-	err := db.pool.GetContext(ctx, &row, db.pool.Rebind(`SELECT u.created_at, c.balance, c.updated_at
+	err := db.pool.GetContext(ctx, &row, db.pool.Rebind(`SELECT u.created_at, c.balance, c.held, c.updated_at
 		FROM users u LEFT JOIN user_credits c ON c.user_id = u.id WHERE u.id = ?`), userID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, userNotFound(err)
@@ -53,7 +54,9 @@ func (db *DB) CreditBalance(ctx context.Context, userID int64) (*authsvc.Balance
 	if err != nil {
 		return nil, mapError(fmt.Errorf("get balance: %w", err))
 	}
-	b := &authsvc.Balance{UserID: userID, Balance: authsvc.Cents(row.Balance.Int64), UpdatedAt: row.CreatedAt.UTC()}
+	b := &authsvc.Balance{UserID: userID, Balance: authsvc.Cents(row.Balance.Int64), UpdatedAt: row.CreatedAt.UTC(),
+		Held: authsvc.Cents(row.Held.Int64)}
+	b.Available = b.Balance - b.Held
 	if row.UpdatedAt.Valid {
 		b.UpdatedAt = row.UpdatedAt.Time.UTC()
 	}

@@ -3,6 +3,7 @@ package token
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -15,7 +16,9 @@ import (
 const (
 	ReasonTooLarge      = "too_large"      // over MaxTokenBytes; not parsed
 	ReasonMalformed     = "malformed"      // not three base64url JSON segments, or a claim of the wrong type
-	ReasonWrongAlg      = "wrong_alg"      // alg is not HS256 (none, HS384, RS256, ...)
+	ReasonWrongAlg      = "wrong_alg"      // alg not supported (none, HS384, ...) or not the alg of the kid's key
+	ReasonUnknownKey    = "unknown_kid"    // kid names no key this service knows
+	ReasonKeyRetired    = "key_retired"    // the kid's key is retired and its tokens no longer verify
 	ReasonBadSignature  = "bad_signature"  // signed with another key, or edited
 	ReasonExpired       = "expired"        // exp passed (beyond the leeway)
 	ReasonNotYetValid   = "not_yet_valid"  // nbf or iat in the future (beyond the leeway)
@@ -99,12 +102,13 @@ func (c *wireClaims) GetSubject() (string, error) { return c.Subject, nil }
 // GetAudience implements jwt.Claims.
 func (c *wireClaims) GetAudience() (jwt.ClaimStrings, error) { return c.Audience, nil }
 
-// ParseAccess verifies an access token (signature, HS256, exp/nbf/iat with a
-// 30 s leeway, iss, aud, and every claim an access token carries) and returns
+// ParseAccess verifies an access token (signature with the key of its kid and
+// that key's algorithm only, exp/nbf/iat with a 30 s leeway, iss, aud when
+// configured, and every claim an access token carries) and returns
 // its claims. A token with a purpose claim (a reset token) is refused. Errors
 // are EUNAUTHORIZED with Reason "token_expired" or "invalid_token".
 func (i *Issuer) ParseAccess(token string) (*authsvc.Claims, error) {
-	c, err := i.parse(token, checkAccess)
+	c, err := i.parse(token, i.accessKey, checkAccess)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +131,7 @@ func (i *Issuer) ParseAccess(token string) (*authsvc.Claims, error) {
 // EUNAUTHORIZED with Reason "token_expired" or "invalid_token"; the use case
 // turns them into its own 400.
 func (i *Issuer) ParseReset(token string) (int64, error) {
-	c, err := i.parse(token, checkReset)
+	c, err := i.parse(token, i.resetKey, checkReset)
 	if err != nil {
 		return 0, err
 	}
@@ -137,12 +141,12 @@ func (i *Issuer) ParseReset(token string) (int64, error) {
 
 // parse verifies token and its claims; check is the kind-specific claim test,
 // run once the signature is known good.
-func (i *Issuer) parse(token string, check func(*wireClaims) string) (*wireClaims, error) {
+func (i *Issuer) parse(token string, key jwt.Keyfunc, check func(*wireClaims) string) (*wireClaims, error) {
 	if len(token) > MaxTokenBytes {
 		return nil, refuse(ReasonTooLarge, nil)
 	}
 	var c wireClaims
-	t, err := i.parser.ParseWithClaims(token, &c, i.key)
+	t, err := i.parser.ParseWithClaims(token, &c, key)
 	if err != nil {
 		return nil, i.classify(t, &c, err, check)
 	}
@@ -150,14 +154,6 @@ func (i *Issuer) parse(token string, check func(*wireClaims) string) (*wireClaim
 		return nil, refuse(reason, nil)
 	}
 	return &c, nil
-}
-
-// key is the jwt.Keyfunc: the secret, for HS256 only.
-func (i *Issuer) key(t *jwt.Token) (any, error) {
-	if t.Method != jwt.SigningMethodHS256 {
-		return nil, errors.New("unexpected signing method")
-	}
-	return i.secret, nil
 }
 
 // classify maps a jwt error to a refusal reason. Claim problems are only
@@ -168,8 +164,12 @@ func (i *Issuer) classify(t *jwt.Token, c *wireClaims, err error, check func(*wi
 	switch {
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		return refuse(ReasonMalformed, err)
-	case t != nil && t.Header["alg"] != alg:
+	case errors.Is(err, errUnknownKID):
+		return refuse(ReasonUnknownKey, err)
+	case errors.Is(err, errAlgMismatch), t != nil && methods[fmt.Sprint(t.Header["alg"])] == nil:
 		return refuse(ReasonWrongAlg, err)
+	case errors.Is(err, errKeyRetired):
+		return refuse(ReasonKeyRetired, err)
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
 		return refuse(ReasonBadSignature, err)
 	case !errors.Is(err, jwt.ErrTokenInvalidClaims):

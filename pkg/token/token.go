@@ -1,7 +1,9 @@
-// Package token issues and verifies the service's JWTs (CONTRACT §3): access
-// tokens and password-reset tokens, both HS256 via github.com/golang-jwt/jwt/v5
-// with the algorithm pinned, signed with the bytes of the configured secret
-// exactly as given.
+// Package token issues and verifies the service's JWTs (CONTRACT §3) via
+// github.com/golang-jwt/jwt/v5: access tokens, signed HS256 with the bytes of
+// the configured secret exactly as given or, once one is active, with an
+// asymmetric key from the database (EdDSA, ES256, RS256), and password-reset
+// tokens, always HS256. Every token carries a kid header; each kid verifies
+// only with its own key and algorithm.
 package token
 
 import (
@@ -10,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -23,14 +26,13 @@ const (
 	MaxTokenBytes  = 4096                // longer tokens are refused before any parsing
 	Leeway         = authsvc.TokenLeeway // clock skew allowed on exp, nbf and iat
 	PurposeReset   = "pwreset"           // the purpose claim of password-reset tokens
-	alg            = "HS256"
 )
 
 // Config configures an Issuer.
 type Config struct {
 	Secret    []byte        // the HMAC key, at least 32 bytes, used exactly as given
 	Issuer    string        // the iss claim written and required
-	Audience  string        // the aud claim written and required
+	Audience  string        // the aud claim written and required; empty: none written or required
 	AccessTTL time.Duration // lifetime of access tokens
 	ResetTTL  time.Duration // lifetime of password-reset tokens
 	Now       authsvc.Clock
@@ -46,19 +48,22 @@ type Issuer struct {
 	resetTTL  time.Duration
 	now       func() time.Time
 	parser    *jwt.Parser
+	hsKID     string
+	keys      atomic.Pointer[keySet]
 }
 
 var _ authsvc.TokenIssuer = (*Issuer)(nil)
 
-// New returns an Issuer. It fails when the secret is shorter than 32 bytes,
-// the issuer or audience is empty, or a lifetime is not positive. A nil Now
-// means time.Now.
+// New returns an Issuer that signs with the secret until SetKeys gives it an
+// active key. It fails when the secret is shorter than 32 bytes, the issuer
+// is empty, or a lifetime is not positive. An empty Audience means no aud
+// claim is written or required. A nil Now means time.Now.
 func New(cfg Config) (*Issuer, error) {
 	switch {
 	case len(cfg.Secret) < MinSecretBytes:
 		return nil, fmt.Errorf("token: secret is %d bytes, at least %d are required", len(cfg.Secret), MinSecretBytes)
-	case cfg.Issuer == "" || cfg.Audience == "":
-		return nil, errors.New("token: issuer and audience must not be empty")
+	case cfg.Issuer == "":
+		return nil, errors.New("token: issuer must not be empty")
 	case cfg.AccessTTL <= 0 || cfg.ResetTTL <= 0:
 		return nil, errors.New("token: token lifetimes must be positive")
 	}
@@ -73,17 +78,22 @@ func New(cfg Config) (*Issuer, error) {
 		accessTTL: cfg.AccessTTL,
 		resetTTL:  cfg.ResetTTL,
 		now:       now,
+		hsKID:     secretKID(cfg.Secret),
 	}
-	i.parser = jwt.NewParser(
-		jwt.WithValidMethods([]string{alg}),
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods([]string{AlgHS256, AlgEdDSA, AlgES256, AlgRS256}), // each kid: its own alg only
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuer(cfg.Issuer),
-		jwt.WithAudience(cfg.Audience),
 		jwt.WithLeeway(Leeway),
 		jwt.WithIssuedAt(),
 		jwt.WithStrictDecoding(),
 		jwt.WithTimeFunc(now),
-	)
+	}
+	if cfg.Audience != "" {
+		opts = append(opts, jwt.WithAudience(cfg.Audience))
+	}
+	i.parser = jwt.NewParser(opts...)
+	i.keys.Store(i.secretOnly())
 	return i, nil
 }
 
@@ -104,7 +114,7 @@ type accessOut struct {
 	ExpiresAt            int64      `json:"exp"`
 	ID                   string     `json:"jti"`
 	Issuer               string     `json:"iss"`
-	Audience             string     `json:"aud"`
+	Audience             string     `json:"aud,omitempty"`
 	Version              int64      `json:"ver"`
 	AuthTime             int64      `json:"auth_time"`
 	SessionID            string     `json:"sid,omitempty"`
@@ -120,7 +130,7 @@ type resetOut struct {
 	ExpiresAt            int64      `json:"exp"`
 	ID                   string     `json:"jti"`
 	Issuer               string     `json:"iss"`
-	Audience             string     `json:"aud"`
+	Audience             string     `json:"aud,omitempty"`
 }
 
 // IssueAccess issues an access token for u that lives for the configured
@@ -154,7 +164,7 @@ func (i *Issuer) IssueAccessTTL(u *authsvc.User, authTime time.Time, ttl time.Du
 		AuthTime:     authTime.UTC().Truncate(time.Second),
 		SessionID:    sessionID,
 	}
-	tok, err := i.sign(accessOut{
+	tok, err := i.sign(i.keys.Load().signer, accessOut{
 		Subject:   strconv.FormatInt(c.UserID, 10),
 		Username:  c.Username,
 		IsAdmin:   c.IsAdmin,
@@ -182,7 +192,7 @@ func (i *Issuer) IssueReset(userID int64) (string, time.Time, error) {
 	}
 	now := i.now().UTC().Truncate(time.Second)
 	exp := now.Add(i.resetTTL).Truncate(time.Second)
-	tok, err := i.sign(resetOut{
+	tok, err := i.sign(i.secretOnly().signer, resetOut{
 		Purpose:   PurposeReset,
 		Subject:   strconv.FormatInt(userID, 10),
 		IssuedAt:  now.Unix(),
@@ -198,10 +208,11 @@ func (i *Issuer) IssueReset(userID int64) (string, time.Time, error) {
 	return tok, exp, nil
 }
 
-// sign signs payload with HS256 and the secret. The header is
-// {"alg":"HS256","typ":"JWT"}.
-func (i *Issuer) sign(payload jwt.Claims) (string, error) {
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, payload).SignedString(i.secret)
+// sign signs payload with s. The header is {"alg":…,"kid":…,"typ":"JWT"}.
+func (i *Issuer) sign(s signer, payload jwt.Claims) (string, error) {
+	t := jwt.NewWithClaims(s.method, payload)
+	t.Header["kid"] = s.kid
+	tok, err := t.SignedString(s.key)
 	if err != nil {
 		return "", fmt.Errorf("token: sign: %w", err)
 	}

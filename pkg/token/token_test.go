@@ -23,7 +23,6 @@ func TestNew(t *testing.T) {
 		{"secret of 31 bytes", func(c *token.Config) { c.Secret = secret[:31] }},
 		{"no secret", func(c *token.Config) { c.Secret = nil }},
 		{"empty issuer", func(c *token.Config) { c.Issuer = "" }},
-		{"empty audience", func(c *token.Config) { c.Audience = "" }},
 		{"zero access lifetime", func(c *token.Config) { c.AccessTTL = 0 }},
 		{"negative reset lifetime", func(c *token.Config) { c.ResetTTL = -time.Second }},
 	}

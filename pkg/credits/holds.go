@@ -1,0 +1,313 @@
+package credits
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/rs/zerolog"
+)
+
+// expiryBatch is how many due holds one sweep transaction resolves.
+const expiryBatch = 100
+
+// afterCaptureCommit, when set (only by the failpoint build, see
+// failpoint.go), runs after a capture committed and before it is answered.
+var afterCaptureCommit func()
+
+// HoldOptions configure a Holds service.
+type HoldOptions struct {
+	// Logger receives one audit line per hold change.
+	Logger zerolog.Logger
+	// Metrics is told about every capture (Used) and refused hold or
+	// capture; nil means no metrics. When it also implements
+	// authsvc.HoldMetrics it is told about every hold event too.
+	Metrics authsvc.CreditMetrics
+}
+
+// Holds implements authsvc.HoldService (credit holds: reserve, capture,
+// void, expire) over a HoldStore. It owns the rules; the store makes each
+// change atomic and exactly-once.
+type Holds struct {
+	store   authsvc.HoldStore
+	log     zerolog.Logger
+	metrics authsvc.CreditMetrics
+	events  authsvc.HoldMetrics
+}
+
+var _ authsvc.HoldService = (*Holds)(nil)
+
+// NewHolds returns the holds service.
+func NewHolds(store authsvc.HoldStore, opts HoldOptions) *Holds {
+	m := opts.Metrics
+	if m == nil {
+		m = NopMetrics{}
+	}
+	events, ok := m.(authsvc.HoldMetrics)
+	if !ok {
+		events = nopHoldMetrics{}
+	}
+	return &Holds{store: store, log: opts.Logger, metrics: m, events: events}
+}
+
+type nopHoldMetrics struct{}
+
+func (nopHoldMetrics) HoldEvent(string) {}
+
+// CreateHold reserves part of the target's available balance; see
+// authsvc.HoldService.
+func (s *Holds) CreateHold(ctx context.Context, actor *authsvc.User, req authsvc.HoldRequest) (*authsvc.Hold, bool, error) {
+	var v authsvc.Validator
+	amount := amountField(&v, req.Amount)
+	ttl := authsvc.DefaultHoldTTL
+	if req.ExpiresIn != nil {
+		ttl = time.Duration(*req.ExpiresIn) * time.Second // meaningful only within range
+		if *req.ExpiresIn < 1 || *req.ExpiresIn > int64(authsvc.MaxHoldTTL/time.Second) {
+			typ := authsvc.TypeGreaterThanEqual
+			if *req.ExpiresIn > 1 {
+				typ = authsvc.TypeLessThanEqual
+			}
+			v.Add(authsvc.MsgExpiresInRange, typ, "body", "expires_in")
+		}
+	}
+	textFields(&v, req.ReferenceID, req.Description)
+	if err := v.Err(); err != nil {
+		return nil, false, s.refused(err)
+	}
+	target, err := s.target(ctx, actor, req.Username)
+	if err != nil {
+		return nil, false, s.refused(err)
+	}
+	h, replayed, err := s.store.CreateHold(ctx, &authsvc.NewHold{UserID: target, Amount: amount,
+		ReferenceID: req.ReferenceID, Description: req.Description, ExpiresIn: ttl})
+	if err != nil {
+		return nil, false, s.refused(err)
+	}
+	if !replayed {
+		s.events.HoldEvent("created")
+	}
+	s.audit(h, "hold created", replayed)
+	return h, !replayed, nil
+}
+
+// target decides whose balance a hold reserves: the actor's, or for an
+// admin any named user's. A non-admin naming another user is refused
+// whether or not that user exists.
+func (s *Holds) target(ctx context.Context, actor *authsvc.User, username string) (int64, error) {
+	switch authsvc.SelfOrAdmin(actor, username) {
+	case authsvc.AccessSelf:
+		return actor.ID, nil
+	case authsvc.AccessAdmin:
+		u, err := s.store.UserByUsername(ctx, username)
+		if err != nil {
+			return 0, err
+		}
+		return u.ID, nil
+	default:
+		return 0, authsvc.ErrHoldOtherUser
+	}
+}
+
+// owner is the OwnerID of a resolution by actor: admins reach every hold.
+func owner(actor *authsvc.User) int64 {
+	if actor.IsAdmin {
+		return 0
+	}
+	return actor.ID
+}
+
+// CaptureHold charges a hold; see authsvc.HoldService.
+func (s *Holds) CaptureHold(ctx context.Context, actor *authsvc.User, id int64, req authsvc.CaptureRequest) (*authsvc.HoldCapture, error) {
+	var v authsvc.Validator
+	var amount authsvc.Cents
+	if strings.TrimSpace(req.Amount) != "" {
+		amount = amountField(&v, req.Amount)
+	}
+	textFields(&v, req.ReferenceID, req.Description)
+	if err := v.Err(); err != nil {
+		return nil, s.refused(err)
+	}
+	c, replayed, err := s.store.CaptureHold(ctx, &authsvc.HoldResolution{HoldID: id, OwnerID: owner(actor),
+		Amount: amount, ReferenceID: req.ReferenceID, Description: req.Description})
+	if errors.Is(err, authsvc.ErrCaptureExceedsHold) {
+		return nil, s.refused(authsvc.ValidationError(authsvc.CaptureExceedsHoldField()))
+	}
+	var stateErr *authsvc.HoldStateError
+	if errors.As(err, &stateErr) && stateErr.Hold.Status == authsvc.HoldExpired && stateErr.Resolved {
+		s.events.HoldEvent(string(authsvc.HoldExpired)) // this capture found it due and resolved it
+		s.audit(stateErr.Hold, "hold expired", false)
+	}
+	if err != nil {
+		return nil, s.refused(err)
+	}
+	if afterCaptureCommit != nil {
+		afterCaptureCommit()
+	}
+	if !replayed {
+		s.metrics.Used(c.Transaction.Amount)
+		s.events.HoldEvent(string(authsvc.HoldCaptured))
+	}
+	s.audit(c.Hold, "hold captured", replayed)
+	return c, nil
+}
+
+// VoidHold releases one of the actor's holds (any hold for an admin).
+func (s *Holds) VoidHold(ctx context.Context, actor *authsvc.User, id int64) (*authsvc.Hold, error) {
+	return s.void(ctx, &authsvc.HoldResolution{HoldID: id, OwnerID: owner(actor)})
+}
+
+// VoidHoldByID releases any user's hold (the admin CLI).
+func (s *Holds) VoidHoldByID(ctx context.Context, id int64) (*authsvc.Hold, error) {
+	return s.void(ctx, &authsvc.HoldResolution{HoldID: id})
+}
+
+func (s *Holds) void(ctx context.Context, r *authsvc.HoldResolution) (*authsvc.Hold, error) {
+	h, resolved, err := s.store.VoidHold(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if resolved {
+		s.events.HoldEvent(string(h.Status))
+	}
+	s.audit(h, "hold "+string(h.Status), !resolved)
+	return h, nil
+}
+
+// ListHolds returns a page of the actor's own holds.
+func (s *Holds) ListHolds(ctx context.Context, actor *authsvc.User, req authsvc.HoldListRequest) (*authsvc.HoldPage, error) {
+	return s.list(ctx, actor.ID, req)
+}
+
+// HoldsByUsername returns a page of the named user's holds (the admin CLI).
+func (s *Holds) HoldsByUsername(ctx context.Context, username string, req authsvc.HoldListRequest) (*authsvc.HoldPage, error) {
+	u, err := s.store.UserByUsername(ctx, username)
+	if err != nil {
+		return nil, err
+	}
+	return s.list(ctx, u.ID, req)
+}
+
+func (s *Holds) list(ctx context.Context, userID int64, req authsvc.HoldListRequest) (*authsvc.HoldPage, error) {
+	if err := ValidateHoldList(&req); err != nil {
+		return nil, err
+	}
+	holds, err := s.store.ListHolds(ctx, authsvc.HoldQuery{UserID: userID, Status: authsvc.HoldStatus(req.Status),
+		After: req.After, Limit: req.Limit + 1})
+	if err != nil {
+		return nil, err
+	}
+	page := &authsvc.HoldPage{Holds: holds}
+	if len(holds) > req.Limit {
+		page.Holds = holds[:req.Limit]
+		next := page.Holds[req.Limit-1].ID
+		page.NextAfter = &next
+	}
+	return page, nil
+}
+
+// ValidateHoldList fills in the default limit and reports every bad query
+// parameter at once.
+func ValidateHoldList(req *authsvc.HoldListRequest) error {
+	var v authsvc.Validator
+	if req.Limit == 0 {
+		req.Limit = authsvc.DefaultHoldLimit
+	}
+	if req.Status != "" && !authsvc.HoldStatus(req.Status).Valid() {
+		v.Add(authsvc.MsgHoldStatus, authsvc.TypeEnum, "query", "status")
+	}
+	if req.After < 0 {
+		v.Add("ensure this value is greater than or equal to 0", authsvc.TypeGreaterThanEqual, "query", "after")
+	}
+	switch {
+	case req.Limit < 1:
+		v.Add("ensure this value is between 1 and 200", authsvc.TypeGreaterThanEqual, "query", "limit")
+	case req.Limit > authsvc.MaxHoldLimit:
+		v.Add("ensure this value is between 1 and 200", authsvc.TypeLessThanEqual, "query", "limit")
+	}
+	return v.Err()
+}
+
+// ExpireHolds resolves every due pending hold as expired, a batch per
+// transaction, and returns how many this call resolved.
+func (s *Holds) ExpireHolds(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		ids, err := s.store.ExpireHolds(ctx, expiryBatch)
+		total += len(ids)
+		if err != nil {
+			return total, err
+		}
+		for _, id := range ids {
+			s.events.HoldEvent(string(authsvc.HoldExpired))
+			s.log.Info().Int64("hold_id", id).Msg("hold expired")
+		}
+		if len(ids) < expiryBatch {
+			return total, nil
+		}
+	}
+}
+
+// RunExpiry sweeps due holds every interval until ctx is cancelled. Every
+// replica may run it: the store hands each hold to one sweeper.
+func (s *Holds) RunExpiry(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := s.ExpireHolds(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error().Err(err).Msg("hold expiry sweep failed")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// refused counts a refusal with a domain reason and returns err unchanged.
+func (s *Holds) refused(err error) error {
+	if code := authsvc.ErrorCode(err); code != authsvc.EINTERNAL && code != authsvc.EUNAVAILABLE {
+		s.metrics.Refused(authsvc.ErrorReason(err))
+	}
+	return err
+}
+
+func (s *Holds) audit(h *authsvc.Hold, msg string, replayed bool) {
+	ev := s.log.Info().Int64("user_id", h.UserID).Int64("hold_id", h.ID).Str("status", string(h.Status)).
+		Stringer("amount", h.Amount).Bool("replayed", replayed)
+	if h.CapturedAmount != nil {
+		ev = ev.Stringer("captured", *h.CapturedAmount)
+	}
+	ev.Msg(msg)
+}
+
+// amountField parses an amount into v's errors (see authsvc.ParseAmount).
+func amountField(v *authsvc.Validator, raw string) authsvc.Cents {
+	amount, err := authsvc.ParseAmount(raw)
+	var ae *authsvc.AmountError
+	if errors.As(err, &ae) {
+		v.Add(ae.Msg, ae.Type, "body", "amount")
+	}
+	return amount
+}
+
+// textFields checks reference_id and description as a credit request's.
+func textFields(v *authsvc.Validator, ref, desc *string) {
+	if ref != nil && utf8.RuneCountInString(*ref) > authsvc.MaxReferenceLen {
+		v.Add("ensure this value has at most 128 characters", authsvc.TypeStringTooLong, "body", "reference_id")
+	}
+	if desc != nil && utf8.RuneCountInString(*desc) > authsvc.MaxDescriptionLen {
+		v.Add("ensure this value has at most 500 characters", authsvc.TypeStringTooLong, "body", "description")
+	}
+	for _, f := range []struct {
+		name string
+		text *string
+	}{{"reference_id", ref}, {"description", desc}} {
+		if f.text != nil && strings.ContainsRune(*f.text, 0) {
+			v.Add(authsvc.MsgNoNUL, authsvc.TypeValueError, "body", f.name)
+		}
+	}
+}

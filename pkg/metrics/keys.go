@@ -1,0 +1,52 @@
+package metrics
+
+import (
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// KeyMetrics satisfies keys.Metrics: the signing-key refresh of a replica.
+// A replica whose refreshes fail misses key rotations: alert on
+// authsvc_signing_keys_refreshes_total{result="error"} or on a stale
+// authsvc_signing_keys_last_refresh_timestamp_seconds.
+type KeyMetrics struct {
+	refreshes *prometheus.CounterVec
+	last      prometheus.Gauge
+}
+
+// Keys returns the adapter for keys.Options.Metrics, registering its
+// metrics on first use.
+func (m *Metrics) Keys() KeyMetrics {
+	refreshes := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace,
+		Name: "signing_keys_refreshes_total", Help: "Reads of the signing keys by result (ok, error)."}, []string{"result"})
+	last := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace,
+		Name: "signing_keys_last_refresh_timestamp_seconds", Help: "When the signing keys were last read successfully (Unix time)."})
+	return KeyMetrics{refreshes: register(m.reg, refreshes), last: register(m.reg, last)}
+}
+
+// register registers c, or returns the collector already registered under
+// its name.
+func register[C prometheus.Collector](reg *prometheus.Registry, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic(err)
+	}
+	return c
+}
+
+// KeysRefreshed counts one read of the signing keys; err is nil on success.
+func (k KeyMetrics) KeysRefreshed(err error) {
+	if err != nil {
+		k.refreshes.WithLabelValues("error").Inc()
+		return
+	}
+	k.refreshes.WithLabelValues("ok").Inc()
+	k.last.Set(float64(time.Now().UnixNano()) / 1e9)
+}

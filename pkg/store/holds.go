@@ -1,0 +1,425 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/jmoiron/sqlx"
+)
+
+// holdColumns is the column list every hold query selects.
+const holdColumns = `id, user_id, amount, status, captured_amount, transaction_id, reference_id, description,
+	created_at, expires_at, resolved_at`
+
+// The holds' SQL. Every change to a hold changes user_credits.held in the
+// same transaction; the CHECK (held >= 0 AND balance - held >= 0) on that row
+// makes "available >= 0" and "released at most once" the database's rules
+// too. Lock order, to stay deadlock-free: hold rows first, then balance rows
+// (ascending user id when there are several).
+const (
+	sqlReserveHold = `UPDATE user_credits SET held = held + ?
+		WHERE user_id = ? AND balance - held >= ? RETURNING held`
+	sqlInsertHold = `INSERT INTO credit_holds (user_id, amount, status, reference_id, description, created_at, expires_at)
+		VALUES (?, ?, 'pending', ?, ?, ?, ?) RETURNING id`
+	sqlFindHoldReference = `SELECT ` + holdColumns + ` FROM credit_holds WHERE user_id = ? AND reference_id = ?`
+	sqlHoldByID          = `SELECT ` + holdColumns + ` FROM credit_holds WHERE id = ?`
+	sqlCaptureBalance    = `UPDATE user_credits SET balance = balance - ?, held = held - ?, updated_at = ?
+		WHERE user_id = ? RETURNING balance`
+	sqlReleaseHeld = `UPDATE user_credits SET held = held - ? WHERE user_id = ? RETURNING held`
+	sqlResolveHold = `UPDATE credit_holds SET status = ?, captured_amount = ?, transaction_id = ?, resolved_at = ?
+		WHERE id = ? AND status = 'pending' RETURNING id`
+	sqlTransactionByID = `SELECT ` + transactionColumns + ` FROM credit_transactions WHERE id = ?`
+	sqlDueHolds        = `SELECT id, user_id, amount FROM credit_holds
+		WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`
+)
+
+// forUpdate returns q with a row-lock clause on PostgreSQL; SQLite has one
+// writer at a time (immediate transactions), so it needs none.
+func (db *DB) forUpdate(q, clause string) string {
+	if db.Dialect == Postgres {
+		return q + " " + clause
+	}
+	return q
+}
+
+// CreateHold reserves h.Amount of the user's available balance and records
+// the hold, in one transaction; see authsvc.HoldStore.
+func (db *DB) CreateHold(ctx context.Context, h *authsvc.NewHold) (*authsvc.Hold, bool, error) {
+	if h.Amount <= 0 || h.Amount > authsvc.MaxAmount || h.ExpiresIn <= 0 {
+		return nil, false, fmt.Errorf("create hold: bad hold (%s for %s)", h.Amount, h.ExpiresIn)
+	}
+	if h.ReferenceID != nil && *h.ReferenceID == "" {
+		h.ReferenceID = nil
+	}
+	for _, q := range []string{sqlReserveHold, sqlInsertHold} {
+		if _, err := db.prepared(ctx, q); err != nil {
+			return nil, false, err
+		}
+	}
+	var (
+		out      *authsvc.Hold
+		replayed bool
+	)
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		out, replayed, err = db.createHoldInTx(ctx, tx, h)
+		return err
+	})
+	if err != nil && h.ReferenceID != nil && isUniqueViolation(err) {
+		// A concurrent request with the same reference committed first.
+		orig, ferr := findHoldReference(ctx, db.pool, h.UserID, *h.ReferenceID)
+		if ferr != nil {
+			return nil, false, mapError(fmt.Errorf("read original hold: %w", ferr))
+		}
+		return orig, true, holdReplayError(orig, h)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return out, replayed, nil
+}
+
+func (db *DB) createHoldInTx(ctx context.Context, tx *sqlx.Tx, h *authsvc.NewHold) (*authsvc.Hold, bool, error) {
+	if h.ReferenceID != nil {
+		orig, err := findHoldReference(ctx, tx, h.UserID, *h.ReferenceID)
+		if err == nil {
+			return orig, true, holdReplayError(orig, h)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, false, fmt.Errorf("find hold reference: %w", err)
+		}
+	}
+	var held int64
+	err := db.txQueryRow(ctx, tx, sqlReserveHold, int64(h.Amount), h.UserID, int64(h.Amount)).Scan(&held)
+	if errors.Is(err, sql.ErrNoRows) || IsCheckViolation(err) {
+		if h.ReferenceID != nil {
+			// A concurrent repeat may have reserved the money and committed
+			// while we waited on the row lock (PostgreSQL).
+			if orig, ferr := findHoldReference(ctx, tx, h.UserID, *h.ReferenceID); ferr == nil {
+				return orig, true, holdReplayError(orig, h)
+			}
+		}
+		return nil, false, authsvc.ErrInsufficientCredits
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("reserve: %w", err)
+	}
+	now := db.Now()
+	out := &authsvc.Hold{UserID: h.UserID, Amount: h.Amount, Status: authsvc.HoldPending,
+		ReferenceID: h.ReferenceID, Description: h.Description, CreatedAt: now,
+		ExpiresAt: now.Add(h.ExpiresIn).Truncate(time.Microsecond)}
+	err = db.txQueryRow(ctx, tx, sqlInsertHold, h.UserID, int64(h.Amount), h.ReferenceID, h.Description,
+		now, out.ExpiresAt).Scan(&out.ID)
+	if err != nil {
+		return nil, false, fmt.Errorf("insert hold: %w", err)
+	}
+	return out, false, nil
+}
+
+// holdReplayError is nil when orig is a true repeat of h (same amount).
+func holdReplayError(orig *authsvc.Hold, h *authsvc.NewHold) error {
+	if orig.Amount != h.Amount {
+		return authsvc.ErrIdempotencyConflict
+	}
+	return nil
+}
+
+func findHoldReference(ctx context.Context, q sqlx.QueryerContext, userID int64, ref string) (*authsvc.Hold, error) {
+	var h authsvc.Hold
+	if err := sqlx.GetContext(ctx, q, &h, sqlx.Rebind(bindTypeOf(q), sqlFindHoldReference), userID, ref); err != nil {
+		return nil, err
+	}
+	return utcHold(&h), nil
+}
+
+// utcHold normalizes the hold's times to UTC.
+func utcHold(h *authsvc.Hold) *authsvc.Hold {
+	h.CreatedAt, h.ExpiresAt = h.CreatedAt.UTC(), h.ExpiresAt.UTC()
+	if h.ResolvedAt != nil {
+		t := h.ResolvedAt.UTC()
+		h.ResolvedAt = &t
+	}
+	return h
+}
+
+// lockHold reads hold r.HoldID inside tx, locking its row on PostgreSQL.
+// Another owner's hold is authsvc.ErrHoldNotFound, like a missing one.
+func (db *DB) lockHold(ctx context.Context, tx *sqlx.Tx, r *authsvc.HoldResolution) (*authsvc.Hold, error) {
+	var h authsvc.Hold
+	err := tx.GetContext(ctx, &h, tx.Rebind(db.forUpdate(sqlHoldByID, "FOR UPDATE")), r.HoldID)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && r.OwnerID != 0 && h.UserID != r.OwnerID) {
+		return nil, authsvc.ErrHoldNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read hold: %w", err)
+	}
+	return utcHold(&h), nil
+}
+
+// resolve moves a locked pending hold to status and returns it updated.
+func (db *DB) resolve(ctx context.Context, tx *sqlx.Tx, h *authsvc.Hold, status authsvc.HoldStatus,
+	captured *authsvc.Cents, txID *int64, now time.Time) (*authsvc.Hold, error) {
+	var id int64
+	err := db.txQueryRow(ctx, tx, sqlResolveHold, string(status), (*int64)(captured), txID, now, h.ID).Scan(&id)
+	if err != nil {
+		// ErrNoRows: the hold was not pending after all, which the row lock
+		// (or SQLite's single writer) rules out; never resolve twice.
+		return nil, fmt.Errorf("resolve hold %d: %w", h.ID, err)
+	}
+	out := *h
+	out.Status, out.CapturedAmount, out.TransactionID, out.ResolvedAt = status, captured, txID, &now
+	return &out, nil
+}
+
+// release gives a pending hold's amount back to the available balance and
+// resolves the hold as status (voided or expired).
+func (db *DB) release(ctx context.Context, tx *sqlx.Tx, h *authsvc.Hold, status authsvc.HoldStatus, now time.Time) (*authsvc.Hold, error) {
+	var held int64
+	if err := db.txQueryRow(ctx, tx, sqlReleaseHeld, int64(h.Amount), h.UserID).Scan(&held); err != nil {
+		return nil, fmt.Errorf("release hold %d: %w", h.ID, err)
+	}
+	return db.resolve(ctx, tx, h, status, nil, nil, now)
+}
+
+// CaptureHold charges a pending hold and releases the rest, in one
+// transaction; see authsvc.HoldStore and authsvc.HoldService.
+func (db *DB) CaptureHold(ctx context.Context, r *authsvc.HoldResolution) (*authsvc.HoldCapture, bool, error) {
+	if r.Amount < 0 {
+		return nil, false, fmt.Errorf("capture hold: bad amount %s", r.Amount)
+	}
+	if r.ReferenceID != nil && *r.ReferenceID == "" {
+		r.ReferenceID = nil
+	}
+	for _, q := range []string{sqlCaptureBalance, sqlInsertTransaction, sqlResolveHold} {
+		if _, err := db.prepared(ctx, q); err != nil {
+			return nil, false, err
+		}
+	}
+	var (
+		out      *authsvc.HoldCapture
+		replayed bool
+		refused  error // a refusal that still commits (a due hold resolved as expired)
+	)
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		h, err := db.lockHold(ctx, tx, r)
+		if err != nil {
+			return err
+		}
+		amount := r.Amount
+		if amount == 0 {
+			amount = h.Amount
+		}
+		now := db.Now()
+		switch {
+		case h.Status != authsvc.HoldPending:
+			out, err = db.captureReplay(ctx, tx, h, r, amount)
+			replayed = err == nil
+			return err
+		case !now.Before(h.ExpiresAt):
+			// Due but not yet swept: resolve it as expired now, and refuse.
+			h, err = db.release(ctx, tx, h, authsvc.HoldExpired, now)
+			if err != nil {
+				return err
+			}
+			refused = &authsvc.HoldStateError{Hold: h, Resolved: true}
+			return nil
+		case amount > h.Amount:
+			return authsvc.ErrCaptureExceedsHold
+		}
+		out, err = db.captureInTx(ctx, tx, h, r, amount, now)
+		return err
+	})
+	if err != nil && isUniqueViolation(err) {
+		// The reference was taken by another transaction meanwhile.
+		return nil, false, authsvc.ErrIdempotencyConflict
+	}
+	if err == nil {
+		err = refused
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return out, replayed, nil
+}
+
+// captureReplay answers a capture of a hold that is no longer pending: the
+// original result when the hold was captured by the same reference (and
+// amount), else the hold's state as a refusal.
+func (db *DB) captureReplay(ctx context.Context, tx *sqlx.Tx, h *authsvc.Hold, r *authsvc.HoldResolution, amount authsvc.Cents) (*authsvc.HoldCapture, error) {
+	if h.Status != authsvc.HoldCaptured || r.ReferenceID == nil || h.TransactionID == nil {
+		return nil, &authsvc.HoldStateError{Hold: h}
+	}
+	var t authsvc.Transaction
+	if err := tx.GetContext(ctx, &t, tx.Rebind(sqlTransactionByID), *h.TransactionID); err != nil {
+		return nil, fmt.Errorf("read capture transaction: %w", err)
+	}
+	if t.ReferenceID == nil || *t.ReferenceID != *r.ReferenceID {
+		return nil, &authsvc.HoldStateError{Hold: h}
+	}
+	if h.CapturedAmount == nil || *h.CapturedAmount != amount {
+		return nil, authsvc.ErrIdempotencyConflict
+	}
+	t.CreatedAt = t.CreatedAt.UTC()
+	return &authsvc.HoldCapture{Hold: h, Transaction: &t}, nil
+}
+
+// captureInTx debits amount, releases the whole hold, writes the
+// credit_used transaction and resolves the hold as captured.
+func (db *DB) captureInTx(ctx context.Context, tx *sqlx.Tx, h *authsvc.Hold, r *authsvc.HoldResolution, amount authsvc.Cents, now time.Time) (*authsvc.HoldCapture, error) {
+	if r.ReferenceID != nil {
+		_, err := findReference(ctx, tx, &authsvc.LedgerEntry{UserID: h.UserID, Type: authsvc.CreditUsed, ReferenceID: r.ReferenceID})
+		if err == nil {
+			return nil, authsvc.ErrIdempotencyConflict // used by a plain use or another capture
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("find reference: %w", err)
+		}
+	}
+	var balance int64
+	if err := db.txQueryRow(ctx, tx, sqlCaptureBalance, int64(amount), int64(h.Amount), now, h.UserID).Scan(&balance); err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	desc := r.Description
+	if desc == nil {
+		desc = h.Description
+	}
+	t := &authsvc.Transaction{UserID: h.UserID, Amount: amount, Type: authsvc.CreditUsed, ReferenceID: r.ReferenceID,
+		Description: desc, CreatedAt: now, NewBalance: authsvc.Cents(balance)}
+	err := db.txQueryRow(ctx, tx, sqlInsertTransaction, h.UserID, int64(amount), string(authsvc.CreditUsed),
+		r.ReferenceID, desc, balance, now, h.UserID).Scan(&t.ID, &t.Seq) // seq: under the balance row's lock
+	if err != nil {
+		return nil, fmt.Errorf("insert transaction: %w", err)
+	}
+	captured := amount
+	resolved, err := db.resolve(ctx, tx, h, authsvc.HoldCaptured, &captured, &t.ID, now)
+	if err != nil {
+		return nil, err
+	}
+	return &authsvc.HoldCapture{Hold: resolved, Transaction: t}, nil
+}
+
+// VoidHold releases a pending hold (as expired when it is past its expiry);
+// a hold already voided or expired is returned unchanged, a captured one is
+// refused with its state. See authsvc.HoldStore.
+func (db *DB) VoidHold(ctx context.Context, r *authsvc.HoldResolution) (*authsvc.Hold, bool, error) {
+	if _, err := db.prepared(ctx, sqlResolveHold); err != nil {
+		return nil, false, err
+	}
+	var (
+		out      *authsvc.Hold
+		resolved bool
+	)
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		h, err := db.lockHold(ctx, tx, r)
+		if err != nil {
+			return err
+		}
+		switch h.Status {
+		case authsvc.HoldVoided, authsvc.HoldExpired:
+			out = h
+			return nil
+		case authsvc.HoldCaptured:
+			return &authsvc.HoldStateError{Hold: h}
+		}
+		now := db.Now()
+		status := authsvc.HoldVoided
+		if !now.Before(h.ExpiresAt) {
+			status = authsvc.HoldExpired
+		}
+		out, err = db.release(ctx, tx, h, status, now)
+		resolved = err == nil
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return out, resolved, nil
+}
+
+// ListHolds returns up to q.Limit of the user's holds (of q.Status when set)
+// with ids below q.After (when set), newest first.
+func (db *DB) ListHolds(ctx context.Context, q authsvc.HoldQuery) ([]*authsvc.Hold, error) {
+	query := `SELECT ` + holdColumns + ` FROM credit_holds WHERE user_id = ?`
+	args := []any{q.UserID}
+	if q.Status != "" {
+		query += ` AND status = ?`
+		args = append(args, string(q.Status))
+	}
+	if q.After > 0 {
+		query += ` AND id < ?`
+		args = append(args, q.After)
+	}
+	query += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, q.Limit)
+	holds := []*authsvc.Hold{}
+	if err := db.pool.SelectContext(ctx, &holds, db.pool.Rebind(query), args...); err != nil {
+		return nil, mapError(fmt.Errorf("list holds: %w", err))
+	}
+	for _, h := range holds {
+		utcHold(h)
+	}
+	return holds, nil
+}
+
+// ExpireHolds resolves up to limit due pending holds as expired, in one
+// transaction, and returns their ids. On PostgreSQL the due rows are taken
+// with FOR UPDATE SKIP LOCKED, so concurrent sweepers (one per replica)
+// split the work and never resolve a hold twice; a capture or void holding
+// a hold's lock is skipped and decides that hold itself.
+func (db *DB) ExpireHolds(ctx context.Context, limit int) ([]int64, error) {
+	var ids []int64
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		now := db.Now()
+		var due []struct {
+			ID     int64         `db:"id"`
+			UserID int64         `db:"user_id"`
+			Amount authsvc.Cents `db:"amount"`
+		}
+		if err := tx.SelectContext(ctx, &due, tx.Rebind(db.forUpdate(sqlDueHolds, "FOR UPDATE SKIP LOCKED")), now, limit); err != nil {
+			return fmt.Errorf("due holds: %w", err)
+		}
+		if len(due) == 0 {
+			return nil
+		}
+		perUser := map[int64]int64{}
+		for _, d := range due {
+			perUser[d.UserID] += int64(d.Amount)
+			ids = append(ids, d.ID)
+		}
+		users := make([]int64, 0, len(perUser))
+		for u := range perUser {
+			users = append(users, u)
+		}
+		slices.Sort(users) // one lock order for every sweeper
+		for _, u := range users {
+			var held int64
+			if err := tx.QueryRowxContext(ctx, tx.Rebind(sqlReleaseHeld), perUser[u], u).Scan(&held); err != nil {
+				return fmt.Errorf("release expired holds of user %d: %w", u, err)
+			}
+		}
+		q, args, err := sqlx.In(`UPDATE credit_holds SET status = 'expired', resolved_at = ?
+			WHERE id IN (?) AND status = 'pending'`, now, ids)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, tx.Rebind(q), args...)
+		if err != nil {
+			return fmt.Errorf("expire holds: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != int64(len(ids)) {
+			return fmt.Errorf("expire holds: %d of %d resolved (%v)", n, len(ids), err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+var _ authsvc.HoldStore = (*DB)(nil)
