@@ -3,10 +3,13 @@ package cmd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
@@ -20,6 +23,7 @@ import (
 // globalFlags are the flags every command takes.
 type globalFlags struct {
 	configFile  string
+	envFile     string
 	databaseURL string
 	output      string
 }
@@ -36,6 +40,8 @@ type app struct {
 	log  zerolog.Logger
 	ship *logship.Shipper // Logstash shipping (serve with log.logstash_addr), else nil
 	db   *store.DB
+	// draining is set at SIGTERM: /readyz answers 503 from then on.
+	draining atomic.Bool
 
 	// clock is the one clock of the process: the store stamps rows with it,
 	// the token issuer signs with it, the use cases decide with it.
@@ -59,12 +65,20 @@ func (a *app) load(cmd *cobra.Command, flagKeys map[string]string) error {
 	for flag, key := range flagKeys {
 		keys[flag] = key
 	}
-	cfg, err := config.Load(config.Options{File: a.flags.configFile, Flags: cmd.Flags(), FlagKeys: keys})
+	cfg, err := config.Load(config.Options{File: a.flags.configFile, EnvFile: a.flags.envFile,
+		Flags: cmd.Flags(), FlagKeys: keys})
 	if err != nil {
 		return usageError{err}
 	}
 	a.cfg = cfg
-	a.log, a.ship = newLogger(cfg, a.streams.Err, cmd.Name() == "serve")
+	serving := cmd.Name() == "serve"
+	a.log, a.ship = newLogger(cfg, a.streams.Err, serving)
+	if serving {
+		// Once per start: admin commands in scripts would repeat them on every call.
+		for _, n := range cfg.Notices {
+			a.log.Warn().Msg(n)
+		}
+	}
 	return nil
 }
 
@@ -83,15 +97,29 @@ func newLogger(cfg *config.Config, w io.Writer, serving bool) (zerolog.Logger, *
 	}
 	out := w
 	if cfg.Log.Format == "console" {
-		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: !isTerminal(w)}
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: !isTerminal(w),
+			FieldsExclude: []string{atTimestamp}}
 	}
-	local := zerolog.New(out).Level(level).With().Timestamp().Str("service", "authsvc").Logger()
+	local := zerolog.New(out).Level(level).Hook(logstashTimestamp{}).With().Timestamp().
+		Str("service", "authsvc").Logger()
 	if !serving || cfg.Log.LogstashAddr == "" {
 		return local, nil
 	}
 	ship := logship.New(logship.Options{Addr: cfg.Log.LogstashAddr, Logger: local})
-	return zerolog.New(zerolog.MultiLevelWriter(out, ship)).Level(level).With().Timestamp().
-		Str("service", "authsvc").Logger(), ship
+	return zerolog.New(zerolog.MultiLevelWriter(out, ship)).Level(level).Hook(logstashTimestamp{}).
+		With().Timestamp().Str("service", "authsvc").Logger(), ship
+}
+
+// atTimestamp is the field Logstash and Kibana key on.
+const atTimestamp = "@timestamp"
+
+// logstashTimestamp adds @timestamp (RFC 3339 in UTC with milliseconds) to
+// every JSON line, beside zerolog's time.
+type logstashTimestamp struct{}
+
+// Run implements zerolog.Hook.
+func (logstashTimestamp) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
+	e.Str(atTimestamp, zerolog.TimestampFunc().UTC().Format("2006-01-02T15:04:05.000Z07:00"))
 }
 
 func isTerminal(w any) bool {
@@ -103,23 +131,44 @@ func isTerminal(w any) bool {
 	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }
 
-// openDB opens the pool and waits up to wait for the database to answer.
+// openDB opens the existing database and waits up to wait for it to answer.
+// It never creates one: a missing SQLite file is exit code 5. Only serve and
+// migrate up create the database, through openOrCreateDB.
 func (a *app) openDB(ctx context.Context, wait time.Duration) (*store.DB, error) {
+	return a.open(ctx, wait, false)
+}
+
+// openOrCreateDB is openDB that creates a missing SQLite database (serve,
+// migrate up).
+func (a *app) openOrCreateDB(ctx context.Context, wait time.Duration) (*store.DB, error) {
+	return a.open(ctx, wait, true)
+}
+
+func (a *app) open(ctx context.Context, wait time.Duration, create bool) (*store.DB, error) {
 	if a.db != nil {
 		return a.db, nil
 	}
 	db, err := store.Open(a.cfg.Database.URL, store.Options{
-		MaxOpenConns: a.cfg.Database.MaxOpenConns,
-		MaxIdleConns: a.cfg.Database.MaxIdleConns,
-		Logger:       a.log,
-		Clock:        a.clock,
-		WrapDriver:   a.build.WrapDriver,
+		MaxOpenConns:         a.cfg.Database.MaxOpenConns,
+		MaxIdleConns:         a.cfg.Database.MaxIdleConns,
+		Logger:               a.log,
+		Clock:                a.clock,
+		QueryTimeout:         a.cfg.Database.QueryTimeout,
+		NoPreparedStatements: !a.cfg.PreparedStatementsOn(),
+		SQLiteSynchronous:    a.cfg.Database.SQLiteSynchronous,
+		WrapDriver:           a.build.WrapDriver,
+		MustExist:            !create,
 	})
-	if err != nil {
-		return nil, err
+	if err == nil {
+		if err = db.WaitReady(ctx, wait); err != nil {
+			db.Close()
+		}
 	}
-	if err := db.WaitReady(ctx, wait); err != nil {
-		db.Close()
+	if errors.Is(err, store.ErrNoDatabase) {
+		return nil, &authsvc.Error{Code: authsvc.EUNAVAILABLE, Reason: authsvc.ReasonDatabaseMissing,
+			Message: msgNoDatabase(a.cfg.Database.URL)} // the path is in the message already
+	}
+	if err != nil {
 		return nil, err
 	}
 	a.db = db
@@ -152,4 +201,15 @@ func (a *app) print(v any, text string) error {
 	}
 	_, err := fmt.Fprintln(a.streams.Out, text)
 	return err
+}
+
+// msgNoDatabase is the error of an admin command run on a missing database.
+func msgNoDatabase(raw string) string {
+	if store.SQLitePath(raw) == "" { // PostgreSQL: never show the password; createdb first
+		if u, err := url.Parse(raw); err == nil {
+			raw = u.Redacted()
+		}
+		return fmt.Sprintf(authsvc.MsgDatabaseMissingPostgres, raw)
+	}
+	return fmt.Sprintf(authsvc.MsgDatabaseMissingSQLite, raw)
 }

@@ -56,11 +56,23 @@ func newCLI(t testing.TB, databaseURL string, env ...string) *cli {
 		"AUTHSVC_AUTH_BCRYPT_COST=4",
 		"AUTHSVC_AUTH_SECRET_KEY=" + strings.Repeat("k", 40),
 		"AUTHSVC_LOG_LEVEL=debug",
+		"AUTHSVC_SERVER_SHUTDOWN_DELAY=0s",
 	}
 	if databaseURL != "" {
 		base = append(base, "AUTHSVC_DATABASE_URL="+databaseURL)
 	}
 	return &cli{t: t, dir: t.TempDir(), env: append(base, env...)}
+}
+
+// newMigratedCLI is newCLI on a database that `migrate up` has created:
+// admin commands never create one themselves.
+func newMigratedCLI(t testing.TB, databaseURL string, env ...string) *cli {
+	t.Helper()
+	c := newCLI(t, databaseURL, env...)
+	if r := c.run("migrate", "up"); r.code != 0 {
+		t.Fatalf("migrate up: exit %d: %s", r.code, r.stderr)
+	}
+	return c
 }
 
 func (c *cli) command(ctx context.Context, stdin string, args ...string) *exec.Cmd {

@@ -52,7 +52,7 @@ func newUserCommand(a *app) *cobra.Command {
 	}
 	c.AddCommand(newUserCreateCommand(a), newUserPromoteCommand(a), newUserDeleteCommand(a),
 		newUserListCommand(a), newUserShowCommand(a), newUserSessionsCommand(a), newUserLogoutCommand(a),
-		newUserVerifyCommand(a))
+		newUserVerifyCommand(a), newUserImportCommand(a))
 	return c
 }
 

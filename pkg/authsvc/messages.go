@@ -1,6 +1,9 @@
 package authsvc
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // The one table of client messages: every sentence a client of the HTTP API
 // (or a user of the CLI) reads comes from here, so that none is written
@@ -87,6 +90,7 @@ const (
 	ReasonInvalidText         = "invalid_text"
 	ReasonPasswordTooLong     = "password_too_long"
 	ReasonDatabaseUnavailable = "database_unavailable"
+	ReasonDatabaseReadOnly    = "database_read_only"
 	ReasonConflict            = "conflict"
 	ReasonSessionNotFound     = "session_not_found"
 	ReasonEmailNotVerified    = "email_not_verified"
@@ -118,12 +122,18 @@ const (
 	TypeDatetimeParsing     = "datetime_parsing"
 )
 
+// DatabaseRetryAfter is the Retry-After of a 503 from the database
+// (unreachable, timed out or read-only): about how long a restart or a
+// failover takes.
+const DatabaseRetryAfter = 5 * time.Second
+
 // Sentinel errors. Compare with errors.Is; attach a cause with With (which
 // copies, so a sentinel is never changed).
 var (
 	ErrNotFound            = &Error{Code: ENOTFOUND, Message: "not found"}
 	ErrConflict            = &Error{Code: ECONFLICT, Reason: ReasonConflict, Message: "already exists"}
-	ErrUnavailable         = &Error{Code: EUNAVAILABLE, Reason: ReasonDatabaseUnavailable, Message: "database unavailable"}
+	ErrUnavailable         = &Error{Code: EUNAVAILABLE, Reason: ReasonDatabaseUnavailable, Message: "database unavailable", RetryAfter: DatabaseRetryAfter}
+	ErrReadOnly            = &Error{Code: EUNAVAILABLE, Reason: ReasonDatabaseReadOnly, Message: "database is read-only", RetryAfter: DatabaseRetryAfter}
 	ErrInvalidText         = &Error{Code: EINVALID, Reason: ReasonInvalidText, Message: MsgUnstorableText}
 	ErrUserNotFound        = &Error{Code: ENOTFOUND, Reason: ReasonUserNotFound, Message: MsgUserNotFound}
 	ErrUsernameTaken       = &Error{Code: ECONFLICT, Reason: ReasonUsernameTaken, Message: MsgUsernameTaken}
@@ -206,4 +216,34 @@ var (
 	ErrHoldNotPending     = &Error{Code: ECONFLICT, Reason: ReasonHoldNotPending, Message: MsgHoldNotPending}
 	ErrHoldOtherUser      = &Error{Code: EFORBIDDEN, Reason: ReasonForbidden, Message: MsgHoldOtherUser}
 	ErrCaptureExceedsHold = &Error{Code: EVALIDATION, Reason: "capture_exceeds_hold", Message: "capture amount exceeds the held amount"}
+)
+
+// Messages of the admin command line's newcomer checks and of user import
+// (the CLI's users read these).
+const (
+	// MsgDatabaseMissingSQLite and MsgDatabaseMissingPostgres take the URL
+	// (PostgreSQL's with the password redacted).
+	MsgDatabaseMissingSQLite   = "database %s does not exist (run authsvc migrate up or authsvc serve first)"
+	MsgDatabaseMissingPostgres = "database %s does not exist (create it, e.g. with createdb, then run authsvc migrate up)"
+	MsgMailDriverLog           = "mail.driver is log: nothing is sent; set mail.host (MAIL_SERVER) to send through SMTP"
+	MsgImportNothingKept       = "nothing was imported (fix the file, or use --continue to skip bad rows)"
+	MsgImportConflictNothing   = "nothing was imported (use --continue to skip such rows)"
+	MsgImportUsernameTaken     = "username belongs to an existing user with another email"
+	MsgImportEmailTaken        = "email belongs to an existing user with another username"
+	MsgImportBadUsername       = "username %q is not 3-32 characters of A-Z a-z 0-9 _ . -"
+	MsgImportBadEmail          = "email %q is not a valid email address"
+	MsgImportNoHash            = "hashed_password is missing"
+	MsgImportBadHash           = "hashed_password is not a bcrypt hash ($2a$, $2b$ or $2y$, 60 characters)"
+	MsgImportBadBool           = "%s %q is not true or false"
+	MsgImportBadTime           = "created_at %q is not a timestamp like 2024-05-01T12:00:00Z"
+	MsgImportNegative          = "balance %q is negative"
+	MsgImportBalanceLimit      = "the balance would exceed the largest balance an account may hold"
+	MsgImportEmpty             = "the file is empty"
+	MsgImportNotJSON           = "not a JSON object: %v"
+	MsgImportNoColumn          = "CSV header %q has no %s column (want username, email, hashed_password, is_admin, created_at, balance)"
+
+	ReasonDatabaseMissing  = "database_missing"
+	ReasonImportUnreadable = "import_unreadable"
+	ReasonImportBadRow     = "import_bad_row"
+	ReasonImportConflict   = "import_conflict"
 )
