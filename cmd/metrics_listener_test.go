@@ -2,10 +2,9 @@ package cmd_test
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/authsvc/authsvc/internal/testkit"
 )
 
 // Review finding 3: no unauthenticated endpoint tells whether an account
@@ -16,8 +15,16 @@ func TestMetricsCannotTellWhetherAnAccountExists(t *testing.T) {
 	t.Parallel()
 	t.Run("with server.metrics_addr, /metrics moves to its own listener", func(t *testing.T) {
 		t.Parallel()
-		metricsAddr := testkit.FreeAddr(t)
-		s := newCLI(t, "", "AUTHSVC_SERVER_METRICS_ADDR="+metricsAddr).startServer()
+		// A kernel-picked port, read from the log: no race with parallel tests.
+		s := newCLI(t, "", "AUTHSVC_SERVER_METRICS_ADDR=127.0.0.1:0").startServer()
+		var metricsAddr string
+		waitFor(t, func() bool {
+			m := regexp.MustCompile(`metrics listening.*addr=(127\.0\.0\.1:\d+)`).FindStringSubmatch(s.logs.String())
+			if m != nil {
+				metricsAddr = m[1]
+			}
+			return m != nil
+		})
 		if code, _ := s.get(t, "/metrics"); code != http.StatusNotFound {
 			t.Fatalf("public /metrics: %d, want 404", code)
 		}

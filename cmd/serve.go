@@ -23,9 +23,12 @@ answers 503 at once while the listener keeps accepting and serving for
 server.shutdown_delay (default 5s, so load balancers stop sending first);
 then the listener closes, in-flight requests finish (at most
 server.shutdown_grace), the background workers stop, the database is closed
-and the process exits 0.`,
+and the process exits 0. With server.metrics_addr set, GET /metrics is served
+on that second listener only (for Prometheus); otherwise the API's listener
+serves it without the series that could tell whether an account exists.`,
 		Example: `  authsvc serve
   authsvc serve --addr 127.0.0.1:9000
+  AUTHSVC_SERVER_METRICS_ADDR=127.0.0.1:9090 authsvc serve
   AUTHSVC_DATABASE_URL=postgres://postgres@localhost/authsvc?sslmode=disable authsvc serve`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -97,9 +97,11 @@ func TestAuditListCommand(t *testing.T) {
 				} `json:"events"`
 				NextCursor *string `json:"next_cursor"`
 			}
+			decodeJSON[map[string]any](t, c.run("token", "issue", "ada", "--ttl", "5m", "-o", "json"))
 			all := decodeJSON[page](t, c.run("audit", "list", "--user", "ada", "-o", "json"))
-			if len(all.Events) != 2 || all.Events[0].Event != "user.promoted" || all.Events[1].Event != "user.registered" ||
-				all.Events[0].Details["via"] != "cli" || all.NextCursor != nil {
+			if len(all.Events) != 3 || all.Events[0].Event != "token.issued" || all.Events[1].Event != "user.promoted" ||
+				all.Events[2].Event != "user.registered" || all.Events[1].Details["via"] != "cli" ||
+				all.Events[0].Details["session_id"] == nil || all.NextCursor != nil {
 				t.Fatalf("audit list = %+v", all)
 			}
 			first := decodeJSON[page](t, c.run("audit", "list", "--limit", "1", "-o", "json"))

@@ -35,7 +35,7 @@ func (s *Service) reauthenticate(ctx context.Context, p *authsvc.Principal, pass
 	if err := s.hasher.Compare(p.User.PasswordHash, password); err != nil {
 		if isCode(err, authsvc.EUNAUTHORIZED) {
 			s.opts.Metrics.LoginFailed()
-			s.recordFailure(ctx, p.User, key, failures)
+			s.recordFailure(ctx, p.User, failures)
 			return authsvc.ErrWrongPassword.With(err)
 		}
 		return err

@@ -32,7 +32,7 @@ type Metrics interface {
 	TokenIssued()
 	// TokenRefused is called for every refused access token; reason is one
 	// of token's Reason* constants or "revoked", "stale_version",
-	// "user_gone", "session_expired", "already_refreshed".
+	// "user_gone", "session_expired", "already_refreshed", "session_ended".
 	TokenRefused(reason string)
 }
 

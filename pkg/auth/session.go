@@ -63,17 +63,19 @@ func (s *Service) createUser(ctx context.Context, r authsvc.Registration, self b
 	} else {
 		ev.Details = cli(ev.Details)
 	}
-	if err := s.db.CreateUser(audited(ctx, ev), u, welcome); err != nil {
+	// The account, its audit event, the welcome email and (unless verified
+	// already) the link verifying its email: one transaction.
+	var verify *authsvc.EmailVerification
+	mail := []*authsvc.OutboundEmail{welcome}
+	if !u.EmailVerified() {
+		var link *authsvc.OutboundEmail
+		verify, link = s.newVerification(u, u.Email)
+		mail = append(mail, link)
+	}
+	if err := s.db.RegisterUser(audited(ctx, ev), u, verify, mail...); err != nil {
 		return nil, err
 	}
 	s.log.Info().Int64("user_id", u.ID).Bool("is_admin", u.IsAdmin).Msg("user created")
-	if !u.EmailVerified() {
-		// The account exists now: a failure here must not fail the
-		// registration; POST /auth/verify-email/resend sends another link.
-		if _, err := s.queueVerification(ctx, u, 0); err != nil {
-			s.log.Error().Err(err).Int64("user_id", u.ID).Msg("queue verification email failed")
-		}
-	}
 	return u, nil
 }
 
@@ -105,7 +107,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (*authsv
 	if err != nil {
 		if isCode(err, authsvc.EUNAUTHORIZED) {
 			s.opts.Metrics.LoginFailed() // the attempt stays counted
-			s.recordFailure(ctx, u, key, failures)
+			s.recordFailure(ctx, u, failures)
 		}
 		return nil, err
 	}
@@ -120,18 +122,22 @@ func (s *Service) Login(ctx context.Context, username, password string) (*authsv
 	return s.startSession(ctx, u, 0, event(authsvc.AuditLoginSucceeded, u.ID, u.ID, nil))
 }
 
-// recordFailure records a failed password check of the username key (u nil
+// recordFailure records a failed password check of u (nil
 // for an unknown user), and login.limited when it used the last attempt of
 // the window: once per window, however long an attacker keeps trying.
-func (s *Service) recordFailure(ctx context.Context, u *authsvc.User, key string, failures int) {
+//
+// A submitted name that is no account's is not recorded: people type their
+// password into the username field, and the trail must never hold one.
+func (s *Service) recordFailure(ctx context.Context, u *authsvc.User, failures int) {
 	var target int64
+	details := func() map[string]any { return map[string]any{"unknown_user": true} }
 	if u != nil {
 		target = u.ID
+		details = func() map[string]any { return map[string]any{"username": u.Username} }
 	}
-	details := map[string]any{"username": key}
-	events := []*authsvc.AuditEvent{event(authsvc.AuditLoginFailed, 0, target, details)}
+	events := []*authsvc.AuditEvent{event(authsvc.AuditLoginFailed, 0, target, details())}
 	if failures == s.opts.FailedLoginLimit {
-		events = append(events, event(authsvc.AuditLoginLimited, 0, target, map[string]any{"username": key}))
+		events = append(events, event(authsvc.AuditLoginLimited, 0, target, details()))
 	}
 	s.record(ctx, events...)
 }
@@ -303,7 +309,7 @@ func (s *Service) IssueToken(ctx context.Context, username string, ttl time.Dura
 	if ttl <= 0 {
 		return nil, authsvc.ErrTokenLifetime
 	}
-	return s.startSession(ctx, u, ttl, nil)
+	return s.startSession(ctx, u, ttl, event(authsvc.AuditTokenIssued, 0, u.ID, cli(map[string]any{"ttl": ttl.String()})))
 }
 
 // refusalReason is the metrics reason of a refused token ("" if none).

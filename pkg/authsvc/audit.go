@@ -14,6 +14,7 @@ const (
 	AuditLoginLimited         = "login.limited"
 	AuditLogout               = "logout"
 	AuditRefreshed            = "token.refreshed"
+	AuditTokenIssued          = "token.issued" // by the CLI (`authsvc token issue`)
 	AuditPasswordChanged      = "password.changed"
 	AuditPasswordResetRequest = "password.reset_requested"
 	AuditPasswordReset        = "password.reset"
@@ -26,13 +27,16 @@ const (
 	AuditSessionsEnded        = "sessions.ended"
 	AuditCreditsAdded         = "credits.added"
 	AuditCreditsUsed          = "credits.used"
+	AuditKeyGenerated         = "key.generated" // signing keys (`authsvc keys …`)
+	AuditKeyActivated         = "key.activated"
+	AuditKeyRetired           = "key.retired"
 )
 
 // AuditEvents lists every event name.
 var AuditEvents = []string{AuditRegistered, AuditLoginSucceeded, AuditLoginFailed, AuditLoginLimited, AuditLogout,
-	AuditRefreshed, AuditPasswordChanged, AuditPasswordResetRequest, AuditPasswordReset, AuditEmailVerified,
+	AuditRefreshed, AuditTokenIssued, AuditPasswordChanged, AuditPasswordResetRequest, AuditPasswordReset, AuditEmailVerified,
 	AuditEmailChanged, AuditEmailChangeRequested, AuditAccountDeleted, AuditPromoted, AuditDemoted,
-	AuditSessionsEnded, AuditCreditsAdded, AuditCreditsUsed}
+	AuditSessionsEnded, AuditCreditsAdded, AuditCreditsUsed, AuditKeyGenerated, AuditKeyActivated, AuditKeyRetired}
 
 // AuditEvent is one security event. ActorID is who acted (0: nobody known,
 // e.g. the CLI or a failed login), TargetID whose account it concerns.

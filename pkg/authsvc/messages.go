@@ -37,7 +37,6 @@ const (
 	MsgAdminsOnly          = "Administrators only"
 	MsgSessionNotFound     = "Session not found"
 	MsgSessionEnded        = "Session ended"
-	MsgLoggedOut           = "Successfully logged out"
 	MsgInvalidVerifyToken  = "Invalid or expired verification token"
 	MsgEmailNotVerified    = "Email address not verified"
 	MsgEmailVerified       = "Email verified successfully"

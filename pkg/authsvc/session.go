@@ -91,4 +91,8 @@ type VerificationStore interface {
 	// SetEmailVerified marks the user's current email verified (the CLI).
 	// ENOTFOUND.
 	SetEmailVerified(ctx context.Context, userID int64) (*User, error)
+	// RegisterUser is UserStore.CreateUser that also stores verify (the
+	// link confirming the new user's email; its UserID is set) in the same
+	// transaction. ErrUsernameTaken, ErrEmailTaken.
+	RegisterUser(ctx context.Context, u *User, verify *EmailVerification, mail ...*OutboundEmail) error
 }

@@ -22,7 +22,7 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, p *authsvc.Princi
 		n, err := strconv.Atoi(raw)
 		if err != nil {
 			s.writeError(w, r, authsvc.ValidationError(authsvc.FieldError{Loc: []string{"query", "limit"},
-				Msg: "Input should be a valid integer", Type: "int_parsing"}))
+				Msg: authsvc.MsgNotAnInteger, Type: authsvc.TypeIntParsing}))
 			return
 		}
 		if n == 0 {

@@ -232,3 +232,19 @@ func TestAuditTrail(t *testing.T) {
 		})
 	}
 }
+
+// People type their password into the username field: a failed login for a
+// name that is no account's records no name.
+func TestAuditNeverRecordsAnUnknownUsername(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		root := e.admin("root")
+		typo := "Hunter2-my-pass"
+		e.secret(typo)
+		e.login(typo, "whatever-it-is-123").want(t, http.StatusUnauthorized, "invalid_credentials")
+		page := e.audit(root.Token, url.Values{"event": {authsvc.AuditLoginFailed}})
+		if len(page.Events) != 1 || page.Events[0].TargetID != 0 || page.Events[0].Details["unknown_user"] != true ||
+			page.Events[0].Details["username"] != nil {
+			t.Fatalf("events = %+v", page.Events)
+		}
+	})
+}

@@ -166,7 +166,7 @@ func (s *Server) verifyEmail(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, messageResponse{"Email verified successfully"})
+	writeJSON(w, http.StatusOK, messageResponse{authsvc.MsgEmailVerified})
 }
 
 func (s *Server) resendVerification(w http.ResponseWriter, r *http.Request) {
@@ -181,7 +181,7 @@ func (s *Server) resendVerification(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, messageResponse{"Verification email sent if the account exists and is not verified yet"})
+	writeJSON(w, http.StatusOK, messageResponse{authsvc.MsgVerificationSent})
 }
 
 func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
@@ -239,9 +239,9 @@ func (s *Server) changeEmail(w http.ResponseWriter, r *http.Request, p *authsvc.
 		s.writeError(w, r, err)
 		return
 	}
-	msg := "Email updated successfully"
+	msg := authsvc.MsgEmailUpdated
 	if !strings.EqualFold(u.Email, req.NewEmail) { // auth.require_verified_email: waiting for the link
-		msg = "Confirmation link sent to the new address; the email changes once it is confirmed"
+		msg = authsvc.MsgEmailChangePending
 	}
 	writeJSON(w, http.StatusOK, emailChangedResponse{Message: msg, Username: u.Username, Email: u.Email})
 }

@@ -47,6 +47,12 @@ func TestRequestPathUsesIndexes(t *testing.T) {
 		`INSERT INTO login_failures (username, window_start, failures) SELECT 'filler' || g, now(), 1 FROM generate_series(1, $1) g`,
 		`INSERT INTO email_outbox (kind, recipient, data, status, next_attempt_at, created_at)
 			SELECT 'welcome', 'filler' || g || '@example.com', '{}', 'sent', now(), now() FROM generate_series(1, $1) g`,
+		`INSERT INTO sessions (id, user_id, created_at, refreshed_at, expires_at)
+			SELECT 'sess' || id, id, now(), now(), now() + interval '1 hour' FROM users`,
+		`INSERT INTO email_verification_tokens (user_id, email, token_hash, expires_at, used, created_at)
+			SELECT id, email, 'vhash' || id, now() + interval '1 day', false, now() FROM users`,
+		`INSERT INTO audit_events (created_at, event, actor_id, target_id, details)
+			SELECT now(), 'login.succeeded', id, id, '{}' FROM users`,
 	}
 	for _, q := range load {
 		args := []any{}
@@ -121,6 +127,25 @@ func TestRequestPathUsesIndexes(t *testing.T) {
 	e.do("PUT", "/auth/users/alice/email", map[string]string{"new_email": "alice.new@example.com", "current_password": alice.Password},
 		alice.Token).want(t, http.StatusOK, "")
 	alice.Token = e.token("alice", alice.Password)
+	// Issue 14: verification, sessions, logout scopes, the audit trail.
+	e.do("POST", "/auth/verify-email", map[string]string{"token": latestLinkToken(t, e, db, "/verify-email?token=")}, "").
+		want(t, http.StatusOK, "")
+	e.do("POST", "/auth/verify-email", map[string]string{"token": "no-such-token"}, "").want(t, http.StatusBadRequest, "invalid_token")
+	e.do("POST", "/auth/verify-email/resend", map[string]string{"email": "alice.new@example.com"}, "").want(t, http.StatusOK, "")
+	e.do("POST", "/auth/verify-email/resend", map[string]string{"email": "nobody@example.com"}, "").want(t, http.StatusOK, "")
+	alice.Token = e.token("alice", alice.Password)
+	second := e.token("alice", alice.Password)
+	e.do("GET", "/auth/sessions", nil, alice.Token).want(t, http.StatusOK, "")
+	e.do("DELETE", "/auth/sessions/"+sidOf(t, second), nil, alice.Token).want(t, http.StatusOK, "")
+	e.do("DELETE", "/auth/sessions/sess1", nil, alice.Token).want(t, http.StatusNotFound, "session_not_found")
+	e.token("alice", alice.Password)
+	e.do("POST", "/auth/logout?scope=others", nil, alice.Token).want(t, http.StatusOK, "")
+	e.do("POST", "/auth/logout?scope=global", nil, alice.Token).want(t, http.StatusOK, "")
+	alice.Token = e.token("alice", alice.Password)
+	first := e.do("GET", "/admin/audit?limit=5", nil, root.Token).want(t, http.StatusOK, "")
+	e.do("GET", "/admin/audit?limit=5&cursor="+first["next_cursor"].(string), nil, root.Token).want(t, http.StatusOK, "")
+	e.do("GET", "/admin/audit?user=alice", nil, root.Token).want(t, http.StatusOK, "")
+	e.do("GET", "/admin/audit?event=logout&limit=5", nil, root.Token).want(t, http.StatusOK, "")
 	e.do("DELETE", "/auth/users/alice", map[string]string{"password": alice.Password}, alice.Token).want(t, http.StatusOK, "")
 	e.Auth.Wait() // the reset requests' rows are written after their responses
 
@@ -141,7 +166,8 @@ func TestRequestPathUsesIndexes(t *testing.T) {
 			t.Errorf("%s (%.0f rows) was read by %d sequential scan(s) on the request path: a query without an index", table, a.rows, seq)
 		}
 	}
-	for _, table := range []string{"users", "user_credits", "credit_transactions", "credit_holds", "revoked_tokens", "login_failures", "password_reset_tokens"} {
+	for _, table := range []string{"users", "user_credits", "credit_transactions", "credit_holds", "revoked_tokens", "login_failures", "password_reset_tokens",
+		"sessions", "email_verification_tokens", "audit_events"} {
 		if after[table].idx == before[table].idx {
 			t.Errorf("%s: no index scan counted; the workload or the counters did not reach it", table)
 		}
@@ -169,6 +195,34 @@ func latestResetToken(t *testing.T, e *env, db *sqlx.DB) string {
 	tok := link.Query().Get("token")
 	e.secret(tok)
 	return tok
+}
+
+// latestLinkToken reads the token of the newest queued email whose link
+// contains marker, through the primary key.
+func latestLinkToken(t *testing.T, e *env, db *sqlx.DB, marker string) string {
+	t.Helper()
+	e.Auth.Wait()
+	var rows []string
+	if err := db.Select(&rows, `SELECT data FROM email_outbox ORDER BY id DESC LIMIT 10`); err != nil {
+		t.Fatal(err)
+	}
+	for _, data := range rows {
+		var m map[string]string
+		if err := json.Unmarshal([]byte(data), &m); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(m["link"], marker) {
+			link, err := url.Parse(m["link"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok := link.Query().Get("token")
+			e.secret(tok)
+			return tok
+		}
+	}
+	t.Fatalf("no recent email links to %s", marker)
+	return ""
 }
 
 // tableScans is what PostgreSQL counted for one table: its size as of the

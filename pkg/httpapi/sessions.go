@@ -43,5 +43,5 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request, p *authsvc.P
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, messageResponse{"Session ended"})
+	writeJSON(w, http.StatusOK, messageResponse{authsvc.MsgSessionEnded})
 }

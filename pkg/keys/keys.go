@@ -118,10 +118,20 @@ func (s *Service) Generate(ctx context.Context, alg string) (*authsvc.SigningKey
 	}
 	k := &authsvc.SigningKey{KID: kp.KID, Alg: kp.Alg, State: authsvc.KeyNext, PublicKey: kp.PublicDER,
 		PrivateKey: s.sealer.Seal(kp.KID, kp.PrivateDER), CreatedAt: s.clock()}
-	if err := s.store.CreateSigningKey(ctx, k); err != nil {
+	if err := s.store.CreateSigningKey(keyAudit(ctx, authsvc.AuditKeyGenerated, k.KID, k.Alg, nil), k); err != nil {
 		return nil, err
 	}
 	return k, nil
+}
+
+// keyAudit returns ctx carrying the audit event of a key change, written in
+// the change's transaction. Key changes come from the admin CLI.
+func keyAudit(ctx context.Context, event, kid, alg string, extra map[string]any) context.Context {
+	details := map[string]any{"kid": kid, "alg": alg, "via": "cli"}
+	for k, v := range extra {
+		details[k] = v
+	}
+	return authsvc.WithAudit(ctx, &authsvc.AuditEvent{Event: event, Details: details})
 }
 
 // Activate makes the next key kid sign every new access token. The key that
@@ -157,7 +167,8 @@ func (s *Service) Activate(ctx context.Context, kid string) (*authsvc.SigningKey
 		}
 	}
 	now := s.clock()
-	if err := s.store.ActivateSigningKey(ctx, kid, now, now.Add(s.ttl+s.Propagation())); err != nil {
+	if err := s.store.ActivateSigningKey(keyAudit(ctx, authsvc.AuditKeyActivated, k.KID, k.Alg, nil), kid, now,
+		now.Add(s.ttl+s.Propagation())); err != nil {
 		return nil, err
 	}
 	return s.key(ctx, kid)
@@ -182,6 +193,7 @@ func (s *Service) Retire(ctx context.Context, kid string, force bool) (*authsvc.
 	case k.State == authsvc.KeyRetired && !force:
 		return nil, stateConflict(fmt.Sprintf(authsvc.MsgKeyTokensValid, k.KID, k.VerifyUntil.Format(time.RFC3339)))
 	}
+	ctx = keyAudit(ctx, authsvc.AuditKeyRetired, k.KID, k.Alg, map[string]any{"from": string(k.State), "force": force})
 	if err := s.store.RetireSigningKey(ctx, kid, k.State, now, now); err != nil {
 		return nil, err
 	}

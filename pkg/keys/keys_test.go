@@ -209,3 +209,37 @@ func TestActivateWaitsForPropagation(t *testing.T) {
 		t.Fatalf("activated at %v, before every replica could see it (%v)", got.ActivatedAt, live.ReadyAt(k))
 	}
 }
+
+// Signing-key changes are security events: each is in the audit trail, once,
+// written with its change.
+func TestKeyChangesAreAudited(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			f := newFixture(t, b)
+			ctx := context.Background()
+			k, err := f.svc.Generate(ctx, token.AlgEdDSA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.clock.Advance(2 * time.Second)
+			if _, err := f.svc.Activate(ctx, k.KID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.svc.Activate(ctx, k.KID); authsvc.ErrorCode(err) != authsvc.ECONFLICT { // no change, no event
+				t.Fatalf("second activation: %v", err)
+			}
+			if _, err := f.svc.Retire(ctx, k.KID, true); err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range []string{authsvc.AuditKeyGenerated, authsvc.AuditKeyActivated, authsvc.AuditKeyRetired} {
+				events, err := f.db.AuditEvents(ctx, authsvc.AuditFilter{Event: name, Limit: 10})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(events) != 1 || events[0].Details["kid"] != k.KID || events[0].Details["alg"] != k.Alg {
+					t.Fatalf("%s: %+v", name, events)
+				}
+			}
+		})
+	}
+}

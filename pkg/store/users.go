@@ -53,6 +53,13 @@ func uniqueUserError(err error) error {
 // queues mail in the same transaction. It returns
 // ECONFLICT with Reason "username_taken" or "email_taken".
 func (db *DB) CreateUser(ctx context.Context, u *authsvc.User, mail ...*authsvc.OutboundEmail) error {
+	return db.RegisterUser(ctx, u, nil, mail...)
+}
+
+// RegisterUser is CreateUser that also stores verify (the link confirming
+// the new user's email; its UserID is set here) in the same transaction.
+func (db *DB) RegisterUser(ctx context.Context, u *authsvc.User, verify *authsvc.EmailVerification,
+	mail ...*authsvc.OutboundEmail) error {
 	now := db.Now()
 	u.Email = strings.ToLower(u.Email)
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
@@ -71,6 +78,12 @@ func (db *DB) CreateUser(ctx context.Context, u *authsvc.User, mail ...*authsvc.
 		u.TokenVersion, u.CreatedAt, u.UpdatedAt = 1, now, now
 		if p := authsvc.AuditFrom(ctx); p != nil {
 			p.SetSubject(u.ID)
+		}
+		if verify != nil {
+			verify.UserID = u.ID
+			if err := insertVerification(ctx, tx, verify, now); err != nil {
+				return err
+			}
 		}
 		return db.enqueueEmails(ctx, tx, mail...)
 	})

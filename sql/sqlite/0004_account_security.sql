@@ -49,6 +49,7 @@ CREATE TABLE audit_events (
 );
 CREATE INDEX audit_events_created_at_idx ON audit_events (created_at);
 CREATE INDEX audit_events_target_id_idx ON audit_events (target_id, id);
+CREATE INDEX audit_events_actor_id_idx ON audit_events (actor_id, id);
 CREATE INDEX audit_events_event_idx ON audit_events (event, id);
 
 -- +migrate Down
