@@ -52,6 +52,9 @@ type Hold struct {
 	CreatedAt      time.Time  `db:"created_at" json:"created_at"`
 	ExpiresAt      time.Time  `db:"expires_at" json:"expires_at"`
 	ResolvedAt     *time.Time `db:"resolved_at" json:"resolved_at"`
+	// PlacedByAdmin marks a hold an admin placed on another user's account:
+	// only admins may capture or void it.
+	PlacedByAdmin bool `db:"placed_by_admin" json:"-"`
 }
 
 // HoldCapture is the result of a capture: the hold, now captured, and the
@@ -138,6 +141,9 @@ type NewHold struct {
 	ReferenceID *string
 	Description *string
 	ExpiresIn   time.Duration
+	// PlacedByAdmin: an admin places it on another user's account, so only
+	// admins may resolve it (see Hold.PlacedByAdmin).
+	PlacedByAdmin bool
 }
 
 // HoldResolution is a validated capture or void of one hold.

@@ -86,7 +86,7 @@ func (s *Holds) CreateHold(ctx context.Context, actor *authsvc.User, req authsvc
 		return nil, false, s.refused(err)
 	}
 	nh := &authsvc.NewHold{UserID: target, Amount: amount, ReferenceID: req.ReferenceID,
-		Description: req.Description, ExpiresIn: ttl}
+		Description: req.Description, ExpiresIn: ttl, PlacedByAdmin: target != actor.ID}
 	var (
 		h        *authsvc.Hold
 		replayed bool

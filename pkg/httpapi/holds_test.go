@@ -141,6 +141,18 @@ func TestHoldsEndToEnd(t *testing.T) {
 			}
 			e.do("POST", "/credits/holds", map[string]any{"amount": 1, "username": "nobody"}, root.Token).want(t, http.StatusNotFound, "user_not_found")
 		})
+		t.Run("a hold an admin placed on a user is resolved by admins only, not by that user", func(t *testing.T) {
+			// A metering service (admin) reserves 10 of alice's credits for a job;
+			// alice must not capture it for a cent, nor void it and spend the money.
+			h := e.do("POST", "/credits/holds", map[string]any{"amount": 10, "username": "alice"}, root.Token).
+				want(t, http.StatusCreated, "")
+			e.do("POST", holdPath(h, "capture"), map[string]any{"amount": 0.01}, alice.Token).want(t, http.StatusNotFound, "hold_not_found")
+			e.do("POST", holdPath(h, "void"), nil, alice.Token).want(t, http.StatusNotFound, "hold_not_found")
+			c := e.do("POST", holdPath(h, "capture"), map[string]any{"amount": 8}, root.Token).want(t, http.StatusOK, "")
+			if got := c["transaction"].(map[string]any)["amount"]; got != 8.0 {
+				t.Fatalf("the service's capture charged %v, want 8", got)
+			}
+		})
 		t.Run("a repeated hold reference returns the original hold with 200", func(t *testing.T) {
 			a := e.do("POST", "/credits/holds", map[string]any{"amount": 2, "reference_id": "h-1"}, alice.Token).want(t, http.StatusCreated, "")
 			b := e.do("POST", "/credits/holds", map[string]any{"amount": 2, "reference_id": "h-1"}, alice.Token).want(t, http.StatusOK, "")

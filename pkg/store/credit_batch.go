@@ -185,7 +185,7 @@ func (st *batchState) hold(userID int64, h *authsvc.NewHold) authsvc.CreditOutco
 		return authsvc.CreditOutcome{Err: authsvc.ErrInsufficientCredits}
 	}
 	st.held += int64(h.Amount)
-	out := &authsvc.Hold{UserID: userID, Amount: h.Amount, Status: authsvc.HoldPending,
+	out := &authsvc.Hold{UserID: userID, Amount: h.Amount, Status: authsvc.HoldPending, PlacedByAdmin: h.PlacedByAdmin,
 		ReferenceID: h.ReferenceID, Description: h.Description, CreatedAt: st.now,
 		ExpiresAt: st.now.Add(h.ExpiresIn).Truncate(time.Microsecond)}
 	st.holds = append(st.holds, out)
@@ -212,7 +212,7 @@ func (st *batchState) write(ctx context.Context, db *DB, tx *sqlx.Tx, userID int
 	}
 	for _, h := range st.holds {
 		err := db.txQueryRow(ctx, tx, sqlInsertHold, userID, int64(h.Amount), h.ReferenceID, h.Description,
-			h.CreatedAt, h.ExpiresAt).Scan(&h.ID)
+			h.CreatedAt, h.ExpiresAt, h.PlacedByAdmin).Scan(&h.ID)
 		if err != nil {
 			return fmt.Errorf("insert hold: %w", err)
 		}

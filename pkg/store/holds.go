@@ -14,7 +14,7 @@ import (
 
 // holdColumns is the column list every hold query selects.
 const holdColumns = `id, user_id, amount, status, captured_amount, transaction_id, reference_id, description,
-	created_at, expires_at, resolved_at`
+	created_at, expires_at, resolved_at, placed_by_admin`
 
 // The holds' SQL. Every change to a hold changes user_credits.held in the
 // same transaction; the CHECK (held >= 0 AND balance - held >= 0) on that row
@@ -24,8 +24,8 @@ const holdColumns = `id, user_id, amount, status, captured_amount, transaction_i
 const (
 	sqlReserveHold = `UPDATE user_credits SET held = held + ?
 		WHERE user_id = ? AND balance - held >= ? RETURNING held`
-	sqlInsertHold = `INSERT INTO credit_holds (user_id, amount, status, reference_id, description, created_at, expires_at)
-		VALUES (?, ?, 'pending', ?, ?, ?, ?) RETURNING id`
+	sqlInsertHold = `INSERT INTO credit_holds (user_id, amount, status, reference_id, description, created_at, expires_at,
+			placed_by_admin) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?) RETURNING id`
 	sqlFindHoldReference = `SELECT ` + holdColumns + ` FROM credit_holds WHERE user_id = ? AND reference_id = ?`
 	sqlHoldByID          = `SELECT ` + holdColumns + ` FROM credit_holds WHERE id = ?`
 	sqlCaptureBalance    = `UPDATE user_credits SET balance = balance - ?, held = held - ?, updated_at = ?
@@ -110,11 +110,11 @@ func (db *DB) createHoldInTx(ctx context.Context, tx *sqlx.Tx, h *authsvc.NewHol
 		return nil, false, fmt.Errorf("reserve: %w", err)
 	}
 	now := db.Now()
-	out := &authsvc.Hold{UserID: h.UserID, Amount: h.Amount, Status: authsvc.HoldPending,
+	out := &authsvc.Hold{UserID: h.UserID, Amount: h.Amount, Status: authsvc.HoldPending, PlacedByAdmin: h.PlacedByAdmin,
 		ReferenceID: h.ReferenceID, Description: h.Description, CreatedAt: now,
 		ExpiresAt: now.Add(h.ExpiresIn).Truncate(time.Microsecond)}
 	err = db.txQueryRow(ctx, tx, sqlInsertHold, h.UserID, int64(h.Amount), h.ReferenceID, h.Description,
-		now, out.ExpiresAt).Scan(&out.ID)
+		now, out.ExpiresAt, h.PlacedByAdmin).Scan(&out.ID)
 	if err != nil {
 		return nil, false, fmt.Errorf("insert hold: %w", err)
 	}
@@ -148,11 +148,12 @@ func utcHold(h *authsvc.Hold) *authsvc.Hold {
 }
 
 // lockHold reads hold r.HoldID inside tx, locking its row on PostgreSQL.
-// Another owner's hold is authsvc.ErrHoldNotFound, like a missing one.
+// Another owner's hold, and for a non-admin a hold an admin placed, is
+// authsvc.ErrHoldNotFound, like a missing one.
 func (db *DB) lockHold(ctx context.Context, tx *sqlx.Tx, r *authsvc.HoldResolution) (*authsvc.Hold, error) {
 	var h authsvc.Hold
 	err := tx.GetContext(ctx, &h, tx.Rebind(db.forUpdate(sqlHoldByID, "FOR UPDATE")), r.HoldID)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && r.OwnerID != 0 && h.UserID != r.OwnerID) {
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && r.OwnerID != 0 && (h.UserID != r.OwnerID || h.PlacedByAdmin)) {
 		return nil, authsvc.ErrHoldNotFound
 	}
 	if err != nil {
