@@ -96,4 +96,5 @@ type AuthStore interface {
 	SessionStore
 	VerificationStore
 	AuditStore
+	MFAStore
 }
