@@ -20,7 +20,9 @@ var files embed.FS
 func FS() fs.FS { return files }
 
 // Kinds lists the email kinds that have a template pair.
-func Kinds() []string { return []string{"welcome", "password_reset", "email_changed", "verify_email", "mfa_enabled", "mfa_disabled"} }
+func Kinds() []string {
+	return []string{"welcome", "password_reset", "email_changed", "verify_email", "mfa_enabled", "mfa_disabled"}
+}
 
 // TextName returns the file name of kind's plain-text template.
 func TextName(kind string) string { return kind + ".txt.tmpl" }

@@ -215,6 +215,10 @@ func TestMFARecoveryCodesAndDisable(t *testing.T) {
 			}
 			e.do("DELETE", "/auth/mfa/totp", map[string]string{"password": u.Password, "code": e.code(secret, 0)}, u.Token).
 				want(t, http.StatusBadRequest, "mfa_not_enabled")
+			var n int
+			if err := e.SQL().Get(&n, e.SQL().Rebind(`SELECT COUNT(*) FROM audit_events WHERE target_id = ? AND event IN ('mfa.enabled', 'mfa.disabled')`), u.ID); err != nil || n != 2 {
+				t.Errorf("mfa audit events: %d (%v), want 2", n, err)
+			}
 		})
 	})
 }
