@@ -244,6 +244,11 @@ func TestCreateManyUsers(t *testing.T) {
 			t.Fatalf("exit %d, %d lines", r.code, len(lines))
 		}
 	})
+	t.Run("user list --limit 0 lists every user, as it always did", func(t *testing.T) {
+		if all := decodeJSON[[]userJSON](t, c.run("user", "list", "--limit", "0", "-o", "json")); len(all) != n {
+			t.Fatalf("--limit 0: %d users, want %d", len(all), n)
+		}
+	})
 	t.Run("user list --all streams past its read page, each user once in id order", func(t *testing.T) {
 		db, err := sql.Open("postgres", dbURL)
 		if err != nil {
@@ -267,7 +272,7 @@ func TestCreateManyUsers(t *testing.T) {
 		}
 	})
 	t.Run("a bad --limit or --after is a usage error", func(t *testing.T) {
-		expectExit(t, c.run("user", "list", "--limit", "0"), 2)
+		expectExit(t, c.run("user", "list", "--limit", "-1"), 2)
 		expectExit(t, c.run("user", "list", "--after", "-1"), 2)
 	})
 }

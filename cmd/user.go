@@ -241,9 +241,10 @@ with -o json, one JSON array.`,
 			"  authsvc user list --admins -o json\n  authsvc user list --all -o json > users.json",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if limit < 1 {
-				return usagef("--limit must be at least 1")
+			if limit < 0 {
+				return usagef("--limit must not be negative (0: every user, as --all)")
 			}
+			all = all || limit == 0 // what --limit 0 always meant
 			if after < 0 {
 				return usagef("--after must not be negative")
 			}
@@ -283,7 +284,7 @@ with -o json, one JSON array.`,
 			}
 		},
 	}
-	c.Flags().IntVar(&limit, "limit", 100, "at most this many users")
+	c.Flags().IntVar(&limit, "limit", 100, "at most this many users (0: every user, as --all)")
 	c.Flags().Int64Var(&after, "after", 0, "only users whose id is greater (the next page)")
 	c.Flags().BoolVar(&all, "all", false, "every user, streamed (ignores --limit)")
 	c.Flags().BoolVar(&admins, "admins", false, "only admins")

@@ -95,6 +95,9 @@ func TestSessions(t *testing.T) {
 		t.Run("another user's session is 404 and stays alive", func(t *testing.T) {
 			bob := e.register("bob")
 			e.do("DELETE", "/auth/sessions/"+sidOf(t, bob.Token), nil, alice.Token).want(t, http.StatusNotFound, "session_not_found")
+			for _, id := range []string{"%00", "%FF%FE", "no-such-session"} { // NUL and invalid UTF-8: 404 on both databases, never 400 or 500
+				e.do("DELETE", "/auth/sessions/"+id, nil, alice.Token).want(t, http.StatusNotFound, "session_not_found")
+			}
 			if got := e.me(bob.Token); got != http.StatusOK {
 				t.Fatalf("bob's token: %d", got)
 			}

@@ -173,6 +173,24 @@ func TestRequireVerifiedEmail(t *testing.T) {
 				e.do("PUT", "/auth/users/erin/email", map[string]string{"new_email": "contested@example.com",
 					"current_password": erin.Password}, tok).want(t, http.StatusBadRequest, "email_taken")
 			})
+			t.Run("a pending email change dies with a password change or reset", func(t *testing.T) {
+				// Someone holding the password asks to move the account to their
+				// address; the owner, warned by the notice, changes the password.
+				tok := e.token("erin", erin.Password)
+				e.do("PUT", "/auth/users/erin/email", map[string]string{"new_email": "takeover@example.com",
+					"current_password": erin.Password}, tok).want(t, http.StatusOK, "")
+				link := e.lastVerifyToken("takeover@example.com")
+				newPassword := "erin-takes-it-Back-9"
+				e.secret(newPassword)
+				e.do("PUT", "/auth/users/erin/password", map[string]string{"current_password": erin.Password,
+					"new_password": newPassword}, tok).want(t, http.StatusOK, "")
+				erin.Password = newPassword
+				e.verify(link).want(t, http.StatusBadRequest, "invalid_token")
+				me := e.do("GET", "/auth/me", nil, e.token("erin", erin.Password)).want(t, http.StatusOK, "")
+				if me["email"] != "erin.new@example.com" {
+					t.Fatalf("the email moved after the password change: %v", me)
+				}
+			})
 			t.Run("the audit trail has both requests and the confirmed change", func(t *testing.T) {
 				var requested, changed int
 				if err := e.SQL().Get(&requested, e.SQL().Rebind(`SELECT COUNT(*) FROM audit_events WHERE event = ? AND target_id = ?`),
@@ -183,8 +201,8 @@ func TestRequireVerifiedEmail(t *testing.T) {
 					AND details LIKE ?`), "email.verified", erin.ID, `%"email_changed":true%`); err != nil {
 					t.Fatal(err)
 				}
-				if requested != 2 || changed != 1 {
-					t.Fatalf("%d change requests (want 2), %d confirmed changes (want 1)", requested, changed)
+				if requested != 3 || changed != 1 { // the third was ended by a password change
+					t.Fatalf("%d change requests (want 3), %d confirmed changes (want 1)", requested, changed)
 				}
 			})
 		})

@@ -500,7 +500,10 @@ func TestCreditHistoryPaging(t *testing.T) {
 }
 
 // The history migration numbers the rows that exist before it: each user's
-// rows 1…n in the order they were written, and new rows go on from there.
+// rows 1…n in the order they were written, and new rows go on from there;
+// rows the previous release inserts without a number (a rolling upgrade) are
+// numbered too; and on PostgreSQL, whose migration copies the ledger into a
+// new table, the grants on it survive.
 func TestHistoryMigrationNumbersExistingRows(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -508,8 +511,14 @@ func TestHistoryMigrationNumbersExistingRows(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if last := states[len(states)-1].ID; !strings.Contains(last, "history_seq") {
-			t.Skipf("the newest migration is %s, not the history one; nothing to roll back here", last)
+		back := 0 // the history migration and every later one
+		for i, s := range states {
+			if strings.Contains(s.ID, "history_seq") {
+				back = len(states) - i
+			}
+		}
+		if back == 0 {
+			t.Fatal("no history_seq migration")
 		}
 		alice, bob := newLedgerUser(t, db, "alice_mig"), newLedgerUser(t, db, "bob_mig")
 		var aliceRows []*authsvc.Transaction
@@ -517,10 +526,20 @@ func TestHistoryMigrationNumbersExistingRows(t *testing.T) {
 			aliceRows = append(aliceRows, apply(t, db, alice, authsvc.CreditAdded, authsvc.Cents(i), nil))
 			apply(t, db, bob, authsvc.CreditAdded, authsvc.Cents(i), nil)
 		}
-		if n, err := db.MigrateDown(ctx, 1); err != nil || n != 1 {
-			t.Fatalf("down: %d, %v", n, err)
+		role := ""
+		if db.Dialect == store.Postgres {
+			role = fmt.Sprintf("authsvc_test_app_%d", time.Now().UnixNano())
+			db.SQL().MustExec(`CREATE ROLE ` + role)
+			t.Cleanup(func() {
+				db.SQL().Exec(`REVOKE ALL ON credit_transactions FROM ` + role) //nolint:errcheck // the database is dropped anyway
+				db.SQL().Exec(`DROP ROLE ` + role)                              //nolint:errcheck // best effort: roles are cluster-wide
+			})
+			db.SQL().MustExec(`GRANT SELECT, INSERT ON credit_transactions TO ` + role)
 		}
-		if n, err := db.MigrateUp(ctx); err != nil || n != 1 {
+		if n, err := db.MigrateDown(ctx, back); err != nil || n != back {
+			t.Fatalf("down %d: %d, %v", back, n, err)
+		}
+		if n, err := db.MigrateUp(ctx); err != nil || n != back {
 			t.Fatalf("up: %d, %v", n, err)
 		}
 		page, err := db.CreditHistory(ctx, alice, 0, 10, 0)
@@ -539,6 +558,29 @@ func TestHistoryMigrationNumbersExistingRows(t *testing.T) {
 		}
 		if page, err := db.CreditHistory(ctx, bob, 1, 10, 0); err != nil || page.TotalCount != 3 || len(page.Transactions) != 2 {
 			t.Fatalf("bob after the migration: %+v, %v", page, err)
+		}
+
+		t.Run("a row the previous release inserts without seq is numbered", func(t *testing.T) {
+			for range 2 {
+				db.SQL().MustExec(db.SQL().Rebind(`INSERT INTO credit_transactions
+					(user_id, amount, transaction_type, balance_after, created_at) VALUES (?, 1, 'credit_added', 1, ?)`), bob, db.Now())
+			}
+			page, err := db.CreditHistory(ctx, bob, 0, 2, 0)
+			if err != nil || page.TotalCount != 5 || len(page.Transactions) != 2 ||
+				page.Transactions[0].Seq != 5 || page.Transactions[1].Seq != 4 {
+				t.Fatalf("bob after two old-style inserts: %+v, %v", page, err)
+			}
+		})
+		if role != "" {
+			t.Run("grants on the ledger survive the copy", func(t *testing.T) {
+				var ok bool
+				err := db.SQL().Get(&ok, `SELECT has_table_privilege($1, 'credit_transactions', 'SELECT')
+					AND has_table_privilege($1, 'credit_transactions', 'INSERT')
+					AND NOT has_table_privilege($1, 'credit_transactions', 'DELETE')`, role)
+				if err != nil || !ok {
+					t.Fatalf("role %s after the migration: select+insert and not delete = %v, %v", role, ok, err)
+				}
+			})
 		}
 	})
 }

@@ -78,6 +78,9 @@ func (db *DB) Sessions(ctx context.Context, userID int64) ([]*authsvc.Session, e
 // EndSession deletes the user's session id; ENOTFOUND when the user has no
 // such session (another user's session is not found either).
 func (db *DB) EndSession(ctx context.Context, userID int64, id string) error {
+	if !storable(id) { // no session has such an id (PostgreSQL would refuse the text)
+		return authsvc.ErrSessionNotFound
+	}
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM sessions WHERE id = ? AND user_id = ?`), id, userID)
 		if err != nil {

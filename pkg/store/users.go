@@ -200,6 +200,9 @@ func (db *DB) setPassword(ctx context.Context, tx *sqlx.Tx, userID int64, hash s
 	if err := retireResetTokens(ctx, tx, userID); err != nil {
 		return nil, err
 	}
+	if err := retirePendingEmailChanges(ctx, tx, userID, u.Email); err != nil {
+		return nil, err
+	}
 	if _, err := endSessions(ctx, tx, userID, ""); err != nil {
 		return nil, err
 	}

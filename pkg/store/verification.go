@@ -119,6 +119,20 @@ func (db *DB) SetEmailVerified(ctx context.Context, userID int64) (*authsvc.User
 	return u, err
 }
 
+// retirePendingEmailChanges marks used every outstanding link of the user
+// that would move the account to another address than current: a password
+// change or reset is how an owner takes an account back, so an email change
+// asked for with the old password must not outlive it. A link that confirms
+// the current address stays.
+func retirePendingEmailChanges(ctx context.Context, tx *sqlx.Tx, userID int64, current string) error {
+	_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE email_verification_tokens SET used = ?
+		WHERE user_id = ? AND used = ? AND email <> ?`), true, userID, false, current)
+	if err != nil {
+		return fmt.Errorf("retire pending email changes: %w", err)
+	}
+	return nil
+}
+
 // retireVerifications marks every outstanding verification link of the user
 // used (the address they confirm is no longer wanted).
 func retireVerifications(ctx context.Context, tx *sqlx.Tx, userID int64) error {

@@ -9,7 +9,10 @@
 -- take about a minute, where updating every row in place (a second version of
 -- each row, every index updated) takes many times longer. The ledger is locked
 -- against writes first (reads go on), so that no row written meanwhile is left
--- behind in the old table: ledger writes wait for the copy.
+-- behind in the old table: ledger writes wait for the copy. The copy keeps the
+-- columns, defaults, CHECKs, keys, indexes, the id sequence, the foreign keys
+-- that point at the ledger and the grants on it (not comments, policies or
+-- triggers: the ledger has none).
 
 -- +migrate Up
 LOCK TABLE credit_transactions IN EXCLUSIVE MODE;
@@ -33,6 +36,19 @@ ALTER TABLE credit_transactions_numbered ADD COLUMN seq BIGINT NOT NULL
 INSERT INTO credit_transactions_numbered
     SELECT t.*, row_number() OVER (PARTITION BY t.user_id ORDER BY t.id) FROM credit_transactions t;
 ALTER SEQUENCE credit_transactions_id_seq OWNED BY credit_transactions_numbered.id;
+-- The grants on the ledger (an application role's, say) go to the new table.
+-- +migrate StatementBegin
+DO $$
+DECLARE g record;
+BEGIN
+    FOR g IN SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END AS grantee,
+                    a.privilege_type, a.is_grantable
+             FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = 'credit_transactions'::regclass LOOP
+        EXECUTE format('GRANT %s ON credit_transactions_numbered TO %s%s', g.privilege_type, g.grantee,
+                       CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+END $$;
+-- +migrate StatementEnd
 DROP TABLE credit_transactions;
 ALTER TABLE credit_transactions_numbered RENAME TO credit_transactions;
 ALTER TABLE credit_transactions ADD CONSTRAINT credit_transactions_pkey PRIMARY KEY (id);
@@ -52,8 +68,23 @@ BEGIN
     END LOOP;
 END $$;
 -- +migrate StatementEnd
+-- During a rolling upgrade the previous release still inserts ledger rows
+-- without seq; number them as this release does (under the same balance-row
+-- lock). A later release may drop the trigger once no such binary runs.
+-- +migrate StatementBegin
+CREATE FUNCTION credit_transactions_number() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.seq := (SELECT COALESCE(MAX(seq), 0) + 1 FROM credit_transactions WHERE user_id = NEW.user_id);
+    RETURN NEW;
+END $$;
+-- +migrate StatementEnd
+CREATE TRIGGER credit_transactions_number BEFORE INSERT ON credit_transactions
+    FOR EACH ROW WHEN (NEW.seq IS NULL) EXECUTE FUNCTION credit_transactions_number();
+ANALYZE credit_transactions;
 
 -- +migrate Down
+DROP TRIGGER credit_transactions_number ON credit_transactions;
+DROP FUNCTION credit_transactions_number();
 CREATE INDEX credit_transactions_user_id_idx ON credit_transactions (user_id, id);
 DROP INDEX credit_transactions_user_seq_key;
 ALTER TABLE credit_transactions DROP COLUMN seq;
