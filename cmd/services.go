@@ -89,6 +89,7 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 		return nil, err
 	}
 	creditOpts.UserSelfAdd = a.cfg.Credits.UserSelfAdd
+	creditOpts.StepUp = authSvc
 	creditOpts.Logger = a.log
 	return &services{auth: authSvc, credits: credits.New(db, creditOpts), keys: keySvc, tokens: tokens,
 		holds: credits.NewHolds(db, credits.HoldOptions{Logger: a.log, Metrics: creditOpts.Metrics})}, nil

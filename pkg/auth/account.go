@@ -35,7 +35,13 @@ func (s *Service) reauthenticate(ctx context.Context, p *authsvc.Principal, pass
 	if err := s.reauthenticatePassword(ctx, p, password); err != nil {
 		return err
 	}
-	on, err := s.db.MFAEnabled(ctx, p.User.ID)
+	return s.RequireCode(ctx, p.User, code)
+}
+
+// RequireCode implements authsvc.StepUp: nothing when u has no second
+// factor on, else a current TOTP code or an unused recovery code of u.
+func (s *Service) RequireCode(ctx context.Context, u *authsvc.User, code string) error {
+	on, err := s.db.MFAEnabled(ctx, u.ID)
 	if err != nil || !on {
 		return err
 	}
@@ -46,10 +52,10 @@ func (s *Service) reauthenticate(ctx context.Context, p *authsvc.Principal, pass
 	if !isTOTPCode(code) {
 		totpCode, recovery = "", code
 	}
-	if _, err := s.secondFactor(ctx, p.User, totpCode, recovery); err != nil {
+	if _, err := s.secondFactor(ctx, u, totpCode, recovery); err != nil {
 		return err
 	}
-	return s.db.ClearLoginFailures(ctx, strings.ToLower(p.User.Username))
+	return s.db.ClearLoginFailures(ctx, strings.ToLower(u.Username))
 }
 
 // reauthenticatePassword is the password half of reauthenticate.

@@ -164,3 +164,13 @@ type MFAService interface {
 	// Challenge completes a login with its mfa_token and a code or recovery code.
 	Challenge(ctx context.Context, mfaToken, code, recovery string) (*AccessToken, error)
 }
+
+// StepUp asks an actor with a second factor for a current code before a
+// sensitive operation (package auth implements it).
+type StepUp interface {
+	// RequireCode returns nil when u has no second factor on, or code is a
+	// current TOTP code or an unused recovery code of u (used up);
+	// ErrMFACodeRequired for "", EUNAUTHORIZED for a wrong or used code,
+	// ERATELIMIT past the account's failure limit.
+	RequireCode(ctx context.Context, u *User, code string) error
+}

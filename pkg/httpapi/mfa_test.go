@@ -342,3 +342,21 @@ func TestMFARequiredForAdmins(t *testing.T) {
 		})
 	})
 }
+
+func TestMFAAdminCreditsAddAsksForACode(t *testing.T) {
+	forEachMFABackend(t, envConfig{}, func(t *testing.T, e *env) {
+		a := e.admin("boss")
+		u := e.register("henry")
+		e.do("POST", "/credits/add", map[string]any{"amount": 5, "username": u.Name}, a.Token).want(t, http.StatusOK, "")
+		secret, _ := e.enrol(a)
+		e.do("POST", "/credits/add", map[string]any{"amount": 5, "username": u.Name}, a.Token).want(t, http.StatusUnauthorized, "mfa_code_required")
+		e.do("POST", "/credits/add", map[string]any{"amount": 5, "username": u.Name, "code": e.code(secret, 10*time.Minute)}, a.Token).
+			want(t, http.StatusUnauthorized, "invalid_mfa_code")
+		e.do("POST", "/credits/add", map[string]any{"amount": 5, "username": u.Name, "code": e.code(secret, 0)}, a.Token).want(t, http.StatusOK, "")
+		e.do("POST", "/credits/add", map[string]any{"amount": 5, "username": u.Name, "code": e.code(secret, 0)}, a.Token).
+			want(t, http.StatusUnauthorized, "mfa_code_used")
+		if m := e.do("GET", "/credits/balance", nil, u.Token).want(t, http.StatusOK, ""); m["balance"] != float64(10) {
+			t.Fatalf("balance %v, want 10", m["balance"])
+		}
+	})
+}
