@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
@@ -36,6 +37,8 @@ type app struct {
 	log  zerolog.Logger
 	ship *logship.Shipper // Logstash shipping (serve with log.logstash_addr), else nil
 	db   *store.DB
+	// draining is set at SIGTERM: /readyz answers 503 from then on.
+	draining atomic.Bool
 
 	// clock is the one clock of the process: the store stamps rows with it,
 	// the token issuer signs with it, the use cases decide with it.
@@ -109,11 +112,14 @@ func (a *app) openDB(ctx context.Context, wait time.Duration) (*store.DB, error)
 		return a.db, nil
 	}
 	db, err := store.Open(a.cfg.Database.URL, store.Options{
-		MaxOpenConns: a.cfg.Database.MaxOpenConns,
-		MaxIdleConns: a.cfg.Database.MaxIdleConns,
-		Logger:       a.log,
-		Clock:        a.clock,
-		WrapDriver:   a.build.WrapDriver,
+		MaxOpenConns:         a.cfg.Database.MaxOpenConns,
+		MaxIdleConns:         a.cfg.Database.MaxIdleConns,
+		Logger:               a.log,
+		Clock:                a.clock,
+		QueryTimeout:         a.cfg.Database.QueryTimeout,
+		NoPreparedStatements: !a.cfg.PreparedStatementsOn(),
+		SQLiteSynchronous:    a.cfg.Database.SQLiteSynchronous,
+		WrapDriver:           a.build.WrapDriver,
 	})
 	if err != nil {
 		return nil, err

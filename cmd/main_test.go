@@ -56,6 +56,7 @@ func newCLI(t testing.TB, databaseURL string, env ...string) *cli {
 		"AUTHSVC_AUTH_BCRYPT_COST=4",
 		"AUTHSVC_AUTH_SECRET_KEY=" + strings.Repeat("k", 40),
 		"AUTHSVC_LOG_LEVEL=debug",
+		"AUTHSVC_SERVER_SHUTDOWN_DELAY=0s",
 	}
 	if databaseURL != "" {
 		base = append(base, "AUTHSVC_DATABASE_URL="+databaseURL)

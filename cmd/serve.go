@@ -18,9 +18,12 @@ func newServeCommand(a *app) *cobra.Command {
 		Use:   "serve",
 		Short: "Run the HTTP API",
 		Long: `Run the HTTP API. With database.auto_migrate (the default) pending migrations
-are applied first. On SIGINT or SIGTERM the server stops accepting connections,
-lets in-flight requests finish (at most server.shutdown_grace), stops the
-background workers, closes the database and exits 0.`,
+are applied first. On SIGINT or SIGTERM shutdown takes two steps: /readyz
+answers 503 at once while the listener keeps accepting and serving for
+server.shutdown_delay (default 5s, so load balancers stop sending first);
+then the listener closes, in-flight requests finish (at most
+server.shutdown_grace), the background workers stop, the database is closed
+and the process exits 0.`,
 		Example: `  authsvc serve
   authsvc serve --addr 127.0.0.1:9000
   AUTHSVC_DATABASE_URL=postgres://postgres@localhost/authsvc?sslmode=disable authsvc serve`,
@@ -80,6 +83,19 @@ func (a *app) serve(ctx context.Context, wait time.Duration) error {
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
+	// Step 1: stop being ready at once, but keep accepting for the delay,
+	// while load balancers and endpoints controllers notice.
+	a.draining.Store(true)
+	if delay := a.cfg.Server.ShutdownDelay; delay > 0 {
+		a.log.Info().Dur("delay", delay).Msg("draining: /readyz answers 503; still accepting")
+		select {
+		case <-time.After(delay):
+		case err := <-serveErr:
+			stopJobs()
+			return fmt.Errorf("http server: %w", err)
+		}
+	}
+	// Step 2: close the listener and let in-flight requests finish.
 	a.log.Info().Dur("grace", a.cfg.Server.ShutdownGrace).Msg("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.cfg.Server.ShutdownGrace)
 	defer cancel()
@@ -111,11 +127,37 @@ func (a *app) serveMetrics(h http.Handler, errs chan<- error) (*http.Server, err
 	return s, nil
 }
 
-// ready reports whether the service can take traffic: the database answers
-// and no migration is pending.
+// readyTimeout bounds /readyz: it answers within it whatever the database does.
+const readyTimeout = 2 * time.Second
+
+// ready reports whether the service can take traffic: not shutting down,
+// the database answers, accepts writes and has no pending migration. It
+// returns within readyTimeout even when the database hangs.
 func (a *app) ready(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	if a.draining.Load() {
+		return errors.New("shutting down")
+	}
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
+	res := make(chan error, 1)
+	go func() { res <- a.checkDB(ctx) }()
+	select {
+	case err := <-res:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("database: no answer within %s", readyTimeout)
+	}
+}
+
+// checkDB is ready's database probe.
+func (a *app) checkDB(ctx context.Context) error {
+	readOnly, err := a.db.ReadOnly(ctx)
+	if err != nil {
+		return err
+	}
+	if readOnly {
+		return errors.New("database is read-only (standby in recovery or default_transaction_read_only)")
+	}
 	pending, err := a.db.PendingMigrations(ctx)
 	if err != nil {
 		return err

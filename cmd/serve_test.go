@@ -3,6 +3,7 @@ package cmd_test
 import (
 	"bufio"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -84,5 +85,51 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 20s")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// SIGTERM starts a two-step shutdown: /readyz answers 503 at once, new
+// connections are still served during server.shutdown_delay, then the
+// process drains and exits 0.
+func TestServeShutdownDelay(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, "", "AUTHSVC_SERVER_SHUTDOWN_DELAY=3s")
+	s := c.startServer()
+	if code, body := s.get(t, "/readyz"); code != 200 {
+		t.Fatalf("readyz before SIGTERM: %d %s", code, body)
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// The signal is delivered asynchronously: poll, but far below the delay.
+	deadline := time.Now().Add(time.Second)
+	for {
+		code, _ := s.get(t, "/readyz")
+		if code == 503 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz still %d a second after SIGTERM", code)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// A brand-new connection during the delay is accepted and served.
+	tr := &http.Transport{DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get(s.base + "/healthz")
+	if err != nil {
+		t.Fatalf("new connection during the shutdown delay: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("healthz during the delay: %d", resp.StatusCode)
+	}
+	select {
+	case <-s.done:
+		t.Fatal("exited before the shutdown delay was over")
+	default:
+	}
+	if code := s.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("exit code %d, want 0", code)
 	}
 }

@@ -73,7 +73,7 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 		httpapi.AccessLog(a.log, ips), // outermost: also logs CORS preflights
 		httpapi.ObserveRequests(m),
 		httpapi.CORS(a.cfg.Server.CORSAllowedOrigins), // outside the mux: answers OPTIONS
-	}}
+	}, LogSuppressed: m.LogSuppressed}
 	limit, closeLimiter, err := a.rateLimit(ctx, ips, m)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/authsvc/authsvc/pkg/config"
 	"go.yaml.in/yaml/v3"
@@ -80,10 +81,11 @@ type deployment struct {
 		Replicas int `yaml:"replicas"`
 		Template struct {
 			Spec struct {
-				SecurityContext *securityContext `yaml:"securityContext"`
-				InitContainers  []container      `yaml:"initContainers"`
-				Containers      []container      `yaml:"containers"`
-				Volumes         []struct {
+				TerminationGracePeriodSeconds int              `yaml:"terminationGracePeriodSeconds"`
+				SecurityContext               *securityContext `yaml:"securityContext"`
+				InitContainers                []container      `yaml:"initContainers"`
+				Containers                    []container      `yaml:"containers"`
+				Volumes                       []struct {
 					Name      string `yaml:"name"`
 					ConfigMap *struct {
 						Name  string `yaml:"name"`
@@ -358,4 +360,29 @@ func TestSecretAndService(t *testing.T) {
 			t.Errorf("service ports = %+v, want one targeting 8080", svc.Spec.Ports)
 		}
 	})
+}
+
+// The pod's grace period covers both shutdown steps: the delay during which
+// /readyz is 503 but connections are still served, then the drain.
+func TestGracePeriodCoversShutdown(t *testing.T) {
+	var cfg struct {
+		Server struct {
+			ShutdownDelay string `yaml:"shutdown_delay"`
+			ShutdownGrace string `yaml:"shutdown_grace"`
+		} `yaml:"server"`
+	}
+	if err := yaml.Unmarshal([]byte(configYAML(t)), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	delay, err1 := time.ParseDuration(cfg.Server.ShutdownDelay)
+	grace, err2 := time.ParseDuration(cfg.Server.ShutdownGrace)
+	if err1 != nil || err2 != nil || delay <= 0 {
+		t.Fatalf("the ConfigMap must set server.shutdown_delay (> 0) and server.shutdown_grace: %q %q",
+			cfg.Server.ShutdownDelay, cfg.Server.ShutdownGrace)
+	}
+	period := time.Duration(loadDeployment(t).Spec.Template.Spec.TerminationGracePeriodSeconds) * time.Second
+	// A few seconds more for the mail worker's last send and the database close.
+	if need := delay + grace + 5*time.Second; period < need {
+		t.Fatalf("terminationGracePeriodSeconds %s < shutdown_delay %s + shutdown_grace %s + 5s", period, delay, grace)
+	}
 }

@@ -31,6 +31,12 @@ type Outbox interface {
 	// Attempts and moves their NextAttemptAt lease ahead, so that no other
 	// worker claims them until the lease runs out. Safe across processes.
 	ClaimEmails(ctx context.Context, limit int, lease time.Duration) ([]*OutboundEmail, error)
+	// RenewEmailLease moves a claimed email's lease to lease from now,
+	// fenced on its attempt count: ECONFLICT (reason email_lease_lost) when
+	// another worker claimed it since or it is no longer pending. A worker
+	// renews before and while it sends, and stops the send when the lease is
+	// lost.
+	RenewEmailLease(ctx context.Context, e *OutboundEmail, lease time.Duration) error
 	// MarkEmailSent records a successful send and clears the stored data
 	// (which may hold a reset link).
 	MarkEmailSent(ctx context.Context, e *OutboundEmail) error

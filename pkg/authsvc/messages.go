@@ -1,6 +1,9 @@
 package authsvc
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // The one table of client messages: every sentence a client of the HTTP API
 // (or a user of the CLI) reads comes from here, so that none is written
@@ -88,6 +91,7 @@ const (
 	ReasonInvalidText         = "invalid_text"
 	ReasonPasswordTooLong     = "password_too_long"
 	ReasonDatabaseUnavailable = "database_unavailable"
+	ReasonDatabaseReadOnly    = "database_read_only"
 	ReasonConflict            = "conflict"
 	ReasonSessionNotFound     = "session_not_found"
 	ReasonEmailNotVerified    = "email_not_verified"
@@ -119,12 +123,18 @@ const (
 	TypeDatetimeParsing     = "datetime_parsing"
 )
 
+// DatabaseRetryAfter is the Retry-After of a 503 from the database
+// (unreachable, timed out or read-only): about how long a restart or a
+// failover takes.
+const DatabaseRetryAfter = 5 * time.Second
+
 // Sentinel errors. Compare with errors.Is; attach a cause with With (which
 // copies, so a sentinel is never changed).
 var (
 	ErrNotFound            = &Error{Code: ENOTFOUND, Message: "not found"}
 	ErrConflict            = &Error{Code: ECONFLICT, Reason: ReasonConflict, Message: "already exists"}
-	ErrUnavailable         = &Error{Code: EUNAVAILABLE, Reason: ReasonDatabaseUnavailable, Message: "database unavailable"}
+	ErrUnavailable         = &Error{Code: EUNAVAILABLE, Reason: ReasonDatabaseUnavailable, Message: "database unavailable", RetryAfter: DatabaseRetryAfter}
+	ErrReadOnly            = &Error{Code: EUNAVAILABLE, Reason: ReasonDatabaseReadOnly, Message: "database is read-only", RetryAfter: DatabaseRetryAfter}
 	ErrInvalidText         = &Error{Code: EINVALID, Reason: ReasonInvalidText, Message: MsgUnstorableText}
 	ErrUserNotFound        = &Error{Code: ENOTFOUND, Reason: ReasonUserNotFound, Message: MsgUserNotFound}
 	ErrUsernameTaken       = &Error{Code: ECONFLICT, Reason: ReasonUsernameTaken, Message: MsgUsernameTaken}

@@ -43,6 +43,9 @@ type ServerConfig struct {
 	TrustedProxies     []string      `mapstructure:"trusted_proxies"`
 	CORSAllowedOrigins []string      `mapstructure:"cors_allowed_origins"`
 	ShutdownGrace      time.Duration `mapstructure:"shutdown_grace"`
+	// ShutdownDelay is how long, after SIGTERM, /readyz answers 503 while
+	// the listener still accepts, so load balancers stop sending first.
+	ShutdownDelay time.Duration `mapstructure:"shutdown_delay"`
 }
 
 // DatabaseConfig selects and sizes the database.
@@ -51,6 +54,17 @@ type DatabaseConfig struct {
 	AutoMigrate  bool   `mapstructure:"auto_migrate"`
 	MaxOpenConns int    `mapstructure:"max_open_conns"`
 	MaxIdleConns int    `mapstructure:"max_idle_conns"`
+	// QueryTimeout bounds every database call of a request, even against a
+	// frozen server.
+	QueryTimeout time.Duration `mapstructure:"query_timeout"`
+	// PreparedStatements is "on" (named server-side statements on the hot
+	// paths) or "off" (unnamed statements only: PgBouncer in transaction
+	// mode and other transaction poolers).
+	PreparedStatements string `mapstructure:"prepared_statements"`
+	// SQLiteSynchronous is SQLite's synchronous pragma: FULL (durable when
+	// acknowledged), EXTRA, or NORMAL (faster; an OS crash can roll back
+	// the last commits).
+	SQLiteSynchronous string `mapstructure:"sqlite_synchronous"`
 }
 
 // AuthConfig covers passwords and tokens.
@@ -116,6 +130,24 @@ type CreditsConfig struct {
 	UserSelfAdd bool `mapstructure:"user_self_add"`
 }
 
+// PreparedStatementsOn reports database.prepared_statements: on (also true,
+// yes, 1, as YAML booleans arrive) or off (false, no, 0).
+func (c *Config) PreparedStatementsOn() bool {
+	on, _ := onOff(c.Database.PreparedStatements)
+	return on
+}
+
+// onOff reads an on/off setting; ok is false for anything else.
+func onOff(v string) (on, ok bool) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "on", "true", "yes", "1":
+		return true, true
+	case "off", "false", "no", "0":
+		return false, true
+	}
+	return false, false
+}
+
 // AuditConfig covers the audit trail.
 type AuditConfig struct {
 	RetentionDays int `mapstructure:"retention_days"`
@@ -159,10 +191,14 @@ func Defaults() map[string]any {
 		"server.trusted_proxies":           []string{},
 		"server.cors_allowed_origins":      []string{},
 		"server.shutdown_grace":            "15s",
+		"server.shutdown_delay":            "5s",
 		"database.url":                     "sqlite:authsvc.db",
 		"database.auto_migrate":            true,
 		"database.max_open_conns":          32,
 		"database.max_idle_conns":          32,
+		"database.query_timeout":           "5s",
+		"database.prepared_statements":     "on",
+		"database.sqlite_synchronous":      "FULL",
 		"auth.secret_key":                  "",
 		"auth.algorithm":                   "HS256",
 		"auth.access_token_expire_minutes": 60,

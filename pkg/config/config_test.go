@@ -271,3 +271,37 @@ func normalize(v any) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// The fault-handling keys: YAML booleans count as on/off for
+// prepared_statements, and bad values are refused with the key named.
+func TestFaultSettings(t *testing.T) {
+	dir := chdirTemp(t)
+	for _, tc := range []struct {
+		yaml   string
+		on     bool
+		errKey string
+	}{
+		{"", true, ""},
+		{"database:\n  prepared_statements: off\n", false, ""},
+		{"database:\n  prepared_statements: false\n", false, ""},
+		{"database:\n  prepared_statements: \"on\"\n", true, ""},
+		{"database:\n  prepared_statements: auto\n", false, "database.prepared_statements"},
+		{"database:\n  sqlite_synchronous: \"OFF\"\n", true, "database.sqlite_synchronous"},
+		{"database:\n  query_timeout: 0s\n", true, "database.query_timeout"},
+		{"server:\n  shutdown_delay: -1s\n", true, "server.shutdown_delay"},
+	} {
+		file := filepath.Join(dir, "c.yaml")
+		writeFile(t, file, tc.yaml)
+		cfg, err := Load(Options{File: file})
+		switch {
+		case tc.errKey != "":
+			if err == nil || !strings.Contains(fmt.Sprint(err), tc.errKey) {
+				t.Errorf("%q: err %v, want one naming %s", tc.yaml, err, tc.errKey)
+			}
+		case err != nil:
+			t.Errorf("%q: %v", tc.yaml, err)
+		case cfg.PreparedStatementsOn() != tc.on:
+			t.Errorf("%q: prepared statements on = %v, want %v", tc.yaml, cfg.PreparedStatementsOn(), tc.on)
+		}
+	}
+}

@@ -31,6 +31,17 @@ func (c *Config) Validate() error {
 	if c.Database.MaxOpenConns < 1 || c.Database.MaxIdleConns < 0 {
 		e.add("database.max_open_conns", "must be at least 1 (max_idle_conns at least 0)")
 	}
+	if c.Database.QueryTimeout <= 0 {
+		e.add("database.query_timeout", "must be positive, e.g. 5s")
+	}
+	if _, ok := onOff(c.Database.PreparedStatements); !ok {
+		e.add("database.prepared_statements", "must be on or off, not %q", c.Database.PreparedStatements)
+	}
+	switch strings.ToUpper(c.Database.SQLiteSynchronous) {
+	case "FULL", "EXTRA", "NORMAL":
+	default:
+		e.add("database.sqlite_synchronous", "must be FULL, EXTRA or NORMAL, not %q", c.Database.SQLiteSynchronous)
+	}
 	c.validateAuth(&e)
 	c.validateMail(&e)
 	if c.Audit.RetentionDays < 1 {
@@ -79,6 +90,9 @@ func (c *Config) validateServer(e *errs) {
 	}
 	if c.Server.ShutdownGrace < 0 {
 		e.add("server.shutdown_grace", "must not be negative")
+	}
+	if c.Server.ShutdownDelay < 0 {
+		e.add("server.shutdown_delay", "must not be negative")
 	}
 }
 

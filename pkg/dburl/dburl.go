@@ -23,8 +23,13 @@ const (
 
 // Parse splits a database URL into its dialect and the driver's DSN.
 // Accepted: postgres://, postgresql:// (also the original's
-// postgresql+asyncpg://) and sqlite:PATH.
-func Parse(raw string) (Dialect, string, error) {
+// postgresql+asyncpg://) and sqlite:PATH. SQLite connections run with the
+// durable synchronous=FULL; see ParseSQLite.
+func Parse(raw string) (Dialect, string, error) { return ParseSQLite(raw, "FULL") }
+
+// ParseSQLite is Parse with SQLite's synchronous pragma (FULL, EXTRA or
+// NORMAL; not checked here) for sqlite: URLs.
+func ParseSQLite(raw, synchronous string) (Dialect, string, error) {
 	scheme, rest, ok := strings.Cut(raw, ":")
 	if !ok || scheme == "" {
 		return "", "", fmt.Errorf("database.url: %q is not a URL (use postgres://... or sqlite:PATH)", raw)
@@ -53,7 +58,7 @@ func Parse(raw string) (Dialect, string, error) {
 		if path == "" {
 			return "", "", errors.New(`database.url: sqlite needs a path (e.g. "sqlite:authsvc.db")`)
 		}
-		return SQLite, sqliteDSN(path), nil
+		return SQLite, sqliteDSN(path, synchronous), nil
 	default:
 		return "", "", fmt.Errorf("database.url: unsupported scheme %q (use postgres:// or sqlite:)", scheme)
 	}
@@ -74,12 +79,14 @@ func SQLitePath(raw string) string {
 	return strings.TrimPrefix(path, "file:")
 }
 
-func sqliteDSN(path string) string {
+// sqliteDSN builds the modernc DSN; the pragmas run on every new pooled
+// connection.
+func sqliteDSN(path, synchronous string) string {
 	params := url.Values{}
 	params.Add("_pragma", "foreign_keys(1)")
 	params.Add("_pragma", "busy_timeout(10000)")
 	params.Add("_pragma", "journal_mode(WAL)")
-	params.Add("_pragma", "synchronous(NORMAL)")
+	params.Add("_pragma", "synchronous("+synchronous+")")
 	params.Set("_txlock", "immediate")
 	params.Set("_time_format", "sqlite")
 	if path == ":memory:" {

@@ -65,15 +65,51 @@ type fieldErrorBody struct {
 	Type string   `json:"type"`
 }
 
-// writeError renders err; see renderError.
+// writeError renders err; see renderError. Its failure lines are sampled:
+// one line per distinct failure per window, since an outage fails every
+// request the same way.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	renderError(w, r, s.log, err)
+	renderError(w, r, s.sampledLog(), err)
+}
+
+// sampledLog is s.log, unless an identical failure line was written within
+// the sampling window: then a disabled logger (the line is counted). The
+// first line after the window says how many were held back.
+func (s *Server) sampledLog() func(err error) *zerolog.Event {
+	return func(err error) *zerolog.Event {
+		write, held := s.errLogs.allow(sampleKey(err))
+		if !write {
+			return nil // zerolog: a nil event writes nothing
+		}
+		ev := s.log.Error()
+		if held > 0 {
+			ev = ev.Int("identical_lines_suppressed", held)
+		}
+		return ev
+	}
+}
+
+// sampleKey says which failures count as identical: an unavailable
+// database is one failure whatever the socket's address or the timeout's
+// wording (an outage fails every request that way); any other failure is
+// keyed by its full text.
+func sampleKey(err error) string {
+	code := authsvc.ErrorCode(err)
+	if code == authsvc.EUNAVAILABLE {
+		return code + "|" + authsvc.ErrorReason(err)
+	}
+	return code + "|" + err.Error()
+}
+
+// errorLog returns log's error event for every failure (no sampling).
+func errorLog(log zerolog.Logger) func(error) *zerolog.Event {
+	return func(error) *zerolog.Event { return log.Error() }
 }
 
 // renderError is the one error renderer: every error body of the API is
 // written here. Errors that are not domain errors become a generic 500 and
 // their cause is logged here, once.
-func renderError(w http.ResponseWriter, r *http.Request, log zerolog.Logger, err error) {
+func renderError(w http.ResponseWriter, r *http.Request, failure func(error) *zerolog.Event, err error) {
 	var he *httpError
 	if errors.As(err, &he) {
 		writeJSON(w, he.status, errorBody{Detail: he.detail, Code: he.code})
@@ -91,14 +127,14 @@ func renderError(w http.ResponseWriter, r *http.Request, log zerolog.Logger, err
 		status = http.StatusInternalServerError
 	}
 	if status >= 500 {
-		log.Error().Err(err).Str("request_id", requestIDFrom(r.Context())).Msg("request failed")
+		failure(err).Err(err).Str("request_id", requestIDFrom(r.Context())).Msg("request failed")
 	}
 	var domainErr *authsvc.Error
 	errors.As(err, &domainErr)
 	switch status {
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", "Bearer")
-	case http.StatusTooManyRequests:
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		if domainErr != nil && domainErr.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(domainErr.RetryAfter.Seconds()+0.999)))
 		}

@@ -105,8 +105,8 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
 // newEnv boots on the database at dbURL the same wiring `authsvc serve`
 // runs (cmd.Build: middleware, per-IP rate limits, metrics, CORS, the access
 // log), with a test configuration: bcrypt at cost 4, a fixed secret, the
-// test clock, generous rate limits (a test may lower them with
-// envConfig.config). The background jobs do not run unless envConfig.jobs.
+// test clock, generous rate limits and database deadline (a test may lower
+// them with envConfig.config). The background jobs do not run unless envConfig.jobs.
 func newEnv(t testing.TB, dbURL string, cfg envConfig) *env {
 	t.Helper()
 	if cfg.cost == 0 {
@@ -129,6 +129,10 @@ func newEnv(t testing.TB, dbURL string, cfg envConfig) *env {
 	conf.Auth.AccessTokenExpireMinutes = int(cfg.accessTTL / time.Minute)
 	conf.Mail.FrontendURL = testFrontendURL
 	conf.RateLimit.AuthPerMinute, conf.RateLimit.DefaultPerMinute = 1_000_000, 1_000_000
+	// A test machine running the whole suite may be far slower than a
+	// server: bursts of 100+ concurrent requests on one row must queue, not
+	// hit the production deadline (tests of the deadline set their own).
+	conf.Database.QueryTimeout = time.Minute
 	if cfg.config != nil {
 		cfg.config(conf)
 	}

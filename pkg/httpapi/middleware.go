@@ -100,7 +100,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 			}
 			s.log.Error().Interface("panic", v).Bytes("stack", debug.Stack()).
 				Str("request_id", requestIDFrom(r.Context())).Msg("handler panicked")
-			renderError(w, r, zerolog.Nop(), errors.New("handler panicked")) // logged above
+			renderError(w, r, errorLog(zerolog.Nop()), errors.New("handler panicked")) // logged above
 		}()
 		next.ServeHTTP(w, r)
 	})

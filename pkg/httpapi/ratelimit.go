@@ -156,7 +156,7 @@ func RateLimit(cfg RateLimitConfig) func(Route, http.Handler) http.Handler {
 				if cfg.Metrics != nil {
 					cfg.Metrics.RateLimited(class)
 				}
-				renderError(w, r, cfg.Logger, authsvc.ErrRateLimited.WithRetryAfter(max(res.RetryAfter, time.Second)))
+				renderError(w, r, errorLog(cfg.Logger), authsvc.ErrRateLimited.WithRetryAfter(max(res.RetryAfter, time.Second)))
 				return
 			}
 			next.ServeHTTP(w, r)

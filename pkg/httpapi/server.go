@@ -44,6 +44,12 @@ type Options struct {
 	// RouteMiddleware wraps each route's handler, e.g. with its rate limit;
 	// it sees the Route so it can pick a limit by class.
 	RouteMiddleware []func(Route, http.Handler) http.Handler
+	// LogSampleWindow: identical error lines (a failed request's cause, a
+	// failed readiness probe) are written once per window; default
+	// DefaultLogSampleWindow.
+	LogSampleWindow time.Duration
+	// LogSuppressed is called for every error line held back (a metric).
+	LogSuppressed func()
 	// ClientIPs tells the client IP that sessions and audit events record;
 	// nil means the TCP peer address.
 	ClientIPs *ClientIPs
@@ -56,11 +62,13 @@ type Server struct {
 	ips     *ClientIPs
 	mux     *http.ServeMux
 	handler http.Handler
+	errLogs *logSampler
 }
 
 // New builds the server and its route table.
 func New(deps Deps, opts Options) *Server {
-	s := &Server{deps: deps, log: deps.Logger, mux: http.NewServeMux(), ips: opts.ClientIPs}
+	s := &Server{deps: deps, log: deps.Logger, mux: http.NewServeMux(), ips: opts.ClientIPs,
+		errLogs: newLogSampler(opts.LogSampleWindow, opts.LogSuppressed)}
 	if s.ips == nil {
 		s.ips, _ = NewClientIPs(nil) // no proxies: cannot fail
 	}
@@ -119,7 +127,13 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.deps.Ready != nil {
 		if err := s.deps.Ready(r.Context()); err != nil {
-			s.log.Warn().Err(err).Msg("not ready")
+			if write, held := s.errLogs.allow("readyz|" + err.Error()); write {
+				ev := s.log.Warn().Err(err)
+				if held > 0 {
+					ev = ev.Int("identical_lines_suppressed", held)
+				}
+				ev.Msg("not ready")
+			}
 			s.writeError(w, r, errNotReady)
 			return
 		}

@@ -2,7 +2,10 @@ package mail
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
@@ -14,8 +17,9 @@ const (
 	DefaultPollInterval = 500 * time.Millisecond
 	DefaultBatchSize    = 10
 	// DefaultLease is how long a claimed email stays invisible to other
-	// workers; it must exceed a send's timeout by far, or a slow send could
-	// be repeated by another worker.
+	// workers. The worker renews it every third of a lease while it sends
+	// and stops a send whose lease it cannot keep, so a slow server never
+	// gets a message twice.
 	DefaultLease = 2 * time.Minute
 	// storeTimeout bounds each outcome write, which outlives Run's context.
 	storeTimeout = 10 * time.Second
@@ -131,6 +135,7 @@ func (w *Worker) Run(ctx context.Context) error {
 // drain claims and processes batches until the outbox has nothing due.
 func (w *Worker) drain(ctx context.Context) {
 	for ctx.Err() == nil {
+		claimedAt := time.Now()
 		batch, err := w.store.ClaimEmails(ctx, w.opts.BatchSize, w.opts.Lease)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -143,7 +148,7 @@ func (w *Worker) drain(ctx context.Context) {
 				w.release(batch[i:])
 				return
 			}
-			w.process(context.WithoutCancel(ctx), e)
+			w.process(context.WithoutCancel(ctx), e, claimedAt.Add(w.opts.Lease))
 		}
 		if len(batch) < w.opts.BatchSize {
 			return
@@ -151,12 +156,26 @@ func (w *Worker) drain(ctx context.Context) {
 	}
 }
 
+// Why a leased send ends without an answer from the driver.
+var (
+	errLeaseLost     = errors.New("email lease taken by another worker")
+	errLeaseExpiring = errors.New("email lease could not be renewed in time")
+)
+
 // process renders and sends one claimed email and records the outcome.
-func (w *Worker) process(ctx context.Context, e *authsvc.OutboundEmail) {
+// leaseEnd is when the claim's lease runs out (by the local clock, measured
+// from before the claim, so never later than the database's).
+func (w *Worker) process(ctx context.Context, e *authsvc.OutboundEmail, leaseEnd time.Time) {
 	msg, err := w.renderer.Render(e.Kind, e.Recipient, e.Data)
 	if err == nil {
 		msg.OutboxID = e.ID
-		err = w.sender.Send(ctx, msg)
+		err = w.sendLeased(ctx, e, msg, leaseEnd)
+	}
+	if errors.Is(err, errLeaseLost) {
+		// Another worker claimed it since: it is that worker's to send.
+		w.log.Warn().Int64("email_id", e.ID).Str("kind", e.Kind).Int("attempt", e.Attempts).
+			Msg("email lease lost before the send completed; left to the worker that holds it")
+		return
 	}
 	if err == nil {
 		w.record(ctx, e, "mark sent", func(ctx context.Context) error { return w.store.MarkEmailSent(ctx, e) })
@@ -177,6 +196,76 @@ func (w *Worker) process(ctx context.Context, e *authsvc.OutboundEmail) {
 	w.record(ctx, e, "reschedule", func(ctx context.Context) error { return w.store.RetryEmail(ctx, e, delay, err.Error()) })
 	w.log.Warn().Err(err).Int64("email_id", e.ID).Str("kind", e.Kind).Int("attempt", e.Attempts).
 		Int("max_attempts", w.opts.Retry.attempts()).Dur("retry_in", delay).Msg("email send failed; will retry")
+}
+
+// sendLeased sends msg while holding e's lease: it renews the lease first
+// when half of it is gone (the fence: a lease taken by another worker means
+// no send), then every third of a lease while the driver works. When the
+// lease is lost, or cannot be renewed before it runs out, the send's
+// context is cancelled, so this worker never sends an email another worker
+// may be sending too. (An SMTP server that stored the message but whose
+// final reply never arrived is the one case left; SMTP cannot tell.)
+func (w *Worker) sendLeased(ctx context.Context, e *authsvc.OutboundEmail, msg *Message, leaseEnd time.Time) error {
+	lease := w.opts.Lease
+	margin := lease / 10
+	if time.Until(leaseEnd) < lease/2 {
+		start := time.Now()
+		if err := w.renew(ctx, e); err != nil {
+			return err
+		}
+		leaseEnd = start.Add(lease)
+	}
+	sendCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	done := make(chan struct{})
+	var heartbeat sync.WaitGroup
+	heartbeat.Go(func() {
+		for {
+			wait := min(lease/3, time.Until(leaseEnd.Add(-margin)))
+			timer := time.NewTimer(max(wait, 0))
+			select {
+			case <-done:
+				timer.Stop()
+				return
+			case <-timer.C:
+			}
+			if time.Now().After(leaseEnd.Add(-margin)) {
+				cancel(errLeaseExpiring)
+				return
+			}
+			start := time.Now()
+			switch err := w.renew(ctx, e); {
+			case err == nil:
+				leaseEnd = start.Add(lease)
+			case errors.Is(err, errLeaseLost):
+				cancel(errLeaseLost)
+				return
+			default: // try again; the expiry check above stops the send in time
+				w.log.Warn().Err(err).Int64("email_id", e.ID).Msg("outbox: renew lease")
+			}
+		}
+	})
+	err := w.sender.Send(sendCtx, msg)
+	close(done)
+	heartbeat.Wait()
+	if cause := context.Cause(sendCtx); cause != nil && err != nil {
+		if errors.Is(cause, errLeaseLost) || errors.Is(cause, errLeaseExpiring) {
+			return fmt.Errorf("%w: %w", cause, err)
+		}
+	}
+	return err
+}
+
+// renew extends e's lease, bounded by a third of the lease; a lost lease is
+// errLeaseLost.
+func (w *Worker) renew(ctx context.Context, e *authsvc.OutboundEmail) error {
+	ctx, cancel := context.WithTimeout(ctx, max(w.opts.Lease/3, time.Millisecond))
+	defer cancel()
+	err := w.store.RenewEmailLease(ctx, e, w.opts.Lease)
+	if authsvc.ErrorCode(err) == authsvc.ECONFLICT {
+		return fmt.Errorf("%w: %w", errLeaseLost, err)
+	}
+	return err
 }
 
 // record runs one outcome write with its own timeout and logs its failure.

@@ -39,6 +39,7 @@ type Metrics struct {
 	mailSent      *prometheus.CounterVec
 	mailFailed    *prometheus.CounterVec
 	mailGaveUp    *prometheus.CounterVec
+	logSuppressed prometheus.Counter
 }
 
 // New builds a registry with the Go runtime and process collectors and
@@ -66,6 +67,8 @@ func New() *Metrics {
 	m.mailSent = m.counterVec("mail_sent_total", "Emails handed to the mail driver, by kind.", "kind")
 	m.mailFailed = m.counterVec("mail_send_failures_total", "Failed email send attempts, by kind.", "kind")
 	m.mailGaveUp = m.counterVec("mail_gave_up_total", "Emails marked failed for good, by kind.", "kind")
+	m.logSuppressed = m.counter("log_lines_suppressed_total",
+		"Error log lines held back because an identical line was written in the sampling window.")
 	m.reg.MustRegister(m.duration,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -154,3 +157,6 @@ func (m *Metrics) RateLimited(class string) { m.rateLimited.WithLabelValues(clas
 // RateLimitUnavailable counts a request served unlimited because Redis
 // failed (httpapi.RateLimitMetrics).
 func (m *Metrics) RateLimitUnavailable() { m.rateLimitDown.Inc() }
+
+// LogSuppressed counts one error log line held back by sampling.
+func (m *Metrics) LogSuppressed() { m.logSuppressed.Inc() }

@@ -24,9 +24,11 @@ type RedisOptions struct {
 	// Timeout bounds dialling, reading and writing, so that a hung Redis
 	// costs a request at most this long.
 	Timeout time.Duration
-	// Backoff is how long after a failure Redis is not asked at all:
-	// Allow fails at once with ErrUnavailable, so an unreachable Redis
-	// slows at most one request per Backoff.
+	// Backoff is how long after a failure Redis is not asked at all: the
+	// requests are counted by an in-process limiter instead (per replica),
+	// and once the backoff is over one request at a time probes Redis while
+	// the others stay in memory. An unreachable Redis thus slows at most one
+	// request per Backoff, by at most Timeout.
 	Backoff time.Duration
 	// Clock is the time source of the backoff; nil means time.Now. The
 	// limits themselves run on Redis's clock.
@@ -43,7 +45,10 @@ type Redis struct {
 	prefix    string
 	backoff   time.Duration
 	now       func() time.Time
+	fallback  *Memory      // counts requests while Redis is down or unproven
+	down      atomic.Bool  // the last answer from Redis was a failure (or none yet)
 	downUntil atomic.Int64 // unix nanoseconds; Redis is not asked before it
+	probing   atomic.Bool  // one request is asking Redis whether it is back
 }
 
 // NewRedis connects lazily to the Redis at rawURL (redis:// or rediss://).
@@ -67,24 +72,47 @@ func NewRedis(rawURL string, opts RedisOptions) (*Redis, error) {
 	}
 	ropts.DialTimeout, ropts.ReadTimeout, ropts.WriteTimeout = opts.Timeout, opts.Timeout, opts.Timeout
 	ropts.PoolTimeout = opts.Timeout
-	ropts.MaxRetries = -1 // fail fast: the caller fails open
+	ropts.MaxRetries = -1 // fail fast: no command retries on the request path
+	// go-redis dials up to 5 times, 100 ms apart, by default: ~400 ms per
+	// request against a refused port. One dial, once.
+	ropts.DialerRetries = 1
 	client := redis.NewClient(ropts)
-	return &Redis{client: client, limiter: redis_rate.NewLimiter(client), prefix: opts.Prefix,
-		backoff: opts.Backoff, now: opts.Clock}, nil
+	r := &Redis{client: client, limiter: redis_rate.NewLimiter(client), prefix: opts.Prefix,
+		backoff: opts.Backoff, now: opts.Clock, fallback: NewMemory(MemoryOptions{Clock: opts.Clock})}
+	r.down.Store(true) // unproven: the first request probes, the others wait in memory
+	return r, nil
 }
 
-// Allow counts one request for key in Redis. Errors wrap ErrUnavailable.
+// Allow counts one request for key in Redis. While Redis is down (after a
+// failure, until the backoff is over, and while one request probes it) the
+// request is counted in memory instead. Only a request that asked Redis and
+// failed gets an error (wrapping ErrUnavailable); callers fail open for it.
 func (r *Redis) Allow(ctx context.Context, key string, limit Limit) (Result, error) {
 	if !limit.valid() {
 		return Result{}, ErrInvalidLimit
 	}
-	if r.now().UnixNano() < r.downUntil.Load() {
-		return Result{}, fmt.Errorf("%w: backing off after a failure", ErrUnavailable)
+	if r.down.Load() {
+		if r.now().UnixNano() < r.downUntil.Load() || !r.probing.CompareAndSwap(false, true) {
+			return r.fallback.Allow(ctx, key, limit)
+		}
+		defer r.probing.Store(false)
+		res, err := r.ask(ctx, key, limit)
+		if err != nil {
+			return Result{}, err
+		}
+		r.down.Store(false)
+		return res, nil
 	}
+	return r.ask(ctx, key, limit)
+}
+
+// ask counts one request in Redis; a failure starts the backoff.
+func (r *Redis) ask(ctx context.Context, key string, limit Limit) (Result, error) {
 	res, err := r.limiter.Allow(ctx, r.prefix+key,
 		redis_rate.Limit{Rate: limit.Rate, Burst: limit.Rate, Period: limit.Period})
 	if err != nil {
 		r.downUntil.Store(r.now().Add(r.backoff).UnixNano())
+		r.down.Store(true)
 		return Result{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	out := Result{Allowed: res.Allowed > 0, Limit: limit.Rate, Remaining: res.Remaining,

@@ -5,9 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"github.com/authsvc/authsvc/internal/testkit"
+	"io"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -127,10 +130,15 @@ func TestRedisUnreachable(t *testing.T) {
 		clock := testkit.NewClock()
 		r, _ := ratelimit.NewRedis("redis://"+ln.Addr().String(), ratelimit.RedisOptions{Clock: clock.Now})
 		defer r.Close()
-		for range 3 {
-			if _, err := r.Allow(context.Background(), "k", ratelimit.PerMinute(1)); !errors.Is(err, ratelimit.ErrUnavailable) {
-				t.Fatalf("err = %v, want ErrUnavailable", err)
-			}
+		if _, err := r.Allow(context.Background(), "k", ratelimit.PerMinute(1)); !errors.Is(err, ratelimit.ErrUnavailable) {
+			t.Fatalf("the probe: err = %v, want ErrUnavailable", err)
+		}
+		// During the backoff the limit is kept in memory: 1 per minute.
+		if res, err := r.Allow(context.Background(), "k", ratelimit.PerMinute(1)); err != nil || !res.Allowed {
+			t.Fatalf("first request from memory: %+v %v, want allowed", res, err)
+		}
+		if res, err := r.Allow(context.Background(), "k", ratelimit.PerMinute(1)); err != nil || res.Allowed {
+			t.Fatalf("second request from memory: %+v %v, want refused", res, err)
 		}
 		if n := accepted.Load(); n != 1 {
 			t.Fatalf("%d connections during the backoff, want 1", n)
@@ -141,4 +149,82 @@ func TestRedisUnreachable(t *testing.T) {
 			t.Fatalf("%d connections after the backoff, want 2", n)
 		}
 	})
+}
+
+// An unreachable Redis costs at most one request per backoff (the probe, by
+// at most Timeout); every other request is answered from memory at once,
+// however many arrive concurrently.
+func TestRedisDownBound(t *testing.T) {
+	refused := func(t *testing.T) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		return addr
+	}
+	silent := func(t *testing.T) string { // accepts, reads, never answers
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				t.Cleanup(func() { c.Close() })
+				go io.Copy(io.Discard, c) //nolint:errcheck // until the test closes it
+			}
+		}()
+		return ln.Addr().String()
+	}
+	for name, addr := range map[string]func(*testing.T) string{"refused port": refused, "silent server": silent} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			const (
+				timeout = ratelimit.DefaultRedisTimeout // the documented bound, 250 ms
+				backoff = 300 * time.Millisecond
+				workers = 8
+				span    = 4 * backoff // the requests keep coming for a few backoffs
+			)
+			r, err := ratelimit.NewRedis("redis://"+addr(t), ratelimit.RedisOptions{Timeout: timeout, Backoff: backoff})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			var probes, slow, total atomic.Int64
+			start := time.Now()
+			var wg sync.WaitGroup
+			for w := range workers {
+				wg.Go(func() {
+					for i := 0; time.Since(start) < span; i++ {
+						t0 := time.Now()
+						_, err := r.Allow(context.Background(), fmt.Sprintf("k%d-%d", w, i%10), ratelimit.PerMinute(1000))
+						d := time.Since(t0)
+						total.Add(1)
+						if err != nil {
+							probes.Add(1)
+						} else if d >= timeout {
+							slow.Add(1)
+						}
+						time.Sleep(2 * time.Millisecond) // pacing: a steady stream of requests
+					}
+				})
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			maxProbes := int64(elapsed/backoff) + 1
+			if n := probes.Load(); n < 1 || n > maxProbes {
+				t.Errorf("%d requests asked Redis in %s, want 1..%d (one per %s backoff)", n, elapsed, maxProbes, backoff)
+			}
+			if n := slow.Load(); n != 0 {
+				t.Errorf("%d requests served from memory took %s or more", n, timeout)
+			}
+			t.Logf("%d requests in %s: %d probes, the rest from memory", total.Load(), elapsed.Round(time.Millisecond), probes.Load())
+		})
+	}
 }

@@ -95,7 +95,9 @@ func (db *DB) RecordAudit(ctx context.Context, events ...*authsvc.AuditEvent) er
 }
 
 // AuditEvents lists events newest first (by id), filtered by f.
-func (db *DB) AuditEvents(ctx context.Context, f authsvc.AuditFilter) ([]*authsvc.AuditEvent, error) {
+func (db *DB) AuditEvents(ctx context.Context, f authsvc.AuditFilter) (_ []*authsvc.AuditEvent, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
 	q := `SELECT ` + auditColumns + ` FROM audit_events WHERE 1 = 1`
 	var args []any
 	if f.UserID != 0 {

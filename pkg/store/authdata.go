@@ -122,12 +122,14 @@ func (db *DB) ConsumeResetToken(ctx context.Context, tokenHash string, userID in
 // LoginFailures returns the failed logins counted for username (compare it
 // lowercased) in the window current at the store's clock, and when that
 // window ends (zero when there are none).
-func (db *DB) LoginFailures(ctx context.Context, username string, window time.Duration) (int, time.Time, error) {
+func (db *DB) LoginFailures(ctx context.Context, username string, window time.Duration) (_ int, _ time.Time, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
 	var row struct {
 		WindowStart time.Time `db:"window_start"`
 		Failures    int       `db:"failures"`
 	}
-	err := db.pool.GetContext(ctx, &row, db.pool.Rebind(`SELECT window_start, failures FROM login_failures WHERE username = ?`), username)
+	err = db.pool.GetContext(ctx, &row, db.pool.Rebind(`SELECT window_start, failures FROM login_failures WHERE username = ?`), username)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, time.Time{}, nil
 	}

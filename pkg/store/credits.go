@@ -39,14 +39,16 @@ const (
 
 // CreditBalance returns the user's balance; a user who never had credits has
 // 0, dated at the user's creation. ENOTFOUND for an unknown user.
-func (db *DB) CreditBalance(ctx context.Context, userID int64) (*authsvc.Balance, error) {
+func (db *DB) CreditBalance(ctx context.Context, userID int64) (_ *authsvc.Balance, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
 	var row struct {
 		CreatedAt time.Time     `db:"created_at"`
 		Balance   sql.NullInt64 `db:"balance"`
 		Held      sql.NullInt64 `db:"held"`
 		UpdatedAt sql.NullTime  `db:"updated_at"`
 	}
-	err := db.pool.GetContext(ctx, &row, db.pool.Rebind(`SELECT u.created_at, c.balance, c.held, c.updated_at
+	err = db.pool.GetContext(ctx, &row, db.pool.Rebind(`SELECT u.created_at, c.balance, c.held, c.updated_at
 		FROM users u LEFT JOIN user_credits c ON c.user_id = u.id WHERE u.id = ?`), userID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, userNotFound(err)
@@ -67,7 +69,9 @@ func (db *DB) CreditBalance(ctx context.Context, userID int64) (*authsvc.Balance
 // database transaction; see authsvc.CreditStore for the rules. Concurrent
 // repeats of one reference: the loser of the unique index rolls back its
 // balance change and returns the winner's row.
-func (db *DB) ApplyCredit(ctx context.Context, e *authsvc.LedgerEntry) (*authsvc.Transaction, bool, error) {
+func (db *DB) ApplyCredit(ctx context.Context, e *authsvc.LedgerEntry) (_ *authsvc.Transaction, _ bool, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
 	if e.Amount <= 0 || e.Amount > authsvc.MaxAmount || (e.Type != authsvc.CreditAdded && e.Type != authsvc.CreditUsed) {
 		return nil, false, fmt.Errorf("apply credit: bad entry (%s %s)", e.Type, e.Amount)
 	}
@@ -84,7 +88,7 @@ func (db *DB) ApplyCredit(ctx context.Context, e *authsvc.LedgerEntry) (*authsvc
 		out      *authsvc.Transaction
 		replayed bool
 	)
-	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
 		out, replayed, err = db.applyInTx(ctx, tx, e)
 		return err
@@ -214,12 +218,13 @@ const (
 // CreditHistory returns up to limit of the user's transactions, newest first,
 // after skipping skip — or, when before > 0, those older than position before
 // — with the user's total count and the cursor of the next page.
-func (db *DB) CreditHistory(ctx context.Context, userID int64, skip, limit int, before int64) (*authsvc.TransactionPage, error) {
+func (db *DB) CreditHistory(ctx context.Context, userID int64, skip, limit int, before int64) (_ *authsvc.TransactionPage, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
 	var rows []struct {
 		authsvc.Transaction
 		TotalCount int64 `db:"total_count"`
 	}
-	var err error
 	if before > 0 {
 		err = db.pool.SelectContext(ctx, &rows, db.pool.Rebind(sqlHistoryCursor), userID, userID, before, limit)
 	} else {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,11 +44,27 @@ type Options struct {
 	MaxOpenConns int // 0 keeps the driver default
 	MaxIdleConns int
 	Logger       zerolog.Logger
+	Clock        authsvc.Clock // stamps rows; nil means time.Now
 	// WrapDriver, when set, wraps the database driver; tests count the
-	// statements a request runs with it.
+	// statements a request runs with it. (PostgreSQL connections opened
+	// this way skip the frozen-server guard of conn.go.)
 	WrapDriver func(driver.Driver) driver.Driver
-	Clock      authsvc.Clock // stamps rows; nil means time.Now
+	// QueryTimeout bounds every store call (its pool wait, queries and
+	// commit), even against a frozen server; 0 means no bound beyond the
+	// caller's context.
+	QueryTimeout time.Duration
+	// NoPreparedStatements runs every query as an unnamed statement (one
+	// round trip with binary_parameters), for transaction poolers such as
+	// PgBouncer that cannot keep named statements across transactions.
+	NoPreparedStatements bool
+	// SQLiteSynchronous is SQLite's synchronous pragma: "FULL" (the default:
+	// a commit is on disk when acknowledged), "EXTRA" or "NORMAL" (faster;
+	// the last commits can roll back after an OS crash or power loss).
+	SQLiteSynchronous string
 }
+
+// SQLite synchronous settings accepted by Options.SQLiteSynchronous.
+var sqliteSynchronous = map[string]bool{"FULL": true, "EXTRA": true, "NORMAL": true}
 
 // connector opens connections of drv to dsn (for Options.WrapDriver).
 type connector struct {
@@ -69,6 +86,9 @@ type DB struct {
 	log       zerolog.Logger
 	now       func() time.Time
 	stmts     sync.Map // query → *sqlx.Stmt, see prepared
+	// noPrepare disables named prepared statements (see Options).
+	noPrepare    bool
+	queryTimeout time.Duration
 }
 
 // ParseURL splits a database URL into its dialect and the driver's DSN; see
@@ -86,9 +106,17 @@ func Open(rawURL string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, authsvc.NewError(authsvc.EVALIDATION, "invalid_database_url", err.Error())
 	}
-	driverName := "postgres"
+	var sqlxDB *sqlx.DB
 	if dialect == SQLite {
-		driverName = "sqlite"
+		sync := strings.ToUpper(opts.SQLiteSynchronous)
+		if sync == "" {
+			sync = "FULL"
+		}
+		if !sqliteSynchronous[sync] {
+			return nil, authsvc.NewError(authsvc.EVALIDATION, "invalid_database_setting",
+				fmt.Sprintf("database.sqlite_synchronous: %q is not one of FULL, EXTRA, NORMAL", opts.SQLiteSynchronous))
+		}
+		_, dsn, _ = dburl.ParseSQLite(rawURL, sync)
 		if p := SQLitePath(rawURL); p != "" {
 			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 				return nil, fmt.Errorf("create database directory: %w", err)
@@ -98,17 +126,29 @@ func Open(rawURL string, opts Options) (*DB, error) {
 			}
 		}
 	}
-	var sqlxDB *sqlx.DB
-	if opts.WrapDriver != nil {
+	switch {
+	case opts.WrapDriver != nil:
 		var base driver.Driver = &pq.Driver{}
+		driverName := "postgres"
 		if dialect == SQLite {
-			base = &sqlite.Driver{}
+			base, driverName = &sqlite.Driver{}, "sqlite"
 		}
 		sqlxDB = sqlx.NewDb(sql.OpenDB(connector{dsn: dsn, drv: opts.WrapDriver(base)}), driverName)
-	} else if sqlxDB, err = sqlx.Open(driverName, dsn); err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+	case dialect == SQLite:
+		sqlxDB, err = sqlx.Open("sqlite", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open database: %w", err)
+		}
+	default:
+		connector, err := newGuardConnector(dsn)
+		if err != nil {
+			// lib/pq's message may quote the DSN: keep it out.
+			return nil, authsvc.NewError(authsvc.EVALIDATION, "invalid_database_url", "database.url: invalid PostgreSQL connection settings")
+		}
+		sqlxDB = sqlx.NewDb(sql.OpenDB(connector), "postgres")
 	}
-	db := &DB{pool: sqlxDB, Dialect: dialect, log: opts.Logger, now: time.Now}
+	db := &DB{pool: sqlxDB, Dialect: dialect, log: opts.Logger, now: time.Now,
+		noPrepare: opts.NoPreparedStatements, queryTimeout: opts.QueryTimeout}
 	if opts.Clock != nil {
 		db.now = opts.Clock
 	}
@@ -184,8 +224,16 @@ func (db *DB) WaitReady(ctx context.Context, wait time.Duration) error {
 // otherwise. The audit events attached to ctx (authsvc.WithAudit) are
 // written in the same transaction, after fn, so that a change and its record
 // commit or roll back together. On SQLite, write transactions are
-// serialized. Errors are mapped to domain codes.
+// serialized. The whole transaction (pool wait included) runs under the
+// query timeout. Errors are mapped to domain codes.
 func (db *DB) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	parent := ctx
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	return db.timedOut(parent, ctx, db.inTx(ctx, fn))
+}
+
+func (db *DB) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	if db.writeSlot != nil {
 		select {
 		case db.writeSlot <- struct{}{}:
@@ -215,12 +263,52 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	return nil
 }
 
+// bound puts the query timeout on ctx (the earlier deadline wins).
+func (db *DB) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if db.queryTimeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, db.queryTimeout)
+}
+
+// timedOut turns err into EUNAVAILABLE when the store's own deadline (not
+// the caller's context) ended the call: the database did not answer in time.
+func (db *DB) timedOut(parent, bounded context.Context, err error) error {
+	if err == nil || parent.Err() != nil || bounded.Err() == nil {
+		return err
+	}
+	return authsvc.ErrUnavailable.With(fmt.Errorf("no answer within %s: %w", db.queryTimeout, err))
+}
+
+// start bounds a store call made outside InTx by the query timeout. Use
+// it as
+//
+//	ctx, done := db.start(ctx)
+//	defer func() { err = done(err) }()
+//
+// done releases the timer and reports a timeout as EUNAVAILABLE.
+func (db *DB) start(ctx context.Context) (context.Context, func(error) error) {
+	parent := ctx
+	bounded, cancel := db.bound(ctx)
+	return bounded, func(err error) error {
+		err = db.timedOut(parent, bounded, err)
+		cancel()
+		return err
+	}
+}
+
 // prepared returns a statement for query, prepared once and reused: the hot
 // paths skip the server's parse and plan on every call. database/sql
 // prepares it on each pooled connection the first time it runs there, and a
 // transaction reuses the one of its connection (see txQueryRow). Call it
 // before beginning a transaction, never inside one.
+//
+// With prepared statements disabled (Options.NoPreparedStatements) it
+// returns nil, nil: callers then run the query ad hoc.
 func (db *DB) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) {
+	if db.noPrepare {
+		return nil, nil
+	}
 	if st, ok := db.stmts.Load(query); ok {
 		return st.(*sqlx.Stmt), nil
 	}
@@ -253,6 +341,21 @@ func (db *DB) Close() error {
 		return true
 	})
 	return db.pool.Close()
+}
+
+// ReadOnly reports whether the database refuses writes in a new
+// transaction: on PostgreSQL a standby in recovery or
+// default_transaction_read_only=on (one cheap `SHOW`); SQLite is never
+// read-only here. /readyz runs it.
+func (db *DB) ReadOnly(ctx context.Context) (bool, error) {
+	if db.Dialect != Postgres {
+		return false, nil
+	}
+	var setting string
+	if err := db.pool.QueryRowContext(ctx, `SHOW transaction_read_only`).Scan(&setting); err != nil {
+		return false, mapError(fmt.Errorf("read transaction_read_only: %w", err))
+	}
+	return setting == "on", nil
 }
 
 // The ports DB implements.

@@ -36,10 +36,25 @@ func mapError(err error) error {
 	if isUniqueViolation(err) {
 		return authsvc.ErrConflict.With(err)
 	}
+	if IsReadOnly(err) {
+		return authsvc.ErrReadOnly.With(err)
+	}
 	if IsUnavailable(err) {
 		return authsvc.ErrUnavailable.With(err)
 	}
 	return err
+}
+
+// IsReadOnly reports that the database refused a write because it is
+// read-only: SQLSTATE 25006 (read_only_sql_transaction, e.g.
+// default_transaction_read_only or a hot standby), or 0A000 raised by a
+// standby in recovery when a transaction asks for READ WRITE.
+func IsReadOnly(err error) bool {
+	var pqErr *pq.Error
+	if !errors.As(err, &pqErr) {
+		return false
+	}
+	return pqErr.Code == "25006" || (pqErr.Code == "0A000" && strings.Contains(pqErr.Message, "during recovery"))
 }
 
 // isUniqueViolation reports a unique or primary-key constraint failure.
@@ -116,8 +131,14 @@ func IsUnavailable(err error) bool {
 	}
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) {
-		// Class 08: connection exception; 57P03: cannot connect now; 3D000: no such database.
-		return strings.HasPrefix(string(pqErr.Code), "08") || pqErr.Code == "57P03" || pqErr.Code == "3D000"
+		// Class 08: connection exception; 57P01/57P02: the server ended the
+		// session (shutdown, failover); 57P03: cannot connect now; 3D000: no
+		// such database.
+		switch pqErr.Code {
+		case "57P01", "57P02", "57P03", "3D000":
+			return true
+		}
+		return strings.HasPrefix(string(pqErr.Code), "08")
 	}
 	var liteErr *sqlite.Error
 	if errors.As(err, &liteErr) {

@@ -343,7 +343,9 @@ func (db *DB) VoidHold(ctx context.Context, r *authsvc.HoldResolution) (*authsvc
 
 // ListHolds returns up to q.Limit of the user's holds (of q.Status when set)
 // with ids below q.After (when set), newest first.
-func (db *DB) ListHolds(ctx context.Context, q authsvc.HoldQuery) ([]*authsvc.Hold, error) {
+func (db *DB) ListHolds(ctx context.Context, q authsvc.HoldQuery) (_ []*authsvc.Hold, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
 	query := `SELECT ` + holdColumns + ` FROM credit_holds WHERE user_id = ?`
 	args := []any{q.UserID}
 	if q.Status != "" {

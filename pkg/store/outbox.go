@@ -178,6 +178,25 @@ func (db *DB) RetryEmail(ctx context.Context, e *authsvc.OutboundEmail, delay ti
 	})
 }
 
+// RenewEmailLease extends a claimed email's lease to lease from now (on the
+// store's clock), fenced on its attempt count; ECONFLICT when the lease was
+// lost. See authsvc.Outbox.
+func (db *DB) RenewEmailLease(ctx context.Context, e *authsvc.OutboundEmail, lease time.Duration) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		next := db.Now().Add(lease)
+		res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE email_outbox SET next_attempt_at = ?
+			WHERE id = ? AND status = 'pending' AND attempts = ?`), next, e.ID, e.Attempts)
+		if err != nil {
+			return fmt.Errorf("renew lease of email %d: %w", e.ID, err)
+		}
+		if err := leaseHeld(res, e); err != nil {
+			return err
+		}
+		e.NextAttemptAt = next
+		return nil
+	})
+}
+
 // ReleaseEmail returns a claimed, unsent email to the queue, due now, and
 // takes back the attempt its claim counted.
 func (db *DB) ReleaseEmail(ctx context.Context, e *authsvc.OutboundEmail) error {
@@ -225,6 +244,8 @@ func truncateError(s string) string {
 // OutboxStats returns the number of pending emails and the age of the oldest
 // one by creation time (0 when the queue is empty), for metrics.
 func (db *DB) OutboxStats(ctx context.Context) (depth int, oldest time.Duration, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
 	if err := db.pool.GetContext(ctx, &depth, `SELECT COUNT(*) FROM email_outbox WHERE status = 'pending'`); err != nil {
 		return 0, 0, mapError(fmt.Errorf("count pending emails: %w", err))
 	}

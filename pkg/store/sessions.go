@@ -62,9 +62,11 @@ func insertSession(ctx context.Context, tx *sqlx.Tx, s *authsvc.Session) error {
 }
 
 // Sessions lists the user's unexpired sessions, newest first.
-func (db *DB) Sessions(ctx context.Context, userID int64) ([]*authsvc.Session, error) {
+func (db *DB) Sessions(ctx context.Context, userID int64) (_ []*authsvc.Session, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
 	sessions := []*authsvc.Session{}
-	err := sqlx.SelectContext(ctx, db.pool, &sessions, db.pool.Rebind(`SELECT `+sessionColumns+` FROM sessions
+	err = sqlx.SelectContext(ctx, db.pool, &sessions, db.pool.Rebind(`SELECT `+sessionColumns+` FROM sessions
 		WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, id`), userID, db.Now())
 	if err != nil {
 		return nil, mapError(fmt.Errorf("list sessions: %w", err))

@@ -47,7 +47,9 @@ func (db *DB) CreateSigningKey(ctx context.Context, k *authsvc.SigningKey) error
 
 // SigningKeys returns every signing key, oldest first. It is the one query
 // each replica's key refresh runs.
-func (db *DB) SigningKeys(ctx context.Context) ([]authsvc.SigningKey, error) {
+func (db *DB) SigningKeys(ctx context.Context) (_ []authsvc.SigningKey, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
 	keys := []authsvc.SigningKey{}
 	if err := sqlx.SelectContext(ctx, db.pool, &keys, db.pool.Rebind(sqlSigningKeys)); err != nil {
 		return nil, mapError(fmt.Errorf("list signing keys: %w", err))
@@ -59,7 +61,9 @@ func (db *DB) SigningKeys(ctx context.Context) ([]authsvc.SigningKey, error) {
 }
 
 // SigningKey returns the key kid. ENOTFOUND when there is none.
-func (db *DB) SigningKey(ctx context.Context, kid string) (*authsvc.SigningKey, error) {
+func (db *DB) SigningKey(ctx context.Context, kid string) (_ *authsvc.SigningKey, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
 	var k authsvc.SigningKey
 	if err := sqlx.GetContext(ctx, db.pool, &k, db.pool.Rebind(sqlSigningKey), kid); err != nil {
 		return nil, mapError(fmt.Errorf("get signing key: %w", err))

@@ -90,13 +90,17 @@ func (db *DB) getUser(ctx context.Context, q sqlx.QueryerContext, where string, 
 }
 
 // UserByID returns the user with the given id, or ENOTFOUND.
-func (db *DB) UserByID(ctx context.Context, id int64) (*authsvc.User, error) {
+func (db *DB) UserByID(ctx context.Context, id int64) (_ *authsvc.User, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
 	return db.getUser(ctx, db.pool, `u.id = ?`, id)
 }
 
 // UserByUsername returns the user whose username matches case-insensitively,
 // or ENOTFOUND.
-func (db *DB) UserByUsername(ctx context.Context, username string) (*authsvc.User, error) {
+func (db *DB) UserByUsername(ctx context.Context, username string) (_ *authsvc.User, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
 	if !storable(username) {
 		return nil, userNotFound(nil)
 	}
@@ -105,7 +109,9 @@ func (db *DB) UserByUsername(ctx context.Context, username string) (*authsvc.Use
 
 // UserByEmail returns the user with the given email (compared lowercased),
 // or ENOTFOUND.
-func (db *DB) UserByEmail(ctx context.Context, email string) (*authsvc.User, error) {
+func (db *DB) UserByEmail(ctx context.Context, email string) (_ *authsvc.User, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
 	if !storable(email) {
 		return nil, userNotFound(nil)
 	}
@@ -144,15 +150,20 @@ const authUserQuery = `SELECT ` + userColumns + `,
 // AuthUser is the one query of an authenticated request: the user row with
 // the given id, whether jti is on the revocation list and whether the
 // session sessionID is alive. A missing user is ENOTFOUND.
-func (db *DB) AuthUser(ctx context.Context, userID int64, jti, sessionID string) (*authsvc.AuthCheck, error) {
+func (db *DB) AuthUser(ctx context.Context, userID int64, jti, sessionID string) (_ *authsvc.AuthCheck, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
 	var row struct {
 		authsvc.User
 		Revoked      bool `db:"revoked"`
 		SessionAlive bool `db:"session_alive"`
 	}
 	stmt, err := db.prepared(ctx, authUserQuery)
-	if err == nil {
+	switch {
+	case err == nil && stmt != nil:
 		err = stmt.QueryRowxContext(ctx, jti, sessionID, db.Now(), userID).StructScan(&row)
+	case err == nil:
+		err = db.pool.QueryRowxContext(ctx, db.pool.Rebind(authUserQuery), jti, sessionID, db.Now(), userID).StructScan(&row)
 	}
 	if err != nil {
 		if authsvc.ErrorCode(mapError(err)) == authsvc.ENOTFOUND {

@@ -30,6 +30,9 @@ type Options struct {
 	ImplicitTLS bool
 	// Username and Password, when set, make AUTH PLAIN mandatory.
 	Username, Password string
+	// Delay is how long the server takes over each message before it
+	// answers the end of DATA (a slow mail server).
+	Delay time.Duration
 }
 
 // Server is a recording SMTP server. Its methods are safe for concurrent use.
@@ -190,6 +193,7 @@ func (se *session) Data(r io.Reader) error {
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: fmt.Sprintf("unparsable message: %v", err)}
 	}
 	m.EnvelopeFrom, m.EnvelopeTo = se.from, append([]string(nil), se.to...)
+	time.Sleep(se.s.opts.Delay) // a slow server: the client waits for the reply
 	return se.s.accept(m)
 }
 

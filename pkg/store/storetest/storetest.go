@@ -27,6 +27,9 @@ import (
 // cmd imports store).
 type DB = store.DB
 
+// Options are the store's options, for OpenWith.
+type Options = store.Options
+
 // DefaultAdminURL is the PostgreSQL server tests use unless
 // AUTHSVC_TEST_POSTGRES_URL names another; it must allow CREATE DATABASE.
 const DefaultAdminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
@@ -56,7 +59,16 @@ func Run(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 // Open opens and migrates the database at url, closing it in t.Cleanup.
 func Open(t testing.TB, url string) *store.DB {
 	t.Helper()
-	db, err := store.Open(url, store.Options{MaxOpenConns: 32, MaxIdleConns: 32, Logger: zerolog.Nop()})
+	return OpenWith(t, url, func(*store.Options) {})
+}
+
+// OpenWith is Open with options changed by tune (e.g. prepared statements
+// off), on top of the tests' pool of 32.
+func OpenWith(t testing.TB, url string, tune func(*store.Options)) *store.DB {
+	t.Helper()
+	opts := store.Options{MaxOpenConns: 32, MaxIdleConns: 32, Logger: zerolog.Nop()}
+	tune(&opts)
+	db, err := store.Open(url, opts)
 	if err != nil {
 		t.Fatalf("open %s: %v", url, err)
 	}
