@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -357,6 +358,41 @@ func TestMFAAdminCreditsAddAsksForACode(t *testing.T) {
 			want(t, http.StatusUnauthorized, "mfa_code_used")
 		if m := e.do("GET", "/credits/balance", nil, u.Token).want(t, http.StatusOK, ""); m["balance"] != float64(10) {
 			t.Fatalf("balance %v, want 10", m["balance"])
+		}
+	})
+}
+
+func TestMFAConcurrentUseOfOneCodeWinsOnce(t *testing.T) {
+	forEachMFABackend(t, envConfig{}, func(t *testing.T, e *env) {
+		u := e.register("ivy")
+		secret, _ := e.enrol(u)
+		const n = 4
+		tokens := make([]string, n)
+		for i := range tokens {
+			tokens[i] = e.mfaToken(u)
+		}
+		code := e.code(secret, 0)
+		statuses := make(chan int, n)
+		var wg sync.WaitGroup
+		for _, mt := range tokens {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses <- e.do("POST", "/auth/mfa/challenge", map[string]string{"mfa_token": mt, "code": code}, "").Status
+			}()
+		}
+		wg.Wait()
+		close(statuses)
+		ok := 0
+		for s := range statuses {
+			if s == http.StatusOK {
+				ok++
+			} else if s != http.StatusUnauthorized {
+				t.Errorf("status %d", s)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("%d of %d concurrent uses of one code succeeded, want 1", ok, n)
 		}
 	})
 }
