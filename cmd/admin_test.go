@@ -58,7 +58,7 @@ func expectExit(t *testing.T, r result, code int) {
 func TestUserCommands(t *testing.T) {
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
-			c := newCLI(t, b.URL(t))
+			c := newMigratedCLI(t, b.URL(t))
 
 			// Password from stdin; JSON output.
 			u := decodeJSON[userJSON](t, c.runStdin(testPassword+"\r\n", "user", "create", "Alice", "--email", "Alice@Example.com", "--password-stdin", "-o", "json"))
@@ -116,7 +116,7 @@ func TestUserCommands(t *testing.T) {
 func TestCreditsCommands(t *testing.T) {
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
-			c := newCLI(t, b.URL(t))
+			c := newMigratedCLI(t, b.URL(t))
 			decodeJSON[userJSON](t, c.runStdin(testPassword, "user", "create", "alice", "--email", "alice@example.com", "--password-stdin", "-o", "json"))
 
 			tx := decodeJSON[map[string]any](t, c.run("credits", "grant", "alice", "10.50", "--reference", "inv-1", "--description", "Invoice 1", "-o", "json"))
@@ -158,7 +158,7 @@ func TestCreditsCommands(t *testing.T) {
 func TestTokenIssueAndLiveEffects(t *testing.T) {
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
-			c := newCLI(t, b.URL(t))
+			c := newMigratedCLI(t, b.URL(t))
 			decodeJSON[userJSON](t, c.runStdin(testPassword, "user", "create", "root", "--email", "root@example.com", "--admin", "--password-stdin", "-o", "json"))
 			target := decodeJSON[userJSON](t, c.runStdin(testPassword, "user", "create", "carol", "--email", "carol@example.com", "--password-stdin", "-o", "json"))
 			issued := decodeJSON[map[string]any](t, c.run("token", "issue", "root", "--ttl", "10m", "-o", "json"))
@@ -201,7 +201,7 @@ func TestUnreachableDatabaseExits5(t *testing.T) {
 
 func TestCreateManyUsers(t *testing.T) {
 	dbURL := storetest.PostgresURL(t)
-	c := newCLI(t, dbURL)
+	c := newMigratedCLI(t, dbURL)
 	const n = 200
 	for i := range n {
 		r := c.runStdin(testPassword, "user", "create", fmt.Sprintf("user%03d", i), "--email", fmt.Sprintf("user%03d@example.com", i), "--password-stdin")
@@ -279,7 +279,7 @@ func TestCreateManyUsers(t *testing.T) {
 
 // The password prompt works on a real pseudo-terminal and never echoes.
 func TestPasswordPromptOnTerminal(t *testing.T) {
-	c := newCLI(t, storetest.SQLiteURL(t))
+	c := newMigratedCLI(t, storetest.SQLiteURL(t))
 	cmd := exec.Command(binary, "user", "create", "dave", "--email", "dave@example.com", "-o", "json")
 	cmd.Dir, cmd.Env = c.dir, append(cleanEnv(), c.env...)
 	ptmx, err := pty.Start(cmd)

@@ -3,8 +3,10 @@ package cmd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -21,6 +23,7 @@ import (
 // globalFlags are the flags every command takes.
 type globalFlags struct {
 	configFile  string
+	envFile     string
 	databaseURL string
 	output      string
 }
@@ -62,12 +65,20 @@ func (a *app) load(cmd *cobra.Command, flagKeys map[string]string) error {
 	for flag, key := range flagKeys {
 		keys[flag] = key
 	}
-	cfg, err := config.Load(config.Options{File: a.flags.configFile, Flags: cmd.Flags(), FlagKeys: keys})
+	cfg, err := config.Load(config.Options{File: a.flags.configFile, EnvFile: a.flags.envFile,
+		Flags: cmd.Flags(), FlagKeys: keys})
 	if err != nil {
 		return usageError{err}
 	}
 	a.cfg = cfg
-	a.log, a.ship = newLogger(cfg, a.streams.Err, cmd.Name() == "serve")
+	serving := cmd.Name() == "serve"
+	a.log, a.ship = newLogger(cfg, a.streams.Err, serving)
+	if serving {
+		// Once per start: admin commands in scripts would repeat them on every call.
+		for _, n := range cfg.Notices {
+			a.log.Warn().Msg(n)
+		}
+	}
 	return nil
 }
 
@@ -86,15 +97,29 @@ func newLogger(cfg *config.Config, w io.Writer, serving bool) (zerolog.Logger, *
 	}
 	out := w
 	if cfg.Log.Format == "console" {
-		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: !isTerminal(w)}
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: !isTerminal(w),
+			FieldsExclude: []string{atTimestamp}}
 	}
-	local := zerolog.New(out).Level(level).With().Timestamp().Str("service", "authsvc").Logger()
+	local := zerolog.New(out).Level(level).Hook(logstashTimestamp{}).With().Timestamp().
+		Str("service", "authsvc").Logger()
 	if !serving || cfg.Log.LogstashAddr == "" {
 		return local, nil
 	}
 	ship := logship.New(logship.Options{Addr: cfg.Log.LogstashAddr, Logger: local})
-	return zerolog.New(zerolog.MultiLevelWriter(out, ship)).Level(level).With().Timestamp().
-		Str("service", "authsvc").Logger(), ship
+	return zerolog.New(zerolog.MultiLevelWriter(out, ship)).Level(level).Hook(logstashTimestamp{}).
+		With().Timestamp().Str("service", "authsvc").Logger(), ship
+}
+
+// atTimestamp is the field Logstash and Kibana key on.
+const atTimestamp = "@timestamp"
+
+// logstashTimestamp adds @timestamp (RFC 3339 in UTC with milliseconds) to
+// every JSON line, beside zerolog's time.
+type logstashTimestamp struct{}
+
+// Run implements zerolog.Hook.
+func (logstashTimestamp) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
+	e.Str(atTimestamp, zerolog.TimestampFunc().UTC().Format("2006-01-02T15:04:05.000Z07:00"))
 }
 
 func isTerminal(w any) bool {
@@ -106,8 +131,20 @@ func isTerminal(w any) bool {
 	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }
 
-// openDB opens the pool and waits up to wait for the database to answer.
+// openDB opens the existing database and waits up to wait for it to answer.
+// It never creates one: a missing SQLite file is exit code 5. Only serve and
+// migrate up create the database, through openOrCreateDB.
 func (a *app) openDB(ctx context.Context, wait time.Duration) (*store.DB, error) {
+	return a.open(ctx, wait, false)
+}
+
+// openOrCreateDB is openDB that creates a missing SQLite database (serve,
+// migrate up).
+func (a *app) openOrCreateDB(ctx context.Context, wait time.Duration) (*store.DB, error) {
+	return a.open(ctx, wait, true)
+}
+
+func (a *app) open(ctx context.Context, wait time.Duration, create bool) (*store.DB, error) {
 	if a.db != nil {
 		return a.db, nil
 	}
@@ -120,12 +157,18 @@ func (a *app) openDB(ctx context.Context, wait time.Duration) (*store.DB, error)
 		NoPreparedStatements: !a.cfg.PreparedStatementsOn(),
 		SQLiteSynchronous:    a.cfg.Database.SQLiteSynchronous,
 		WrapDriver:           a.build.WrapDriver,
+		MustExist:            !create,
 	})
-	if err != nil {
-		return nil, err
+	if err == nil {
+		if err = db.WaitReady(ctx, wait); err != nil {
+			db.Close()
+		}
 	}
-	if err := db.WaitReady(ctx, wait); err != nil {
-		db.Close()
+	if errors.Is(err, store.ErrNoDatabase) {
+		return nil, &authsvc.Error{Code: authsvc.EUNAVAILABLE, Reason: authsvc.ReasonDatabaseMissing,
+			Message: msgNoDatabase(a.cfg.Database.URL)} // the path is in the message already
+	}
+	if err != nil {
 		return nil, err
 	}
 	a.db = db
@@ -158,4 +201,15 @@ func (a *app) print(v any, text string) error {
 	}
 	_, err := fmt.Fprintln(a.streams.Out, text)
 	return err
+}
+
+// msgNoDatabase is the error of an admin command run on a missing database.
+func msgNoDatabase(raw string) string {
+	if store.SQLitePath(raw) == "" { // PostgreSQL: never show the password; createdb first
+		if u, err := url.Parse(raw); err == nil {
+			raw = u.Redacted()
+		}
+		return fmt.Sprintf(authsvc.MsgDatabaseMissingPostgres, raw)
+	}
+	return fmt.Sprintf(authsvc.MsgDatabaseMissingSQLite, raw)
 }

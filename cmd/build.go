@@ -23,7 +23,7 @@ import (
 // its middleware, rate limits and metrics, and the background jobs. serve
 // and Build (the end-to-end tests) both go through it.
 func (a *app) buildStack(ctx context.Context, wait time.Duration) (*server, error) {
-	db, err := a.openDB(ctx, wait)
+	db, err := a.openOrCreateDB(ctx, wait)
 	if err != nil {
 		return nil, err
 	}

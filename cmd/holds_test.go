@@ -74,7 +74,7 @@ func TestCreditHoldsCommands(t *testing.T) {
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
-			c := newCLI(t, b.URL(t))
+			c := newMigratedCLI(t, b.URL(t))
 			tok := holdSetup(t, c)
 			s := c.startServer()
 			first := s.mustPost(t, "/credits/holds", tok, `{"amount": 10, "reference_id": "job-1"}`, 201)
@@ -126,7 +126,7 @@ func TestCreditHoldsCommands(t *testing.T) {
 // expired without anyone touching it.
 func TestServeExpiresHolds(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t, storetest.SQLiteURL(t))
+	c := newMigratedCLI(t, storetest.SQLiteURL(t))
 	tok := holdSetup(t, c)
 	s := c.startServer()
 	h := s.mustPost(t, "/credits/holds", tok, `{"amount": 30, "expires_in": 1}`, 201)
@@ -176,7 +176,7 @@ func TestCaptureSurvivesKill9(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			dbURL := b.URL(t)
-			c := newCLI(t, dbURL)
+			c := newMigratedCLI(t, dbURL)
 			tok := holdSetup(t, c)
 
 			crashing := newCLI(t, dbURL, "AUTHSVC_FAILPOINT=capture-committed")

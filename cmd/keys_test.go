@@ -34,7 +34,7 @@ const (
 )
 
 func newKeysCLI(t *testing.T, databaseURL string, env ...string) *cli {
-	return newCLI(t, databaseURL, append([]string{"AUTHSVC_AUTH_KEY_ENCRYPTION_KEY=" + testKEK,
+	return newMigratedCLI(t, databaseURL, append([]string{"AUTHSVC_AUTH_KEY_ENCRYPTION_KEY=" + testKEK,
 		"AUTHSVC_AUTH_KEYS_REFRESH_INTERVAL=" + refreshForTest, "AUTHSVC_RATELIMIT_ENABLED=false"}, env...)...)
 }
 

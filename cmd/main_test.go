@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +63,17 @@ func newCLI(t testing.TB, databaseURL string, env ...string) *cli {
 		base = append(base, "AUTHSVC_DATABASE_URL="+databaseURL)
 	}
 	return &cli{t: t, dir: t.TempDir(), env: append(base, env...)}
+}
+
+// newMigratedCLI is newCLI on a database that `migrate up` has created:
+// admin commands never create one themselves.
+func newMigratedCLI(t testing.TB, databaseURL string, env ...string) *cli {
+	t.Helper()
+	c := newCLI(t, databaseURL, env...)
+	if r := c.run("migrate", "up"); r.code != 0 {
+		t.Fatalf("migrate up: exit %d: %s", r.code, r.stderr)
+	}
+	return c
 }
 
 func (c *cli) command(ctx context.Context, stdin string, args ...string) *exec.Cmd {
@@ -124,17 +136,23 @@ type server struct {
 	waitErr error
 }
 
-// startServer runs `authsvc serve` and waits until /healthz answers.
+// listeningAddr finds the address in serve's "authsvc listening" log line
+// (console or JSON format).
+var listeningAddr = regexp.MustCompile(`(?m)^.*authsvc listening.*$`)
+var addrField = regexp.MustCompile(`addr["=:]+"?([0-9.]+:[0-9]+)`)
+
+// startServer runs `authsvc serve` on a port the kernel picks (so that
+// parallel tests never race for one), reads the address from its log, and
+// waits until /healthz answers there.
 func (c *cli) startServer(args ...string) *server {
 	c.t.Helper()
-	addr := testkit.FreeAddr(c.t)
-	cmd := c.command(context.Background(), "", append([]string{"serve", "--addr", addr}, args...)...)
+	cmd := c.command(context.Background(), "", append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	logs := &testkit.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		c.t.Fatal(err)
 	}
-	s := &server{cmd: cmd, base: "http://" + addr, logs: logs, done: make(chan struct{})}
+	s := &server{cmd: cmd, logs: logs, done: make(chan struct{})}
 	go func() { s.waitErr = cmd.Wait(); close(s.done) }()
 	c.t.Cleanup(func() {
 		cmd.Process.Kill()
@@ -150,10 +168,18 @@ func (c *cli) startServer(args ...string) *server {
 			c.t.Fatalf("serve exited early: %v\n%s", s.waitErr, logs.String())
 		default:
 		}
-		resp, err := http.Get(s.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			return s
+		if s.base == "" {
+			if line := listeningAddr.FindString(logs.String()); line != "" {
+				if m := addrField.FindStringSubmatch(line); m != nil {
+					s.base = "http://" + m[1]
+				}
+			}
+		}
+		if s.base != "" {
+			if resp, err := http.Get(s.base + "/healthz"); err == nil {
+				resp.Body.Close()
+				return s
+			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

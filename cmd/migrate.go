@@ -37,7 +37,10 @@ func newMigrateUpCommand(a *app, wait *time.Duration) *cobra.Command {
 		Example: "  authsvc migrate up\n  authsvc migrate up -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := a.migrationDB(cmd, *wait)
+			if err := a.load(cmd, nil); err != nil {
+				return err
+			}
+			db, err := a.openOrCreateDB(cmd.Context(), *wait)
 			if err != nil {
 				return err
 			}
@@ -107,8 +110,9 @@ func newMigrateStatusCommand(a *app, wait *time.Duration) *cobra.Command {
 	}
 }
 
-// migrationDB loads the configuration and opens the database, waiting for it
-// up to wait; the migrations themselves are not touched.
+// migrationDB loads the configuration and opens the existing database,
+// waiting for it up to wait; the migrations themselves are not touched. It
+// never creates a database (migrate up does, with openOrCreateDB).
 func (a *app) migrationDB(cmd *cobra.Command, wait time.Duration) (*store.DB, error) {
 	if err := a.load(cmd, nil); err != nil {
 		return nil, err

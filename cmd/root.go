@@ -22,7 +22,19 @@ const (
 	ExitNotFound    = 3
 	ExitConflict    = 4
 	ExitUnavailable = 5
+	// ExitInterrupted is 128 + SIGINT, as shells report a command stopped by Ctrl-C.
+	ExitInterrupted = 130
 )
+
+// exitCodesHelp documents the exit codes in `authsvc --help`.
+const exitCodesHelp = `Exit codes:
+  0    success
+  1    error
+  2    usage: bad flag, argument, amount or password
+  3    not found
+  4    conflict: user exists, idempotency clash
+  5    database unreachable or missing (admin commands never create one)
+  130  interrupted (SIGINT or SIGTERM) before the command finished`
 
 // Streams are the command's standard input, output and error.
 type Streams struct {
@@ -48,6 +60,10 @@ func Execute(ctx context.Context, args []string, streams Streams) int {
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
+	}
+	if ctx.Err() != nil { // SIGINT or SIGTERM stopped the command, not a fault of its own
+		fmt.Fprintln(streams.Err, "error: interrupted")
+		return ExitInterrupted
 	}
 	code := exitCode(err)
 	if !a.started && code == ExitError {
@@ -109,7 +125,11 @@ password reset by email, a per-user credit ledger) and the admin command line fo
 
 It reads configuration from flags, the environment (AUTHSVC_<SECTION>_<KEY> or the
 original service's names such as DATABASE_URL), a YAML file and built-in defaults.
-With no configuration it serves on :8080 with an embedded SQLite database.`,
+A .env file in the working directory (or --env-file FILE) is read as environment
+variables; the real environment wins over it.
+With no configuration it serves on :8080 with an embedded SQLite database.
+
+` + exitCodesHelp,
 		Example: `  authsvc serve
   authsvc migrate up --database-url postgres://postgres@localhost/authsvc?sslmode=disable
   authsvc user create alice --email alice@example.com --password-stdin < pw.txt
@@ -130,6 +150,7 @@ With no configuration it serves on :8080 with an embedded SQLite database.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.flags.configFile, "config", "", "configuration file (default ./config.yaml, then /etc/authsvc/config.yaml)")
+	pf.StringVar(&a.flags.envFile, "env-file", "", "dotenv file read as environment variables; the real environment wins (default ./.env when present)")
 	pf.StringVar(&a.flags.databaseURL, "database-url", "", "database URL: postgres://... or sqlite:PATH (overrides database.url)")
 	pf.StringVarP(&a.flags.output, "output", "o", "text", "output format: text or json")
 	a.root = root
@@ -140,6 +161,7 @@ With no configuration it serves on :8080 with an embedded SQLite database.`,
 		newUserCommand(a),
 		newCreditsCommand(a),
 		newTokenCommand(a),
+		newMailCommand(a),
 		newKeysCommand(a),
 		newAuditCommand(a),
 		newVersionCommand(a),

@@ -99,6 +99,16 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 // pending migrations when database.auto_migrate is on, as serve would) and
 // builds the services, for the admin commands.
 func (a *app) adminServices(cmd *cobra.Command) (*services, error) {
+	db, err := a.adminDB(cmd)
+	if err != nil {
+		return nil, err
+	}
+	return a.buildServices(db, nil, credits.Options{})
+}
+
+// adminDB loads the configuration and opens the existing database (never
+// creating one), applying pending migrations when database.auto_migrate is on.
+func (a *app) adminDB(cmd *cobra.Command) (*store.DB, error) {
 	db, err := a.migrationDB(cmd, adminWait)
 	if err != nil {
 		return nil, err
@@ -108,7 +118,7 @@ func (a *app) adminServices(cmd *cobra.Command) (*services, error) {
 			return nil, err
 		}
 	}
-	return a.buildServices(db, nil, credits.Options{})
+	return db, nil
 }
 
 // exactArgs is cobra.ExactArgs with a usage error naming what is expected.

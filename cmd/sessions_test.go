@@ -16,7 +16,7 @@ func TestUserSessionsAndLogout(t *testing.T) {
 	t.Parallel()
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
-			c := newCLI(t, b.URL(t))
+			c := newMigratedCLI(t, b.URL(t))
 			decodeJSON[userJSON](t, c.runStdin(testPassword, "user", "create", "dora", "--email", "dora@example.com", "--password-stdin", "-o", "json"))
 			first := decodeJSON[map[string]any](t, c.run("token", "issue", "dora", "-o", "json"))["access_token"].(string)
 			second := decodeJSON[map[string]any](t, c.run("token", "issue", "dora", "-o", "json"))["access_token"].(string)
@@ -53,7 +53,7 @@ func TestUserVerifiedFlagAndVerifyCommand(t *testing.T) {
 	t.Parallel()
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
-			c := newCLI(t, b.URL(t), "AUTHSVC_AUTH_REQUIRE_VERIFIED_EMAIL=true")
+			c := newMigratedCLI(t, b.URL(t), "AUTHSVC_AUTH_REQUIRE_VERIFIED_EMAIL=true")
 			type verifiedJSON struct {
 				Username      string `json:"username"`
 				EmailVerified bool   `json:"email_verified"`
@@ -85,7 +85,7 @@ func TestAuditListCommand(t *testing.T) {
 	t.Parallel()
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
-			c := newCLI(t, b.URL(t))
+			c := newMigratedCLI(t, b.URL(t))
 			decodeJSON[userJSON](t, c.runStdin(testPassword, "user", "create", "ada", "--email", "ada@example.com", "--password-stdin", "-o", "json"))
 			decodeJSON[userJSON](t, c.run("user", "promote", "ada", "-o", "json"))
 			type page struct {

@@ -61,7 +61,7 @@ func newUserCommand(a *app) *cobra.Command {
 	}
 	c.AddCommand(newUserCreateCommand(a), newUserPromoteCommand(a), newUserDeleteCommand(a),
 		newUserListCommand(a), newUserShowCommand(a), newUserSessionsCommand(a), newUserLogoutCommand(a),
-		newUserVerifyCommand(a), newUserMFACommand(a))
+		newUserVerifyCommand(a), newUserImportCommand(a), newUserMFACommand(a))
 	return c
 }
 

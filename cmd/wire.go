@@ -100,16 +100,20 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 		Keys:          svc.tokens,
 		JWKSMaxAge:    a.cfg.Auth.JWKSMaxAge,
 	}, opts)
+	jobs := []func(context.Context){
+		func(ctx context.Context) { svc.auth.RunJanitor(ctx, janitorInterval) },
+		func(ctx context.Context) { worker.Run(ctx) }, //nolint:errcheck // Run returns nil on cancel
+		func(ctx context.Context) { svc.keys.Run(ctx) },
+		func(ctx context.Context) { svc.holds.RunExpiry(ctx, holdExpiryInterval) },
+	}
+	if a.cfg.Mail.Driver == mail.DriverSMTP {
+		jobs = append(jobs, a.probeMail) // once, in the background: startup never waits on SMTP
+	}
 	return &server{
 		svc:     svc,
 		handler: api.Handler(),
 		metrics: privateMetrics,
-		jobs: []func(context.Context){
-			func(ctx context.Context) { svc.auth.RunJanitor(ctx, janitorInterval) },
-			func(ctx context.Context) { worker.Run(ctx) }, //nolint:errcheck // Run returns nil on cancel
-			func(ctx context.Context) { svc.keys.Run(ctx) },
-			func(ctx context.Context) { svc.holds.RunExpiry(ctx, holdExpiryInterval) },
-		},
+		jobs:    jobs,
 		close: func() {
 			svc.auth.Wait() // reset requests answered before shutdown still get their row
 			closeLimiter()
@@ -132,10 +136,7 @@ func (a *app) mailWorker(mm mail.Metrics) (*mail.Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	sender, err := mail.NewSender(mail.Config{
-		Driver: m.Driver, Host: m.Host, Port: m.Port, Username: m.Username, Password: m.Password,
-		From: m.From, SSLTLS: m.SSLTLS, StartTLS: m.StartTLS, Production: a.cfg.IsProduction(),
-	}, a.log)
+	sender, err := mail.NewSender(a.mailConfig(), a.log)
 	if err != nil {
 		return nil, err
 	}
@@ -144,6 +145,28 @@ func (a *app) mailWorker(mm mail.Metrics) (*mail.Worker, error) {
 		Logger:  a.log,
 		Metrics: mm,
 	}), nil
+}
+
+// mailConfig is the mail package's view of mail.*.
+func (a *app) mailConfig() mail.Config {
+	m := a.cfg.Mail
+	return mail.Config{
+		Driver: m.Driver, Host: m.Host, Port: m.Port, Username: m.Username, Password: m.Password,
+		From: m.From, SSLTLS: m.SSLTLS, StartTLS: m.StartTLS, Production: a.cfg.IsProduction(),
+	}
+}
+
+// probeMail checks the SMTP server once and logs one line: what works, or
+// what failed and what to change.
+func (a *app) probeMail(ctx context.Context) {
+	line, err := mail.Probe(ctx, a.mailConfig())
+	switch {
+	case ctx.Err() != nil: // shutting down before the check finished
+	case err != nil:
+		a.log.Error().Msg(err.Error())
+	default:
+		a.log.Info().Msg(line)
+	}
 }
 
 // rateLimit builds the per-IP rate-limit middleware (nil when disabled) and

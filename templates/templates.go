@@ -10,7 +10,9 @@ package templates
 
 import (
 	"embed"
+	htmltemplate "html/template"
 	"io/fs"
+	"strings"
 )
 
 //go:embed *.tmpl
@@ -29,3 +31,31 @@ func TextName(kind string) string { return kind + ".txt.tmpl" }
 
 // HTMLName returns the file name of kind's HTML template.
 func HTMLName(kind string) string { return kind + ".html.tmpl" }
+
+// breakEvery is the longest run of a link shown without a break opportunity.
+const breakEvery = 24
+
+// HTMLFuncs are the functions the HTML templates may call:
+// {{breakable .Link}} (see Breakable).
+func HTMLFuncs() htmltemplate.FuncMap {
+	return htmltemplate.FuncMap{"breakable": Breakable}
+}
+
+// Breakable returns s, HTML-escaped, with <wbr> break opportunities after
+// '/', '?', '&' and '=' and at least every 24 characters, so that a long
+// link (a reset token is hundreds of characters) wraps inside the message
+// instead of running off its side. Templates use it for the visible text
+// of a link; the href keeps the plain link.
+func Breakable(s string) htmltemplate.HTML {
+	var b strings.Builder
+	run := 0
+	for _, r := range s {
+		b.WriteString(htmltemplate.HTMLEscapeString(string(r)))
+		run++
+		if strings.ContainsRune("/?&=", r) || run >= breakEvery {
+			b.WriteString("<wbr>")
+			run = 0
+		}
+	}
+	return htmltemplate.HTML(b.String()) //nolint:gosec // every piece is escaped above
+}

@@ -1,8 +1,10 @@
 package templates_test
 
 import (
+	"html"
 	htmltemplate "html/template"
 	"io/fs"
+	"strings"
 	"testing"
 	texttemplate "text/template"
 
@@ -27,7 +29,7 @@ func TestEveryKindHasBothParts(t *testing.T) {
 			if err != nil {
 				t.Fatalf("html part: %v", err)
 			}
-			if _, err := htmltemplate.New(kind).Parse(string(html)); err != nil {
+			if _, err := htmltemplate.New(kind).Funcs(templates.HTMLFuncs()).Parse(string(html)); err != nil {
 				t.Fatalf("parse html part: %v", err)
 			}
 		})
@@ -50,5 +52,21 @@ func TestNoStrayFiles(t *testing.T) {
 	}
 	if len(entries) != len(want) {
 		t.Errorf("got %d embedded files, want %d", len(entries), len(want))
+	}
+}
+
+func TestBreakable(t *testing.T) {
+	link := "http://localhost:3000/reset-password?token=" + strings.Repeat("abcdefgh", 10) + "&x=<y>"
+	got := string(templates.Breakable(link))
+	if strings.ReplaceAll(got, "<wbr>", "") != htmltemplate.HTMLEscapeString(link) {
+		t.Fatalf("the text changed: %s", got)
+	}
+	for _, run := range strings.Split(got, "<wbr>") {
+		if len([]rune(html.UnescapeString(run))) > 24 {
+			t.Fatalf("a run of %d characters cannot wrap: %q", len(run), run)
+		}
+	}
+	if !strings.Contains(got, "&lt;y&gt;") {
+		t.Fatalf("not escaped: %s", got)
 	}
 }

@@ -255,3 +255,33 @@ var (
 	// key, and none is configured.
 	ErrMFAKEKRequired = &Error{Code: EINVALID, Reason: ReasonKEKRequired, Message: MsgMFAKEKRequired}
 )
+
+// Messages of the admin command line's newcomer checks and of user import
+// (the CLI's users read these).
+const (
+	// MsgDatabaseMissingSQLite and MsgDatabaseMissingPostgres take the URL
+	// (PostgreSQL's with the password redacted).
+	MsgDatabaseMissingSQLite   = "database %s does not exist (run authsvc migrate up or authsvc serve first)"
+	MsgDatabaseMissingPostgres = "database %s does not exist (create it, e.g. with createdb, then run authsvc migrate up)"
+	MsgMailDriverLog           = "mail.driver is log: nothing is sent; set mail.host (MAIL_SERVER) to send through SMTP"
+	MsgImportNothingKept       = "nothing was imported (fix the file, or use --continue to skip bad rows)"
+	MsgImportConflictNothing   = "nothing was imported (use --continue to skip such rows)"
+	MsgImportUsernameTaken     = "username belongs to an existing user with another email"
+	MsgImportEmailTaken        = "email belongs to an existing user with another username"
+	MsgImportBadUsername       = "username %q is not 3-32 characters of A-Z a-z 0-9 _ . -"
+	MsgImportBadEmail          = "email %q is not a valid email address"
+	MsgImportNoHash            = "hashed_password is missing"
+	MsgImportBadHash           = "hashed_password is not a bcrypt hash ($2a$, $2b$ or $2y$, 60 characters)"
+	MsgImportBadBool           = "%s %q is not true or false"
+	MsgImportBadTime           = "created_at %q is not a timestamp like 2024-05-01T12:00:00Z"
+	MsgImportNegative          = "balance %q is negative"
+	MsgImportBalanceLimit      = "the balance would exceed the largest balance an account may hold"
+	MsgImportEmpty             = "the file is empty"
+	MsgImportNotJSON           = "not a JSON object: %v"
+	MsgImportNoColumn          = "CSV header %q has no %s column (want username, email, hashed_password, is_admin, created_at, balance)"
+
+	ReasonDatabaseMissing  = "database_missing"
+	ReasonImportUnreadable = "import_unreadable"
+	ReasonImportBadRow     = "import_bad_row"
+	ReasonImportConflict   = "import_conflict"
+)

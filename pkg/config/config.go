@@ -34,6 +34,11 @@ type Config struct {
 	Testing bool `mapstructure:"-"`
 	// File is the configuration file that was read, "" when none.
 	File string `mapstructure:"-"`
+	// EnvFile is the dotenv file that was read, "" when none.
+	EnvFile string `mapstructure:"-"`
+	// Notices are environment names that are set but not used, one line
+	// each (e.g. "LOG_RETENTION is not used: …"); serve logs them at startup.
+	Notices []string `mapstructure:"-"`
 }
 
 // ServerConfig is the HTTP listener.
@@ -213,7 +218,7 @@ func Defaults() map[string]any {
 		"auth.require_verified_email":      false,
 		"auth.mfa_required_for_admins":     false,
 		"auth.verify_token_expire_hours":   24,
-		"mail.driver":                      "log",
+		"mail.driver":                      "",
 		"mail.host":                        "",
 		"mail.port":                        587,
 		"mail.username":                    "",
@@ -271,19 +276,24 @@ type Options struct {
 	// user set override the other sources.
 	Flags    *pflag.FlagSet
 	FlagKeys map[string]string
+	// EnvFile is an explicit dotenv file (--env-file); it must exist. When
+	// empty, ./.env is read if present. Its names count as environment
+	// variables, but the real environment wins over them.
+	EnvFile string
 }
 
 // Load reads the configuration and validates it.
 func Load(opts Options) (*Config, error) {
+	env, err := readEnvironment(opts.EnvFile)
+	if err != nil {
+		return nil, err
+	}
 	v := viper.New()
 	for key, val := range Defaults() {
 		v.SetDefault(key, val)
 	}
 	for key := range Defaults() {
-		names := []string{key, EnvName(key)}
-		if legacy, ok := legacyEnv[key]; ok {
-			names = append(names, legacy)
-		}
+		names := append([]string{key}, envNames(key)...)
 		if err := v.BindEnv(names...); err != nil {
 			return nil, fmt.Errorf("bind environment for %s: %w", key, err)
 		}
@@ -301,15 +311,23 @@ func Load(opts Options) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	applyLegacyLogEnv(v)
+	applyDotenv(v, env, opts)
+	applyLegacyLogEnv(v, env)
 
-	cfg := &Config{File: file, Testing: os.Getenv("AUTHSVC_TESTING") == "1"}
+	cfg := &Config{File: file, EnvFile: env.file, Notices: env.notices(),
+		Testing: os.Getenv("AUTHSVC_TESTING") == "1"}
 	// Exact: a misspelt key in the file is an error, not silently ignored.
 	if err := v.UnmarshalExact(cfg); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	cfg.Server.TrustedProxies = splitList(cfg.Server.TrustedProxies)
 	cfg.Server.CORSAllowedOrigins = splitList(cfg.Server.CORSAllowedOrigins)
+	if cfg.Mail.Driver == "" { // MAIL_SERVER alone means: send through it
+		cfg.Mail.Driver = "log"
+		if cfg.Mail.Host != "" {
+			cfg.Mail.Driver = "smtp"
+		}
+	}
 	if cfg.Log.Format == "" {
 		cfg.Log.Format = "console"
 		if cfg.Environment != "development" {
@@ -344,19 +362,54 @@ func readFile(v *viper.Viper, explicit string) (string, error) {
 	return "", nil
 }
 
+// applyDotenv gives keys the values of the dotenv file where the real
+// environment sets none of their names and no flag was given: the dotenv
+// file ranks with the environment, below flags and above the YAML file.
+func applyDotenv(v *viper.Viper, env *environment, opts Options) {
+	flagged := map[string]bool{}
+	if opts.Flags != nil {
+		for flag, key := range opts.FlagKeys {
+			if f := opts.Flags.Lookup(flag); f != nil && f.Changed {
+				flagged[key] = true
+			}
+		}
+	}
+	for key := range Defaults() {
+		if flagged[key] {
+			continue
+		}
+		names := envNames(key)
+		inReal := false
+		for _, n := range names {
+			if _, ok := os.LookupEnv(n); ok {
+				inReal = true
+			}
+		}
+		if inReal {
+			continue // viper's BindEnv reads it
+		}
+		for _, n := range names {
+			if val, ok := env.dotenv[n]; ok {
+				v.Set(key, val)
+				break
+			}
+		}
+	}
+}
+
 // applyLegacyLogEnv honours the original's JSON_LOGS, ENABLE_LOGSTASH,
 // SYSLOG_HOST and SYSLOG_PORT unless the AUTHSVC_* names are set.
-func applyLegacyLogEnv(v *viper.Viper) {
-	if _, set := os.LookupEnv(EnvName("log.format")); !set {
-		if on, err := strconv.ParseBool(os.Getenv("JSON_LOGS")); err == nil && on {
+func applyLegacyLogEnv(v *viper.Viper, env *environment) {
+	if _, set := env.lookup(EnvName("log.format")); !set {
+		if on, err := strconv.ParseBool(env.get("JSON_LOGS")); err == nil && on {
 			v.Set("log.format", "json")
 		}
 	}
-	if _, set := os.LookupEnv(EnvName("log.logstash_addr")); !set {
-		on, err := strconv.ParseBool(os.Getenv("ENABLE_LOGSTASH"))
-		host := os.Getenv("SYSLOG_HOST")
+	if _, set := env.lookup(EnvName("log.logstash_addr")); !set {
+		on, err := strconv.ParseBool(env.get("ENABLE_LOGSTASH"))
+		host := env.get("SYSLOG_HOST")
 		if err == nil && on && host != "" {
-			port := os.Getenv("SYSLOG_PORT")
+			port := env.get("SYSLOG_PORT")
 			if port == "" {
 				port = "5141"
 			}

@@ -175,7 +175,7 @@ func TestValidationErrors(t *testing.T) {
 		{map[string]string{"AUTHSVC_SERVER_ADDR": "8080"}, `server.addr: must be host:port or :port`},
 		{map[string]string{"AUTHSVC_SERVER_TRUSTED_PROXIES": "10.0.0.0/99"}, `server.trusted_proxies: "10.0.0.0/99" is not a CIDR or an IP address`},
 		{map[string]string{"AUTHSVC_SERVER_CORS_ALLOWED_ORIGINS": "app.example.com"}, `server.cors_allowed_origins: "app.example.com" is not an origin`},
-		{map[string]string{"AUTHSVC_AUTH_SECRET_KEY": "short"}, `auth.secret_key: too short: 5 bytes, need at least 32`},
+		{map[string]string{"AUTHSVC_AUTH_SECRET_KEY": "short"}, `auth.secret_key: too short: 5 bytes, need at least 32 (generate one with: openssl rand -base64 48)`},
 		{map[string]string{"AUTHSVC_AUTH_KEY_ENCRYPTION_KEY": "short"}, `auth.key_encryption_key: too short: 5 bytes, need at least 32`},
 		{map[string]string{"AUTHSVC_AUTH_KEY_ENCRYPTION_KEY": strings.Repeat("s", 40), "AUTHSVC_AUTH_SECRET_KEY": strings.Repeat("s", 40)}, `auth.key_encryption_key: must differ from auth.secret_key`},
 		{map[string]string{"AUTHSVC_AUTH_KEYS_REFRESH_INTERVAL": "30s"}, `auth.keys_refresh_interval: must be between 100ms and 10s, not 30s`},
@@ -195,7 +195,7 @@ func TestValidationErrors(t *testing.T) {
 		{map[string]string{"AUTHSVC_RATELIMIT_AUTH_PER_MINUTE": "0"}, `ratelimit: auth_per_minute and default_per_minute must be at least 1`},
 		{map[string]string{"AUTHSVC_RATELIMIT_REDIS_URL": "http://x"}, `ratelimit.redis_url: must be a redis:// or rediss:// URL`},
 		{map[string]string{"AUTHSVC_ENVIRONMENT": "production"}, `auth.secret_key: required in production`},
-		{map[string]string{"AUTHSVC_ENVIRONMENT": "production", "AUTHSVC_AUTH_SECRET_KEY": strings.Repeat("x", 31)}, `auth.secret_key: too short: 31 bytes, need at least 32`},
+		{map[string]string{"AUTHSVC_ENVIRONMENT": "production", "AUTHSVC_AUTH_SECRET_KEY": strings.Repeat("x", 31)}, `auth.secret_key: too short: 31 bytes, need at least 32 (generate one with: openssl rand -base64 48)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

@@ -102,7 +102,7 @@ func (c *Config) validateAuth(e *errs) {
 	case a.SecretKey == "" && c.IsProduction():
 		e.add("auth.secret_key", "required in production (at least %d bytes; set AUTHSVC_AUTH_SECRET_KEY or SECRET_KEY)", MinSecretBytes)
 	case a.SecretKey != "" && len(a.SecretKey) < MinSecretBytes:
-		e.add("auth.secret_key", "too short: %d bytes, need at least %d", len(a.SecretKey), MinSecretBytes)
+		e.add("auth.secret_key", "too short: %d bytes, need at least %d (generate one with: openssl rand -base64 48)", len(a.SecretKey), MinSecretBytes)
 	}
 	if a.Algorithm != "HS256" {
 		e.add("auth.algorithm", "only HS256 is supported, not %q", a.Algorithm)

@@ -123,7 +123,8 @@ func loadKind(dir, kind string) (kindTemplates, error) {
 	if err != nil {
 		return kindTemplates{}, err
 	}
-	html, err := htmltemplate.New(templates.HTMLName(kind)).Option("missingkey=error").Parse(htmlSrc)
+	html, err := htmltemplate.New(templates.HTMLName(kind)).Option("missingkey=error").
+		Funcs(templates.HTMLFuncs()).Parse(htmlSrc)
 	if err != nil {
 		return kindTemplates{}, fmt.Errorf("mail template %s: %w", htmlName, err)
 	}

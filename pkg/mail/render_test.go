@@ -184,3 +184,22 @@ func TestTemplateOverrides(t *testing.T) {
 		}
 	})
 }
+
+// A long reset link wraps in the HTML part; the text part keeps it whole and plain.
+func TestLongLinkWraps(t *testing.T) {
+	link := "http://localhost:3000/reset-password?token=" + strings.Repeat("eyJhbGciOiJIUzI1NiJ9", 15)
+	m, err := newRenderer(t, "").Render(authsvc.EmailPasswordReset, "jane@example.com",
+		map[string]string{authsvc.EmailKeyUsername: "jane_doe", authsvc.EmailKeyLink: link, authsvc.EmailKeyExpiresMinutes: "30"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(m.HTML, `href="`+link+`"`) {
+		t.Fatal("the href must stay the plain link")
+	}
+	if !strings.Contains(m.HTML, "word-break: break-all") || !strings.Contains(m.HTML, "token=<wbr>eyJhbGciOiJIUzI1NiJ9eyJh<wbr>bGci") {
+		t.Fatalf("the visible link cannot wrap:\n%s", m.HTML)
+	}
+	if !strings.Contains(m.Text, "\n"+link+"\n") || strings.Contains(m.Text, "<") {
+		t.Fatalf("the text part must hold the link whole on its own line, as plain text:\n%s", m.Text)
+	}
+}

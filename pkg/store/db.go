@@ -61,7 +61,15 @@ type Options struct {
 	// a commit is on disk when acknowledged), "EXTRA" or "NORMAL" (faster;
 	// the last commits can roll back after an OS crash or power loss).
 	SQLiteSynchronous string
+	// MustExist refuses to create a database: a missing SQLite file (or
+	// folder) is ErrNoDatabase instead of a new, empty database.
+	MustExist bool
 }
+
+// ErrNoDatabase is returned by Open with Options.MustExist when the SQLite
+// file does not exist, and by WaitReady when the PostgreSQL server has no
+// database of that name.
+var ErrNoDatabase = errors.New("database does not exist")
 
 // SQLite synchronous settings accepted by Options.SQLiteSynchronous.
 var sqliteSynchronous = map[string]bool{"FULL": true, "EXTRA": true, "NORMAL": true}
@@ -100,7 +108,8 @@ func ParseURL(raw string) (Dialect, string, error) { return dburl.Parse(raw) }
 func SQLitePath(raw string) string { return dburl.SQLitePath(raw) }
 
 // Open opens a pool for a database URL. It does not wait for the server; see
-// WaitReady. The SQLite file's directory is created if missing.
+// WaitReady. The SQLite file's directory is created if missing, unless
+// opts.MustExist is set.
 func Open(rawURL string, opts Options) (*DB, error) {
 	dialect, dsn, err := ParseURL(rawURL)
 	if err != nil {
@@ -117,7 +126,11 @@ func Open(rawURL string, opts Options) (*DB, error) {
 				fmt.Sprintf("database.sqlite_synchronous: %q is not one of FULL, EXTRA, NORMAL", opts.SQLiteSynchronous))
 		}
 		_, dsn, _ = dburl.ParseSQLite(rawURL, sync)
-		if p := SQLitePath(rawURL); p != "" {
+		if p := SQLitePath(rawURL); p != "" && opts.MustExist {
+			if _, err := os.Stat(p); err != nil {
+				return nil, fmt.Errorf("%w: %s: %w", ErrNoDatabase, p, err)
+			}
+		} else if p != "" {
 			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 				return nil, fmt.Errorf("create database directory: %w", err)
 			}
@@ -205,6 +218,9 @@ func (db *DB) WaitReady(ctx context.Context, wait time.Duration) error {
 		cancel()
 		if err == nil {
 			return nil
+		}
+		if pqErr := (*pq.Error)(nil); errors.As(err, &pqErr) && pqErr.Code == "3D000" {
+			return fmt.Errorf("%w: %w", ErrNoDatabase, err) // waiting will not create it
 		}
 		remaining := time.Until(deadline)
 		if remaining <= 0 || ctx.Err() != nil {

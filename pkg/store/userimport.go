@@ -1,0 +1,237 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/jmoiron/sqlx"
+)
+
+// importChunk is how many rows one round of import statements carries: a few
+// multi-row statements per chunk instead of several statements per user, and
+// well under both dialects' limits on bound parameters.
+const importChunk = 500
+
+// errImportBalanceLimit is a balance the account cannot hold.
+var errImportBalanceLimit = errors.New(authsvc.MsgImportBalanceLimit)
+
+// ImportUsers implements authsvc.UserImporter: one transaction for the whole
+// file, in chunks of multi-row statements; see the interface for the rules.
+func (db *DB) ImportUsers(ctx context.Context, users []authsvc.ImportedUser, skipConflicts bool) (*authsvc.ImportResult, error) {
+	var res *authsvc.ImportResult
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		res = &authsvc.ImportResult{}
+		for start := 0; start < len(users); start += importChunk {
+			chunk := users[start:min(start+importChunk, len(users))]
+			if err := db.importChunk(ctx, tx, chunk, skipConflicts, res); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// existingUser is a user row the import met.
+type existingUser struct {
+	ID       int64  `db:"id"`
+	Username string `db:"username"`
+	Email    string `db:"email"`
+}
+
+// importChunk imports one chunk: look up the users it names, insert the new
+// ones, then add the balances not added before.
+func (db *DB) importChunk(ctx context.Context, tx *sqlx.Tx, chunk []authsvc.ImportedUser, skip bool, res *authsvc.ImportResult) error {
+	byName, byEmail, err := lookupUsers(ctx, tx, chunk)
+	if err != nil {
+		return err
+	}
+	var fresh []*authsvc.ImportedUser
+	var freshIdx []int
+	ids := map[int]int64{} // chunk index → user id, for the balances
+	var unchanged []int64
+	for i := range chunk {
+		u := &chunk[i]
+		u.Email = strings.ToLower(u.Email)
+		n, e := byName[strings.ToLower(u.Username)], byEmail[u.Email]
+		var conflict error
+		switch {
+		case n != nil && n == e: // the same user: already there, or earlier in this chunk
+			if n.ID != 0 {
+				ids[i] = n.ID
+				unchanged = append(unchanged, n.ID)
+			}
+			res.Unchanged++
+			continue
+		case n != nil:
+			conflict = authsvc.ErrImportUsernameTaken
+		case e != nil:
+			conflict = authsvc.ErrImportEmailTaken
+		}
+		if conflict != nil {
+			if !skip {
+				return &authsvc.ImportRowError{Line: u.Line, Err: conflict}
+			}
+			res.Skipped = append(res.Skipped, authsvc.ImportRowError{Line: u.Line, Err: conflict})
+			continue
+		}
+		placeholder := &existingUser{Username: u.Username, Email: u.Email} // ID 0: inserted below
+		byName[strings.ToLower(u.Username)], byEmail[u.Email] = placeholder, placeholder
+		fresh, freshIdx = append(fresh, u), append(freshIdx, i)
+	}
+	created, err := db.insertImported(ctx, tx, fresh)
+	if err != nil {
+		return err
+	}
+	res.Created += len(fresh)
+	for _, i := range freshIdx {
+		ids[i] = created[strings.ToLower(chunk[i].Username)]
+	}
+	return db.importBalances(ctx, tx, chunk, ids, unchanged, res)
+}
+
+// lookupUsers finds the existing users that share a username or an email
+// with the chunk, keyed by lowercased username and by email.
+func lookupUsers(ctx context.Context, tx *sqlx.Tx, chunk []authsvc.ImportedUser) (map[string]*existingUser, map[string]*existingUser, error) {
+	names := make([]string, len(chunk))
+	emails := make([]string, len(chunk))
+	for i, u := range chunk {
+		names[i], emails[i] = strings.ToLower(u.Username), strings.ToLower(u.Email)
+	}
+	q, args, err := sqlx.In(`SELECT id, username, email FROM users WHERE lower(username) IN (?) OR email IN (?)`, names, emails)
+	if err != nil {
+		return nil, nil, err
+	}
+	var found []*existingUser
+	if err := sqlx.SelectContext(ctx, tx, &found, tx.Rebind(q), args...); err != nil {
+		return nil, nil, fmt.Errorf("import: find users: %w", err)
+	}
+	byName, byEmail := map[string]*existingUser{}, map[string]*existingUser{}
+	for _, f := range found {
+		byName[strings.ToLower(f.Username)], byEmail[f.Email] = f, f
+	}
+	return byName, byEmail, nil
+}
+
+// insertImported inserts new users in one statement and returns their ids
+// by lowercased username.
+func (db *DB) insertImported(ctx context.Context, tx *sqlx.Tx, fresh []*authsvc.ImportedUser) (map[string]int64, error) {
+	out := map[string]int64{}
+	if len(fresh) == 0 {
+		return out, nil
+	}
+	now := db.Now()
+	var b strings.Builder
+	b.WriteString(`INSERT INTO users (username, email, password_hash, is_admin, token_version, created_at, updated_at,
+		email_verified_at) VALUES `)
+	args := make([]any, 0, len(fresh)*7)
+	for i, u := range fresh {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, 1, ?, ?, ?)")
+		created := now
+		if !u.CreatedAt.IsZero() {
+			created = u.CreatedAt.UTC().Truncate(time.Microsecond)
+		}
+		var verified *time.Time
+		if u.EmailVerified {
+			verified = &now
+		}
+		args = append(args, u.Username, u.Email, u.PasswordHash, u.IsAdmin, created, now, verified)
+	}
+	b.WriteString(" RETURNING id, username")
+	var rows []existingUser
+	if err := sqlx.SelectContext(ctx, tx, &rows, tx.Rebind(b.String()), args...); err != nil {
+		return nil, fmt.Errorf("import: insert users: %w", err)
+	}
+	for _, r := range rows {
+		out[strings.ToLower(r.Username)] = r.ID
+	}
+	return out, nil
+}
+
+// importBalances adds each balance once: rows of users an earlier import
+// already credited (reference_id "import") are left out.
+func (db *DB) importBalances(ctx context.Context, tx *sqlx.Tx, chunk []authsvc.ImportedUser, ids map[int]int64,
+	unchanged []int64, res *authsvc.ImportResult) error {
+	credited := map[int64]bool{}
+	if len(unchanged) > 0 {
+		q, args, err := sqlx.In(`SELECT user_id FROM credit_transactions
+			WHERE transaction_type = 'credit_added' AND reference_id = ? AND user_id IN (?)`, authsvc.ImportReference, unchanged)
+		if err != nil {
+			return err
+		}
+		var done []int64
+		if err := sqlx.SelectContext(ctx, tx, &done, tx.Rebind(q), args...); err != nil {
+			return fmt.Errorf("import: find balances: %w", err)
+		}
+		for _, id := range done {
+			credited[id] = true
+		}
+	}
+	amounts := map[int64]authsvc.Cents{}
+	var order []int64
+	for i, u := range chunk {
+		id := ids[i]
+		if id == 0 || u.Balance <= 0 || credited[id] {
+			continue
+		}
+		credited[id] = true // a user named twice in the file is credited once
+		amounts[id] = u.Balance
+		order = append(order, id)
+	}
+	if len(order) == 0 {
+		return nil
+	}
+	now := db.Now()
+	var up strings.Builder
+	up.WriteString(`INSERT INTO user_credits (user_id, balance, updated_at) VALUES `)
+	args := make([]any, 0, len(order)*3+1)
+	for i, id := range order {
+		if i > 0 {
+			up.WriteString(", ")
+		}
+		up.WriteString("(?, ?, ?)")
+		args = append(args, id, int64(amounts[id]), now)
+	}
+	up.WriteString(` ON CONFLICT (user_id) DO UPDATE SET balance = user_credits.balance + excluded.balance,
+		updated_at = excluded.updated_at WHERE user_credits.balance + excluded.balance <= ? RETURNING user_id, balance`)
+	args = append(args, int64(authsvc.MaxBalance))
+	var balances []struct {
+		UserID  int64 `db:"user_id"`
+		Balance int64 `db:"balance"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &balances, tx.Rebind(up.String()), args...); err != nil {
+		return fmt.Errorf("import: add balances: %w", err)
+	}
+	if len(balances) != len(order) {
+		return errImportBalanceLimit
+	}
+	var ins strings.Builder
+	// Each user appears once per statement, and its balance row is locked by
+	// the upsert above: seq is its highest seq + 1, as for every ledger row.
+	ins.WriteString(`INSERT INTO credit_transactions
+		(user_id, amount, transaction_type, reference_id, description, balance_after, created_at, seq) VALUES `)
+	args = args[:0]
+	for i, b := range balances {
+		if i > 0 {
+			ins.WriteString(", ")
+		}
+		ins.WriteString("(?, ?, ?, ?, ?, ?, ?, " + sqlNextSeq + ")")
+		args = append(args, b.UserID, int64(amounts[b.UserID]), string(authsvc.CreditAdded), authsvc.ImportReference,
+			"balance imported by authsvc user import", b.Balance, now, b.UserID)
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(ins.String()), args...); err != nil {
+		return fmt.Errorf("import: insert transactions: %w", err)
+	}
+	res.Credited += len(balances)
+	return nil
+}

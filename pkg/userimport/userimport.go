@@ -1,0 +1,60 @@
+package userimport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+)
+
+// Options tune an import.
+type Options struct {
+	// Continue skips bad rows (and rows that conflict with existing users)
+	// and reports them, instead of importing nothing.
+	Continue bool
+}
+
+// Report is what an import did.
+type Report struct {
+	authsvc.ImportResult
+	Skipped []authsvc.ImportRowError `json:"-"` // bad or conflicting rows left out (Continue only)
+}
+
+// Import reads users from r (see Parse) and stores them through importer in
+// one transaction. Without Continue, the first bad row stops the import with
+// an EINVALID error naming its line (a row that conflicts with an existing
+// user: ECONFLICT), and nothing is kept.
+func Import(ctx context.Context, importer authsvc.UserImporter, r io.Reader, opts Options) (*Report, error) {
+	users, bad, err := Parse(r)
+	if err != nil {
+		return nil, &authsvc.Error{Code: authsvc.EINVALID, Reason: authsvc.ReasonImportUnreadable, Message: err.Error(), Err: err}
+	}
+	if len(bad) > 0 && !opts.Continue {
+		return nil, &authsvc.Error{Code: authsvc.EINVALID, Reason: authsvc.ReasonImportBadRow, Message: badRows(bad)}
+	}
+	res, err := importer.ImportUsers(ctx, users, opts.Continue)
+	var rowErr *authsvc.ImportRowError
+	if errors.As(err, &rowErr) {
+		return nil, &authsvc.Error{Code: authsvc.ECONFLICT, Reason: authsvc.ReasonImportConflict,
+			Message: rowErr.Error() + "; " + authsvc.MsgImportConflictNothing}
+	}
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{ImportResult: *res}
+	rep.Skipped = append(bad, res.Skipped...)
+	sortErrors(rep.Skipped)
+	return rep, nil
+}
+
+// badRows describes the bad rows of a refused import: the first one, and
+// how many more.
+func badRows(bad []authsvc.ImportRowError) string {
+	msg := bad[0].Error()
+	if len(bad) > 1 {
+		msg += fmt.Sprintf(" (and %d more bad rows)", len(bad)-1)
+	}
+	return msg + "; " + authsvc.MsgImportNothingKept
+}
