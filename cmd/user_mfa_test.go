@@ -15,7 +15,7 @@ func TestUserMFAResetAndShow(t *testing.T) {
 	t.Parallel()
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
-			c := newCLI(t, b.URL(t), "AUTHSVC_AUTH_KEY_ENCRYPTION_KEY=cli-test-key-encryption-key-32-bytes-long")
+			c := newMigratedCLI(t, b.URL(t), "AUTHSVC_AUTH_KEY_ENCRYPTION_KEY=cli-test-key-encryption-key-32-bytes-long")
 			decodeJSON[userJSON](t, c.runStdin(testPassword, "user", "create", "mia", "--email", "mia@example.com", "--password-stdin", "-o", "json"))
 			type showJSON struct {
 				MFAEnabled *bool `json:"mfa_enabled"`
