@@ -296,11 +296,11 @@ func TestPasswordPromptOnTerminal(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("prompted create: %v\n%s", err, out.String())
 	}
+	// The copy from the pty may still be draining after Wait: poll for the
+	// result instead of reading the buffer once (a flake under load).
+	waitFor(t, func() bool { return strings.Contains(out.String(), `"username": "dave"`) })
 	if strings.Contains(out.String(), testPassword) {
 		t.Fatal("the password was echoed")
-	}
-	if !strings.Contains(out.String(), `"username": "dave"`) {
-		t.Fatalf("no JSON result:\n%s", out.String())
 	}
 }
 

@@ -56,6 +56,16 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 		Logger:               a.log,
 		Metrics:              authMetrics,
 		Clock:                a.clock,
+		MFARequiredForAdmins: a.cfg.Auth.MFARequiredForAdmins,
+		TOTPIssuer:           a.cfg.Auth.Issuer,
+	}
+	var sealer authsvc.SecretSealer
+	if kek := a.cfg.Auth.KeyEncryptionKey; kek != "" {
+		sl, err := token.NewSealer([]byte(kek))
+		if err != nil {
+			return nil, err
+		}
+		sealer = sl
 	}
 	var hashes authsvc.PasswordHasher = hasher
 	if a.build.WrapHasher != nil {
@@ -64,7 +74,7 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 	if a.build.AuthOptions != nil {
 		a.build.AuthOptions(&authOpts)
 	}
-	authSvc, err := auth.New(auth.Deps{Store: db, Hasher: hashes, Policy: hasher, Tokens: tokens}, authOpts)
+	authSvc, err := auth.New(auth.Deps{Store: db, Hasher: hashes, Policy: hasher, Tokens: tokens, Sealer: sealer}, authOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -83,6 +93,7 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 	// fsync; SQLite's writes are serialized in-process anyway, so it is off there.
 	creditOpts.GroupCommit = a.cfg.Credits.GroupCommit && db.Dialect == store.Postgres
 	creditOpts.MaxBatch = a.cfg.Credits.GroupCommitMaxBatch
+	creditOpts.StepUp = authSvc
 	creditOpts.Logger = a.log
 	creditSvc := credits.New(db, creditOpts)
 	return &services{auth: authSvc, credits: creditSvc, keys: keySvc, tokens: tokens,

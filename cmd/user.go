@@ -24,6 +24,7 @@ type userView struct {
 	IsAdmin       bool      `json:"is_admin"`
 	CreatedAt     time.Time `json:"created_at"`
 	EmailVerified bool      `json:"email_verified"`
+	MFAEnabled    *bool     `json:"mfa_enabled,omitempty"` // user show only
 }
 
 func viewOf(u *authsvc.User) userView {
@@ -36,14 +37,22 @@ func (v userView) text() string {
 	if v.IsAdmin {
 		role = "admin"
 	}
-	return fmt.Sprintf("id:         %d\nusername:   %s\nemail:      %s\nverified:   %t\nrole:       %s\ncreated_at: %s",
+	text := fmt.Sprintf("id:         %d\nusername:   %s\nemail:      %s\nverified:   %t\nrole:       %s\ncreated_at: %s",
 		v.ID, v.Username, v.Email, v.EmailVerified, role, v.CreatedAt.Format(time.RFC3339))
+	if v.MFAEnabled != nil {
+		mfa := "off"
+		if *v.MFAEnabled {
+			mfa = "on (totp)"
+		}
+		text += "\nmfa:        " + mfa
+	}
+	return text
 }
 
 func newUserCommand(a *app) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "user",
-		Short: "Create, promote, delete, list and show users; list and end their sessions",
+		Short: "Create, promote, delete, list and show users; list and end their sessions; reset their second factor",
 		Example: `  authsvc user create alice --email alice@example.com --password-stdin < pw.txt
   authsvc user promote alice
   authsvc user list --admins -o json`,
@@ -52,7 +61,7 @@ func newUserCommand(a *app) *cobra.Command {
 	}
 	c.AddCommand(newUserCreateCommand(a), newUserPromoteCommand(a), newUserDeleteCommand(a),
 		newUserListCommand(a), newUserShowCommand(a), newUserSessionsCommand(a), newUserLogoutCommand(a),
-		newUserVerifyCommand(a), newUserImportCommand(a))
+		newUserVerifyCommand(a), newUserImportCommand(a), newUserMFACommand(a))
 	return c
 }
 
@@ -355,7 +364,12 @@ func newUserShowCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			on, err := svc.auth.MFAEnabled(cmd.Context(), u.ID)
+			if err != nil {
+				return err
+			}
 			v := viewOf(u)
+			v.MFAEnabled = &on
 			return a.print(v, v.text())
 		},
 	}

@@ -93,6 +93,7 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 		Credits:       svc.credits,
 		Holds:         svc.holds,
 		Authenticator: svc.auth,
+		MFA:           svc.auth,
 		Ready:         a.readyWithKeys(svc.keys),
 		Logger:        a.log,
 		Metrics:       publicMetrics,

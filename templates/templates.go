@@ -5,7 +5,7 @@
 //
 // Templates see these fields: .ProductName, .Username, .Recipient, and per
 // kind .Link and .ExpiresMinutes (password_reset), .Link and .ExpiresHours
-// (verify_email), or .OldEmail, .NewEmail and .Pending (email_changed). mail.templates_dir may override any file by name.
+// (verify_email), or .OldEmail, .NewEmail and .Pending (email_changed); mfa_enabled and mfa_disabled use only the common fields. mail.templates_dir may override any file by name.
 package templates
 
 import (
@@ -22,7 +22,9 @@ var files embed.FS
 func FS() fs.FS { return files }
 
 // Kinds lists the email kinds that have a template pair.
-func Kinds() []string { return []string{"welcome", "password_reset", "email_changed", "verify_email"} }
+func Kinds() []string {
+	return []string{"welcome", "password_reset", "email_changed", "verify_email", "mfa_enabled", "mfa_disabled"}
+}
 
 // TextName returns the file name of kind's plain-text template.
 func TextName(kind string) string { return kind + ".txt.tmpl" }

@@ -26,7 +26,40 @@ func (s *Service) target(ctx context.Context, p *authsvc.Principal, username str
 // limit exactly like a login, so a stolen token cannot guess the owner's
 // password without bound: past the limit it is 429, and a correct password
 // clears the count as a successful login does.
-func (s *Service) reauthenticate(ctx context.Context, p *authsvc.Principal, password string) error {
+//
+// When the caller has a second factor on, a current TOTP code (or an unused
+// recovery code) is asked for too: 401 mfa_code_required without one,
+// invalid_mfa_code / mfa_code_used for a wrong or used one; it counts toward
+// the same limit.
+func (s *Service) reauthenticate(ctx context.Context, p *authsvc.Principal, password, code string) error {
+	if err := s.reauthenticatePassword(ctx, p, password); err != nil {
+		return err
+	}
+	return s.RequireCode(ctx, p.User, code)
+}
+
+// RequireCode implements authsvc.StepUp: nothing when u has no second
+// factor on, else a current TOTP code or an unused recovery code of u.
+func (s *Service) RequireCode(ctx context.Context, u *authsvc.User, code string) error {
+	on, err := s.db.MFAEnabled(ctx, u.ID)
+	if err != nil || !on {
+		return err
+	}
+	if code == "" {
+		return authsvc.ErrMFACodeRequired
+	}
+	totpCode, recovery := code, ""
+	if !isTOTPCode(code) {
+		totpCode, recovery = "", code
+	}
+	if _, err := s.secondFactor(ctx, u, totpCode, recovery); err != nil {
+		return err
+	}
+	return s.db.ClearLoginFailures(ctx, strings.ToLower(u.Username))
+}
+
+// reauthenticatePassword is the password half of reauthenticate.
+func (s *Service) reauthenticatePassword(ctx context.Context, p *authsvc.Principal, password string) error {
 	key := strings.ToLower(p.User.Username)
 	failures, err := s.reserveLoginAttempt(ctx, key)
 	if err != nil {
@@ -76,7 +109,7 @@ func (s *Service) ChangePassword(ctx context.Context, p *authsvc.Principal, c au
 	if err != nil {
 		return err
 	}
-	if err := s.reauthenticate(ctx, p, c.CurrentPassword); err != nil {
+	if err := s.reauthenticate(ctx, p, c.CurrentPassword, c.Code); err != nil {
 		return err
 	}
 	hash, err := s.hasher.Hash(c.NewPassword)
@@ -109,7 +142,7 @@ func (s *Service) ChangeEmail(ctx context.Context, p *authsvc.Principal, c auths
 	if err != nil {
 		return nil, err
 	}
-	if err := s.reauthenticate(ctx, p, c.CurrentPassword); err != nil {
+	if err := s.reauthenticate(ctx, p, c.CurrentPassword, c.Code); err != nil {
 		return nil, err
 	}
 	newEmail := strings.ToLower(c.NewEmail)
@@ -152,7 +185,7 @@ func (s *Service) requestEmailChange(ctx context.Context, p *authsvc.Principal, 
 
 // DeleteAccount deletes the named user after checking the caller's own
 // password. Their tokens die with the row.
-func (s *Service) DeleteAccount(ctx context.Context, p *authsvc.Principal, username, password string) error {
+func (s *Service) DeleteAccount(ctx context.Context, p *authsvc.Principal, username, password, code string) error {
 	var v authsvc.Validator
 	required(&v, password, "password")
 	if err := v.Err(); err != nil {
@@ -162,7 +195,7 @@ func (s *Service) DeleteAccount(ctx context.Context, p *authsvc.Principal, usern
 	if err != nil {
 		return err
 	}
-	if err := s.reauthenticate(ctx, p, password); err != nil {
+	if err := s.reauthenticate(ctx, p, password, code); err != nil {
 		return err
 	}
 	ev := event(authsvc.AuditAccountDeleted, p.User.ID, u.ID, map[string]any{"username": u.Username})

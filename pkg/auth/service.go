@@ -66,6 +66,10 @@ type Options struct {
 	VerifyTTL            time.Duration // lifetime of a verification link, default 24 h
 	VerifyInterval       time.Duration // at most one verification email per account per interval (resend)
 	AuditRetention       time.Duration // audit events older than this are pruned, default 90 days
+	// MFARequiredForAdmins limits an admin without a second factor to the
+	// enrolment endpoints (auth.mfa_required_for_admins).
+	MFARequiredForAdmins bool
+	TOTPIssuer           string        // the issuer authenticator apps show, default "authsvc"
 	Clock                authsvc.Clock // nil means time.Now
 	Logger               zerolog.Logger
 	Metrics              Metrics // nil means NopMetrics
@@ -96,6 +100,9 @@ func (o Options) withDefaults() Options {
 	if o.VerifyInterval <= 0 {
 		o.VerifyInterval = DefaultVerifyInterval
 	}
+	if o.TOTPIssuer == "" {
+		o.TOTPIssuer = DefaultTOTPIssuer
+	}
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
@@ -111,6 +118,9 @@ type Deps struct {
 	Hasher authsvc.PasswordHasher
 	Policy authsvc.PasswordPolicy
 	Tokens authsvc.TokenIssuer
+	// Sealer seals TOTP secrets under the key-encryption key; nil (no
+	// auth.key_encryption_key) means enrolment is refused (kek_required).
+	Sealer authsvc.SecretSealer
 }
 
 // Service implements authsvc.AuthService and authsvc.Authenticator, plus
@@ -120,6 +130,7 @@ type Service struct {
 	hasher authsvc.PasswordHasher
 	policy authsvc.PasswordPolicy
 	tokens authsvc.TokenIssuer
+	sealer authsvc.SecretSealer
 	opts   Options
 	log    zerolog.Logger
 
@@ -144,7 +155,7 @@ func New(deps Deps, opts Options) (*Service, error) {
 	}
 	opts = opts.withDefaults()
 	return &Service{db: deps.Store, hasher: deps.Hasher, policy: deps.Policy, tokens: deps.Tokens,
-		opts: opts, log: opts.Logger, background: make(chan struct{}, maxBackgroundResets)}, nil
+		sealer: deps.Sealer, opts: opts, log: opts.Logger, background: make(chan struct{}, maxBackgroundResets)}, nil
 }
 
 func (s *Service) now() time.Time { return s.opts.Clock().UTC() }

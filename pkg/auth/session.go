@@ -111,12 +111,21 @@ func (s *Service) Login(ctx context.Context, username, password string) (*authsv
 		}
 		return nil, err
 	}
-	if err := s.db.ClearLoginFailures(ctx, key); err != nil {
+	mfa, err := s.db.MFAEnabled(ctx, u.ID)
+	if err != nil {
 		return nil, err
+	}
+	if !mfa { // an enrolled account's count is cleared by its second factor
+		if err := s.db.ClearLoginFailures(ctx, key); err != nil {
+			return nil, err
+		}
 	}
 	s.rehashIfNeeded(ctx, u, password)
 	if s.opts.RequireVerifiedEmail && !u.EmailVerified() {
 		return nil, authsvc.ErrEmailNotVerified // only to whoever knows the password
+	}
+	if mfa {
+		return s.beginChallenge(ctx, u)
 	}
 	s.opts.Metrics.LoginSucceeded()
 	return s.startSession(ctx, u, 0, event(authsvc.AuditLoginSucceeded, u.ID, u.ID, nil))
@@ -215,16 +224,16 @@ func (s *Service) rehashIfNeeded(ctx context.Context, u *authsvc.User, password 
 // issue issues an access token of the session sessionID for u; authTime
 // zero means now. The token never outlives the session (auth_time +
 // MaxSession).
-func (s *Service) issue(u *authsvc.User, authTime time.Time, sessionID string) (*authsvc.AccessToken, error) {
+func (s *Service) issue(u *authsvc.User, authTime time.Time, sessionID string, amr []string) (*authsvc.AccessToken, error) {
 	if authTime.IsZero() {
 		authTime = s.now()
 	}
-	tok, claims, err := s.tokens.IssueAccess(u, authTime, sessionID)
+	tok, claims, err := s.tokens.IssueAccess(u, authTime, sessionID, amr...)
 	if err != nil {
 		return nil, err
 	}
 	if end := authTime.Add(s.opts.MaxSession); claims.ExpiresAt.After(end) {
-		if tok, claims, err = s.tokens.IssueAccessTTL(u, authTime, end.Sub(s.now()), sessionID); err != nil {
+		if tok, claims, err = s.tokens.IssueAccessTTL(u, authTime, end.Sub(s.now()), sessionID, amr...); err != nil {
 			return nil, err
 		}
 	}
@@ -268,7 +277,15 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*authsvc.Pri
 		// turned on: an unverified account cannot use the API.
 		return nil, authsvc.ErrEmailNotVerified
 	}
-	return &authsvc.Principal{User: check.User, Claims: claims}, nil
+	p := &authsvc.Principal{User: check.User, Claims: claims}
+	if s.opts.MFARequiredForAdmins && p.User.IsAdmin && claims.AAL != authsvc.AAL2 {
+		on, err := s.db.MFAEnabled(ctx, p.User.ID)
+		if err != nil {
+			return nil, err
+		}
+		p.EnrollmentOnly = !on
+	}
+	return p, nil
 }
 
 // Refresh revokes a still-valid access token and issues a new one with a new
@@ -296,7 +313,7 @@ func (s *Service) Refresh(ctx context.Context, tok string) (*authsvc.AccessToken
 		}
 		return nil, err
 	}
-	return s.issue(p.User, p.Claims.AuthTime, p.SessionID())
+	return s.issue(p.User, p.Claims.AuthTime, p.SessionID(), p.Claims.AMR) // a refresh keeps amr and aal
 }
 
 // IssueToken issues an access token for the named user with a custom

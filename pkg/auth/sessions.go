@@ -26,6 +26,15 @@ func newSessionID() string {
 // at least as long as the token. ev, when not nil, is recorded with the
 // session (its details get the session id).
 func (s *Service) startSession(ctx context.Context, u *authsvc.User, ttl time.Duration, ev *authsvc.AuditEvent) (*authsvc.AccessToken, error) {
+	return s.startSessionWith(ctx, u, ttl, ev, nil)
+}
+
+// startSessionAMR starts a login's session whose tokens carry amr (and its aal).
+func (s *Service) startSessionAMR(ctx context.Context, u *authsvc.User, ev *authsvc.AuditEvent, amr []string) (*authsvc.AccessToken, error) {
+	return s.startSessionWith(ctx, u, 0, ev, amr)
+}
+
+func (s *Service) startSessionWith(ctx context.Context, u *authsvc.User, ttl time.Duration, ev *authsvc.AuditEvent, amr []string) (*authsvc.AccessToken, error) {
 	now := s.now()
 	client := authsvc.ClientFrom(ctx)
 	sess := &authsvc.Session{ID: newSessionID(), UserID: u.ID, CreatedAt: now, RefreshedAt: now,
@@ -44,7 +53,7 @@ func (s *Service) startSession(ctx context.Context, u *authsvc.User, ttl time.Du
 		return nil, err
 	}
 	if ttl <= 0 {
-		return s.issue(u, now, sess.ID)
+		return s.issue(u, now, sess.ID, amr)
 	}
 	tok, claims, err := s.tokens.IssueAccessTTL(u, now, ttl, sess.ID)
 	if err != nil {

@@ -36,7 +36,8 @@ const (
 var AuditEvents = []string{AuditRegistered, AuditLoginSucceeded, AuditLoginFailed, AuditLoginLimited, AuditLogout,
 	AuditRefreshed, AuditTokenIssued, AuditPasswordChanged, AuditPasswordResetRequest, AuditPasswordReset, AuditEmailVerified,
 	AuditEmailChanged, AuditEmailChangeRequested, AuditAccountDeleted, AuditPromoted, AuditDemoted,
-	AuditSessionsEnded, AuditCreditsAdded, AuditCreditsUsed, AuditKeyGenerated, AuditKeyActivated, AuditKeyRetired}
+	AuditSessionsEnded, AuditCreditsAdded, AuditCreditsUsed, AuditKeyGenerated, AuditKeyActivated, AuditKeyRetired,
+	AuditMFAEnabled, AuditMFADisabled, AuditMFAReset, AuditMFAChallenged, AuditMFAFailed, AuditRecoveryCodeOK}
 
 // AuditEvent is one security event. ActorID is who acted (0: nobody known,
 // e.g. the CLI or a failed login), TargetID whose account it concerns.

@@ -6,6 +6,9 @@ import "context"
 type AccessToken struct {
 	Token  string
 	Claims *Claims
+	// MFA, when not nil, is a login that needs its second factor: Token and
+	// Claims are empty, and POST /auth/mfa/challenge completes it.
+	MFA *MFAPending
 }
 
 // Registration is a new account (POST /auth/register, `authsvc user create`).
@@ -22,6 +25,7 @@ type PasswordChange struct {
 	Username        string // whose password changes
 	CurrentPassword string // the caller's own password (an admin's, when acting on another user)
 	NewPassword     string
+	Code            string // the caller's current TOTP code or a recovery code, when the caller has MFA on
 }
 
 // EmailChange is PUT /auth/users/{username}/email.
@@ -29,6 +33,7 @@ type EmailChange struct {
 	Username        string // whose email changes
 	NewEmail        string
 	CurrentPassword string // the caller's own password
+	Code            string // the caller's current TOTP code or a recovery code, when the caller has MFA on
 }
 
 // AuthService is the account use cases (register, login, reset, change,
@@ -57,8 +62,9 @@ type AuthService interface {
 	// EUNAUTHORIZED, EFORBIDDEN, ENOTFOUND.
 	ChangeEmail(ctx context.Context, p *Principal, c EmailChange) (*User, error)
 	// DeleteAccount deletes the named user after checking the caller's own
-	// password. EUNAUTHORIZED, EFORBIDDEN, ENOTFOUND.
-	DeleteAccount(ctx context.Context, p *Principal, username, password string) error
+	// password (and code, when the caller has MFA on). EUNAUTHORIZED,
+	// EFORBIDDEN, ENOTFOUND.
+	DeleteAccount(ctx context.Context, p *Principal, username, password, code string) error
 	// Refresh revokes a still-valid access token and issues a new one with
 	// the same auth_time. EUNAUTHORIZED when the token is invalid, revoked,
 	// already refreshed, or its session is older than the maximum.

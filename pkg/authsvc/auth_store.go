@@ -77,6 +77,7 @@ type PurgeStats struct {
 	LoginFailures int64
 	Sessions      int64 // past their expiry
 	Verifications int64 // expired email verification links
+	MFAChallenges int64 // expired mfa_tokens of logins awaiting their second factor
 }
 
 // AuthDataPurger deletes expired revocations and reset tokens, and login
@@ -96,4 +97,5 @@ type AuthStore interface {
 	SessionStore
 	VerificationStore
 	AuditStore
+	MFAStore
 }

@@ -12,6 +12,9 @@ type CreditRequest struct {
 	// Username names the account to credit (add only, admins only); "" means
 	// the caller's own account.
 	Username string
+	// Code is the caller's current TOTP code or a recovery code: asked of an
+	// admin who adds credits while having two-factor authentication on.
+	Code string
 }
 
 // CreditService is the ledger use cases shared by the HTTP API and the CLI.

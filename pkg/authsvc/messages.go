@@ -218,6 +218,43 @@ var (
 	ErrCaptureExceedsHold = &Error{Code: EVALIDATION, Reason: "capture_exceeds_hold", Message: "capture amount exceeds the held amount"}
 )
 
+// Client messages and sentinels of the second factor.
+const (
+	MsgMFAInvalidCode     = "Invalid authentication code"
+	MsgMFACodeUsed        = "Authentication code already used"
+	MsgMFANotEnrolled     = "Two-factor authentication is not enabled"
+	MsgMFAAlreadyEnabled  = "Two-factor authentication is already enabled"
+	MsgMFAInvalidToken    = "Invalid or expired MFA token"
+	MsgMFAEnrollRequired  = "Administrators must enable two-factor authentication first"
+	MsgMFACodeOrRecovery  = "Give either code or recovery_code"
+	MsgMFACodeFormat      = "Code must be 6 digits"
+	MsgMFAEnabled         = "Two-factor authentication enabled"
+	MsgMFADisabled        = "Two-factor authentication disabled"
+	MsgMFACodeRequired    = "A current authentication code is required"
+	MsgMFAKEKRequired     = "auth.key_encryption_key (AUTHSVC_AUTH_KEY_ENCRYPTION_KEY, at least 32 bytes) is required for two-factor authentication"
+	ReasonMFAInvalidCode  = "invalid_mfa_code"
+	ReasonMFACodeUsed     = "mfa_code_used"
+	ReasonMFANotEnrolled  = "mfa_not_enabled"
+	ReasonMFAEnabled      = "mfa_already_enabled"
+	ReasonMFAInvalidToken = "invalid_mfa_token"
+	ReasonMFAEnrollment   = "mfa_enrollment_required"
+	ReasonMFACodeRequired = "mfa_code_required"
+)
+
+// Sentinels of the second factor.
+var (
+	ErrMFAInvalidCode    = &Error{Code: EUNAUTHORIZED, Reason: ReasonMFAInvalidCode, Message: MsgMFAInvalidCode}
+	ErrMFACodeUsed       = &Error{Code: EUNAUTHORIZED, Reason: ReasonMFACodeUsed, Message: MsgMFACodeUsed}
+	ErrMFANotEnrolled    = &Error{Code: EINVALID, Reason: ReasonMFANotEnrolled, Message: MsgMFANotEnrolled}
+	ErrMFAAlreadyEnabled = &Error{Code: ECONFLICT, Reason: ReasonMFAEnabled, Message: MsgMFAAlreadyEnabled}
+	ErrInvalidMFAToken   = &Error{Code: EUNAUTHORIZED, Reason: ReasonMFAInvalidToken, Message: MsgMFAInvalidToken}
+	ErrMFAEnrollRequired = &Error{Code: EFORBIDDEN, Reason: ReasonMFAEnrollment, Message: MsgMFAEnrollRequired}
+	ErrMFACodeRequired   = &Error{Code: EUNAUTHORIZED, Reason: ReasonMFACodeRequired, Message: MsgMFACodeRequired}
+	// ErrMFAKEKRequired: TOTP secrets are sealed under the key-encryption
+	// key, and none is configured.
+	ErrMFAKEKRequired = &Error{Code: EINVALID, Reason: ReasonKEKRequired, Message: MsgMFAKEKRequired}
+)
+
 // Messages of the admin command line's newcomer checks and of user import
 // (the CLI's users read these).
 const (

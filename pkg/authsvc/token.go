@@ -13,6 +13,19 @@ type Claims struct {
 	ExpiresAt    time.Time
 	AuthTime     time.Time // when the password was last presented
 	SessionID    string    // sid: the session the token belongs to; "" for tokens issued before sessions existed
+	AMR          []string  // amr: the methods of the login (["pwd","otp"] after a second factor); nil for a password-only login
+	AAL          string    // aal: "aal2" after a second factor; "" otherwise
+}
+
+// AALOf returns the assurance level of a login that used the amr methods:
+// "aal2" when a one-time code was among them, else "".
+func AALOf(amr []string) string {
+	for _, m := range amr {
+		if m == AMROTP {
+			return AAL2
+		}
+	}
+	return ""
 }
 
 // TransactionType names a credit ledger entry kind.
@@ -31,9 +44,10 @@ type TokenIssuer interface {
 	// IssueAccess issues an access token for u with the configured lifetime.
 	// authTime is when the password was last presented (kept by refresh);
 	// sessionID is written as the sid claim when not empty.
-	IssueAccess(u *User, authTime time.Time, sessionID string) (token string, claims *Claims, err error)
+	// amr, when given, is written with its aal (see AALOf).
+	IssueAccess(u *User, authTime time.Time, sessionID string, amr ...string) (token string, claims *Claims, err error)
 	// IssueAccessTTL is IssueAccess with a custom lifetime (EINVALID when ttl <= 0).
-	IssueAccessTTL(u *User, authTime time.Time, ttl time.Duration, sessionID string) (token string, claims *Claims, err error)
+	IssueAccessTTL(u *User, authTime time.Time, ttl time.Duration, sessionID string, amr ...string) (token string, claims *Claims, err error)
 	// ParseAccess verifies an access token and returns its claims. A reset
 	// token is refused.
 	ParseAccess(token string) (*Claims, error)

@@ -52,6 +52,9 @@ type Clock func() time.Time
 type Principal struct {
 	User   *User
 	Claims *Claims
+	// EnrollmentOnly: an admin without a second factor under
+	// auth.mfa_required_for_admins, who may reach the enrolment endpoints only.
+	EnrollmentOnly bool
 }
 
 // SessionID is the caller's session ("" for a token without sid).

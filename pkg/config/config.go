@@ -91,6 +91,9 @@ type AuthConfig struct {
 	JWKSMaxAge             time.Duration `mapstructure:"jwks_max_age"`
 	RequireVerifiedEmail   bool          `mapstructure:"require_verified_email"`
 	VerifyTokenExpireHours int           `mapstructure:"verify_token_expire_hours"`
+	// MFARequiredForAdmins limits an admin without a second factor to the
+	// enrolment endpoints until they enrol.
+	MFARequiredForAdmins bool `mapstructure:"mfa_required_for_admins"`
 }
 
 // MailConfig covers outbound email.
@@ -222,6 +225,7 @@ func Defaults() map[string]any {
 		"auth.keys_refresh_interval":       "5s",
 		"auth.jwks_max_age":                "5m",
 		"auth.require_verified_email":      false,
+		"auth.mfa_required_for_admins":     false,
 		"auth.verify_token_expire_hours":   24,
 		"mail.driver":                      "",
 		"mail.host":                        "",

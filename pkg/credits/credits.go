@@ -32,6 +32,9 @@ type Options struct {
 	// MaxBatch bounds a group commit (credits.group_commit_max_batch);
 	// 0 means DefaultMaxBatch.
 	MaxBatch int
+	// StepUp, when not nil, asks an admin who adds credits for a current
+	// second-factor code when the admin has one on.
+	StepUp authsvc.StepUp
 }
 
 // Service implements authsvc.CreditService over a CreditStore.
@@ -101,6 +104,11 @@ func (s *Service) Add(ctx context.Context, actor *authsvc.User, req authsvc.Cred
 		return nil, s.refused(err)
 	}
 	e.UserID = target
+	if actor.IsAdmin && s.opts.StepUp != nil {
+		if err := s.opts.StepUp.RequireCode(ctx, actor, req.Code); err != nil {
+			return nil, s.refused(err)
+		}
+	}
 	return s.apply(ctx, e, actor.ID)
 }
 

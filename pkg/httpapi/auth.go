@@ -111,7 +111,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, newTokenResponse(tok))
+	writeLogin(w, tok)
 }
 
 type profileResponse struct {
@@ -204,13 +204,15 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p *auths
 	var req struct {
 		CurrentPassword string `json:"current_password"`
 		NewPassword     string `json:"new_password"`
+		Code            string `json:"code"`
 	}
 	if err := decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	err := s.deps.Auth.ChangePassword(r.Context(), p, authsvc.PasswordChange{
-		Username: r.PathValue("username"), CurrentPassword: req.CurrentPassword, NewPassword: req.NewPassword})
+		Username: r.PathValue("username"), CurrentPassword: req.CurrentPassword, NewPassword: req.NewPassword,
+		Code: req.Code})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -228,13 +230,15 @@ func (s *Server) changeEmail(w http.ResponseWriter, r *http.Request, p *authsvc.
 	var req struct {
 		NewEmail        string `json:"new_email"`
 		CurrentPassword string `json:"current_password"`
+		Code            string `json:"code"`
 	}
 	if err := decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	u, err := s.deps.Auth.ChangeEmail(r.Context(), p, authsvc.EmailChange{
-		Username: r.PathValue("username"), NewEmail: req.NewEmail, CurrentPassword: req.CurrentPassword})
+		Username: r.PathValue("username"), NewEmail: req.NewEmail, CurrentPassword: req.CurrentPassword,
+		Code: req.Code})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -250,24 +254,25 @@ func (s *Server) changeEmail(w http.ResponseWriter, r *http.Request, p *authsvc.
 // logged) or from a JSON body {"password": ...}.
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
 	q := r.URL.Query()
-	password := q.Get("password")
+	password, code := q.Get("password"), q.Get("code")
 	switch {
 	case q.Has("password"):
 	case r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody:
 		var req struct {
 			Password string `json:"password"`
+			Code     string `json:"code"`
 		}
 		if err := decodeJSON(w, r, &req); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		password = req.Password
+		password, code = req.Password, req.Code
 	default:
 		s.writeError(w, r, authsvc.ValidationError(authsvc.FieldError{Loc: []string{"query", "password"},
 			Msg: authsvc.MsgFieldRequired, Type: authsvc.TypeMissing}))
 		return
 	}
-	if err := s.deps.Auth.DeleteAccount(r.Context(), p, r.PathValue("username"), password); err != nil {
+	if err := s.deps.Auth.DeleteAccount(r.Context(), p, r.PathValue("username"), password, code); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -23,6 +23,7 @@ type creditBody struct {
 type addBody struct {
 	creditBody
 	Username *string `json:"username"`
+	Code     string  `json:"code"` // an admin's second-factor code, when the admin has MFA on
 }
 
 func (b *creditBody) request() authsvc.CreditRequest {
@@ -50,6 +51,7 @@ func (s *Server) creditAdd(w http.ResponseWriter, r *http.Request, p *authsvc.Pr
 	if body.Username != nil {
 		req.Username = *body.Username
 	}
+	req.Code = body.Code
 	tx, err := s.deps.Credits.Add(r.Context(), p.User, req)
 	if err != nil {
 		s.writeError(w, r, err)

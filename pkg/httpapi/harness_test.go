@@ -371,7 +371,12 @@ func (e *env) login(name, pw string) *response {
 	e.secret(pw)
 	r := e.do("POST", "/auth/login", form{"username": {name}, "password": {pw}}, "")
 	if r.Status == http.StatusOK {
-		e.secret(r.json(e.t)["access_token"].(string))
+		m := r.json(e.t)
+		for _, k := range []string{"access_token", "mfa_token"} {
+			if tok, ok := m[k].(string); ok {
+				e.secret(tok)
+			}
+		}
 	}
 	return r
 }

@@ -109,6 +109,16 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 // authed wraps a handler that needs a valid access token. The principal's
 // user row is the database's, so admin rights are current.
 func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *authsvc.Principal)) http.HandlerFunc {
+	return s.authedFor(false, h)
+}
+
+// enrolment is authed for the second factor's own endpoints: the only ones
+// an admin made to enrol (auth.mfa_required_for_admins) may reach.
+func (s *Server) enrolment(h func(w http.ResponseWriter, r *http.Request, p *authsvc.Principal)) http.HandlerFunc {
+	return s.authedFor(true, h)
+}
+
+func (s *Server) authedFor(enrolment bool, h func(w http.ResponseWriter, r *http.Request, p *authsvc.Principal)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		token, ok := bearerToken(r)
 		if !ok {
@@ -122,6 +132,10 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *authsv
 		}
 		if info := RequestInfoFrom(r.Context()); info != nil {
 			info.UserID = p.User.ID
+		}
+		if p.EnrollmentOnly && !enrolment {
+			s.writeError(w, r, authsvc.ErrMFAEnrollRequired)
+			return
 		}
 		h(w, r, p)
 	}

@@ -39,6 +39,10 @@ func (s *Server) Routes() []Route {
 		{"GET", "/auth/sessions", ClassDefault, s.authed(s.listSessions)},
 		{"DELETE", "/auth/sessions/{id}", ClassDefault, s.authed(s.endSession)},
 		{"GET", "/admin/audit", ClassDefault, s.authed(s.audit)},
+		{"POST", "/auth/mfa/totp", ClassAuth, s.enrolment(s.mfaEnroll)},
+		{"POST", "/auth/mfa/totp/verify", ClassAuth, s.enrolment(s.mfaVerify)},
+		{"DELETE", "/auth/mfa/totp", ClassAuth, s.enrolment(s.mfaDisable)},
+		{"POST", "/auth/mfa/challenge", ClassAuth, s.mfaChallenge},
 
 		{"GET", "/credits/balance", ClassDefault, s.authed(s.creditBalance)},
 		{"POST", "/credits/add", ClassDefault, s.authed(s.creditAdd)},

@@ -20,6 +20,8 @@ type Deps struct {
 	Credits       authsvc.CreditService
 	Holds         authsvc.HoldService
 	Authenticator authsvc.Authenticator
+	// MFA serves the second-factor endpoints (/auth/mfa/…).
+	MFA authsvc.MFAService
 	// Ready reports whether the service can take traffic (database reachable,
 	// migrations applied); nil means always ready.
 	Ready  func(ctx context.Context) error

@@ -50,6 +50,8 @@ func requiredKeys(kind string) ([]string, bool) {
 		return []string{authsvc.EmailKeyUsername, authsvc.EmailKeyLink, authsvc.EmailKeyExpiresMinutes}, true
 	case authsvc.EmailEmailChanged:
 		return []string{authsvc.EmailKeyUsername, authsvc.EmailKeyOldEmail, authsvc.EmailKeyNewEmail}, true
+	case authsvc.EmailMFAEnabled, authsvc.EmailMFADisabled:
+		return []string{authsvc.EmailKeyUsername}, true
 	case authsvc.EmailVerify:
 		return []string{authsvc.EmailKeyUsername, authsvc.EmailKeyLink, authsvc.EmailKeyExpiresHours}, true
 	}

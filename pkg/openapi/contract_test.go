@@ -23,7 +23,7 @@ var publicOperations = []string{
 	"POST /auth/reset-password", "POST /auth/refresh", "GET /healthz", "GET /readyz",
 	"POST /auth/verify-email", "POST /auth/verify-email/resend",
 	"GET /metrics", "GET /openapi.json", "GET /docs", "GET /docs/{asset}",
-	"GET /.well-known/jwks.json",
+	"GET /.well-known/jwks.json", "POST /auth/mfa/challenge",
 }
 
 // contractOperations are CONTRACT §4's endpoints and its operational ones.

@@ -219,6 +219,7 @@ func (db *DB) Purge(ctx context.Context, loginWindow time.Duration) (PurgeStats,
 			{`DELETE FROM login_failures WHERE window_start <= ?`, now.Add(-loginWindow), &st.LoginFailures},
 			{`DELETE FROM sessions WHERE expires_at <= ?`, now, &st.Sessions},
 			{`DELETE FROM email_verification_tokens WHERE expires_at <= ?`, now, &st.Verifications},
+			{`DELETE FROM mfa_challenges WHERE expires_at <= ?`, now, &st.MFAChallenges},
 		}
 		for _, s := range steps {
 			res, err := tx.ExecContext(ctx, tx.Rebind(s.query), s.arg)

@@ -81,6 +81,8 @@ type wireClaims struct {
 	Version   *int64           `json:"ver"`
 	AuthTime  *jwt.NumericDate `json:"auth_time"`
 	SessionID string           `json:"sid"`
+	AMR       []string         `json:"amr"`
+	AAL       string           `json:"aal"`
 	Purpose   json.RawMessage  `json:"purpose"` // present even when null
 }
 
@@ -123,6 +125,8 @@ func (i *Issuer) ParseAccess(token string) (*authsvc.Claims, error) {
 		ExpiresAt:    c.ExpiresAt.UTC(),
 		AuthTime:     c.AuthTime.UTC(),
 		SessionID:    c.SessionID,
+		AMR:          c.AMR,
+		AAL:          c.AAL,
 	}, nil
 }
 

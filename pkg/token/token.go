@@ -118,6 +118,8 @@ type accessOut struct {
 	Version              int64      `json:"ver"`
 	AuthTime             int64      `json:"auth_time"`
 	SessionID            string     `json:"sid,omitempty"`
+	AMR                  []string   `json:"amr,omitempty"`
+	AAL                  string     `json:"aal,omitempty"`
 }
 
 // resetOut is the payload of a password-reset token.
@@ -135,14 +137,17 @@ type resetOut struct {
 
 // IssueAccess issues an access token for u that lives for the configured
 // AccessTTL. authTime is when the password was last presented (the zero time
-// means now); sessionID, when not empty, is written as the sid claim.
-func (i *Issuer) IssueAccess(u *authsvc.User, authTime time.Time, sessionID string) (string, *authsvc.Claims, error) {
-	return i.IssueAccessTTL(u, authTime, i.accessTTL, sessionID)
+// means now); sessionID, when not empty, is written as the sid claim. amr,
+// when given, names the authentication methods used (RFC 8176); with "otp"
+// among them the token also carries aal "aal2". Without amr neither claim
+// is written (a password-only login, as before second factors existed).
+func (i *Issuer) IssueAccess(u *authsvc.User, authTime time.Time, sessionID string, amr ...string) (string, *authsvc.Claims, error) {
+	return i.IssueAccessTTL(u, authTime, i.accessTTL, sessionID, amr...)
 }
 
 // IssueAccessTTL is IssueAccess with a custom lifetime, for `authsvc token
 // issue --ttl`. It returns EINVALID when ttl is not positive.
-func (i *Issuer) IssueAccessTTL(u *authsvc.User, authTime time.Time, ttl time.Duration, sessionID string) (string, *authsvc.Claims, error) {
+func (i *Issuer) IssueAccessTTL(u *authsvc.User, authTime time.Time, ttl time.Duration, sessionID string, amr ...string) (string, *authsvc.Claims, error) {
 	if ttl <= 0 {
 		return "", nil, authsvc.Errorf(authsvc.EINVALID, "Token lifetime must be positive")
 	}
@@ -163,6 +168,8 @@ func (i *Issuer) IssueAccessTTL(u *authsvc.User, authTime time.Time, ttl time.Du
 		ExpiresAt:    now.Add(ttl).Truncate(time.Second),
 		AuthTime:     authTime.UTC().Truncate(time.Second),
 		SessionID:    sessionID,
+		AMR:          amr,
+		AAL:          authsvc.AALOf(amr),
 	}
 	tok, err := i.sign(i.keys.Load().signer, accessOut{
 		Subject:   strconv.FormatInt(c.UserID, 10),
@@ -177,6 +184,8 @@ func (i *Issuer) IssueAccessTTL(u *authsvc.User, authTime time.Time, ttl time.Du
 		Version:   c.TokenVersion,
 		AuthTime:  c.AuthTime.Unix(),
 		SessionID: c.SessionID,
+		AMR:       c.AMR,
+		AAL:       c.AAL,
 	})
 	if err != nil {
 		return "", nil, err

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"regexp"
 	"testing"
 	"time"
@@ -95,8 +96,22 @@ func TestAccessRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if *got != *issued {
+		if !reflect.DeepEqual(got, issued) {
 			t.Fatalf("parsed %+v, issued %+v", got, issued)
+		}
+	})
+
+	t.Run("amr and aal round-trip; a password-only token has neither", func(t *testing.T) {
+		raw, c, err := iss.IssueAccess(testUser(), time.Time{}, "sid1", authsvc.AMRPassword, authsvc.AMROTP)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := iss.ParseAccess(raw)
+		if err != nil || !reflect.DeepEqual(got, c) || got.AAL != authsvc.AAL2 || len(got.AMR) != 2 {
+			t.Fatalf("parsed %+v (%v), issued %+v", got, err, c)
+		}
+		if m := payloadOf(t, tok); m["amr"] != nil || m["aal"] != nil {
+			t.Fatalf("password-only token carries amr/aal: %v", m)
 		}
 	})
 

@@ -1,0 +1,219 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/jmoiron/sqlx"
+)
+
+var _ authsvc.MFAStore = (*DB)(nil)
+
+const (
+	selectTOTP = `SELECT user_id, secret, confirmed_at, last_step, created_at FROM mfa_totp WHERE user_id = ?`
+	// upsertTOTP replaces only an unconfirmed row: a confirmed factor is
+	// never overwritten by a new enrolment.
+	upsertTOTP = `INSERT INTO mfa_totp (user_id, secret, confirmed_at, last_step, created_at) VALUES (?, ?, NULL, 0, ?)
+		ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at, last_step = 0
+		WHERE mfa_totp.confirmed_at IS NULL`
+	confirmTOTP = `UPDATE mfa_totp SET confirmed_at = ?, last_step = ? WHERE user_id = ? AND confirmed_at IS NULL`
+	useStep     = `UPDATE mfa_totp SET last_step = ? WHERE user_id = ? AND confirmed_at IS NOT NULL AND last_step < ?`
+	useRecovery = `UPDATE mfa_recovery_codes SET used_at = ?
+		WHERE id = (SELECT id FROM mfa_recovery_codes WHERE user_id = ? AND code_hash = ? AND used_at IS NULL LIMIT 1) AND used_at IS NULL`
+	countRecovery   = `SELECT COUNT(*) FROM mfa_recovery_codes WHERE user_id = ? AND used_at IS NULL`
+	insertChallenge = `INSERT INTO mfa_challenges (token_hash, user_id, failures, expires_at, created_at) VALUES (?, ?, 0, ?, ?)`
+	selectChallenge = `SELECT token_hash, user_id, failures, expires_at, created_at FROM mfa_challenges WHERE token_hash = ? AND expires_at > ?`
+)
+
+// PutTOTP stores an unconfirmed sealed secret for the user.
+func (db *DB) PutTOTP(ctx context.Context, userID int64, sealed []byte) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, tx.Rebind(upsertTOTP), userID, sealed, db.Now())
+		if err != nil {
+			if isForeignKeyViolation(err) {
+				return userNotFound(err)
+			}
+			return fmt.Errorf("put totp: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return authsvc.ErrMFAAlreadyEnabled
+		}
+		return nil
+	})
+}
+
+// TOTP returns the user's factor; ErrMFANotEnrolled when none.
+func (db *DB) TOTP(ctx context.Context, userID int64) (*authsvc.TOTPFactor, error) {
+	var f authsvc.TOTPFactor
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error { return tx.GetContext(ctx, &f, tx.Rebind(selectTOTP), userID) })
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, authsvc.ErrMFANotEnrolled
+	}
+	if err != nil {
+		return nil, fmt.Errorf("totp: %w", err)
+	}
+	f.CreatedAt = f.CreatedAt.UTC()
+	return &f, nil
+}
+
+// MFAEnabled reports whether the user has a confirmed factor.
+func (db *DB) MFAEnabled(ctx context.Context, userID int64) (bool, error) {
+	f, err := db.TOTP(ctx, userID)
+	if errors.Is(err, authsvc.ErrMFANotEnrolled) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return f.Confirmed(), nil
+}
+
+// ConfirmTOTP activates the factor and replaces the recovery codes.
+func (db *DB) ConfirmTOTP(ctx context.Context, userID, step int64, recoveryHashes []string, mail ...*authsvc.OutboundEmail) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, tx.Rebind(confirmTOTP), db.Now(), step, userID)
+		if err != nil {
+			return fmt.Errorf("confirm totp: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var confirmed sql.NullTime
+			err := tx.QueryRowxContext(ctx, tx.Rebind(`SELECT confirmed_at FROM mfa_totp WHERE user_id = ?`), userID).Scan(&confirmed)
+			if errors.Is(err, sql.ErrNoRows) {
+				return authsvc.ErrMFANotEnrolled
+			}
+			if err != nil {
+				return fmt.Errorf("confirm totp: %w", err)
+			}
+			return authsvc.ErrMFAAlreadyEnabled
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM mfa_recovery_codes WHERE user_id = ?`), userID); err != nil {
+			return fmt.Errorf("replace recovery codes: %w", err)
+		}
+		for _, h := range recoveryHashes {
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO mfa_recovery_codes (user_id, code_hash) VALUES (?, ?)`), userID, h); err != nil {
+				return fmt.Errorf("insert recovery code: %w", err)
+			}
+		}
+		return db.enqueueEmails(ctx, tx, mail...)
+	})
+}
+
+// UseTOTPStep records step as used when it is newer than the last one.
+func (db *DB) UseTOTPStep(ctx context.Context, userID, step int64) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, tx.Rebind(useStep), step, userID, step)
+		if err != nil {
+			return fmt.Errorf("use totp step: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return authsvc.ErrMFACodeUsed
+		}
+		return nil
+	})
+}
+
+// UseRecoveryCode marks one unused code with that hash used and returns the
+// codes left.
+func (db *DB) UseRecoveryCode(ctx context.Context, userID int64, hash string) (int, error) {
+	var left int
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, tx.Rebind(useRecovery), db.Now(), userID, hash)
+		if err != nil {
+			return fmt.Errorf("use recovery code: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return authsvc.ErrMFAInvalidCode
+		}
+		return tx.QueryRowxContext(ctx, tx.Rebind(countRecovery), userID).Scan(&left)
+	})
+	return left, err
+}
+
+// DeleteTOTP removes the factor, its recovery codes and pending challenges.
+func (db *DB) DeleteTOTP(ctx context.Context, userID int64, mail ...*authsvc.OutboundEmail) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM mfa_totp WHERE user_id = ? AND confirmed_at IS NOT NULL`), userID)
+		if err != nil {
+			return fmt.Errorf("delete totp: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return authsvc.ErrMFANotEnrolled
+		}
+		for _, q := range []string{`DELETE FROM mfa_totp WHERE user_id = ?`, `DELETE FROM mfa_recovery_codes WHERE user_id = ?`,
+			`DELETE FROM mfa_challenges WHERE user_id = ?`} {
+			if _, err := tx.ExecContext(ctx, tx.Rebind(q), userID); err != nil {
+				return fmt.Errorf("delete mfa rows: %w", err)
+			}
+		}
+		return db.enqueueEmails(ctx, tx, mail...)
+	})
+}
+
+// CreateMFAChallenge stores c.
+func (db *DB) CreateMFAChallenge(ctx context.Context, c *authsvc.MFAChallenge) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, tx.Rebind(insertChallenge), c.TokenHash, c.UserID, c.ExpiresAt.UTC(), c.CreatedAt.UTC())
+		if err != nil {
+			if isForeignKeyViolation(err) {
+				return userNotFound(err)
+			}
+			return fmt.Errorf("create mfa challenge: %w", err)
+		}
+		return nil
+	})
+}
+
+// MFAChallenge returns the unexpired challenge with that hash.
+func (db *DB) MFAChallenge(ctx context.Context, tokenHash string) (*authsvc.MFAChallenge, error) {
+	var c authsvc.MFAChallenge
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		return tx.GetContext(ctx, &c, tx.Rebind(selectChallenge), tokenHash, db.Now())
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, authsvc.ErrInvalidMFAToken
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mfa challenge: %w", err)
+	}
+	c.ExpiresAt, c.CreatedAt = c.ExpiresAt.UTC(), c.CreatedAt.UTC()
+	return &c, nil
+}
+
+// FailMFAChallenge counts a wrong code; at maxFailures the challenge is deleted.
+func (db *DB) FailMFAChallenge(ctx context.Context, tokenHash string, maxFailures int) (int, error) {
+	var failures int
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		err := tx.QueryRowxContext(ctx, tx.Rebind(`UPDATE mfa_challenges SET failures = failures + 1 WHERE token_hash = ? RETURNING failures`),
+			tokenHash).Scan(&failures)
+		if errors.Is(err, sql.ErrNoRows) {
+			return authsvc.ErrInvalidMFAToken
+		}
+		if err != nil {
+			return fmt.Errorf("fail mfa challenge: %w", err)
+		}
+		if failures >= maxFailures {
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM mfa_challenges WHERE token_hash = ?`), tokenHash); err != nil {
+				return fmt.Errorf("delete mfa challenge: %w", err)
+			}
+		}
+		return nil
+	})
+	return failures, err
+}
+
+// DeleteMFAChallenge deletes the challenge; ErrInvalidMFAToken when gone.
+func (db *DB) DeleteMFAChallenge(ctx context.Context, tokenHash string) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM mfa_challenges WHERE token_hash = ?`), tokenHash)
+		if err != nil {
+			return fmt.Errorf("delete mfa challenge: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return authsvc.ErrInvalidMFAToken
+		}
+		return nil
+	})
+}
