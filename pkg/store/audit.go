@@ -30,29 +30,42 @@ type auditRow struct {
 
 func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
 
+// sqlInsertAudit writes one event; auditValues are its arguments.
+const sqlInsertAudit = `INSERT INTO audit_events
+	(created_at, event, actor_id, target_id, client_ip, user_agent, request_id, details)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+
+// auditValues stamps e (at now, with client where e names none) and returns
+// the arguments of its row in sqlInsertAudit's column order.
+func auditValues(e *authsvc.AuditEvent, client authsvc.Client, now time.Time) ([]any, error) {
+	if e.ClientIP == "" && e.UserAgent == "" && e.RequestID == "" {
+		e.ClientIP, e.UserAgent, e.RequestID = client.IP, client.UserAgent, client.RequestID
+	}
+	details := e.Details
+	if details == nil {
+		details = map[string]any{}
+	}
+	raw, err := json.Marshal(details)
+	if err != nil {
+		return nil, fmt.Errorf("audit details: %w", err)
+	}
+	e.CreatedAt = now
+	return []any{now, e.Event, nullID(e.ActorID), nullID(e.TargetID),
+		truncate(e.ClientIP, maxClientIPBytes), truncate(e.UserAgent, maxUserAgentBytes),
+		truncate(e.RequestID, 128), string(raw)}, nil
+}
+
 // insertAudit writes events inside tx, stamped now, with the Client of ctx
 // where an event names none.
 func (db *DB) insertAudit(ctx context.Context, tx *sqlx.Tx, events []*authsvc.AuditEvent) error {
 	client := authsvc.ClientFrom(ctx)
 	now := db.Now()
 	for _, e := range events {
-		if e.ClientIP == "" && e.UserAgent == "" && e.RequestID == "" {
-			e.ClientIP, e.UserAgent, e.RequestID = client.IP, client.UserAgent, client.RequestID
-		}
-		details := e.Details
-		if details == nil {
-			details = map[string]any{}
-		}
-		raw, err := json.Marshal(details)
+		args, err := auditValues(e, client, now)
 		if err != nil {
-			return fmt.Errorf("audit details: %w", err)
+			return err
 		}
-		e.CreatedAt = now
-		err = tx.QueryRowxContext(ctx, tx.Rebind(`INSERT INTO audit_events
-			(created_at, event, actor_id, target_id, client_ip, user_agent, request_id, details)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`), now, e.Event, nullID(e.ActorID), nullID(e.TargetID),
-			truncate(e.ClientIP, maxClientIPBytes), truncate(e.UserAgent, maxUserAgentBytes),
-			truncate(e.RequestID, 128), string(raw)).Scan(&e.ID)
+		err = tx.QueryRowxContext(ctx, tx.Rebind(sqlInsertAudit+` RETURNING id`), args...).Scan(&e.ID)
 		if err != nil {
 			return fmt.Errorf("insert audit event: %w", err)
 		}

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -225,39 +224,26 @@ func (st *batchState) write(ctx context.Context, db *DB, tx *sqlx.Tx, userID int
 // for a round trip each), each stamped with its own caller's Client the way
 // insertAudit stamps a single call's.
 func insertBatchAudit(ctx context.Context, tx *sqlx.Tx, audits []batchAudit, now time.Time) error {
-	var b strings.Builder
 	var args []any
+	rows := 0
 	for _, a := range audits {
 		if a.debit != nil {
 			a.pending.Annotate("transaction_id", a.debit.ID)
 		}
 		client := authsvc.ClientFrom(a.ctx)
 		for _, e := range a.pending.Take() {
-			if e.ClientIP == "" && e.UserAgent == "" && e.RequestID == "" {
-				e.ClientIP, e.UserAgent, e.RequestID = client.IP, client.UserAgent, client.RequestID
-			}
-			details := e.Details
-			if details == nil {
-				details = map[string]any{}
-			}
-			raw, err := json.Marshal(details)
+			row, err := auditValues(e, client, now)
 			if err != nil {
-				return fmt.Errorf("audit details: %w", err)
+				return err
 			}
-			e.CreatedAt = now
-			if len(args) > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?)`)
-			args = append(args, now, e.Event, nullID(e.ActorID), nullID(e.TargetID),
-				truncate(e.ClientIP, maxClientIPBytes), truncate(e.UserAgent, maxUserAgentBytes),
-				truncate(e.RequestID, 128), string(raw))
+			args = append(args, row...)
+			rows++
 		}
 	}
-	if len(args) == 0 {
+	if rows == 0 {
 		return nil
 	}
-	q := `INSERT INTO audit_events (created_at, event, actor_id, target_id, client_ip, user_agent, request_id, details) VALUES ` + b.String()
+	q := sqlInsertAudit + strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?, ?)`, rows-1) // one statement, every row
 	if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
 		return fmt.Errorf("insert audit events: %w", err)
 	}
