@@ -43,6 +43,8 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 		AccessTTL: a.cfg.AccessTTL(),
 		ResetTTL:  a.cfg.ResetTTL(),
 		Now:       a.clock,
+
+		RefuseSecretAfterRotation: a.cfg.Auth.RefuseSecretTokens,
 	})
 	if err != nil {
 		return nil, err

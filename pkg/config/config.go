@@ -88,9 +88,12 @@ type AuthConfig struct {
 	// KeysRefreshInterval is how often each replica re-reads the signing keys.
 	KeysRefreshInterval time.Duration `mapstructure:"keys_refresh_interval"`
 	// JWKSMaxAge is the Cache-Control max-age of /.well-known/jwks.json.
-	JWKSMaxAge             time.Duration `mapstructure:"jwks_max_age"`
-	RequireVerifiedEmail   bool          `mapstructure:"require_verified_email"`
-	VerifyTokenExpireHours int           `mapstructure:"verify_token_expire_hours"`
+	JWKSMaxAge time.Duration `mapstructure:"jwks_max_age"`
+	// RefuseSecretTokens stops HS256 access tokens from verifying once an
+	// asymmetric key has been active for an access-token lifetime.
+	RefuseSecretTokens     bool `mapstructure:"refuse_secret_tokens"`
+	RequireVerifiedEmail   bool `mapstructure:"require_verified_email"`
+	VerifyTokenExpireHours int  `mapstructure:"verify_token_expire_hours"`
 	// MFARequiredForAdmins limits an admin without a second factor to the
 	// enrolment endpoints until they enrol.
 	MFARequiredForAdmins bool `mapstructure:"mfa_required_for_admins"`
@@ -224,6 +227,7 @@ func Defaults() map[string]any {
 		"auth.key_encryption_key":          "",
 		"auth.keys_refresh_interval":       "5s",
 		"auth.jwks_max_age":                "5m",
+		"auth.refuse_secret_tokens":        false,
 		"auth.require_verified_email":      false,
 		"auth.mfa_required_for_admins":     false,
 		"auth.verify_token_expire_hours":   24,

@@ -108,6 +108,12 @@ func (i *Issuer) SetKeys(keys []authsvc.SigningKey, sealer *Sealer) error {
 			return fmt.Errorf("token: key %s: parse private key: %w", k.KID, err)
 		}
 		ks.signer = signer{kid: k.KID, method: methods[k.Alg], key: priv}
+		if i.refuseSecret && k.ActivatedAt != nil {
+			// HS256 tokens signed before the switch live out their lifetime;
+			// none minted with the secret verifies after that.
+			until := k.ActivatedAt.Add(i.accessTTL + Leeway)
+			ks.verifiers[i.hsKID] = verifier{alg: AlgHS256, key: i.secret, until: &until}
+		}
 	}
 	ks.jwks = marshalJWKS(published)
 	i.keys.Store(ks)

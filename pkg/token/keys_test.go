@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -355,5 +356,51 @@ func TestGeneratedKIDs(t *testing.T) {
 			t.Fatalf("kid %q (seen before: %t)", kp.KID, seen[kp.KID])
 		}
 		seen[kp.KID] = true
+	}
+}
+
+// With auth.refuse_secret_tokens, once an asymmetric key has signed for an
+// access-token lifetime, an HS256 token minted with the secret (by a consumer
+// that still holds it) no longer verifies; tokens of the switch's own time
+// live out their lifetime, and the key's tokens are unaffected.
+func TestRefuseSecretAfterRotation(t *testing.T) {
+	for _, refuse := range []bool{true, false} {
+		t.Run(fmt.Sprintf("refuse=%v", refuse), func(t *testing.T) {
+			clk := &clock{t: base}
+			iss, err := token.New(token.Config{Secret: secret, Issuer: "authsvc", AccessTTL: time.Hour,
+				ResetTTL: time.Hour, Now: clk.Now, RefuseSecretAfterRotation: refuse})
+			if err != nil {
+				t.Fatal(err)
+			}
+			before, _, _ := iss.IssueAccess(testUser(), base, "")
+			key := storedKey(t, token.AlgEdDSA, authsvc.KeyActive)
+			at := base
+			key.ActivatedAt = &at
+			if err := iss.SetKeys([]authsvc.SigningKey{key}, sealer(t)); err != nil {
+				t.Fatal(err)
+			}
+			clk.t = base.Add(30 * time.Minute)
+			if _, err := iss.ParseAccess(before); err != nil {
+				t.Fatalf("an HS256 token from before the switch, within its lifetime: %v", err)
+			}
+			clk.t = base.Add(time.Hour + token.Leeway + time.Second)
+			minted := hs256(t, accessMap(clk.t))
+			if refuse {
+				assertRefused(t, mustParse(iss, minted), token.ReasonKeyRetired)
+			} else if err := mustParse(iss, minted); err != nil {
+				t.Fatalf("without the setting the secret still verifies: %v", err)
+			}
+			own, _, _ := iss.IssueAccess(testUser(), clk.t, "")
+			if err := mustParse(iss, own); err != nil {
+				t.Fatalf("the active key's token: %v", err)
+			}
+			reset, _, err := iss.IssueReset(42)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := iss.ParseReset(reset); err != nil {
+				t.Fatalf("reset tokens keep the secret: %v", err)
+			}
+		})
 	}
 }

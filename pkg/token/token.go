@@ -36,6 +36,11 @@ type Config struct {
 	AccessTTL time.Duration // lifetime of access tokens
 	ResetTTL  time.Duration // lifetime of password-reset tokens
 	Now       authsvc.Clock
+	// RefuseSecretAfterRotation stops HS256 access tokens from verifying once
+	// an asymmetric key has been active for an access-token lifetime, so that
+	// whoever holds the secret can no longer mint tokens authsvc accepts
+	// (auth.refuse_secret_tokens). Reset tokens always use the secret.
+	RefuseSecretAfterRotation bool
 }
 
 // Issuer issues and verifies access and reset tokens. It is safe for
@@ -50,6 +55,8 @@ type Issuer struct {
 	parser    *jwt.Parser
 	hsKID     string
 	keys      atomic.Pointer[keySet]
+	// refuseSecret: see Config.RefuseSecretAfterRotation.
+	refuseSecret bool
 }
 
 var _ authsvc.TokenIssuer = (*Issuer)(nil)
@@ -79,6 +86,8 @@ func New(cfg Config) (*Issuer, error) {
 		resetTTL:  cfg.ResetTTL,
 		now:       now,
 		hsKID:     secretKID(cfg.Secret),
+
+		refuseSecret: cfg.RefuseSecretAfterRotation,
 	}
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods([]string{AlgHS256, AlgEdDSA, AlgES256, AlgRS256}), // each kid: its own alg only
