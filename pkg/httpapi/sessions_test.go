@@ -141,9 +141,21 @@ func TestSessions(t *testing.T) {
 		})
 		t.Run("logout scope global ends every session", func(t *testing.T) {
 			a, b := e.token("alice", alice.Password), e.token("alice", alice.Password)
+			row, err := e.DB.UserByID(context.Background(), alice.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			old, _, err := e.Tokens.IssueAccess(row, e.Clock.Now(), "") // issued before sessions existed: no sid
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.secret(old)
+			if e.me(old) != http.StatusOK {
+				t.Fatal("a token without sid is refused before the logout")
+			}
 			e.do("POST", "/auth/logout?scope=global", nil, a).want(t, http.StatusOK, "")
-			if e.me(a) != http.StatusUnauthorized || e.me(b) != http.StatusUnauthorized {
-				t.Fatalf("after global logout: a %d, b %d", e.me(a), e.me(b))
+			if e.me(a) != http.StatusUnauthorized || e.me(b) != http.StatusUnauthorized || e.me(old) != http.StatusUnauthorized {
+				t.Fatalf("after global logout: a %d, b %d, a token without sid %d", e.me(a), e.me(b), e.me(old))
 			}
 			if n := e.sessionRows(alice.ID); n != 0 {
 				t.Fatalf("%d sessions left", n)

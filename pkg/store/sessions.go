@@ -103,7 +103,12 @@ func (db *DB) EndSessions(ctx context.Context, userID int64, except string) (int
 	var n int64
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
-		n, err = endSessions(ctx, tx, userID, except)
+		if n, err = endSessions(ctx, tx, userID, except); err != nil || except != "" {
+			return err
+		}
+		// Ending all of them also ends tokens issued before sessions existed
+		// (they carry no sid): a new token version refuses every earlier token.
+		_, err = db.updateUser(ctx, tx, userID, `token_version = token_version + 1`)
 		return err
 	})
 	return n, err
