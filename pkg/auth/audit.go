@@ -109,14 +109,19 @@ func (s *Service) auditFilter(ctx context.Context, q authsvc.AuditQuery) (authsv
 		return f, err
 	}
 	if q.User != "" {
-		if id, err := strconv.ParseInt(q.User, 10, 64); err == nil && id > 0 {
-			f.UserID = id
-		} else if u, err := s.db.UserByUsername(ctx, q.User); err == nil {
+		// A username first ("12345" is a valid one); else a numeric id, for
+		// the events of a deleted user.
+		u, err := s.db.UserByUsername(ctx, q.User)
+		id, idErr := strconv.ParseInt(q.User, 10, 64)
+		switch {
+		case err == nil:
 			f.UserID = u.ID
-		} else if isCode(err, authsvc.ENOTFOUND) {
-			f.UserID = -1 // no such user: no events
-		} else {
+		case !isCode(err, authsvc.ENOTFOUND):
 			return f, err
+		case idErr == nil && id > 0:
+			f.UserID = id
+		default:
+			f.UserID = -1 // no such user: no events
 		}
 	}
 	return f, nil

@@ -183,6 +183,19 @@ func TestAuditTrail(t *testing.T) {
 					t.Fatalf("%d events of an unknown user", n)
 				}
 			})
+			t.Run("user= is a username first: an all-digit one is not read as an id", func(t *testing.T) {
+				name := fmt.Sprintf("%03d", root.ID) // a valid username that is also root's id
+				digits := e.register(name)
+				for _, ev := range e.audit(root.Token, url.Values{"user": {name}, "limit": {"200"}}).Events {
+					if ev.ActorID != digits.ID && ev.TargetID != digits.ID {
+						t.Fatalf("user=%s returned an event of user %d/%d, not of the account named %s (id %d)",
+							name, ev.ActorID, ev.TargetID, name, digits.ID)
+					}
+				}
+				if n := len(e.audit(root.Token, url.Values{"user": {name}}).Events); n == 0 {
+					t.Fatalf("no events for the account named %s", name)
+				}
+			})
 			t.Run("paging returns each event once while events are added", func(t *testing.T) {
 				before := map[int64]bool{}
 				for _, ev := range e.audit(root.Token, url.Values{"limit": {"200"}}).Events {
