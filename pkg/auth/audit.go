@@ -13,7 +13,7 @@ const (
 	DefaultAuditRetention = 90 * 24 * time.Hour
 	auditPruneBatch       = 1000
 	defaultAuditPageSize  = 50
-	maxAuditPageSize      = 200
+	maxAuditPageSize      = authsvc.MaxPageLimit
 )
 
 // event builds an audit event: actor acted on target (0 for none).
@@ -79,9 +79,7 @@ func (s *Service) auditFilter(ctx context.Context, q authsvc.AuditQuery) (authsv
 	if f.Limit == 0 {
 		f.Limit = defaultAuditPageSize
 	}
-	if f.Limit < 1 || f.Limit > maxAuditPageSize {
-		v.Add(authsvc.MsgPageLimit, authsvc.TypeLessThanEqual, "query", "limit")
-	}
+	authsvc.ValidatePageLimit(&v, f.Limit)
 	if q.Event != "" && !knownEvent(q.Event) {
 		v.Add(authsvc.MsgUnknownEvent, authsvc.TypeLiteralError, "query", "event")
 	}

@@ -23,7 +23,7 @@ const (
 	MaxDescriptionLen = 500
 	// DefaultHistoryLimit and MaxHistoryLimit bound a page of transactions.
 	DefaultHistoryLimit = 50
-	MaxHistoryLimit     = 200
+	MaxHistoryLimit     = MaxPageLimit
 )
 
 // MarshalJSON writes c as an exact JSON number with at least one decimal
@@ -180,14 +180,9 @@ type HistoryQuery struct {
 // when there is none).
 func (q HistoryQuery) Validate(v *Validator) (before int64) {
 	if q.Skip < 0 {
-		v.Add("ensure this value is greater than or equal to 0", TypeGreaterThanEqual, "query", "skip")
+		v.Add(MsgNotNegative, TypeGreaterThanEqual, "query", "skip")
 	}
-	switch {
-	case q.Limit < 1:
-		v.Add("ensure this value is between 1 and "+strconv.Itoa(MaxHistoryLimit), TypeGreaterThanEqual, "query", "limit")
-	case q.Limit > MaxHistoryLimit:
-		v.Add("ensure this value is between 1 and "+strconv.Itoa(MaxHistoryLimit), TypeLessThanEqual, "query", "limit")
-	}
+	ValidatePageLimit(v, q.Limit)
 	if q.Cursor == "" {
 		return 0
 	}
@@ -200,6 +195,21 @@ func (q HistoryQuery) Validate(v *Validator) (before int64) {
 		v.Add(MsgCursorWithSkip, TypeValueError, "query", "skip")
 	}
 	return before
+}
+
+// MaxPageLimit is the largest page of every listing: history, holds, the
+// audit trail.
+const MaxPageLimit = 200
+
+// ValidatePageLimit adds to v the 422 entry of a page size outside
+// 1..MaxPageLimit (query parameter "limit").
+func ValidatePageLimit(v *Validator, limit int) {
+	switch {
+	case limit < 1:
+		v.Add(MsgPageLimit, TypeGreaterThanEqual, "query", "limit")
+	case limit > MaxPageLimit:
+		v.Add(MsgPageLimit, TypeLessThanEqual, "query", "limit")
+	}
 }
 
 // HistoryCursor is the cursor that continues a page after t, its oldest row.

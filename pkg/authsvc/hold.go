@@ -34,7 +34,7 @@ const (
 	MaxHoldTTL = 7 * 24 * time.Hour
 	// DefaultHoldLimit and MaxHoldLimit bound a page of holds.
 	DefaultHoldLimit = 50
-	MaxHoldLimit     = 200
+	MaxHoldLimit     = MaxPageLimit
 )
 
 // Hold is a reservation of part of a user's balance (a two-phase debit).

@@ -64,7 +64,8 @@ const (
 	MsgCursorWithSkip   = "skip cannot be combined with cursor"
 	MsgLogoutScope      = "Input should be 'local', 'others' or 'global'"
 	MsgUnknownEvent     = "Unknown event name"
-	MsgPageLimit        = "Input should be between 1 and 200"
+	MsgPageLimit        = "ensure this value is between 1 and 200" // MaxPageLimit
+	MsgNotNegative      = "ensure this value is greater than or equal to 0"
 	MsgDateTime         = "Input should be an RFC 3339 date-time"
 	MsgCursor           = "Input should be a cursor from next_cursor"
 )

@@ -232,14 +232,9 @@ func ValidateHoldList(req *authsvc.HoldListRequest) error {
 		v.Add(authsvc.MsgHoldStatus, authsvc.TypeEnum, "query", "status")
 	}
 	if req.After < 0 {
-		v.Add("ensure this value is greater than or equal to 0", authsvc.TypeGreaterThanEqual, "query", "after")
+		v.Add(authsvc.MsgNotNegative, authsvc.TypeGreaterThanEqual, "query", "after")
 	}
-	switch {
-	case req.Limit < 1:
-		v.Add("ensure this value is between 1 and 200", authsvc.TypeGreaterThanEqual, "query", "limit")
-	case req.Limit > authsvc.MaxHoldLimit:
-		v.Add("ensure this value is between 1 and 200", authsvc.TypeLessThanEqual, "query", "limit")
-	}
+	authsvc.ValidatePageLimit(&v, req.Limit)
 	return v.Err()
 }
 
