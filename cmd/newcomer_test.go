@@ -76,32 +76,6 @@ func TestHelpListsExitCodes(t *testing.T) {
 	}
 }
 
-// originalDotenv is the original service's sample .env (its README), with
-// nothing changed but a 32-byte SECRET_KEY.
-const originalDotenv = `SERVICE_NAME=authService
-ENVIRONMENT=development
-DEBUG=True
-DATABASE_URL=postgresql+asyncpg://user:password@localhost:5432/main_db
-TEST_DATABASE_URL=postgresql+asyncpg://user:password@localhost:5432/test_db
-SECRET_KEY=an-original-secret-of-32-bytes!!
-ALGORITHM=HS256
-ACCESS_TOKEN_EXPIRE_MINUTES=30
-MAIL_USERNAME=your-email@example.com
-MAIL_PASSWORD=your-email-password
-MAIL_FROM=noreply@example.com
-MAIL_PORT=587
-MAIL_SERVER=smtp.example.com
-MAIL_SSL_TLS=True
-MAIL_STARTTLS=True
-FRONTEND_URL=http://localhost:3000
-LOG_LEVEL=DEBUG
-SYSLOG_HOST=172.17.0.1
-SYSLOG_PORT=5141
-JSON_LOGS=True
-LOG_RETENTION=7 days
-ENABLE_LOGSTASH=True
-`
-
 // The original's .env starts serve: JSON logs with @timestamp, each unused
 // name reported once, and the real environment (here the database and the
 // local mail catcher) wins over the file.
@@ -116,7 +90,7 @@ func TestOriginalDotenvStartsServe(t *testing.T) {
 				"MAIL_SERVER=" + smtp.Host, "MAIL_PORT=" + itoa(smtp.Port), "MAIL_STARTTLS=False", "MAIL_SSL_TLS=False",
 				"MAIL_USERNAME=",
 			}}
-			if err := os.WriteFile(filepath.Join(c.dir, ".env"), []byte(originalDotenv), 0o600); err != nil {
+			if err := os.WriteFile(filepath.Join(c.dir, ".env"), []byte(testkit.OriginalDotenv), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			s := c.startServer()
@@ -154,7 +128,7 @@ func TestOriginalDotenvStartsServe(t *testing.T) {
 			// A token of the original (same secret, its claims) is refused: users log in again.
 			old := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "newcomer", "user_id": 1,
 				"username": "newcomer", "is_admin": false, "exp": time.Now().Add(time.Hour).Unix()})
-			signed, err := old.SignedString([]byte("an-original-secret-of-32-bytes!!"))
+			signed, err := old.SignedString([]byte(testkit.OriginalDotenvSecret))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -218,7 +192,7 @@ func register(t *testing.T, s *server, username string) {
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 201 {
 		t.Fatalf("register: %d %v", resp.StatusCode, err)
 	}
-	_, err = jwt.Parse(out.AccessToken, func(*jwt.Token) (any, error) { return []byte("an-original-secret-of-32-bytes!!"), nil },
+	_, err = jwt.Parse(out.AccessToken, func(*jwt.Token) (any, error) { return []byte(testkit.OriginalDotenvSecret), nil },
 		jwt.WithValidMethods([]string{"HS256"}))
 	if err != nil {
 		t.Fatalf("token not signed with the .env's SECRET_KEY: %v", err)
@@ -339,7 +313,7 @@ func post(t *testing.T, s *server, path, body string, want int) {
 func TestOriginalDotenvShortKey(t *testing.T) {
 	t.Parallel()
 	c := &cli{t: t, dir: t.TempDir()}
-	env := strings.Replace(originalDotenv, "SECRET_KEY=an-original-secret-of-32-bytes!!", "SECRET_KEY=your-secret-key-here", 1)
+	env := strings.Replace(testkit.OriginalDotenv, "SECRET_KEY="+testkit.OriginalDotenvSecret, "SECRET_KEY=your-secret-key-here", 1)
 	if err := os.WriteFile(filepath.Join(c.dir, ".env"), []byte(env), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -79,3 +79,32 @@ func Flatten(prefix string, m map[string]any, out map[string]any) {
 		out[key] = v
 	}
 }
+
+// OriginalDotenvSecret is the 32-byte SECRET_KEY of OriginalDotenv.
+const OriginalDotenvSecret = "an-original-secret-of-32-bytes!!"
+
+// OriginalDotenv is the original service's sample .env (its README), with
+// nothing changed but a 32-byte SECRET_KEY (OriginalDotenvSecret).
+const OriginalDotenv = `SERVICE_NAME=authService
+ENVIRONMENT=development
+DEBUG=True
+DATABASE_URL=postgresql+asyncpg://user:password@localhost:5432/main_db
+TEST_DATABASE_URL=postgresql+asyncpg://user:password@localhost:5432/test_db
+SECRET_KEY=` + OriginalDotenvSecret + `
+ALGORITHM=HS256
+ACCESS_TOKEN_EXPIRE_MINUTES=30
+MAIL_USERNAME=your-email@example.com
+MAIL_PASSWORD=your-email-password
+MAIL_FROM=noreply@example.com
+MAIL_PORT=587
+MAIL_SERVER=smtp.example.com
+MAIL_SSL_TLS=True
+MAIL_STARTTLS=True
+FRONTEND_URL=http://localhost:3000
+LOG_LEVEL=DEBUG
+SYSLOG_HOST=172.17.0.1
+SYSLOG_PORT=5141
+JSON_LOGS=True
+LOG_RETENTION=7 days
+ENABLE_LOGSTASH=True
+`

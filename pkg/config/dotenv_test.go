@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"github.com/authsvc/authsvc/internal/testkit"
 	"io/fs"
 	"path/filepath"
 	"slices"
@@ -11,36 +12,10 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// originalEnv is the sample .env of the original service's README, with a
-// 32-byte SECRET_KEY.
-const originalEnv = `SERVICE_NAME=authService
-ENVIRONMENT=development
-DEBUG=True
-DATABASE_URL=postgresql+asyncpg://user:password@localhost:5432/main_db
-TEST_DATABASE_URL=postgresql+asyncpg://user:password@localhost:5432/test_db
-SECRET_KEY=0123456789abcdef0123456789abcdef
-ALGORITHM=HS256
-ACCESS_TOKEN_EXPIRE_MINUTES=30
-MAIL_USERNAME=your-email@example.com
-MAIL_PASSWORD=your-email-password
-MAIL_FROM=noreply@example.com
-MAIL_PORT=587
-MAIL_SERVER=smtp.example.com
-MAIL_SSL_TLS=True
-MAIL_STARTTLS=True
-FRONTEND_URL=http://localhost:3000
-LOG_LEVEL=DEBUG
-SYSLOG_HOST=172.17.0.1
-SYSLOG_PORT=5141
-JSON_LOGS=True
-LOG_RETENTION=7 days
-ENABLE_LOGSTASH=True
-`
-
 func TestDotenv(t *testing.T) {
 	t.Run("the original's .env is read from the working directory", func(t *testing.T) {
 		dir := chdirTemp(t)
-		writeFile(t, filepath.Join(dir, ".env"), originalEnv)
+		writeFile(t, filepath.Join(dir, ".env"), testkit.OriginalDotenv)
 		cfg, err := Load(Options{})
 		if err != nil {
 			t.Fatal(err)
