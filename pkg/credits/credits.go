@@ -183,29 +183,11 @@ func (s *Service) History(ctx context.Context, userID int64, q authsvc.HistoryQu
 // entry validates req into a ledger entry, reporting every bad field at once.
 func (s *Service) entry(typ authsvc.TransactionType, req authsvc.CreditRequest) (*authsvc.LedgerEntry, error) {
 	var v authsvc.Validator
-	amount, err := authsvc.ParseAmount(req.Amount)
-	var ae *authsvc.AmountError
-	if errors.As(err, &ae) {
-		v.Add(ae.Msg, ae.Type, "body", "amount")
-	}
-	e := &authsvc.LedgerEntry{Type: typ, Amount: amount, Description: req.Description}
+	e := &authsvc.LedgerEntry{Type: typ, Amount: amountField(&v, req.Amount), Description: req.Description}
 	if req.ReferenceID != nil && *req.ReferenceID != "" {
 		e.ReferenceID = req.ReferenceID
-		if utf8.RuneCountInString(*req.ReferenceID) > authsvc.MaxReferenceLen {
-			v.Add("ensure this value has at most 128 characters", authsvc.TypeStringTooLong, "body", "reference_id")
-		}
 	}
-	if req.Description != nil && utf8.RuneCountInString(*req.Description) > authsvc.MaxDescriptionLen {
-		v.Add("ensure this value has at most 500 characters", authsvc.TypeStringTooLong, "body", "description")
-	}
-	for _, f := range []struct {
-		name string
-		text *string
-	}{{"reference_id", req.ReferenceID}, {"description", req.Description}} {
-		if f.text != nil && strings.ContainsRune(*f.text, 0) {
-			v.Add(authsvc.MsgNoNUL, authsvc.TypeValueError, "body", f.name)
-		}
-	}
+	textFields(&v, req.ReferenceID, req.Description)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -260,4 +242,33 @@ func (s *Service) refused(err error) error {
 		s.metrics.Refused(authsvc.ErrorReason(err))
 	}
 	return err
+}
+
+// amountField parses an amount into v's errors (see authsvc.ParseAmount).
+func amountField(v *authsvc.Validator, raw string) authsvc.Cents {
+	amount, err := authsvc.ParseAmount(raw)
+	var ae *authsvc.AmountError
+	if errors.As(err, &ae) {
+		v.Add(ae.Msg, ae.Type, "body", "amount")
+	}
+	return amount
+}
+
+// textFields checks the reference_id and description of a credit request
+// (add, use, hold, capture): length and NUL.
+func textFields(v *authsvc.Validator, ref, desc *string) {
+	if ref != nil && utf8.RuneCountInString(*ref) > authsvc.MaxReferenceLen {
+		v.Add("ensure this value has at most 128 characters", authsvc.TypeStringTooLong, "body", "reference_id")
+	}
+	if desc != nil && utf8.RuneCountInString(*desc) > authsvc.MaxDescriptionLen {
+		v.Add("ensure this value has at most 500 characters", authsvc.TypeStringTooLong, "body", "description")
+	}
+	for _, f := range []struct {
+		name string
+		text *string
+	}{{"reference_id", ref}, {"description", desc}} {
+		if f.text != nil && strings.ContainsRune(*f.text, 0) {
+			v.Add(authsvc.MsgNoNUL, authsvc.TypeValueError, "body", f.name)
+		}
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/rs/zerolog"
@@ -290,32 +289,4 @@ func (s *Holds) audit(h *authsvc.Hold, msg string, replayed bool) {
 		ev = ev.Stringer("captured", *h.CapturedAmount)
 	}
 	ev.Msg(msg)
-}
-
-// amountField parses an amount into v's errors (see authsvc.ParseAmount).
-func amountField(v *authsvc.Validator, raw string) authsvc.Cents {
-	amount, err := authsvc.ParseAmount(raw)
-	var ae *authsvc.AmountError
-	if errors.As(err, &ae) {
-		v.Add(ae.Msg, ae.Type, "body", "amount")
-	}
-	return amount
-}
-
-// textFields checks reference_id and description as a credit request's.
-func textFields(v *authsvc.Validator, ref, desc *string) {
-	if ref != nil && utf8.RuneCountInString(*ref) > authsvc.MaxReferenceLen {
-		v.Add("ensure this value has at most 128 characters", authsvc.TypeStringTooLong, "body", "reference_id")
-	}
-	if desc != nil && utf8.RuneCountInString(*desc) > authsvc.MaxDescriptionLen {
-		v.Add("ensure this value has at most 500 characters", authsvc.TypeStringTooLong, "body", "description")
-	}
-	for _, f := range []struct {
-		name string
-		text *string
-	}{{"reference_id", ref}, {"description", desc}} {
-		if f.text != nil && strings.ContainsRune(*f.text, 0) {
-			v.Add(authsvc.MsgNoNUL, authsvc.TypeValueError, "body", f.name)
-		}
-	}
 }
