@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/authsvc/authsvc/pkg/credits"
@@ -40,38 +39,20 @@ func BenchmarkCreditHolds(b *testing.B) {
 		n    int
 	}{{"spread10k", len(users)}, {"hot", 1}} {
 		b.Run(shape.name+"/use", func(b *testing.B) {
-			var next atomic.Int64
-			b.SetParallelism(benchClients)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					i := int(next.Add(1)) % shape.n
-					if call("/credits/use", tokens[i], `{"amount":0.01}`, 200) == nil {
-						return
-					}
-				}
+			runClients(b, shape.n, func(i int) bool {
+				return call("/credits/use", tokens[i], `{"amount":0.01}`, 200) != nil
 			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 		})
 		b.Run(shape.name+"/hold+capture", func(b *testing.B) {
-			var next atomic.Int64
-			b.SetParallelism(benchClients)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					i := int(next.Add(1)) % shape.n
-					body := call("/credits/holds", tokens[i], `{"amount":0.05}`, 201)
-					var h struct{ ID int64 }
-					if body == nil || json.Unmarshal(body, &h) != nil {
-						b.Error("no hold")
-						return
-					}
-					if call(fmt.Sprintf("/credits/holds/%d/capture", h.ID), tokens[i], `{"amount":0.01}`, 200) == nil {
-						return
-					}
+			runClients(b, shape.n, func(i int) bool {
+				body := call("/credits/holds", tokens[i], `{"amount":0.05}`, 201)
+				var h struct{ ID int64 }
+				if body == nil || json.Unmarshal(body, &h) != nil {
+					b.Error("no hold")
+					return false
 				}
+				return call(fmt.Sprintf("/credits/holds/%d/capture", h.ID), tokens[i], `{"amount":0.01}`, 200) != nil
 			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 		})
 	}
 }
