@@ -36,13 +36,8 @@ func BenchmarkCreditUse(b *testing.B) {
 		n    int
 	}{{"spread10k", len(users)}, {"hot", 1}} {
 		b.Run(shape.name+"/handler", func(b *testing.B) {
-			runClients(b, shape.n, func(i int) bool {
-				req := httptest.NewRequest("POST", "/credits/use", strings.NewReader(`{"amount":0.01}`))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", "Bearer "+tokens[i])
-				rec := httptest.NewRecorder()
-				env.h.ServeHTTP(rec, req)
-				if rec.Code != 200 {
+			runClients(b, benchClients, shape.n, func(i int) bool {
+				if rec := env.post("/credits/use", tokens[i]); rec.Code != 200 {
 					b.Errorf("status %d: %s", rec.Code, rec.Body)
 					return false
 				}
@@ -50,7 +45,7 @@ func BenchmarkCreditUse(b *testing.B) {
 			})
 		})
 		b.Run(shape.name+"/bare", func(b *testing.B) {
-			runClients(b, shape.n, func(i int) bool {
+			runClients(b, benchClients, shape.n, func(i int) bool {
 				if err := bareUse(context.Background(), raw, users[i].ID, 1); err != nil {
 					b.Error(err)
 					return false
@@ -61,12 +56,12 @@ func BenchmarkCreditUse(b *testing.B) {
 	}
 }
 
-// runClients calls op from benchClients goroutines per core until b.N calls
-// are made, each with the next index modulo n (round robin over n accounts),
-// and reports the rate; op returns false to stop its goroutine.
-func runClients(b *testing.B, n int, op func(i int) bool) {
+// runClients calls op from perCore goroutines per core until b.N calls are
+// made, each with the next index modulo n (round robin over n accounts), and
+// reports the rate; op returns false to stop its goroutine.
+func runClients(b *testing.B, perCore, n int, op func(i int) bool) {
 	var next atomic.Int64
-	b.SetParallelism(benchClients)
+	b.SetParallelism(perCore)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -76,6 +71,16 @@ func runClients(b *testing.B, n int, op func(i int) bool) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+}
+
+// post sends a credit request of 0.01 with the bearer token to the handler.
+func (env *creditEnv) post(path, token string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest("POST", path, strings.NewReader(`{"amount":0.01}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	rec := httptest.NewRecorder()
+	env.h.ServeHTTP(rec, req)
+	return rec
 }
 
 // bareUse is the store's debit (conditional update + transaction row, one

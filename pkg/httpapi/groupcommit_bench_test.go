@@ -2,10 +2,7 @@ package httpapi
 
 import (
 	"context"
-	"net/http/httptest"
 	"runtime"
-	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/authsvc/authsvc/pkg/credits"
@@ -38,41 +35,24 @@ func BenchmarkCreditUseGroupCommit(b *testing.B) {
 	handler := func(env *creditEnv, n int) func(b *testing.B) { return request(env, n, "/credits/use", 200) }
 	request = func(env *creditEnv, n int, path string, status int) func(b *testing.B) {
 		return func(b *testing.B) {
-			var next atomic.Int64
-			b.SetParallelism(parallelism)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					i := int(next.Add(1)) % n
-					req := httptest.NewRequest("POST", path, strings.NewReader(`{"amount":0.01}`))
-					req.Header.Set("Content-Type", "application/json")
-					req.Header.Set("Authorization", "Bearer "+tokens[i])
-					rec := httptest.NewRecorder()
-					env.h.ServeHTTP(rec, req)
-					if rec.Code != status {
-						b.Errorf("status %d: %s", rec.Code, rec.Body)
-						return
-					}
+			runClients(b, parallelism, n, func(i int) bool {
+				if rec := env.post(path, tokens[i]); rec.Code != status {
+					b.Errorf("status %d: %s", rec.Code, rec.Body)
+					return false
 				}
+				return true
 			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 		}
 	}
 	bare := func(n int) func(b *testing.B) {
 		return func(b *testing.B) {
-			var next atomic.Int64
-			b.SetParallelism(parallelism)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					i := int(next.Add(1)) % n
-					if err := bareUse(context.Background(), raw, users[i].ID, 1); err != nil {
-						b.Error(err)
-						return
-					}
+			runClients(b, parallelism, n, func(i int) bool {
+				if err := bareUse(context.Background(), raw, users[i].ID, 1); err != nil {
+					b.Error(err)
+					return false
 				}
+				return true
 			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 		}
 	}
 	b.Run("hot/handler-on", handler(on, 1))

@@ -39,12 +39,12 @@ func BenchmarkCreditHolds(b *testing.B) {
 		n    int
 	}{{"spread10k", len(users)}, {"hot", 1}} {
 		b.Run(shape.name+"/use", func(b *testing.B) {
-			runClients(b, shape.n, func(i int) bool {
+			runClients(b, benchClients, shape.n, func(i int) bool {
 				return call("/credits/use", tokens[i], `{"amount":0.01}`, 200) != nil
 			})
 		})
 		b.Run(shape.name+"/hold+capture", func(b *testing.B) {
-			runClients(b, shape.n, func(i int) bool {
+			runClients(b, benchClients, shape.n, func(i int) bool {
 				body := call("/credits/holds", tokens[i], `{"amount":0.05}`, 201)
 				var h struct{ ID int64 }
 				if body == nil || json.Unmarshal(body, &h) != nil {

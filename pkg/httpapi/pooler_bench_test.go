@@ -3,7 +3,6 @@ package httpapi
 import (
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/authsvc/authsvc/pkg/credits"
@@ -28,27 +27,22 @@ func BenchmarkPreparedStatements(b *testing.B) {
 		env := newCreditEnv(b, db, credits.Options{})
 		for _, path := range []string{"/auth/me", "/credits/use"} {
 			b.Run(strings.TrimPrefix(path, "/")+"/"+mode.name, func(b *testing.B) {
-				var next atomic.Int64
-				b.SetParallelism(benchClients)
-				b.ResetTimer()
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						i := int(next.Add(1)) % len(users)
+				runClients(b, benchClients, len(users), func(i int) bool {
+					var rec *httptest.ResponseRecorder
+					if path == "/credits/use" {
+						rec = env.post(path, tokens[i])
+					} else {
 						req := httptest.NewRequest("GET", path, nil)
-						if path == "/credits/use" {
-							req = httptest.NewRequest("POST", path, strings.NewReader(`{"amount":0.01}`))
-							req.Header.Set("Content-Type", "application/json")
-						}
 						req.Header.Set("Authorization", "Bearer "+tokens[i])
-						rec := httptest.NewRecorder()
+						rec = httptest.NewRecorder()
 						env.h.ServeHTTP(rec, req)
-						if rec.Code != 200 {
-							b.Errorf("status %d: %s", rec.Code, rec.Body)
-							return
-						}
 					}
+					if rec.Code != 200 {
+						b.Errorf("status %d: %s", rec.Code, rec.Body)
+						return false
+					}
+					return true
 				})
-				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 			})
 		}
 	}
