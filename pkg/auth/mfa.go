@@ -152,17 +152,15 @@ func (s *Service) removeTOTP(ctx context.Context, u *authsvc.User, ev *authsvc.A
 	return nil
 }
 
-// beginChallenge is the end of a correct password's login for an enrolled
-// account: no access token yet, but a 5-minute single-purpose mfa_token.
-func (s *Service) beginChallenge(ctx context.Context, u *authsvc.User) (*authsvc.AccessToken, error) {
+// newChallenge is the end of a correct password's login for an enrolled
+// account: no access token yet, but a 5-minute single-purpose mfa_token,
+// whose challenge the caller stores.
+func (s *Service) newChallenge(u *authsvc.User) (*authsvc.AccessToken, *authsvc.MFAChallenge) {
 	tok := "mfa_" + randomToken()
 	now := s.now()
 	c := &authsvc.MFAChallenge{TokenHash: authsvc.HashToken(tok), UserID: u.ID, CreatedAt: now,
 		ExpiresAt: now.Add(authsvc.MFATokenTTL)}
-	if err := s.db.CreateMFAChallenge(ctx, c); err != nil {
-		return nil, err
-	}
-	return &authsvc.AccessToken{MFA: &authsvc.MFAPending{Token: tok, Methods: authsvc.MFAMethods}}, nil
+	return &authsvc.AccessToken{MFA: &authsvc.MFAPending{Token: tok, Methods: authsvc.MFAMethods}}, c
 }
 
 // Challenge completes a login with its mfa_token and a current TOTP code or

@@ -98,37 +98,61 @@ func (s *Service) Login(ctx context.Context, username, password string) (*authsv
 		s.opts.Metrics.LoginFailed()
 		return nil, authsvc.ErrInvalidCredentials
 	}
+	// Two database round trips: the attempt is counted (and the user read)
+	// BEFORE the password is compared, so that concurrent guesses cannot
+	// slip past the limit while their compares run; then the outcome.
 	key := strings.ToLower(username)
-	failures, err := s.reserveLoginAttempt(ctx, key)
+	start, err := s.db.BeginLogin(ctx, key, s.opts.FailedLoginLimit, s.opts.FailedLoginWindow)
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.checkPassword(ctx, username, password)
+	if start.Refused {
+		return nil, s.limited(key, start.WindowEnd)
+	}
+	u, err := s.checkPassword(start.User, password)
 	if err != nil {
 		if isCode(err, authsvc.EUNAUTHORIZED) {
 			s.opts.Metrics.LoginFailed() // the attempt stays counted
-			s.recordFailure(ctx, u, failures)
+			s.recordFailure(ctx, u, start.Failures)
 		}
 		return nil, err
 	}
-	mfa, err := s.db.MFAEnabled(ctx, u.ID)
-	if err != nil {
-		return nil, err
+	finish := &authsvc.LoginFinish{Rehash: s.rehash(u, password)}
+	if !start.MFAEnabled { // an enrolled account's count is cleared by its second factor
+		finish.ClearFailures = key
 	}
-	if !mfa { // an enrolled account's count is cleared by its second factor
-		if err := s.db.ClearLoginFailures(ctx, key); err != nil {
+	switch {
+	case s.opts.RequireVerifiedEmail && !u.EmailVerified():
+		if err := s.finishLogin(ctx, finish); err != nil {
 			return nil, err
 		}
-	}
-	s.rehashIfNeeded(ctx, u, password)
-	if s.opts.RequireVerifiedEmail && !u.EmailVerified() {
 		return nil, authsvc.ErrEmailNotVerified // only to whoever knows the password
+	case start.MFAEnabled:
+		tok, challenge := s.newChallenge(u)
+		finish.Challenge = challenge
+		if err := s.finishLogin(ctx, finish); err != nil {
+			return nil, err
+		}
+		return tok, nil
 	}
-	if mfa {
-		return s.beginChallenge(ctx, u)
+	finish.Session = s.newSession(ctx, u, 0)
+	ev := event(authsvc.AuditLoginSucceeded, u.ID, u.ID, map[string]any{"session_id": finish.Session.ID})
+	if err := s.finishLogin(audited(ctx, ev), finish); err != nil {
+		return nil, err
 	}
 	s.opts.Metrics.LoginSucceeded()
-	return s.startSession(ctx, u, 0, event(authsvc.AuditLoginSucceeded, u.ID, u.ID, nil))
+	return s.issue(u, finish.Session.CreatedAt, finish.Session.ID, nil)
+}
+
+// finishLogin stores f, the second round trip of a login.
+func (s *Service) finishLogin(ctx context.Context, f *authsvc.LoginFinish) error {
+	if err := s.db.FinishLogin(ctx, f); err != nil {
+		return err
+	}
+	if f.Rehash != nil {
+		s.log.Info().Int64("user_id", f.Rehash.UserID).Msg("password rehashed at the configured bcrypt cost")
+	}
+	return nil
 }
 
 // recordFailure records a failed password check of u (nil
@@ -151,45 +175,36 @@ func (s *Service) recordFailure(ctx context.Context, u *authsvc.User, failures i
 	s.record(ctx, events...)
 }
 
-// reserveLoginAttempt counts a login attempt for the lowercased username
-// BEFORE its password is compared, so that concurrent guesses cannot slip
-// past the limit while their compares run; a successful login clears the
-// count. A username already over the limit is refused with a read only. It
-// returns the failures counted in the window, this attempt included.
+// reserveLoginAttempt counts an attempt for the lowercased username BEFORE
+// a password or code is compared, so that concurrent guesses cannot slip
+// past the limit while their compares run; a success clears the count. It
+// returns the failures counted in the window, this attempt included, or
+// the 429 once the limit is reached.
 func (s *Service) reserveLoginAttempt(ctx context.Context, key string) (int, error) {
-	limited := func(windowEnd time.Time) error {
-		s.opts.Metrics.LoginFailed()
-		s.log.Warn().Str("username", key).Msg("login refused: too many failures")
-		return authsvc.ErrRateLimited.WithRetryAfter(max(windowEnd.Sub(s.now()), time.Second))
-	}
-	failures, windowEnd, err := s.db.LoginFailures(ctx, key, s.opts.FailedLoginWindow)
+	a, err := s.db.CountLoginAttempt(ctx, key, s.opts.FailedLoginLimit, s.opts.FailedLoginWindow)
 	if err != nil {
 		return 0, err
 	}
-	if failures >= s.opts.FailedLoginLimit {
-		return failures, limited(windowEnd)
+	if a.Refused {
+		return 0, s.limited(key, a.WindowEnd)
 	}
-	failures, windowEnd, err = s.db.RecordLoginFailure(ctx, key, s.opts.FailedLoginWindow)
-	if err != nil {
-		return 0, err
-	}
-	if failures > s.opts.FailedLoginLimit {
-		return failures, limited(windowEnd)
-	}
-	return failures, nil
+	return a.Failures, nil
 }
 
-// checkPassword returns the user when password is theirs, else the
-// invalid-credentials 401 (with the user, when one has that name, for the
-// audit trail); an unknown user costs a dummy compare.
-func (s *Service) checkPassword(ctx context.Context, username, password string) (*authsvc.User, error) {
-	u, err := s.db.UserByUsername(ctx, username)
-	if isCode(err, authsvc.ENOTFOUND) {
+// limited is the 429 of a username whose window's attempts are used up.
+func (s *Service) limited(key string, windowEnd time.Time) error {
+	s.opts.Metrics.LoginFailed()
+	s.log.Warn().Str("username", key).Msg("login refused: too many failures")
+	return authsvc.ErrRateLimited.WithRetryAfter(max(windowEnd.Sub(s.now()), time.Second))
+}
+
+// checkPassword returns u when password is theirs, else the
+// invalid-credentials 401 (with u, for the audit trail); a nil u (no
+// account has the name) costs a dummy compare.
+func (s *Service) checkPassword(u *authsvc.User, password string) (*authsvc.User, error) {
+	if u == nil {
 		s.hasher.CompareDummy(password)
 		return nil, authsvc.ErrInvalidCredentials
-	}
-	if err != nil {
-		return nil, err
 	}
 	if err := s.hasher.Compare(u.PasswordHash, password); err != nil {
 		if isCode(err, authsvc.EUNAUTHORIZED) {
@@ -200,25 +215,24 @@ func (s *Service) checkPassword(ctx context.Context, username, password string) 
 	return u, nil
 }
 
-// rehashIfNeeded stores a new hash of password at the configured cost when
-// u's hash was made at another cost, so that after a cost change the login
-// of an existing account stops being measurably faster (or slower) than the
-// dummy compare of an unknown one. Tokens stay valid (no version bump); a
-// concurrent password change wins. A failure is logged, never the login's.
-func (s *Service) rehashIfNeeded(ctx context.Context, u *authsvc.User, password string) {
+// rehash returns the replacement of u's hash by one of password at the
+// configured cost when u's hash was made at another cost (nil otherwise),
+// so that after a cost change the login of an existing account stops being
+// measurably faster (or slower) than the dummy compare of an unknown one.
+// Tokens stay valid (no version bump); a concurrent password change wins.
+// A hashing failure is logged, never the login's.
+func (s *Service) rehash(u *authsvc.User, password string) *authsvc.Rehash {
 	if !s.hasher.NeedsRehash(u.PasswordHash) {
-		return
+		return nil
 	}
 	hash, err := s.hasher.Hash(password)
-	if err == nil {
-		err = s.db.RehashPassword(ctx, u.ID, u.PasswordHash, hash)
-	}
 	if err != nil {
 		s.log.Warn().Err(err).Int64("user_id", u.ID).Msg("rehash at the configured bcrypt cost failed")
-		return
+		return nil
 	}
+	r := &authsvc.Rehash{UserID: u.ID, OldHash: u.PasswordHash, NewHash: hash}
 	u.PasswordHash = hash
-	s.log.Info().Int64("user_id", u.ID).Msg("password rehashed at the configured bcrypt cost")
+	return r
 }
 
 // issue issues an access token of the session sessionID for u; authTime

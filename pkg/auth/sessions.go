@@ -35,13 +35,8 @@ func (s *Service) startSessionAMR(ctx context.Context, u *authsvc.User, ev *auth
 }
 
 func (s *Service) startSessionWith(ctx context.Context, u *authsvc.User, ttl time.Duration, ev *authsvc.AuditEvent, amr []string) (*authsvc.AccessToken, error) {
-	now := s.now()
-	client := authsvc.ClientFrom(ctx)
-	sess := &authsvc.Session{ID: newSessionID(), UserID: u.ID, CreatedAt: now, RefreshedAt: now,
-		ExpiresAt: now.Add(max(s.opts.MaxSession, ttl)), ClientIP: client.IP, UserAgent: client.UserAgent}
-	if ttl > 0 && client.UserAgent == "" {
-		sess.UserAgent = cliUserAgent
-	}
+	sess := s.newSession(ctx, u, ttl)
+	now := sess.CreatedAt
 	if ev != nil {
 		if ev.Details == nil {
 			ev.Details = map[string]any{}
@@ -61,6 +56,19 @@ func (s *Service) startSessionWith(ctx context.Context, u *authsvc.User, ttl tim
 	}
 	s.opts.Metrics.TokenIssued()
 	return &authsvc.AccessToken{Token: tok, Claims: claims}, nil
+}
+
+// newSession returns a new session of u with the client of ctx, starting
+// now and lasting MaxSession, or ttl when longer (see startSession).
+func (s *Service) newSession(ctx context.Context, u *authsvc.User, ttl time.Duration) *authsvc.Session {
+	now := s.now()
+	client := authsvc.ClientFrom(ctx)
+	sess := &authsvc.Session{ID: newSessionID(), UserID: u.ID, CreatedAt: now, RefreshedAt: now,
+		ExpiresAt: now.Add(max(s.opts.MaxSession, ttl)), ClientIP: client.IP, UserAgent: client.UserAgent}
+	if ttl > 0 && client.UserAgent == "" {
+		sess.UserAgent = cliUserAgent
+	}
+	return sess
 }
 
 // Logout ends the caller's sessions by scope: LogoutLocal ("" too) the

@@ -19,10 +19,6 @@ type AccountStore interface {
 	// stores verify (the new address's link, when not nil) and queues mail in
 	// the same transaction; ErrUserNotFound, ErrEmailTaken.
 	UpdateEmail(ctx context.Context, userID int64, email string, verify *EmailVerification, mail ...*OutboundEmail) (*User, error)
-	// RehashPassword replaces oldHash by newHash (the same password at
-	// another cost) without touching the token version; nothing when the
-	// hash changed meanwhile.
-	RehashPassword(ctx context.Context, userID int64, oldHash, newHash string) error
 	// SetAdmin grants or revokes admin rights; ErrUserNotFound.
 	SetAdmin(ctx context.Context, userID int64, isAdmin bool) (*User, error)
 	// DeleteUser deletes the user and their rows; ErrUserNotFound.
@@ -58,16 +54,65 @@ type ResetStore interface {
 }
 
 // LoginFailureStore counts failed logins per (lowercased) username in fixed
-// windows.
+// windows: a window starts at the first attempt after the previous one ended.
 type LoginFailureStore interface {
-	// LoginFailures returns the count in the current window and when it
-	// ends (zero when none); only EUNAVAILABLE/EINTERNAL errors.
-	LoginFailures(ctx context.Context, username string, window time.Duration) (int, time.Time, error)
-	// RecordLoginFailure counts one attempt atomically and returns the new
-	// count and the window's end.
-	RecordLoginFailure(ctx context.Context, username string, window time.Duration) (int, time.Time, error)
+	// CountLoginAttempt counts one attempt for username, before its password
+	// is compared, unless limit attempts are counted in the current window
+	// already: then nothing is written and the attempt is Refused. Atomic:
+	// of any number of concurrent attempts at most limit are counted.
+	CountLoginAttempt(ctx context.Context, username string, limit int, window time.Duration) (LoginAttempt, error)
 	// ClearLoginFailures forgets the username's count (after a success).
 	ClearLoginFailures(ctx context.Context, username string) error
+}
+
+// LoginAttempt is what counting one login attempt found.
+type LoginAttempt struct {
+	Failures  int       // attempts counted in the window, this one included
+	WindowEnd time.Time // when the window ends
+	Refused   bool      // the limit was reached before: this one was not counted
+}
+
+// LoginStore runs a password login in two database round trips: one before
+// the password compare, one after it.
+type LoginStore interface {
+	// BeginLogin is CountLoginAttempt and, in the same round trip, the user
+	// whose username is username (case-insensitively; nil when none or when
+	// the attempt is refused) and whether that user has a confirmed second
+	// factor.
+	BeginLogin(ctx context.Context, username string, limit int, window time.Duration) (*LoginStart, error)
+	// FinishLogin writes what a login's password check decided, with the
+	// audit events of ctx, in one transaction (one round trip on
+	// PostgreSQL); ErrUserNotFound when the user was deleted meanwhile.
+	FinishLogin(ctx context.Context, f *LoginFinish) error
+}
+
+// LoginStart is what BeginLogin read.
+type LoginStart struct {
+	LoginAttempt
+	User       *User // nil when no account has the name, or when Refused
+	MFAEnabled bool  // User has a confirmed second factor
+}
+
+// LoginFinish is the writes after a login's password compare; every field
+// is optional.
+type LoginFinish struct {
+	// ClearFailures is the lowercased username whose failed logins are
+	// forgotten ("" keeps them: a second factor still has to be given).
+	ClearFailures string
+	// Rehash, when not nil, replaces the user's hash made at another cost.
+	Rehash *Rehash
+	// Session is the session the login starts (no second factor).
+	Session *Session
+	// Challenge is the login's pending second factor.
+	Challenge *MFAChallenge
+}
+
+// Rehash replaces OldHash by NewHash (the same password at the configured
+// cost); nothing when the hash changed meanwhile (a concurrent password
+// change wins).
+type Rehash struct {
+	UserID           int64
+	OldHash, NewHash string
 }
 
 // PurgeStats counts the rows a purge of expired auth data deleted.
@@ -93,6 +138,7 @@ type AuthStore interface {
 	TokenStore
 	ResetStore
 	LoginFailureStore
+	LoginStore
 	AuthDataPurger
 	SessionStore
 	VerificationStore

@@ -101,8 +101,6 @@ type MFAStore interface {
 	DeleteTOTP(ctx context.Context, userID int64, mail ...*OutboundEmail) error
 	// MFAEnabled reports whether the user has a confirmed factor.
 	MFAEnabled(ctx context.Context, userID int64) (bool, error)
-	// CreateMFAChallenge stores c.
-	CreateMFAChallenge(ctx context.Context, c *MFAChallenge) error
 	// MFAChallenge returns the unexpired challenge with that hash;
 	// ErrInvalidMFAToken.
 	MFAChallenge(ctx context.Context, tokenHash string) (*MFAChallenge, error)

@@ -179,3 +179,40 @@ func BenchmarkLogin(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkLoginDatabase is POST /auth/login at bcrypt cost 4, where the
+// database round trips, not bcrypt, are most of the cost: one client (the
+// latency of a login) and 16 (its throughput). Compare with BenchmarkLogin's
+// cost-10 handler to see the share the database takes at the default cost.
+func BenchmarkLoginDatabase(b *testing.B) {
+	e, _, _ := benchEnv(b, 4)
+	const body = "username=alice&password=a+reasonable+passphrase"
+	login := func(b *testing.B) bool {
+		req := httptest.NewRequest("POST", "/auth/login", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		e.Handler.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Errorf("status %d: %s", rec.Code, rec.Body)
+			return false
+		}
+		return true
+	}
+	b.Run("one_client", func(b *testing.B) {
+		for b.Loop() {
+			if !login(b) {
+				return
+			}
+		}
+	})
+	b.Run("16_clients", func(b *testing.B) {
+		b.SetParallelism(8)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if !login(b) {
+					return
+				}
+			}
+		})
+	})
+}

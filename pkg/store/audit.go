@@ -30,10 +30,15 @@ type auditRow struct {
 
 func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
 
-// sqlInsertAudit writes one event; auditValues are its arguments.
-const sqlInsertAudit = `INSERT INTO audit_events
-	(created_at, event, actor_id, target_id, client_ip, user_agent, request_id, details)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+// The columns an audit row is inserted with, and one row's placeholders;
+// auditValues are its arguments.
+const (
+	auditInsertColumns = `created_at, event, actor_id, target_id, client_ip, user_agent, request_id, details`
+	auditPlaceholders  = `(?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+// sqlInsertAudit writes one event.
+const sqlInsertAudit = `INSERT INTO audit_events (` + auditInsertColumns + `) VALUES ` + auditPlaceholders
 
 // auditValues stamps e (at now, with client where e names none) and returns
 // the arguments of its row in sqlInsertAudit's column order.
@@ -73,6 +78,22 @@ func (db *DB) insertAudit(ctx context.Context, tx *sqlx.Tx, events []*authsvc.Au
 	return nil
 }
 
+// auditRows returns the arguments of events' rows, one after another, stamped
+// now and with the Client of ctx where an event names none.
+func (db *DB) auditRows(ctx context.Context, events []*authsvc.AuditEvent) ([]any, error) {
+	client := authsvc.ClientFrom(ctx)
+	now := db.Now()
+	var args []any
+	for _, e := range events {
+		row, err := auditValues(e, client, now)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, row...)
+	}
+	return args, nil
+}
+
 // writePendingAudit writes the events attached to ctx (WithAudit) in tx;
 // InTx calls it before every commit.
 func (db *DB) writePendingAudit(ctx context.Context, tx *sqlx.Tx) (*authsvc.PendingAudit, error) {
@@ -101,10 +122,10 @@ func annotateAudit(ctx context.Context, key string, value any) {
 	}
 }
 
-// RecordAudit writes events that have no change of their own in a
-// transaction of their own.
+// RecordAudit writes events that have no change of their own, atomically:
+// one statement on PostgreSQL.
 func (db *DB) RecordAudit(ctx context.Context, events ...*authsvc.AuditEvent) error {
-	return db.InTx(ctx, func(tx *sqlx.Tx) error { return db.insertAudit(ctx, tx, events) })
+	return db.writeAll(authsvc.WithAudit(ctx, events...), nil)
 }
 
 // AuditEvents lists events newest first (by id), filtered by f.

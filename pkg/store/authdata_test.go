@@ -133,38 +133,65 @@ func TestLoginFailuresAndPurge(t *testing.T) {
 		ctx := context.Background()
 		clock := withClock(db)
 		start := clock.Now()
-		t.Run("failures count within a fixed window", func(t *testing.T) {
+		count := func(t *testing.T, name string) authsvc.LoginAttempt {
+			t.Helper()
+			a, err := db.CountLoginAttempt(ctx, name, 3, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a
+		}
+		t.Run("attempts count within a fixed window, up to the limit", func(t *testing.T) {
 			for i := 1; i <= 3; i++ {
-				n, _, err := db.RecordLoginFailure(ctx, "alice", time.Hour)
-				if err != nil || n != i {
-					t.Fatalf("record %d: n=%d, %v", i, n, err)
+				if a := count(t, "alice"); a.Refused || a.Failures != i || !a.WindowEnd.Equal(start.Add(time.Hour)) {
+					t.Fatalf("attempt %d: %+v", i, a)
 				}
 				clock.Advance(10 * time.Minute)
 			}
-			n, end, err := db.LoginFailures(ctx, "alice", time.Hour)
-			if err != nil || n != 3 || !end.Equal(start.Add(time.Hour)) {
-				t.Fatalf("n=%d end=%v, %v", n, end, err)
+			for range 2 { // refused, and not counted: the window does not move
+				if a := count(t, "alice"); !a.Refused || !a.WindowEnd.Equal(start.Add(time.Hour)) {
+					t.Fatalf("over the limit: %+v", a)
+				}
 			}
-			if n, _, _ := db.LoginFailures(ctx, "bob", time.Hour); n != 0 {
-				t.Fatalf("bob has %d failures", n)
+			if a := count(t, "bob"); a.Refused || a.Failures != 1 {
+				t.Fatalf("bob: %+v", a)
 			}
 		})
 		t.Run("a new window starts over", func(t *testing.T) {
 			clock.Advance(30 * time.Minute) // start + 60m: the window has ended
-			if n, _, _ := db.LoginFailures(ctx, "alice", time.Hour); n != 0 {
-				t.Fatalf("after the window: %d failures", n)
-			}
-			n, _, err := db.RecordLoginFailure(ctx, "alice", time.Hour)
-			if err != nil || n != 1 {
-				t.Fatalf("n=%d, %v", n, err)
+			if a := count(t, "alice"); a.Refused || a.Failures != 1 || !a.WindowEnd.Equal(clock.Now().Add(time.Hour)) {
+				t.Fatalf("after the window: %+v", a)
 			}
 		})
 		t.Run("clear forgets the failures", func(t *testing.T) {
+			count(t, "alice")
+			count(t, "alice")
 			if err := db.ClearLoginFailures(ctx, "alice"); err != nil {
 				t.Fatal(err)
 			}
-			if n, _, _ := db.LoginFailures(ctx, "alice", time.Hour); n != 0 {
-				t.Fatalf("after clear: %d", n)
+			if a := count(t, "alice"); a.Failures != 1 {
+				t.Fatalf("after clear: %+v", a)
+			}
+		})
+		t.Run("of 30 concurrent attempts exactly the limit are counted", func(t *testing.T) {
+			var counted, refused atomic.Int32
+			var wg sync.WaitGroup
+			for range 30 {
+				wg.Go(func() {
+					a, err := db.CountLoginAttempt(ctx, "carol", 5, time.Hour)
+					switch {
+					case err != nil:
+						t.Error(err)
+					case a.Refused:
+						refused.Add(1)
+					default:
+						counted.Add(1)
+					}
+				})
+			}
+			wg.Wait()
+			if counted.Load() != 5 || refused.Load() != 25 {
+				t.Fatalf("counted %d, refused %d; want 5 and 25", counted.Load(), refused.Load())
 			}
 		})
 		t.Run("purge deletes only what has expired", func(t *testing.T) {
@@ -182,20 +209,19 @@ func TestLoginFailuresAndPurge(t *testing.T) {
 			must(err)
 			_, err = db.CreateResetToken(ctx, u.ID, "new", now.Add(2*time.Hour), 0)
 			must(err)
-			_, _, err = db.RecordLoginFailure(ctx, "stale", time.Hour)
-			must(err)
+			count(t, "stale")
 			clock.Advance(61 * time.Minute)
-			_, _, err = db.RecordLoginFailure(ctx, "fresh", time.Hour)
-			must(err)
+			count(t, "fresh")
 			st, err := db.Purge(ctx, time.Hour)
-			if err != nil || st != (store.PurgeStats{RevokedTokens: 1, ResetTokens: 1, LoginFailures: 1, Sessions: 0}) {
+			// alice, bob and carol counted in earlier windows too.
+			if err != nil || st != (store.PurgeStats{RevokedTokens: 1, ResetTokens: 1, LoginFailures: 4, Sessions: 0}) {
 				t.Fatalf("purge = %+v, %v", st, err)
 			}
 			if c, _ := db.AuthUser(ctx, u.ID, "new", ""); c == nil || !c.Revoked {
 				t.Fatal("unexpired revocation was purged")
 			}
-			if n, _, _ := db.LoginFailures(ctx, "fresh", time.Hour); n != 1 {
-				t.Fatalf("fresh failures = %d", n)
+			if a := count(t, "fresh"); a.Failures != 2 {
+				t.Fatalf("fresh failures = %+v, want 2 (purged?)", a)
 			}
 		})
 	})

@@ -152,20 +152,6 @@ func (db *DB) DeleteTOTP(ctx context.Context, userID int64, mail ...*authsvc.Out
 	})
 }
 
-// CreateMFAChallenge stores c.
-func (db *DB) CreateMFAChallenge(ctx context.Context, c *authsvc.MFAChallenge) error {
-	return db.InTx(ctx, func(tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, tx.Rebind(insertChallenge), c.TokenHash, c.UserID, c.ExpiresAt.UTC(), c.CreatedAt.UTC())
-		if err != nil {
-			if isForeignKeyViolation(err) {
-				return userNotFound(err)
-			}
-			return fmt.Errorf("create mfa challenge: %w", err)
-		}
-		return nil
-	})
-}
-
 // MFAChallenge returns the unexpired challenge with that hash.
 func (db *DB) MFAChallenge(ctx context.Context, tokenHash string) (*authsvc.MFAChallenge, error) {
 	var c authsvc.MFAChallenge

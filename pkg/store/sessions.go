@@ -40,18 +40,26 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
+// sqlInsertSession inserts a session; sessionValues are its arguments.
+const sqlInsertSession = `INSERT INTO sessions (` + sessionColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?)`
+
+// sessionValues cuts the client IP and user agent of s to their limits and
+// returns the arguments of sqlInsertSession.
+func sessionValues(s *authsvc.Session) []any {
+	s.ClientIP, s.UserAgent = truncate(s.ClientIP, maxClientIPBytes), truncate(s.UserAgent, maxUserAgentBytes)
+	return []any{s.ID, s.UserID, s.CreatedAt.UTC(), s.RefreshedAt.UTC(), s.ExpiresAt.UTC(), s.ClientIP, s.UserAgent}
+}
+
 // CreateSession inserts s (client IP and user agent cut to their limits).
 // ENOTFOUND when the user is gone.
 func (db *DB) CreateSession(ctx context.Context, s *authsvc.Session) error {
-	s.ClientIP, s.UserAgent = truncate(s.ClientIP, maxClientIPBytes), truncate(s.UserAgent, maxUserAgentBytes)
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
 		return insertSession(ctx, tx, s)
 	})
 }
 
 func insertSession(ctx context.Context, tx *sqlx.Tx, s *authsvc.Session) error {
-	_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-		s.ID, s.UserID, s.CreatedAt.UTC(), s.RefreshedAt.UTC(), s.ExpiresAt.UTC(), s.ClientIP, s.UserAgent)
+	_, err := tx.ExecContext(ctx, tx.Rebind(sqlInsertSession), sessionValues(s)...)
 	if err != nil {
 		if isForeignKeyViolation(err) {
 			return userNotFound(err)

@@ -243,21 +243,6 @@ func retireResetTokens(ctx context.Context, tx *sqlx.Tx, userID int64) error {
 	return nil
 }
 
-// RehashPassword replaces the user's password hash oldHash by newHash (the
-// same password at another bcrypt cost) without touching the token version.
-// It changes nothing when the hash is no longer oldHash (a concurrent
-// password change wins) or the user is gone.
-func (db *DB) RehashPassword(ctx context.Context, userID int64, oldHash, newHash string) error {
-	return db.InTx(ctx, func(tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?`),
-			newHash, userID, oldHash)
-		if err != nil {
-			return fmt.Errorf("rehash password: %w", err)
-		}
-		return nil
-	})
-}
-
 // UpdateEmail sets the user's email (lowercased, not yet verified), bumps the
 // token version and queues mail (the notice to the old address) in the same
 // transaction; with verify, the link confirming the new address is stored in

@@ -9,10 +9,14 @@ import (
 // Counter counts the statements a database pool sends: every query and
 // exec (prepared or not), BEGIN, COMMIT and ROLLBACK. Preparing a statement
 // is not counted: the pool prepares each hot query once per connection.
-type Counter struct{ n atomic.Int64 }
+// Without pipelining, each statement is one round trip to the server.
+type Counter struct{ n, tx atomic.Int64 }
 
 // Count returns the statements sent so far.
 func (c *Counter) Count() int64 { return c.n.Load() }
+
+// Transactions returns the explicit transactions begun so far.
+func (c *Counter) Transactions() int64 { return c.tx.Load() }
 
 func (c *Counter) add() { c.n.Add(1) }
 
@@ -58,6 +62,7 @@ func (cn *countingConn) PrepareContext(ctx context.Context, query string) (drive
 
 func (cn *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	cn.c.add()
+	cn.c.tx.Add(1)
 	var tx driver.Tx
 	var err error
 	if b, ok := cn.Conn.(driver.ConnBeginTx); ok {

@@ -1,0 +1,136 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/store"
+	"github.com/authsvc/authsvc/pkg/store/storetest"
+)
+
+func TestLoginStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		alice := newUser(t, db, "Alice", "alice@example.com")
+		begin := func(t *testing.T, name string, limit int) *authsvc.LoginStart {
+			t.Helper()
+			s, err := db.BeginLogin(ctx, name, limit, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		t.Run("begin counts the attempt and reads the user case-insensitively", func(t *testing.T) {
+			s := begin(t, "alice", 5)
+			if s.Refused || s.Failures != 1 || s.User == nil || s.User.ID != alice.ID ||
+				s.User.PasswordHash != alice.PasswordHash || s.User.Username != "Alice" || s.MFAEnabled {
+				t.Fatalf("start = %+v, user %+v", s, s.User)
+			}
+			if !s.User.CreatedAt.Equal(alice.CreatedAt) || s.User.EmailVerifiedAt != nil {
+				t.Fatalf("user = %+v, want %+v", s.User, alice)
+			}
+		})
+		t.Run("an unknown name is counted and has no user", func(t *testing.T) {
+			if s := begin(t, "nobody", 5); s.Refused || s.Failures != 1 || s.User != nil {
+				t.Fatalf("start = %+v", s)
+			}
+		})
+		t.Run("over the limit the attempt is refused without the user", func(t *testing.T) {
+			begin(t, "alice", 2)
+			if s := begin(t, "alice", 2); !s.Refused || s.User != nil || s.WindowEnd.IsZero() {
+				t.Fatalf("start = %+v", s)
+			}
+		})
+		t.Run("a confirmed second factor is reported", func(t *testing.T) {
+			bob := newUser(t, db, "bob", "bob@example.com")
+			if err := db.PutTOTP(ctx, bob.ID, []byte("sealed")); err != nil {
+				t.Fatal(err)
+			}
+			if s := begin(t, "bob", 5); s.MFAEnabled {
+				t.Fatal("an unconfirmed enrolment counts as a second factor")
+			}
+			if err := db.ConfirmTOTP(ctx, bob.ID, 1, []string{"h1"}); err != nil {
+				t.Fatal(err)
+			}
+			if s := begin(t, "bob", 5); !s.MFAEnabled || s.User == nil || s.User.ID != bob.ID {
+				t.Fatalf("start = %+v", s)
+			}
+		})
+		t.Run("finish writes the session, the rehash and the audit event, and clears the count", func(t *testing.T) {
+			now := db.Now()
+			sess := &authsvc.Session{ID: "login-1", UserID: alice.ID, CreatedAt: now, RefreshedAt: now,
+				ExpiresAt: now.Add(time.Hour), ClientIP: "192.0.2.1", UserAgent: "test"}
+			ev := &authsvc.AuditEvent{Event: authsvc.AuditLoginSucceeded, ActorID: alice.ID, TargetID: alice.ID}
+			err := db.FinishLogin(authsvc.WithAudit(ctx, ev), &authsvc.LoginFinish{ClearFailures: "alice", Session: sess,
+				Rehash: &authsvc.Rehash{UserID: alice.ID, OldHash: alice.PasswordHash, NewHash: "$2a$10$new"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := begin(t, "alice", 2); s.Refused || s.Failures != 1 || s.User.PasswordHash != "$2a$10$new" {
+				t.Fatalf("after finish: %+v, hash %q", s, s.User.PasswordHash)
+			}
+			if got, err := db.Sessions(ctx, alice.ID); err != nil || len(got) != 1 || got[0].ID != "login-1" || got[0].ClientIP != "192.0.2.1" {
+				t.Fatalf("sessions = %+v, %v", got, err)
+			}
+			events, err := db.AuditEvents(ctx, authsvc.AuditFilter{UserID: alice.ID, Event: authsvc.AuditLoginSucceeded, Limit: 10})
+			if err != nil || len(events) != 1 || events[0].ID == 0 || events[0].ID != ev.ID {
+				t.Fatalf("audit = %+v (event id %d), %v", events, ev.ID, err)
+			}
+		})
+		t.Run("a rehash loses to a changed hash", func(t *testing.T) {
+			err := db.FinishLogin(ctx, &authsvc.LoginFinish{
+				Rehash: &authsvc.Rehash{UserID: alice.ID, OldHash: alice.PasswordHash, NewHash: "$2a$12$stale"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u, _ := db.UserByID(ctx, alice.ID); u.PasswordHash != "$2a$10$new" {
+				t.Fatalf("hash = %q", u.PasswordHash)
+			}
+		})
+		t.Run("finish stores the challenge of a second factor", func(t *testing.T) {
+			now := db.Now()
+			c := &authsvc.MFAChallenge{TokenHash: "challenge-1", UserID: alice.ID, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+			if err := db.FinishLogin(ctx, &authsvc.LoginFinish{Challenge: c}); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := db.MFAChallenge(ctx, "challenge-1"); err != nil || got.UserID != alice.ID {
+				t.Fatalf("challenge = %+v, %v", got, err)
+			}
+		})
+		t.Run("a deleted user's login writes nothing", func(t *testing.T) {
+			carol := newUser(t, db, "carol", "carol@example.com")
+			begin(t, "carol", 5)
+			if err := db.DeleteUser(ctx, carol.ID); err != nil {
+				t.Fatal(err)
+			}
+			now := db.Now()
+			ev := &authsvc.AuditEvent{Event: authsvc.AuditLoginSucceeded, ActorID: carol.ID, TargetID: carol.ID}
+			err := db.FinishLogin(authsvc.WithAudit(ctx, ev), &authsvc.LoginFinish{ClearFailures: "carol",
+				Session: &authsvc.Session{ID: "gone", UserID: carol.ID, CreatedAt: now, RefreshedAt: now, ExpiresAt: now.Add(time.Hour)}})
+			wantCode(t, err, authsvc.ENOTFOUND, "")
+			if s := begin(t, "carol", 5); s.Failures != 2 { // the count was not cleared: all or nothing
+				t.Fatalf("after a failed finish: %+v", s)
+			}
+			if events, _ := db.AuditEvents(ctx, authsvc.AuditFilter{UserID: carol.ID, Event: authsvc.AuditLoginSucceeded, Limit: 10}); len(events) != 0 {
+				t.Fatalf("audit = %+v", events)
+			}
+		})
+		t.Run("record audit writes its events and their ids", func(t *testing.T) {
+			a := &authsvc.AuditEvent{Event: authsvc.AuditLoginFailed, TargetID: alice.ID}
+			b := &authsvc.AuditEvent{Event: authsvc.AuditLoginLimited, TargetID: alice.ID}
+			if err := db.RecordAudit(ctx, a, b); err != nil {
+				t.Fatal(err)
+			}
+			if a.ID == 0 || b.ID <= a.ID {
+				t.Fatalf("ids %d, %d", a.ID, b.ID)
+			}
+			events, err := db.AuditEvents(ctx, authsvc.AuditFilter{UserID: alice.ID, Limit: 10})
+			if err != nil || len(events) < 3 || events[0].ID != b.ID || events[0].Event != authsvc.AuditLoginLimited ||
+				events[1].ID != a.ID || events[1].Event != authsvc.AuditLoginFailed {
+				t.Fatalf("audit = %+v, %v", events, err)
+			}
+		})
+	})
+}
