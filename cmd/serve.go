@@ -18,14 +18,15 @@ func newServeCommand(a *app) *cobra.Command {
 		Use:   "serve",
 		Short: "Run the HTTP API",
 		Long: `Run the HTTP API. With database.auto_migrate (the default) pending migrations
-are applied first. On SIGINT or SIGTERM shutdown takes two steps: /readyz
-answers 503 at once while the listener keeps accepting and serving for
+are applied first. On SIGTERM shutdown takes two steps: /readyz answers 503
+at once while the listener keeps accepting and serving for
 server.shutdown_delay (default 5s, so load balancers stop sending first);
 then the listener closes, in-flight requests finish (at most
 server.shutdown_grace), the background workers stop, the database is closed
-and the process exits 0. With server.metrics_addr set, GET /metrics is served
-on that second listener only (for Prometheus); otherwise the API's listener
-serves it without the series that could tell whether an account exists.`,
+and the process exits 0. Ctrl-C (SIGINT) skips the delay. With
+server.metrics_addr set, GET /metrics is served on that second listener only
+(for Prometheus); otherwise the API's listener serves it without the series
+that could tell whether an account exists.`,
 		Example: `  authsvc serve
   authsvc serve --addr 127.0.0.1:9000
   AUTHSVC_SERVER_METRICS_ADDR=127.0.0.1:9090 authsvc serve
@@ -87,9 +88,10 @@ func (a *app) serve(ctx context.Context, wait time.Duration) error {
 	case <-ctx.Done():
 	}
 	// Step 1: stop being ready at once, but keep accepting for the delay,
-	// while load balancers and endpoints controllers notice.
+	// while load balancers and endpoints controllers notice. Ctrl-C skips
+	// the delay: nothing routes by readiness to a terminal.
 	a.draining.Store(true)
-	if delay := a.cfg.Server.ShutdownDelay; delay > 0 {
+	if delay := a.cfg.Server.ShutdownDelay; delay > 0 && !interactiveStop(ctx) {
 		a.log.Info().Dur("delay", delay).Msg("draining: /readyz answers 503; still accepting")
 		select {
 		case <-time.After(delay):

@@ -49,7 +49,8 @@ type ServerConfig struct {
 	CORSAllowedOrigins []string      `mapstructure:"cors_allowed_origins"`
 	ShutdownGrace      time.Duration `mapstructure:"shutdown_grace"`
 	// ShutdownDelay is how long, after SIGTERM, /readyz answers 503 while
-	// the listener still accepts, so load balancers stop sending first.
+	// the listener still accepts, so load balancers stop sending first
+	// (not after Ctrl-C: see serve).
 	ShutdownDelay time.Duration `mapstructure:"shutdown_delay"`
 }
 
