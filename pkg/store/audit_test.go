@@ -54,6 +54,35 @@ func TestAuditInTheChangesTransaction(t *testing.T) {
 				t.Fatalf("event = %+v", e)
 			}
 		})
+		t.Run("a ledger change writes its event once, naming its row", func(t *testing.T) {
+			ref := "order-1"
+			entry := func(amount authsvc.Cents) (*authsvc.Transaction, *authsvc.AuditEvent, error) {
+				ev := &authsvc.AuditEvent{Event: authsvc.AuditCreditsAdded, ActorID: alice.ID, TargetID: alice.ID,
+					Details: map[string]any{"amount": amount.String()}}
+				tx, _, err := db.ApplyCredit(authsvc.WithAudit(ctx, ev), &authsvc.LedgerEntry{UserID: alice.ID,
+					Amount: amount, Type: authsvc.CreditAdded, ReferenceID: &ref})
+				return tx, ev, err
+			}
+			tx, ev, err := entry(500)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := entry(500); err != nil { // a replay: no second event
+				t.Fatal(err)
+			}
+			if _, again, err := entry(700); authsvc.ErrorReason(err) != "idempotency_conflict" || again.ID != 0 {
+				t.Fatalf("a conflicting repeat: %v, event id %d", err, again.ID)
+			}
+			events, err := db.AuditEvents(context.Background(), authsvc.AuditFilter{Event: authsvc.AuditCreditsAdded, Limit: 10})
+			if err != nil || len(events) != 1 {
+				t.Fatalf("%d events, want 1 (%v)", len(events), err)
+			}
+			e := events[0]
+			if e.ID != ev.ID || e.Details["transaction_id"] != float64(tx.ID) || e.Details["amount"] != authsvc.Cents(500).String() ||
+				e.ClientIP != "192.0.2.7" || e.RequestID != "req-1" || !e.CreatedAt.Equal(ev.CreatedAt) {
+				t.Fatalf("event = %+v, want id %d naming row %d", e, ev.ID, tx.ID)
+			}
+		})
 		t.Run("a throttled request writes no event", func(t *testing.T) {
 			for range 2 {
 				ev := &authsvc.AuditEvent{Event: authsvc.AuditPasswordResetRequest, TargetID: alice.ID}
@@ -87,8 +116,8 @@ func TestAuditInTheChangesTransaction(t *testing.T) {
 					break
 				}
 			}
-			if total != 7 || auditCount(t, db, authsvc.AuditLoginFailed) != 0 {
-				t.Fatalf("pruned %d, want all 7", total)
+			if total != 8 || auditCount(t, db, authsvc.AuditLoginFailed) != 0 {
+				t.Fatalf("pruned %d, want all 8", total)
 			}
 		})
 	})
