@@ -46,14 +46,16 @@ func (db *DB) PutTOTP(ctx context.Context, userID int64, sealed []byte) error {
 }
 
 // TOTP returns the user's factor; ErrMFANotEnrolled when none.
-func (db *DB) TOTP(ctx context.Context, userID int64) (*authsvc.TOTPFactor, error) {
+func (db *DB) TOTP(ctx context.Context, userID int64) (_ *authsvc.TOTPFactor, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
 	var f authsvc.TOTPFactor
-	err := db.InTx(ctx, func(tx *sqlx.Tx) error { return tx.GetContext(ctx, &f, tx.Rebind(selectTOTP), userID) })
+	err = db.pool.GetContext(ctx, &f, db.pool.Rebind(selectTOTP), userID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, authsvc.ErrMFANotEnrolled
 	}
 	if err != nil {
-		return nil, fmt.Errorf("totp: %w", err)
+		return nil, mapError(fmt.Errorf("totp: %w", err))
 	}
 	f.CreatedAt = f.CreatedAt.UTC()
 	return &f, nil
@@ -153,16 +155,16 @@ func (db *DB) DeleteTOTP(ctx context.Context, userID int64, mail ...*authsvc.Out
 }
 
 // MFAChallenge returns the unexpired challenge with that hash.
-func (db *DB) MFAChallenge(ctx context.Context, tokenHash string) (*authsvc.MFAChallenge, error) {
+func (db *DB) MFAChallenge(ctx context.Context, tokenHash string) (_ *authsvc.MFAChallenge, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
 	var c authsvc.MFAChallenge
-	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-		return tx.GetContext(ctx, &c, tx.Rebind(selectChallenge), tokenHash, db.Now())
-	})
+	err = db.pool.GetContext(ctx, &c, db.pool.Rebind(selectChallenge), tokenHash, db.Now())
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, authsvc.ErrInvalidMFAToken
 	}
 	if err != nil {
-		return nil, fmt.Errorf("mfa challenge: %w", err)
+		return nil, mapError(fmt.Errorf("mfa challenge: %w", err))
 	}
 	c.ExpiresAt, c.CreatedAt = c.ExpiresAt.UTC(), c.CreatedAt.UTC()
 	return &c, nil

@@ -1,8 +1,11 @@
 package httpapi_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
 
 	"github.com/authsvc/authsvc/pkg/auth"
 )
@@ -46,6 +49,44 @@ func TestLoginRoundTrips(t *testing.T) {
 				}
 			} else if transactions != c.trips {
 				t.Errorf("%s: %d transactions, want %d", c.name, transactions, c.trips)
+			}
+		}
+	})
+}
+
+// A ledger change costs the bare one-debit transaction's four statements
+// (BEGIN, change the balance, write the row, COMMIT): on PostgreSQL its
+// audit event is written in the statement that writes the ledger row.
+// Through the API, plus the request's one auth query.
+func TestLedgerRoundTrips(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		alice := e.register("alice")
+		ctx := context.Background()
+		add := func() { // ApplyCredit, with its audit event as the API writes it
+			ev := &authsvc.AuditEvent{Event: authsvc.AuditCreditsAdded, TargetID: alice.ID, Details: map[string]any{"amount": "10"}}
+			if _, _, err := e.DB.ApplyCredit(authsvc.WithAudit(ctx, ev), &authsvc.LedgerEntry{UserID: alice.ID,
+				Amount: 1000, Type: authsvc.CreditAdded}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		use := func() { // group commit (on by default) sends an uncontended debit straight to ApplyCredit
+			e.do("POST", "/credits/use", map[string]any{"amount": 1}, alice.Token).want(t, http.StatusOK, "")
+		}
+		add()
+		use() // the first calls prepare their statements on a connection
+		for _, c := range []struct {
+			name       string
+			do         func()
+			statements int64
+		}{{"ApplyCredit (add)", add, 4}, {"POST /credits/use", use, 5}} {
+			statements, transactions := e.Queries.Count(), e.Queries.Transactions()
+			c.do()
+			statements, transactions = e.Queries.Count()-statements, e.Queries.Transactions()-transactions
+			if e.DB.Dialect == "postgres" && statements != c.statements {
+				t.Errorf("%s: %d statements, want %d", c.name, statements, c.statements)
+			}
+			if transactions != 1 {
+				t.Errorf("%s: %d transactions, want 1", c.name, transactions)
 			}
 		}
 	})
