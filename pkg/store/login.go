@@ -41,11 +41,11 @@ const sqlLoginUser = `SELECT ` + loginUserColumns + ` FROM users u WHERE lower(u
 // sqlRelaxedAttempt is sqlCountAttempt on PostgreSQL as one statement that
 // commits without waiting for its WAL flush (set_config is local to the
 // statement's own transaction), with the count a refused attempt found.
-// Further arguments: username. userJoin (with its arguments appended) adds
-// the login's user.
-func sqlRelaxedAttempt(userColumns, userJoin string) string {
+// Further arguments: username. userSelect and userJoin (its arguments
+// appended) add the login's user.
+func sqlRelaxedAttempt(userSelect, userJoin string) string {
 	return `WITH attempt AS (` + sqlCountAttempt + `)
-	SELECT a.failures AS counted, a.window_start AS counted_since, f.window_start AS refused_since` + userColumns + `
+	SELECT a.failures AS counted, a.window_start AS counted_since, f.window_start AS refused_since` + userSelect + `
 	FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed
 	LEFT JOIN attempt a ON true
 	LEFT JOIN login_failures f ON a.failures IS NULL AND f.username = ?` + userJoin
