@@ -66,9 +66,6 @@ func (db *DB) insertAudit(ctx context.Context, tx *sqlx.Tx, events []*authsvc.Au
 	client := authsvc.ClientFrom(ctx)
 	now := db.Now()
 	for _, e := range events {
-		if e.ID != 0 {
-			continue // written already by the statement of its change (insertTransaction)
-		}
 		args, err := auditValues(e, client, now)
 		if err != nil {
 			return err
@@ -109,16 +106,6 @@ func (db *DB) writePendingAudit(ctx context.Context, tx *sqlx.Tx) (*authsvc.Pend
 		return nil, nil
 	}
 	return p, db.insertAudit(ctx, tx, events)
-}
-
-// rolledBackAudit forgets the ids that a rolled-back transaction gave the
-// events attached to ctx: they are not in the table.
-func rolledBackAudit(ctx context.Context) {
-	if p := authsvc.AuditFrom(ctx); p != nil {
-		for _, e := range p.Take() {
-			e.ID = 0
-		}
-	}
 }
 
 // skipAudit drops the events attached to ctx: the call changed nothing.

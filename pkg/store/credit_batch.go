@@ -85,7 +85,8 @@ type batchState struct {
 	balance, held  int64
 	usedRefs       map[string]*authsvc.Transaction // credit_used references: before the batch or in it
 	holdRefs       map[string]*authsvc.Hold        // hold references: before the batch or in it
-	seq            int64
+	seq            int64                           // the last seq given; with seqInSQL the last place in the batch
+	seqInSQL       bool                            // writeDebits numbers the rows (credit_batch_pg.go)
 	now            time.Time
 	debits         []*authsvc.Transaction
 	holds          []*authsvc.Hold
@@ -109,12 +110,15 @@ func (db *DB) applyBatchInTx(ctx context.Context, tx *sqlx.Tx, userID int64, ops
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, fmt.Errorf("lock balance: %w", err)
 	}
-	st := &batchState{hasRow: err == nil, balance: row.Balance, held: row.Held, now: db.Now()}
+	st := &batchState{hasRow: err == nil, balance: row.Balance, held: row.Held, now: db.Now(),
+		seqInSQL: db.Dialect == Postgres && debitsOnly(ops)}
 	if st.usedRefs, st.holdRefs, err = batchReferences(ctx, tx, userID, ops); err != nil {
 		return nil, nil, err
 	}
-	if err := tx.GetContext(ctx, &st.seq, tx.Rebind(sqlMaxSeq), userID); err != nil {
-		return nil, nil, fmt.Errorf("max seq: %w", err)
+	if !st.seqInSQL {
+		if err := tx.GetContext(ctx, &st.seq, tx.Rebind(sqlMaxSeq), userID); err != nil {
+			return nil, nil, fmt.Errorf("max seq: %w", err)
+		}
 	}
 	out := make([]authsvc.CreditOutcome, len(ops))
 	for i, op := range ops {
@@ -133,6 +137,16 @@ func (db *DB) applyBatchInTx(ctx context.Context, tx *sqlx.Tx, userID int64, ops
 	}
 	// Replays of an op of this batch see its ID now (they share the pointer).
 	return out, st.audits, nil
+}
+
+// debitsOnly reports that ops has no hold.
+func debitsOnly(ops []authsvc.BatchOp) bool {
+	for _, op := range ops {
+		if op.Hold != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // noteAudit remembers the audit events of an applied op, to write with the
@@ -197,6 +211,9 @@ func (st *batchState) hold(userID int64, h *authsvc.NewHold) authsvc.CreditOutco
 // write stores what the batch applied: the balance row once, the debits'
 // rows in one INSERT, the holds' rows.
 func (st *batchState) write(ctx context.Context, db *DB, tx *sqlx.Tx, userID int64) error {
+	if st.seqInSQL {
+		return st.writeDebits(ctx, tx, userID)
+	}
 	if st.balanceChanged {
 		if _, err := tx.ExecContext(ctx, tx.Rebind(sqlSetBalance), st.balance, st.held, st.now, userID); err != nil {
 			return fmt.Errorf("set balance: %w", err)

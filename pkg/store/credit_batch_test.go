@@ -205,3 +205,42 @@ func TestApplyCreditBatchDatabaseError(t *testing.T) {
 		}
 	})
 }
+
+// TestApplyCreditBatchRoundTrips: on PostgreSQL a batch of debits takes the
+// bare debit transaction's four statements however many debits it holds:
+// BEGIN, the lock, one statement writing the balance, the rows and their
+// audit events, COMMIT.
+func TestApplyCreditBatchRoundTrips(t *testing.T) {
+	queries := storetest.NewCounter()
+	db := storetest.OpenWith(t, storetest.PostgresURL(t), func(o *store.Options) { o.WrapDriver = queries.Wrap })
+	ctx := context.Background()
+	user := newLedgerUser(t, db, "batched")
+	apply(t, db, user, authsvc.CreditAdded, 5_00, nil)
+	var ops []authsvc.BatchOp
+	var events []*authsvc.AuditEvent
+	for i := range 3 {
+		op := use(user, 1_00, nil)
+		ev := &authsvc.AuditEvent{Event: authsvc.AuditCreditsUsed, TargetID: user, Details: map[string]any{"i": i}}
+		op.Ctx = authsvc.WithAudit(ctx, ev)
+		ops, events = append(ops, op), append(events, ev)
+	}
+	before := queries.Count()
+	outs, err := db.ApplyCreditBatch(ctx, user, ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := queries.Count() - before; n != 4 {
+		t.Errorf("a batch of 3 debits sent %d statements, want 4", n)
+	}
+	wantDense(t, seqsOf(t, db, user), 4)
+	got, err := db.AuditEvents(ctx, authsvc.AuditFilter{Event: authsvc.AuditCreditsUsed, Limit: 10})
+	if err != nil || len(got) != 3 {
+		t.Fatalf("%d events (%v), want 3", len(got), err)
+	}
+	for _, e := range got { // newest first: i = 2, 1, 0
+		i := int(e.Details["i"].(float64))
+		if tx := outs[i].Transaction; e.Details["transaction_id"] != float64(tx.ID) || tx.Seq != int64(i+2) {
+			t.Fatalf("event %+v of debit %d (%+v)", e, i, tx)
+		}
+	}
+}

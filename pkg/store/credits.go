@@ -32,17 +32,7 @@ const (
 	sqlInsertTransaction = `INSERT INTO credit_transactions
 		(user_id, amount, transaction_type, reference_id, description, balance_after, created_at, seq)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ` + sqlNextSeq + `) RETURNING id, seq`
-	sqlNextSeq = `(SELECT COALESCE(MAX(seq), 0) + 1 FROM credit_transactions WHERE user_id = ?)`
-	// sqlInsertTransactionAudited is sqlInsertTransaction that writes the
-	// change's audit event, the new row's id in its details, in the same
-	// statement (PostgreSQL): one round trip fewer while the balance row is
-	// locked. Further arguments: auditValues.
-	sqlInsertTransactionAudited = `WITH t AS (` + sqlInsertTransaction + `),
-		a AS (INSERT INTO audit_events (` + auditInsertColumns + `)
-			SELECT CAST(? AS timestamptz), ?, CAST(? AS bigint), CAST(? AS bigint), ?, ?, ?,
-				(CAST(? AS jsonb) || jsonb_build_object('transaction_id', t.id))::text
-			FROM t RETURNING id)
-		SELECT t.id, t.seq, a.id AS audit_id FROM t, a`
+	sqlNextSeq       = `(SELECT COALESCE(MAX(seq), 0) + 1 FROM credit_transactions WHERE user_id = ?)`
 	sqlFindReference = `SELECT ` + transactionColumns + ` FROM credit_transactions
 		WHERE user_id = ? AND transaction_type = ? AND reference_id = ?`
 )
@@ -88,12 +78,11 @@ func (db *DB) ApplyCredit(ctx context.Context, e *authsvc.LedgerEntry) (_ *auths
 	if e.ReferenceID != nil && *e.ReferenceID == "" {
 		e.ReferenceID = nil
 	}
-	// Prepare the statements before the transaction takes its connection.
-	statements := []string{sqlUseCredits, sqlAddCredits, sqlInsertTransaction}
 	if db.Dialect == Postgres {
-		statements = append(statements, sqlInsertTransactionAudited)
+		return db.applyInOneStatement(ctx, e)
 	}
-	for _, q := range statements {
+	// Prepare the statements before the transaction takes its connection.
+	for _, q := range []string{sqlUseCredits, sqlAddCredits, sqlInsertTransaction} {
 		if _, err := db.prepared(ctx, q); err != nil {
 			return nil, false, err
 		}
@@ -107,9 +96,6 @@ func (db *DB) ApplyCredit(ctx context.Context, e *authsvc.LedgerEntry) (_ *auths
 		out, replayed, err = db.applyInTx(ctx, tx, e)
 		return err
 	})
-	if err != nil {
-		rolledBackAudit(ctx)
-	}
 	if err != nil && e.ReferenceID != nil && isUniqueViolation(err) {
 		// A concurrent request with the same reference committed first. Our
 		// transaction is rolled back (on PostgreSQL it is aborted anyway), so
@@ -153,32 +139,13 @@ func (db *DB) applyInTx(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerEntry
 	}
 	t := &authsvc.Transaction{UserID: e.UserID, Amount: e.Amount, Type: e.Type, ReferenceID: e.ReferenceID,
 		Description: e.Description, CreatedAt: now, NewBalance: balance}
-	if err := db.insertTransaction(ctx, tx, t); err != nil {
+	err = db.txQueryRow(ctx, tx, sqlInsertTransaction, e.UserID, int64(e.Amount), string(e.Type),
+		e.ReferenceID, e.Description, int64(balance), now, e.UserID).Scan(&t.ID, &t.Seq)
+	if err != nil {
 		return nil, false, fmt.Errorf("insert transaction: %w", err)
 	}
 	annotateAudit(ctx, "transaction_id", t.ID)
 	return t, false, nil
-}
-
-// insertTransaction writes t's row, numbered in the user's history, and
-// sets its id and seq. On PostgreSQL a change with one audit event (a use
-// or an add) writes the event in the same statement; InTx then finds it
-// written (it has an id).
-func (db *DB) insertTransaction(ctx context.Context, tx *sqlx.Tx, t *authsvc.Transaction) error {
-	args := []any{t.UserID, int64(t.Amount), string(t.Type), t.ReferenceID, t.Description, int64(t.NewBalance), t.CreatedAt, t.UserID}
-	var events []*authsvc.AuditEvent
-	if p := authsvc.AuditFrom(ctx); p != nil && db.Dialect == Postgres {
-		events = p.Take()
-	}
-	if len(events) != 1 || events[0].ID != 0 {
-		return db.txQueryRow(ctx, tx, sqlInsertTransaction, args...).Scan(&t.ID, &t.Seq)
-	}
-	ev := events[0]
-	row, err := auditValues(ev, authsvc.ClientFrom(ctx), db.Now())
-	if err != nil {
-		return err
-	}
-	return db.txQueryRow(ctx, tx, sqlInsertTransactionAudited, append(args, row...)...).Scan(&t.ID, &t.Seq, &ev.ID)
 }
 
 // changeBalance applies e to the balance row and returns the new balance.

@@ -250,6 +250,18 @@ func TestCreditConcurrentUseNeverOverdraws(t *testing.T) {
 				t.Fatalf("run %d: %d succeeded, %d refused, %d rows, balance %s; want 100, 100, 100, 0",
 					run, ok, refused, used, balanceOf(t, db, user))
 			}
+			// The history is numbered 1..101 in commit order, each balance
+			// the one before it minus the debit: no row was numbered from a
+			// snapshot older than the balance row's lock.
+			all := readAll(t, db, user, 50)
+			for i, tx := range all { // newest first
+				if want := int64(len(all) - i); tx.Seq != want {
+					t.Fatalf("run %d: row %d has seq %d, want %d", run, tx.ID, tx.Seq, want)
+				}
+				if i > 0 && tx.Type == authsvc.CreditUsed && all[i-1].NewBalance != tx.NewBalance-all[i-1].Amount {
+					t.Fatalf("run %d: balance after seq %d is %s, after seq %d %s", run, tx.Seq, tx.NewBalance, all[i-1].Seq, all[i-1].NewBalance)
+				}
+			}
 		}
 	})
 }

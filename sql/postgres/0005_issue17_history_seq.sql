@@ -70,7 +70,9 @@ END $$;
 -- +migrate StatementEnd
 -- During a rolling upgrade the previous release still inserts ledger rows
 -- without seq; number them as this release does (under the same balance-row
--- lock). A later release may drop the trigger once no such binary runs.
+-- lock). Later releases number their own one-statement uses and adds with
+-- it too: keep it (the trigger's query sees rows committed after the
+-- statement began, which the statement's own subquery would not).
 -- +migrate StatementBegin
 CREATE FUNCTION credit_transactions_number() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
