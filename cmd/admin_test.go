@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -282,17 +283,25 @@ func TestPasswordPromptOnTerminal(t *testing.T) {
 	c := newMigratedCLI(t, storetest.SQLiteURL(t))
 	cmd := exec.Command(binary, "user", "create", "dave", "--email", "dave@example.com", "-o", "json")
 	cmd.Dir, cmd.Env = c.dir, append(cleanEnv(), c.env...)
-	ptmx, err := pty.Start(cmd)
+	ptmx, tty, err := pty.Open()
 	if err != nil {
 		t.Skipf("no pseudo-terminal here: %v", err)
 	}
 	defer ptmx.Close()
+	defer tty.Close()
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true} // as pty.Start does
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
 	out := &testkit.SyncBuffer{}
 	go io.Copy(out, ptmx) //nolint:errcheck // ends when the pty closes
-	waitFor(t, func() bool { return strings.Contains(out.String(), "Password: ") })
-	fmt.Fprint(ptmx, testPassword+"\r")
-	waitFor(t, func() bool { return strings.Contains(out.String(), "Repeat password: ") })
-	fmt.Fprint(ptmx, testPassword+"\r")
+	// Type once the prompt shows and the program has turned the echo off
+	// (it prints the prompt first: a fast typist could beat it, a test did).
+	for _, prompt := range []string{"Password: ", "Repeat password: "} {
+		waitFor(t, func() bool { return strings.Contains(out.String(), prompt) && !echoing(tty) })
+		fmt.Fprint(ptmx, testPassword+"\r")
+	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("prompted create: %v\n%s", err, out.String())
 	}
