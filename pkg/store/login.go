@@ -30,6 +30,9 @@ const sqlCountAttempt = `INSERT INTO login_failures (username, window_start, fai
 	WHERE login_failures.window_start <= ? OR login_failures.failures < ?
 	RETURNING failures, window_start`
 
+// sqlWindowStart reads when the username's window started.
+const sqlWindowStart = `SELECT window_start FROM login_failures WHERE username = ?`
+
 // loginUserColumns are the user's columns and whether they have a
 // confirmed second factor.
 const loginUserColumns = userColumns + `,
@@ -144,6 +147,15 @@ func (db *DB) beginLogin(ctx context.Context, username string, limit int, window
 		if err := db.queryRow(ctx, query, args...).StructScan(&row); err != nil {
 			return nil, mapError(fmt.Errorf("count login attempt: %w", err))
 		}
+		if !row.Counted.Valid && (!row.RefusedSince.Valid || !row.RefusedSince.Time.Add(window).After(now)) {
+			// Refused, but the statement's snapshot shows no current window:
+			// a concurrent login started one while this one waited on the
+			// row. A new statement sees it (a rare third round trip).
+			err := db.pool.GetContext(ctx, &row.RefusedSince, db.pool.Rebind(sqlWindowStart), username)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return nil, mapError(fmt.Errorf("read login window: %w", err))
+			}
+		}
 	} else {
 		err = db.InTx(ctx, func(tx *sqlx.Tx) error {
 			return sqliteBeginLogin(ctx, tx, &row, count, withUser)
@@ -163,7 +175,7 @@ func sqliteBeginLogin(ctx context.Context, tx *sqlx.Tx, row *attemptRow, count [
 	username := count[0]
 	err := tx.QueryRowxContext(ctx, tx.Rebind(sqlCountAttempt), count...).Scan(&row.Counted, &row.CountedSince)
 	if errors.Is(err, sql.ErrNoRows) { // refused: when does its window end?
-		err = tx.GetContext(ctx, &row.RefusedSince, tx.Rebind(`SELECT window_start FROM login_failures WHERE username = ?`), username)
+		err = tx.GetContext(ctx, &row.RefusedSince, tx.Rebind(sqlWindowStart), username)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}

@@ -134,3 +134,53 @@ func TestLoginStore(t *testing.T) {
 		})
 	})
 }
+
+// A refused attempt that waited on the counter's row while another login
+// started a new window reports the new window's end (its Retry-After), not
+// the end of the old one, which its statement's snapshot still showed.
+func TestRefusedLoginSeesTheNewWindow(t *testing.T) {
+	db := storetest.Open(t, storetest.PostgresURL(t))
+	ctx := context.Background()
+	if _, err := db.SQL().Exec(`INSERT INTO login_failures (username, window_start, failures) VALUES ('dave', $1, 5)`,
+		db.Now().Add(-2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.SQL().Beginx() // a login that starts a new window, full at once
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if _, err := tx.Exec(`UPDATE login_failures SET window_start = $1, failures = 5 WHERE username = 'dave'`, db.Now()); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan *authsvc.LoginStart, 1)
+	go func() {
+		s, err := db.BeginLogin(ctx, "dave", 5, time.Hour)
+		if err != nil {
+			t.Error(err)
+		}
+		started <- s
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for { // until BeginLogin waits on the row's lock
+		var waiting int
+		if err := db.SQL().Get(&waiting, `SELECT COUNT(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("BeginLogin never waited on the counter's row")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	s := <-started
+	if s == nil || !s.Refused || time.Until(s.WindowEnd) < 59*time.Minute {
+		t.Fatalf("start = %+v: want refused until about an hour from now", s)
+	}
+}
