@@ -312,10 +312,10 @@ func batchReferences(ctx context.Context, tx *sqlx.Tx, userID int64, ops []auths
 	return used, holds, nil
 }
 
-// insertTransactions writes ts in one multi-row INSERT and sets their IDs.
-func insertTransactions(ctx context.Context, tx *sqlx.Tx, ts []*authsvc.Transaction) error {
-	var b strings.Builder
-	b.WriteString(sqlInsertTransactionsHead)
+// transactionRows writes a row of placeholders per transaction of ts to b
+// (sqlInsertTransactionsRow, comma-separated) and returns their arguments
+// and ts by Seq.
+func transactionRows(b *strings.Builder, ts []*authsvc.Transaction) ([]any, map[int64]*authsvc.Transaction) {
 	args := make([]any, 0, 8*len(ts))
 	bySeq := make(map[int64]*authsvc.Transaction, len(ts))
 	for i, t := range ts {
@@ -327,6 +327,14 @@ func insertTransactions(ctx context.Context, tx *sqlx.Tx, ts []*authsvc.Transact
 			int64(t.NewBalance), t.CreatedAt, t.Seq)
 		bySeq[t.Seq] = t
 	}
+	return args, bySeq
+}
+
+// insertTransactions writes ts in one multi-row INSERT and sets their IDs.
+func insertTransactions(ctx context.Context, tx *sqlx.Tx, ts []*authsvc.Transaction) error {
+	var b strings.Builder
+	b.WriteString(sqlInsertTransactionsHead)
+	args, bySeq := transactionRows(&b, ts)
 	b.WriteString(" RETURNING id, seq")
 	rows, err := tx.QueryContext(ctx, tx.Rebind(b.String()), args...)
 	if err != nil {

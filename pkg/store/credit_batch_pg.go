@@ -18,7 +18,9 @@ import (
 
 // sqlDebitBatchHead numbers the rows: base is the user's highest seq; a
 // row's k is its place in the batch (1, 2, …). Arguments: user id; then
-// balance, held, updated_at, user id.
+// balance, held, updated_at, user id; then per row (transactionRows):
+// user_id, amount, transaction_type, reference_id, description,
+// balance_after, created_at, k.
 const sqlDebitBatchHead = `WITH base AS (SELECT COALESCE(MAX(seq), 0) AS seq FROM credit_transactions WHERE user_id = ?),
 	balance AS (UPDATE user_credits SET balance = ?, held = ?, updated_at = ? WHERE user_id = ?),
 	t AS (INSERT INTO credit_transactions
@@ -26,10 +28,6 @@ const sqlDebitBatchHead = `WITH base AS (SELECT COALESCE(MAX(seq), 0) AS seq FRO
 		SELECT CAST(v.user_id AS bigint), CAST(v.amount AS bigint), v.transaction_type, v.reference_id, v.description,
 			CAST(v.balance_after AS bigint), CAST(v.created_at AS timestamptz), base.seq + CAST(v.k AS bigint)
 		FROM base, (VALUES `
-
-// sqlDebitBatchRow is one ledger row: user_id, amount, transaction_type,
-// reference_id, description, balance_after, created_at, k.
-const sqlDebitBatchRow = `(?, ?, ?, ?, ?, ?, ?, ?)`
 
 const sqlDebitBatchRowsEnd = `) AS v (user_id, amount, transaction_type, reference_id, description, balance_after, created_at, k)
 		RETURNING id, seq)`
@@ -58,17 +56,8 @@ const sqlDebitBatchResult = `
 func (st *batchState) writeDebits(ctx context.Context, tx *sqlx.Tx, userID int64) error {
 	var q strings.Builder
 	q.WriteString(sqlDebitBatchHead)
-	args := []any{userID, st.balance, st.held, st.now, userID}
-	byK := make(map[int64]*authsvc.Transaction, len(st.debits))
-	for i, t := range st.debits {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString(sqlDebitBatchRow)
-		args = append(args, t.UserID, int64(t.Amount), string(t.Type), t.ReferenceID, t.Description,
-			int64(t.NewBalance), t.CreatedAt, t.Seq)
-		byK[t.Seq] = t
-	}
+	rowArgs, byK := transactionRows(&q, st.debits) // the ledger rows, their Seq as k
+	args := append([]any{userID, st.balance, st.held, st.now, userID}, rowArgs...)
 	q.WriteString(sqlDebitBatchRowsEnd)
 	rows := 0
 	for _, a := range st.audits {
