@@ -18,20 +18,28 @@ import (
 // token and its writes happen after the response, in the background (see
 // Wait). Only a malformed email is an error (422).
 func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {
-	var v authsvc.Validator
-	validateEmail(&v, email, "email")
-	if err := v.Err(); err != nil {
-		return err
-	}
-	u, err := s.db.UserByEmail(ctx, email)
-	if isCode(err, authsvc.ENOTFOUND) {
-		return nil
-	}
-	if err != nil {
+	u, err := s.accountByEmail(ctx, email)
+	if u == nil {
 		return err
 	}
 	s.inBackground(ctx, u.ID, "password reset request", func(ctx context.Context) error { return s.queueReset(ctx, u) })
 	return nil
+}
+
+// accountByEmail validates email (the only error a client can cause: 422)
+// and returns the account that has it, or nil, nil when none does. The
+// reset and verification requests answer alike either way.
+func (s *Service) accountByEmail(ctx context.Context, email string) (*authsvc.User, error) {
+	var v authsvc.Validator
+	validateEmail(&v, email, "email")
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	u, err := s.db.UserByEmail(ctx, email)
+	if isCode(err, authsvc.ENOTFOUND) {
+		return nil, nil
+	}
+	return u, err
 }
 
 // Wait blocks until the background work that requests started (reset

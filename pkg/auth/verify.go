@@ -87,20 +87,9 @@ func (s *Service) VerifyEmail(ctx context.Context, tok string) (*authsvc.User, e
 // the response, in the background (see Wait). Only a malformed email is an
 // error (422).
 func (s *Service) ResendVerification(ctx context.Context, email string) error {
-	var v authsvc.Validator
-	validateEmail(&v, email, "email")
-	if err := v.Err(); err != nil {
+	u, err := s.accountByEmail(ctx, email)
+	if u == nil || u.EmailVerified() {
 		return err
-	}
-	u, err := s.db.UserByEmail(ctx, email)
-	if isCode(err, authsvc.ENOTFOUND) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if u.EmailVerified() {
-		return nil
 	}
 	s.inBackground(ctx, u.ID, "verification resend", func(ctx context.Context) error {
 		sent, err := s.queueVerification(ctx, u, s.opts.VerifyInterval)
