@@ -6,25 +6,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/spf13/cobra"
 )
-
-// sessionView is a session as the CLI prints it (the API's object without
-// "current": the CLI has no session of its own).
-type sessionView struct {
-	ID          string    `json:"id"`
-	CreatedAt   time.Time `json:"created_at"`
-	RefreshedAt time.Time `json:"refreshed_at"`
-	ExpiresAt   time.Time `json:"expires_at"`
-	ClientIP    string    `json:"client_ip"`
-	UserAgent   string    `json:"user_agent"`
-}
-
-func sessionViewOf(s *authsvc.Session) sessionView {
-	return sessionView{ID: s.ID, CreatedAt: s.CreatedAt.UTC(), RefreshedAt: s.RefreshedAt.UTC(),
-		ExpiresAt: s.ExpiresAt.UTC(), ClientIP: s.ClientIP, UserAgent: s.UserAgent}
-}
 
 func newUserSessionsCommand(a *app) *cobra.Command {
 	return &cobra.Command{
@@ -43,18 +26,15 @@ starts one; refresh keeps it. End them with "authsvc user logout USERNAME".`,
 			if err != nil {
 				return err
 			}
-			views := make([]sessionView, len(sessions))
 			var b strings.Builder
 			tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tCREATED\tREFRESHED\tEXPIRES\tCLIENT IP\tUSER AGENT")
-			for i, s := range sessions {
-				v := sessionViewOf(s)
-				views[i] = v
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.ID, v.CreatedAt.Format(time.RFC3339),
-					v.RefreshedAt.Format(time.RFC3339), v.ExpiresAt.Format(time.RFC3339), v.ClientIP, v.UserAgent)
+			for _, s := range sessions { // the API's objects (without "current": the CLI has no session)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.CreatedAt.Format(time.RFC3339),
+					s.RefreshedAt.Format(time.RFC3339), s.ExpiresAt.Format(time.RFC3339), s.ClientIP, s.UserAgent)
 			}
 			tw.Flush()
-			return a.print(views, strings.TrimRight(b.String(), "\n"))
+			return a.print(sessions, strings.TrimRight(b.String(), "\n"))
 		},
 	}
 }

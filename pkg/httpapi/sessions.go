@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
 )
@@ -10,14 +9,10 @@ import (
 // The session endpoints: GET /auth/sessions, DELETE /auth/sessions/{id};
 // POST /auth/logout takes the optional ?scope=.
 
+// sessionResponse is a session with whether it is the caller's.
 type sessionResponse struct {
-	ID          string    `json:"id"`
-	CreatedAt   time.Time `json:"created_at"`
-	RefreshedAt time.Time `json:"refreshed_at"`
-	ExpiresAt   time.Time `json:"expires_at"`
-	ClientIP    string    `json:"client_ip"`
-	UserAgent   string    `json:"user_agent"`
-	Current     bool      `json:"current"`
+	*authsvc.Session
+	Current bool `json:"current"`
 }
 
 type sessionsResponse struct {
@@ -32,8 +27,7 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, p *authsvc
 	}
 	out := sessionsResponse{Sessions: make([]sessionResponse, len(sessions))}
 	for i, x := range sessions {
-		out.Sessions[i] = sessionResponse{ID: x.ID, CreatedAt: x.CreatedAt, RefreshedAt: x.RefreshedAt,
-			ExpiresAt: x.ExpiresAt, ClientIP: x.ClientIP, UserAgent: x.UserAgent, Current: x.ID == p.SessionID()}
+		out.Sessions[i] = sessionResponse{Session: x, Current: x.ID == p.SessionID()}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

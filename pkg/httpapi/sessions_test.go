@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +50,16 @@ func (e *env) sessions(tok string) []sessionView {
 	var body struct{ Sessions []sessionView }
 	if err := json.Unmarshal(r.Body, &body); err != nil {
 		e.t.Fatal(err)
+	}
+	var raw struct{ Sessions []map[string]any }
+	if err := json.Unmarshal(r.Body, &raw); err != nil {
+		e.t.Fatal(err)
+	}
+	for _, s := range raw.Sessions { // the documented fields, no more (no user_id)
+		if keys := slices.Sorted(maps.Keys(s)); !slices.Equal(keys, []string{"client_ip", "created_at", "current",
+			"expires_at", "id", "refreshed_at", "user_agent"}) {
+			e.t.Fatalf("session fields %v", keys)
+		}
 	}
 	return body.Sessions
 }
