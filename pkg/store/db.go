@@ -339,6 +339,17 @@ func (db *DB) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) {
 	return st, nil
 }
 
+// queryRow runs a one-row query outside a transaction, as a prepared
+// statement unless they are off (or preparing failed: the query then runs
+// ad hoc and reports the failure itself).
+func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sqlx.Row {
+	st, err := db.prepared(ctx, query)
+	if err != nil || st == nil {
+		return db.pool.QueryRowxContext(ctx, db.pool.Rebind(query), args...)
+	}
+	return st.QueryRowxContext(ctx, args...)
+}
+
 // txQueryRow runs query inside tx, as a prepared statement when one was
 // prepared beforehand (see prepared), else ad hoc. It never prepares: that
 // would need a second pooled connection while tx holds one, and a pool full

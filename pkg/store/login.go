@@ -191,16 +191,6 @@ func sqliteBeginLogin(ctx context.Context, tx *sqlx.Tx, row *attemptRow, count [
 	return err
 }
 
-// queryRow runs a one-row query outside a transaction, as a prepared
-// statement unless they are off.
-func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sqlx.Row {
-	st, err := db.prepared(ctx, query)
-	if err != nil || st == nil {
-		return db.pool.QueryRowxContext(ctx, db.pool.Rebind(query), args...)
-	}
-	return st.QueryRowxContext(ctx, args...)
-}
-
 // FinishLogin writes the outcome of a login's password check and the audit
 // events of ctx atomically: one statement on PostgreSQL.
 func (db *DB) FinishLogin(ctx context.Context, f *authsvc.LoginFinish) error {

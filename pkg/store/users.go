@@ -171,13 +171,7 @@ func (db *DB) AuthUser(ctx context.Context, userID int64, jti, sessionID string)
 		Revoked      bool `db:"revoked"`
 		SessionAlive bool `db:"session_alive"`
 	}
-	stmt, err := db.prepared(ctx, authUserQuery)
-	switch {
-	case err == nil && stmt != nil:
-		err = stmt.QueryRowxContext(ctx, jti, sessionID, db.Now(), userID).StructScan(&row)
-	case err == nil:
-		err = db.pool.QueryRowxContext(ctx, db.pool.Rebind(authUserQuery), jti, sessionID, db.Now(), userID).StructScan(&row)
-	}
+	err = db.queryRow(ctx, authUserQuery, jti, sessionID, db.Now(), userID).StructScan(&row)
 	if err != nil {
 		if authsvc.ErrorCode(mapError(err)) == authsvc.ENOTFOUND {
 			return nil, userNotFound(err)
