@@ -106,18 +106,7 @@ func newSMTPSender(cfg Config) (*smtpSender, error) {
 	if cfg.Host == "" {
 		return nil, fmt.Errorf("mail.host is required for the smtp driver")
 	}
-	if cfg.Port == 0 {
-		cfg.Port = DefaultPort
-	}
-	if cfg.From == "" {
-		cfg.From = DefaultFrom
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.SendTimeout <= 0 {
-		cfg.SendTimeout = DefaultSendTimeout
-	}
+	cfg = withDefaults(cfg)
 	if err := gomail.NewMsg().From(cfg.From); err != nil {
 		return nil, fmt.Errorf("mail.from: %w", err)
 	}
