@@ -116,21 +116,29 @@ func (s *Service) Add(ctx context.Context, actor *authsvc.User, req authsvc.Cred
 // self-or-admin rule (authsvc.SelfOrAdmin), and adding to one's own balance
 // needs admin rights unless credits.user_self_add is on.
 func (s *Service) addTarget(ctx context.Context, actor *authsvc.User, username string) (int64, error) {
+	id, self, err := targetID(ctx, s.store.UserByUsername, actor, username, authsvc.ErrAddToOtherUser)
+	if self && !actor.IsAdmin && !s.opts.UserSelfAdd {
+		return 0, authsvc.ErrAdminOnlyAdd
+	}
+	return id, err
+}
+
+// targetID decides whose balance a request acts on: the actor's own (self),
+// or for an admin any named user's. A non-admin naming another user gets
+// refused, whether or not that user exists: they learn nothing.
+func targetID(ctx context.Context, byUsername func(context.Context, string) (*authsvc.User, error),
+	actor *authsvc.User, username string, refused error) (id int64, self bool, err error) {
 	switch authsvc.SelfOrAdmin(actor, username) {
 	case authsvc.AccessSelf:
-		if !actor.IsAdmin && !s.opts.UserSelfAdd {
-			return 0, authsvc.ErrAdminOnlyAdd
-		}
-		return actor.ID, nil
+		return actor.ID, true, nil
 	case authsvc.AccessAdmin:
-		u, err := s.store.UserByUsername(ctx, username)
+		u, err := byUsername(ctx, username)
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
-		return u.ID, nil
+		return u.ID, false, nil
 	default:
-		// Whether or not that user exists: a non-admin learns nothing.
-		return 0, authsvc.ErrAddToOtherUser
+		return 0, false, refused
 	}
 }
 

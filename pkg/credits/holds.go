@@ -109,18 +109,8 @@ func (s *Holds) CreateHold(ctx context.Context, actor *authsvc.User, req authsvc
 // admin any named user's. A non-admin naming another user is refused
 // whether or not that user exists.
 func (s *Holds) target(ctx context.Context, actor *authsvc.User, username string) (int64, error) {
-	switch authsvc.SelfOrAdmin(actor, username) {
-	case authsvc.AccessSelf:
-		return actor.ID, nil
-	case authsvc.AccessAdmin:
-		u, err := s.store.UserByUsername(ctx, username)
-		if err != nil {
-			return 0, err
-		}
-		return u.ID, nil
-	default:
-		return 0, authsvc.ErrHoldOtherUser
-	}
+	id, _, err := targetID(ctx, s.store.UserByUsername, actor, username, authsvc.ErrHoldOtherUser)
+	return id, err
 }
 
 // owner is the OwnerID of a resolution by actor: admins reach every hold.
