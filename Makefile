@@ -24,12 +24,14 @@ run:
 test:
 	go test -race -count=1 ./...
 
-## lint: formatting and vet
+## lint: formatting, vet, and golangci-lint (its version pinned by go.mod's tool
+## directive; the linters it runs are in .golangci.yml)
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
+	go tool golangci-lint run ./...
 
-## bench: the benchmarks named in the README (PostgreSQL at 127.0.0.1:5432)
+## bench: the benchmarks of docs/performance.md (PostgreSQL at 127.0.0.1:5432)
 bench:
 	go test -run '^$$' -bench . -benchtime 2s ./pkg/...
 

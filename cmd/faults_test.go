@@ -169,7 +169,7 @@ logfile = %s
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }() //nolint:errcheck // killed at cleanup
 	t.Cleanup(func() {
-		cmd.Process.Kill()
+		_ = cmd.Process.Kill()
 		<-done
 		if t.Failed() {
 			log, _ := os.ReadFile(filepath.Join(dir, "pgbouncer.log"))

@@ -155,7 +155,7 @@ func (c *cli) startServer(args ...string) *server {
 	s := &server{cmd: cmd, logs: logs, done: make(chan struct{})}
 	go func() { s.waitErr = cmd.Wait(); close(s.done) }()
 	c.t.Cleanup(func() {
-		cmd.Process.Kill()
+		_ = cmd.Process.Kill()
 		<-s.done
 		if c.t.Failed() {
 			c.t.Logf("server log:\n%s", logs.String())

@@ -36,7 +36,7 @@ func TestMakeRunExitsZeroOnCtrlC(t *testing.T) {
 	deadline := time.Now().Add(2 * time.Minute) // make builds the binary first
 	for !strings.Contains(out.String(), "authsvc listening") {
 		if time.Now().After(deadline) {
-			cmd.Process.Kill()
+			_ = cmd.Process.Kill()
 			t.Fatalf("make run did not start:\n%s", out.String())
 		}
 		select {
@@ -51,7 +51,7 @@ func TestMakeRunExitsZeroOnCtrlC(t *testing.T) {
 	select {
 	case err = <-done:
 	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
+		_ = cmd.Process.Kill()
 		t.Fatalf("make run did not stop on Ctrl-C:\n%s", out.String())
 	}
 	var exitErr *exec.ExitError

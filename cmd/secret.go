@@ -51,7 +51,7 @@ func ensureSecret(c *config.Config, log zerolog.Logger) error {
 }
 
 func readSecret(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) //nolint:gosec // the secret file beside the operator's database
 	if err != nil {
 		return "", err
 	}
@@ -72,7 +72,7 @@ func createSecret(path string) (string, error) {
 	}
 	secret := base64.RawURLEncoding.EncodeToString(raw)
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // the folder of the database file: other tools (backups) may need to list it; the secret file itself is 0600
 		return "", fmt.Errorf("secret file: %w", err)
 	}
 	tmp, err := os.CreateTemp(dir, ".authsvc-secret-*")

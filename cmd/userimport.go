@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -44,7 +43,7 @@ and listed, and the rest is imported (exit 0).`,
   gunzip -c users.csv.gz | authsvc user import -`,
 		Args: exactArgs(1, "one FILE (or - for standard input)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var in io.Reader = a.streams.In
+			in := a.streams.In
 			if args[0] != "-" {
 				f, err := os.Open(args[0])
 				if err != nil {

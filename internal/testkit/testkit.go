@@ -38,7 +38,7 @@ func FreeAddr(t testing.TB) string {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	ln.Close()
+	_ = ln.Close()
 	return addr
 }
 

@@ -35,7 +35,7 @@ func (c Cents) MarshalJSON() ([]byte, error) {
 
 // String formats c as a decimal number, e.g. "150.0", "100.5", "-0.05".
 func (c Cents) String() string {
-	u := uint64(c)
+	u := uint64(c) //nolint:gosec // two's complement on purpose: -u below is the magnitude, also of the smallest int64
 	sign := ""
 	if c < 0 {
 		sign, u = "-", -u

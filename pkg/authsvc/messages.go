@@ -190,8 +190,8 @@ var (
 	// ErrKeyState is returned by the store when a signing key is not in the
 	// state a change needs (a concurrent change won).
 	ErrKeyState = &Error{Code: ECONFLICT, Reason: ReasonKeyState, Message: MsgKeyState}
-	// ErrKEKRequired: signing keys exist or are asked for, and no
-	// key-encryption key is configured.
+	// ErrKEKRequired is returned when signing keys exist or are asked for and
+	// no key-encryption key is configured.
 	ErrKEKRequired = &Error{Code: EINVALID, Reason: ReasonKEKRequired, Message: MsgKEKRequired}
 )
 

@@ -43,7 +43,7 @@ func readEnvironment(explicit string) (*environment, error) {
 	if path == "" {
 		path = DefaultEnvFile
 	}
-	f, err := os.Open(path)
+	f, err := os.Open(path) //nolint:gosec // the operator names the file (--env-file)
 	if err != nil {
 		if explicit == "" && errors.Is(err, fs.ErrNotExist) {
 			return &environment{dotenv: map[string]string{}}, nil
@@ -121,7 +121,7 @@ func (e *environment) notices() []string {
 		case name == "AUTHSVC_TESTING":
 			out = append(out, fmt.Sprintf("%s is not used in %s: set it in the environment (test suites only)", name, e.file))
 		case !known[name]:
-			out = append(out, fmt.Sprintf("%s is not used: authsvc has no setting of that name (see the configuration table in README.md)", name))
+			out = append(out, fmt.Sprintf("%s is not used: authsvc has no setting of that name (config.example.yaml lists every setting)", name))
 		}
 	}
 	for _, kv := range os.Environ() { // a misspelt AUTHSVC_* name in the real environment
@@ -129,7 +129,7 @@ func (e *environment) notices() []string {
 		if strings.HasPrefix(name, "AUTHSVC_") && !known[name] && !seen[name] && !envOnlyNames[name] &&
 			!strings.HasPrefix(name, "AUTHSVC_TEST_") {
 			if _, inFile := e.dotenv[name]; !inFile {
-				out = append(out, fmt.Sprintf("%s is not used: authsvc has no setting of that name (see the configuration table in README.md)", name))
+				out = append(out, fmt.Sprintf("%s is not used: authsvc has no setting of that name (config.example.yaml lists every setting)", name))
 			}
 		}
 	}

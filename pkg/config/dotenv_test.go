@@ -99,7 +99,7 @@ func TestDotenv(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Equal(cfg.Notices, []string{"AUTHSVC_MAIL_HOTS is not used: authsvc has no setting of that name (see the configuration table in README.md)"}) {
+		if !slices.Equal(cfg.Notices, []string{"AUTHSVC_MAIL_HOTS is not used: authsvc has no setting of that name (config.example.yaml lists every setting)"}) {
 			t.Fatalf("notices %q", cfg.Notices)
 		}
 	})

@@ -74,7 +74,7 @@ func decodeLogin(w http.ResponseWriter, r *http.Request) (loginRequest, error) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 		var err error
 		if mediaType == "multipart/form-data" {
-			err = r.ParseMultipartForm(maxBodyBytes)
+			err = r.ParseMultipartForm(maxBodyBytes) //nolint:gosec // the body is cut at maxBodyBytes by MaxBytesReader above
 		} else {
 			err = r.ParseForm()
 		}

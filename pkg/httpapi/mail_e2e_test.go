@@ -117,16 +117,6 @@ func to(msgs []mailtest.Message, addr string) []mailtest.Message {
 	return out
 }
 
-// one fails unless exactly one message went to addr, and returns it.
-func one(t *testing.T, msgs []mailtest.Message, addr string) mailtest.Message {
-	t.Helper()
-	got := to(msgs, addr)
-	if len(got) != 1 {
-		t.Fatalf("%d messages to %s, want 1 (all: %d)", len(got), addr, len(msgs))
-	}
-	return got[0]
-}
-
 func TestMailWelcomeOnRegister(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		srv := startMail(t, e)

@@ -77,7 +77,7 @@ func (p RetryPolicy) Delay(attempt int) time.Duration {
 	if d <= 1 {
 		return max(d, 0)
 	}
-	return d/2 + rand.N(d/2+1)
+	return d/2 + rand.N(d/2+1) //nolint:gosec // jitter of a retry delay, not a secret
 }
 
 // attempts is MaxAttempts, at least 1.

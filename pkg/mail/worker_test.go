@@ -115,7 +115,9 @@ func TestWorkerDeliversDespiteAnOutage(t *testing.T) {
 			addr := testkit.FreeAddr(t)
 			host, port, _ := net.SplitHostPort(addr)
 			var portNum int
-			fmt.Sscan(port, &portNum)
+			if _, err := fmt.Sscan(port, &portNum); err != nil {
+				t.Fatal(err)
+			}
 			cfg := mail.Config{Driver: mail.DriverSMTP, Host: host, Port: portNum, From: "authsvc@example.com", Timeout: 5 * time.Second}
 			metrics := &countingMetrics{}
 			startWorker(t, db, newSender(t, cfg), fastOptions(metrics))
@@ -258,8 +260,8 @@ func TestWorkerShutdown(t *testing.T) {
 		first := <-sender.started
 		cancel()
 		select {
-		case <-done:
-			t.Fatal("Run returned while a send was in flight")
+		case err := <-done:
+			t.Fatalf("Run returned (%v) while a send was in flight", err)
 		default:
 		}
 		close(sender.release)

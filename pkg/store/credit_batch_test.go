@@ -217,12 +217,11 @@ func TestApplyCreditBatchRoundTrips(t *testing.T) {
 	user := newLedgerUser(t, db, "batched")
 	apply(t, db, user, authsvc.CreditAdded, 5_00, nil)
 	var ops []authsvc.BatchOp
-	var events []*authsvc.AuditEvent
 	for i := range 3 {
 		op := use(user, 1_00, nil)
 		ev := &authsvc.AuditEvent{Event: authsvc.AuditCreditsUsed, TargetID: user, Details: map[string]any{"i": i}}
 		op.Ctx = authsvc.WithAudit(ctx, ev)
-		ops, events = append(ops, op), append(events, ev)
+		ops = append(ops, op)
 	}
 	before := queries.Count()
 	outs, err := db.ApplyCreditBatch(ctx, user, ops)

@@ -131,7 +131,7 @@ func Open(rawURL string, opts Options) (*DB, error) {
 				return nil, fmt.Errorf("%w: %s: %w", ErrNoDatabase, p, err)
 			}
 		} else if p != "" {
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil { //nolint:gosec // the database file itself is created 0600 (createPrivate)
 				return nil, fmt.Errorf("create database directory: %w", err)
 			}
 			if err := createPrivate(p); err != nil {
@@ -183,7 +183,7 @@ func Open(rawURL string, opts Options) (*DB, error) {
 // mode of the database file, so they are 0600 too. An existing file keeps its
 // mode (an operator may have chosen it).
 func createPrivate(path string) error {
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o600) //nolint:gosec // the path is the operator's database.url
 	if errors.Is(err, os.ErrExist) {
 		return nil
 	}
