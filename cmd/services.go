@@ -51,6 +51,8 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 	}
 	authOpts := auth.Options{
 		MaxSession:           a.cfg.MaxSession(),
+		FailedLoginLimit:     a.cfg.Auth.FailedLoginLimit,
+		FailedLoginWindow:    a.cfg.Auth.FailedLoginWindow,
 		RequireVerifiedEmail: a.cfg.Auth.RequireVerifiedEmail,
 		AuditRetention:       a.cfg.AuditRetention(),
 		VerifyTTL:            a.cfg.VerifyTTL(),

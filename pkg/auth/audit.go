@@ -10,7 +10,7 @@ import (
 
 // Audit defaults.
 const (
-	DefaultAuditRetention = 90 * 24 * time.Hour
+	DefaultAuditRetention = authsvc.DefaultAuditRetention
 	auditPruneBatch       = 1000
 	defaultAuditPageSize  = 50
 	maxAuditPageSize      = authsvc.MaxPageLimit

@@ -16,11 +16,11 @@ import (
 // Defaults of Options.
 const (
 	DefaultMaxSession         = authsvc.DefaultMaxSession
-	DefaultFailedLoginLimit   = 100
-	DefaultFailedLoginWindow  = time.Hour
+	DefaultFailedLoginLimit   = authsvc.DefaultFailedLoginLimit
+	DefaultFailedLoginWindow  = authsvc.DefaultFailedLoginWindow
 	DefaultResetEmailInterval = time.Minute
-	DefaultFrontendURL        = "http://localhost:3000"
-	DefaultVerifyTTL          = 24 * time.Hour
+	DefaultFrontendURL        = authsvc.DefaultFrontendURL
+	DefaultVerifyTTL          = authsvc.DefaultVerifyTTL
 	DefaultVerifyInterval     = time.Minute
 )
 

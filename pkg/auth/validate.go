@@ -7,13 +7,6 @@ import (
 	"github.com/authsvc/authsvc/pkg/authsvc"
 )
 
-// Identity limits (CONTRACT §2).
-const (
-	MinUsernameLen = 3
-	MaxUsernameLen = 32
-	MaxEmailLen    = 254
-)
-
 // required adds a "missing" error for an empty value and reports whether it
 // was present.
 func required(v *authsvc.Validator, value, field string) bool {
@@ -26,7 +19,7 @@ func required(v *authsvc.Validator, value, field string) bool {
 
 // ValidUsername reports whether name is 3–32 characters of A-Z a-z 0-9 _ . -
 func ValidUsername(name string) bool {
-	if len(name) < MinUsernameLen || len(name) > MaxUsernameLen {
+	if len(name) < authsvc.MinUsernameLen || len(name) > authsvc.MaxUsernameLen {
 		return false
 	}
 	for _, c := range name {
@@ -42,9 +35,9 @@ func validateUsername(v *authsvc.Validator, name, field string) {
 		return
 	}
 	switch {
-	case len(name) < MinUsernameLen:
+	case len(name) < authsvc.MinUsernameLen:
 		v.Add(authsvc.MsgUsernameTooShort, authsvc.TypeStringTooShort, "body", field)
-	case len(name) > MaxUsernameLen:
+	case len(name) > authsvc.MaxUsernameLen:
 		v.Add(authsvc.MsgUsernameTooLong, authsvc.TypeStringTooLong, "body", field)
 	case !ValidUsername(name):
 		v.Add(authsvc.MsgUsernamePattern, authsvc.TypeStringPattern, "body", field)
@@ -54,7 +47,7 @@ func validateUsername(v *authsvc.Validator, name, field string) {
 // ValidEmail reports whether addr is one bare email address (no display
 // name, no angle brackets) of at most 254 characters.
 func ValidEmail(addr string) bool {
-	if len(addr) > MaxEmailLen {
+	if len(addr) > authsvc.MaxEmailLen {
 		return false
 	}
 	a, err := mail.ParseAddress(addr)
@@ -69,7 +62,7 @@ func validateEmail(v *authsvc.Validator, addr, field string) {
 	if !required(v, addr, field) {
 		return
 	}
-	if len(addr) > MaxEmailLen {
+	if len(addr) > authsvc.MaxEmailLen {
 		v.Add(authsvc.MsgEmailTooLong, authsvc.TypeStringTooLong, "body", field)
 		return
 	}

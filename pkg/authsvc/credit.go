@@ -10,17 +10,8 @@ import (
 // to JSON as a decimal number (100.5) and never passes through floating point.
 type Cents int64
 
-// Amount limits (CONTRACT §5).
+// Page sizes of the transaction history (the amount limits are in limits.go).
 const (
-	// MaxAmount is the largest amount one add or use may carry: 1,000,000,000.00.
-	MaxAmount Cents = 1_000_000_000_00
-	// MaxBalance is the largest balance an account may hold; an add beyond it
-	// is refused (EINVALID "balance_limit") long before BIGINT could overflow.
-	MaxBalance Cents = 100 * 1_000_000_000_000_000 // 10^15 credits
-	// MaxReferenceLen is the longest reference_id, in characters.
-	MaxReferenceLen = 128
-	// MaxDescriptionLen is the longest description, in characters.
-	MaxDescriptionLen = 500
 	// DefaultHistoryLimit and MaxHistoryLimit bound a page of transactions.
 	DefaultHistoryLimit = 50
 	MaxHistoryLimit     = MaxPageLimit
@@ -99,7 +90,7 @@ func ParseCents(text string) (Cents, error) {
 		return 0, &AmountError{Type: TypeDecimalParsing, Msg: "value is not a valid decimal number"}
 	}
 	if len(whole) > maxWholeDigits {
-		return 0, &AmountError{Type: TypeLessThanEqual, Msg: "ensure this value is less than or equal to 1000000000.00"}
+		return 0, &AmountError{Type: TypeLessThanEqual, Msg: MsgAmountTooLarge}
 	}
 	frac = strings.TrimRight(frac, "0")
 	if len(frac) > 2 {
@@ -136,7 +127,7 @@ func ParseAmount(raw string) (Cents, error) {
 		return 0, &AmountError{Type: TypeGreaterThan, Msg: "ensure this value is greater than 0"}
 	}
 	if c > MaxAmount {
-		return 0, &AmountError{Type: TypeLessThanEqual, Msg: "ensure this value is less than or equal to 1000000000.00"}
+		return 0, &AmountError{Type: TypeLessThanEqual, Msg: MsgAmountTooLarge}
 	}
 	return c, nil
 }
@@ -196,10 +187,6 @@ func (q HistoryQuery) Validate(v *Validator) (before int64) {
 	}
 	return before
 }
-
-// MaxPageLimit is the largest page of every listing: history, holds, the
-// audit trail.
-const MaxPageLimit = 200
 
 // ValidatePageLimit adds to v the 422 entry of a page size outside
 // 1..MaxPageLimit (query parameter "limit").

@@ -65,9 +65,14 @@ const (
 	MsgLogoutScope      = "Input should be 'local', 'others' or 'global'"
 	MsgUnknownEvent     = "Unknown event name"
 	MsgPageLimit        = "ensure this value is between 1 and 200" // MaxPageLimit
-	MsgNotNegative      = "ensure this value is greater than or equal to 0"
-	MsgDateTime         = "Input should be an RFC 3339 date-time"
-	MsgCursor           = "Input should be a cursor from next_cursor"
+	// MsgReferenceTooLong and MsgDescriptionTooLong refuse text fields over
+	// MaxReferenceLen and MaxDescriptionLen characters.
+	MsgAmountTooLarge     = "ensure this value is less than or equal to 1000000000.00" // MaxAmount
+	MsgReferenceTooLong   = "ensure this value has at most 128 characters"
+	MsgDescriptionTooLong = "ensure this value has at most 500 characters"
+	MsgNotNegative        = "ensure this value is greater than or equal to 0"
+	MsgDateTime           = "Input should be an RFC 3339 date-time"
+	MsgCursor             = "Input should be a cursor from next_cursor"
 )
 
 // Reasons: the `code` of an error body (besides the codes' own names).

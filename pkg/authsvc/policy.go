@@ -44,11 +44,6 @@ func SelfOrAdminID(actor *User, userID int64) Access {
 	}
 }
 
-// DefaultMaxSession is how long a login lasts at most through refreshes
-// (auth_time + this; auth.max_session_hours overrides it). The rule itself
-// is applied in package auth (session.go).
-const DefaultMaxSession = 12 * time.Hour
-
 // TokenLeeway is the clock skew allowed on a token's exp, nbf and iat.
 const TokenLeeway = 30 * time.Second
 

@@ -98,6 +98,10 @@ type AuthConfig struct {
 	// MFARequiredForAdmins limits an admin without a second factor to the
 	// enrolment endpoints until they enrol.
 	MFARequiredForAdmins bool `mapstructure:"mfa_required_for_admins"`
+	// FailedLoginLimit failed logins (and second-factor codes) per username
+	// within FailedLoginWindow are allowed; then 429 until the window ends.
+	FailedLoginLimit  int           `mapstructure:"failed_login_limit"`
+	FailedLoginWindow time.Duration `mapstructure:"failed_login_window"`
 }
 
 // MailConfig covers outbound email.
@@ -231,7 +235,9 @@ func Defaults() map[string]any {
 		"auth.refuse_secret_tokens":        false,
 		"auth.require_verified_email":      false,
 		"auth.mfa_required_for_admins":     false,
-		"auth.verify_token_expire_hours":   24,
+		"auth.verify_token_expire_hours":   int(authsvc.DefaultVerifyTTL / time.Hour),
+		"auth.failed_login_limit":          authsvc.DefaultFailedLoginLimit,
+		"auth.failed_login_window":         durationText(authsvc.DefaultFailedLoginWindow),
 		"mail.driver":                      "",
 		"mail.host":                        "",
 		"mail.port":                        587,
@@ -240,7 +246,7 @@ func Defaults() map[string]any {
 		"mail.from":                        "noreply@localhost",
 		"mail.ssl_tls":                     false,
 		"mail.starttls":                    true,
-		"mail.frontend_url":                "http://localhost:3000",
+		"mail.frontend_url":                authsvc.DefaultFrontendURL,
 		"mail.templates_dir":               "",
 		"mail.max_attempts":                8,
 		"mail.retry_base":                  "15s",
@@ -255,8 +261,20 @@ func Defaults() map[string]any {
 		"credits.user_self_add":            false,
 		"credits.group_commit":             true,
 		"credits.group_commit_max_batch":   64,
-		"audit.retention_days":             90,
+		"audit.retention_days":             int(authsvc.DefaultAuditRetention / (24 * time.Hour)),
 	}
+}
+
+// durationText writes d as a person would in a config file: 1h, 15m, 90s.
+func durationText(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // legacyEnv maps keys to the original Python service's environment names.

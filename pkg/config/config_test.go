@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"github.com/authsvc/authsvc/internal/testkit"
+	"github.com/authsvc/authsvc/pkg/authsvc"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -185,6 +186,8 @@ func TestValidationErrors(t *testing.T) {
 		{map[string]string{"AUTHSVC_AUTH_BCRYPT_COST": "4"}, `auth.bcrypt_cost: must be between 10 and 14, not 4`},
 		{map[string]string{"AUTHSVC_AUTH_BCRYPT_COST": "15"}, `auth.bcrypt_cost: must be between 10 and 14, not 15`},
 		{map[string]string{"AUTHSVC_AUTH_ACCESS_TOKEN_EXPIRE_MINUTES": "0"}, `auth.access_token_expire_minutes: must be at least 1`},
+		{map[string]string{"AUTHSVC_AUTH_FAILED_LOGIN_LIMIT": "0"}, `auth.failed_login_limit: must be at least 1, not 0`},
+		{map[string]string{"AUTHSVC_AUTH_FAILED_LOGIN_WINDOW": "10s"}, `auth.failed_login_window: must be at least 1m, not 10s`},
 		{map[string]string{"AUTHSVC_MAIL_DRIVER": "smtp"}, `mail.host: required when mail.driver is smtp`},
 		{map[string]string{"AUTHSVC_MAIL_DRIVER": "carrier-pigeon"}, `mail.driver: must be log or smtp, not "carrier-pigeon"`},
 		{map[string]string{"AUTHSVC_MAIL_PORT": "70000"}, `mail.port: must be between 1 and 65535, not 70000`},
@@ -306,5 +309,26 @@ func TestFaultSettings(t *testing.T) {
 		case cfg.PreparedStatementsOn() != tc.on:
 			t.Errorf("%q: prepared statements on = %v, want %v", tc.yaml, cfg.PreparedStatementsOn(), tc.on)
 		}
+	}
+}
+
+// TestFailedLoginSettings: the per-account limit and its window come from
+// the configuration, with the domain's defaults.
+func TestFailedLoginSettings(t *testing.T) {
+	chdirTemp(t)
+	cfg, err := Load(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Auth.FailedLoginLimit != authsvc.DefaultFailedLoginLimit || cfg.Auth.FailedLoginWindow != authsvc.DefaultFailedLoginWindow {
+		t.Fatalf("defaults: %d per %s", cfg.Auth.FailedLoginLimit, cfg.Auth.FailedLoginWindow)
+	}
+	t.Setenv("AUTHSVC_AUTH_FAILED_LOGIN_LIMIT", "5")
+	t.Setenv("AUTHSVC_AUTH_FAILED_LOGIN_WINDOW", "15m")
+	if cfg, err = Load(Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Auth.FailedLoginLimit != 5 || cfg.Auth.FailedLoginWindow != 15*time.Minute {
+		t.Fatalf("from the environment: %d per %s", cfg.Auth.FailedLoginLimit, cfg.Auth.FailedLoginWindow)
 	}
 }

@@ -126,6 +126,12 @@ func (c *Config) validateAuth(e *errs) {
 	if a.VerifyTokenExpireHours < 1 {
 		e.add("auth.verify_token_expire_hours", "must be at least 1")
 	}
+	if a.FailedLoginLimit < 1 {
+		e.add("auth.failed_login_limit", "must be at least 1, not %d", a.FailedLoginLimit)
+	}
+	if a.FailedLoginWindow < time.Minute {
+		e.add("auth.failed_login_window", "must be at least 1m, not %s", a.FailedLoginWindow)
+	}
 	if a.MaxSessionHours < 1 {
 		e.add("auth.max_session_hours", "must be at least 1")
 	}

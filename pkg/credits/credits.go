@@ -266,10 +266,10 @@ func amountField(v *authsvc.Validator, raw string) authsvc.Cents {
 // (add, use, hold, capture): length and NUL.
 func textFields(v *authsvc.Validator, ref, desc *string) {
 	if ref != nil && utf8.RuneCountInString(*ref) > authsvc.MaxReferenceLen {
-		v.Add("ensure this value has at most 128 characters", authsvc.TypeStringTooLong, "body", "reference_id")
+		v.Add(authsvc.MsgReferenceTooLong, authsvc.TypeStringTooLong, "body", "reference_id")
 	}
 	if desc != nil && utf8.RuneCountInString(*desc) > authsvc.MaxDescriptionLen {
-		v.Add("ensure this value has at most 500 characters", authsvc.TypeStringTooLong, "body", "description")
+		v.Add(authsvc.MsgDescriptionTooLong, authsvc.TypeStringTooLong, "body", "description")
 	}
 	for _, f := range []struct {
 		name string

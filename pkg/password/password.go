@@ -16,10 +16,12 @@ import (
 	"github.com/authsvc/authsvc/pkg/authsvc"
 )
 
-// Password length limits, in bytes (CONTRACT §2). 72 is bcrypt's limit.
+// Password length limits, in bytes: the domain's (authsvc.MinPasswordBytes,
+// authsvc.MaxPasswordBytes; 72 is bcrypt's limit), named here for this
+// package's callers.
 const (
-	MinBytes = 8
-	MaxBytes = 72
+	MinBytes = authsvc.MinPasswordBytes
+	MaxBytes = authsvc.MaxPasswordBytes
 )
 
 // Cost limits accepted by New. The configuration restricts production to 10–14.
