@@ -41,8 +41,8 @@ func projectImports(t *testing.T, root string) map[string][]string {
 	return out
 }
 
-// TestArchitecture checks the import rules of ARCHITECTURE.md and of the
-// ports refactor (issue 11), so that a change that breaks them fails CI.
+// TestArchitecture checks the import rules of docs/architecture.md and of the
+// ports design, so that a change that breaks them fails CI.
 func TestArchitecture(t *testing.T) {
 	files := projectImports(t, "pkg")
 	for path, imps := range projectImports(t, "cmd") {

@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Exit codes (CONTRACT §7).
+// Exit codes (docs/cli.md).
 const (
 	ExitOK          = 0
 	ExitError       = 1

@@ -16,7 +16,7 @@ import (
 	"golang.org/x/term"
 )
 
-// userView is a user as the CLI prints it (CONTRACT §7).
+// userView is a user as the CLI prints it (docs/cli.md).
 type userView struct {
 	ID            int64     `json:"id"`
 	Username      string    `json:"username"`

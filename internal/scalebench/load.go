@@ -26,7 +26,7 @@ type Size struct {
 	HeavyRows  int
 }
 
-// The two sizes the growth table compares (issue 17).
+// The two sizes the growth table compares (docs/performance.md).
 var (
 	Small = Size{Name: "10k", Users: 10_000, LedgerRows: 100_000, HeavyRows: 10_000}
 	Large = Size{Name: "1M", Users: 1_000_000, LedgerRows: 10_000_000, HeavyRows: 100_000}

@@ -33,7 +33,7 @@ const (
 
 // BenchmarkScale measures each request's p50 latency against the small and
 // the large database through a real `authsvc serve`, and reports the ratio
-// large ÷ small for each (goal: ≤ 1.5, issue 17). Run it with
+// large ÷ small for each (goal: ≤ 1.5). Run it with
 // `make bench-scale`; b.N is not used, each request kind runs a fixed number
 // of sequential samples so that the two sizes are compared like for like.
 func BenchmarkScale(b *testing.B) {

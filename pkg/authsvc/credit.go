@@ -202,7 +202,7 @@ func ValidatePageLimit(v *Validator, limit int) {
 // HistoryCursor is the cursor that continues a page after t, its oldest row.
 func HistoryCursor(t *Transaction) string { return strconv.FormatInt(t.Seq, 10) }
 
-// Transaction is one ledger entry (CONTRACT §4).
+// Transaction is one ledger entry.
 type Transaction struct {
 	ID          int64           `db:"id" json:"id"`
 	UserID      int64           `db:"user_id" json:"user_id"`

@@ -200,7 +200,7 @@ var (
 	ErrKEKRequired = &Error{Code: EINVALID, Reason: ReasonKEKRequired, Message: MsgKEKRequired}
 )
 
-// Credit holds (issue 16): their client wording, reasons and sentinels.
+// Credit holds: their client wording, reasons and sentinels.
 const (
 	MsgHoldNotFound       = "Hold not found"
 	MsgHoldNotPending     = "Hold is no longer pending"

@@ -1,6 +1,6 @@
 package authsvc
 
-// PasswordHasher hashes and checks passwords (CONTRACT §2). It is an
+// PasswordHasher hashes and checks passwords. It is an
 // interface so that the use cases can be tested with a counting wrapper
 // around the real bcrypt implementation.
 type PasswordHasher interface {

@@ -2,7 +2,7 @@ package authsvc
 
 import "time"
 
-// Claims are the facts an access token carries (CONTRACT §3).
+// Claims are the facts an access token carries (docs/tokens.md).
 type Claims struct {
 	UserID       int64
 	Username     string
@@ -37,7 +37,7 @@ const (
 	CreditUsed  TransactionType = "credit_used"
 )
 
-// TokenIssuer issues and checks access and password-reset tokens (CONTRACT §3).
+// TokenIssuer issues and checks access and password-reset tokens (docs/tokens.md).
 // Every Parse method returns EUNAUTHORIZED for a token it refuses, with Reason
 // "token_expired" for an expired token and "invalid_token" otherwise.
 type TokenIssuer interface {

@@ -17,7 +17,7 @@ import (
 	"github.com/spf13/viper"
 )
 
-// Config is the whole configuration (CONTRACT §8).
+// Config is the whole configuration (config.example.yaml lists every key).
 type Config struct {
 	Environment string          `mapstructure:"environment"`
 	Server      ServerConfig    `mapstructure:"server"`

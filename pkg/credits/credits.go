@@ -1,4 +1,4 @@
-// Package credits holds the credit ledger's use cases (CONTRACT §5): request
+// Package credits holds the credit ledger's use cases (docs/credits.md): request
 // validation, who may add, and the metrics and audit log around the store's
 // atomic, idempotent balance changes. The HTTP API and the admin CLI both go
 // through Service, so there is one code path.

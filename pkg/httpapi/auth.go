@@ -10,7 +10,7 @@ import (
 	"github.com/authsvc/authsvc/pkg/authsvc"
 )
 
-// The auth endpoints (CONTRACT §4 #1–#11). Handlers decode, call one use
+// The auth endpoints. Handlers decode, call one use
 // case of deps.Auth and encode; every rule lives in the use case.
 
 type messageResponse struct {

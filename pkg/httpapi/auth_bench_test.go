@@ -34,11 +34,11 @@ func benchEnv(b *testing.B, cost int) (*env, *authsvc.User, string) {
 // handler stack (middleware, token parse, the one auth query, JSON) with the
 // bare floor: verify the JWT and one point select through the same driver
 // and pool, as an ad-hoc query and as a prepared statement (the auth query
-// is prepared). Goal: handler ≥ 0.9 × bare (PERFORMANCE.md); compare ns/op.
+// is prepared). Goal: handler ≥ 0.9 × bare (docs/performance.md); compare ns/op.
 func BenchmarkMe(b *testing.B) {
 	e, _, tok := benchEnv(b, 4)
 	b.Run("handler", func(b *testing.B) {
-		b.SetParallelism(8) // 16 clients on 2 cores, as PERFORMANCE.md's 8–32
+		b.SetParallelism(8) // 16 clients on 2 cores, as the 8–32 clients of docs/performance.md
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				req := httptest.NewRequest("GET", "/auth/me", nil)
@@ -91,7 +91,7 @@ func BenchmarkMe(b *testing.B) {
 	})
 }
 
-// verifyAnd runs, from 16 clients on 2 cores (as PERFORMANCE.md's 8–32),
+// verifyAnd runs, from 16 clients on 2 cores (as the 8–32 clients of docs/performance.md),
 // what an authenticated request does besides HTTP: verify tok, then query.
 func verifyAnd(b *testing.B, e *env, tok string, query func(context.Context, *authsvc.Claims) error) {
 	b.SetParallelism(8)

@@ -6,7 +6,7 @@ import (
 	"github.com/authsvc/authsvc/pkg/openapi"
 )
 
-// The paths of the API's own documentation (CONTRACT §4, operational
+// The paths of the API's own documentation (operational
 // endpoints). The page's assets are served under docsPath + "/".
 const (
 	openapiPath = "/openapi.json"

@@ -10,7 +10,7 @@ import (
 )
 
 // groupCommitClients is how many concurrent clients drive each group-commit
-// benchmark (issue 17's figure).
+// benchmark (the group-commit figures of docs/performance.md).
 const groupCommitClients = 32
 
 // BenchmarkCreditUseGroupCommit measures POST /credits/use through the whole

@@ -127,7 +127,7 @@ func TestRequestPathUsesIndexes(t *testing.T) {
 	e.do("PUT", "/auth/users/alice/email", map[string]string{"new_email": "alice.new@example.com", "current_password": alice.Password},
 		alice.Token).want(t, http.StatusOK, "")
 	alice.Token = e.token("alice", alice.Password)
-	// Issue 14: verification, sessions, logout scopes, the audit trail.
+	// Verification, sessions, logout scopes, the audit trail.
 	e.do("POST", "/auth/verify-email", map[string]string{"token": latestLinkToken(t, e, db, "/verify-email?token=")}, "").
 		want(t, http.StatusOK, "")
 	e.do("POST", "/auth/verify-email", map[string]string{"token": "no-such-token"}, "").want(t, http.StatusBadRequest, "invalid_token")

@@ -16,7 +16,7 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// End-to-end email tests (issue 6): requests through the real HTTP API queue
+// End-to-end email tests: requests through the real HTTP API queue
 // rows in the outbox; a real mail.Worker with the smtp driver delivers them
 // to a real SMTP server in the test process.
 

@@ -15,7 +15,7 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// ClientIPs finds a request's client address (CONTRACT §6): the socket's
+// ClientIPs finds a request's client address (docs/operations.md, Rate limits): the socket's
 // peer, unless the peer is a trusted proxy; then the right-most
 // X-Forwarded-For entry that is not a trusted proxy. A nil *ClientIPs
 // trusts no proxy.

@@ -2,7 +2,7 @@ package httpapi
 
 import "net/http"
 
-// RouteClass groups routes by how they are rate limited (CONTRACT §6).
+// RouteClass groups routes by how they are rate limited (docs/operations.md, Rate limits).
 type RouteClass int
 
 // The route classes.

@@ -1,4 +1,4 @@
-// Package keys holds the signing-key use cases (issue 12): generate a key,
+// Package keys holds the signing-key use cases: generate a key,
 // activate it, retire it, list the keys, and keep every replica's in-memory
 // keyring in step with the database by polling it. The rules of rotation
 // live here; the store keeps rows, package token does the cryptography.

@@ -12,11 +12,11 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 )
 
-// The document against CONTRACT §1–§5: what a client developer relies on.
+// The document against the HTTP contract (docs/http-api.md): what a client developer relies on.
 // (That it lists exactly the routed operations, and that rate-limited routes
 // document 429, is tested in pkg/httpapi against the route table.)
 
-// publicOperations need no bearer token (CONTRACT §4: "anyone", refresh
+// publicOperations need no bearer token (docs/http-api.md: "anyone", refresh
 // takes its token in the body, and the operational endpoints).
 var publicOperations = []string{
 	"POST /auth/register", "POST /auth/login", "POST /auth/password-reset-request",
@@ -26,7 +26,7 @@ var publicOperations = []string{
 	"GET /.well-known/jwks.json", "POST /auth/mfa/challenge",
 }
 
-// contractOperations are CONTRACT §4's endpoints and its operational ones.
+// contractOperations are the endpoints of docs/http-api.md and its operational ones.
 var contractOperations = []string{
 	"POST /auth/register", "POST /auth/login", "GET /auth/me", "POST /auth/password-reset-request",
 	"POST /auth/reset-password", "PUT /auth/users/{username}/password", "PUT /auth/users/{username}/email",
@@ -57,7 +57,7 @@ func response(op *openapi3.Operation, status int) *openapi3.Response {
 	return nil
 }
 
-// contractStatuses are the statuses CONTRACT §4 lists per endpoint.
+// contractStatuses are the statuses each endpoint must document.
 var contractStatuses = map[string][]int{
 	"POST /auth/register":                 {201, 409, 422},
 	"POST /auth/login":                    {200, 401, 422},

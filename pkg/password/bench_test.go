@@ -8,7 +8,7 @@ import (
 )
 
 // BenchmarkCompare measures bcrypt compares per second on all cores at the
-// production costs; login throughput is judged against it (PERFORMANCE.md).
+// production costs; login throughput is judged against it (docs/performance.md).
 func BenchmarkCompare(b *testing.B) {
 	for _, cost := range []int{10, 12} {
 		b.Run(fmt.Sprintf("cost=%d", cost), func(b *testing.B) {

@@ -1,5 +1,5 @@
 // Package ratelimit counts requests per key against a rate with a burst
-// (CONTRACT §6) using GCRA, the generic cell rate algorithm: each key keeps
+// (docs/operations.md, Rate limits) using GCRA, the generic cell rate algorithm: each key keeps
 // one timestamp, its theoretical arrival time. Two limiters implement it: an
 // in-memory one with bounded memory (the default) and one over Redis, so
 // that several replicas share one limit.

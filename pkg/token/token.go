@@ -1,4 +1,4 @@
-// Package token issues and verifies the service's JWTs (CONTRACT §3) via
+// Package token issues and verifies the service's JWTs (docs/tokens.md) via
 // github.com/golang-jwt/jwt/v5: access tokens, signed HS256 with the bytes of
 // the configured secret exactly as given or, once one is active, with an
 // asymmetric key from the database (EdDSA, ES256, RS256), and password-reset

@@ -11,7 +11,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// Review finding 1: the current-password re-check of password change, email
+// The current-password re-check of password change, email
 // change and account deletion counts toward the per-account failure limit,
 // so a stolen token cannot guess the owner's password without bound.
 func TestReauthenticationCountsTowardTheLoginLimit(t *testing.T) {
@@ -65,7 +65,7 @@ func TestReauthenticationCountsTowardTheLoginLimit(t *testing.T) {
 	}
 }
 
-// Review finding 2: a successful login whose stored hash has another cost
+// A successful login whose stored hash has another cost
 // than the configured one stores a new hash at the configured cost, without
 // ending the user's sessions.
 func TestLoginRehashesAtTheConfiguredCost(t *testing.T) {
