@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -18,13 +17,12 @@ import (
 // balance, and the result is written with one UPDATE and one multi-row
 // INSERT whose seq values continue the user's history.
 const (
-	sqlLockBalance   = `SELECT balance, held FROM user_credits WHERE user_id = ?`
-	sqlMaxSeq        = `SELECT COALESCE(MAX(seq), 0) FROM credit_transactions WHERE user_id = ?`
-	sqlSetBalance    = `UPDATE user_credits SET balance = ?, held = ?, updated_at = ? WHERE user_id = ?`
-	sqlSetHeld       = `UPDATE user_credits SET held = ? WHERE user_id = ?`
-	sqlInsertBalance = `INSERT INTO user_credits (user_id, balance, held, updated_at) VALUES (?, ?, ?, ?)`
-	sqlFindHoldRefs  = `SELECT ` + holdColumns + ` FROM credit_holds WHERE user_id = ? AND reference_id IN (?)`
-	sqlFindRefs      = `SELECT ` + transactionColumns + ` FROM credit_transactions
+	sqlLockBalance  = `SELECT balance, held FROM user_credits WHERE user_id = ?`
+	sqlMaxSeq       = `SELECT COALESCE(MAX(seq), 0) FROM credit_transactions WHERE user_id = ?`
+	sqlSetBalance   = `UPDATE user_credits SET balance = ?, held = ?, updated_at = ? WHERE user_id = ?`
+	sqlSetHeld      = `UPDATE user_credits SET held = ? WHERE user_id = ?`
+	sqlFindHoldRefs = `SELECT ` + holdColumns + ` FROM credit_holds WHERE user_id = ? AND reference_id IN (?)`
+	sqlFindRefsUsed = `SELECT ` + transactionColumns + ` FROM credit_transactions
 		WHERE user_id = ? AND transaction_type = ? AND reference_id IN (?)`
 	sqlInsertTransactionsHead = `INSERT INTO credit_transactions
 		(user_id, amount, transaction_type, reference_id, description, balance_after, created_at, seq) VALUES `
@@ -40,24 +38,10 @@ var _ authsvc.CreditBatchStore = (*DB)(nil)
 // debits, holds and captures, still serialize on the row.
 func (db *DB) ApplyCreditBatch(ctx context.Context, userID int64, ops []authsvc.BatchOp) ([]authsvc.CreditOutcome, error) {
 	for _, op := range ops {
-		if op.Debit != nil && op.Debit.Type != authsvc.CreditUsed {
-			return nil, fmt.Errorf("apply credit batch: bad debit (%s)", op.Debit.Type)
-		}
-	}
-	return db.applyBatch(ctx, userID, ops)
-}
-
-// applyBatch is ApplyCreditBatch for ledger entries of either type (an add
-// alone on SQLite is a batch of one too): the one place that decides a
-// balance change against the available balance and numbers ledger rows,
-// apart from PostgreSQL's one-statement use or add (credit_statement.go).
-func (db *DB) applyBatch(ctx context.Context, userID int64, ops []authsvc.BatchOp) ([]authsvc.CreditOutcome, error) {
-	for _, op := range ops {
 		switch e, h := op.Debit, op.Hold; {
 		case e != nil && h == nil:
-			if e.UserID != userID || (e.Type != authsvc.CreditUsed && e.Type != authsvc.CreditAdded) ||
-				e.Amount <= 0 || e.Amount > authsvc.MaxAmount {
-				return nil, fmt.Errorf("apply credit batch: bad entry (user %d, %s %s)", e.UserID, e.Type, e.Amount)
+			if e.UserID != userID || e.Type != authsvc.CreditUsed || e.Amount <= 0 || e.Amount > authsvc.MaxAmount {
+				return nil, fmt.Errorf("apply credit batch: bad debit (user %d, %s %s)", e.UserID, e.Type, e.Amount)
 			}
 			if e.ReferenceID != nil && *e.ReferenceID == "" {
 				e.ReferenceID = nil
@@ -76,17 +60,13 @@ func (db *DB) applyBatch(ctx context.Context, userID int64, ops []authsvc.BatchO
 	if _, err := db.prepared(ctx, sqlInsertHold); err != nil {
 		return nil, err
 	}
-	lops := make([]ledgerOp, len(ops))
-	for i, op := range ops {
-		lops[i] = ledgerOp{entry: op.Debit, hold: op.Hold, ctx: op.Ctx}
-	}
 	var (
 		out    []authsvc.CreditOutcome
 		audits []batchAudit
 	)
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
-		out, audits, err = db.applyBatchInTx(ctx, tx, userID, lops, db.Now())
+		out, audits, err = db.applyBatchInTx(ctx, tx, userID, ops)
 		return err
 	})
 	if err != nil {
@@ -98,38 +78,19 @@ func (db *DB) applyBatch(ctx context.Context, userID int64, ops []authsvc.BatchO
 	return out, nil
 }
 
-// ledgerOp is one change of a batch to one account's balance row: exactly
-// one of entry, hold, capture and release is set.
-type ledgerOp struct {
-	entry   *authsvc.LedgerEntry // a use or an add
-	hold    *authsvc.NewHold     // a new hold
-	capture *holdCapture         // a pending hold charged
-	release *authsvc.Hold        // a pending hold voided or expired: its amount released
-	ctx     context.Context      // the caller's, for its audit events (see authsvc.BatchOp.Ctx); nil: none
-}
-
-// holdCapture is the capture of a pending, locked hold: amount charged as
-// one credit_used row, the whole hold released.
-type holdCapture struct {
-	hold                   *authsvc.Hold
-	amount                 authsvc.Cents
-	reference, description *string
-}
-
 // batchState is the running state of a batch: the locked balance row, the
 // references already used, and what the batch has applied so far.
 type batchState struct {
-	hasRow         bool // an account without one has balance and held 0
+	hasRow         bool
 	balance, held  int64
-	entryRefs      map[entryRef]*authsvc.Transaction // ledger references: before the batch or in it
-	holdRefs       map[holdRef]*authsvc.Hold         // hold references: before the batch or in it
-	seq            int64                             // the last seq given; with seqInSQL the last place in the batch
-	seqInSQL       bool                              // writeDebits numbers the rows (credit_batch_pg.go)
+	usedRefs       map[string]*authsvc.Transaction // credit_used references: before the batch or in it
+	holdRefs       map[holdRef]*authsvc.Hold       // hold references: before the batch or in it
+	seq            int64                           // the last seq given; with seqInSQL the last place in the batch
+	seqInSQL       bool                            // writeDebits numbers the rows (credit_batch_pg.go)
 	now            time.Time
-	debits         []*authsvc.Transaction // the ledger rows, debits and adds
+	debits         []*authsvc.Transaction
 	holds          []*authsvc.Hold
 	balanceChanged bool
-	heldChanged    bool         // by a release alone
 	audits         []batchAudit // of the applied ops, in order
 }
 
@@ -140,12 +101,7 @@ type batchAudit struct {
 	debit   *authsvc.Transaction // nil for a hold
 }
 
-// applyBatchInTx applies ops to userID's balance row inside tx, at now: it
-// locks the row, decides every op against the running balance, and writes
-// the row once, the ledger rows (numbered after the user's highest seq) and
-// the new holds. It returns each op's outcome and the audits to mark
-// written after the commit.
-func (db *DB) applyBatchInTx(ctx context.Context, tx *sqlx.Tx, userID int64, ops []ledgerOp, now time.Time) ([]authsvc.CreditOutcome, []batchAudit, error) {
+func (db *DB) applyBatchInTx(ctx context.Context, tx *sqlx.Tx, userID int64, ops []authsvc.BatchOp) ([]authsvc.CreditOutcome, []batchAudit, error) {
 	var row struct {
 		Balance int64 `db:"balance"`
 		Held    int64 `db:"held"`
@@ -154,32 +110,26 @@ func (db *DB) applyBatchInTx(ctx context.Context, tx *sqlx.Tx, userID int64, ops
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, fmt.Errorf("lock balance: %w", err)
 	}
-	st := &batchState{hasRow: err == nil, balance: row.Balance, held: row.Held, now: now,
+	st := &batchState{hasRow: err == nil, balance: row.Balance, held: row.Held, now: db.Now(),
 		seqInSQL: db.Dialect == Postgres && debitsOnly(ops)}
-	if st.entryRefs, st.holdRefs, err = batchReferences(ctx, tx, userID, ops); err != nil {
+	if st.usedRefs, st.holdRefs, err = batchReferences(ctx, tx, userID, ops); err != nil {
 		return nil, nil, err
 	}
-	if !st.seqInSQL && writesLedgerRows(ops) {
+	if !st.seqInSQL && !holdsOnly(ops) { // holds write no ledger row
 		if err := tx.GetContext(ctx, &st.seq, tx.Rebind(sqlMaxSeq), userID); err != nil {
 			return nil, nil, fmt.Errorf("max seq: %w", err)
 		}
 	}
 	out := make([]authsvc.CreditOutcome, len(ops))
 	for i, op := range ops {
-		switch {
-		case op.entry != nil:
-			out[i] = st.debit(userID, op.entry)
-		case op.hold != nil:
-			out[i] = st.hold(userID, op.hold)
-		case op.capture != nil:
-			out[i] = st.capture(userID, op.capture)
-		default:
-			st.held -= int64(op.release.Amount)
-			st.heldChanged = true
+		if op.Debit != nil {
+			out[i] = st.debit(userID, op.Debit)
+		} else {
+			out[i] = st.hold(userID, op.Hold)
 		}
 		st.noteAudit(op, out[i])
 	}
-	if len(st.debits) == 0 && len(st.holds) == 0 && !st.heldChanged {
+	if len(st.debits) == 0 && len(st.holds) == 0 {
 		return out, nil, nil
 	}
 	if err := st.write(ctx, db, tx, userID); err != nil {
@@ -189,68 +139,60 @@ func (db *DB) applyBatchInTx(ctx context.Context, tx *sqlx.Tx, userID int64, ops
 	return out, st.audits, nil
 }
 
-// debitsOnly reports that every op of ops is a use (no add, no hold).
-func debitsOnly(ops []ledgerOp) bool {
+// debitsOnly reports that ops has no hold.
+func debitsOnly(ops []authsvc.BatchOp) bool {
 	for _, op := range ops {
-		if op.entry == nil || op.entry.Type != authsvc.CreditUsed {
+		if op.Hold != nil {
 			return false
 		}
 	}
 	return true
 }
 
-// writesLedgerRows reports that an op of ops may write a ledger row.
-func writesLedgerRows(ops []ledgerOp) bool {
+// holdsOnly reports that ops has no debit.
+func holdsOnly(ops []authsvc.BatchOp) bool {
 	for _, op := range ops {
-		if op.entry != nil || op.capture != nil {
-			return true
+		if op.Debit != nil {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 // noteAudit remembers the audit events of an applied op, to write with the
 // batch, and drops those of a repeat.
-func (st *batchState) noteAudit(op ledgerOp, o authsvc.CreditOutcome) {
-	if op.ctx == nil {
+func (st *batchState) noteAudit(op authsvc.BatchOp, o authsvc.CreditOutcome) {
+	if op.Ctx == nil {
 		return
 	}
-	p := authsvc.AuditFrom(op.ctx)
+	p := authsvc.AuditFrom(op.Ctx)
 	switch {
 	case p == nil || o.Err != nil:
 	case o.Replayed:
 		p.Skip()
 	default:
-		st.audits = append(st.audits, batchAudit{ctx: context.WithoutCancel(op.ctx), pending: p, debit: o.Transaction})
+		st.audits = append(st.audits, batchAudit{ctx: context.WithoutCancel(op.Ctx), pending: p, debit: o.Transaction})
 	}
 }
 
-// debit decides one ledger entry (a use or an add) against the running
-// balance: a use up to the available balance, an add up to MaxBalance.
+// debit decides one debit against the running balance.
 func (st *batchState) debit(userID int64, e *authsvc.LedgerEntry) authsvc.CreditOutcome {
 	if e.ReferenceID != nil {
-		if orig, ok := st.entryRefs[entryRef{e.Type, *e.ReferenceID}]; ok {
+		if orig, ok := st.usedRefs[*e.ReferenceID]; ok {
 			return authsvc.CreditOutcome{Transaction: orig, Replayed: true, Err: replayError(orig, e)}
 		}
 	}
-	if e.Type == authsvc.CreditAdded {
-		if st.balance > int64(authsvc.MaxBalance-e.Amount) {
-			return authsvc.CreditOutcome{Err: authsvc.ErrBalanceLimit}
-		}
-		st.balance += int64(e.Amount)
-	} else {
-		if st.balance-st.held < int64(e.Amount) {
-			return authsvc.CreditOutcome{Err: authsvc.ErrInsufficientCredits}
-		}
-		st.balance -= int64(e.Amount)
+	if !st.hasRow || st.balance-st.held < int64(e.Amount) {
+		return authsvc.CreditOutcome{Err: authsvc.ErrInsufficientCredits}
 	}
+	st.balance -= int64(e.Amount)
 	st.seq++
 	st.balanceChanged = true
-	t := &authsvc.Transaction{UserID: userID, Amount: e.Amount, Type: e.Type, ReferenceID: e.ReferenceID,
+	t := &authsvc.Transaction{UserID: userID, Amount: e.Amount, Type: authsvc.CreditUsed, ReferenceID: e.ReferenceID,
 		Description: e.Description, CreatedAt: st.now, NewBalance: authsvc.Cents(st.balance), Seq: st.seq}
 	st.debits = append(st.debits, t)
 	if e.ReferenceID != nil {
-		st.entryRefs[entryRef{e.Type, *e.ReferenceID}] = t
+		st.usedRefs[*e.ReferenceID] = t
 	}
 	return authsvc.CreditOutcome{Transaction: t}
 }
@@ -262,7 +204,7 @@ func (st *batchState) hold(userID int64, h *authsvc.NewHold) authsvc.CreditOutco
 			return authsvc.CreditOutcome{Hold: orig, Replayed: true, Err: holdReplayError(orig, h)}
 		}
 	}
-	if st.balance-st.held < int64(h.Amount) {
+	if !st.hasRow || st.balance-st.held < int64(h.Amount) {
 		return authsvc.CreditOutcome{Err: authsvc.ErrInsufficientCredits}
 	}
 	st.held += int64(h.Amount)
@@ -276,44 +218,13 @@ func (st *batchState) hold(userID int64, h *authsvc.NewHold) authsvc.CreditOutco
 	return authsvc.CreditOutcome{Hold: out}
 }
 
-// capture decides a hold's capture: the charge needs no available balance
-// (the hold reserved it), only a reference no credit_used row carries yet.
-func (st *batchState) capture(userID int64, c *holdCapture) authsvc.CreditOutcome {
-	if c.reference != nil {
-		if _, ok := st.entryRefs[entryRef{authsvc.CreditUsed, *c.reference}]; ok {
-			return authsvc.CreditOutcome{Err: authsvc.ErrIdempotencyConflict} // a plain use's or another capture's
-		}
-	}
-	st.balance -= int64(c.amount)
-	st.held -= int64(c.hold.Amount)
-	st.seq++
-	st.balanceChanged = true
-	t := &authsvc.Transaction{UserID: userID, Amount: c.amount, Type: authsvc.CreditUsed, ReferenceID: c.reference,
-		Description: c.description, CreatedAt: st.now, NewBalance: authsvc.Cents(st.balance), Seq: st.seq}
-	st.debits = append(st.debits, t)
-	if c.reference != nil {
-		st.entryRefs[entryRef{authsvc.CreditUsed, *c.reference}] = t
-	}
-	return authsvc.CreditOutcome{Transaction: t}
-}
-
 // write stores what the batch applied: the balance row once, the debits'
 // rows in one INSERT, the holds' rows.
 func (st *batchState) write(ctx context.Context, db *DB, tx *sqlx.Tx, userID int64) error {
 	if st.seqInSQL {
 		return st.writeDebits(ctx, tx, userID)
 	}
-	if !st.hasRow {
-		// Only an add (and what it funds) changes an account without a
-		// balance row: the row is created with the batch's result.
-		_, err := tx.ExecContext(ctx, tx.Rebind(sqlInsertBalance), userID, st.balance, st.held, st.now)
-		if isForeignKeyViolation(err) {
-			return userNotFound(err)
-		}
-		if err != nil {
-			return fmt.Errorf("insert balance: %w", err)
-		}
-	} else if st.balanceChanged {
+	if st.balanceChanged {
 		if _, err := tx.ExecContext(ctx, tx.Rebind(sqlSetBalance), st.balance, st.held, st.now, userID); err != nil {
 			return fmt.Errorf("set balance: %w", err)
 		}
@@ -338,13 +249,10 @@ func (st *batchState) write(ctx context.Context, db *DB, tx *sqlx.Tx, userID int
 // insertBatchAudit writes the audit events of a batch's applied ops in one
 // multi-row INSERT (a statement per event would hold the balance row's lock
 // for a round trip each), each stamped with its own caller's Client the way
-// insertAudit stamps a single call's, and sets their IDs (given in the
-// order of the rows).
+// insertAudit stamps a single call's.
 func insertBatchAudit(ctx context.Context, tx *sqlx.Tx, audits []batchAudit, now time.Time) error {
-	var (
-		args   []any
-		events []*authsvc.AuditEvent
-	)
+	var args []any
+	rows := 0
 	for _, a := range audits {
 		if a.debit != nil {
 			a.pending.Annotate("transaction_id", a.debit.ID)
@@ -356,32 +264,17 @@ func insertBatchAudit(ctx context.Context, tx *sqlx.Tx, audits []batchAudit, now
 				return err
 			}
 			args = append(args, row...)
-			events = append(events, e)
+			rows++
 		}
 	}
-	if len(events) == 0 {
+	if rows == 0 {
 		return nil
 	}
-	q := sqlInsertAudit + strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?, ?)`, len(events)-1) + ` RETURNING id` // one statement, every row
-	var ids []int64
-	if err := tx.SelectContext(ctx, &ids, tx.Rebind(q), args...); err != nil {
+	q := sqlInsertAudit + strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?, ?)`, rows-1) // one statement, every row
+	if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
 		return fmt.Errorf("insert audit events: %w", err)
 	}
-	if len(ids) != len(events) {
-		return fmt.Errorf("insert audit events: %d of %d rows returned", len(ids), len(events))
-	}
-	slices.Sort(ids) // RETURNING's order is not promised; the ids grow with the rows
-	for i, e := range events {
-		e.ID = ids[i]
-	}
 	return nil
-}
-
-// entryRef is a ledger row's idempotency key within its account: a use's
-// and an add's references are separate namespaces.
-type entryRef struct {
-	typ       authsvc.TransactionType
-	reference string
 }
 
 // holdRef is a hold's idempotency key within its account: the holds an
@@ -391,25 +284,22 @@ type holdRef struct {
 	reference     string
 }
 
-// batchReferences returns, by type and reference, the user's ledger rows and
-// holds that carry any of the ops' references (one query per kind, only
-// when the batch has such references).
-func batchReferences(ctx context.Context, tx *sqlx.Tx, userID int64, ops []ledgerOp) (map[entryRef]*authsvc.Transaction, map[holdRef]*authsvc.Hold, error) {
-	entryRefs := map[authsvc.TransactionType][]string{}
-	var holdRefs []string
+// batchReferences returns, by reference, the user's credit_used
+// transactions and holds that carry any of the ops' references (one query
+// each, only when the batch has such references).
+func batchReferences(ctx context.Context, tx *sqlx.Tx, userID int64, ops []authsvc.BatchOp) (map[string]*authsvc.Transaction, map[holdRef]*authsvc.Hold, error) {
+	var debitRefs, holdRefs []string
 	for _, op := range ops {
 		switch {
-		case op.entry != nil && op.entry.ReferenceID != nil:
-			entryRefs[op.entry.Type] = append(entryRefs[op.entry.Type], *op.entry.ReferenceID)
-		case op.capture != nil && op.capture.reference != nil:
-			entryRefs[authsvc.CreditUsed] = append(entryRefs[authsvc.CreditUsed], *op.capture.reference)
-		case op.hold != nil && op.hold.ReferenceID != nil:
-			holdRefs = append(holdRefs, *op.hold.ReferenceID)
+		case op.Debit != nil && op.Debit.ReferenceID != nil:
+			debitRefs = append(debitRefs, *op.Debit.ReferenceID)
+		case op.Hold != nil && op.Hold.ReferenceID != nil:
+			holdRefs = append(holdRefs, *op.Hold.ReferenceID)
 		}
 	}
-	entries := map[entryRef]*authsvc.Transaction{}
-	for typ, refs := range entryRefs {
-		q, args, err := sqlx.In(sqlFindRefs, userID, string(typ), refs)
+	used := map[string]*authsvc.Transaction{}
+	if len(debitRefs) > 0 {
+		q, args, err := sqlx.In(sqlFindRefsUsed, userID, string(authsvc.CreditUsed), debitRefs)
 		if err != nil {
 			return nil, nil, fmt.Errorf("find references: %w", err)
 		}
@@ -419,7 +309,7 @@ func batchReferences(ctx context.Context, tx *sqlx.Tx, userID int64, ops []ledge
 		}
 		for _, t := range found {
 			t.CreatedAt = t.CreatedAt.UTC()
-			entries[entryRef{t.Type, *t.ReferenceID}] = t
+			used[*t.ReferenceID] = t
 		}
 	}
 	holds := map[holdRef]*authsvc.Hold{}
@@ -436,7 +326,7 @@ func batchReferences(ctx context.Context, tx *sqlx.Tx, userID int64, ops []ledge
 			holds[holdRef{h.PlacedByAdmin, *h.ReferenceID}] = utcHold(h)
 		}
 	}
-	return entries, holds, nil
+	return used, holds, nil
 }
 
 // transactionRows writes a row of placeholders per transaction of ts to b

@@ -26,7 +26,10 @@ const (
 			placed_by_admin) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?) RETURNING id`
 	sqlFindHoldReference = `SELECT ` + holdColumns + ` FROM credit_holds
 		WHERE user_id = ? AND placed_by_admin = ? AND reference_id = ?`
-	sqlHoldByID    = `SELECT ` + holdColumns + ` FROM credit_holds WHERE id = ?`
+	sqlHoldByID       = `SELECT ` + holdColumns + ` FROM credit_holds WHERE id = ?`
+	sqlCaptureBalance = `UPDATE user_credits SET balance = balance - ?, held = held - ?, updated_at = ?
+		WHERE user_id = ? RETURNING balance`
+	sqlReleaseHeld = `UPDATE user_credits SET held = held - ? WHERE user_id = ? RETURNING held`
 	sqlResolveHold = `UPDATE credit_holds SET status = ?, captured_amount = ?, transaction_id = ?, resolved_at = ?
 		WHERE id = ? AND status = 'pending' RETURNING id`
 	sqlTransactionByID = `SELECT ` + transactionColumns + ` FROM credit_transactions WHERE id = ?`
@@ -117,10 +120,11 @@ func (db *DB) resolve(ctx context.Context, tx *sqlx.Tx, h *authsvc.Hold, status 
 	return &out, nil
 }
 
-// release gives a pending hold's amount back to the available balance (a
-// batch of one) and resolves the hold as status (voided or expired).
+// release gives a pending hold's amount back to the available balance and
+// resolves the hold as status (voided or expired).
 func (db *DB) release(ctx context.Context, tx *sqlx.Tx, h *authsvc.Hold, status authsvc.HoldStatus, now time.Time) (*authsvc.Hold, error) {
-	if _, _, err := db.applyBatchInTx(ctx, tx, h.UserID, []ledgerOp{{release: h}}, now); err != nil {
+	var held int64
+	if err := db.txQueryRow(ctx, tx, sqlReleaseHeld, int64(h.Amount), h.UserID).Scan(&held); err != nil {
 		return nil, fmt.Errorf("release hold %d: %w", h.ID, err)
 	}
 	return db.resolve(ctx, tx, h, status, nil, nil, now)
@@ -135,8 +139,10 @@ func (db *DB) CaptureHold(ctx context.Context, r *authsvc.HoldResolution) (*auth
 	if r.ReferenceID != nil && *r.ReferenceID == "" {
 		r.ReferenceID = nil
 	}
-	if _, err := db.prepared(ctx, sqlResolveHold); err != nil {
-		return nil, false, err
+	for _, q := range []string{sqlCaptureBalance, sqlInsertTransaction, sqlResolveHold} {
+		if _, err := db.prepared(ctx, q); err != nil {
+			return nil, false, err
+		}
 	}
 	var (
 		out      *authsvc.HoldCapture
@@ -206,23 +212,33 @@ func (db *DB) captureReplay(ctx context.Context, tx *sqlx.Tx, h *authsvc.Hold, r
 	return &authsvc.HoldCapture{Hold: h, Transaction: &t}, nil
 }
 
-// captureInTx debits amount and releases the whole hold (a batch of one:
-// the credit_used row written like any other), and resolves the hold as
-// captured.
+// captureInTx debits amount, releases the whole hold, writes the
+// credit_used transaction and resolves the hold as captured.
 func (db *DB) captureInTx(ctx context.Context, tx *sqlx.Tx, h *authsvc.Hold, r *authsvc.HoldResolution, amount authsvc.Cents, now time.Time) (*authsvc.HoldCapture, error) {
+	if r.ReferenceID != nil {
+		_, err := findReference(ctx, tx, &authsvc.LedgerEntry{UserID: h.UserID, Type: authsvc.CreditUsed, ReferenceID: r.ReferenceID})
+		if err == nil {
+			return nil, authsvc.ErrIdempotencyConflict // used by a plain use or another capture
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("find reference: %w", err)
+		}
+	}
+	var balance int64
+	if err := db.txQueryRow(ctx, tx, sqlCaptureBalance, int64(amount), int64(h.Amount), now, h.UserID).Scan(&balance); err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
+	}
 	desc := r.Description
 	if desc == nil {
 		desc = h.Description
 	}
-	c := &holdCapture{hold: h, amount: amount, reference: r.ReferenceID, description: desc}
-	out, _, err := db.applyBatchInTx(ctx, tx, h.UserID, []ledgerOp{{capture: c}}, now)
+	t := &authsvc.Transaction{UserID: h.UserID, Amount: amount, Type: authsvc.CreditUsed, ReferenceID: r.ReferenceID,
+		Description: desc, CreatedAt: now, NewBalance: authsvc.Cents(balance)}
+	err := db.txQueryRow(ctx, tx, sqlInsertTransaction, h.UserID, int64(amount), string(authsvc.CreditUsed),
+		r.ReferenceID, desc, balance, now, h.UserID).Scan(&t.ID, &t.Seq) // seq: under the balance row's lock
 	if err != nil {
-		return nil, fmt.Errorf("capture: %w", err)
+		return nil, fmt.Errorf("insert transaction: %w", err)
 	}
-	if out[0].Err != nil {
-		return nil, out[0].Err
-	}
-	t := out[0].Transaction
 	captured := amount
 	resolved, err := db.resolve(ctx, tx, h, authsvc.HoldCaptured, &captured, &t.ID, now)
 	if err != nil {
@@ -316,9 +332,9 @@ func (db *DB) ExpireHolds(ctx context.Context, limit int) ([]int64, error) {
 		if len(due) == 0 {
 			return nil
 		}
-		perUser := map[int64][]ledgerOp{}
+		perUser := map[int64]int64{}
 		for _, d := range due {
-			perUser[d.UserID] = append(perUser[d.UserID], ledgerOp{release: &authsvc.Hold{ID: d.ID, UserID: d.UserID, Amount: d.Amount}})
+			perUser[d.UserID] += int64(d.Amount)
 			ids = append(ids, d.ID)
 		}
 		users := make([]int64, 0, len(perUser))
@@ -327,7 +343,8 @@ func (db *DB) ExpireHolds(ctx context.Context, limit int) ([]int64, error) {
 		}
 		slices.Sort(users) // one lock order for every sweeper
 		for _, u := range users {
-			if _, _, err := db.applyBatchInTx(ctx, tx, u, perUser[u], now); err != nil {
+			var held int64
+			if err := tx.QueryRowxContext(ctx, tx.Rebind(sqlReleaseHeld), perUser[u], u).Scan(&held); err != nil {
 				return fmt.Errorf("release expired holds of user %d: %w", u, err)
 			}
 		}
