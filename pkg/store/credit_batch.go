@@ -32,10 +32,10 @@ const (
 var _ authsvc.CreditBatchStore = (*DB)(nil)
 
 // ApplyCreditBatch applies debits and new holds of one account in one
-// transaction; see authsvc.CreditBatchStore. A hold alone (CreateHold) is a
-// batch of one. Like ApplyCredit it holds the balance row's lock from its
-// first statement to the commit, so batches of several replicas, and single
-// debits, holds and captures, still serialize on the row.
+// transaction; see authsvc.CreditBatchStore. Like ApplyCredit and CreateHold
+// it holds the balance row's lock from its first statement to the commit, so
+// batches of several replicas, and single debits, holds and captures, still
+// serialize on the row.
 func (db *DB) ApplyCreditBatch(ctx context.Context, userID int64, ops []authsvc.BatchOp) ([]authsvc.CreditOutcome, error) {
 	for _, op := range ops {
 		switch e, h := op.Debit, op.Hold; {
@@ -115,7 +115,7 @@ func (db *DB) applyBatchInTx(ctx context.Context, tx *sqlx.Tx, userID int64, ops
 	if st.usedRefs, st.holdRefs, err = batchReferences(ctx, tx, userID, ops); err != nil {
 		return nil, nil, err
 	}
-	if !st.seqInSQL && !holdsOnly(ops) { // holds write no ledger row
+	if !st.seqInSQL {
 		if err := tx.GetContext(ctx, &st.seq, tx.Rebind(sqlMaxSeq), userID); err != nil {
 			return nil, nil, fmt.Errorf("max seq: %w", err)
 		}
@@ -143,16 +143,6 @@ func (db *DB) applyBatchInTx(ctx context.Context, tx *sqlx.Tx, userID int64, ops
 func debitsOnly(ops []authsvc.BatchOp) bool {
 	for _, op := range ops {
 		if op.Hold != nil {
-			return false
-		}
-	}
-	return true
-}
-
-// holdsOnly reports that ops has no debit.
-func holdsOnly(ops []authsvc.BatchOp) bool {
-	for _, op := range ops {
-		if op.Debit != nil {
 			return false
 		}
 	}

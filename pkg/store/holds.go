@@ -22,6 +22,8 @@ const holdColumns = `id, user_id, amount, status, captured_amount, transaction_i
 // too. Lock order, to stay deadlock-free: hold rows first, then balance rows
 // (ascending user id when there are several).
 const (
+	sqlReserveHold = `UPDATE user_credits SET held = held + ?
+		WHERE user_id = ? AND balance - held >= ? RETURNING held`
 	sqlInsertHold = `INSERT INTO credit_holds (user_id, amount, status, reference_id, description, created_at, expires_at,
 			placed_by_admin) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?) RETURNING id`
 	sqlFindHoldReference = `SELECT ` + holdColumns + ` FROM credit_holds
@@ -47,17 +49,77 @@ func (db *DB) forUpdate(q, clause string) string {
 }
 
 // CreateHold reserves h.Amount of the user's available balance and records
-// the hold, in one transaction; see authsvc.HoldStore. It is a batch of one
-// (ApplyCreditBatch): a hold alone and a group-committed one are decided
-// against the available balance and written by the same code.
+// the hold, in one transaction; see authsvc.HoldStore.
 func (db *DB) CreateHold(ctx context.Context, h *authsvc.NewHold) (*authsvc.Hold, bool, error) {
-	// As in a group commit, the op's audit events go with the op (written
-	// with the hold, dropped for a repeat or a refusal), not with the batch.
-	out, err := db.ApplyCreditBatch(authsvc.WithAudit(ctx), h.UserID, []authsvc.BatchOp{{Hold: h, Ctx: ctx}})
+	if h.Amount <= 0 || h.Amount > authsvc.MaxAmount || h.ExpiresIn <= 0 {
+		return nil, false, fmt.Errorf("create hold: bad hold (%s for %s)", h.Amount, h.ExpiresIn)
+	}
+	if h.ReferenceID != nil && *h.ReferenceID == "" {
+		h.ReferenceID = nil
+	}
+	for _, q := range []string{sqlReserveHold, sqlInsertHold} {
+		if _, err := db.prepared(ctx, q); err != nil {
+			return nil, false, err
+		}
+	}
+	var (
+		out      *authsvc.Hold
+		replayed bool
+	)
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		out, replayed, err = db.createHoldInTx(ctx, tx, h)
+		return err
+	})
+	if err != nil && h.ReferenceID != nil && isUniqueViolation(err) {
+		// A concurrent request with the same reference committed first.
+		orig, ferr := findHoldReference(ctx, db.pool, h)
+		if ferr != nil {
+			return nil, false, mapError(fmt.Errorf("read original hold: %w", ferr))
+		}
+		return orig, true, holdReplayError(orig, h)
+	}
 	if err != nil {
 		return nil, false, err
 	}
-	return out[0].Hold, out[0].Replayed, out[0].Err
+	return out, replayed, nil
+}
+
+func (db *DB) createHoldInTx(ctx context.Context, tx *sqlx.Tx, h *authsvc.NewHold) (*authsvc.Hold, bool, error) {
+	if h.ReferenceID != nil {
+		orig, err := findHoldReference(ctx, tx, h)
+		if err == nil {
+			return orig, true, holdReplayError(orig, h)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, false, fmt.Errorf("find hold reference: %w", err)
+		}
+	}
+	var held int64
+	err := db.txQueryRow(ctx, tx, sqlReserveHold, int64(h.Amount), h.UserID, int64(h.Amount)).Scan(&held)
+	if errors.Is(err, sql.ErrNoRows) || IsCheckViolation(err) {
+		if h.ReferenceID != nil {
+			// A concurrent repeat may have reserved the money and committed
+			// while we waited on the row lock (PostgreSQL).
+			if orig, ferr := findHoldReference(ctx, tx, h); ferr == nil {
+				return orig, true, holdReplayError(orig, h)
+			}
+		}
+		return nil, false, authsvc.ErrInsufficientCredits
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("reserve: %w", err)
+	}
+	now := db.Now()
+	out := &authsvc.Hold{UserID: h.UserID, Amount: h.Amount, Status: authsvc.HoldPending, PlacedByAdmin: h.PlacedByAdmin,
+		ReferenceID: h.ReferenceID, Description: h.Description, CreatedAt: now,
+		ExpiresAt: now.Add(h.ExpiresIn).Truncate(time.Microsecond)}
+	err = db.txQueryRow(ctx, tx, sqlInsertHold, h.UserID, int64(h.Amount), h.ReferenceID, h.Description,
+		now, out.ExpiresAt, h.PlacedByAdmin).Scan(&out.ID)
+	if err != nil {
+		return nil, false, fmt.Errorf("insert hold: %w", err)
+	}
+	return out, false, nil
 }
 
 // holdReplayError is nil when orig is a true repeat of h (same amount).
