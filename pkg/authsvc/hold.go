@@ -54,7 +54,7 @@ type Hold struct {
 	ResolvedAt     *time.Time `db:"resolved_at" json:"resolved_at"`
 	// PlacedByAdmin marks a hold an admin placed on another user's account:
 	// only admins may capture or void it.
-	PlacedByAdmin bool `db:"placed_by_admin" json:"-"`
+	PlacedByAdmin bool `db:"placed_by_admin" json:"placed_by_admin"`
 }
 
 // HoldCapture is the result of a capture: the hold, now captured, and the

@@ -189,6 +189,75 @@ func TestHoldsEndToEnd(t *testing.T) {
 	})
 }
 
+// TestHoldReferenceNamespaces: a user who predicts the reference a metering
+// service (an admin) will use for a hold on their account, and places a hold
+// under it first, gets a hold of their own; the service's request still
+// creates the service's hold, which the user cannot resolve. The two
+// placers' requests race, repeats included.
+func TestHoldReferenceNamespaces(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, e *env) {
+		root, alice := e.admin("root"), e.register("alice")
+		e.fund(root, alice, 100)
+		own := e.do("POST", "/credits/holds", map[string]any{"amount": 0.01, "reference_id": "job-7"}, alice.Token).
+			want(t, http.StatusCreated, "")
+		if own["placed_by_admin"] != false {
+			t.Fatalf("alice's own hold: %v", own)
+		}
+		svc := e.do("POST", "/credits/holds", map[string]any{"amount": 5, "reference_id": "job-7", "username": "alice"}, root.Token).
+			want(t, http.StatusCreated, "")
+		if svc["id"] == own["id"] || svc["placed_by_admin"] != true || svc["amount"] != 5.0 {
+			t.Fatalf("the service's hold %v, alice's %v", svc, own)
+		}
+		e.do("POST", holdPath(svc, "void"), nil, alice.Token).want(t, http.StatusNotFound, "hold_not_found")
+		e.do("POST", holdPath(own, "capture"), map[string]any{"amount": 0.01}, alice.Token).want(t, http.StatusOK, "")
+		c := e.do("POST", holdPath(svc, "capture"), map[string]any{"amount": 4}, root.Token).want(t, http.StatusOK, "")
+		if c["hold"].(map[string]any)["placed_by_admin"] != true {
+			t.Fatalf("capture: %v", c)
+		}
+
+		// Both placers race on a fresh reference, each repeating it.
+		var (
+			wg  sync.WaitGroup
+			mu  sync.Mutex
+			ids = map[bool]map[any]bool{true: {}, false: {}}
+		)
+		for i := range 16 {
+			wg.Go(func() {
+				body := map[string]any{"amount": 2, "reference_id": "job-8"}
+				tok := alice.Token
+				if i%2 == 0 {
+					body["username"], tok = "alice", root.Token
+				}
+				r := e.do("POST", "/credits/holds", body, tok)
+				if r.Status != http.StatusCreated && r.Status != http.StatusOK {
+					t.Errorf("hold: %d %s", r.Status, r.Body)
+					return
+				}
+				h := r.json(t)
+				if h["placed_by_admin"] != (i%2 == 0) {
+					t.Errorf("request %d got %v", i, h)
+				}
+				mu.Lock()
+				ids[i%2 == 0][h["id"]] = true
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if len(ids[true]) != 1 || len(ids[false]) != 1 {
+			t.Fatalf("the service got holds %v, alice %v; want one each", ids[true], ids[false])
+		}
+		for id := range ids[true] {
+			if ids[false][id] {
+				t.Fatalf("the service and alice share hold %v", id)
+			}
+		}
+		if b := e.balance(alice); b["held"] != 4.0 {
+			t.Fatalf("held %v, want 4 (one hold of 2 per placer)", b["held"])
+		}
+	})
+}
+
 // TestHoldsAndUsesRace: holds, captures and plain uses race on one
 // account; no response ever shows a negative available balance, and the
 // ledger adds up at the end.

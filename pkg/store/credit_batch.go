@@ -84,7 +84,7 @@ type batchState struct {
 	hasRow         bool
 	balance, held  int64
 	usedRefs       map[string]*authsvc.Transaction // credit_used references: before the batch or in it
-	holdRefs       map[string]*authsvc.Hold        // hold references: before the batch or in it
+	holdRefs       map[holdRef]*authsvc.Hold       // hold references: before the batch or in it
 	seq            int64                           // the last seq given; with seqInSQL the last place in the batch
 	seqInSQL       bool                            // writeDebits numbers the rows (credit_batch_pg.go)
 	now            time.Time
@@ -190,7 +190,7 @@ func (st *batchState) debit(userID int64, e *authsvc.LedgerEntry) authsvc.Credit
 // hold decides one new hold against the running available balance.
 func (st *batchState) hold(userID int64, h *authsvc.NewHold) authsvc.CreditOutcome {
 	if h.ReferenceID != nil {
-		if orig, ok := st.holdRefs[*h.ReferenceID]; ok {
+		if orig, ok := st.holdRefs[holdRef{h.PlacedByAdmin, *h.ReferenceID}]; ok {
 			return authsvc.CreditOutcome{Hold: orig, Replayed: true, Err: holdReplayError(orig, h)}
 		}
 	}
@@ -203,7 +203,7 @@ func (st *batchState) hold(userID int64, h *authsvc.NewHold) authsvc.CreditOutco
 		ExpiresAt: st.now.Add(h.ExpiresIn).Truncate(time.Microsecond)}
 	st.holds = append(st.holds, out)
 	if h.ReferenceID != nil {
-		st.holdRefs[*h.ReferenceID] = out
+		st.holdRefs[holdRef{h.PlacedByAdmin, *h.ReferenceID}] = out
 	}
 	return authsvc.CreditOutcome{Hold: out}
 }
@@ -267,10 +267,17 @@ func insertBatchAudit(ctx context.Context, tx *sqlx.Tx, audits []batchAudit, now
 	return nil
 }
 
+// holdRef is a hold's idempotency key within its account: the holds an
+// admin placed and the account owner's own are separate namespaces.
+type holdRef struct {
+	placedByAdmin bool
+	reference     string
+}
+
 // batchReferences returns, by reference, the user's credit_used
 // transactions and holds that carry any of the ops' references (one query
 // each, only when the batch has such references).
-func batchReferences(ctx context.Context, tx *sqlx.Tx, userID int64, ops []authsvc.BatchOp) (map[string]*authsvc.Transaction, map[string]*authsvc.Hold, error) {
+func batchReferences(ctx context.Context, tx *sqlx.Tx, userID int64, ops []authsvc.BatchOp) (map[string]*authsvc.Transaction, map[holdRef]*authsvc.Hold, error) {
 	var debitRefs, holdRefs []string
 	for _, op := range ops {
 		switch {
@@ -295,7 +302,7 @@ func batchReferences(ctx context.Context, tx *sqlx.Tx, userID int64, ops []auths
 			used[*t.ReferenceID] = t
 		}
 	}
-	holds := map[string]*authsvc.Hold{}
+	holds := map[holdRef]*authsvc.Hold{}
 	if len(holdRefs) > 0 {
 		q, args, err := sqlx.In(sqlFindHoldRefs, userID, holdRefs)
 		if err != nil {
@@ -306,7 +313,7 @@ func batchReferences(ctx context.Context, tx *sqlx.Tx, userID int64, ops []auths
 			return nil, nil, fmt.Errorf("find hold references: %w", err)
 		}
 		for _, h := range found {
-			holds[*h.ReferenceID] = utcHold(h)
+			holds[holdRef{h.PlacedByAdmin, *h.ReferenceID}] = utcHold(h)
 		}
 	}
 	return used, holds, nil

@@ -26,9 +26,10 @@ const (
 		WHERE user_id = ? AND balance - held >= ? RETURNING held`
 	sqlInsertHold = `INSERT INTO credit_holds (user_id, amount, status, reference_id, description, created_at, expires_at,
 			placed_by_admin) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?) RETURNING id`
-	sqlFindHoldReference = `SELECT ` + holdColumns + ` FROM credit_holds WHERE user_id = ? AND reference_id = ?`
-	sqlHoldByID          = `SELECT ` + holdColumns + ` FROM credit_holds WHERE id = ?`
-	sqlCaptureBalance    = `UPDATE user_credits SET balance = balance - ?, held = held - ?, updated_at = ?
+	sqlFindHoldReference = `SELECT ` + holdColumns + ` FROM credit_holds
+		WHERE user_id = ? AND placed_by_admin = ? AND reference_id = ?`
+	sqlHoldByID       = `SELECT ` + holdColumns + ` FROM credit_holds WHERE id = ?`
+	sqlCaptureBalance = `UPDATE user_credits SET balance = balance - ?, held = held - ?, updated_at = ?
 		WHERE user_id = ? RETURNING balance`
 	sqlReleaseHeld = `UPDATE user_credits SET held = held - ? WHERE user_id = ? RETURNING held`
 	sqlResolveHold = `UPDATE credit_holds SET status = ?, captured_amount = ?, transaction_id = ?, resolved_at = ?
@@ -72,7 +73,7 @@ func (db *DB) CreateHold(ctx context.Context, h *authsvc.NewHold) (*authsvc.Hold
 	})
 	if err != nil && h.ReferenceID != nil && isUniqueViolation(err) {
 		// A concurrent request with the same reference committed first.
-		orig, ferr := findHoldReference(ctx, db.pool, h.UserID, *h.ReferenceID)
+		orig, ferr := findHoldReference(ctx, db.pool, h)
 		if ferr != nil {
 			return nil, false, mapError(fmt.Errorf("read original hold: %w", ferr))
 		}
@@ -86,7 +87,7 @@ func (db *DB) CreateHold(ctx context.Context, h *authsvc.NewHold) (*authsvc.Hold
 
 func (db *DB) createHoldInTx(ctx context.Context, tx *sqlx.Tx, h *authsvc.NewHold) (*authsvc.Hold, bool, error) {
 	if h.ReferenceID != nil {
-		orig, err := findHoldReference(ctx, tx, h.UserID, *h.ReferenceID)
+		orig, err := findHoldReference(ctx, tx, h)
 		if err == nil {
 			return orig, true, holdReplayError(orig, h)
 		}
@@ -100,7 +101,7 @@ func (db *DB) createHoldInTx(ctx context.Context, tx *sqlx.Tx, h *authsvc.NewHol
 		if h.ReferenceID != nil {
 			// A concurrent repeat may have reserved the money and committed
 			// while we waited on the row lock (PostgreSQL).
-			if orig, ferr := findHoldReference(ctx, tx, h.UserID, *h.ReferenceID); ferr == nil {
+			if orig, ferr := findHoldReference(ctx, tx, h); ferr == nil {
 				return orig, true, holdReplayError(orig, h)
 			}
 		}
@@ -129,12 +130,16 @@ func holdReplayError(orig *authsvc.Hold, h *authsvc.NewHold) error {
 	return nil
 }
 
-func findHoldReference(ctx context.Context, q sqlx.QueryerContext, userID int64, ref string) (*authsvc.Hold, error) {
-	var h authsvc.Hold
-	if err := sqlx.GetContext(ctx, q, &h, sqlx.Rebind(bindTypeOf(q), sqlFindHoldReference), userID, ref); err != nil {
+// findHoldReference returns the hold on h's account with h's reference that
+// h's placer placed: the holds an admin places on a user's account and the
+// user's own are separate namespaces of references.
+func findHoldReference(ctx context.Context, q sqlx.QueryerContext, h *authsvc.NewHold) (*authsvc.Hold, error) {
+	var out authsvc.Hold
+	err := sqlx.GetContext(ctx, q, &out, sqlx.Rebind(bindTypeOf(q), sqlFindHoldReference), h.UserID, h.PlacedByAdmin, *h.ReferenceID)
+	if err != nil {
 		return nil, err
 	}
-	return utcHold(&h), nil
+	return utcHold(&out), nil
 }
 
 // utcHold normalizes the hold's times to UTC.
