@@ -249,6 +249,53 @@ func TestMFATokenLimits(t *testing.T) {
 	})
 }
 
+// With the right password, wrong step-up codes still count toward the
+// account's failure limit on every path that asks for one: the right
+// password does not give the code a fresh count. Past the limit even the
+// right password and code are 429 until the window ends.
+func TestMFAStepUpCodeGuessesAreLimited(t *testing.T) {
+	const limit = 6
+	forEachMFABackend(t, envConfig{authOpts: auth.Options{FailedLoginLimit: limit}}, func(t *testing.T, e *env) {
+		u := e.register("grace")
+		secret, _ := e.enrol(u)
+		newPW := "pw-grace-New-9!x"
+		e.secret(newPW)
+		paths := []struct {
+			method, path string
+			body         func(code string) map[string]string
+		}{
+			{"DELETE", "/auth/mfa/totp", func(c string) map[string]string { return map[string]string{"password": u.Password, "code": c} }},
+			{"PUT", "/auth/users/" + u.Name + "/password", func(c string) map[string]string {
+				return map[string]string{"current_password": u.Password, "new_password": newPW, "code": c}
+			}},
+			{"PUT", "/auth/users/" + u.Name + "/email", func(c string) map[string]string {
+				return map[string]string{"current_password": u.Password, "new_email": "g2@example.com", "code": c}
+			}},
+			{"DELETE", "/auth/users/" + u.Name, func(c string) map[string]string { return map[string]string{"password": u.Password, "code": c} }},
+		}
+		limited := 0
+		for i := range 3 * limit {
+			p := paths[i%len(paths)]
+			r := e.do(p.method, p.path, p.body(e.code(secret, 10*time.Minute)), u.Token)
+			if r.Status == http.StatusTooManyRequests {
+				limited++
+				continue
+			}
+			r.want(t, http.StatusUnauthorized, "invalid_mfa_code")
+		}
+		// Each guess costs two attempts (password, code): the limit is reached
+		// after limit/2 guesses and every later one is refused.
+		if want := 3*limit - limit/2; limited != want {
+			t.Fatalf("%d of %d wrong codes were 429, want %d", limited, 3*limit, want)
+		}
+		e.do("DELETE", "/auth/mfa/totp", map[string]string{"password": u.Password, "code": e.code(secret, 0)}, u.Token).
+			want(t, http.StatusTooManyRequests, "rate_limited")
+		if on, err := e.DB.MFAEnabled(context.Background(), u.ID); err != nil || !on {
+			t.Fatalf("mfa enabled = %v, %v after the limited guesses", on, err)
+		}
+	})
+}
+
 func TestMFASecretSealed(t *testing.T) {
 	forEachMFABackend(t, envConfig{}, func(t *testing.T, e *env) {
 		u := e.register("dave")
