@@ -166,7 +166,8 @@ func (s *Service) newChallenge(u *authsvc.User) (*authsvc.AccessToken, *authsvc.
 // Challenge completes a login with its mfa_token and a current TOTP code or
 // an unused recovery code, and issues the access token (amr ["pwd","otp"],
 // aal "aal2"). A wrong code counts toward the account's failed-login limit
-// and the token's own: after MFAMaxFailures the token is dead. A code is
+// and the token's own: each attempt is counted before the code is checked,
+// so even concurrent ones are at most MFAMaxFailures; then the token is dead. A code is
 // accepted once. EUNAUTHORIZED (invalid_mfa_token, invalid_mfa_code,
 // mfa_code_used), ERATELIMIT.
 func (s *Service) Challenge(ctx context.Context, mfaToken, code, recovery string) (*authsvc.AccessToken, error) {
@@ -177,7 +178,7 @@ func (s *Service) Challenge(ctx context.Context, mfaToken, code, recovery string
 		return nil, err
 	}
 	hash := authsvc.HashToken(mfaToken)
-	c, err := s.db.MFAChallenge(ctx, hash)
+	c, err := s.db.AttemptMFAChallenge(ctx, hash, authsvc.MFAMaxFailures)
 	if err != nil {
 		return nil, err
 	}
@@ -190,11 +191,6 @@ func (s *Service) Challenge(ctx context.Context, mfaToken, code, recovery string
 	}
 	method, err := s.secondFactor(ctx, u, code, recovery)
 	if err != nil {
-		if isCode(err, authsvc.EUNAUTHORIZED) {
-			if _, ferr := s.db.FailMFAChallenge(ctx, hash, authsvc.MFAMaxFailures); ferr != nil && !isCode(ferr, authsvc.EUNAUTHORIZED) {
-				return nil, ferr
-			}
-		}
 		return nil, err
 	}
 	if err := s.db.DeleteMFAChallenge(ctx, hash); err != nil {

@@ -104,9 +104,10 @@ type MFAStore interface {
 	// MFAChallenge returns the unexpired challenge with that hash;
 	// ErrInvalidMFAToken.
 	MFAChallenge(ctx context.Context, tokenHash string) (*MFAChallenge, error)
-	// FailMFAChallenge counts a wrong code; at maxFailures the challenge is
-	// deleted. It returns the failures counted.
-	FailMFAChallenge(ctx context.Context, tokenHash string, maxFailures int) (int, error)
+	// AttemptMFAChallenge counts an attempt at the unexpired challenge with
+	// that hash, before its code is checked, and returns it;
+	// ErrInvalidMFAToken when it is gone, expired or has had maxAttempts.
+	AttemptMFAChallenge(ctx context.Context, tokenHash string, maxAttempts int) (*MFAChallenge, error)
 	// DeleteMFAChallenge deletes the challenge (used); ErrInvalidMFAToken when
 	// it was gone already (of two concurrent uses exactly one wins).
 	DeleteMFAChallenge(ctx context.Context, tokenHash string) error

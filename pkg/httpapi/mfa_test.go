@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base32"
 	"encoding/base64"
+	"encoding/json"
 	"image/png"
 	"net/http"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/authsvc/authsvc/pkg/auth"
+	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/config"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 	"github.com/authsvc/authsvc/pkg/token"
@@ -441,5 +443,40 @@ func TestMFAConcurrentUseOfOneCodeWinsOnce(t *testing.T) {
 		if ok != 1 {
 			t.Fatalf("%d of %d concurrent uses of one code succeeded, want 1", ok, n)
 		}
+	})
+}
+
+// An mfa_token's limit of wrong codes holds under a race: of many concurrent
+// wrong codes at most MFAMaxFailures are checked (invalid_mfa_code); the
+// rest find the token dead (invalid_mfa_token), and so does the right code.
+func TestMFATokenAttemptsRaced(t *testing.T) {
+	forEachMFABackend(t, envConfig{authOpts: auth.Options{FailedLoginLimit: 1000}}, func(t *testing.T, e *env) {
+		u := e.register("jack")
+		secret, _ := e.enrol(u)
+		mt := e.mfaToken(u)
+		const n = 25
+		wrong := e.code(secret, 10*time.Minute)
+		codes := make(chan string, n)
+		var wg sync.WaitGroup
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := e.do("POST", "/auth/mfa/challenge", map[string]string{"mfa_token": mt, "code": wrong}, "")
+				var m struct{ Code string }
+				_ = json.Unmarshal(r.Body, &m)
+				codes <- strconv.Itoa(r.Status) + " " + m.Code
+			}()
+		}
+		wg.Wait()
+		close(codes)
+		counts := map[string]int{}
+		for c := range codes {
+			counts[c]++
+		}
+		if counts["401 invalid_mfa_code"] != authsvc.MFAMaxFailures || counts["401 invalid_mfa_token"] != n-authsvc.MFAMaxFailures {
+			t.Fatalf("outcomes of %d concurrent wrong codes: %v, want %d checked", n, counts, authsvc.MFAMaxFailures)
+		}
+		e.challenge(mt, "code", e.code(secret, 0)).want(t, http.StatusUnauthorized, "invalid_mfa_token")
 	})
 }
