@@ -480,3 +480,21 @@ func TestMFATokenAttemptsRaced(t *testing.T) {
 		e.challenge(mt, "code", e.code(secret, 0)).want(t, http.StatusUnauthorized, "invalid_mfa_token")
 	})
 }
+
+// An mfa_token obtained with the old password does not complete a login
+// after a password reset (nor after a password change).
+func TestMFATokenDiesWithThePassword(t *testing.T) {
+	forEachMFABackend(t, envConfig{}, func(t *testing.T, e *env) {
+		u := e.register("kate")
+		secret, _ := e.enrol(u)
+		mt := e.mfaToken(u)
+		reset := e.requestReset(u)
+		newPW := "Kate-new-Str0ng-pw"
+		e.secret(newPW)
+		e.do("POST", "/auth/reset-password", map[string]string{"token": reset, "new_password": newPW}, "").want(t, http.StatusOK, "")
+		e.challenge(mt, "code", e.code(secret, 0)).want(t, http.StatusUnauthorized, "invalid_mfa_token")
+		u.Password = newPW
+		fresh := e.mfaToken(u)
+		e.challenge(fresh, "code", e.code(secret, 0)).want(t, http.StatusOK, "")
+	})
+}
