@@ -123,7 +123,7 @@ func (s *Service) DisableTOTP(ctx context.Context, p *authsvc.Principal, passwor
 	if err := s.db.ClearLoginFailures(ctx, strings.ToLower(p.User.Username)); err != nil {
 		return err
 	}
-	return s.removeTOTP(ctx, p.User, event(authsvc.AuditMFADisabled, p.User.ID, p.User.ID, nil))
+	return s.removeTOTP(ctx, p.User, p.SessionID(), event(authsvc.AuditMFADisabled, p.User.ID, p.User.ID, nil))
 }
 
 // ResetMFA turns the named user's second factor off, for `authsvc user mfa
@@ -134,7 +134,7 @@ func (s *Service) ResetMFA(ctx context.Context, username string) (*authsvc.User,
 	if err != nil {
 		return nil, err
 	}
-	return u, s.removeTOTP(ctx, u, event(authsvc.AuditMFAReset, 0, u.ID, cli(nil)))
+	return u, s.removeTOTP(ctx, u, "", event(authsvc.AuditMFAReset, 0, u.ID, cli(nil)))
 }
 
 // MFAEnabled reports whether the named user has a second factor on.
@@ -142,10 +142,13 @@ func (s *Service) MFAEnabled(ctx context.Context, userID int64) (bool, error) {
 	return s.db.MFAEnabled(ctx, userID)
 }
 
-func (s *Service) removeTOTP(ctx context.Context, u *authsvc.User, ev *authsvc.AuditEvent) error {
+// removeTOTP turns u's second factor off and ends every session of u but
+// keepSession ("" ends them all): sessions signed in with the factor must
+// not outlive it.
+func (s *Service) removeTOTP(ctx context.Context, u *authsvc.User, keepSession string, ev *authsvc.AuditEvent) error {
 	mail := &authsvc.OutboundEmail{Kind: authsvc.EmailMFADisabled, Recipient: u.Email,
 		Data: map[string]string{authsvc.EmailKeyUsername: u.Username}}
-	if err := s.db.DeleteTOTP(audited(ctx, ev), u.ID, mail); err != nil {
+	if err := s.db.DeleteTOTP(audited(ctx, ev), u.ID, keepSession, mail); err != nil {
 		return err
 	}
 	s.log.Info().Int64("user_id", u.ID).Str("event", ev.Event).Msg("mfa disabled")

@@ -97,8 +97,9 @@ type MFAStore interface {
 	// ErrMFAInvalidCode when there is none. It returns the codes left.
 	UseRecoveryCode(ctx context.Context, userID int64, hash string) (int, error)
 	// DeleteTOTP removes the factor, its recovery codes and pending
-	// challenges, and queues mail; ErrMFANotEnrolled.
-	DeleteTOTP(ctx context.Context, userID int64, mail ...*OutboundEmail) error
+	// challenges, ends every session of the user but keepSession ("": all),
+	// and queues mail; ErrMFANotEnrolled.
+	DeleteTOTP(ctx context.Context, userID int64, keepSession string, mail ...*OutboundEmail) error
 	// MFAEnabled reports whether the user has a confirmed factor.
 	MFAEnabled(ctx context.Context, userID int64) (bool, error)
 	// MFAChallenge returns the unexpired challenge with that hash;

@@ -498,3 +498,30 @@ func TestMFATokenDiesWithThePassword(t *testing.T) {
 		e.challenge(fresh, "code", e.code(secret, 0)).want(t, http.StatusOK, "")
 	})
 }
+
+// Turning the second factor off ends the sessions signed in with it: the
+// owner's DELETE /auth/mfa/totp ends every other session (the caller's
+// stays), and `user mfa reset` (ResetMFA) ends them all.
+func TestMFAOffEndsSessions(t *testing.T) {
+	forEachMFABackend(t, envConfig{}, func(t *testing.T, e *env) {
+		u := e.register("liam")
+		secret, _ := e.enrol(u)
+		other := e.challenge(e.mfaToken(u), "code", e.code(secret, 0)).want(t, http.StatusOK, "")["access_token"].(string)
+		e.nextStep()
+		e.do("DELETE", "/auth/mfa/totp", map[string]string{"password": u.Password, "code": e.code(secret, 0)}, u.Token).want(t, http.StatusOK, "")
+		e.do("GET", "/auth/me", nil, other).want(t, http.StatusUnauthorized, "")
+		e.do("POST", "/auth/refresh", map[string]string{"token": other}, "").want(t, http.StatusUnauthorized, "")
+		e.do("GET", "/auth/me", nil, u.Token).want(t, http.StatusOK, "")
+
+		e.nextStep()
+		secret, _ = e.enrol(u)
+		aal2 := e.challenge(e.mfaToken(u), "code", e.code(secret, 0)).want(t, http.StatusOK, "")["access_token"].(string)
+		if _, err := e.Auth.ResetMFA(context.Background(), u.Name); err != nil {
+			t.Fatal(err)
+		}
+		for _, tok := range []string{aal2, u.Token} {
+			e.do("GET", "/auth/me", nil, tok).want(t, http.StatusUnauthorized, "")
+			e.do("POST", "/auth/refresh", map[string]string{"token": tok}, "").want(t, http.StatusUnauthorized, "")
+		}
+	})
+}

@@ -140,7 +140,7 @@ func (db *DB) UseRecoveryCode(ctx context.Context, userID int64, hash string) (i
 }
 
 // DeleteTOTP removes the factor, its recovery codes and pending challenges.
-func (db *DB) DeleteTOTP(ctx context.Context, userID int64, mail ...*authsvc.OutboundEmail) error {
+func (db *DB) DeleteTOTP(ctx context.Context, userID int64, keepSession string, mail ...*authsvc.OutboundEmail) error {
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM mfa_totp WHERE user_id = ? AND confirmed_at IS NOT NULL`), userID)
 		if err != nil {
@@ -154,6 +154,9 @@ func (db *DB) DeleteTOTP(ctx context.Context, userID int64, mail ...*authsvc.Out
 			if _, err := tx.ExecContext(ctx, tx.Rebind(q), userID); err != nil {
 				return fmt.Errorf("delete mfa rows: %w", err)
 			}
+		}
+		if _, err := endSessions(ctx, tx, userID, keepSession); err != nil {
+			return err
 		}
 		return db.enqueueEmails(ctx, tx, mail...)
 	})
