@@ -21,7 +21,8 @@ func newUserMFAResetCommand(a *app) *cobra.Command {
 		Use:   "reset USERNAME",
 		Short: "Turn a user's two-factor authentication off (lost device)",
 		Long: `Delete the user's TOTP secret and recovery codes, so that their next login
-asks for the password only; they may enrol again afterwards. The user is
+asks for the password only; they may enrol again afterwards. Every session
+of the user ends (their tokens stop working and cannot be refreshed). The user is
 emailed and the audit trail records mfa.reset (via cli). Check the person's
 identity out of band first: this removes the account's second factor.
 Exit code 3 when the user does not exist, 2 when MFA is not on.`,

@@ -24,18 +24,29 @@ func (s *Service) target(ctx context.Context, p *authsvc.Principal, username str
 // reauthenticate checks the caller's own password (an admin's own, when
 // acting on another user). Each check counts toward the caller's failed-login
 // limit exactly like a login, so a stolen token cannot guess the owner's
-// password without bound: past the limit it is 429, and a correct password
-// clears the count as a successful login does.
+// password without bound: past the limit it is 429.
 //
 // When the caller has a second factor on, a current TOTP code (or an unused
 // recovery code) is asked for too: 401 mfa_code_required without one,
 // invalid_mfa_code / mfa_code_used for a wrong or used one; it counts toward
-// the same limit.
+// the same limit. As at login, only the whole check clears the count: a
+// right password alone does not, for an enrolled account, so the code
+// cannot be guessed with a fresh count each time.
 func (s *Service) reauthenticate(ctx context.Context, p *authsvc.Principal, password, code string) error {
+	on, err := s.db.MFAEnabled(ctx, p.User.ID)
+	if err != nil {
+		return err
+	}
+	if on && code == "" { // asked for before the password, which is then not counted
+		return authsvc.ErrMFACodeRequired
+	}
 	if err := s.reauthenticatePassword(ctx, p, password); err != nil {
 		return err
 	}
-	return s.RequireCode(ctx, p.User, code)
+	if !on {
+		return s.db.ClearLoginFailures(ctx, strings.ToLower(p.User.Username))
+	}
+	return s.checkCode(ctx, p.User, code)
 }
 
 // RequireCode implements authsvc.StepUp: nothing when u has no second
@@ -45,6 +56,12 @@ func (s *Service) RequireCode(ctx context.Context, u *authsvc.User, code string)
 	if err != nil || !on {
 		return err
 	}
+	return s.checkCode(ctx, u, code)
+}
+
+// checkCode checks (and uses up) a TOTP or recovery code of u, whose second
+// factor is on; a right one clears u's failure count.
+func (s *Service) checkCode(ctx context.Context, u *authsvc.User, code string) error {
 	if code == "" {
 		return authsvc.ErrMFACodeRequired
 	}
@@ -58,10 +75,11 @@ func (s *Service) RequireCode(ctx context.Context, u *authsvc.User, code string)
 	return s.db.ClearLoginFailures(ctx, strings.ToLower(u.Username))
 }
 
-// reauthenticatePassword is the password half of reauthenticate.
+// reauthenticatePassword is the password half of reauthenticate: the
+// attempt is counted before the compare, and a right password leaves it
+// counted (the caller clears the count once every factor it asks is right).
 func (s *Service) reauthenticatePassword(ctx context.Context, p *authsvc.Principal, password string) error {
-	key := strings.ToLower(p.User.Username)
-	failures, err := s.reserveLoginAttempt(ctx, key)
+	failures, err := s.reserveLoginAttempt(ctx, strings.ToLower(p.User.Username))
 	if err != nil {
 		return err
 	}
@@ -73,7 +91,7 @@ func (s *Service) reauthenticatePassword(ctx context.Context, p *authsvc.Princip
 		}
 		return err
 	}
-	return s.db.ClearLoginFailures(ctx, key)
+	return nil
 }
 
 // Me returns the caller, or for an admin the user with userID (0 or the

@@ -123,7 +123,7 @@ func (s *Service) DisableTOTP(ctx context.Context, p *authsvc.Principal, passwor
 	if err := s.db.ClearLoginFailures(ctx, strings.ToLower(p.User.Username)); err != nil {
 		return err
 	}
-	return s.removeTOTP(ctx, p.User, event(authsvc.AuditMFADisabled, p.User.ID, p.User.ID, nil))
+	return s.removeTOTP(ctx, p.User, p.SessionID(), event(authsvc.AuditMFADisabled, p.User.ID, p.User.ID, nil))
 }
 
 // ResetMFA turns the named user's second factor off, for `authsvc user mfa
@@ -134,7 +134,7 @@ func (s *Service) ResetMFA(ctx context.Context, username string) (*authsvc.User,
 	if err != nil {
 		return nil, err
 	}
-	return u, s.removeTOTP(ctx, u, event(authsvc.AuditMFAReset, 0, u.ID, cli(nil)))
+	return u, s.removeTOTP(ctx, u, "", event(authsvc.AuditMFAReset, 0, u.ID, cli(nil)))
 }
 
 // MFAEnabled reports whether the named user has a second factor on.
@@ -142,10 +142,13 @@ func (s *Service) MFAEnabled(ctx context.Context, userID int64) (bool, error) {
 	return s.db.MFAEnabled(ctx, userID)
 }
 
-func (s *Service) removeTOTP(ctx context.Context, u *authsvc.User, ev *authsvc.AuditEvent) error {
+// removeTOTP turns u's second factor off and ends every session of u but
+// keepSession ("" ends them all): sessions signed in with the factor must
+// not outlive it.
+func (s *Service) removeTOTP(ctx context.Context, u *authsvc.User, keepSession string, ev *authsvc.AuditEvent) error {
 	mail := &authsvc.OutboundEmail{Kind: authsvc.EmailMFADisabled, Recipient: u.Email,
 		Data: map[string]string{authsvc.EmailKeyUsername: u.Username}}
-	if err := s.db.DeleteTOTP(audited(ctx, ev), u.ID, mail); err != nil {
+	if err := s.db.DeleteTOTP(audited(ctx, ev), u.ID, keepSession, mail); err != nil {
 		return err
 	}
 	s.log.Info().Int64("user_id", u.ID).Str("event", ev.Event).Msg("mfa disabled")
@@ -166,7 +169,8 @@ func (s *Service) newChallenge(u *authsvc.User) (*authsvc.AccessToken, *authsvc.
 // Challenge completes a login with its mfa_token and a current TOTP code or
 // an unused recovery code, and issues the access token (amr ["pwd","otp"],
 // aal "aal2"). A wrong code counts toward the account's failed-login limit
-// and the token's own: after MFAMaxFailures the token is dead. A code is
+// and the token's own: each attempt is counted before the code is checked,
+// so even concurrent ones are at most MFAMaxFailures; then the token is dead. A code is
 // accepted once. EUNAUTHORIZED (invalid_mfa_token, invalid_mfa_code,
 // mfa_code_used), ERATELIMIT.
 func (s *Service) Challenge(ctx context.Context, mfaToken, code, recovery string) (*authsvc.AccessToken, error) {
@@ -177,7 +181,7 @@ func (s *Service) Challenge(ctx context.Context, mfaToken, code, recovery string
 		return nil, err
 	}
 	hash := authsvc.HashToken(mfaToken)
-	c, err := s.db.MFAChallenge(ctx, hash)
+	c, err := s.db.AttemptMFAChallenge(ctx, hash, authsvc.MFAMaxFailures)
 	if err != nil {
 		return nil, err
 	}
@@ -190,11 +194,6 @@ func (s *Service) Challenge(ctx context.Context, mfaToken, code, recovery string
 	}
 	method, err := s.secondFactor(ctx, u, code, recovery)
 	if err != nil {
-		if isCode(err, authsvc.EUNAUTHORIZED) {
-			if _, ferr := s.db.FailMFAChallenge(ctx, hash, authsvc.MFAMaxFailures); ferr != nil && !isCode(ferr, authsvc.EUNAUTHORIZED) {
-				return nil, ferr
-			}
-		}
 		return nil, err
 	}
 	if err := s.db.DeleteMFAChallenge(ctx, hash); err != nil {

@@ -97,16 +97,18 @@ type MFAStore interface {
 	// ErrMFAInvalidCode when there is none. It returns the codes left.
 	UseRecoveryCode(ctx context.Context, userID int64, hash string) (int, error)
 	// DeleteTOTP removes the factor, its recovery codes and pending
-	// challenges, and queues mail; ErrMFANotEnrolled.
-	DeleteTOTP(ctx context.Context, userID int64, mail ...*OutboundEmail) error
+	// challenges, ends every session of the user but keepSession ("": all),
+	// and queues mail; ErrMFANotEnrolled.
+	DeleteTOTP(ctx context.Context, userID int64, keepSession string, mail ...*OutboundEmail) error
 	// MFAEnabled reports whether the user has a confirmed factor.
 	MFAEnabled(ctx context.Context, userID int64) (bool, error)
 	// MFAChallenge returns the unexpired challenge with that hash;
 	// ErrInvalidMFAToken.
 	MFAChallenge(ctx context.Context, tokenHash string) (*MFAChallenge, error)
-	// FailMFAChallenge counts a wrong code; at maxFailures the challenge is
-	// deleted. It returns the failures counted.
-	FailMFAChallenge(ctx context.Context, tokenHash string, maxFailures int) (int, error)
+	// AttemptMFAChallenge counts an attempt at the unexpired challenge with
+	// that hash, before its code is checked, and returns it;
+	// ErrInvalidMFAToken when it is gone, expired or has had maxAttempts.
+	AttemptMFAChallenge(ctx context.Context, tokenHash string, maxAttempts int) (*MFAChallenge, error)
 	// DeleteMFAChallenge deletes the challenge (used); ErrInvalidMFAToken when
 	// it was gone already (of two concurrent uses exactly one wins).
 	DeleteMFAChallenge(ctx context.Context, tokenHash string) error

@@ -90,8 +90,9 @@ type AuthConfig struct {
 	KeysRefreshInterval time.Duration `mapstructure:"keys_refresh_interval"`
 	// JWKSMaxAge is the Cache-Control max-age of /.well-known/jwks.json.
 	JWKSMaxAge time.Duration `mapstructure:"jwks_max_age"`
-	// RefuseSecretTokens stops HS256 access tokens from verifying once an
-	// asymmetric key has been active for an access-token lifetime.
+	// RefuseSecretTokens stops HS256 access tokens from verifying once the
+	// first asymmetric key has been active for an access-token lifetime, and
+	// refuses access tokens without sid.
 	RefuseSecretTokens     bool `mapstructure:"refuse_secret_tokens"`
 	RequireVerifiedEmail   bool `mapstructure:"require_verified_email"`
 	VerifyTokenExpireHours int  `mapstructure:"verify_token_expire_hours"`

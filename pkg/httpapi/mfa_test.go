@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base32"
 	"encoding/base64"
+	"encoding/json"
 	"image/png"
 	"net/http"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/authsvc/authsvc/pkg/auth"
+	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/config"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 	"github.com/authsvc/authsvc/pkg/token"
@@ -249,6 +251,53 @@ func TestMFATokenLimits(t *testing.T) {
 	})
 }
 
+// With the right password, wrong step-up codes still count toward the
+// account's failure limit on every path that asks for one: the right
+// password does not give the code a fresh count. Past the limit even the
+// right password and code are 429 until the window ends.
+func TestMFAStepUpCodeGuessesAreLimited(t *testing.T) {
+	const limit = 6
+	forEachMFABackend(t, envConfig{authOpts: auth.Options{FailedLoginLimit: limit}}, func(t *testing.T, e *env) {
+		u := e.register("grace")
+		secret, _ := e.enrol(u)
+		newPW := "pw-grace-New-9!x"
+		e.secret(newPW)
+		paths := []struct {
+			method, path string
+			body         func(code string) map[string]string
+		}{
+			{"DELETE", "/auth/mfa/totp", func(c string) map[string]string { return map[string]string{"password": u.Password, "code": c} }},
+			{"PUT", "/auth/users/" + u.Name + "/password", func(c string) map[string]string {
+				return map[string]string{"current_password": u.Password, "new_password": newPW, "code": c}
+			}},
+			{"PUT", "/auth/users/" + u.Name + "/email", func(c string) map[string]string {
+				return map[string]string{"current_password": u.Password, "new_email": "g2@example.com", "code": c}
+			}},
+			{"DELETE", "/auth/users/" + u.Name, func(c string) map[string]string { return map[string]string{"password": u.Password, "code": c} }},
+		}
+		limited := 0
+		for i := range 3 * limit {
+			p := paths[i%len(paths)]
+			r := e.do(p.method, p.path, p.body(e.code(secret, 10*time.Minute)), u.Token)
+			if r.Status == http.StatusTooManyRequests {
+				limited++
+				continue
+			}
+			r.want(t, http.StatusUnauthorized, "invalid_mfa_code")
+		}
+		// Each guess costs two attempts (password, code): the limit is reached
+		// after limit/2 guesses and every later one is refused.
+		if want := 3*limit - limit/2; limited != want {
+			t.Fatalf("%d of %d wrong codes were 429, want %d", limited, 3*limit, want)
+		}
+		e.do("DELETE", "/auth/mfa/totp", map[string]string{"password": u.Password, "code": e.code(secret, 0)}, u.Token).
+			want(t, http.StatusTooManyRequests, "rate_limited")
+		if on, err := e.DB.MFAEnabled(context.Background(), u.ID); err != nil || !on {
+			t.Fatalf("mfa enabled = %v, %v after the limited guesses", on, err)
+		}
+	})
+}
+
 func TestMFASecretSealed(t *testing.T) {
 	forEachMFABackend(t, envConfig{}, func(t *testing.T, e *env) {
 		u := e.register("dave")
@@ -393,6 +442,86 @@ func TestMFAConcurrentUseOfOneCodeWinsOnce(t *testing.T) {
 		}
 		if ok != 1 {
 			t.Fatalf("%d of %d concurrent uses of one code succeeded, want 1", ok, n)
+		}
+	})
+}
+
+// An mfa_token's limit of wrong codes holds under a race: of many concurrent
+// wrong codes at most MFAMaxFailures are checked (invalid_mfa_code); the
+// rest find the token dead (invalid_mfa_token), and so does the right code.
+func TestMFATokenAttemptsRaced(t *testing.T) {
+	forEachMFABackend(t, envConfig{authOpts: auth.Options{FailedLoginLimit: 1000}}, func(t *testing.T, e *env) {
+		u := e.register("jack")
+		secret, _ := e.enrol(u)
+		mt := e.mfaToken(u)
+		const n = 25
+		wrong := e.code(secret, 10*time.Minute)
+		codes := make(chan string, n)
+		var wg sync.WaitGroup
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := e.do("POST", "/auth/mfa/challenge", map[string]string{"mfa_token": mt, "code": wrong}, "")
+				var m struct{ Code string }
+				_ = json.Unmarshal(r.Body, &m)
+				codes <- strconv.Itoa(r.Status) + " " + m.Code
+			}()
+		}
+		wg.Wait()
+		close(codes)
+		counts := map[string]int{}
+		for c := range codes {
+			counts[c]++
+		}
+		if counts["401 invalid_mfa_code"] != authsvc.MFAMaxFailures || counts["401 invalid_mfa_token"] != n-authsvc.MFAMaxFailures {
+			t.Fatalf("outcomes of %d concurrent wrong codes: %v, want %d checked", n, counts, authsvc.MFAMaxFailures)
+		}
+		e.challenge(mt, "code", e.code(secret, 0)).want(t, http.StatusUnauthorized, "invalid_mfa_token")
+	})
+}
+
+// An mfa_token obtained with the old password does not complete a login
+// after a password reset (nor after a password change).
+func TestMFATokenDiesWithThePassword(t *testing.T) {
+	forEachMFABackend(t, envConfig{}, func(t *testing.T, e *env) {
+		u := e.register("kate")
+		secret, _ := e.enrol(u)
+		mt := e.mfaToken(u)
+		reset := e.requestReset(u)
+		newPW := "Kate-new-Str0ng-pw"
+		e.secret(newPW)
+		e.do("POST", "/auth/reset-password", map[string]string{"token": reset, "new_password": newPW}, "").want(t, http.StatusOK, "")
+		e.challenge(mt, "code", e.code(secret, 0)).want(t, http.StatusUnauthorized, "invalid_mfa_token")
+		u.Password = newPW
+		fresh := e.mfaToken(u)
+		e.challenge(fresh, "code", e.code(secret, 0)).want(t, http.StatusOK, "")
+	})
+}
+
+// Turning the second factor off ends the sessions signed in with it: the
+// owner's DELETE /auth/mfa/totp ends every other session (the caller's
+// stays), and `user mfa reset` (ResetMFA) ends them all.
+func TestMFAOffEndsSessions(t *testing.T) {
+	forEachMFABackend(t, envConfig{}, func(t *testing.T, e *env) {
+		u := e.register("liam")
+		secret, _ := e.enrol(u)
+		other := e.challenge(e.mfaToken(u), "code", e.code(secret, 0)).want(t, http.StatusOK, "")["access_token"].(string)
+		e.nextStep()
+		e.do("DELETE", "/auth/mfa/totp", map[string]string{"password": u.Password, "code": e.code(secret, 0)}, u.Token).want(t, http.StatusOK, "")
+		e.do("GET", "/auth/me", nil, other).want(t, http.StatusUnauthorized, "")
+		e.do("POST", "/auth/refresh", map[string]string{"token": other}, "").want(t, http.StatusUnauthorized, "")
+		e.do("GET", "/auth/me", nil, u.Token).want(t, http.StatusOK, "")
+
+		e.nextStep()
+		secret, _ = e.enrol(u)
+		aal2 := e.challenge(e.mfaToken(u), "code", e.code(secret, 0)).want(t, http.StatusOK, "")["access_token"].(string)
+		if _, err := e.Auth.ResetMFA(context.Background(), u.Name); err != nil {
+			t.Fatal(err)
+		}
+		for _, tok := range []string{aal2, u.Token} {
+			e.do("GET", "/auth/me", nil, tok).want(t, http.StatusUnauthorized, "")
+			e.do("POST", "/auth/refresh", map[string]string{"token": tok}, "").want(t, http.StatusUnauthorized, "")
 		}
 	})
 }

@@ -26,6 +26,11 @@ const (
 	countRecovery   = `SELECT COUNT(*) FROM mfa_recovery_codes WHERE user_id = ? AND used_at IS NULL`
 	insertChallenge = `INSERT INTO mfa_challenges (token_hash, user_id, failures, expires_at, created_at) VALUES (?, ?, 0, ?, ?)`
 	selectChallenge = `SELECT token_hash, user_id, failures, expires_at, created_at FROM mfa_challenges WHERE token_hash = ? AND expires_at > ?`
+	// attemptChallenge counts an attempt (the failures column) only while
+	// fewer than the limit were made: the check and the count are one write.
+	attemptChallenge = `UPDATE mfa_challenges SET failures = failures + 1
+		WHERE token_hash = ? AND expires_at > ? AND failures < ?
+		RETURNING token_hash, user_id, failures, expires_at, created_at`
 )
 
 // PutTOTP stores an unconfirmed sealed secret for the user.
@@ -135,7 +140,7 @@ func (db *DB) UseRecoveryCode(ctx context.Context, userID int64, hash string) (i
 }
 
 // DeleteTOTP removes the factor, its recovery codes and pending challenges.
-func (db *DB) DeleteTOTP(ctx context.Context, userID int64, mail ...*authsvc.OutboundEmail) error {
+func (db *DB) DeleteTOTP(ctx context.Context, userID int64, keepSession string, mail ...*authsvc.OutboundEmail) error {
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM mfa_totp WHERE user_id = ? AND confirmed_at IS NOT NULL`), userID)
 		if err != nil {
@@ -149,6 +154,9 @@ func (db *DB) DeleteTOTP(ctx context.Context, userID int64, mail ...*authsvc.Out
 			if _, err := tx.ExecContext(ctx, tx.Rebind(q), userID); err != nil {
 				return fmt.Errorf("delete mfa rows: %w", err)
 			}
+		}
+		if _, err := endSessions(ctx, tx, userID, keepSession); err != nil {
+			return err
 		}
 		return db.enqueueEmails(ctx, tx, mail...)
 	})
@@ -170,26 +178,27 @@ func (db *DB) MFAChallenge(ctx context.Context, tokenHash string) (_ *authsvc.MF
 	return &c, nil
 }
 
-// FailMFAChallenge counts a wrong code; at maxFailures the challenge is deleted.
-func (db *DB) FailMFAChallenge(ctx context.Context, tokenHash string, maxFailures int) (int, error) {
-	var failures int
+// AttemptMFAChallenge counts one attempt at the unexpired challenge with
+// that hash and returns it, in one statement, before any code is checked: of
+// any number of concurrent attempts at most maxAttempts get the challenge.
+// ErrInvalidMFAToken when it is gone, expired or its attempts are used up.
+func (db *DB) AttemptMFAChallenge(ctx context.Context, tokenHash string, maxAttempts int) (*authsvc.MFAChallenge, error) {
+	var c authsvc.MFAChallenge
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-		err := tx.QueryRowxContext(ctx, tx.Rebind(`UPDATE mfa_challenges SET failures = failures + 1 WHERE token_hash = ? RETURNING failures`),
-			tokenHash).Scan(&failures)
+		err := tx.GetContext(ctx, &c, tx.Rebind(attemptChallenge), tokenHash, db.Now(), maxAttempts)
 		if errors.Is(err, sql.ErrNoRows) {
 			return authsvc.ErrInvalidMFAToken
 		}
 		if err != nil {
-			return fmt.Errorf("fail mfa challenge: %w", err)
-		}
-		if failures >= maxFailures {
-			if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM mfa_challenges WHERE token_hash = ?`), tokenHash); err != nil {
-				return fmt.Errorf("delete mfa challenge: %w", err)
-			}
+			return fmt.Errorf("attempt mfa challenge: %w", err)
 		}
 		return nil
 	})
-	return failures, err
+	if err != nil {
+		return nil, err
+	}
+	c.ExpiresAt, c.CreatedAt = c.ExpiresAt.UTC(), c.CreatedAt.UTC()
+	return &c, nil
 }
 
 // DeleteMFAChallenge deletes the challenge; ErrInvalidMFAToken when gone.

@@ -224,6 +224,10 @@ func (db *DB) setPassword(ctx context.Context, tx *sqlx.Tx, userID int64, hash s
 	if _, err := endSessions(ctx, tx, userID, ""); err != nil {
 		return nil, err
 	}
+	// A login half done with the old password (an mfa_token) ends too.
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM mfa_challenges WHERE user_id = ?`), userID); err != nil {
+		return nil, fmt.Errorf("delete mfa challenges: %w", err)
+	}
 	return u, nil
 }
 
@@ -282,6 +286,10 @@ func (db *DB) changeEmail(ctx context.Context, tx *sqlx.Tx, userID int64, email 
 	}
 	if _, err := endSessions(ctx, tx, userID, ""); err != nil {
 		return nil, err
+	}
+	// A login half done with the old password (an mfa_token) ends too.
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM mfa_challenges WHERE user_id = ?`), userID); err != nil {
+		return nil, fmt.Errorf("delete mfa challenges: %w", err)
 	}
 	return u, nil
 }

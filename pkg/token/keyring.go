@@ -76,6 +76,12 @@ func (i *Issuer) SetKeys(keys []authsvc.SigningKey, sealer *Sealer) error {
 	}
 	ks := i.secretOnly()
 	ks.fingerprint = fp
+	if cut := secretCutoff(keys); i.refuseSecret && cut != nil {
+		// HS256 tokens signed before the first switch live out their
+		// lifetime; none minted with the secret verifies after that.
+		until := cut.Add(i.accessTTL + Leeway)
+		ks.verifiers[i.hsKID] = verifier{alg: AlgHS256, key: i.secret, until: &until}
+	}
 	var published []jwk
 	for _, k := range keys {
 		if k.State == authsvc.KeyRetired && k.VerifyUntil == nil {
@@ -108,16 +114,25 @@ func (i *Issuer) SetKeys(keys []authsvc.SigningKey, sealer *Sealer) error {
 			return fmt.Errorf("token: key %s: parse private key: %w", k.KID, err)
 		}
 		ks.signer = signer{kid: k.KID, method: methods[k.Alg], key: priv}
-		if i.refuseSecret && k.ActivatedAt != nil {
-			// HS256 tokens signed before the switch live out their lifetime;
-			// none minted with the secret verifies after that.
-			until := k.ActivatedAt.Add(i.accessTTL + Leeway)
-			ks.verifiers[i.hsKID] = verifier{alg: AlgHS256, key: i.secret, until: &until}
-		}
 	}
 	ks.jwks = marshalJWKS(published)
 	i.keys.Store(ks)
 	return nil
+}
+
+// secretCutoff returns when the first asymmetric key was activated (nil if
+// none ever was): the moment the secret stopped signing access tokens. It is
+// the earliest activated_at of every stored key, retired ones included (keys
+// are never deleted), so it never moves at a later rotation and every
+// replica reading the same rows computes the same instant.
+func secretCutoff(keys []authsvc.SigningKey) *time.Time {
+	var first *time.Time
+	for _, k := range keys {
+		if k.ActivatedAt != nil && (first == nil || k.ActivatedAt.Before(*first)) {
+			first = k.ActivatedAt
+		}
+	}
+	return first
 }
 
 // fingerprint identifies the state of a key list, so that an unchanged list

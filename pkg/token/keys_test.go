@@ -372,7 +372,7 @@ func TestRefuseSecretAfterRotation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			before, _, _ := iss.IssueAccess(testUser(), base, "")
+			before, _, _ := iss.IssueAccess(testUser(), base, "sid-1")
 			key := storedKey(t, token.AlgEdDSA, authsvc.KeyActive)
 			at := base
 			key.ActivatedAt = &at
@@ -384,13 +384,13 @@ func TestRefuseSecretAfterRotation(t *testing.T) {
 				t.Fatalf("an HS256 token from before the switch, within its lifetime: %v", err)
 			}
 			clk.t = base.Add(time.Hour + token.Leeway + time.Second)
-			minted := hs256(t, accessMap(clk.t))
+			minted := hs256(t, with(accessMap(clk.t), "sid", "sid-1"))
 			if refuse {
 				assertRefused(t, mustParse(iss, minted), token.ReasonKeyRetired)
 			} else if err := mustParse(iss, minted); err != nil {
 				t.Fatalf("without the setting the secret still verifies: %v", err)
 			}
-			own, _, _ := iss.IssueAccess(testUser(), clk.t, "")
+			own, _, _ := iss.IssueAccess(testUser(), clk.t, "sid-1")
 			if err := mustParse(iss, own); err != nil {
 				t.Fatalf("the active key's token: %v", err)
 			}
@@ -400,6 +400,76 @@ func TestRefuseSecretAfterRotation(t *testing.T) {
 			}
 			if _, err := iss.ParseReset(reset); err != nil {
 				t.Fatalf("reset tokens keep the secret: %v", err)
+			}
+		})
+	}
+}
+
+// The cut-off of auth.refuse_secret_tokens is the first activation: a later
+// rotation does not open a new window in which the secret verifies, and
+// every replica (each computing from the same stored rows) agrees on it.
+func TestRefuseSecretCutoffSurvivesRotation(t *testing.T) {
+	clk := &clock{t: base}
+	iss, err := token.New(token.Config{Secret: secret, Issuer: "authsvc", AccessTTL: time.Hour,
+		ResetTTL: time.Hour, Now: clk.Now, RefuseSecretAfterRotation: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := storedKey(t, token.AlgEdDSA, authsvc.KeyActive)
+	firstAt := base
+	first.ActivatedAt = &firstAt
+	if err := iss.SetKeys([]authsvc.SigningKey{first}, sealer(t)); err != nil {
+		t.Fatal(err)
+	}
+
+	// A day later the next key is activated; the first one retires.
+	clk.t = base.Add(24 * time.Hour)
+	second := storedKey(t, token.AlgES256, authsvc.KeyActive)
+	secondAt, until := clk.t, clk.t.Add(time.Hour)
+	second.ActivatedAt = &secondAt
+	first.State, first.RetiredAt, first.VerifyUntil = authsvc.KeyRetired, &secondAt, &until
+	if err := iss.SetKeys([]authsvc.SigningKey{first, second}, sealer(t)); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = clk.t.Add(time.Minute)
+	minted := hs256(t, with(accessMap(clk.t), "sid", "sid-1", "auth_time", clk.t.Unix()))
+	assertRefused(t, mustParse(iss, minted), token.ReasonKeyRetired)
+
+	// Once the first key's verification window has ended too (it no longer
+	// verifies, so SetKeys skips it), its activation still fixes the cut-off.
+	clk.t = until.Add(time.Second)
+	if err := iss.SetKeys([]authsvc.SigningKey{first, second}, sealer(t)); err != nil {
+		t.Fatal(err)
+	}
+	assertRefused(t, mustParse(iss, hs256(t, with(accessMap(clk.t), "sid", "sid-1"))), token.ReasonKeyRetired)
+}
+
+// With auth.refuse_secret_tokens every access token must name its session:
+// a token without sid (which no current code path issues) is refused, even
+// when signed by the active key; without the setting it is accepted.
+func TestRefuseSecretRequiresSID(t *testing.T) {
+	for _, refuse := range []bool{true, false} {
+		t.Run(fmt.Sprintf("refuse=%v", refuse), func(t *testing.T) {
+			iss, err := token.New(token.Config{Secret: secret, Issuer: "authsvc", AccessTTL: time.Hour,
+				ResetTTL: time.Hour, Now: (&clock{t: base}).Now, RefuseSecretAfterRotation: refuse})
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := storedKey(t, token.AlgEdDSA, authsvc.KeyActive)
+			at := base
+			key.ActivatedAt = &at
+			if err := iss.SetKeys([]authsvc.SigningKey{key}, sealer(t)); err != nil {
+				t.Fatal(err)
+			}
+			withSID, _, _ := iss.IssueAccess(testUser(), base, "sid-1")
+			if err := mustParse(iss, withSID); err != nil {
+				t.Fatalf("token with sid: %v", err)
+			}
+			noSID, _, _ := iss.IssueAccess(testUser(), base, "")
+			if refuse {
+				assertRefused(t, mustParse(iss, noSID), token.ReasonWrongClaims)
+			} else if err := mustParse(iss, noSID); err != nil {
+				t.Fatalf("without the setting a token without sid verifies: %v", err)
 			}
 		})
 	}

@@ -110,7 +110,7 @@ func (c *wireClaims) GetAudience() (jwt.ClaimStrings, error) { return c.Audience
 // its claims. A token with a purpose claim (a reset token) is refused. Errors
 // are EUNAUTHORIZED with Reason "token_expired" or "invalid_token".
 func (i *Issuer) ParseAccess(token string) (*authsvc.Claims, error) {
-	c, err := i.parse(token, i.accessKey, checkAccess)
+	c, err := i.parse(token, i.accessKey, i.checkAccess)
 	if err != nil {
 		return nil, err
 	}
@@ -206,14 +206,23 @@ func checkCommon(c *wireClaims) string {
 	return ""
 }
 
-// checkAccess tests an access token's claims: no purpose, and all of
-// username, is_admin, ver and auth_time present.
-func checkAccess(c *wireClaims) string {
+// checkAccess tests an access token's claims: no purpose; all of username,
+// is_admin, ver and auth_time present; auth_time not in the future beyond
+// the leeway (a future auth_time would stretch the session limit without
+// end); and, with auth.refuse_secret_tokens, a sid (every token authsvc
+// issues has one, so a token without it is legacy or forged).
+func (i *Issuer) checkAccess(c *wireClaims) string {
 	if c.Purpose != nil {
 		return ReasonWrongPurpose
 	}
 	if c.Username == nil || *c.Username == "" || c.IsAdmin == nil || c.Version == nil || c.AuthTime == nil || len(c.SessionID) > 64 {
 		return ReasonWrongClaims
+	}
+	if i.refuseSecret && c.SessionID == "" {
+		return ReasonWrongClaims
+	}
+	if c.AuthTime.After(i.now().Add(Leeway)) {
+		return ReasonNotYetValid
 	}
 	return checkCommon(c)
 }

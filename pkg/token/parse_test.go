@@ -38,6 +38,8 @@ func TestParseAccessRefuses(t *testing.T) {
 		{"exp negative", hs256(t, with(good, "exp", -1)), token.ReasonWrongClaims},
 		{"nbf in the future beyond the leeway", hs256(t, with(good, "nbf", base.Add(31*time.Second).Unix())), token.ReasonNotYetValid},
 		{"iat in the future beyond the leeway", hs256(t, with(good, "iat", base.Add(time.Minute).Unix())), token.ReasonNotYetValid},
+		{"auth_time in the future beyond the leeway", hs256(t, with(good, "auth_time", base.Add(31*time.Second).Unix())), token.ReasonNotYetValid},
+		{"auth_time ten years ahead", hs256(t, with(good, "auth_time", base.AddDate(10, 0, 0).Unix())), token.ReasonNotYetValid},
 		{"wrong iss", hs256(t, with(good, "iss", "someone-else")), token.ReasonWrongIssuer},
 		{"missing iss", hs256(t, with(good, "iss", nil)), token.ReasonWrongClaims},
 		{"wrong aud", hs256(t, with(good, "aud", "other-api")), token.ReasonWrongAudience},

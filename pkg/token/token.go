@@ -37,9 +37,11 @@ type Config struct {
 	ResetTTL  time.Duration // lifetime of password-reset tokens
 	Now       authsvc.Clock
 	// RefuseSecretAfterRotation stops HS256 access tokens from verifying once
-	// an asymmetric key has been active for an access-token lifetime, so that
-	// whoever holds the secret can no longer mint tokens authsvc accepts
-	// (auth.refuse_secret_tokens). Reset tokens always use the secret.
+	// the first asymmetric key ever activated has been active for an
+	// access-token lifetime (later rotations do not move this), so that
+	// whoever holds the secret can no longer mint tokens authsvc accepts, and
+	// refuses access tokens without sid (auth.refuse_secret_tokens). Reset
+	// tokens always use the secret.
 	RefuseSecretAfterRotation bool
 }
 
