@@ -166,4 +166,3 @@ func TestMailpit(t *testing.T) {
 		}
 	})
 }
-
