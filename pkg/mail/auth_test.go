@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -91,7 +92,8 @@ func TestProbeAdviceWhenTheLoginNeedsTLS(t *testing.T) {
 	serverTLS, _ := mailtest.SelfSignedTLS(t)
 	srv := mailtest.Start(t, mailtest.Options{TLSConfig: serverTLS, Username: "mailer", Password: "s3cret-pass"})
 	_, err := mail.Probe(context.Background(), srv.MailConfig())
-	if err == nil || !strings.Contains(err.Error(), "MAIL FROM failed") || !strings.Contains(err.Error(), "set mail.starttls: true") {
+	var pe *mail.ProbeError
+	if !errors.As(err, &pe) || pe.Step != "MAIL FROM" || !strings.Contains(pe.Advice, "set mail.starttls: true") {
 		t.Fatalf("got %v, want a MAIL FROM failure that advises STARTTLS", err)
 	}
 }
