@@ -472,44 +472,63 @@ func (f *freezer) set(frozen bool) {
 
 func (f *freezer) port() int { return f.ln.Addr().(*net.TCPAddr).Port }
 
-// A frozen database: every request ends within database.query_timeout with
-// a 503, /readyz within its own 2 s timeout; after the thaw all is well.
+// A frozen database: every kind of request (register, login, refresh,
+// /auth/me, credits use and add, holds, history) ends within
+// database.query_timeout with a 503 — also those that wait for a pool
+// connection, since more requests than connections are in flight — and
+// /readyz within its own 2 s timeout; after the thaw all is well.
 func TestFrozenDatabase(t *testing.T) {
 	t.Parallel()
 	direct := storetest.PostgresURL(t)
 	f := startFreezer(t, "127.0.0.1:5432")
 	const queryTimeout = time.Second
 	c := newCLI(t, withPort(t, direct, f.port()), "AUTHSVC_DATABASE_QUERY_TIMEOUT="+queryTimeout.String(),
-		"AUTHSVC_RATELIMIT_ENABLED=false")
+		"AUTHSVC_RATELIMIT_ENABLED=false", "AUTHSVC_CREDITS_USER_SELF_ADD=true", "AUTHSVC_DATABASE_MAX_OPEN_CONNS=4")
 	s := c.startServer()
 	token := s.register(t, "frosty")
+	if r := s.call(t, "POST", "/credits/add", token, map[string]any{"amount": 100}); r.code != 200 {
+		t.Fatalf("credits add: %d %s", r.code, r.body)
+	}
+	type request struct {
+		method, path string
+		body         any
+	}
+	kinds := []request{
+		{"POST", "/auth/register", map[string]string{"username": "newbie", "email": "newbie@example.com", "password": testPassword}},
+		{"POST", "/auth/login", map[string]string{"username": "frosty", "password": testPassword}},
+		{"POST", "/auth/refresh", map[string]string{"token": token}},
+		{"GET", "/auth/me", nil},
+		{"POST", "/credits/use", map[string]any{"amount": 1}},
+		{"POST", "/credits/add", map[string]any{"amount": 1}},
+		{"POST", "/credits/holds", map[string]any{"amount": 1}},
+		{"GET", "/credits/holds", nil},
+		{"GET", "/credits/transactions", nil},
+		{"GET", "/credits/balance", nil},
+	}
 
 	f.set(true)
 	// Held connections freeze mid-request and new ones are accepted but get
-	// no answer: both end at the deadline.
+	// no answer: both end at the deadline. Two of each kind: more requests
+	// than the pool's 4 connections, so some wait for one.
 	const slack = 1500 * time.Millisecond
 	var wg sync.WaitGroup
 	var longest time.Duration
 	var longestMu sync.Mutex
-	for i := range 8 {
+	for i := range 2 * len(kinds) {
 		wg.Go(func() {
+			k := kinds[i%len(kinds)]
 			start := time.Now()
-			var r apiResponse
-			if i%2 == 0 {
-				r = s.call(t, "GET", "/auth/me", token, nil)
-			} else {
-				r = s.call(t, "POST", "/credits/use", token, map[string]any{"amount": 1})
-			}
+			r := s.call(t, k.method, k.path, token, k.body)
 			took := time.Since(start)
 			longestMu.Lock()
 			longest = max(longest, took)
 			longestMu.Unlock()
 			if r.code != 503 || took > queryTimeout+slack {
-				t.Errorf("request %d against a frozen database: %d %s after %s, want 503 within %s",
-					i, r.code, r.body, took.Round(time.Millisecond), queryTimeout+slack)
+				t.Errorf("%s %s against a frozen database: %d %s after %s, want 503 within %s",
+					k.method, k.path, r.code, r.body, took.Round(time.Millisecond), queryTimeout+slack)
 			}
 			if r.code == 503 && r.header.Get("Retry-After") == "" {
-				t.Errorf("request %d: 503 without Retry-After", i)
+				t.Errorf("%s %s: 503 without Retry-After", k.method, k.path)
 			}
 		})
 	}
@@ -520,11 +539,11 @@ func TestFrozenDatabase(t *testing.T) {
 	if r.code != 503 || readyTook > 2*time.Second+slack {
 		t.Errorf("readyz against a frozen database: %d after %s", r.code, readyTook)
 	}
-	t.Logf("frozen database: 8 requests answered 503 within %s (query_timeout %s); /readyz 503 after %s",
-		longest.Round(time.Millisecond), queryTimeout, readyTook.Round(time.Millisecond))
-	// One failure, one line: the 8 failed requests are logged once.
+	t.Logf("frozen database: %d requests answered 503 within %s (query_timeout %s); /readyz 503 after %s",
+		2*len(kinds), longest.Round(time.Millisecond), queryTimeout, readyTook.Round(time.Millisecond))
+	// One failure, one line: the failed requests are logged once.
 	if n := strings.Count(s.logs.String(), "request failed"); n != 1 {
-		t.Errorf("%d \"request failed\" lines for 8 identical failures, want 1", n)
+		t.Errorf("%d \"request failed\" lines for %d identical failures, want 1", n, 2*len(kinds))
 	}
 
 	f.set(false)

@@ -115,7 +115,9 @@ until now is retired, but its tokens stay valid until they expire (it keeps
 verifying for auth.access_token_expire_minutes plus the propagation time).
 If the key was generated moments ago, activate first waits until every
 replica has had time to see it (twice auth.keys_refresh_interval), so that no
-replica refuses the new tokens. Exit 3 when there is no such key, 4 when it is
+replica refuses the new tokens. Every replica needs auth.key_encryption_key
+(the same value) to sign with the key: one without it answers /readyz 503 and
+logs why at each refresh. Exit 3 when there is no such key, 4 when it is
 not a next key.`,
 		Example: `  authsvc keys activate "$KID"
   authsvc keys activate "$KID" -o json`,
@@ -134,6 +136,7 @@ not a next key.`,
 			if err != nil {
 				return err
 			}
+			fmt.Fprintf(a.streams.Err, "warning: "+authsvc.MsgKeyEveryReplica+"\n", k.KID)
 			v := keyViewOf(k, a.clock())
 			return a.print(v, v.text())
 		},

@@ -82,7 +82,9 @@ func createSecret(path string) (string, error) {
 	defer os.Remove(tmp.Name())
 	err = tmp.Chmod(0o600)
 	if err == nil {
-		_, err = tmp.WriteString(secret + "\n")
+		// No newline: the file's bytes are the key, for a consumer that
+		// reads it to verify tokens.
+		_, err = tmp.WriteString(secret)
 	}
 	if closeErr := tmp.Close(); err == nil {
 		err = closeErr

@@ -34,6 +34,10 @@ func TestEnsureSecret(t *testing.T) {
 	if info.Mode().Perm() != 0o600 {
 		t.Fatalf("secret file mode %v, want 0600", info.Mode().Perm())
 	}
+	// A consumer that reads the file verifies with its bytes as they are.
+	if raw, err := os.ReadFile(filepath.Join(dir, "data", "a.db.secret")); err != nil || string(raw) != first.Auth.SecretKey {
+		t.Fatalf("the secret file holds %q, the key is %q (%v)", raw, first.Auth.SecretKey, err)
+	}
 	if second := load(); second.Auth.SecretKey != first.Auth.SecretKey {
 		t.Fatal("a second start must reuse the stored secret")
 	}

@@ -181,7 +181,7 @@ func (a *app) readyWithKeys(k *keys.Service) func(ctx context.Context) error {
 			return err
 		}
 		if k.Loaded() {
-			return nil
+			return k.Usable()
 		}
 		if err := k.Load(ctx); err != nil {
 			return fmt.Errorf("signing keys not loaded: %w", err)

@@ -24,7 +24,10 @@ func newTokenIssueCommand(a *app) *cobra.Command {
 		Use:   "issue USERNAME",
 		Short: "Issue an access token for a user (the same claims as login)",
 		Long: `Issue an access token the server accepts, with the same claims as a login.
-Text output is the token alone on one line, so it can be captured in a shell variable.`,
+Text output is the token alone on one line, so it can be captured in a shell variable.
+While an asymmetric signing key is active (authsvc keys list), the token is signed
+with it, which needs auth.key_encryption_key (AUTHSVC_AUTH_KEY_ENCRYPTION_KEY), the
+one serve uses; otherwise HS256 with auth.secret_key signs.`,
 		Example: `  TOKEN=$(authsvc token issue alice --ttl 15m)
   curl -H "Authorization: Bearer $TOKEN" localhost:8080/auth/me
   authsvc token issue alice -o json`,

@@ -180,6 +180,9 @@ const (
 	ReasonKeyNotFound = "key_not_found"
 	ReasonKeyState    = "key_state"
 	ReasonKEKRequired = "key_encryption_key_required"
+	// ReasonSigningKeyUnusable: this replica cannot sign with the active
+	// key (no or another key-encryption key): it is not ready.
+	ReasonSigningKeyUnusable = "signing_key_unusable"
 
 	MsgKeyNotFound       = "No signing key %s"
 	MsgKeyState          = "signing key in another state"
@@ -189,6 +192,8 @@ const (
 	MsgKeyWrongKEK       = "Key %s does not decrypt with this auth.key_encryption_key"
 	MsgKEKRequired       = "auth.key_encryption_key (AUTHSVC_AUTH_KEY_ENCRYPTION_KEY, at least 32 bytes) is required for signing keys"
 	MsgKeyAlgUnsupported = "Unsupported key algorithm %q (use EdDSA, ES256 or RS256)"
+	MsgKeyUnusable       = "this replica cannot sign with the active signing key (%v): give every replica the same auth.key_encryption_key (AUTHSVC_AUTH_KEY_ENCRYPTION_KEY)"
+	MsgKeyEveryReplica   = "every replica needs auth.key_encryption_key (the same value) to sign with key %s: a replica without it answers /readyz 503"
 )
 
 var (

@@ -94,7 +94,8 @@ type MFAStore interface {
 	// ErrMFACodeUsed otherwise (a replay), ErrMFANotEnrolled.
 	UseTOTPStep(ctx context.Context, userID, step int64) error
 	// UseRecoveryCode marks the user's unused code with that hash used;
-	// ErrMFAInvalidCode when there is none. It returns the codes left.
+	// ErrMFACodeUsed when the user has that code but used it, ErrMFAInvalidCode
+	// when the user has no such code. It returns the codes left.
 	UseRecoveryCode(ctx context.Context, userID int64, hash string) (int, error)
 	// DeleteTOTP removes the factor, its recovery codes and pending
 	// challenges, ends every session of the user but keepSession ("": all),

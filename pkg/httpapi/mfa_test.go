@@ -189,14 +189,16 @@ func TestMFARecoveryCodesAndDisable(t *testing.T) {
 		secret, codes := e.enrol(u)
 		t.Run("a recovery code works once", func(t *testing.T) {
 			e.challenge(e.mfaToken(u), "recovery_code", strings.ToUpper(codes[0])).want(t, http.StatusOK, "")
-			e.challenge(e.mfaToken(u), "recovery_code", codes[0]).want(t, http.StatusUnauthorized, "invalid_mfa_code")
+			// Used is told apart from wrong, as for a TOTP code.
+			e.challenge(e.mfaToken(u), "recovery_code", codes[0]).want(t, http.StatusUnauthorized, "mfa_code_used")
+			e.challenge(e.mfaToken(u), "recovery_code", "aaaaa-bbbbb").want(t, http.StatusUnauthorized, "invalid_mfa_code")
 		})
 		t.Run("the 11th use of any code fails", func(t *testing.T) {
 			for _, c := range codes[1:] {
 				e.challenge(e.mfaToken(u), "recovery_code", c).want(t, http.StatusOK, "")
 			}
 			for _, c := range codes {
-				e.challenge(e.mfaToken(u), "recovery_code", c).want(t, http.StatusUnauthorized, "invalid_mfa_code")
+				e.challenge(e.mfaToken(u), "recovery_code", c).want(t, http.StatusUnauthorized, "mfa_code_used")
 			}
 		})
 		t.Run("code and recovery code together are a 422", func(t *testing.T) {

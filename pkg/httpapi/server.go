@@ -134,6 +134,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 				}
 				ev.Msg("not ready")
 			}
+			if authsvc.ErrorReason(err) == authsvc.ReasonSigningKeyUnusable {
+				// Safe to show, and what the operator must fix.
+				writeJSON(w, http.StatusServiceUnavailable, errorBody{Detail: authsvc.MsgServiceNotReady + ": " + authsvc.ErrorMessage(err), Code: "not_ready"})
+				return
+			}
 			s.writeError(w, r, errNotReady)
 			return
 		}

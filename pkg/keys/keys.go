@@ -43,14 +43,17 @@ type Options struct {
 }
 
 // Metrics receives the outcome of every read of the keys (Load and each
-// refresh); err is nil on success.
+// refresh): err is nil on success, and usable says whether this replica can
+// sign with the active key (true when none is active).
 type Metrics interface {
 	KeysRefreshed(err error)
+	SigningKeyUsable(usable bool)
 }
 
 type nopMetrics struct{}
 
-func (nopMetrics) KeysRefreshed(error) {}
+func (nopMetrics) KeysRefreshed(error)   {}
+func (nopMetrics) SigningKeyUsable(bool) {}
 
 // Service runs the signing-key use cases.
 type Service struct {
@@ -63,6 +66,9 @@ type Service struct {
 	log     zerolog.Logger
 	metrics Metrics
 	loaded  atomic.Bool // the keys were read from the database at least once
+	// unusable is set while the keys as stored cannot be put in the keyring
+	// (the active key does not open here): the replica is not ready.
+	unusable atomic.Pointer[authsvc.Error]
 }
 
 // New returns a Service over store that loads keys into ring. It fails when
@@ -234,9 +240,25 @@ func (s *Service) load(ctx context.Context, strict bool) error {
 		}
 	}
 	if err := s.ring.SetKeys(keys, s.sealer); err != nil {
+		s.unusable.Store(&authsvc.Error{Code: authsvc.EUNAVAILABLE, Reason: authsvc.ReasonSigningKeyUnusable,
+			Message: fmt.Sprintf(authsvc.MsgKeyUnusable, err), Err: err})
+		s.metrics.SigningKeyUsable(false)
 		return err
 	}
+	s.unusable.Store(nil)
+	s.metrics.SigningKeyUsable(true)
 	s.loaded.Store(true)
+	return nil
+}
+
+// Usable returns nil when this replica signs with the active key as stored
+// at the last read (or none is active), else an EUNAVAILABLE error
+// (ReasonSigningKeyUnusable) that says why and what to set: the keys in
+// use are then older than the database's, and the replica is not ready.
+func (s *Service) Usable() error {
+	if e := s.unusable.Load(); e != nil {
+		return e
+	}
 	return nil
 }
 
@@ -255,7 +277,8 @@ func IsConfigError(err error) bool {
 
 // Run re-reads the keys every refresh interval until ctx ends, so that every
 // replica picks up a change without a restart. A failure is logged (once
-// until it recovers) and the keys in use stay.
+// until it recovers) and the keys in use stay; a key this replica cannot
+// use is logged at every refresh, as it makes the replica not ready.
 func (s *Service) Run(ctx context.Context) {
 	t := time.NewTicker(s.refresh)
 	defer t.Stop()
@@ -272,6 +295,9 @@ func (s *Service) Run(ctx context.Context) {
 		}
 		s.metrics.KeysRefreshed(err)
 		switch {
+		case err != nil && s.Usable() != nil:
+			s.log.Error().Err(err).Msg(s.Usable().Error())
+			failing = true
 		case err != nil && !failing:
 			s.log.Error().Err(err).Msg("signing keys not refreshed; the keys in use stay")
 			failing = true

@@ -77,7 +77,7 @@ func TestProbe(t *testing.T) {
 		probeFails(t, cfg, "AUTH", "check mail.username (mailer) and mail.password")
 	})
 	t.Run("a server that wants a login, and none configured", func(t *testing.T) {
-		srv := mailtest.Start(t, mailtest.Options{Username: "mailer", Password: "s3cret-pass"})
+		srv := mailtest.Start(t, mailtest.Options{Username: "mailer", Password: "s3cret-pass", AllowInsecureAuth: true})
 		cfg := srv.MailConfig()
 		cfg.Username, cfg.Password = "", ""
 		probeFails(t, cfg, "MAIL FROM", "set mail.username and mail.password")

@@ -1,6 +1,7 @@
 // Package mail sends authsvc's email: it renders outbox rows from templates
 // (package templates, overridable from mail.templates_dir), hands them to a
-// driver (SMTP through github.com/wneessen/go-mail, or the log), and runs the
+// driver (SMTP, with messages built by github.com/wneessen/go-mail, or the
+// log), and runs the
 // outbox worker that `serve` starts. Requests never wait on email: the use
 // cases only write outbox rows.
 package mail
@@ -9,7 +10,9 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	netmail "net/mail"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/authsvc"
@@ -73,7 +76,7 @@ func NewSender(cfg Config, log zerolog.Logger) (Sender, error) {
 		}
 		return &logSender{log: log, redact: cfg.Production}, nil
 	case DriverSMTP:
-		return newSMTPSender(cfg)
+		return newSMTPSender(cfg, log)
 	default:
 		return nil, fmt.Errorf("mail.driver: unknown driver %q (use log or smtp)", cfg.Driver)
 	}
@@ -96,44 +99,29 @@ func (s *logSender) Send(_ context.Context, m *Message) error {
 	return nil
 }
 
-// smtpSender sends through go-mail, one connection per message.
+// smtpSender sends one message per connection through the session the SMTP
+// check uses; go-mail builds the message.
 type smtpSender struct {
-	cfg  Config
-	opts []gomail.Option
+	cfg      Config
+	log      zerolog.Logger
+	warnOnce sync.Once
 }
 
-func newSMTPSender(cfg Config) (*smtpSender, error) {
+func newSMTPSender(cfg Config, log zerolog.Logger) (*smtpSender, error) {
 	if cfg.Host == "" {
 		return nil, fmt.Errorf("mail.host is required for the smtp driver")
 	}
 	cfg = withDefaults(cfg)
+	if cfg.Port < 1 || cfg.Port > 65535 {
+		return nil, fmt.Errorf("mail.port: %d is not a TCP port (1-65535)", cfg.Port)
+	}
 	if err := gomail.NewMsg().From(cfg.From); err != nil {
 		return nil, fmt.Errorf("mail.from: %w", err)
 	}
-	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
-	if cfg.TLSConfig != nil {
-		tlsConfig = cfg.TLSConfig.Clone()
+	if _, err := netmail.ParseAddress(cfg.From); err != nil {
+		return nil, fmt.Errorf("mail.from: %w", err)
 	}
-	if tlsConfig.ServerName == "" {
-		tlsConfig.ServerName = cfg.Host
-	}
-	opts := []gomail.Option{gomail.WithPort(cfg.Port), gomail.WithTimeout(cfg.Timeout), gomail.WithTLSConfig(tlsConfig)}
-	switch {
-	case cfg.SSLTLS:
-		opts = append(opts, gomail.WithSSL())
-	case cfg.StartTLS:
-		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
-	default:
-		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
-	}
-	if cfg.Username != "" {
-		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
-			gomail.WithUsername(cfg.Username), gomail.WithPassword(cfg.Password))
-	}
-	if _, err := gomail.NewClient(cfg.Host, opts...); err != nil {
-		return nil, fmt.Errorf("mail: smtp client: %w", err)
-	}
-	return &smtpSender{cfg: cfg, opts: opts}, nil
+	return &smtpSender{cfg: cfg, log: log}, nil
 }
 
 // Send delivers m as multipart/alternative (text/plain, text/html) in one
@@ -143,7 +131,11 @@ func (s *smtpSender) Send(ctx context.Context, m *Message) error {
 	if err := msg.From(s.cfg.From); err != nil {
 		return fmt.Errorf("from: %w", err)
 	}
-	if err := msg.To(m.To); err != nil {
+	to, err := netmail.ParseAddress(m.To)
+	if err == nil {
+		err = msg.To(m.To)
+	}
+	if err != nil {
 		return &authsvc.Error{Code: authsvc.EINVALID, Reason: "invalid_recipient",
 			Message: "invalid recipient address", Err: err}
 	}
@@ -153,14 +145,38 @@ func (s *smtpSender) Send(ctx context.Context, m *Message) error {
 	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
 	msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
 
-	client, err := gomail.NewClient(s.cfg.Host, s.opts...)
-	if err != nil {
-		return fmt.Errorf("smtp client: %w", err)
-	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
 	defer cancel()
-	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
-		return fmt.Errorf("smtp %s:%d: %w", s.cfg.Host, s.cfg.Port, err)
+	sess, err := openSession(ctx, s.cfg)
+	if err != nil {
+		return err
 	}
+	defer sess.close()
+	if sess.noAuth {
+		s.warnOnce.Do(func() {
+			s.log.Warn().Str("mail_host", sess.addr).
+				Msg("mail: mail.username is set but the SMTP server offers no AUTH: sending without a login")
+		})
+	}
+	if err := sess.mailFrom(); err != nil {
+		return err
+	}
+	fail := func(step string, err error) error {
+		return fmt.Errorf("smtp %s: %s: %w", sess.addr, step, err)
+	}
+	if err := sess.c.Rcpt("<" + to.Address + ">"); err != nil {
+		return fail("RCPT TO", err)
+	}
+	w, err := sess.c.Data()
+	if err != nil {
+		return fail("DATA", err)
+	}
+	if _, err := msg.WriteTo(w); err != nil {
+		return fail("DATA", err)
+	}
+	if err := w.Close(); err != nil {
+		return fail("end of DATA", err)
+	}
+	sess.c.Quit() //nolint:errcheck // the message was accepted
 	return nil
 }

@@ -116,7 +116,7 @@ func TestSMTPDriver(t *testing.T) {
 	})
 
 	t.Run("wrong credentials fail", func(t *testing.T) {
-		srv := mailtest.Start(t, mailtest.Options{Username: "mailer", Password: "right-password"})
+		srv := mailtest.Start(t, mailtest.Options{Username: "mailer", Password: "right-password", AllowInsecureAuth: true})
 		cfg := srv.MailConfig()
 		cfg.Password = "wrong-password"
 		if err := newSender(t, cfg).Send(ctx, renderReset(t)); err == nil {

@@ -289,7 +289,12 @@ func (c *guardConn) CheckNamedValue(nv *driver.NamedValue) error {
 }
 
 // guardStmt is a prepared statement whose executions are guarded like the
-// connection's own calls.
+// connection's own calls. lib/pq gets a context without cancellation: on a
+// cancelled context its statements wait for their cancel request to be
+// answered before returning (up to cancelDialTimeout against a frozen
+// server), which would hold the request past its deadline. The guard ends
+// the call instead, and the connection is dropped; PostgreSQL ends the
+// statement's transaction when it sees the connection gone.
 type guardStmt struct {
 	driver.Stmt
 	conn *guardConn
@@ -300,7 +305,7 @@ func (s *guardStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (
 		return nil, err
 	}
 	defer s.conn.guard(ctx)()
-	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
+	return s.Stmt.(driver.StmtExecContext).ExecContext(context.WithoutCancel(ctx), args)
 }
 
 func (s *guardStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
@@ -308,7 +313,7 @@ func (s *guardStmt) QueryContext(ctx context.Context, args []driver.NamedValue) 
 		return nil, err
 	}
 	done := s.conn.guard(ctx)
-	rows, err := s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
+	rows, err := s.Stmt.(driver.StmtQueryContext).QueryContext(context.WithoutCancel(ctx), args)
 	if err != nil {
 		done()
 		return nil, err

@@ -24,6 +24,7 @@ const (
 	useRecovery = `UPDATE mfa_recovery_codes SET used_at = ?
 		WHERE id = (SELECT id FROM mfa_recovery_codes WHERE user_id = ? AND code_hash = ? AND used_at IS NULL LIMIT 1) AND used_at IS NULL`
 	countRecovery   = `SELECT COUNT(*) FROM mfa_recovery_codes WHERE user_id = ? AND used_at IS NULL`
+	usedRecovery    = `SELECT COUNT(*) FROM mfa_recovery_codes WHERE user_id = ? AND code_hash = ? AND used_at IS NOT NULL`
 	insertChallenge = `INSERT INTO mfa_challenges (token_hash, user_id, failures, expires_at, created_at) VALUES (?, ?, 0, ?, ?)`
 	selectChallenge = `SELECT token_hash, user_id, failures, expires_at, created_at FROM mfa_challenges WHERE token_hash = ? AND expires_at > ?`
 	// attemptChallenge counts an attempt (the failures column) only while
@@ -132,6 +133,13 @@ func (db *DB) UseRecoveryCode(ctx context.Context, userID int64, hash string) (i
 			return fmt.Errorf("use recovery code: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
+			var used int
+			if err := tx.QueryRowxContext(ctx, tx.Rebind(usedRecovery), userID, hash).Scan(&used); err != nil {
+				return fmt.Errorf("use recovery code: %w", err)
+			}
+			if used > 0 {
+				return authsvc.ErrMFACodeUsed
+			}
 			return authsvc.ErrMFAInvalidCode
 		}
 		return tx.QueryRowxContext(ctx, tx.Rebind(countRecovery), userID).Scan(&left)

@@ -22,6 +22,8 @@ import (
 
 // Options configure a Server; the zero value is a plain server on a free
 // port of 127.0.0.1 that accepts every message without authentication.
+// Like real servers, it answers 501 to a MAIL FROM or RCPT TO path without
+// angle brackets, and offers AUTH only over TLS unless AllowInsecureAuth.
 type Options struct {
 	// Addr to listen on; default "127.0.0.1:0".
 	Addr string
@@ -30,6 +32,8 @@ type Options struct {
 	ImplicitTLS bool
 	// Username and Password, when set, make AUTH PLAIN mandatory.
 	Username, Password string
+	// AllowInsecureAuth offers AUTH on a connection without TLS.
+	AllowInsecureAuth bool
 	// Delay is how long the server takes over each message before it
 	// answers the end of DATA (a slow mail server).
 	Delay time.Duration
@@ -62,6 +66,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.ImplicitTLS {
 		ln = tls.NewListener(ln, opts.TLSConfig)
 	}
+	ln = strictListener{ln}
 	s := &Server{opts: opts, changed: make(chan struct{})}
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
 	s.Host = host
@@ -69,7 +74,7 @@ func Start(t testing.TB, opts Options) *Server {
 	s.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{s: s}, nil }))
 	s.srv.Domain = "mailtest.local"
 	s.srv.ReadTimeout, s.srv.WriteTimeout = 10*time.Second, 10*time.Second
-	s.srv.AllowInsecureAuth = true
+	s.srv.AllowInsecureAuth = opts.AllowInsecureAuth
 	s.srv.MaxMessageBytes = 1 << 20
 	if !opts.ImplicitTLS {
 		s.srv.TLSConfig = opts.TLSConfig
