@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authsvc/authsvc/cmd"
 	"github.com/authsvc/authsvc/pkg/apikey"
 )
 
@@ -33,13 +32,13 @@ func TestAPIKeyCheckOffline(t *testing.T) {
 	}
 	bad := key[:20] + string(flip) + key[21:]
 	r = c.run("apikey", "check", bad)
-	if r.code != cmd.ExitUsage || !strings.Contains(r.stderr, "checksum") {
+	if r.code != 2 || !strings.Contains(r.stderr, "checksum") {
 		t.Fatalf("altered key: exit %d, stderr %q", r.code, r.stderr)
 	}
 	if strings.Contains(r.stderr, bad) {
 		t.Fatalf("the error echoes the key: %q", r.stderr)
 	}
-	if r := c.run("apikey", "check", "ghp_notours"); r.code != cmd.ExitUsage || !strings.Contains(r.stderr, "ask_") {
+	if r := c.run("apikey", "check", "ghp_notours"); r.code != 2 || !strings.Contains(r.stderr, "ask_") {
 		t.Fatalf("foreign token: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
