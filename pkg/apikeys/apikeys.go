@@ -68,7 +68,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, p *authsvc.Principal, req au
 	}
 	ev := &authsvc.AuditEvent{Event: authsvc.AuditAPIKeyCreated, ActorID: p.User.ID, TargetID: p.User.ID,
 		Details: map[string]any{"key_id": k.ID, "name": k.Name, "scopes": k.Scopes}}
-	if err := s.db.CreateAPIKey(authsvc.WithAudit(ctx, ev), k); err != nil {
+	if err := s.db.CreateAPIKey(authsvc.WithAudit(ctx, ev), k, notice(authsvc.EmailAPIKeyCreated, p.User, k)); err != nil {
 		return nil, err
 	}
 	return &authsvc.CreatedAPIKey{APIKey: k, Key: secret}, nil
@@ -89,9 +89,13 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p *authsvc.Principal, id str
 	if p.APIKey != nil {
 		return authsvc.ErrAPIKeyNotAllowed
 	}
+	k, err := s.db.APIKey(ctx, p.User.ID, id)
+	if err != nil {
+		return err
+	}
 	ev := &authsvc.AuditEvent{Event: authsvc.AuditAPIKeyRevoked, ActorID: p.User.ID, TargetID: p.User.ID,
 		Details: map[string]any{"key_id": id}}
-	return s.db.RevokeAPIKey(authsvc.WithAudit(ctx, ev), p.User.ID, id)
+	return s.db.RevokeAPIKey(authsvc.WithAudit(ctx, ev), p.User.ID, id, notice(authsvc.EmailAPIKeyRevoked, p.User, k))
 }
 
 // Authenticate checks the key's format and checksum first (no query for a
@@ -129,6 +133,12 @@ func (s *Service) touch(ctx context.Context, k *authsvc.APIKey, now time.Time) {
 	if err := s.db.TouchAPIKey(context.WithoutCancel(ctx), k.ID, now.UTC().Truncate(time.Microsecond)); err != nil {
 		s.log.Warn().Err(err).Str("key_id", k.ID).Msg("api key last_used_at not recorded")
 	}
+}
+
+// notice is the email telling u that k was made or revoked.
+func notice(kind string, u *authsvc.User, k *authsvc.APIKey) *authsvc.OutboundEmail {
+	return &authsvc.OutboundEmail{Kind: kind, Recipient: u.Email, Data: map[string]string{
+		authsvc.EmailKeyUsername: u.Username, authsvc.EmailKeyAPIKeyName: k.Name + " (" + k.Shown + "…)"}}
 }
 
 // validate reports every bad field of req at once.

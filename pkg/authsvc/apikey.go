@@ -14,6 +14,14 @@ const (
 	ScopeCreditsHold = "credits:hold" // the /credits/holds endpoints
 )
 
+// Email kinds and their data key: the owner is told of every key made or
+// revoked.
+const (
+	EmailAPIKeyCreated = "api_key_created"
+	EmailAPIKeyRevoked = "api_key_revoked"
+	EmailKeyAPIKeyName = "key_name" // api_key_created, api_key_revoked: the key's name and prefix
+)
+
 // Limits of an API key's fields.
 const (
 	MaxAPIKeyName   = 100
@@ -67,12 +75,15 @@ type CreatedAPIKey struct {
 type APIKeyStore interface {
 	// CreateAPIKey inserts k (its ID is set by the caller); ENOTFOUND when
 	// the user is gone.
-	CreateAPIKey(ctx context.Context, k *APIKey) error
+	CreateAPIKey(ctx context.Context, k *APIKey, mail ...*OutboundEmail) error
 	// APIKeys lists the user's keys that are not revoked, newest first.
 	APIKeys(ctx context.Context, userID int64) ([]*APIKey, error)
-	// RevokeAPIKey revokes the user's key id; ErrAPIKeyNotFound when the user
-	// has no such live key.
-	RevokeAPIKey(ctx context.Context, userID int64, id string) error
+	// APIKey returns the user's live key id; ErrAPIKeyNotFound when the
+	// user has no such live key.
+	APIKey(ctx context.Context, userID int64, id string) (*APIKey, error)
+	// RevokeAPIKey revokes the user's key id and queues mail in the same
+	// transaction; ErrAPIKeyNotFound when the user has no such live key.
+	RevokeAPIKey(ctx context.Context, userID int64, id string, mail ...*OutboundEmail) error
 	// APIKeyByHash is the one indexed lookup of a request with a key: the
 	// live key with that hash and its user as it is now. ENOTFOUND when
 	// there is none (never issued, or revoked).

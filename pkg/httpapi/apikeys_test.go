@@ -85,6 +85,9 @@ func TestAPIKeyCreateListAndUse(t *testing.T) {
 		if err := e.SQL().Get(&events, `SELECT COUNT(*) FROM audit_events WHERE event = 'api_key.created'`); err != nil || events != 1 {
 			t.Fatalf("api_key.created events: %d, %v", events, err)
 		}
+		if n := e.outboxCount("api_key_created"); n != 1 {
+			t.Fatalf("api_key_created emails: %d", n)
+		}
 	})
 }
 
@@ -173,6 +176,9 @@ func TestAPIKeyEnds(t *testing.T) {
 		var events int
 		if err := e.SQL().Get(&events, `SELECT COUNT(*) FROM audit_events WHERE event = 'api_key.revoked'`); err != nil || events != 1 {
 			t.Fatalf("api_key.revoked events: %d, %v", events, err)
+		}
+		if n := e.outboxCount("api_key_revoked"); n != 1 {
+			t.Fatalf("api_key_revoked emails: %d, want one for the one revocation", n)
 		}
 
 		in := e.Clock.Now().Add(time.Hour)

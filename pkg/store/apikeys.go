@@ -47,9 +47,9 @@ func utcTime(t *time.Time) *time.Time {
 	return &u
 }
 
-// CreateAPIKey inserts k and the audit events of ctx; ENOTFOUND when the
-// user is gone.
-func (db *DB) CreateAPIKey(ctx context.Context, k *authsvc.APIKey) error {
+// CreateAPIKey inserts k, the audit events of ctx and mail in one
+// transaction; ENOTFOUND when the user is gone.
+func (db *DB) CreateAPIKey(ctx context.Context, k *authsvc.APIKey, mail ...*authsvc.OutboundEmail) error {
 	scopes, err := json.Marshal(k.Scopes)
 	if err != nil {
 		return err
@@ -65,7 +65,7 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *authsvc.APIKey) error {
 			}
 			return fmt.Errorf("insert api key: %w", err)
 		}
-		return nil
+		return db.enqueueEmails(ctx, tx, mail...)
 	})
 }
 
@@ -90,10 +90,30 @@ func (db *DB) APIKeys(ctx context.Context, userID int64) (_ []*authsvc.APIKey, e
 	return keys, nil
 }
 
+// APIKey returns the user's live key id; ErrAPIKeyNotFound when the user
+// has no such live key (another user's key is not found either).
+func (db *DB) APIKey(ctx context.Context, userID int64, id string) (_ *authsvc.APIKey, err error) {
+	if !storable(id) {
+		return nil, authsvc.ErrAPIKeyNotFound
+	}
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
+	var row apiKeyRow
+	err = sqlx.GetContext(ctx, db.pool, &row, db.pool.Rebind(`SELECT `+apiKeyColumns+` FROM api_keys k
+		WHERE k.id = ? AND k.user_id = ? AND k.revoked_at IS NULL`), id, userID)
+	if err != nil {
+		if authsvc.ErrorCode(mapError(err)) == authsvc.ENOTFOUND {
+			return nil, authsvc.ErrAPIKeyNotFound.With(err)
+		}
+		return nil, mapError(fmt.Errorf("read api key: %w", err))
+	}
+	return row.key()
+}
+
 // RevokeAPIKey marks the user's live key id revoked, with the audit events
-// of ctx; ErrAPIKeyNotFound when the user has no such live key (another
-// user's key is not found either).
-func (db *DB) RevokeAPIKey(ctx context.Context, userID int64, id string) error {
+// of ctx and mail, in one transaction; ErrAPIKeyNotFound when the user has
+// no such live key (another user's key is not found either).
+func (db *DB) RevokeAPIKey(ctx context.Context, userID int64, id string, mail ...*authsvc.OutboundEmail) error {
 	if !storable(id) {
 		return authsvc.ErrAPIKeyNotFound
 	}
@@ -108,7 +128,7 @@ func (db *DB) RevokeAPIKey(ctx context.Context, userID int64, id string) error {
 		} else if n == 0 {
 			return authsvc.ErrAPIKeyNotFound
 		}
-		return nil
+		return db.enqueueEmails(ctx, tx, mail...)
 	})
 }
 
