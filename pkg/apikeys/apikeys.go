@@ -100,7 +100,8 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p *authsvc.Principal, id str
 
 // Authenticate checks the key's format and checksum first (no query for a
 // mistyped or made-up key), then looks it up by its hash in one indexed
-// query.
+// query. The principal acts as its user without admin rights, even when
+// the user is an admin.
 func (s *Service) Authenticate(ctx context.Context, key string) (*authsvc.Principal, error) {
 	if apikey.Check(key) != nil {
 		return nil, authsvc.ErrInvalidAPIKey
@@ -116,6 +117,7 @@ func (s *Service) Authenticate(ctx context.Context, key string) (*authsvc.Princi
 		return nil, authsvc.ErrInvalidAPIKey
 	}
 	s.touch(ctx, k, now)
+	u.IsAdmin = false // a key never carries an admin's rights over other accounts
 	return &authsvc.Principal{User: u, Claims: &authsvc.Claims{UserID: u.ID, Username: u.Username}, APIKey: k}, nil
 }
 

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -120,6 +121,18 @@ func TestAPIKeyForbiddenEndpoints(t *testing.T) {
 		}
 		e.do("GET", "/auth/me", nil, alice.Token).want(t, http.StatusOK, "") // nothing changed
 		e.do("GET", "/auth/me", nil, key).want(t, http.StatusOK, "")
+	})
+}
+
+// An admin's key acts as the admin's own account only: no admin rights.
+func TestAPIKeyOfAnAdminHasNoAdminRights(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		root, bob := e.admin("root"), e.register("bob")
+		_, key := e.createKey(root, []string{"profile:read", "credits:hold"}, nil)
+		path := "/auth/me?user_id=" + strconv.FormatInt(bob.ID, 10)
+		e.do("GET", path, nil, root.Token).want(t, http.StatusOK, "")
+		e.do("GET", path, nil, key).want(t, http.StatusForbidden, "forbidden")
+		e.do("POST", "/credits/holds", map[string]any{"amount": 1, "username": "bob"}, key).want(t, http.StatusForbidden, "forbidden")
 	})
 }
 
