@@ -164,6 +164,7 @@ With no configuration it serves on :8080 with an embedded SQLite database.
 		newMailCommand(a),
 		newKeysCommand(a),
 		newAuditCommand(a),
+		newAPIKeyCommand(a),
 		newVersionCommand(a),
 	)
 	addCompletionExamples(root)

@@ -3,6 +3,7 @@ package cmd
 import (
 	"time"
 
+	"github.com/authsvc/authsvc/pkg/apikeys"
 	"github.com/authsvc/authsvc/pkg/auth"
 	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/credits"
@@ -22,6 +23,7 @@ type services struct {
 	credits *credits.Service
 	keys    *keys.Service
 	holds   *credits.Holds
+	apiKeys *apikeys.Service
 	tokens  *token.Issuer
 }
 
@@ -101,6 +103,7 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 	creditOpts.Logger = a.log
 	creditSvc := credits.New(db, creditOpts)
 	return &services{auth: authSvc, credits: creditSvc, keys: keySvc, tokens: tokens,
+		apiKeys: apikeys.New(db, apikeys.Options{Clock: a.clock, Logger: a.log}),
 		holds: credits.NewHolds(db, credits.HoldOptions{Logger: a.log, Metrics: creditOpts.Metrics,
 			GroupCommit: creditSvc.GroupCommit()})}, nil
 }

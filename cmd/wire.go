@@ -94,6 +94,7 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 		Holds:         svc.holds,
 		Authenticator: svc.auth,
 		MFA:           svc.auth,
+		APIKeys:       svc.apiKeys,
 		Ready:         a.readyWithKeys(svc.keys),
 		Logger:        a.log,
 		Metrics:       publicMetrics,

@@ -5,7 +5,7 @@
 //
 // Templates see these fields: .ProductName, .Username, .Recipient, and per
 // kind .Link and .ExpiresMinutes (password_reset), .Link and .ExpiresHours
-// (verify_email), or .OldEmail, .NewEmail and .Pending (email_changed); mfa_enabled and mfa_disabled use only the common fields. mail.templates_dir may override any file by name.
+// (verify_email), or .OldEmail, .NewEmail and .Pending (email_changed); mfa_enabled and mfa_disabled use only the common fields, api_key_created and api_key_revoked .KeyName (the key's name and prefix). mail.templates_dir may override any file by name.
 package templates
 
 import (
@@ -23,7 +23,8 @@ func FS() fs.FS { return files }
 
 // Kinds lists the email kinds that have a template pair.
 func Kinds() []string {
-	return []string{"welcome", "password_reset", "email_changed", "verify_email", "mfa_enabled", "mfa_disabled"}
+	return []string{"welcome", "password_reset", "email_changed", "verify_email", "mfa_enabled", "mfa_disabled",
+		"api_key_created", "api_key_revoked"}
 }
 
 // TextName returns the file name of kind's plain-text template.

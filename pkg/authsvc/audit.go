@@ -30,6 +30,8 @@ const (
 	AuditKeyGenerated         = "key.generated" // signing keys (`authsvc keys …`)
 	AuditKeyActivated         = "key.activated"
 	AuditKeyRetired           = "key.retired"
+	AuditAPIKeyCreated        = "api_key.created"
+	AuditAPIKeyRevoked        = "api_key.revoked"
 )
 
 // AuditEvents lists every event name.
@@ -37,6 +39,7 @@ var AuditEvents = []string{AuditRegistered, AuditLoginSucceeded, AuditLoginFaile
 	AuditRefreshed, AuditTokenIssued, AuditPasswordChanged, AuditPasswordResetRequest, AuditPasswordReset, AuditEmailVerified,
 	AuditEmailChanged, AuditEmailChangeRequested, AuditAccountDeleted, AuditPromoted, AuditDemoted,
 	AuditSessionsEnded, AuditCreditsAdded, AuditCreditsUsed, AuditKeyGenerated, AuditKeyActivated, AuditKeyRetired,
+	AuditAPIKeyCreated, AuditAPIKeyRevoked,
 	AuditMFAEnabled, AuditMFADisabled, AuditMFAReset, AuditMFAChallenged, AuditMFAFailed, AuditRecoveryCodeOK}
 
 // AuditEvent is one security event. ActorID is who acted (0: nobody known,

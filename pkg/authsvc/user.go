@@ -55,6 +55,9 @@ type Principal struct {
 	// EnrollmentOnly: an admin without a second factor under
 	// auth.mfa_required_for_admins, who may reach the enrolment endpoints only.
 	EnrollmentOnly bool
+	// APIKey is the key the caller authenticated with; nil for a token.
+	// Claims is then empty.
+	APIKey *APIKey
 }
 
 // SessionID is the caller's session ("" for a token without sid).

@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/authsvc/authsvc/pkg/apikey"
 	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/rs/zerolog"
 )
@@ -107,25 +108,47 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 }
 
 // authed wraps a handler that needs a valid access token. The principal's
-// user row is the database's, so admin rights are current.
+// user row is the database's, so admin rights are current. An API key is
+// refused with 403 api_key_not_allowed before it is looked up.
 func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *authsvc.Principal)) http.HandlerFunc {
-	return s.authedFor(false, h)
+	return s.authedFor(false, "", h)
+}
+
+// keyed is authed for the endpoints an API key with scope may also reach.
+func (s *Server) keyed(scope string, h func(w http.ResponseWriter, r *http.Request, p *authsvc.Principal)) http.HandlerFunc {
+	return s.authedFor(false, scope, h)
 }
 
 // enrolment is authed for the second factor's own endpoints: the only ones
 // an admin made to enrol (auth.mfa_required_for_admins) may reach.
 func (s *Server) enrolment(h func(w http.ResponseWriter, r *http.Request, p *authsvc.Principal)) http.HandlerFunc {
-	return s.authedFor(true, h)
+	return s.authedFor(true, "", h)
 }
 
-func (s *Server) authedFor(enrolment bool, h func(w http.ResponseWriter, r *http.Request, p *authsvc.Principal)) http.HandlerFunc {
+// authedFor authenticates the request's access token or API key; scope is
+// the API key scope the route accepts ("" for none).
+func (s *Server) authedFor(enrolment bool, scope string, h func(w http.ResponseWriter, r *http.Request, p *authsvc.Principal)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		token, ok := bearerToken(r)
+		token, isKey, ok := credential(r)
 		if !ok {
 			s.writeError(w, r, authsvc.ErrNotAuthenticated)
 			return
 		}
-		p, err := s.deps.Authenticator.Authenticate(r.Context(), token)
+		var p *authsvc.Principal
+		var err error
+		switch {
+		case isKey && scope == "":
+			err = authsvc.ErrAPIKeyNotAllowed
+		case isKey && s.deps.APIKeys == nil:
+			err = authsvc.ErrInvalidAPIKey
+		case isKey:
+			p, err = s.deps.APIKeys.Authenticate(r.Context(), token)
+			if err == nil && !p.APIKey.HasScope(scope) {
+				err = authsvc.ErrAPIKeyScope
+			}
+		default:
+			p, err = s.deps.Authenticator.Authenticate(r.Context(), token)
+		}
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -139,6 +162,17 @@ func (s *Server) authedFor(enrolment bool, h func(w http.ResponseWriter, r *http
 		}
 		h(w, r, p)
 	}
+}
+
+// credential is the request's access token or API key: an X-API-Key
+// header, or an "Authorization: Bearer" token (a key when it starts with
+// ask_).
+func credential(r *http.Request) (token string, isKey, ok bool) {
+	if key := strings.TrimSpace(r.Header.Get("X-API-Key")); key != "" {
+		return key, true, true
+	}
+	token, ok = bearerToken(r)
+	return token, ok && apikey.Looks(token), ok
 }
 
 // bearerToken extracts the token of an "Authorization: Bearer <token>" header.

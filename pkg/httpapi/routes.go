@@ -1,6 +1,10 @@
 package httpapi
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/authsvc/authsvc/pkg/authsvc"
+)
 
 // RouteClass groups routes by how they are rate limited (docs/operations.md, Rate limits).
 type RouteClass int
@@ -25,7 +29,7 @@ func (s *Server) Routes() []Route {
 	return []Route{
 		{"POST", "/auth/register", ClassAuth, s.register},
 		{"POST", "/auth/login", ClassAuth, s.login},
-		{"GET", "/auth/me", ClassDefault, s.authed(s.me)},
+		{"GET", "/auth/me", ClassDefault, s.keyed(authsvc.ScopeProfileRead, s.me)},
 		{"POST", "/auth/password-reset-request", ClassAuth, s.passwordResetRequest},
 		{"POST", "/auth/reset-password", ClassAuth, s.resetPassword},
 		{"POST", "/auth/verify-email", ClassAuth, s.verifyEmail},
@@ -43,15 +47,18 @@ func (s *Server) Routes() []Route {
 		{"POST", "/auth/mfa/totp/verify", ClassAuth, s.enrolment(s.mfaVerify)},
 		{"DELETE", "/auth/mfa/totp", ClassAuth, s.enrolment(s.mfaDisable)},
 		{"POST", "/auth/mfa/challenge", ClassAuth, s.mfaChallenge},
+		{"POST", "/auth/api-keys", ClassDefault, s.authed(s.createAPIKey)},
+		{"GET", "/auth/api-keys", ClassDefault, s.authed(s.listAPIKeys)},
+		{"DELETE", "/auth/api-keys/{id}", ClassDefault, s.authed(s.revokeAPIKey)},
 
-		{"GET", "/credits/balance", ClassDefault, s.authed(s.creditBalance)},
+		{"GET", "/credits/balance", ClassDefault, s.keyed(authsvc.ScopeCreditsRead, s.creditBalance)},
 		{"POST", "/credits/add", ClassDefault, s.authed(s.creditAdd)},
-		{"POST", "/credits/use", ClassDefault, s.authed(s.creditUse)},
-		{"GET", "/credits/transactions", ClassDefault, s.authed(s.creditTransactions)},
-		{"POST", "/credits/holds", ClassDefault, s.authed(s.holdCreate)},
-		{"GET", "/credits/holds", ClassDefault, s.authed(s.holdList)},
-		{"POST", "/credits/holds/{id}/capture", ClassDefault, s.authed(s.holdCapture)},
-		{"POST", "/credits/holds/{id}/void", ClassDefault, s.authed(s.holdVoid)},
+		{"POST", "/credits/use", ClassDefault, s.keyed(authsvc.ScopeCreditsUse, s.creditUse)},
+		{"GET", "/credits/transactions", ClassDefault, s.keyed(authsvc.ScopeCreditsRead, s.creditTransactions)},
+		{"POST", "/credits/holds", ClassDefault, s.keyed(authsvc.ScopeCreditsHold, s.holdCreate)},
+		{"GET", "/credits/holds", ClassDefault, s.keyed(authsvc.ScopeCreditsHold, s.holdList)},
+		{"POST", "/credits/holds/{id}/capture", ClassDefault, s.keyed(authsvc.ScopeCreditsHold, s.holdCapture)},
+		{"POST", "/credits/holds/{id}/void", ClassDefault, s.keyed(authsvc.ScopeCreditsHold, s.holdVoid)},
 
 		{"GET", "/healthz", ClassExempt, s.healthz},
 		{"GET", "/readyz", ClassExempt, s.readyz},

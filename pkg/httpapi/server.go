@@ -20,6 +20,9 @@ type Deps struct {
 	Credits       authsvc.CreditService
 	Holds         authsvc.HoldService
 	Authenticator authsvc.Authenticator
+	// APIKeys serves /auth/api-keys and authenticates requests that carry
+	// an API key; nil refuses every key.
+	APIKeys authsvc.APIKeyService
 	// MFA serves the second-factor endpoints (/auth/mfa/…).
 	MFA authsvc.MFAService
 	// Ready reports whether the service can take traffic (database reachable,

@@ -37,6 +37,7 @@ type TemplateData struct {
 	ExpiresMinutes string // password_reset
 	OldEmail       string // email_changed
 	NewEmail       string // email_changed
+	KeyName        string // api_key_created, api_key_revoked: the key's name and prefix
 	Pending        bool   // email_changed: the new address has yet to confirm
 	ExpiresHours   string // verify_email
 }
@@ -52,6 +53,8 @@ func requiredKeys(kind string) ([]string, bool) {
 		return []string{authsvc.EmailKeyUsername, authsvc.EmailKeyOldEmail, authsvc.EmailKeyNewEmail}, true
 	case authsvc.EmailMFAEnabled, authsvc.EmailMFADisabled:
 		return []string{authsvc.EmailKeyUsername}, true
+	case authsvc.EmailAPIKeyCreated, authsvc.EmailAPIKeyRevoked:
+		return []string{authsvc.EmailKeyUsername, authsvc.EmailKeyAPIKeyName}, true
 	case authsvc.EmailVerify:
 		return []string{authsvc.EmailKeyUsername, authsvc.EmailKeyLink, authsvc.EmailKeyExpiresHours}, true
 	}
@@ -155,7 +158,7 @@ func readTemplate(dir, name string) (src, from string, err error) {
 func sampleData(productName string) TemplateData {
 	return TemplateData{ProductName: productName, Recipient: "jane@example.com", Username: "jane",
 		Link: "http://localhost:3000/reset-password?token=sample", ExpiresMinutes: "30",
-		OldEmail: "jane.old@example.com", NewEmail: "jane@example.com", ExpiresHours: "24"}
+		OldEmail: "jane.old@example.com", NewEmail: "jane@example.com", ExpiresHours: "24", KeyName: "nightly (ask_Hz1x…)"}
 }
 
 // Render renders the message of an outbox row. An unknown kind or data
@@ -175,7 +178,8 @@ func (r *Renderer) Render(kind, recipient string, data map[string]string) (*Mess
 	td := TemplateData{ProductName: r.productName, Recipient: recipient, Username: data[authsvc.EmailKeyUsername],
 		Link: data[authsvc.EmailKeyLink], ExpiresMinutes: data[authsvc.EmailKeyExpiresMinutes],
 		OldEmail: data[authsvc.EmailKeyOldEmail], NewEmail: data[authsvc.EmailKeyNewEmail],
-		Pending: data[authsvc.EmailKeyPending] == "true", ExpiresHours: data[authsvc.EmailKeyExpiresHours]}
+		Pending: data[authsvc.EmailKeyPending] == "true", ExpiresHours: data[authsvc.EmailKeyExpiresHours],
+		KeyName: data[authsvc.EmailKeyAPIKeyName]}
 	if p := data[authsvc.EmailKeyProductName]; p != "" {
 		td.ProductName = p
 	}
