@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,20 +14,78 @@ import (
 
 const module = "github.com/authsvc/authsvc/"
 
-// imports maps every Go file under root (test files included) to its
-// project imports, as paths relative to the module ("pkg/store").
-func projectImports(t *testing.T, root string) map[string][]string {
+// allowedImports is the map of docs/architecture.md as a test: for every
+// package, the project packages its non-test files may import. A package
+// missing here fails the test, so a new one is placed on the map on purpose.
+var allowedImports = map[string][]string{
+	".": {"cmd"},
+	// the composition root: it wires every adapter and use case
+	"cmd": {"pkg/account", "pkg/apikey", "pkg/apikeys", "pkg/config", "pkg/credits", "pkg/domain", "pkg/httpapi", "pkg/logship",
+		"pkg/mail", "pkg/metrics", "pkg/password", "pkg/ratelimit", "pkg/seal", "pkg/signingkeys", "pkg/store",
+		"pkg/token", "pkg/userimport"},
+
+	// the domain and the standard-library-only helpers: leaves
+	"pkg/domain":    {},
+	"pkg/dburl":     {},
+	"pkg/proxyaddr": {},
+	"pkg/logship":   {},
+	"pkg/ratelimit": {},
+	"pkg/openapi":   {},
+	"sql":           {},
+	"templates":     {},
+
+	// use cases: the domain's types and ports only
+	"pkg/account":    {"pkg/domain"},
+	"pkg/credits":    {"pkg/domain"},
+	"pkg/userimport": {"pkg/domain"},
+	"pkg/apikeys":    {"pkg/domain", "pkg/apikey"},
+	// the API key format: standard library only
+	"pkg/apikey": {},
+	// signing keys drive the JWT adapter's keyring and its key generation,
+	// and open the keys they store with the sealer
+	"pkg/signingkeys": {"pkg/domain", "pkg/seal", "pkg/token"},
+
+	// adapters: the domain (whose ports they implement) and their own helpers
+	"pkg/seal":     {"pkg/domain"},
+	"pkg/password": {"pkg/domain"},
+	"pkg/token":    {"pkg/domain", "pkg/seal"},
+	"pkg/mail":     {"pkg/domain", "templates"},
+	"pkg/store":    {"pkg/domain", "pkg/dburl", "sql"},
+	"pkg/metrics":  {"pkg/domain"},
+	"pkg/config":   {"pkg/domain", "pkg/dburl", "pkg/proxyaddr"},
+	// (apikey: it tells an API key from a JWT by its shape, before any lookup)
+	"pkg/httpapi": {"pkg/apikey", "pkg/domain", "pkg/openapi", "pkg/proxyaddr", "pkg/ratelimit"},
+
+	// test kits
+	"pkg/store/storetest":     {"pkg/dburl", "pkg/store"},
+	"pkg/mail/mailtest":       {"pkg/mail"},
+	"pkg/metrics/metricstest": {},
+	"internal/testkit":        {},
+	"internal/scalebench":     {},
+	"deploy/kubernetes":       {},
+}
+
+// projectImports maps every Go file of the module (test files included) to
+// its project imports, as paths relative to the module ("pkg/store").
+func projectImports(t *testing.T) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
 	fset := token.NewFileSet()
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
 			return err
+		}
+		if d.IsDir() && path != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "bin" || d.Name() == "dist") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") {
+			return nil
 		}
 		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
 		if err != nil {
 			return err
 		}
+		out[path] = []string{}
 		for _, imp := range f.Imports {
 			p, _ := strconv.Unquote(imp.Path.Value)
 			if rel, ok := strings.CutPrefix(p, module); ok {
@@ -41,31 +100,29 @@ func projectImports(t *testing.T, root string) map[string][]string {
 	return out
 }
 
-// TestArchitecture checks the import rules of docs/architecture.md and of the
-// ports design, so that a change that breaks them fails CI.
+// TestArchitecture checks every file's imports against allowedImports. Test
+// files may also import the test kits and the packages whose behaviour they
+// test end to end, with two exceptions: only the end-to-end harness of
+// pkg/httpapi imports cmd, and only store, cmd and their tests reach the
+// store (everyone else uses storetest).
 func TestArchitecture(t *testing.T) {
-	files := projectImports(t, "pkg")
-	for path, imps := range projectImports(t, "cmd") {
-		files[path] = imps
-	}
-	dir := func(path string) string { return filepath.ToSlash(filepath.Dir(path)) }
-	for path, imps := range files {
-		d := dir(path)
+	for path, imps := range projectImports(t) {
+		dir := filepath.ToSlash(filepath.Dir(path))
+		allowed, known := allowedImports[dir]
+		if !known {
+			t.Errorf("%s: package %s is not on the map (allowedImports, docs/architecture.md)", path, dir)
+			continue
+		}
+		test := strings.HasSuffix(path, "_test.go")
 		for _, imp := range imps {
 			switch {
-			case imp == "pkg/store" && d != "pkg/store" && d != "pkg/store/storetest" && d != "cmd":
-				t.Errorf("%s imports pkg/store: only store and cmd may (tests use storetest)", path)
-			case imp == "cmd" && !(d == "pkg/httpapi" && strings.HasSuffix(path, "_test.go")):
-				t.Errorf("%s imports cmd: only the end-to-end harness may", path)
-			case d == "pkg/authsvc" && !strings.HasSuffix(path, "_test.go"):
-				t.Errorf("%s imports %s: the domain imports no project package", path, imp)
-			case d == "pkg/config" && !strings.HasSuffix(path, "_test.go") && imp != "pkg/dburl" && imp != "pkg/proxyaddr" && imp != "pkg/authsvc":
-				t.Errorf("%s imports %s: config is a leaf (only the standard-library packages dburl, proxyaddr, authsvc)", path, imp)
-			case imp == "pkg/config" && d != "cmd" && d != "pkg/config" &&
-				!(d == "pkg/httpapi" && strings.HasSuffix(path, "_test.go")):
-				t.Errorf("%s imports pkg/config: nothing but cmd does", path)
-			case (d == "pkg/auth" || d == "pkg/credits") && !strings.HasSuffix(path, "_test.go") && imp != "pkg/authsvc":
-				t.Errorf("%s imports %s: use cases depend on the pkg/authsvc ports only", path, imp)
+			case imp == dir || slices.Contains(allowed, imp):
+			case !test:
+				t.Errorf("%s imports %s: %s may import only %v", path, imp, dir, allowed)
+			case imp == "cmd" && dir != "pkg/httpapi":
+				t.Errorf("%s imports cmd: only the end-to-end harness (pkg/httpapi) may", path)
+			case imp == "pkg/store" && dir != "pkg/store" && dir != "cmd":
+				t.Errorf("%s imports pkg/store: tests outside store and cmd use storetest", path)
 			}
 		}
 	}
@@ -84,6 +141,38 @@ func TestNoErrorTextMatching(t *testing.T) {
 		}
 		if strings.Contains(string(b), "Contains(err."+"Error()") {
 			t.Errorf("%s matches an error by its text", path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNoCitationsOutsideTheRepository: comments and docs name only files of
+// this repository, so a reader can follow every reference.
+func TestNoCitationsOutsideTheRepository(t *testing.T) {
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && strings.HasPrefix(d.Name(), ".") && path != "." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !(strings.HasSuffix(path, ".go") || strings.HasSuffix(path, ".md") || strings.HasSuffix(path, ".yaml")) {
+			return nil
+		}
+		if path == "arch_test.go" {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, ref := range []string{"CONTRACT §", "ARCHITECTURE.md", "PERFORMANCE.md", "auth_service.md"} {
+			if strings.Contains(string(b), ref) {
+				t.Errorf("%s cites %q, a document outside the repository", path, ref)
+			}
 		}
 		return nil
 	})

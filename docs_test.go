@@ -6,27 +6,27 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 )
 
 // TestDocsStateTheLimits keeps the numbers the docs give in step with the
-// constants that decide them (pkg/authsvc/limits.go).
+// constants that decide them (pkg/domain/limits.go).
 func TestDocsStateTheLimits(t *testing.T) {
 	for file, phrases := range map[string][]string{
 		"docs/http-api.md": {
-			fmt.Sprintf("%d–%d bytes", authsvc.MinPasswordBytes, authsvc.MaxPasswordBytes),
-			fmt.Sprintf("(default %d) failed logins", authsvc.DefaultFailedLoginLimit),
+			fmt.Sprintf("%d–%d bytes", domain.MinPasswordBytes, domain.MaxPasswordBytes),
+			fmt.Sprintf("(default %d) failed logins", domain.DefaultFailedLoginLimit),
 		},
 		"docs/credits.md": {
-			"more than " + thousands(int64(authsvc.MaxAmount/100)) + ".00",
-			fmt.Sprintf("`reference_id` ≤ %d characters", authsvc.MaxReferenceLen),
-			fmt.Sprintf("`description` ≤ %d", authsvc.MaxDescriptionLen),
+			"more than " + thousands(int64(domain.MaxAmount/100)) + ".00",
+			fmt.Sprintf("`reference_id` ≤ %d characters", domain.MaxReferenceLen),
+			fmt.Sprintf("`description` ≤ %d", domain.MaxDescriptionLen),
 		},
 		"docs/cli.md": {
-			fmt.Sprintf("(%d–%d bytes", authsvc.MinPasswordBytes, authsvc.MaxPasswordBytes),
+			fmt.Sprintf("(%d–%d bytes", domain.MinPasswordBytes, domain.MaxPasswordBytes),
 		},
 		"docs/migrating.md": {
-			fmt.Sprintf("(%d–%d characters", authsvc.MinUsernameLen, authsvc.MaxUsernameLen),
+			fmt.Sprintf("(%d–%d characters", domain.MinUsernameLen, domain.MaxUsernameLen),
 		},
 	} {
 		raw, err := os.ReadFile(file)

@@ -12,8 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/config"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/logship"
 	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/rs/zerolog"
@@ -45,7 +45,7 @@ type app struct {
 
 	// clock is the one clock of the process: the store stamps rows with it,
 	// the token issuer signs with it, the use cases decide with it.
-	clock authsvc.Clock
+	clock domain.Clock
 	// build holds what Build (the tests' entry) injects; zero for commands.
 	build BuildOptions
 }
@@ -165,7 +165,7 @@ func (a *app) open(ctx context.Context, wait time.Duration, create bool) (*store
 		}
 	}
 	if errors.Is(err, store.ErrNoDatabase) {
-		return nil, &authsvc.Error{Code: authsvc.EUNAVAILABLE, Reason: authsvc.ReasonDatabaseMissing,
+		return nil, &domain.Error{Code: domain.EUNAVAILABLE, Reason: domain.ReasonDatabaseMissing,
 			Message: msgNoDatabase(a.cfg.Database.URL)} // the path is in the message already
 	}
 	if err != nil {
@@ -209,7 +209,7 @@ func msgNoDatabase(raw string) string {
 		if u, err := url.Parse(raw); err == nil {
 			raw = u.Redacted()
 		}
-		return fmt.Sprintf(authsvc.MsgDatabaseMissingPostgres, raw)
+		return fmt.Sprintf(domain.MsgDatabaseMissingPostgres, raw)
 	}
-	return fmt.Sprintf(authsvc.MsgDatabaseMissingSQLite, raw)
+	return fmt.Sprintf(domain.MsgDatabaseMissingSQLite, raw)
 }

@@ -6,7 +6,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/spf13/cobra"
 )
 
@@ -23,7 +23,7 @@ func newAuditCommand(a *app) *cobra.Command {
 }
 
 func newAuditListCommand(a *app) *cobra.Command {
-	var q authsvc.AuditQuery
+	var q domain.AuditQuery
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List security events, newest first",
@@ -50,7 +50,7 @@ gives the --cursor of the next page. --user takes a username or a numeric id
 			}
 			events := page.Events
 			if events == nil {
-				events = []*authsvc.AuditEvent{}
+				events = []*domain.AuditEvent{}
 			}
 			return a.print(map[string]any{"events": events, "next_cursor": next}, auditText(page))
 		},
@@ -65,7 +65,7 @@ gives the --cursor of the next page. --user takes a username or a numeric id
 }
 
 // auditText is the text form of a page: one event per line.
-func auditText(page *authsvc.AuditPage) string {
+func auditText(page *domain.AuditPage) string {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tTIME\tEVENT\tACTOR\tTARGET\tCLIENT IP\tDETAILS")

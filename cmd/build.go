@@ -8,10 +8,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/auth"
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/account"
 	"github.com/authsvc/authsvc/pkg/config"
 	"github.com/authsvc/authsvc/pkg/credits"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/token"
 	"github.com/rs/zerolog"
@@ -43,16 +43,16 @@ type BuildOptions struct {
 	// Logger replaces the logger serve builds from log.* (tests capture it).
 	Logger *zerolog.Logger
 	// Clock replaces time.Now as the one clock of the process.
-	Clock authsvc.Clock
+	Clock domain.Clock
 	// Wait bounds the wait for the database; default 10s.
 	Wait time.Duration
 	// WrapHasher wraps the bcrypt hasher the use cases compare with (tests
 	// count the bcrypt work of a request).
-	WrapHasher func(authsvc.PasswordHasher) authsvc.PasswordHasher
+	WrapHasher func(domain.PasswordHasher) domain.PasswordHasher
 	// AuthOptions adjusts the account use cases' options that have no
 	// configuration key (failed-login limit and window, reset-email
 	// interval), after the configuration's are set.
-	AuthOptions func(*auth.Options)
+	AuthOptions func(*account.Options)
 	// WrapDriver wraps the database driver (tests count the statements a
 	// request sends).
 	WrapDriver func(driver.Driver) driver.Driver
@@ -62,7 +62,7 @@ type BuildOptions struct {
 // listener. The end-to-end tests serve Handler with httptest.
 type Stack struct {
 	Handler http.Handler
-	Auth    *auth.Service
+	Auth    *account.Service
 	Credits *credits.Service
 	Tokens  *token.Issuer
 	DB      *store.DB

@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/spf13/cobra"
 )
 
@@ -33,7 +33,7 @@ An unknown user exits 3, a bad flag value 2.`,
 				return err
 			}
 			page, err := svc.holds.HoldsByUsername(cmd.Context(), args[0],
-				authsvc.HoldListRequest{Status: status, After: after, Limit: limit})
+				domain.HoldListRequest{Status: status, After: after, Limit: limit})
 			if err != nil {
 				return err
 			}
@@ -59,7 +59,7 @@ An unknown user exits 3, a bad flag value 2.`,
 		},
 	}
 	c.Flags().StringVar(&status, "status", "", "only holds in this state: pending, captured, voided or expired")
-	c.Flags().IntVar(&limit, "limit", authsvc.DefaultHoldLimit, "at most this many holds (1-200)")
+	c.Flags().IntVar(&limit, "limit", domain.DefaultHoldLimit, "at most this many holds (1-200)")
 	c.Flags().Int64Var(&after, "after", 0, "only holds with an id below this one (the previous page's next_after)")
 	return c
 }

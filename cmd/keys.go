@@ -6,7 +6,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/token"
 	"github.com/spf13/cobra"
 )
@@ -25,9 +25,9 @@ type keyView struct {
 	VerifyUntil *time.Time `json:"verify_until"`
 }
 
-func keyViewOf(k *authsvc.SigningKey, now time.Time) keyView {
+func keyViewOf(k *domain.SigningKey, now time.Time) keyView {
 	created := k.CreatedAt.UTC()
-	return keyView{KID: k.KID, Alg: k.Alg, State: string(k.State), Signing: k.State == authsvc.KeyActive,
+	return keyView{KID: k.KID, Alg: k.Alg, State: string(k.State), Signing: k.State == domain.KeyActive,
 		Published: k.Verifies(now), CreatedAt: &created, ActivatedAt: k.ActivatedAt, RetiredAt: k.RetiredAt, VerifyUntil: k.VerifyUntil}
 }
 
@@ -127,7 +127,7 @@ not a next key.`,
 			if err != nil {
 				return err
 			}
-			if k, err := svc.keys.Get(cmd.Context(), args[0]); err == nil && k.State == authsvc.KeyNext {
+			if k, err := svc.keys.Get(cmd.Context(), args[0]); err == nil && k.State == domain.KeyNext {
 				if wait := svc.keys.ReadyAt(k).Sub(a.clock()); wait > 0 {
 					fmt.Fprintf(a.streams.Err, "waiting %s until every replica has seen key %s\n", wait.Round(time.Millisecond), k.KID)
 				}
@@ -136,7 +136,7 @@ not a next key.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.streams.Err, "warning: "+authsvc.MsgKeyEveryReplica+"\n", k.KID)
+			fmt.Fprintf(a.streams.Err, "warning: "+domain.MsgKeyEveryReplica+"\n", k.KID)
 			v := keyViewOf(k, a.clock())
 			return a.print(v, v.text())
 		},

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	netmail "net/mail"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/mail"
 	"github.com/spf13/cobra"
 )
@@ -45,7 +45,7 @@ is an error too. No database is needed.`,
 			}
 			cfg := a.mailConfig()
 			if cfg.Driver != mail.DriverSMTP {
-				return errors.New(authsvc.MsgMailDriverLog)
+				return errors.New(domain.MsgMailDriverLog)
 			}
 			line, err := mail.Probe(cmd.Context(), cfg)
 			if err != nil {

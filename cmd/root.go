@@ -10,7 +10,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/spf13/cobra"
 )
 
@@ -79,14 +79,14 @@ func exitCode(err error) int {
 	if errors.As(err, &ue) {
 		return ExitUsage
 	}
-	switch authsvc.ErrorCode(err) {
-	case authsvc.EVALIDATION, authsvc.EINVALID:
+	switch domain.ErrorCode(err) {
+	case domain.EVALIDATION, domain.EINVALID:
 		return ExitUsage
-	case authsvc.ENOTFOUND:
+	case domain.ENOTFOUND:
 		return ExitNotFound
-	case authsvc.ECONFLICT:
+	case domain.ECONFLICT:
 		return ExitConflict
-	case authsvc.EUNAVAILABLE:
+	case domain.EUNAVAILABLE:
 		return ExitUnavailable
 	}
 	return ExitError
@@ -94,7 +94,7 @@ func exitCode(err error) int {
 
 // errorText is the message shown for err: validation errors list each field.
 func errorText(err error) string {
-	var de *authsvc.Error
+	var de *domain.Error
 	if errors.As(err, &de) && len(de.Fields) > 0 {
 		parts := make([]string, len(de.Fields))
 		for i, f := range de.Fields {
@@ -106,7 +106,7 @@ func errorText(err error) string {
 		}
 		return strings.Join(parts, "; ")
 	}
-	if de != nil && de.Message != "" && de.Code != authsvc.EINTERNAL && de.Code != authsvc.EUNAVAILABLE {
+	if de != nil && de.Message != "" && de.Code != domain.EINTERNAL && de.Code != domain.EUNAVAILABLE {
 		return de.Message // the cause is for logs; the user needs the message
 	}
 	return err.Error()

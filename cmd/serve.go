@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/keys"
+	"github.com/authsvc/authsvc/pkg/signingkeys"
 	"github.com/spf13/cobra"
 )
 
@@ -175,7 +175,7 @@ func (a *app) checkDB(ctx context.Context) error {
 
 // readyWithKeys is ready, and the signing keys loaded (loading them now when
 // they are not yet, e.g. right after the migrations were applied).
-func (a *app) readyWithKeys(k *keys.Service) func(ctx context.Context) error {
+func (a *app) readyWithKeys(k *signingkeys.Service) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		if err := a.ready(ctx); err != nil {
 			return err

@@ -1,14 +1,15 @@
 package cmd
 
 import (
+	"github.com/authsvc/authsvc/pkg/seal"
 	"time"
 
+	"github.com/authsvc/authsvc/pkg/account"
 	"github.com/authsvc/authsvc/pkg/apikeys"
-	"github.com/authsvc/authsvc/pkg/auth"
-	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/credits"
-	"github.com/authsvc/authsvc/pkg/keys"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/password"
+	"github.com/authsvc/authsvc/pkg/signingkeys"
 	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/token"
 	"github.com/spf13/cobra"
@@ -19,9 +20,9 @@ const adminWait = 5 * time.Second
 
 // services are the use cases every face calls: the same for serve and the CLI.
 type services struct {
-	auth    *auth.Service
+	auth    *account.Service
 	credits *credits.Service
-	keys    *keys.Service
+	keys    *signingkeys.Service
 	holds   *credits.Holds
 	apiKeys *apikeys.Service
 	tokens  *token.Issuer
@@ -29,7 +30,7 @@ type services struct {
 
 // buildServices constructs the use cases over db. serve passes Prometheus
 // backed metrics; the CLI passes none.
-func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts credits.Options) (*services, error) {
+func (a *app) buildServices(db *store.DB, authMetrics account.Metrics, creditOpts credits.Options) (*services, error) {
 	// Only commands that sign or verify tokens need the secret (migrate does not).
 	if err := ensureSecret(a.cfg, a.log); err != nil {
 		return nil, err
@@ -51,7 +52,7 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 	if err != nil {
 		return nil, err
 	}
-	authOpts := auth.Options{
+	authOpts := account.Options{
 		MaxSession:           a.cfg.MaxSession(),
 		FailedLoginLimit:     a.cfg.Auth.FailedLoginLimit,
 		FailedLoginWindow:    a.cfg.Auth.FailedLoginWindow,
@@ -65,26 +66,26 @@ func (a *app) buildServices(db *store.DB, authMetrics auth.Metrics, creditOpts c
 		MFARequiredForAdmins: a.cfg.Auth.MFARequiredForAdmins,
 		TOTPIssuer:           a.cfg.Auth.Issuer,
 	}
-	var sealer authsvc.SecretSealer
+	var sealer domain.SecretSealer
 	if kek := a.cfg.Auth.KeyEncryptionKey; kek != "" {
-		sl, err := token.NewSealer([]byte(kek))
+		sl, err := seal.New([]byte(kek))
 		if err != nil {
 			return nil, err
 		}
 		sealer = sl
 	}
-	var hashes authsvc.PasswordHasher = hasher
+	var hashes domain.PasswordHasher = hasher
 	if a.build.WrapHasher != nil {
 		hashes = a.build.WrapHasher(hasher)
 	}
 	if a.build.AuthOptions != nil {
 		a.build.AuthOptions(&authOpts)
 	}
-	authSvc, err := auth.New(auth.Deps{Store: db, Hasher: hashes, Policy: hasher, Tokens: tokens, Sealer: sealer}, authOpts)
+	authSvc, err := account.New(account.Deps{Store: db, Hasher: hashes, Policy: hasher, Tokens: tokens, Sealer: sealer}, authOpts)
 	if err != nil {
 		return nil, err
 	}
-	keySvc, err := keys.New(db, tokens, keys.Options{
+	keySvc, err := signingkeys.New(db, tokens, signingkeys.Options{
 		AccessTTL:        a.cfg.AccessTTL(),
 		RefreshInterval:  a.cfg.Auth.KeysRefreshInterval,
 		KeyEncryptionKey: []byte(a.cfg.Auth.KeyEncryptionKey),

@@ -11,7 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -27,7 +27,7 @@ type userView struct {
 	MFAEnabled    *bool     `json:"mfa_enabled,omitempty"` // user show only
 }
 
-func viewOf(u *authsvc.User) userView {
+func viewOf(u *domain.User) userView {
 	return userView{ID: u.ID, Username: u.Username, Email: u.Email, IsAdmin: u.IsAdmin, CreatedAt: u.CreatedAt.UTC(),
 		EmailVerified: u.EmailVerified()}
 }
@@ -91,7 +91,7 @@ a link verifying the email unless --verified says it is known to be right.`,
 			if err != nil {
 				return err
 			}
-			u, err := svc.auth.CreateUser(cmd.Context(), authsvc.Registration{Username: args[0], Email: email, Password: pw, IsAdmin: admin,
+			u, err := svc.auth.CreateUser(cmd.Context(), domain.Registration{Username: args[0], Email: email, Password: pw, IsAdmin: admin,
 				Verified: verified})
 			if err != nil {
 				return err
@@ -253,7 +253,7 @@ with -o json, one JSON array.`,
 				return err
 			}
 			out := newUserListWriter(a)
-			f := authsvc.UserFilter{AdminsOnly: admins, AfterID: after}
+			f := domain.UserFilter{AdminsOnly: admins, AfterID: after}
 			if !all {
 				f.Limit = limit + 1 // one more tells whether another page follows
 				users, err := svc.auth.ListUsers(cmd.Context(), f)
@@ -310,7 +310,7 @@ func newUserListWriter(a *app) *userListWriter {
 	return w
 }
 
-func (w *userListWriter) write(users []*authsvc.User) error {
+func (w *userListWriter) write(users []*domain.User) error {
 	for _, u := range users {
 		v := viewOf(u)
 		w.lastID = u.ID

@@ -7,10 +7,10 @@ import (
 
 	"github.com/authsvc/authsvc/pkg/credits"
 	"github.com/authsvc/authsvc/pkg/httpapi"
-	"github.com/authsvc/authsvc/pkg/keys"
 	"github.com/authsvc/authsvc/pkg/mail"
 	"github.com/authsvc/authsvc/pkg/metrics"
 	"github.com/authsvc/authsvc/pkg/ratelimit"
+	"github.com/authsvc/authsvc/pkg/signingkeys"
 )
 
 const (
@@ -56,7 +56,7 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	// container still running) or not reachable is not fatal: the replica
 	// stays unready until the keys load.
 	svc.keys.SetMetrics(m.Keys())
-	if err := svc.keys.Load(ctx); keys.IsConfigError(err) {
+	if err := svc.keys.Load(ctx); signingkeys.IsConfigError(err) {
 		return nil, err
 	} else if err != nil {
 		a.log.Warn().Err(err).Msg("signing keys not loaded yet; not ready until they are")

@@ -1,6 +1,6 @@
-// Package sqlfs embeds the database migrations: one folder per dialect
+// Package sql embeds the database migrations: one folder per dialect
 // (postgres, sqlite) in rubenv/sql-migrate format.
-package sqlfs
+package sql
 
 import "embed"
 

@@ -15,7 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/authsvc/authsvc/pkg/apikey"
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 )
 
 // TouchInterval is how stale a key's last_used_at may get: a replica writes
@@ -24,22 +24,22 @@ const TouchInterval = time.Minute
 
 // Options configure the service.
 type Options struct {
-	Clock  authsvc.Clock // default time.Now
+	Clock  domain.Clock // default time.Now
 	Logger zerolog.Logger
 }
 
-// Service implements authsvc.APIKeyService.
+// Service implements domain.APIKeyService.
 type Service struct {
-	db      authsvc.APIKeyStore
-	now     authsvc.Clock
+	db      domain.APIKeyStore
+	now     domain.Clock
 	log     zerolog.Logger
 	touched sync.Map // key id → time.Time of this replica's last TouchAPIKey
 }
 
-var _ authsvc.APIKeyService = (*Service)(nil)
+var _ domain.APIKeyService = (*Service)(nil)
 
 // New returns the service over db.
-func New(db authsvc.APIKeyStore, opts Options) *Service {
+func New(db domain.APIKeyStore, opts Options) *Service {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
@@ -48,9 +48,9 @@ func New(db authsvc.APIKeyStore, opts Options) *Service {
 
 // CreateAPIKey makes a key for the caller, audited in the same transaction,
 // and returns it with its secret (shown this once).
-func (s *Service) CreateAPIKey(ctx context.Context, p *authsvc.Principal, req authsvc.NewAPIKey) (*authsvc.CreatedAPIKey, error) {
+func (s *Service) CreateAPIKey(ctx context.Context, p *domain.Principal, req domain.NewAPIKey) (*domain.CreatedAPIKey, error) {
 	if p.APIKey != nil {
-		return nil, authsvc.ErrAPIKeyNotAllowed
+		return nil, domain.ErrAPIKeyNotAllowed
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	if err := validate(&req, now); err != nil {
@@ -60,24 +60,24 @@ func (s *Service) CreateAPIKey(ctx context.Context, p *authsvc.Principal, req au
 	if err != nil {
 		return nil, err
 	}
-	k := &authsvc.APIKey{ID: newID(), UserID: p.User.ID, Name: strings.TrimSpace(req.Name), Shown: apikey.Shown(secret),
+	k := &domain.APIKey{ID: newID(), UserID: p.User.ID, Name: strings.TrimSpace(req.Name), Shown: apikey.Shown(secret),
 		Hash: apikey.Hash(secret), Scopes: req.Scopes, CreatedAt: now, TokenVersion: p.User.TokenVersion}
 	if req.ExpiresAt != nil {
 		t := req.ExpiresAt.UTC().Truncate(time.Microsecond)
 		k.ExpiresAt = &t
 	}
-	ev := &authsvc.AuditEvent{Event: authsvc.AuditAPIKeyCreated, ActorID: p.User.ID, TargetID: p.User.ID,
+	ev := &domain.AuditEvent{Event: domain.AuditAPIKeyCreated, ActorID: p.User.ID, TargetID: p.User.ID,
 		Details: map[string]any{"key_id": k.ID, "name": k.Name, "scopes": k.Scopes}}
-	if err := s.db.CreateAPIKey(authsvc.WithAudit(ctx, ev), k, notice(authsvc.EmailAPIKeyCreated, p.User, k)); err != nil {
+	if err := s.db.CreateAPIKey(domain.WithAudit(ctx, ev), k, notice(domain.EmailAPIKeyCreated, p.User, k)); err != nil {
 		return nil, err
 	}
-	return &authsvc.CreatedAPIKey{APIKey: k, Key: secret}, nil
+	return &domain.CreatedAPIKey{APIKey: k, Key: secret}, nil
 }
 
 // APIKeys lists the caller's live keys, newest first.
-func (s *Service) APIKeys(ctx context.Context, p *authsvc.Principal) ([]*authsvc.APIKey, error) {
+func (s *Service) APIKeys(ctx context.Context, p *domain.Principal) ([]*domain.APIKey, error) {
 	if p.APIKey != nil {
-		return nil, authsvc.ErrAPIKeyNotAllowed
+		return nil, domain.ErrAPIKeyNotAllowed
 	}
 	return s.db.APIKeys(ctx, p.User.ID)
 }
@@ -85,46 +85,46 @@ func (s *Service) APIKeys(ctx context.Context, p *authsvc.Principal) ([]*authsvc
 // RevokeAPIKey revokes one of the caller's keys, audited in the same
 // transaction. Every replica refuses the key from then on: requests look the
 // key up each time.
-func (s *Service) RevokeAPIKey(ctx context.Context, p *authsvc.Principal, id string) error {
+func (s *Service) RevokeAPIKey(ctx context.Context, p *domain.Principal, id string) error {
 	if p.APIKey != nil {
-		return authsvc.ErrAPIKeyNotAllowed
+		return domain.ErrAPIKeyNotAllowed
 	}
 	k, err := s.db.APIKey(ctx, p.User.ID, id)
 	if err != nil {
 		return err
 	}
-	ev := &authsvc.AuditEvent{Event: authsvc.AuditAPIKeyRevoked, ActorID: p.User.ID, TargetID: p.User.ID,
+	ev := &domain.AuditEvent{Event: domain.AuditAPIKeyRevoked, ActorID: p.User.ID, TargetID: p.User.ID,
 		Details: map[string]any{"key_id": id}}
-	return s.db.RevokeAPIKey(authsvc.WithAudit(ctx, ev), p.User.ID, id, notice(authsvc.EmailAPIKeyRevoked, p.User, k))
+	return s.db.RevokeAPIKey(domain.WithAudit(ctx, ev), p.User.ID, id, notice(domain.EmailAPIKeyRevoked, p.User, k))
 }
 
 // Authenticate checks the key's format and checksum first (no query for a
 // mistyped or made-up key), then looks it up by its hash in one indexed
 // query. The principal acts as its user without admin rights, even when
 // the user is an admin.
-func (s *Service) Authenticate(ctx context.Context, key string) (*authsvc.Principal, error) {
+func (s *Service) Authenticate(ctx context.Context, key string) (*domain.Principal, error) {
 	if apikey.Check(key) != nil {
-		return nil, authsvc.ErrInvalidAPIKey
+		return nil, domain.ErrInvalidAPIKey
 	}
 	k, u, err := s.db.APIKeyByHash(ctx, apikey.Hash(key))
-	if authsvc.ErrorCode(err) == authsvc.ENOTFOUND {
-		return nil, authsvc.ErrInvalidAPIKey
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		return nil, domain.ErrInvalidAPIKey
 	} else if err != nil {
 		return nil, err
 	}
 	now := s.now()
 	if k.ExpiresAt != nil && !now.Before(*k.ExpiresAt) || u.TokenVersion != k.TokenVersion {
-		return nil, authsvc.ErrInvalidAPIKey
+		return nil, domain.ErrInvalidAPIKey
 	}
 	s.touch(ctx, k, now)
 	u.IsAdmin = false // a key never carries an admin's rights over other accounts
-	return &authsvc.Principal{User: u, Claims: &authsvc.Claims{UserID: u.ID, Username: u.Username}, APIKey: k}, nil
+	return &domain.Principal{User: u, Claims: &domain.Claims{UserID: u.ID, Username: u.Username}, APIKey: k}, nil
 }
 
 // touch records the key's use when last_used_at is older than TouchInterval
 // and this replica has not written it within the interval. A failure is
 // logged, never the request's.
-func (s *Service) touch(ctx context.Context, k *authsvc.APIKey, now time.Time) {
+func (s *Service) touch(ctx context.Context, k *domain.APIKey, now time.Time) {
 	if k.LastUsedAt != nil && now.Sub(*k.LastUsedAt) < TouchInterval {
 		return
 	}
@@ -138,23 +138,23 @@ func (s *Service) touch(ctx context.Context, k *authsvc.APIKey, now time.Time) {
 }
 
 // notice is the email telling u that k was made or revoked.
-func notice(kind string, u *authsvc.User, k *authsvc.APIKey) *authsvc.OutboundEmail {
-	return &authsvc.OutboundEmail{Kind: kind, Recipient: u.Email, Data: map[string]string{
-		authsvc.EmailKeyUsername: u.Username, authsvc.EmailKeyAPIKeyName: k.Name + " (" + k.Shown + "…)"}}
+func notice(kind string, u *domain.User, k *domain.APIKey) *domain.OutboundEmail {
+	return &domain.OutboundEmail{Kind: kind, Recipient: u.Email, Data: map[string]string{
+		domain.EmailKeyUsername: u.Username, domain.EmailKeyAPIKeyName: k.Name + " (" + k.Shown + "…)"}}
 }
 
 // validate reports every bad field of req at once.
-func validate(req *authsvc.NewAPIKey, now time.Time) error {
-	var v authsvc.Validator
+func validate(req *domain.NewAPIKey, now time.Time) error {
+	var v domain.Validator
 	name := strings.TrimSpace(req.Name)
-	if name == "" || utf8.RuneCountInString(name) > authsvc.MaxAPIKeyName || !printable(name) {
-		v.Add(authsvc.MsgAPIKeyName, authsvc.TypeValueError, "body", "name")
+	if name == "" || utf8.RuneCountInString(name) > domain.MaxAPIKeyName || !printable(name) {
+		v.Add(domain.MsgAPIKeyName, domain.TypeValueError, "body", "name")
 	}
 	if !validScopes(req.Scopes) {
-		v.Add(authsvc.MsgAPIKeyScopes, authsvc.TypeValueError, "body", "scopes")
+		v.Add(domain.MsgAPIKeyScopes, domain.TypeValueError, "body", "scopes")
 	}
 	if req.ExpiresAt != nil && !req.ExpiresAt.After(now) {
-		v.Add(authsvc.MsgAPIKeyExpiresAt, authsvc.TypeValueError, "body", "expires_at")
+		v.Add(domain.MsgAPIKeyExpiresAt, domain.TypeValueError, "body", "expires_at")
 	}
 	return v.Err()
 }
@@ -162,12 +162,12 @@ func validate(req *authsvc.NewAPIKey, now time.Time) error {
 // validScopes: 1 to MaxAPIKeyScopes distinct scopes of 1 to MaxAPIKeyScope
 // printable ASCII characters without spaces.
 func validScopes(scopes []string) bool {
-	if len(scopes) == 0 || len(scopes) > authsvc.MaxAPIKeyScopes {
+	if len(scopes) == 0 || len(scopes) > domain.MaxAPIKeyScopes {
 		return false
 	}
 	seen := make(map[string]bool, len(scopes))
 	for _, sc := range scopes {
-		if sc == "" || len(sc) > authsvc.MaxAPIKeyScope || seen[sc] {
+		if sc == "" || len(sc) > domain.MaxAPIKeyScope || seen[sc] {
 			return false
 		}
 		for i := 0; i < len(sc); i++ {

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 )
@@ -229,16 +229,16 @@ func Defaults() map[string]any {
 		"auth.bcrypt_cost":                 12,
 		"auth.issuer":                      "authsvc",
 		"auth.audience":                    "",
-		"auth.max_session_hours":           int(authsvc.DefaultMaxSession / time.Hour),
+		"auth.max_session_hours":           int(domain.DefaultMaxSession / time.Hour),
 		"auth.key_encryption_key":          "",
 		"auth.keys_refresh_interval":       "5s",
 		"auth.jwks_max_age":                "5m",
 		"auth.refuse_secret_tokens":        false,
 		"auth.require_verified_email":      false,
 		"auth.mfa_required_for_admins":     false,
-		"auth.verify_token_expire_hours":   int(authsvc.DefaultVerifyTTL / time.Hour),
-		"auth.failed_login_limit":          authsvc.DefaultFailedLoginLimit,
-		"auth.failed_login_window":         durationText(authsvc.DefaultFailedLoginWindow),
+		"auth.verify_token_expire_hours":   int(domain.DefaultVerifyTTL / time.Hour),
+		"auth.failed_login_limit":          domain.DefaultFailedLoginLimit,
+		"auth.failed_login_window":         durationText(domain.DefaultFailedLoginWindow),
 		"mail.driver":                      "",
 		"mail.host":                        "",
 		"mail.port":                        587,
@@ -247,7 +247,7 @@ func Defaults() map[string]any {
 		"mail.from":                        "noreply@localhost",
 		"mail.ssl_tls":                     false,
 		"mail.starttls":                    true,
-		"mail.frontend_url":                authsvc.DefaultFrontendURL,
+		"mail.frontend_url":                domain.DefaultFrontendURL,
 		"mail.templates_dir":               "",
 		"mail.max_attempts":                8,
 		"mail.retry_base":                  "15s",
@@ -262,7 +262,7 @@ func Defaults() map[string]any {
 		"credits.user_self_add":            false,
 		"credits.group_commit":             true,
 		"credits.group_commit_max_batch":   64,
-		"audit.retention_days":             int(authsvc.DefaultAuditRetention / (24 * time.Hour)),
+		"audit.retention_days":             int(domain.DefaultAuditRetention / (24 * time.Hour)),
 	}
 }
 

@@ -3,7 +3,7 @@ package config
 import (
 	"fmt"
 	"github.com/authsvc/authsvc/internal/testkit"
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -320,7 +320,7 @@ func TestFailedLoginSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Auth.FailedLoginLimit != authsvc.DefaultFailedLoginLimit || cfg.Auth.FailedLoginWindow != authsvc.DefaultFailedLoginWindow {
+	if cfg.Auth.FailedLoginLimit != domain.DefaultFailedLoginLimit || cfg.Auth.FailedLoginWindow != domain.DefaultFailedLoginWindow {
 		t.Fatalf("defaults: %d per %s", cfg.Auth.FailedLoginLimit, cfg.Auth.FailedLoginWindow)
 	}
 	t.Setenv("AUTHSVC_AUTH_FAILED_LOGIN_LIMIT", "5")

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/rs/zerolog"
 )
 
@@ -20,7 +20,7 @@ type Options struct {
 	// (credits.user_self_add; default false).
 	UserSelfAdd bool
 	// Metrics is told about every outcome; nil means no metrics.
-	Metrics authsvc.CreditMetrics
+	Metrics domain.CreditMetrics
 	// Logger receives one audit line per balance change.
 	Logger zerolog.Logger
 	// GroupCommit applies concurrent debits of one account together (see
@@ -34,22 +34,22 @@ type Options struct {
 	MaxBatch int
 	// StepUp, when not nil, asks an admin who adds credits for a current
 	// second-factor code when the admin has one on.
-	StepUp authsvc.StepUp
+	StepUp domain.StepUp
 }
 
-// Service implements authsvc.CreditService over a CreditStore.
+// Service implements domain.CreditService over a CreditStore.
 type Service struct {
-	store   authsvc.CreditStore
+	store   domain.CreditStore
 	opts    Options
-	metrics authsvc.CreditMetrics
+	metrics domain.CreditMetrics
 	log     zerolog.Logger
 	group   *GroupCommit // nil when group commit is off
 }
 
-var _ authsvc.CreditService = (*Service)(nil)
+var _ domain.CreditService = (*Service)(nil)
 
 // New returns the ledger service.
-func New(store authsvc.CreditStore, opts Options) *Service {
+func New(store domain.CreditStore, opts Options) *Service {
 	m := opts.Metrics
 	if m == nil {
 		m = NopMetrics{}
@@ -57,7 +57,7 @@ func New(store authsvc.CreditStore, opts Options) *Service {
 	s := &Service{store: store, opts: opts, metrics: m, log: opts.Logger}
 	if bs, ok := store.(GroupStore); ok && opts.GroupCommit {
 		s.group = NewGroupCommit(bs, opts.MaxBatch)
-		s.group.metrics, _ = m.(authsvc.GroupCommitMetrics)
+		s.group.metrics, _ = m.(domain.GroupCommitMetrics)
 	}
 	return s
 }
@@ -69,22 +69,22 @@ func (s *Service) GroupCommit() *GroupCommit { return s.group }
 type NopMetrics struct{}
 
 // Added does nothing.
-func (NopMetrics) Added(authsvc.Cents) {}
+func (NopMetrics) Added(domain.Cents) {}
 
 // Used does nothing.
-func (NopMetrics) Used(authsvc.Cents) {}
+func (NopMetrics) Used(domain.Cents) {}
 
 // Refused does nothing.
 func (NopMetrics) Refused(string) {}
 
 // Balance returns the user's balance; ENOTFOUND for an unknown user.
-func (s *Service) Balance(ctx context.Context, userID int64) (*authsvc.Balance, error) {
+func (s *Service) Balance(ctx context.Context, userID int64) (*domain.Balance, error) {
 	return s.store.CreditBalance(ctx, userID)
 }
 
 // BalanceByUsername returns the named user's balance; ENOTFOUND for an
 // unknown user.
-func (s *Service) BalanceByUsername(ctx context.Context, username string) (*authsvc.Balance, error) {
+func (s *Service) BalanceByUsername(ctx context.Context, username string) (*domain.Balance, error) {
 	u, err := s.store.UserByUsername(ctx, username)
 	if err != nil {
 		return nil, err
@@ -93,9 +93,9 @@ func (s *Service) BalanceByUsername(ctx context.Context, username string) (*auth
 }
 
 // Add credits the actor's own account or, for an admin, the account named in
-// req.Username. See authsvc.CreditService for the error codes.
-func (s *Service) Add(ctx context.Context, actor *authsvc.User, req authsvc.CreditRequest) (*authsvc.Transaction, error) {
-	e, err := s.entry(authsvc.CreditAdded, req)
+// req.Username. See domain.CreditService for the error codes.
+func (s *Service) Add(ctx context.Context, actor *domain.User, req domain.CreditRequest) (*domain.Transaction, error) {
+	e, err := s.entry(domain.CreditAdded, req)
 	if err != nil {
 		return nil, s.refused(err)
 	}
@@ -113,12 +113,12 @@ func (s *Service) Add(ctx context.Context, actor *authsvc.User, req authsvc.Cred
 }
 
 // addTarget decides whose balance an add goes to, or refuses it: the
-// self-or-admin rule (authsvc.SelfOrAdmin), and adding to one's own balance
+// self-or-admin rule (domain.SelfOrAdmin), and adding to one's own balance
 // needs admin rights unless credits.user_self_add is on.
-func (s *Service) addTarget(ctx context.Context, actor *authsvc.User, username string) (int64, error) {
-	id, self, err := targetID(ctx, s.store.UserByUsername, actor, username, authsvc.ErrAddToOtherUser)
+func (s *Service) addTarget(ctx context.Context, actor *domain.User, username string) (int64, error) {
+	id, self, err := targetID(ctx, s.store.UserByUsername, actor, username, domain.ErrAddToOtherUser)
 	if self && !actor.IsAdmin && !s.opts.UserSelfAdd {
-		return 0, authsvc.ErrAdminOnlyAdd
+		return 0, domain.ErrAdminOnlyAdd
 	}
 	return id, err
 }
@@ -126,12 +126,12 @@ func (s *Service) addTarget(ctx context.Context, actor *authsvc.User, username s
 // targetID decides whose balance a request acts on: the actor's own (self),
 // or for an admin any named user's. A non-admin naming another user gets
 // refused, whether or not that user exists: they learn nothing.
-func targetID(ctx context.Context, byUsername func(context.Context, string) (*authsvc.User, error),
-	actor *authsvc.User, username string, refused error) (id int64, self bool, err error) {
-	switch authsvc.SelfOrAdmin(actor, username) {
-	case authsvc.AccessSelf:
+func targetID(ctx context.Context, byUsername func(context.Context, string) (*domain.User, error),
+	actor *domain.User, username string, refused error) (id int64, self bool, err error) {
+	switch domain.SelfOrAdmin(actor, username) {
+	case domain.AccessSelf:
 		return actor.ID, true, nil
-	case authsvc.AccessAdmin:
+	case domain.AccessAdmin:
 		u, err := byUsername(ctx, username)
 		if err != nil {
 			return 0, false, err
@@ -144,12 +144,12 @@ func targetID(ctx context.Context, byUsername func(context.Context, string) (*au
 
 // Use debits the user's account; EINVALID "insufficient_credits" when the
 // balance is too small.
-func (s *Service) Use(ctx context.Context, userID int64, req authsvc.CreditRequest) (*authsvc.Transaction, error) {
+func (s *Service) Use(ctx context.Context, userID int64, req domain.CreditRequest) (*domain.Transaction, error) {
 	if req.Username != "" {
-		return nil, s.refused(authsvc.ValidationError(authsvc.FieldError{Loc: []string{"body", "username"},
-			Msg: authsvc.MsgExtraField, Type: authsvc.TypeExtraForbidden}))
+		return nil, s.refused(domain.ValidationError(domain.FieldError{Loc: []string{"body", "username"},
+			Msg: domain.MsgExtraField, Type: domain.TypeExtraForbidden}))
 	}
-	e, err := s.entry(authsvc.CreditUsed, req)
+	e, err := s.entry(domain.CreditUsed, req)
 	if err != nil {
 		return nil, s.refused(err)
 	}
@@ -158,15 +158,15 @@ func (s *Service) Use(ctx context.Context, userID int64, req authsvc.CreditReque
 }
 
 // Grant credits the named user (the admin CLI), through the same path as Add.
-func (s *Service) Grant(ctx context.Context, username, amount, reference, description string) (*authsvc.Transaction, error) {
-	req := authsvc.CreditRequest{Amount: amount}
+func (s *Service) Grant(ctx context.Context, username, amount, reference, description string) (*domain.Transaction, error) {
+	req := domain.CreditRequest{Amount: amount}
 	if reference != "" {
 		req.ReferenceID = &reference
 	}
 	if description != "" {
 		req.Description = &description
 	}
-	e, err := s.entry(authsvc.CreditAdded, req)
+	e, err := s.entry(domain.CreditAdded, req)
 	if err != nil {
 		return nil, s.refused(err)
 	}
@@ -179,8 +179,8 @@ func (s *Service) Grant(ctx context.Context, username, amount, reference, descri
 }
 
 // History returns a page of the user's transactions, newest first.
-func (s *Service) History(ctx context.Context, userID int64, q authsvc.HistoryQuery) (*authsvc.TransactionPage, error) {
-	var v authsvc.Validator
+func (s *Service) History(ctx context.Context, userID int64, q domain.HistoryQuery) (*domain.TransactionPage, error) {
+	var v domain.Validator
 	before := q.Validate(&v)
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -189,9 +189,9 @@ func (s *Service) History(ctx context.Context, userID int64, q authsvc.HistoryQu
 }
 
 // entry validates req into a ledger entry, reporting every bad field at once.
-func (s *Service) entry(typ authsvc.TransactionType, req authsvc.CreditRequest) (*authsvc.LedgerEntry, error) {
-	var v authsvc.Validator
-	e := &authsvc.LedgerEntry{Type: typ, Amount: amountField(&v, req.Amount), Description: req.Description}
+func (s *Service) entry(typ domain.TransactionType, req domain.CreditRequest) (*domain.LedgerEntry, error) {
+	var v domain.Validator
+	e := &domain.LedgerEntry{Type: typ, Amount: amountField(&v, req.Amount), Description: req.Description}
 	if req.ReferenceID != nil && *req.ReferenceID != "" {
 		e.ReferenceID = req.ReferenceID
 	}
@@ -205,10 +205,10 @@ func (s *Service) entry(typ authsvc.TransactionType, req authsvc.CreditRequest) 
 // apply stores e with its audit event (actor 0: the CLI; the store adds the
 // ledger row's id, and writes nothing for an idempotent repeat) and reports
 // the outcome to the metrics and the log.
-func (s *Service) apply(ctx context.Context, e *authsvc.LedgerEntry, actor int64) (*authsvc.Transaction, error) {
-	name := authsvc.AuditCreditsUsed
-	if e.Type == authsvc.CreditAdded {
-		name = authsvc.AuditCreditsAdded
+func (s *Service) apply(ctx context.Context, e *domain.LedgerEntry, actor int64) (*domain.Transaction, error) {
+	name := domain.AuditCreditsUsed
+	if e.Type == domain.CreditAdded {
+		name = domain.AuditCreditsAdded
 	}
 	details := map[string]any{"amount": e.Amount.String()}
 	if e.ReferenceID != nil {
@@ -217,13 +217,13 @@ func (s *Service) apply(ctx context.Context, e *authsvc.LedgerEntry, actor int64
 	if actor == 0 {
 		details["via"] = "cli"
 	}
-	ctx = authsvc.WithAudit(ctx, &authsvc.AuditEvent{Event: name, ActorID: actor, TargetID: e.UserID, Details: details})
+	ctx = domain.WithAudit(ctx, &domain.AuditEvent{Event: name, ActorID: actor, TargetID: e.UserID, Details: details})
 	var (
-		tx       *authsvc.Transaction
+		tx       *domain.Transaction
 		replayed bool
 		err      error
 	)
-	if s.group != nil && e.Type == authsvc.CreditUsed {
+	if s.group != nil && e.Type == domain.CreditUsed {
 		tx, replayed, err = s.group.Apply(ctx, e)
 	} else {
 		tx, replayed, err = s.store.ApplyCredit(ctx, e)
@@ -232,7 +232,7 @@ func (s *Service) apply(ctx context.Context, e *authsvc.LedgerEntry, actor int64
 		return nil, s.refused(err)
 	}
 	if !replayed {
-		if e.Type == authsvc.CreditAdded {
+		if e.Type == domain.CreditAdded {
 			s.metrics.Added(e.Amount)
 		} else {
 			s.metrics.Used(e.Amount)
@@ -246,16 +246,16 @@ func (s *Service) apply(ctx context.Context, e *authsvc.LedgerEntry, actor int64
 
 // refused counts a refusal with a domain reason and returns err unchanged.
 func (s *Service) refused(err error) error {
-	if code := authsvc.ErrorCode(err); code != authsvc.EINTERNAL && code != authsvc.EUNAVAILABLE {
-		s.metrics.Refused(authsvc.ErrorReason(err))
+	if code := domain.ErrorCode(err); code != domain.EINTERNAL && code != domain.EUNAVAILABLE {
+		s.metrics.Refused(domain.ErrorReason(err))
 	}
 	return err
 }
 
-// amountField parses an amount into v's errors (see authsvc.ParseAmount).
-func amountField(v *authsvc.Validator, raw string) authsvc.Cents {
-	amount, err := authsvc.ParseAmount(raw)
-	var ae *authsvc.AmountError
+// amountField parses an amount into v's errors (see domain.ParseAmount).
+func amountField(v *domain.Validator, raw string) domain.Cents {
+	amount, err := domain.ParseAmount(raw)
+	var ae *domain.AmountError
 	if errors.As(err, &ae) {
 		v.Add(ae.Msg, ae.Type, "body", "amount")
 	}
@@ -264,19 +264,19 @@ func amountField(v *authsvc.Validator, raw string) authsvc.Cents {
 
 // textFields checks the reference_id and description of a credit request
 // (add, use, hold, capture): length and NUL.
-func textFields(v *authsvc.Validator, ref, desc *string) {
-	if ref != nil && utf8.RuneCountInString(*ref) > authsvc.MaxReferenceLen {
-		v.Add(authsvc.MsgReferenceTooLong, authsvc.TypeStringTooLong, "body", "reference_id")
+func textFields(v *domain.Validator, ref, desc *string) {
+	if ref != nil && utf8.RuneCountInString(*ref) > domain.MaxReferenceLen {
+		v.Add(domain.MsgReferenceTooLong, domain.TypeStringTooLong, "body", "reference_id")
 	}
-	if desc != nil && utf8.RuneCountInString(*desc) > authsvc.MaxDescriptionLen {
-		v.Add(authsvc.MsgDescriptionTooLong, authsvc.TypeStringTooLong, "body", "description")
+	if desc != nil && utf8.RuneCountInString(*desc) > domain.MaxDescriptionLen {
+		v.Add(domain.MsgDescriptionTooLong, domain.TypeStringTooLong, "body", "description")
 	}
 	for _, f := range []struct {
 		name string
 		text *string
 	}{{"reference_id", ref}, {"description", desc}} {
 		if f.text != nil && strings.ContainsRune(*f.text, 0) {
-			v.Add(authsvc.MsgNoNUL, authsvc.TypeValueError, "body", f.name)
+			v.Add(domain.MsgNoNUL, domain.TypeValueError, "body", f.name)
 		}
 	}
 }

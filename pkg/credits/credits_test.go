@@ -9,29 +9,29 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/credits"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
 
 // recorder is a CreditMetrics that remembers what it was told.
 type recorder struct {
 	mu             sync.Mutex
-	added, used    authsvc.Cents
+	added, used    domain.Cents
 	refusedReasons []string
 }
 
-func (r *recorder) Added(c authsvc.Cents) { r.mu.Lock(); r.added += c; r.mu.Unlock() }
-func (r *recorder) Used(c authsvc.Cents)  { r.mu.Lock(); r.used += c; r.mu.Unlock() }
+func (r *recorder) Added(c domain.Cents) { r.mu.Lock(); r.added += c; r.mu.Unlock() }
+func (r *recorder) Used(c domain.Cents)  { r.mu.Lock(); r.used += c; r.mu.Unlock() }
 func (r *recorder) Refused(reason string) {
 	r.mu.Lock()
 	r.refusedReasons = append(r.refusedReasons, reason)
 	r.mu.Unlock()
 }
 
-func newUser(t *testing.T, db *storetest.DB, name string, admin bool) *authsvc.User {
+func newUser(t *testing.T, db *storetest.DB, name string, admin bool) *domain.User {
 	t.Helper()
-	u := &authsvc.User{Username: name, Email: name + "@example.com", PasswordHash: "x", IsAdmin: admin}
+	u := &domain.User{Username: name, Email: name + "@example.com", PasswordHash: "x", IsAdmin: admin}
 	if err := db.CreateUser(context.Background(), u); err != nil {
 		t.Fatalf("create %s: %v", name, err)
 	}
@@ -42,15 +42,15 @@ func str(s string) *string { return &s }
 
 func wantError(t *testing.T, err error, code, reason string) {
 	t.Helper()
-	if authsvc.ErrorCode(err) != code || authsvc.ErrorReason(err) != reason {
-		t.Fatalf("got %v (code %q reason %q), want %s/%s", err, authsvc.ErrorCode(err), authsvc.ErrorReason(err), code, reason)
+	if domain.ErrorCode(err) != code || domain.ErrorReason(err) != reason {
+		t.Fatalf("got %v (code %q reason %q), want %s/%s", err, domain.ErrorCode(err), domain.ErrorReason(err), code, reason)
 	}
 }
 
 func badFields(t *testing.T, err error) [][]string {
 	t.Helper()
-	var e *authsvc.Error
-	if authsvc.ErrorCode(err) != authsvc.EVALIDATION || !errors.As(err, &e) {
+	var e *domain.Error
+	if domain.ErrorCode(err) != domain.EVALIDATION || !errors.As(err, &e) {
 		t.Fatalf("got %v, want a validation error", err)
 	}
 	var locs [][]string
@@ -68,17 +68,17 @@ func TestService(t *testing.T) {
 		admin, alice := newUser(t, db, "root", true), newUser(t, db, "Alice", false)
 
 		t.Run("an admin adds to themselves", func(t *testing.T) {
-			tx, err := svc.Add(ctx, admin, authsvc.CreditRequest{Amount: "50.00"})
-			if err != nil || tx.UserID != admin.ID || tx.NewBalance != 5000 || tx.Type != authsvc.CreditAdded {
+			tx, err := svc.Add(ctx, admin, domain.CreditRequest{Amount: "50.00"})
+			if err != nil || tx.UserID != admin.ID || tx.NewBalance != 5000 || tx.Type != domain.CreditAdded {
 				t.Fatalf("got %+v, %v", tx, err)
 			}
 		})
 		t.Run("an admin adds to a username, matched case-insensitively", func(t *testing.T) {
-			tx, err := svc.Add(ctx, admin, authsvc.CreditRequest{Amount: "0.1", Username: "alice"})
+			tx, err := svc.Add(ctx, admin, domain.CreditRequest{Amount: "0.1", Username: "alice"})
 			if err != nil || tx.UserID != alice.ID {
 				t.Fatalf("got %+v, %v", tx, err)
 			}
-			tx, err = svc.Add(ctx, admin, authsvc.CreditRequest{Amount: "0.2", Username: "ALICE"})
+			tx, err = svc.Add(ctx, admin, domain.CreditRequest{Amount: "0.2", Username: "ALICE"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -87,24 +87,24 @@ func TestService(t *testing.T) {
 			}
 		})
 		t.Run("an admin naming an unknown user gets not found", func(t *testing.T) {
-			_, err := svc.Add(ctx, admin, authsvc.CreditRequest{Amount: "1", Username: "nobody"})
-			wantError(t, err, authsvc.ENOTFOUND, "user_not_found")
+			_, err := svc.Add(ctx, admin, domain.CreditRequest{Amount: "1", Username: "nobody"})
+			wantError(t, err, domain.ENOTFOUND, "user_not_found")
 		})
 		t.Run("an ordinary user may not add without self-add", func(t *testing.T) {
-			_, err := svc.Add(ctx, alice, authsvc.CreditRequest{Amount: "1"})
-			wantError(t, err, authsvc.EFORBIDDEN, "forbidden")
+			_, err := svc.Add(ctx, alice, domain.CreditRequest{Amount: "1"})
+			wantError(t, err, domain.EFORBIDDEN, "forbidden")
 		})
 		t.Run("an ordinary user naming another user is forbidden, existing or not", func(t *testing.T) {
 			open := credits.New(db, credits.Options{UserSelfAdd: true})
 			for _, name := range []string{"root", "nobody"} {
-				_, err := open.Add(ctx, alice, authsvc.CreditRequest{Amount: "1", Username: name})
-				wantError(t, err, authsvc.EFORBIDDEN, "forbidden")
+				_, err := open.Add(ctx, alice, domain.CreditRequest{Amount: "1", Username: name})
+				wantError(t, err, domain.EFORBIDDEN, "forbidden")
 			}
 		})
 		t.Run("user_self_add lets an ordinary user add to themselves", func(t *testing.T) {
 			open := credits.New(db, credits.Options{UserSelfAdd: true})
 			for _, name := range []string{"", "alice"} {
-				tx, err := open.Add(ctx, alice, authsvc.CreditRequest{Amount: "1", Username: name})
+				tx, err := open.Add(ctx, alice, domain.CreditRequest{Amount: "1", Username: name})
 				if err != nil || tx.UserID != alice.ID {
 					t.Fatalf("username %q: got %+v, %v", name, tx, err)
 				}
@@ -112,7 +112,7 @@ func TestService(t *testing.T) {
 		})
 		t.Run("every bad field is reported at once", func(t *testing.T) {
 			long := strings.Repeat("r", 129)
-			_, err := svc.Use(ctx, alice.ID, authsvc.CreditRequest{Amount: "1.005", ReferenceID: &long, Description: str(strings.Repeat("é", 501))})
+			_, err := svc.Use(ctx, alice.ID, domain.CreditRequest{Amount: "1.005", ReferenceID: &long, Description: str(strings.Repeat("é", 501))})
 			got := badFields(t, err)
 			want := [][]string{{"body", "amount"}, {"body", "reference_id"}, {"body", "description"}}
 			if !slices.EqualFunc(got, want, slices.Equal) {
@@ -121,44 +121,44 @@ func TestService(t *testing.T) {
 		})
 		t.Run("bad amounts are 422 naming amount", func(t *testing.T) {
 			for _, amount := range []string{"0", "-1", "0.001", `"10"`, "null", "", "1e12", "1e309", "1.005", "NaN", "1000000000.01"} {
-				_, err := svc.Add(ctx, admin, authsvc.CreditRequest{Amount: amount})
+				_, err := svc.Add(ctx, admin, domain.CreditRequest{Amount: amount})
 				if got := badFields(t, err); !slices.EqualFunc(got, [][]string{{"body", "amount"}}, slices.Equal) {
 					t.Fatalf("amount %q: fields %v", amount, got)
 				}
 			}
 		})
 		t.Run("use beyond the balance is 400 insufficient_credits", func(t *testing.T) {
-			_, err := svc.Use(ctx, alice.ID, authsvc.CreditRequest{Amount: "1000"})
-			wantError(t, err, authsvc.EINVALID, "insufficient_credits")
+			_, err := svc.Use(ctx, alice.ID, domain.CreditRequest{Amount: "1000"})
+			wantError(t, err, domain.EINVALID, "insufficient_credits")
 		})
 		t.Run("history validates skip, limit and cursor", func(t *testing.T) {
-			_, err := svc.History(ctx, alice.ID, authsvc.HistoryQuery{Skip: -1, Limit: 201})
+			_, err := svc.History(ctx, alice.ID, domain.HistoryQuery{Skip: -1, Limit: 201})
 			want := [][]string{{"query", "skip"}, {"query", "limit"}}
 			if got := badFields(t, err); !slices.EqualFunc(got, want, slices.Equal) {
 				t.Fatalf("fields %v", got)
 			}
-			if _, err := svc.History(ctx, alice.ID, authsvc.HistoryQuery{}); err == nil {
+			if _, err := svc.History(ctx, alice.ID, domain.HistoryQuery{}); err == nil {
 				t.Fatal("limit 0 accepted")
 			}
 			for _, cursor := range []string{"abc", "0", "-3", "1.5"} {
-				_, err := svc.History(ctx, alice.ID, authsvc.HistoryQuery{Limit: 10, Cursor: cursor})
+				_, err := svc.History(ctx, alice.ID, domain.HistoryQuery{Limit: 10, Cursor: cursor})
 				if got := badFields(t, err); !slices.EqualFunc(got, [][]string{{"query", "cursor"}}, slices.Equal) {
 					t.Fatalf("cursor %q: fields %v", cursor, got)
 				}
 			}
-			_, err = svc.History(ctx, alice.ID, authsvc.HistoryQuery{Skip: 2, Limit: 10, Cursor: "3"})
+			_, err = svc.History(ctx, alice.ID, domain.HistoryQuery{Skip: 2, Limit: 10, Cursor: "3"})
 			if got := badFields(t, err); !slices.EqualFunc(got, [][]string{{"query", "skip"}}, slices.Equal) {
 				t.Fatalf("skip with cursor: fields %v", got)
 			}
-			page, err := svc.History(ctx, alice.ID, authsvc.HistoryQuery{Limit: 200})
+			page, err := svc.History(ctx, alice.ID, domain.HistoryQuery{Limit: 200})
 			if err != nil || page.TotalCount != 4 || page.NextCursor != nil {
 				t.Fatalf("got %+v, %v", page, err)
 			}
-			first, err := svc.History(ctx, alice.ID, authsvc.HistoryQuery{Limit: 3})
+			first, err := svc.History(ctx, alice.ID, domain.HistoryQuery{Limit: 3})
 			if err != nil || len(first.Transactions) != 3 || first.NextCursor == nil {
 				t.Fatalf("first page %+v, %v", first, err)
 			}
-			rest, err := svc.History(ctx, alice.ID, authsvc.HistoryQuery{Limit: 3, Cursor: *first.NextCursor})
+			rest, err := svc.History(ctx, alice.ID, domain.HistoryQuery{Limit: 3, Cursor: *first.NextCursor})
 			if err != nil || len(rest.Transactions) != 1 || rest.Transactions[0].ID != page.Transactions[3].ID || rest.NextCursor != nil {
 				t.Fatalf("after the cursor %+v, %v", rest, err)
 			}
@@ -167,12 +167,12 @@ func TestService(t *testing.T) {
 			fresh := &recorder{}
 			s := credits.New(db, credits.Options{Metrics: fresh})
 			for range 2 {
-				if _, err := s.Use(ctx, alice.ID, authsvc.CreditRequest{Amount: "0.25", ReferenceID: str("m1")}); err != nil {
+				if _, err := s.Use(ctx, alice.ID, domain.CreditRequest{Amount: "0.25", ReferenceID: str("m1")}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			s.Use(ctx, alice.ID, authsvc.CreditRequest{Amount: "0.5", ReferenceID: str("m1")}) //nolint:errcheck
-			s.Add(ctx, alice, authsvc.CreditRequest{Amount: "1"})                              //nolint:errcheck
+			s.Use(ctx, alice.ID, domain.CreditRequest{Amount: "0.5", ReferenceID: str("m1")}) //nolint:errcheck
+			s.Add(ctx, alice, domain.CreditRequest{Amount: "1"})                              //nolint:errcheck
 			if fresh.used != 25 || fresh.added != 0 || !slices.Equal(fresh.refusedReasons, []string{"idempotency_conflict", "forbidden"}) {
 				t.Fatalf("metrics %+v", fresh)
 			}
@@ -208,11 +208,11 @@ func TestCLIFaces(t *testing.T) {
 		})
 		t.Run("grant errors carry the codes the CLI maps to exit codes", func(t *testing.T) {
 			_, err := svc.Grant(ctx, "bob", "1.005", "", "")
-			wantError(t, err, authsvc.EVALIDATION, "validation_error")
+			wantError(t, err, domain.EVALIDATION, "validation_error")
 			_, err = svc.Grant(ctx, "nobody", "1", "", "")
-			wantError(t, err, authsvc.ENOTFOUND, "user_not_found")
+			wantError(t, err, domain.ENOTFOUND, "user_not_found")
 			_, err = svc.Grant(ctx, "bob", "13", "grant-1", "")
-			wantError(t, err, authsvc.ECONFLICT, "idempotency_conflict")
+			wantError(t, err, domain.ECONFLICT, "idempotency_conflict")
 		})
 		t.Run("balance by username", func(t *testing.T) {
 			b, err := svc.BalanceByUsername(ctx, "Bob")
@@ -220,7 +220,7 @@ func TestCLIFaces(t *testing.T) {
 				t.Fatalf("got %+v, %v", b, err)
 			}
 			_, err = svc.BalanceByUsername(ctx, "nobody")
-			wantError(t, err, authsvc.ENOTFOUND, "user_not_found")
+			wantError(t, err, domain.ENOTFOUND, "user_not_found")
 		})
 	})
 }

@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 )
 
 // DefaultMaxBatch is the largest number of debits and holds one group commit applies
@@ -42,7 +42,7 @@ const DefaultMaxBatch = 64
 type GroupCommit struct {
 	store    GroupStore
 	maxBatch int
-	metrics  authsvc.GroupCommitMetrics // nil: none
+	metrics  domain.GroupCommitMetrics // nil: none
 
 	mu       sync.Mutex
 	accounts map[int64]*account // accounts with a transaction in flight
@@ -64,17 +64,17 @@ type account struct {
 // GroupStore is what a GroupCommit needs of the store: the single paths and
 // the batch.
 type GroupStore interface {
-	ApplyCredit(ctx context.Context, e *authsvc.LedgerEntry) (*authsvc.Transaction, bool, error)
-	CreateHold(ctx context.Context, h *authsvc.NewHold) (*authsvc.Hold, bool, error)
-	authsvc.CreditBatchStore
+	ApplyCredit(ctx context.Context, e *domain.LedgerEntry) (*domain.Transaction, bool, error)
+	CreateHold(ctx context.Context, h *domain.NewHold) (*domain.Hold, bool, error)
+	domain.CreditBatchStore
 }
 
 // queued is one waiting op; done receives its outcome once.
 type queued struct {
 	ctx   context.Context
-	op    authsvc.BatchOp
+	op    domain.BatchOp
 	taken bool // in a batch that has started (guarded by GroupCommit.mu)
-	done  chan authsvc.CreditOutcome
+	done  chan domain.CreditOutcome
 }
 
 // NewGroupCommit returns a GroupCommit over store. maxBatch ≤ 0 means
@@ -89,21 +89,21 @@ func NewGroupCommit(store GroupStore, maxBatch int) *GroupCommit {
 // Apply applies one debit (e.Type must be credit_used), alone or together
 // with concurrent debits and holds of the same account, with ApplyCredit's
 // results.
-func (g *GroupCommit) Apply(ctx context.Context, e *authsvc.LedgerEntry) (*authsvc.Transaction, bool, error) {
-	o := g.do(ctx, e.UserID, authsvc.BatchOp{Debit: e})
+func (g *GroupCommit) Apply(ctx context.Context, e *domain.LedgerEntry) (*domain.Transaction, bool, error) {
+	o := g.do(ctx, e.UserID, domain.BatchOp{Debit: e})
 	return o.Transaction, o.Replayed, o.Err
 }
 
 // Hold creates one hold, alone or together with concurrent debits and holds
 // of the same account, with CreateHold's results.
-func (g *GroupCommit) Hold(ctx context.Context, h *authsvc.NewHold) (*authsvc.Hold, bool, error) {
-	o := g.do(ctx, h.UserID, authsvc.BatchOp{Hold: h})
+func (g *GroupCommit) Hold(ctx context.Context, h *domain.NewHold) (*domain.Hold, bool, error) {
+	o := g.do(ctx, h.UserID, domain.BatchOp{Hold: h})
 	return o.Hold, o.Replayed, o.Err
 }
 
 // do runs op at once when the account has nothing in flight, else queues it
 // for the account's next batch and waits for its outcome.
-func (g *GroupCommit) do(ctx context.Context, userID int64, op authsvc.BatchOp) authsvc.CreditOutcome {
+func (g *GroupCommit) do(ctx context.Context, userID int64, op domain.BatchOp) domain.CreditOutcome {
 	g.mu.Lock()
 	a, busy := g.accounts[userID]
 	if !busy {
@@ -116,7 +116,7 @@ func (g *GroupCommit) do(ctx context.Context, userID int64, op authsvc.BatchOp) 
 		return o
 	}
 	op.Ctx = ctx
-	q := &queued{ctx: ctx, op: op, done: make(chan authsvc.CreditOutcome, 1)}
+	q := &queued{ctx: ctx, op: op, done: make(chan domain.CreditOutcome, 1)}
 	a.queue = append(a.queue, q)
 	g.mu.Unlock()
 
@@ -134,7 +134,7 @@ func (g *GroupCommit) do(ctx context.Context, userID int64, op authsvc.BatchOp) 
 			}
 		}
 		g.mu.Unlock()
-		return authsvc.CreditOutcome{Err: ctx.Err()}
+		return domain.CreditOutcome{Err: ctx.Err()}
 	}
 	g.mu.Unlock()
 	return <-q.done
@@ -147,8 +147,8 @@ func (g *GroupCommit) observe(ops int) {
 }
 
 // single applies one op through the store's ordinary path.
-func (g *GroupCommit) single(ctx context.Context, op authsvc.BatchOp) authsvc.CreditOutcome {
-	var o authsvc.CreditOutcome
+func (g *GroupCommit) single(ctx context.Context, op domain.BatchOp) domain.CreditOutcome {
+	var o domain.CreditOutcome
 	if op.Debit != nil {
 		o.Transaction, o.Replayed, o.Err = g.store.ApplyCredit(ctx, op.Debit)
 	} else {
@@ -189,8 +189,8 @@ func (g *GroupCommit) run(userID int64, a *account, batch []*queued) {
 	}
 	// The batch's own context carries no audit events: each op's are
 	// written with it (BatchOp.Ctx).
-	ctx = authsvc.WithAudit(ctx)
-	ops := make([]authsvc.BatchOp, len(batch))
+	ctx = domain.WithAudit(ctx)
+	ops := make([]domain.BatchOp, len(batch))
 	for i, q := range batch {
 		ops[i] = q.op
 	}
@@ -199,7 +199,7 @@ func (g *GroupCommit) run(userID int64, a *account, batch []*queued) {
 	outs, err := g.store.ApplyCreditBatch(ctx, userID, ops)
 	for i, q := range batch {
 		if err != nil {
-			q.done <- authsvc.CreditOutcome{Err: err}
+			q.done <- domain.CreditOutcome{Err: err}
 		} else {
 			q.done <- outs[i]
 		}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
 
@@ -21,7 +21,7 @@ type gatedStore struct {
 	once    sync.Once
 }
 
-func (s *gatedStore) ApplyCredit(ctx context.Context, e *authsvc.LedgerEntry) (*authsvc.Transaction, bool, error) {
+func (s *gatedStore) ApplyCredit(ctx context.Context, e *domain.LedgerEntry) (*domain.Transaction, bool, error) {
 	s.once.Do(func() {
 		close(s.entered)
 		<-s.gate
@@ -56,7 +56,7 @@ func waitQueued(t *testing.T, g *GroupCommit, userID int64, n int) {
 }
 
 type result struct {
-	tx       *authsvc.Transaction
+	tx       *domain.Transaction
 	replayed bool
 	err      error
 }
@@ -64,7 +64,7 @@ type result struct {
 // queueBehind starts a first debit that is held in flight, then queues the
 // entries in order behind it; release lets them all run and returns their
 // results (the first debit's last).
-func queueBehind(t *testing.T, g *GroupCommit, s *gatedStore, first *authsvc.LedgerEntry, entries []*authsvc.LedgerEntry) func() []result {
+func queueBehind(t *testing.T, g *GroupCommit, s *gatedStore, first *domain.LedgerEntry, entries []*domain.LedgerEntry) func() []result {
 	t.Helper()
 	results := make([]result, len(entries)+1)
 	var wg sync.WaitGroup
@@ -87,27 +87,27 @@ func queueBehind(t *testing.T, g *GroupCommit, s *gatedStore, first *authsvc.Led
 	}
 }
 
-func debit(userID int64, amount authsvc.Cents, reference string) *authsvc.LedgerEntry {
-	e := &authsvc.LedgerEntry{UserID: userID, Type: authsvc.CreditUsed, Amount: amount}
+func debit(userID int64, amount domain.Cents, reference string) *domain.LedgerEntry {
+	e := &domain.LedgerEntry{UserID: userID, Type: domain.CreditUsed, Amount: amount}
 	if reference != "" {
 		e.ReferenceID = &reference
 	}
 	return e
 }
 
-func fund(t *testing.T, db *storetest.DB, name string, amount authsvc.Cents) int64 {
+func fund(t *testing.T, db *storetest.DB, name string, amount domain.Cents) int64 {
 	t.Helper()
-	u := &authsvc.User{Username: name, Email: name + "@example.com", PasswordHash: "x"}
+	u := &domain.User{Username: name, Email: name + "@example.com", PasswordHash: "x"}
 	if err := db.CreateUser(context.Background(), u); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := db.ApplyCredit(context.Background(), &authsvc.LedgerEntry{UserID: u.ID, Type: authsvc.CreditAdded, Amount: amount}); err != nil {
+	if _, _, err := db.ApplyCredit(context.Background(), &domain.LedgerEntry{UserID: u.ID, Type: domain.CreditAdded, Amount: amount}); err != nil {
 		t.Fatal(err)
 	}
 	return u.ID
 }
 
-func ledger(t *testing.T, db *storetest.DB, userID int64) (balance authsvc.Cents, used int, seqs []int64) {
+func ledger(t *testing.T, db *storetest.DB, userID int64) (balance domain.Cents, used int, seqs []int64) {
 	t.Helper()
 	b, err := db.CreditBalance(context.Background(), userID)
 	if err != nil {
@@ -147,7 +147,7 @@ func TestGroupCommitHotAccount(t *testing.T) {
 		for i := range errs {
 			wg.Go(func() {
 				<-start
-				_, errs[i] = replicas[i%2].Use(context.Background(), user, authsvc.CreditRequest{Amount: "1.00"})
+				_, errs[i] = replicas[i%2].Use(context.Background(), user, domain.CreditRequest{Amount: "1.00"})
 			})
 		}
 		close(start)
@@ -157,7 +157,7 @@ func TestGroupCommitHotAccount(t *testing.T) {
 			switch {
 			case err == nil:
 				ok++
-			case authsvc.ErrorReason(err) == "insufficient_credits":
+			case domain.ErrorReason(err) == "insufficient_credits":
 				refused++
 			default:
 				t.Fatalf("unexpected error %v", err)
@@ -187,7 +187,7 @@ func TestGroupCommitHotAccount(t *testing.T) {
 		for i := range ids {
 			wg.Go(func() {
 				<-start
-				tx, err := replicas[i%2].Use(context.Background(), other, authsvc.CreditRequest{Amount: "1.00", ReferenceID: new("dup")})
+				tx, err := replicas[i%2].Use(context.Background(), other, domain.CreditRequest{Amount: "1.00", ReferenceID: new("dup")})
 				if err != nil {
 					t.Errorf("repeat %d: %v", i, err)
 					return
@@ -210,17 +210,17 @@ func TestGroupCommitHotAccount(t *testing.T) {
 
 type countMetrics struct {
 	mu  sync.Mutex
-	u   authsvc.Cents
+	u   domain.Cents
 	ops int // debits and holds that group-commit transactions carried
 }
 
 func (c *countMetrics) GroupCommit(ops int) { c.mu.Lock(); c.ops += ops; c.mu.Unlock() }
 func (c *countMetrics) carried() int        { c.mu.Lock(); defer c.mu.Unlock(); return c.ops }
 
-func (c *countMetrics) Added(authsvc.Cents)  {}
-func (c *countMetrics) Used(a authsvc.Cents) { c.mu.Lock(); c.u += a; c.mu.Unlock() }
-func (c *countMetrics) Refused(string)       {}
-func (c *countMetrics) used() authsvc.Cents  { c.mu.Lock(); defer c.mu.Unlock(); return c.u }
+func (c *countMetrics) Added(domain.Cents)  {}
+func (c *countMetrics) Used(a domain.Cents) { c.mu.Lock(); c.u += a; c.mu.Unlock() }
+func (c *countMetrics) Refused(string)      {}
+func (c *countMetrics) used() domain.Cents  { c.mu.Lock(); defer c.mu.Unlock(); return c.u }
 
 // TestGroupCommitOneBatch: debits queued behind one in flight form one
 // batch: repeats of one reference apply once and all return the original,
@@ -230,7 +230,7 @@ func TestGroupCommitOneBatch(t *testing.T) {
 		s := newGated(db)
 		g := NewGroupCommit(s, 0)
 		user := fund(t, db, "mixed", 10_00)
-		release := queueBehind(t, g, s, debit(user, 1_00, ""), []*authsvc.LedgerEntry{
+		release := queueBehind(t, g, s, debit(user, 1_00, ""), []*domain.LedgerEntry{
 			debit(user, 2_00, "r"),   // 0 applied
 			debit(user, 50_00, ""),   // 1 insufficient
 			debit(user, 2_00, "r"),   // 2 repeat of 0
@@ -256,7 +256,7 @@ func TestGroupCommitOneBatch(t *testing.T) {
 				t.Fatalf("repeat %d: %+v, want the original %d", i, res[i], res[0].tx.ID)
 			}
 		}
-		if authsvc.ErrorReason(res[1].err) != "insufficient_credits" || authsvc.ErrorReason(res[5].err) != "idempotency_conflict" {
+		if domain.ErrorReason(res[1].err) != "insufficient_credits" || domain.ErrorReason(res[5].err) != "idempotency_conflict" {
 			t.Fatalf("refusals: %v, %v", res[1].err, res[5].err)
 		}
 		balance, used, seqs := ledger(t, db, user)
@@ -286,7 +286,7 @@ func TestGroupCommitDatabaseError(t *testing.T) {
 		boom := debit(user, 1_00, "")
 		boom.Description = new(string)
 		*boom.Description = "boom"
-		release := queueBehind(t, g, s, debit(user, 1_00, ""), []*authsvc.LedgerEntry{
+		release := queueBehind(t, g, s, debit(user, 1_00, ""), []*domain.LedgerEntry{
 			debit(user, 1_00, "a"), debit(user, 1_00, ""), boom, debit(user, 1_00, "b"),
 		})
 		res := release()
@@ -294,7 +294,7 @@ func TestGroupCommitDatabaseError(t *testing.T) {
 			t.Fatalf("first debit: %v", res[4].err)
 		}
 		for i, r := range res[:4] {
-			if r.err == nil || r.tx != nil || authsvc.ErrorCode(r.err) != authsvc.EINTERNAL {
+			if r.err == nil || r.tx != nil || domain.ErrorCode(r.err) != domain.EINTERNAL {
 				t.Fatalf("debit %d of the failed batch: %+v, want an internal error and no transaction", i, r)
 			}
 		}
@@ -358,20 +358,20 @@ func TestGroupCommitHoldsAndDebits(t *testing.T) {
 		s := newGated(db)
 		g := NewGroupCommit(s, 0)
 		user := fund(t, db, "holder", 10_00)
-		newHold := func(amount authsvc.Cents, reference string) *authsvc.NewHold {
-			h := &authsvc.NewHold{UserID: user, Amount: amount, ExpiresIn: time.Hour}
+		newHold := func(amount domain.Cents, reference string) *domain.NewHold {
+			h := &domain.NewHold{UserID: user, Amount: amount, ExpiresIn: time.Hour}
 			if reference != "" {
 				h.ReferenceID = &reference
 			}
 			return h
 		}
 		type res struct {
-			hold     *authsvc.Hold
-			tx       *authsvc.Transaction
+			hold     *domain.Hold
+			tx       *domain.Transaction
 			replayed bool
 			err      error
 		}
-		ops := []authsvc.BatchOp{
+		ops := []domain.BatchOp{
 			{Hold: newHold(4_00, "h")},     // 0 held 4, available 5 (after the first debit)
 			{Debit: debit(user, 3_00, "")}, // 1 applied, available 2
 			{Hold: newHold(4_00, "h")},     // 2 repeat of 0
@@ -411,7 +411,7 @@ func TestGroupCommitHoldsAndDebits(t *testing.T) {
 		if results[1].err != nil || results[4].err != nil || results[4].tx.NewBalance != 4_00 {
 			t.Fatalf("debits: %+v %+v", results[1], results[4])
 		}
-		if authsvc.ErrorReason(results[3].err) != "insufficient_credits" {
+		if domain.ErrorReason(results[3].err) != "insufficient_credits" {
 			t.Fatalf("hold beyond the available balance: %v", results[3].err)
 		}
 		b, err := db.CreditBalance(context.Background(), user)
@@ -429,17 +429,17 @@ func TestGroupCommitServicesShareTheQueue(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *storetest.DB) {
 		svc := New(db, Options{GroupCommit: true})
 		holds := NewHolds(db, HoldOptions{GroupCommit: svc.GroupCommit()})
-		owner := &authsvc.User{Username: "shared", Email: "shared@example.com", PasswordHash: "x"}
+		owner := &domain.User{Username: "shared", Email: "shared@example.com", PasswordHash: "x"}
 		if err := db.CreateUser(context.Background(), owner); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := db.ApplyCredit(context.Background(), &authsvc.LedgerEntry{UserID: owner.ID, Type: authsvc.CreditAdded, Amount: 100_00}); err != nil {
+		if _, _, err := db.ApplyCredit(context.Background(), &domain.LedgerEntry{UserID: owner.ID, Type: domain.CreditAdded, Amount: 100_00}); err != nil {
 			t.Fatal(err)
 		}
 		var (
 			wg         sync.WaitGroup
 			mu         sync.Mutex
-			used, held authsvc.Cents
+			used, held domain.Cents
 			start      = make(chan struct{})
 		)
 		for i := range 150 {
@@ -447,22 +447,22 @@ func TestGroupCommitServicesShareTheQueue(t *testing.T) {
 				<-start
 				var err error
 				if i%3 == 0 {
-					var h *authsvc.Hold
-					h, _, err = holds.CreateHold(context.Background(), owner, authsvc.HoldRequest{Amount: "2.00"})
+					var h *domain.Hold
+					h, _, err = holds.CreateHold(context.Background(), owner, domain.HoldRequest{Amount: "2.00"})
 					if err == nil {
 						mu.Lock()
 						held += h.Amount
 						mu.Unlock()
 					}
 				} else {
-					_, err = svc.Use(context.Background(), owner.ID, authsvc.CreditRequest{Amount: "1.00"})
+					_, err = svc.Use(context.Background(), owner.ID, domain.CreditRequest{Amount: "1.00"})
 					if err == nil {
 						mu.Lock()
 						used += 1_00
 						mu.Unlock()
 					}
 				}
-				if err != nil && authsvc.ErrorReason(err) != "insufficient_credits" {
+				if err != nil && domain.ErrorReason(err) != "insufficient_credits" {
 					t.Errorf("op %d: %v", i, err)
 				}
 			})

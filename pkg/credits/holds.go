@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/rs/zerolog"
 )
 
@@ -23,33 +23,33 @@ type HoldOptions struct {
 	Logger zerolog.Logger
 	// Metrics is told about every capture (Used) and refused hold or
 	// capture; nil means no metrics. When it also implements
-	// authsvc.HoldMetrics it is told about every hold event too.
-	Metrics authsvc.CreditMetrics
+	// domain.HoldMetrics it is told about every hold event too.
+	Metrics domain.CreditMetrics
 	// GroupCommit, when set, creates holds through it (with the debits of
 	// the same account, see GroupCommit); nil creates each hold alone.
 	GroupCommit *GroupCommit
 }
 
-// Holds implements authsvc.HoldService (credit holds: reserve, capture,
+// Holds implements domain.HoldService (credit holds: reserve, capture,
 // void, expire) over a HoldStore. It owns the rules; the store makes each
 // change atomic and exactly-once.
 type Holds struct {
-	store   authsvc.HoldStore
+	store   domain.HoldStore
 	log     zerolog.Logger
-	metrics authsvc.CreditMetrics
-	events  authsvc.HoldMetrics
+	metrics domain.CreditMetrics
+	events  domain.HoldMetrics
 	group   *GroupCommit
 }
 
-var _ authsvc.HoldService = (*Holds)(nil)
+var _ domain.HoldService = (*Holds)(nil)
 
 // NewHolds returns the holds service.
-func NewHolds(store authsvc.HoldStore, opts HoldOptions) *Holds {
+func NewHolds(store domain.HoldStore, opts HoldOptions) *Holds {
 	m := opts.Metrics
 	if m == nil {
 		m = NopMetrics{}
 	}
-	events, ok := m.(authsvc.HoldMetrics)
+	events, ok := m.(domain.HoldMetrics)
 	if !ok {
 		events = nopHoldMetrics{}
 	}
@@ -61,19 +61,19 @@ type nopHoldMetrics struct{}
 func (nopHoldMetrics) HoldEvent(string) {}
 
 // CreateHold reserves part of the target's available balance; see
-// authsvc.HoldService.
-func (s *Holds) CreateHold(ctx context.Context, actor *authsvc.User, req authsvc.HoldRequest) (*authsvc.Hold, bool, error) {
-	var v authsvc.Validator
+// domain.HoldService.
+func (s *Holds) CreateHold(ctx context.Context, actor *domain.User, req domain.HoldRequest) (*domain.Hold, bool, error) {
+	var v domain.Validator
 	amount := amountField(&v, req.Amount)
-	ttl := authsvc.DefaultHoldTTL
+	ttl := domain.DefaultHoldTTL
 	if req.ExpiresIn != nil {
 		ttl = time.Duration(*req.ExpiresIn) * time.Second // meaningful only within range
-		if *req.ExpiresIn < 1 || *req.ExpiresIn > int64(authsvc.MaxHoldTTL/time.Second) {
-			typ := authsvc.TypeGreaterThanEqual
+		if *req.ExpiresIn < 1 || *req.ExpiresIn > int64(domain.MaxHoldTTL/time.Second) {
+			typ := domain.TypeGreaterThanEqual
 			if *req.ExpiresIn > 1 {
-				typ = authsvc.TypeLessThanEqual
+				typ = domain.TypeLessThanEqual
 			}
-			v.Add(authsvc.MsgExpiresInRange, typ, "body", "expires_in")
+			v.Add(domain.MsgExpiresInRange, typ, "body", "expires_in")
 		}
 	}
 	textFields(&v, req.ReferenceID, req.Description)
@@ -84,10 +84,10 @@ func (s *Holds) CreateHold(ctx context.Context, actor *authsvc.User, req authsvc
 	if err != nil {
 		return nil, false, s.refused(err)
 	}
-	nh := &authsvc.NewHold{UserID: target, Amount: amount, ReferenceID: req.ReferenceID,
+	nh := &domain.NewHold{UserID: target, Amount: amount, ReferenceID: req.ReferenceID,
 		Description: req.Description, ExpiresIn: ttl, PlacedByAdmin: target != actor.ID}
 	var (
-		h        *authsvc.Hold
+		h        *domain.Hold
 		replayed bool
 	)
 	if s.group != nil {
@@ -108,23 +108,23 @@ func (s *Holds) CreateHold(ctx context.Context, actor *authsvc.User, req authsvc
 // target decides whose balance a hold reserves: the actor's, or for an
 // admin any named user's. A non-admin naming another user is refused
 // whether or not that user exists.
-func (s *Holds) target(ctx context.Context, actor *authsvc.User, username string) (int64, error) {
-	id, _, err := targetID(ctx, s.store.UserByUsername, actor, username, authsvc.ErrHoldOtherUser)
+func (s *Holds) target(ctx context.Context, actor *domain.User, username string) (int64, error) {
+	id, _, err := targetID(ctx, s.store.UserByUsername, actor, username, domain.ErrHoldOtherUser)
 	return id, err
 }
 
 // owner is the OwnerID of a resolution by actor: admins reach every hold.
-func owner(actor *authsvc.User) int64 {
+func owner(actor *domain.User) int64 {
 	if actor.IsAdmin {
 		return 0
 	}
 	return actor.ID
 }
 
-// CaptureHold charges a hold; see authsvc.HoldService.
-func (s *Holds) CaptureHold(ctx context.Context, actor *authsvc.User, id int64, req authsvc.CaptureRequest) (*authsvc.HoldCapture, error) {
-	var v authsvc.Validator
-	var amount authsvc.Cents
+// CaptureHold charges a hold; see domain.HoldService.
+func (s *Holds) CaptureHold(ctx context.Context, actor *domain.User, id int64, req domain.CaptureRequest) (*domain.HoldCapture, error) {
+	var v domain.Validator
+	var amount domain.Cents
 	if strings.TrimSpace(req.Amount) != "" {
 		amount = amountField(&v, req.Amount)
 	}
@@ -132,14 +132,14 @@ func (s *Holds) CaptureHold(ctx context.Context, actor *authsvc.User, id int64, 
 	if err := v.Err(); err != nil {
 		return nil, s.refused(err)
 	}
-	c, replayed, err := s.store.CaptureHold(ctx, &authsvc.HoldResolution{HoldID: id, OwnerID: owner(actor),
+	c, replayed, err := s.store.CaptureHold(ctx, &domain.HoldResolution{HoldID: id, OwnerID: owner(actor),
 		Amount: amount, ReferenceID: req.ReferenceID, Description: req.Description})
-	if errors.Is(err, authsvc.ErrCaptureExceedsHold) {
-		return nil, s.refused(authsvc.ValidationError(authsvc.CaptureExceedsHoldField()))
+	if errors.Is(err, domain.ErrCaptureExceedsHold) {
+		return nil, s.refused(domain.ValidationError(domain.CaptureExceedsHoldField()))
 	}
-	var stateErr *authsvc.HoldStateError
-	if errors.As(err, &stateErr) && stateErr.Hold.Status == authsvc.HoldExpired && stateErr.Resolved {
-		s.events.HoldEvent(string(authsvc.HoldExpired)) // this capture found it due and resolved it
+	var stateErr *domain.HoldStateError
+	if errors.As(err, &stateErr) && stateErr.Hold.Status == domain.HoldExpired && stateErr.Resolved {
+		s.events.HoldEvent(string(domain.HoldExpired)) // this capture found it due and resolved it
 		s.audit(stateErr.Hold, "hold expired", false)
 	}
 	if err != nil {
@@ -150,23 +150,23 @@ func (s *Holds) CaptureHold(ctx context.Context, actor *authsvc.User, id int64, 
 	}
 	if !replayed {
 		s.metrics.Used(c.Transaction.Amount)
-		s.events.HoldEvent(string(authsvc.HoldCaptured))
+		s.events.HoldEvent(string(domain.HoldCaptured))
 	}
 	s.audit(c.Hold, "hold captured", replayed)
 	return c, nil
 }
 
 // VoidHold releases one of the actor's holds (any hold for an admin).
-func (s *Holds) VoidHold(ctx context.Context, actor *authsvc.User, id int64) (*authsvc.Hold, error) {
-	return s.void(ctx, &authsvc.HoldResolution{HoldID: id, OwnerID: owner(actor)})
+func (s *Holds) VoidHold(ctx context.Context, actor *domain.User, id int64) (*domain.Hold, error) {
+	return s.void(ctx, &domain.HoldResolution{HoldID: id, OwnerID: owner(actor)})
 }
 
 // VoidHoldByID releases any user's hold (the admin CLI).
-func (s *Holds) VoidHoldByID(ctx context.Context, id int64) (*authsvc.Hold, error) {
-	return s.void(ctx, &authsvc.HoldResolution{HoldID: id})
+func (s *Holds) VoidHoldByID(ctx context.Context, id int64) (*domain.Hold, error) {
+	return s.void(ctx, &domain.HoldResolution{HoldID: id})
 }
 
-func (s *Holds) void(ctx context.Context, r *authsvc.HoldResolution) (*authsvc.Hold, error) {
+func (s *Holds) void(ctx context.Context, r *domain.HoldResolution) (*domain.Hold, error) {
 	h, resolved, err := s.store.VoidHold(ctx, r)
 	if err != nil {
 		return nil, err
@@ -179,12 +179,12 @@ func (s *Holds) void(ctx context.Context, r *authsvc.HoldResolution) (*authsvc.H
 }
 
 // ListHolds returns a page of the actor's own holds.
-func (s *Holds) ListHolds(ctx context.Context, actor *authsvc.User, req authsvc.HoldListRequest) (*authsvc.HoldPage, error) {
+func (s *Holds) ListHolds(ctx context.Context, actor *domain.User, req domain.HoldListRequest) (*domain.HoldPage, error) {
 	return s.list(ctx, actor.ID, req)
 }
 
 // HoldsByUsername returns a page of the named user's holds (the admin CLI).
-func (s *Holds) HoldsByUsername(ctx context.Context, username string, req authsvc.HoldListRequest) (*authsvc.HoldPage, error) {
+func (s *Holds) HoldsByUsername(ctx context.Context, username string, req domain.HoldListRequest) (*domain.HoldPage, error) {
 	u, err := s.store.UserByUsername(ctx, username)
 	if err != nil {
 		return nil, err
@@ -192,16 +192,16 @@ func (s *Holds) HoldsByUsername(ctx context.Context, username string, req authsv
 	return s.list(ctx, u.ID, req)
 }
 
-func (s *Holds) list(ctx context.Context, userID int64, req authsvc.HoldListRequest) (*authsvc.HoldPage, error) {
+func (s *Holds) list(ctx context.Context, userID int64, req domain.HoldListRequest) (*domain.HoldPage, error) {
 	if err := ValidateHoldList(&req); err != nil {
 		return nil, err
 	}
-	holds, err := s.store.ListHolds(ctx, authsvc.HoldQuery{UserID: userID, Status: authsvc.HoldStatus(req.Status),
+	holds, err := s.store.ListHolds(ctx, domain.HoldQuery{UserID: userID, Status: domain.HoldStatus(req.Status),
 		After: req.After, Limit: req.Limit + 1})
 	if err != nil {
 		return nil, err
 	}
-	page := &authsvc.HoldPage{Holds: holds}
+	page := &domain.HoldPage{Holds: holds}
 	if len(holds) > req.Limit {
 		page.Holds = holds[:req.Limit]
 		next := page.Holds[req.Limit-1].ID
@@ -212,18 +212,18 @@ func (s *Holds) list(ctx context.Context, userID int64, req authsvc.HoldListRequ
 
 // ValidateHoldList fills in the default limit and reports every bad query
 // parameter at once.
-func ValidateHoldList(req *authsvc.HoldListRequest) error {
-	var v authsvc.Validator
+func ValidateHoldList(req *domain.HoldListRequest) error {
+	var v domain.Validator
 	if req.Limit == 0 {
-		req.Limit = authsvc.DefaultHoldLimit
+		req.Limit = domain.DefaultHoldLimit
 	}
-	if req.Status != "" && !authsvc.HoldStatus(req.Status).Valid() {
-		v.Add(authsvc.MsgHoldStatus, authsvc.TypeEnum, "query", "status")
+	if req.Status != "" && !domain.HoldStatus(req.Status).Valid() {
+		v.Add(domain.MsgHoldStatus, domain.TypeEnum, "query", "status")
 	}
 	if req.After < 0 {
-		v.Add(authsvc.MsgNotNegative, authsvc.TypeGreaterThanEqual, "query", "after")
+		v.Add(domain.MsgNotNegative, domain.TypeGreaterThanEqual, "query", "after")
 	}
-	authsvc.ValidatePageLimit(&v, req.Limit)
+	domain.ValidatePageLimit(&v, req.Limit)
 	return v.Err()
 }
 
@@ -238,7 +238,7 @@ func (s *Holds) ExpireHolds(ctx context.Context) (int, error) {
 			return total, err
 		}
 		for _, id := range ids {
-			s.events.HoldEvent(string(authsvc.HoldExpired))
+			s.events.HoldEvent(string(domain.HoldExpired))
 			s.log.Info().Int64("hold_id", id).Msg("hold expired")
 		}
 		if len(ids) < expiryBatch {
@@ -266,13 +266,13 @@ func (s *Holds) RunExpiry(ctx context.Context, interval time.Duration) {
 
 // refused counts a refusal with a domain reason and returns err unchanged.
 func (s *Holds) refused(err error) error {
-	if code := authsvc.ErrorCode(err); code != authsvc.EINTERNAL && code != authsvc.EUNAVAILABLE {
-		s.metrics.Refused(authsvc.ErrorReason(err))
+	if code := domain.ErrorCode(err); code != domain.EINTERNAL && code != domain.EUNAVAILABLE {
+		s.metrics.Refused(domain.ErrorReason(err))
 	}
 	return err
 }
 
-func (s *Holds) audit(h *authsvc.Hold, msg string, replayed bool) {
+func (s *Holds) audit(h *domain.Hold, msg string, replayed bool) {
 	ev := s.log.Info().Int64("user_id", h.UserID).Int64("hold_id", h.ID).Str("status", string(h.Status)).
 		Stringer("amount", h.Amount).Bool("replayed", replayed)
 	if h.CapturedAmount != nil {

@@ -3,14 +3,14 @@ package httpapi
 import (
 	"net/http"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 )
 
 // The API key endpoints: POST and GET /auth/api-keys, DELETE
 // /auth/api-keys/{id}. All of them need a signed-in user, never a key.
 
 type apiKeysResponse struct {
-	Keys []*authsvc.APIKey `json:"keys"`
+	Keys []*domain.APIKey `json:"keys"`
 }
 
 // apiKeysUnavailable answers when the server has no API key service.
@@ -22,11 +22,11 @@ func (s *Server) apiKeysUnavailable(w http.ResponseWriter, r *http.Request) bool
 	return false
 }
 
-func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
+func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
 	if s.apiKeysUnavailable(w, r) {
 		return
 	}
-	var body authsvc.NewAPIKey
+	var body domain.NewAPIKey
 	if err := decodeJSON(w, r, &body); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -39,7 +39,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, p *authsvc
 	writeJSON(w, http.StatusCreated, k)
 }
 
-func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
+func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
 	if s.apiKeysUnavailable(w, r) {
 		return
 	}
@@ -51,7 +51,7 @@ func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request, p *authsvc.
 	writeJSON(w, http.StatusOK, apiKeysResponse{Keys: keys})
 }
 
-func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
+func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
 	if s.apiKeysUnavailable(w, r) {
 		return
 	}
@@ -59,5 +59,5 @@ func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request, p *authsvc
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, messageResponse{authsvc.MsgAPIKeyRevoked})
+	writeJSON(w, http.StatusOK, messageResponse{domain.MsgAPIKeyRevoked})
 }

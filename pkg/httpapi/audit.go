@@ -4,25 +4,25 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 )
 
 // GET /admin/audit: the security events, admins only.
 
 type auditResponse struct {
-	Events     []*authsvc.AuditEvent `json:"events"`
-	NextCursor *string               `json:"next_cursor"`
+	Events     []*domain.AuditEvent `json:"events"`
+	NextCursor *string              `json:"next_cursor"`
 }
 
-func (s *Server) audit(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
+func (s *Server) audit(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
 	q := r.URL.Query()
-	query := authsvc.AuditQuery{User: q.Get("user"), Event: q.Get("event"), Since: q.Get("since"),
+	query := domain.AuditQuery{User: q.Get("user"), Event: q.Get("event"), Since: q.Get("since"),
 		Until: q.Get("until"), Cursor: q.Get("cursor")}
 	if raw := q.Get("limit"); raw != "" {
 		n, err := strconv.Atoi(raw)
 		if err != nil {
-			s.writeError(w, r, authsvc.ValidationError(authsvc.FieldError{Loc: []string{"query", "limit"},
-				Msg: authsvc.MsgNotAnInteger, Type: authsvc.TypeIntParsing}))
+			s.writeError(w, r, domain.ValidationError(domain.FieldError{Loc: []string{"query", "limit"},
+				Msg: domain.MsgNotAnInteger, Type: domain.TypeIntParsing}))
 			return
 		}
 		if n == 0 {
@@ -37,7 +37,7 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, p *authsvc.Princi
 	}
 	out := auditResponse{Events: page.Events}
 	if out.Events == nil {
-		out.Events = []*authsvc.AuditEvent{}
+		out.Events = []*domain.AuditEvent{}
 	}
 	if page.NextCursor != "" {
 		out.NextCursor = &page.NextCursor

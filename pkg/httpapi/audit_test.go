@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/auth"
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/account"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
 
@@ -45,7 +45,7 @@ func (e *env) audit(tok string, q url.Values) auditPageView {
 func TestAuditTrail(t *testing.T) {
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
-			e := newEnv(t, b.URL(t), envConfig{authOpts: auth.Options{FailedLoginLimit: 3}})
+			e := newEnv(t, b.URL(t), envConfig{authOpts: account.Options{FailedLoginLimit: 3}})
 			root := e.admin("root")
 			tina := e.register("tina")
 			ctx := context.Background()
@@ -117,22 +117,22 @@ func TestAuditTrail(t *testing.T) {
 					actor int64
 					http  bool
 				}{
-					{authsvc.AuditRegistered, 1, tina.ID, true},
-					{authsvc.AuditEmailVerified, 1, tina.ID, true},
-					{authsvc.AuditLoginSucceeded, 4, tina.ID, true},
-					{authsvc.AuditLoginFailed, 1, 0, true},
-					{authsvc.AuditRefreshed, 1, tina.ID, true},
-					{authsvc.AuditPasswordChanged, 1, tina.ID, true},
-					{authsvc.AuditPasswordResetRequest, 1, 0, true},
-					{authsvc.AuditPasswordReset, 1, tina.ID, true},
-					{authsvc.AuditEmailChanged, 1, tina.ID, true},
-					{authsvc.AuditSessionsEnded, 1, tina.ID, true},
-					{authsvc.AuditLogout, 1, tina.ID, true},
-					{authsvc.AuditCreditsAdded, 1, root.ID, true},
-					{authsvc.AuditCreditsUsed, 1, tina.ID, true},
-					{authsvc.AuditPromoted, 1, 0, false},
-					{authsvc.AuditDemoted, 1, 0, false},
-					{authsvc.AuditAccountDeleted, 1, tina.ID, true},
+					{domain.AuditRegistered, 1, tina.ID, true},
+					{domain.AuditEmailVerified, 1, tina.ID, true},
+					{domain.AuditLoginSucceeded, 4, tina.ID, true},
+					{domain.AuditLoginFailed, 1, 0, true},
+					{domain.AuditRefreshed, 1, tina.ID, true},
+					{domain.AuditPasswordChanged, 1, tina.ID, true},
+					{domain.AuditPasswordResetRequest, 1, 0, true},
+					{domain.AuditPasswordReset, 1, tina.ID, true},
+					{domain.AuditEmailChanged, 1, tina.ID, true},
+					{domain.AuditSessionsEnded, 1, tina.ID, true},
+					{domain.AuditLogout, 1, tina.ID, true},
+					{domain.AuditCreditsAdded, 1, root.ID, true},
+					{domain.AuditCreditsUsed, 1, tina.ID, true},
+					{domain.AuditPromoted, 1, 0, false},
+					{domain.AuditDemoted, 1, 0, false},
+					{domain.AuditAccountDeleted, 1, tina.ID, true},
 				} {
 					if count[c.event] != c.want {
 						t.Errorf("%s: %d events, want %d", c.event, count[c.event], c.want)
@@ -148,7 +148,7 @@ func TestAuditTrail(t *testing.T) {
 					}
 				}
 				for _, ev := range all {
-					if ev.Event == authsvc.AuditCreditsUsed && ev.Details["transaction_id"] != used["id"] {
+					if ev.Event == domain.AuditCreditsUsed && ev.Details["transaction_id"] != used["id"] {
 						t.Errorf("credits.used names ledger row %v, want %v", ev.Details["transaction_id"], used["id"])
 					}
 				}
@@ -159,7 +159,7 @@ func TestAuditTrail(t *testing.T) {
 				for _, ev := range page.Events {
 					count[ev.Event]++
 				}
-				if count[authsvc.AuditLoginFailed] != 3 || count[authsvc.AuditLoginLimited] != 1 {
+				if count[domain.AuditLoginFailed] != 3 || count[domain.AuditLoginLimited] != 1 {
 					t.Fatalf("events of lim: %v", count)
 				}
 			})
@@ -171,7 +171,7 @@ func TestAuditTrail(t *testing.T) {
 				}
 			})
 			t.Run("event and time filters", func(t *testing.T) {
-				page := e.audit(root.Token, url.Values{"event": {authsvc.AuditPromoted}})
+				page := e.audit(root.Token, url.Values{"event": {domain.AuditPromoted}})
 				if len(page.Events) != 2 { // root's and tina's
 					t.Fatalf("%d promotions, want 2", len(page.Events))
 				}
@@ -229,7 +229,7 @@ func TestAuditTrail(t *testing.T) {
 				}
 			})
 			t.Run("events past the retention are pruned", func(t *testing.T) {
-				e.Clock.Advance(auth.DefaultAuditRetention + time.Hour)
+				e.Clock.Advance(account.DefaultAuditRetention + time.Hour)
 				e.login("lim", "one-more-guess") // stays: recent
 				if err := e.Auth.Purge(ctx); err != nil {
 					t.Fatal(err)
@@ -254,7 +254,7 @@ func TestAuditNeverRecordsAnUnknownUsername(t *testing.T) {
 		typo := "Hunter2-my-pass"
 		e.secret(typo)
 		e.login(typo, "whatever-it-is-123").want(t, http.StatusUnauthorized, "invalid_credentials")
-		page := e.audit(root.Token, url.Values{"event": {authsvc.AuditLoginFailed}})
+		page := e.audit(root.Token, url.Values{"event": {domain.AuditLoginFailed}})
 		if len(page.Events) != 1 || page.Events[0].TargetID != 0 || page.Events[0].Details["unknown_user"] != true ||
 			page.Events[0].Details["username"] != nil {
 			t.Fatalf("events = %+v", page.Events)

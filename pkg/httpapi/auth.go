@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 )
 
 // The auth endpoints. Handlers decode, call one use
@@ -22,7 +22,7 @@ type tokenResponse struct {
 	TokenType   string `json:"token_type"`
 }
 
-func newTokenResponse(t *authsvc.AccessToken) tokenResponse {
+func newTokenResponse(t *domain.AccessToken) tokenResponse {
 	return tokenResponse{AccessToken: t.Token, TokenType: "bearer"}
 }
 
@@ -44,7 +44,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	u, tok, err := s.deps.Auth.Register(r.Context(), authsvc.Registration{
+	u, tok, err := s.deps.Auth.Register(r.Context(), domain.Registration{
 		Username: req.Username, Email: req.Email, Password: req.Password})
 	if err != nil {
 		s.writeError(w, r, err)
@@ -83,8 +83,8 @@ func decodeLogin(w http.ResponseWriter, r *http.Request) (loginRequest, error) {
 			if errors.As(err, &maxErr) {
 				return req, tooLarge()
 			}
-			return req, authsvc.ValidationError(authsvc.FieldError{Loc: []string{"body"},
-				Msg: authsvc.MsgInvalidForm, Type: authsvc.TypeValueError})
+			return req, domain.ValidationError(domain.FieldError{Loc: []string{"body"},
+				Msg: domain.MsgInvalidForm, Type: domain.TypeValueError})
 		}
 		req.Username, req.Password = r.PostFormValue("username"), r.PostFormValue("password")
 		req.GrantType = r.PostFormValue("grant_type")
@@ -94,7 +94,7 @@ func decodeLogin(w http.ResponseWriter, r *http.Request) (loginRequest, error) {
 		}
 	}
 	if req.GrantType != "" && req.GrantType != "password" {
-		return req, authsvc.ValidationError(authsvc.FieldError{Loc: []string{"body", "grant_type"},
+		return req, domain.ValidationError(domain.FieldError{Loc: []string{"body", "grant_type"},
 			Msg: `grant_type must be "password"`, Type: "string_pattern_mismatch"})
 	}
 	return req, nil
@@ -120,13 +120,13 @@ type profileResponse struct {
 	EmailVerified bool   `json:"email_verified"`
 }
 
-func (s *Server) me(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
+func (s *Server) me(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
 	var userID int64
 	if raw := r.URL.Query().Get("user_id"); raw != "" || r.URL.Query().Has("user_id") {
 		id, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil || id < 1 {
-			s.writeError(w, r, authsvc.ValidationError(authsvc.FieldError{Loc: []string{"query", "user_id"},
-				Msg: authsvc.MsgPositiveInteger, Type: authsvc.TypeIntParsing}))
+			s.writeError(w, r, domain.ValidationError(domain.FieldError{Loc: []string{"query", "user_id"},
+				Msg: domain.MsgPositiveInteger, Type: domain.TypeIntParsing}))
 			return
 		}
 		userID = id
@@ -166,7 +166,7 @@ func (s *Server) verifyEmail(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, messageResponse{authsvc.MsgEmailVerified})
+	writeJSON(w, http.StatusOK, messageResponse{domain.MsgEmailVerified})
 }
 
 func (s *Server) resendVerification(w http.ResponseWriter, r *http.Request) {
@@ -181,7 +181,7 @@ func (s *Server) resendVerification(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, messageResponse{authsvc.MsgVerificationSent})
+	writeJSON(w, http.StatusOK, messageResponse{domain.MsgVerificationSent})
 }
 
 func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
@@ -200,7 +200,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, messageResponse{"Password has been reset successfully"})
 }
 
-func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
 	var req struct {
 		CurrentPassword string `json:"current_password"`
 		NewPassword     string `json:"new_password"`
@@ -210,7 +210,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p *auths
 		s.writeError(w, r, err)
 		return
 	}
-	err := s.deps.Auth.ChangePassword(r.Context(), p, authsvc.PasswordChange{
+	err := s.deps.Auth.ChangePassword(r.Context(), p, domain.PasswordChange{
 		Username: r.PathValue("username"), CurrentPassword: req.CurrentPassword, NewPassword: req.NewPassword,
 		Code: req.Code})
 	if err != nil {
@@ -226,7 +226,7 @@ type emailChangedResponse struct {
 	Email    string `json:"email"`
 }
 
-func (s *Server) changeEmail(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
+func (s *Server) changeEmail(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
 	var req struct {
 		NewEmail        string `json:"new_email"`
 		CurrentPassword string `json:"current_password"`
@@ -236,23 +236,23 @@ func (s *Server) changeEmail(w http.ResponseWriter, r *http.Request, p *authsvc.
 		s.writeError(w, r, err)
 		return
 	}
-	u, err := s.deps.Auth.ChangeEmail(r.Context(), p, authsvc.EmailChange{
+	u, err := s.deps.Auth.ChangeEmail(r.Context(), p, domain.EmailChange{
 		Username: r.PathValue("username"), NewEmail: req.NewEmail, CurrentPassword: req.CurrentPassword,
 		Code: req.Code})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	msg := authsvc.MsgEmailUpdated
+	msg := domain.MsgEmailUpdated
 	if !strings.EqualFold(u.Email, req.NewEmail) { // auth.require_verified_email: waiting for the link
-		msg = authsvc.MsgEmailChangePending
+		msg = domain.MsgEmailChangePending
 	}
 	writeJSON(w, http.StatusOK, emailChangedResponse{Message: msg, Username: u.Username, Email: u.Email})
 }
 
 // deleteUser takes the password from ?password= (the original's way, never
 // logged) or from a JSON body {"password": ...}.
-func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
 	q := r.URL.Query()
 	password, code := q.Get("password"), q.Get("code")
 	switch {
@@ -268,8 +268,8 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p *authsvc.P
 		}
 		password, code = req.Password, req.Code
 	default:
-		s.writeError(w, r, authsvc.ValidationError(authsvc.FieldError{Loc: []string{"query", "password"},
-			Msg: authsvc.MsgFieldRequired, Type: authsvc.TypeMissing}))
+		s.writeError(w, r, domain.ValidationError(domain.FieldError{Loc: []string{"query", "password"},
+			Msg: domain.MsgFieldRequired, Type: domain.TypeMissing}))
 		return
 	}
 	if err := s.deps.Auth.DeleteAccount(r.Context(), p, r.PathValue("username"), password, code); err != nil {
@@ -295,7 +295,7 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, newTokenResponse(tok))
 }
 
-func (s *Server) logout(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
 	if err := s.deps.Auth.Logout(r.Context(), p, r.URL.Query().Get("scope")); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -311,7 +311,7 @@ type userDetailsResponse struct {
 	EmailVerified bool   `json:"email_verified"`
 }
 
-func (s *Server) userDetails(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
+func (s *Server) userDetails(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
 	u, err := s.deps.Auth.UserDetails(r.Context(), p, r.PathValue("username"))
 	if err != nil {
 		s.writeError(w, r, err)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 	"github.com/jmoiron/sqlx"
 	"github.com/rs/zerolog"
@@ -14,11 +14,11 @@ import (
 
 // benchEnv is the in-process API on a fresh PostgreSQL database with one
 // user, at the given bcrypt cost.
-func benchEnv(b *testing.B, cost int) (*env, *authsvc.User, string) {
+func benchEnv(b *testing.B, cost int) (*env, *domain.User, string) {
 	b.Helper()
 	e := newEnv(b, storetest.PostgresURL(b), envConfig{cost: cost, noServer: true, logLevel: zerolog.InfoLevel})
 	const pw = "a reasonable passphrase"
-	u, tok, err := e.Auth.Register(context.Background(), authsvc.Registration{
+	u, tok, err := e.Auth.Register(context.Background(), domain.Registration{
 		Username: "alice", Email: "alice@example.com", Password: pw})
 	if err != nil {
 		b.Fatal(err)
@@ -53,7 +53,7 @@ func BenchmarkMe(b *testing.B) {
 		})
 	})
 	b.Run("verify_and_auth_query", func(b *testing.B) { // the handler's query without HTTP
-		verifyAnd(b, e, tok, func(ctx context.Context, claims *authsvc.Claims) error {
+		verifyAnd(b, e, tok, func(ctx context.Context, claims *domain.Claims) error {
 			_, err := e.DB.AuthUser(ctx, claims.UserID, claims.JTI, claims.SessionID)
 			return err
 		})
@@ -65,9 +65,9 @@ func BenchmarkMe(b *testing.B) {
 			u.token_version, u.created_at, u.updated_at,
 			EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = ?) AS revoked
 			FROM users u WHERE u.id = ?`)
-		verifyAnd(b, e, tok, func(ctx context.Context, claims *authsvc.Claims) error {
+		verifyAnd(b, e, tok, func(ctx context.Context, claims *domain.Claims) error {
 			var row struct {
-				authsvc.User
+				domain.User
 				Revoked bool `db:"revoked"`
 			}
 			return stmt.QueryRowxContext(ctx, claims.JTI, claims.UserID).StructScan(&row)
@@ -77,15 +77,15 @@ func BenchmarkMe(b *testing.B) {
 		FROM users WHERE id = ?`
 	b.Run("bare_verify_and_select", func(b *testing.B) {
 		q := e.SQL().Rebind(bareSelect)
-		verifyAnd(b, e, tok, func(ctx context.Context, claims *authsvc.Claims) error {
-			var u authsvc.User
+		verifyAnd(b, e, tok, func(ctx context.Context, claims *domain.Claims) error {
+			var u domain.User
 			return e.SQL().QueryRowxContext(ctx, q, claims.UserID).StructScan(&u)
 		})
 	})
 	b.Run("bare_verify_and_prepared_select", func(b *testing.B) {
 		stmt := benchPrepare(b, e, bareSelect)
-		verifyAnd(b, e, tok, func(ctx context.Context, claims *authsvc.Claims) error {
-			var u authsvc.User
+		verifyAnd(b, e, tok, func(ctx context.Context, claims *domain.Claims) error {
+			var u domain.User
 			return stmt.QueryRowxContext(ctx, claims.UserID).StructScan(&u)
 		})
 	})
@@ -93,7 +93,7 @@ func BenchmarkMe(b *testing.B) {
 
 // verifyAnd runs, from 16 clients on 2 cores (as the 8–32 clients of docs/performance.md),
 // what an authenticated request does besides HTTP: verify tok, then query.
-func verifyAnd(b *testing.B, e *env, tok string, query func(context.Context, *authsvc.Claims) error) {
+func verifyAnd(b *testing.B, e *env, tok string, query func(context.Context, *domain.Claims) error) {
 	b.SetParallelism(8)
 	b.RunParallel(func(pb *testing.PB) {
 		ctx := context.Background()

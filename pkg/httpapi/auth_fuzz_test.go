@@ -8,14 +8,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
 
 // fuzzEnv is an in-process API on SQLite with one user, alice, and her token.
 func fuzzEnv(f *testing.F) (*env, string) {
 	e := newEnv(f, storetest.SQLiteURL(f), envConfig{noServer: true})
-	_, tok, err := e.Auth.Register(context.Background(), authsvc.Registration{
+	_, tok, err := e.Auth.Register(context.Background(), domain.Registration{
 		Username: "alice", Email: "alice@example.com", Password: "Alice-Str0ng-pw"})
 	if err != nil {
 		f.Fatal(err)

@@ -9,15 +9,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/rs/zerolog"
 )
 
 // rejectAll is an Authenticator that accepts no token.
 type rejectAll struct{}
 
-func (rejectAll) Authenticate(context.Context, string) (*authsvc.Principal, error) {
-	return nil, authsvc.NewError(authsvc.EUNAUTHORIZED, "invalid_token", "Could not validate credentials")
+func (rejectAll) Authenticate(context.Context, string) (*domain.Principal, error) {
+	return nil, domain.NewError(domain.EUNAUTHORIZED, "invalid_token", "Could not validate credentials")
 }
 
 func newCoreServer(ready func(context.Context) error) *Server {
@@ -120,7 +120,7 @@ func TestDecodeJSON(t *testing.T) {
 		if errors.As(err, &he) {
 			return he.status
 		}
-		return statusByCode[authsvc.ErrorCode(err)]
+		return statusByCode[domain.ErrorCode(err)]
 	}
 	tests := []struct {
 		name, contentType, body string
@@ -145,7 +145,7 @@ func TestDecodeJSON(t *testing.T) {
 				t.Fatalf("err %v (status %d), want status %d", err, got, tt.wantStatus)
 			}
 			if tt.wantLoc != "" {
-				var e *authsvc.Error
+				var e *domain.Error
 				if !errors.As(err, &e) || len(e.Fields) != 1 || strings.Join(e.Fields[0].Loc, ".") != tt.wantLoc {
 					t.Fatalf("err %+v, want one field at %s", err, tt.wantLoc)
 				}

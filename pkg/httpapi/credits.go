@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 )
 
 // creditBody is the body of POST /credits/use. The amount is kept as the raw
@@ -26,12 +26,12 @@ type addBody struct {
 	Code     string  `json:"code"` // an admin's second-factor code, when the admin has MFA on
 }
 
-func (b *creditBody) request() authsvc.CreditRequest {
-	return authsvc.CreditRequest{Amount: string(b.Amount), ReferenceID: b.ReferenceID, Description: b.Description}
+func (b *creditBody) request() domain.CreditRequest {
+	return domain.CreditRequest{Amount: string(b.Amount), ReferenceID: b.ReferenceID, Description: b.Description}
 }
 
 // creditBalance is GET /credits/balance.
-func (s *Server) creditBalance(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
+func (s *Server) creditBalance(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
 	b, err := s.deps.Credits.Balance(r.Context(), p.User.ID)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -41,7 +41,7 @@ func (s *Server) creditBalance(w http.ResponseWriter, r *http.Request, p *authsv
 }
 
 // creditAdd is POST /credits/add.
-func (s *Server) creditAdd(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
+func (s *Server) creditAdd(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
 	var body addBody
 	if err := decodeJSON(w, r, &body); err != nil {
 		s.writeError(w, r, err)
@@ -61,7 +61,7 @@ func (s *Server) creditAdd(w http.ResponseWriter, r *http.Request, p *authsvc.Pr
 }
 
 // creditUse is POST /credits/use.
-func (s *Server) creditUse(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
+func (s *Server) creditUse(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
 	var body creditBody
 	if err := decodeJSON(w, r, &body); err != nil {
 		s.writeError(w, r, err)
@@ -77,7 +77,7 @@ func (s *Server) creditUse(w http.ResponseWriter, r *http.Request, p *authsvc.Pr
 
 // creditTransactions is GET /credits/transactions?skip=0&limit=50 or
 // ?cursor=…&limit=50.
-func (s *Server) creditTransactions(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
+func (s *Server) creditTransactions(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
 	q, err := historyQuery(r.URL.Query())
 	if err != nil {
 		s.writeError(w, r, err)
@@ -93,9 +93,9 @@ func (s *Server) creditTransactions(w http.ResponseWriter, r *http.Request, p *a
 
 // historyQuery reads skip (default 0), limit (default 50) and cursor,
 // reporting every bad one at once: not an integer, or out of range.
-func historyQuery(values url.Values) (authsvc.HistoryQuery, error) {
-	var v authsvc.Validator
-	q := authsvc.HistoryQuery{Limit: authsvc.DefaultHistoryLimit, Cursor: values.Get("cursor")}
+func historyQuery(values url.Values) (domain.HistoryQuery, error) {
+	var v domain.Validator
+	q := domain.HistoryQuery{Limit: domain.DefaultHistoryLimit, Cursor: values.Get("cursor")}
 	if values.Has("skip") {
 		if n, ok := queryInt(&v, values.Get("skip"), "skip"); ok {
 			q.Skip = n
@@ -110,10 +110,10 @@ func historyQuery(values url.Values) (authsvc.HistoryQuery, error) {
 	return q, v.Err()
 }
 
-func queryInt(v *authsvc.Validator, text, name string) (int, bool) {
+func queryInt(v *domain.Validator, text, name string) (int, bool) {
 	n, err := strconv.Atoi(text)
 	if err != nil {
-		v.Add(authsvc.MsgNotAnInteger, authsvc.TypeIntParsing, "query", name)
+		v.Add(domain.MsgNotAnInteger, domain.TypeIntParsing, "query", name)
 		return 0, false
 	}
 	return n, true

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/credits"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 	"github.com/authsvc/authsvc/pkg/token"
 )
@@ -109,7 +109,7 @@ func bareUse(ctx context.Context, db *sql.DB, userID, amount int64) error {
 }
 
 // seedBenchUsers inserts n users with a large balance each (PostgreSQL).
-func seedBenchUsers(b *testing.B, db *storetest.DB, n int) []*authsvc.User {
+func seedBenchUsers(b *testing.B, db *storetest.DB, n int) []*domain.User {
 	b.Helper()
 	now := db.Now()
 	_, err := storetest.SQL(b, db).Exec(`INSERT INTO users (username, email, password_hash, is_admin, token_version, created_at, updated_at)
@@ -120,7 +120,7 @@ func seedBenchUsers(b *testing.B, db *storetest.DB, n int) []*authsvc.User {
 	if err != nil {
 		b.Fatalf("seed: %v", err)
 	}
-	var users []*authsvc.User
+	var users []*domain.User
 	if err := storetest.SQL(b, db).Select(&users, `SELECT id, username, email, password_hash, is_admin, token_version, created_at, updated_at
 		FROM users WHERE username LIKE 'bench%' ORDER BY id`); err != nil {
 		b.Fatal(err)
@@ -130,7 +130,7 @@ func seedBenchUsers(b *testing.B, db *storetest.DB, n int) []*authsvc.User {
 
 // benchTokens issues a real access token per user with the secret the
 // benchmark's server verifies (see newCreditEnv).
-func benchTokens(b *testing.B, users []*authsvc.User) []string {
+func benchTokens(b *testing.B, users []*domain.User) []string {
 	b.Helper()
 	issuer, err := token.New(token.Config{Secret: []byte(creditTestSecret), Issuer: "authsvc", Audience: "authsvc",
 		AccessTTL: time.Hour, ResetTTL: time.Hour})

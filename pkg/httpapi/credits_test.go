@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/auth"
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/account"
 	"github.com/authsvc/authsvc/pkg/credits"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/password"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 	"github.com/authsvc/authsvc/pkg/token"
@@ -30,7 +30,7 @@ const creditTestSecret = "credit-tests-secret-0123456789abcdef"
 type creditEnv struct {
 	h    http.Handler
 	db   *storetest.DB
-	auth *auth.Service
+	auth *account.Service
 }
 
 func newCreditEnv(t testing.TB, db *storetest.DB, opts credits.Options) *creditEnv {
@@ -44,7 +44,7 @@ func newCreditEnv(t testing.TB, db *storetest.DB, opts credits.Options) *creditE
 	if err != nil {
 		t.Fatal(err)
 	}
-	authSvc, err := auth.New(auth.Deps{Store: db, Hasher: hasher, Policy: hasher, Tokens: issuer}, auth.Options{Logger: zerolog.Nop()})
+	authSvc, err := account.New(account.Deps{Store: db, Hasher: hasher, Policy: hasher, Tokens: issuer}, account.Options{Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,9 +59,9 @@ func newCreditEnv(t testing.TB, db *storetest.DB, opts credits.Options) *creditE
 }
 
 // user creates an account and returns it with a valid access token.
-func (e *creditEnv) user(t testing.TB, name string, admin bool) (*authsvc.User, string) {
+func (e *creditEnv) user(t testing.TB, name string, admin bool) (*domain.User, string) {
 	t.Helper()
-	u := &authsvc.User{Username: name, Email: strings.ToLower(name) + "@example.com", PasswordHash: "x", IsAdmin: admin}
+	u := &domain.User{Username: name, Email: strings.ToLower(name) + "@example.com", PasswordHash: "x", IsAdmin: admin}
 	if err := e.db.CreateUser(context.Background(), u); err != nil {
 		t.Fatalf("create %s: %v", name, err)
 	}
@@ -86,12 +86,12 @@ func (e *creditEnv) call(method, path, tok, body string) *httptest.ResponseRecor
 }
 
 // transaction decodes a 200 transaction response.
-func transaction(t testing.TB, rec *httptest.ResponseRecorder) *authsvc.Transaction {
+func transaction(t testing.TB, rec *httptest.ResponseRecorder) *domain.Transaction {
 	t.Helper()
 	if rec.Code != http.StatusOK {
 		t.Fatalf("got %d %s, want 200", rec.Code, rec.Body)
 	}
-	var tx authsvc.Transaction
+	var tx domain.Transaction
 	if err := json.Unmarshal(rec.Body.Bytes(), &tx); err != nil {
 		t.Fatalf("decode %s: %v", rec.Body, err)
 	}
@@ -228,14 +228,14 @@ func TestCreditEndpoints(t *testing.T) {
 		t.Run("history is newest first with total_count", func(t *testing.T) {
 			rec := env.call("GET", "/credits/transactions?skip=1&limit=2", aliceTok, "")
 			var page struct {
-				Transactions []authsvc.Transaction `json:"transactions"`
-				TotalCount   int64                 `json:"total_count"`
+				Transactions []domain.Transaction `json:"transactions"`
+				TotalCount   int64                `json:"total_count"`
 			}
 			if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &page) != nil {
 				t.Fatalf("got %d %s", rec.Code, rec.Body)
 			}
 			if page.TotalCount != 4 || len(page.Transactions) != 2 || page.Transactions[0].ID <= page.Transactions[1].ID ||
-				page.Transactions[0].Type != authsvc.CreditAdded {
+				page.Transactions[0].Type != domain.CreditAdded {
 				t.Fatalf("page %+v", page)
 			}
 			if rec := env.call("GET", "/credits/transactions", freshUserToken(t, env), ""); strings.TrimSpace(rec.Body.String()) != `{"transactions":[],"total_count":0,"next_cursor":null}` {
@@ -244,8 +244,8 @@ func TestCreditEndpoints(t *testing.T) {
 		})
 		t.Run("next_cursor continues the history where the page ended", func(t *testing.T) {
 			var first, second struct {
-				Transactions []authsvc.Transaction `json:"transactions"`
-				NextCursor   *string               `json:"next_cursor"`
+				Transactions []domain.Transaction `json:"transactions"`
+				NextCursor   *string              `json:"next_cursor"`
 			}
 			rec := env.call("GET", "/credits/transactions?limit=3", aliceTok, "")
 			if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &first) != nil || first.NextCursor == nil {
@@ -327,7 +327,7 @@ func TestCreditConcurrencyOverHTTP(t *testing.T) {
 			for i := range ids {
 				wg.Go(func() {
 					rec := env.call("POST", "/credits/add", adminTok, `{"amount":5,"reference_id":"order-9","username":"spender"}`)
-					var tx authsvc.Transaction
+					var tx domain.Transaction
 					if rec.Code == 200 && json.Unmarshal(rec.Body.Bytes(), &tx) == nil {
 						ids[i] = tx.ID
 					}

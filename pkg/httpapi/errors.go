@@ -5,29 +5,29 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/rs/zerolog"
 )
 
 // The wire-level errors (no domain meaning).
 var (
-	errRouteNotFound    = statusError(http.StatusNotFound, "not_found", authsvc.MsgNotFound)
-	errMethodNotAllowed = statusError(http.StatusMethodNotAllowed, "method_not_allowed", authsvc.MsgMethodNotAllowed)
-	errNotReady         = statusError(http.StatusServiceUnavailable, "not_ready", authsvc.MsgServiceNotReady)
-	errUnsupportedMedia = statusError(http.StatusUnsupportedMediaType, "unsupported_media_type", authsvc.MsgUnsupportedMedia)
+	errRouteNotFound    = statusError(http.StatusNotFound, "not_found", domain.MsgNotFound)
+	errMethodNotAllowed = statusError(http.StatusMethodNotAllowed, "method_not_allowed", domain.MsgMethodNotAllowed)
+	errNotReady         = statusError(http.StatusServiceUnavailable, "not_ready", domain.MsgServiceNotReady)
+	errUnsupportedMedia = statusError(http.StatusUnsupportedMediaType, "unsupported_media_type", domain.MsgUnsupportedMedia)
 )
 
 // statusByCode maps domain error codes to HTTP statuses.
 var statusByCode = map[string]int{
-	authsvc.EINVALID:      http.StatusBadRequest,
-	authsvc.EVALIDATION:   http.StatusUnprocessableEntity,
-	authsvc.EUNAUTHORIZED: http.StatusUnauthorized,
-	authsvc.EFORBIDDEN:    http.StatusForbidden,
-	authsvc.ENOTFOUND:     http.StatusNotFound,
-	authsvc.ECONFLICT:     http.StatusConflict,
-	authsvc.ERATELIMIT:    http.StatusTooManyRequests,
-	authsvc.EUNAVAILABLE:  http.StatusServiceUnavailable,
-	authsvc.EINTERNAL:     http.StatusInternalServerError,
+	domain.EINVALID:      http.StatusBadRequest,
+	domain.EVALIDATION:   http.StatusUnprocessableEntity,
+	domain.EUNAUTHORIZED: http.StatusUnauthorized,
+	domain.EFORBIDDEN:    http.StatusForbidden,
+	domain.ENOTFOUND:     http.StatusNotFound,
+	domain.ECONFLICT:     http.StatusConflict,
+	domain.ERATELIMIT:    http.StatusTooManyRequests,
+	domain.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	domain.EINTERNAL:     http.StatusInternalServerError,
 }
 
 // httpError is a wire-level error with no domain meaning (404 route, 405,
@@ -54,9 +54,9 @@ type errorBody struct {
 // holdConflictBody is the 409 of a capture or void of a resolved hold: the
 // error and the hold's current state.
 type holdConflictBody struct {
-	Detail string        `json:"detail"`
-	Code   string        `json:"code"`
-	Hold   *authsvc.Hold `json:"hold"`
+	Detail string       `json:"detail"`
+	Code   string       `json:"code"`
+	Hold   *domain.Hold `json:"hold"`
 }
 
 type fieldErrorBody struct {
@@ -94,9 +94,9 @@ func (s *Server) sampledLog() func(err error) *zerolog.Event {
 // wording (an outage fails every request that way); any other failure is
 // keyed by its full text.
 func sampleKey(err error) string {
-	code := authsvc.ErrorCode(err)
-	if code == authsvc.EUNAVAILABLE {
-		return code + "|" + authsvc.ErrorReason(err)
+	code := domain.ErrorCode(err)
+	if code == domain.EUNAVAILABLE {
+		return code + "|" + domain.ErrorReason(err)
 	}
 	return code + "|" + err.Error()
 }
@@ -115,13 +115,13 @@ func renderError(w http.ResponseWriter, r *http.Request, failure func(error) *ze
 		writeJSON(w, he.status, errorBody{Detail: he.detail, Code: he.code})
 		return
 	}
-	var held *authsvc.HoldStateError
+	var held *domain.HoldStateError
 	if errors.As(err, &held) {
-		writeJSON(w, http.StatusConflict, holdConflictBody{Detail: authsvc.ErrorMessage(err),
-			Code: authsvc.ErrorReason(err), Hold: held.Hold})
+		writeJSON(w, http.StatusConflict, holdConflictBody{Detail: domain.ErrorMessage(err),
+			Code: domain.ErrorReason(err), Hold: held.Hold})
 		return
 	}
-	code := authsvc.ErrorCode(err)
+	code := domain.ErrorCode(err)
 	status, ok := statusByCode[code]
 	if !ok {
 		status = http.StatusInternalServerError
@@ -129,7 +129,7 @@ func renderError(w http.ResponseWriter, r *http.Request, failure func(error) *ze
 	if status >= 500 {
 		failure(err).Err(err).Str("request_id", requestIDFrom(r.Context())).Msg("request failed")
 	}
-	var domainErr *authsvc.Error
+	var domainErr *domain.Error
 	errors.As(err, &domainErr)
 	switch status {
 	case http.StatusUnauthorized:
@@ -139,20 +139,20 @@ func renderError(w http.ResponseWriter, r *http.Request, failure func(error) *ze
 			w.Header().Set("Retry-After", strconv.Itoa(int(domainErr.RetryAfter.Seconds()+0.999)))
 		}
 	}
-	if code == authsvc.EVALIDATION && domainErr != nil && len(domainErr.Fields) > 0 {
+	if code == domain.EVALIDATION && domainErr != nil && len(domainErr.Fields) > 0 {
 		fields := make([]fieldErrorBody, len(domainErr.Fields))
 		for i, f := range domainErr.Fields {
 			fields[i] = fieldErrorBody{Loc: f.Loc, Msg: f.Msg, Type: f.Type}
 		}
-		writeJSON(w, status, errorBody{Detail: fields, Code: authsvc.ReasonValidation})
+		writeJSON(w, status, errorBody{Detail: fields, Code: domain.ReasonValidation})
 		return
 	}
-	writeJSON(w, status, errorBody{Detail: authsvc.ErrorMessage(err), Code: reasonFor(err, code)})
+	writeJSON(w, status, errorBody{Detail: domain.ErrorMessage(err), Code: reasonFor(err, code)})
 }
 
 func reasonFor(err error, code string) string {
-	if code == authsvc.EINTERNAL {
-		return authsvc.ReasonInternal
+	if code == domain.EINTERNAL {
+		return domain.ReasonInternal
 	}
-	return authsvc.ErrorReason(err)
+	return domain.ErrorReason(err)
 }

@@ -3,7 +3,7 @@ package httpapi_test
 import (
 	"net/http"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"sync"
 	"testing"
 )
@@ -49,7 +49,7 @@ func TestGroupCommitOverHTTP(t *testing.T) {
 		// for the refused ones.
 		var events, distinct int
 		if err := e.SQL().QueryRow(e.SQL().Rebind(`SELECT COUNT(*), COUNT(DISTINCT details) FROM audit_events
-			WHERE event = ? AND target_id = ? AND details LIKE '%transaction_id%'`), authsvc.AuditCreditsUsed, alice.ID).Scan(&events, &distinct); err != nil {
+			WHERE event = ? AND target_id = ? AND details LIKE '%transaction_id%'`), domain.AuditCreditsUsed, alice.ID).Scan(&events, &distinct); err != nil {
 			t.Fatal(err)
 		}
 		if events != 100 || distinct != 100 {

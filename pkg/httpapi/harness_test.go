@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/authsvc/authsvc/cmd"
-	"github.com/authsvc/authsvc/pkg/auth"
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/account"
 	"github.com/authsvc/authsvc/pkg/config"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/httpapi"
 	"github.com/authsvc/authsvc/pkg/password"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
@@ -47,7 +47,7 @@ func (c *testClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 // countingHasher wraps the real hasher to prove structurally which bcrypt
 // work a request did.
 type countingHasher struct {
-	authsvc.PasswordHasher
+	domain.PasswordHasher
 	compares, dummies atomic.Int64
 }
 
@@ -66,7 +66,7 @@ type env struct {
 	t       testing.TB
 	URL     string
 	DB      *storetest.DB
-	Auth    *auth.Service
+	Auth    *account.Service
 	Tokens  *token.Issuer
 	Hasher  *countingHasher
 	Clock   *testClock
@@ -84,8 +84,8 @@ type env struct {
 // envConfig tunes newEnv.
 type envConfig struct {
 	cost      int
-	authOpts  auth.Options // non-zero fields override the use cases' options
-	noServer  bool         // handler only (fuzzing, benchmarks)
+	authOpts  account.Options // non-zero fields override the use cases' options
+	noServer  bool            // handler only (fuzzing, benchmarks)
 	logLevel  zerolog.Level
 	accessTTL time.Duration
 	// config adjusts the configuration before the stack is built (e.g.
@@ -142,11 +142,11 @@ func newEnv(t testing.TB, dbURL string, cfg envConfig) *env {
 	stack, err := cmd.Build(context.Background(), conf, cmd.BuildOptions{
 		Logger: &logger,
 		Clock:  e.Clock.Now,
-		WrapHasher: func(h authsvc.PasswordHasher) authsvc.PasswordHasher {
+		WrapHasher: func(h domain.PasswordHasher) domain.PasswordHasher {
 			e.Hasher = &countingHasher{PasswordHasher: h}
 			return e.Hasher
 		},
-		AuthOptions: func(o *auth.Options) { overrideAuthOptions(o, cfg.authOpts) },
+		AuthOptions: func(o *account.Options) { overrideAuthOptions(o, cfg.authOpts) },
 		WrapDriver:  e.Queries.Wrap,
 	})
 	if err != nil {
@@ -168,7 +168,7 @@ func newEnv(t testing.TB, dbURL string, cfg envConfig) *env {
 
 // overrideAuthOptions sets the non-zero fields of o2 over o (envConfig.authOpts
 // wins over the configuration's values).
-func overrideAuthOptions(o *auth.Options, o2 auth.Options) {
+func overrideAuthOptions(o *account.Options, o2 account.Options) {
 	if o2.MaxSession > 0 {
 		o.MaxSession = o2.MaxSession
 	}

@@ -65,7 +65,7 @@ func TestHarnessRunsServesWiring(t *testing.T) {
 }
 
 // The ledger through serve's wiring, on both backends: the rules whose
-// wording and status now come from one place each (authsvc.SelfOrAdmin,
+// wording and status now come from one place each (domain.SelfOrAdmin,
 // the idempotency 409, the pydantic v2 422 types).
 func TestCreditsThroughServesWiring(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 )
 
 // holdBody is the body of POST /credits/holds.
@@ -26,13 +26,13 @@ type captureBody struct {
 
 // holdCreate is POST /credits/holds: 201 with a new hold, 200 with the
 // original one for a repeated reference_id.
-func (s *Server) holdCreate(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
+func (s *Server) holdCreate(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
 	var body holdBody
 	if err := decodeJSON(w, r, &body); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	req := authsvc.HoldRequest{Amount: string(body.Amount), ExpiresIn: body.ExpiresIn,
+	req := domain.HoldRequest{Amount: string(body.Amount), ExpiresIn: body.ExpiresIn,
 		ReferenceID: body.ReferenceID, Description: body.Description}
 	if body.Username != nil {
 		req.Username = *body.Username
@@ -50,10 +50,10 @@ func (s *Server) holdCreate(w http.ResponseWriter, r *http.Request, p *authsvc.P
 }
 
 // holdList is GET /credits/holds?status=&after=&limit=.
-func (s *Server) holdList(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
+func (s *Server) holdList(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
 	q := r.URL.Query()
-	var v authsvc.Validator
-	req := authsvc.HoldListRequest{Status: q.Get("status")}
+	var v domain.Validator
+	req := domain.HoldListRequest{Status: q.Get("status")}
 	if q.Has("after") {
 		after, _ := queryInt(&v, q.Get("after"), "after")
 		req.After = int64(after)
@@ -77,7 +77,7 @@ func (s *Server) holdList(w http.ResponseWriter, r *http.Request, p *authsvc.Pri
 }
 
 // holdCapture is POST /credits/holds/{id}/capture; the body may be absent.
-func (s *Server) holdCapture(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
+func (s *Server) holdCapture(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
 	id, err := holdID(r)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -90,7 +90,7 @@ func (s *Server) holdCapture(w http.ResponseWriter, r *http.Request, p *authsvc.
 			return
 		}
 	}
-	req := authsvc.CaptureRequest{ReferenceID: body.ReferenceID, Description: body.Description}
+	req := domain.CaptureRequest{ReferenceID: body.ReferenceID, Description: body.Description}
 	if body.Amount != nil {
 		req.Amount = string(body.Amount)
 		if req.Amount == "" || req.Amount == "null" {
@@ -106,7 +106,7 @@ func (s *Server) holdCapture(w http.ResponseWriter, r *http.Request, p *authsvc.
 }
 
 // holdVoid is POST /credits/holds/{id}/void (no body).
-func (s *Server) holdVoid(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
+func (s *Server) holdVoid(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
 	id, err := holdID(r)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -124,8 +124,8 @@ func (s *Server) holdVoid(w http.ResponseWriter, r *http.Request, p *authsvc.Pri
 func holdID(r *http.Request) (int64, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id < 1 {
-		return 0, authsvc.ValidationError(authsvc.FieldError{Loc: []string{"path", "id"},
-			Msg: authsvc.MsgPositiveInteger, Type: authsvc.TypeIntParsing})
+		return 0, domain.ValidationError(domain.FieldError{Loc: []string{"path", "id"},
+			Msg: domain.MsgPositiveInteger, Type: domain.TypeIntParsing})
 	}
 	return id, nil
 }

@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 )
 
 // maxBodyBytes is the largest request body read; beyond it the answer is 413.
@@ -35,8 +35,8 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 		if errors.As(err, &maxErr) {
 			return tooLarge()
 		}
-		return authsvc.ValidationError(authsvc.FieldError{Loc: []string{"body"},
-			Msg: authsvc.MsgTrailingJSON, Type: authsvc.TypeJSONInvalid})
+		return domain.ValidationError(domain.FieldError{Loc: []string{"body"},
+			Msg: domain.MsgTrailingJSON, Type: domain.TypeJSONInvalid})
 	}
 	return nil
 }
@@ -62,26 +62,26 @@ func jsonError(err error) error {
 		typeErr   *json.UnmarshalTypeError
 	)
 	field := func(msg, typ string, loc ...string) error {
-		return authsvc.ValidationError(authsvc.FieldError{Loc: append([]string{"body"}, loc...), Msg: msg, Type: typ})
+		return domain.ValidationError(domain.FieldError{Loc: append([]string{"body"}, loc...), Msg: msg, Type: typ})
 	}
 	switch {
 	case errors.As(err, &maxErr):
 		return tooLarge()
 	case errors.Is(err, io.EOF):
-		return field(authsvc.MsgFieldRequired, authsvc.TypeMissing)
+		return field(domain.MsgFieldRequired, domain.TypeMissing)
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
-		return field(authsvc.MsgInvalidJSON, authsvc.TypeJSONInvalid)
+		return field(domain.MsgInvalidJSON, domain.TypeJSONInvalid)
 	case errors.As(err, &typeErr):
 		if typeErr.Field == "" {
-			return field(authsvc.MsgNotAnObject, authsvc.TypeModelAttributesType)
+			return field(domain.MsgNotAnObject, domain.TypeModelAttributesType)
 		}
 		name, typ := typeName(typeErr.Type.Kind().String())
 		return field(fmt.Sprintf("value is not a valid %s", name), typ, strings.Split(typeErr.Field, ".")...)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return field(authsvc.MsgExtraField, authsvc.TypeExtraForbidden, name)
+		return field(domain.MsgExtraField, domain.TypeExtraForbidden, name)
 	default:
-		return field(authsvc.MsgInvalidJSON, authsvc.TypeJSONInvalid)
+		return field(domain.MsgInvalidJSON, domain.TypeJSONInvalid)
 	}
 }
 
@@ -89,13 +89,13 @@ func jsonError(err error) error {
 func typeName(kind string) (name, typ string) {
 	switch kind {
 	case "string":
-		return "str", authsvc.TypeStringType
+		return "str", domain.TypeStringType
 	case "int", "int64", "int32", "uint", "uint64":
-		return "integer", authsvc.TypeIntType
+		return "integer", domain.TypeIntType
 	case "bool":
-		return "bool", authsvc.TypeBoolType
+		return "bool", domain.TypeBoolType
 	case "float64", "float32":
-		return "float", authsvc.TypeFloatType
+		return "float", domain.TypeFloatType
 	default:
 		return kind, kind + "_type"
 	}
@@ -108,7 +108,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		buf.Reset()
-		json.NewEncoder(&buf).Encode(errorBody{Detail: authsvc.MsgInternal, Code: authsvc.ReasonInternal}) //nolint:errcheck // cannot fail
+		json.NewEncoder(&buf).Encode(errorBody{Detail: domain.MsgInternal, Code: domain.ReasonInternal}) //nolint:errcheck // cannot fail
 		status = http.StatusInternalServerError
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"github.com/authsvc/authsvc/pkg/seal"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,8 +12,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/config"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/httpapi"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 	"github.com/authsvc/authsvc/pkg/token"
@@ -26,20 +27,20 @@ func TestJWKSEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealer, err := token.NewSealer([]byte(strings.Repeat("e", 32)))
+	sealer, err := seal.New([]byte(strings.Repeat("e", 32)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stored []authsvc.SigningKey
-	states := []authsvc.KeyState{authsvc.KeyRetired, authsvc.KeyActive, authsvc.KeyNext}
+	var stored []domain.SigningKey
+	states := []domain.KeyState{domain.KeyRetired, domain.KeyActive, domain.KeyNext}
 	for i, alg := range token.AsymmetricAlgs() {
 		kp, err := token.GenerateKey(alg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		k := authsvc.SigningKey{KID: kp.KID, Alg: alg, State: states[i], PublicKey: kp.PublicDER,
+		k := domain.SigningKey{KID: kp.KID, Alg: alg, State: states[i], PublicKey: kp.PublicDER,
 			PrivateKey: sealer.Seal(kp.KID, kp.PrivateDER), CreatedAt: time.Now()}
-		if k.State == authsvc.KeyRetired {
+		if k.State == domain.KeyRetired {
 			until := time.Now().Add(time.Hour)
 			k.VerifyUntil = &until
 		}

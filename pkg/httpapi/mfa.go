@@ -3,7 +3,7 @@ package httpapi
 import (
 	"net/http"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 )
 
 type totpEnrollResponse struct {
@@ -12,7 +12,7 @@ type totpEnrollResponse struct {
 	QRCode     string `json:"qr_code"`
 }
 
-func (s *Server) mfaEnroll(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
+func (s *Server) mfaEnroll(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
 	e, err := s.deps.MFA.EnrollTOTP(r.Context(), p)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -27,7 +27,7 @@ type recoveryCodesResponse struct {
 	RecoveryCodes []string `json:"recovery_codes"`
 }
 
-func (s *Server) mfaVerify(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
+func (s *Server) mfaVerify(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
 	var req struct {
 		Code string `json:"code"`
 	}
@@ -41,10 +41,10 @@ func (s *Server) mfaVerify(w http.ResponseWriter, r *http.Request, p *authsvc.Pr
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, recoveryCodesResponse{Message: authsvc.MsgMFAEnabled, RecoveryCodes: codes})
+	writeJSON(w, http.StatusOK, recoveryCodesResponse{Message: domain.MsgMFAEnabled, RecoveryCodes: codes})
 }
 
-func (s *Server) mfaDisable(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
+func (s *Server) mfaDisable(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
 	var req struct {
 		Password     string `json:"password"`
 		Code         string `json:"code"`
@@ -58,7 +58,7 @@ func (s *Server) mfaDisable(w http.ResponseWriter, r *http.Request, p *authsvc.P
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, messageResponse{authsvc.MsgMFADisabled})
+	writeJSON(w, http.StatusOK, messageResponse{domain.MsgMFADisabled})
 }
 
 func (s *Server) mfaChallenge(w http.ResponseWriter, r *http.Request) {
@@ -88,7 +88,7 @@ type mfaRequiredResponse struct {
 
 // writeLogin renders a login: the access token, or the request for a
 // second factor.
-func writeLogin(w http.ResponseWriter, tok *authsvc.AccessToken) {
+func writeLogin(w http.ResponseWriter, tok *domain.AccessToken) {
 	if tok.MFA != nil {
 		w.Header().Set("Cache-Control", "no-store")
 		writeJSON(w, http.StatusOK, mfaRequiredResponse{MFARequired: true, MFAToken: tok.MFA.Token, Methods: tok.MFA.Methods})

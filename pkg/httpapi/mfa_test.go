@@ -6,6 +6,7 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/authsvc/authsvc/pkg/seal"
 	"image/png"
 	"net/http"
 	"strconv"
@@ -17,11 +18,10 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
-	"github.com/authsvc/authsvc/pkg/auth"
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/account"
 	"github.com/authsvc/authsvc/pkg/config"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
-	"github.com/authsvc/authsvc/pkg/token"
 )
 
 const testKEK = "test-key-encryption-key-of-32-bytes-at-least"
@@ -229,7 +229,7 @@ func TestMFARecoveryCodesAndDisable(t *testing.T) {
 }
 
 func TestMFATokenLimits(t *testing.T) {
-	forEachMFABackend(t, envConfig{authOpts: auth.Options{FailedLoginLimit: 8}}, func(t *testing.T, e *env) {
+	forEachMFABackend(t, envConfig{authOpts: account.Options{FailedLoginLimit: 8}}, func(t *testing.T, e *env) {
 		u := e.register("carol")
 		secret, _ := e.enrol(u)
 		t.Run("the mfa token expires after 5 minutes", func(t *testing.T) {
@@ -259,7 +259,7 @@ func TestMFATokenLimits(t *testing.T) {
 // right password and code are 429 until the window ends.
 func TestMFAStepUpCodeGuessesAreLimited(t *testing.T) {
 	const limit = 6
-	forEachMFABackend(t, envConfig{authOpts: auth.Options{FailedLoginLimit: limit}}, func(t *testing.T, e *env) {
+	forEachMFABackend(t, envConfig{authOpts: account.Options{FailedLoginLimit: limit}}, func(t *testing.T, e *env) {
 		u := e.register("grace")
 		secret, _ := e.enrol(u)
 		newPW := "pw-grace-New-9!x"
@@ -312,11 +312,11 @@ func TestMFASecretSealed(t *testing.T) {
 		if bytes.Contains(sealed, []byte(secret)) || bytes.Contains(sealed, key) || bytes.Contains(bytes.ToUpper(sealed), []byte(secret)) {
 			t.Fatal("the row holds the secret in the clear")
 		}
-		other, _ := token.NewSealer([]byte("another-key-encryption-key-32-bytes!!"))
+		other, _ := seal.New([]byte("another-key-encryption-key-32-bytes!!"))
 		if _, err := other.Open("totp:"+itoa(u.ID), sealed); err == nil {
 			t.Fatal("the secret opened without the key-encryption key")
 		}
-		right, _ := token.NewSealer([]byte(testKEK))
+		right, _ := seal.New([]byte(testKEK))
 		if got, err := right.Open("totp:"+itoa(u.ID), sealed); err != nil || string(got) != secret {
 			t.Fatalf("with the key: %v", err)
 		}
@@ -452,7 +452,7 @@ func TestMFAConcurrentUseOfOneCodeWinsOnce(t *testing.T) {
 // wrong codes at most MFAMaxFailures are checked (invalid_mfa_code); the
 // rest find the token dead (invalid_mfa_token), and so does the right code.
 func TestMFATokenAttemptsRaced(t *testing.T) {
-	forEachMFABackend(t, envConfig{authOpts: auth.Options{FailedLoginLimit: 1000}}, func(t *testing.T, e *env) {
+	forEachMFABackend(t, envConfig{authOpts: account.Options{FailedLoginLimit: 1000}}, func(t *testing.T, e *env) {
 		u := e.register("jack")
 		secret, _ := e.enrol(u)
 		mt := e.mfaToken(u)
@@ -476,8 +476,8 @@ func TestMFATokenAttemptsRaced(t *testing.T) {
 		for c := range codes {
 			counts[c]++
 		}
-		if counts["401 invalid_mfa_code"] != authsvc.MFAMaxFailures || counts["401 invalid_mfa_token"] != n-authsvc.MFAMaxFailures {
-			t.Fatalf("outcomes of %d concurrent wrong codes: %v, want %d checked", n, counts, authsvc.MFAMaxFailures)
+		if counts["401 invalid_mfa_code"] != domain.MFAMaxFailures || counts["401 invalid_mfa_token"] != n-domain.MFAMaxFailures {
+			t.Fatalf("outcomes of %d concurrent wrong codes: %v, want %d checked", n, counts, domain.MFAMaxFailures)
 		}
 		e.challenge(mt, "code", e.code(secret, 0)).want(t, http.StatusUnauthorized, "invalid_mfa_token")
 	})

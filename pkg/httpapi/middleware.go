@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/authsvc/authsvc/pkg/apikey"
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/rs/zerolog"
 )
 
@@ -40,7 +40,7 @@ func requestIDFrom(ctx context.Context) string {
 }
 
 // requestID echoes a sane client X-Request-ID or generates one, and attaches
-// the RequestInfo every later layer fills in and the authsvc.Client (IP,
+// the RequestInfo every later layer fills in and the domain.Client (IP,
 // User-Agent, request id) the use cases record.
 func (s *Server) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -55,7 +55,7 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 		if a := s.ips.ClientIP(r); a.IsValid() {
 			ip = a.String()
 		}
-		ctx = authsvc.WithClient(ctx, authsvc.Client{IP: ip, UserAgent: r.UserAgent(), RequestID: id})
+		ctx = domain.WithClient(ctx, domain.Client{IP: ip, UserAgent: r.UserAgent(), RequestID: id})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -110,41 +110,41 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 // authed wraps a handler that needs a valid access token. The principal's
 // user row is the database's, so admin rights are current. An API key is
 // refused with 403 api_key_not_allowed before it is looked up.
-func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *authsvc.Principal)) http.HandlerFunc {
+func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *domain.Principal)) http.HandlerFunc {
 	return s.authedFor(false, "", h)
 }
 
 // keyed is authed for the endpoints an API key with scope may also reach.
-func (s *Server) keyed(scope string, h func(w http.ResponseWriter, r *http.Request, p *authsvc.Principal)) http.HandlerFunc {
+func (s *Server) keyed(scope string, h func(w http.ResponseWriter, r *http.Request, p *domain.Principal)) http.HandlerFunc {
 	return s.authedFor(false, scope, h)
 }
 
 // enrolment is authed for the second factor's own endpoints: the only ones
 // an admin made to enrol (auth.mfa_required_for_admins) may reach.
-func (s *Server) enrolment(h func(w http.ResponseWriter, r *http.Request, p *authsvc.Principal)) http.HandlerFunc {
+func (s *Server) enrolment(h func(w http.ResponseWriter, r *http.Request, p *domain.Principal)) http.HandlerFunc {
 	return s.authedFor(true, "", h)
 }
 
 // authedFor authenticates the request's access token or API key; scope is
 // the API key scope the route accepts ("" for none).
-func (s *Server) authedFor(enrolment bool, scope string, h func(w http.ResponseWriter, r *http.Request, p *authsvc.Principal)) http.HandlerFunc {
+func (s *Server) authedFor(enrolment bool, scope string, h func(w http.ResponseWriter, r *http.Request, p *domain.Principal)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		token, isKey, ok := credential(r)
 		if !ok {
-			s.writeError(w, r, authsvc.ErrNotAuthenticated)
+			s.writeError(w, r, domain.ErrNotAuthenticated)
 			return
 		}
-		var p *authsvc.Principal
+		var p *domain.Principal
 		var err error
 		switch {
 		case isKey && scope == "":
-			err = authsvc.ErrAPIKeyNotAllowed
+			err = domain.ErrAPIKeyNotAllowed
 		case isKey && s.deps.APIKeys == nil:
-			err = authsvc.ErrInvalidAPIKey
+			err = domain.ErrInvalidAPIKey
 		case isKey:
 			p, err = s.deps.APIKeys.Authenticate(r.Context(), token)
 			if err == nil && !p.APIKey.HasScope(scope) {
-				err = authsvc.ErrAPIKeyScope
+				err = domain.ErrAPIKeyScope
 			}
 		default:
 			p, err = s.deps.Authenticator.Authenticate(r.Context(), token)
@@ -157,7 +157,7 @@ func (s *Server) authedFor(enrolment bool, scope string, h func(w http.ResponseW
 			info.UserID = p.User.ID
 		}
 		if p.EnrollmentOnly && !enrolment {
-			s.writeError(w, r, authsvc.ErrMFAEnrollRequired)
+			s.writeError(w, r, domain.ErrMFAEnrollRequired)
 			return
 		}
 		h(w, r, p)

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/auth"
+	"github.com/authsvc/authsvc/pkg/account"
 	"github.com/authsvc/authsvc/pkg/credits"
 	"github.com/authsvc/authsvc/pkg/httpapi"
 	"github.com/authsvc/authsvc/pkg/metrics"
@@ -80,7 +80,7 @@ type ops struct {
 	h       http.Handler
 	log     *opsLog
 	metrics *metrics.Metrics
-	auth    *auth.Service
+	auth    *account.Service
 }
 
 // newOps wires the operational middleware around the API. With db nil the
@@ -131,7 +131,7 @@ func rateLimitConfig(cfg opsConfig, ips *httpapi.ClientIPs, m *metrics.Metrics, 
 		Default: ratelimit.PerMinute(cfg.defaultLimit), ClientIPs: ips, Metrics: m, Logger: log, Clock: cfg.clock.Now}
 }
 
-func realAuth(t *testing.T, db *storetest.DB, m *metrics.Metrics, log zerolog.Logger) *auth.Service {
+func realAuth(t *testing.T, db *storetest.DB, m *metrics.Metrics, log zerolog.Logger) *account.Service {
 	t.Helper()
 	issuer, err := token.New(token.Config{Secret: []byte("ops-tests-secret-0123456789abcdefgh"), Issuer: "authsvc",
 		Audience: "authsvc", AccessTTL: time.Hour, ResetTTL: time.Hour})
@@ -142,8 +142,8 @@ func realAuth(t *testing.T, db *storetest.DB, m *metrics.Metrics, log zerolog.Lo
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := auth.New(auth.Deps{Store: db, Hasher: hasher, Policy: hasher, Tokens: issuer},
-		auth.Options{Logger: log, Metrics: m.Auth()})
+	svc, err := account.New(account.Deps{Store: db, Hasher: hasher, Policy: hasher, Tokens: issuer},
+		account.Options{Logger: log, Metrics: m.Auth()})
 	if err != nil {
 		t.Fatal(err)
 	}

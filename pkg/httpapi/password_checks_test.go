@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/authsvc/authsvc/pkg/auth"
+	"github.com/authsvc/authsvc/pkg/account"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -18,7 +18,7 @@ func TestReauthenticationCountsTowardTheLoginLimit(t *testing.T) {
 	const limit = 5
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
-			e := newEnv(t, b.URL(t), envConfig{authOpts: auth.Options{FailedLoginLimit: limit}})
+			e := newEnv(t, b.URL(t), envConfig{authOpts: account.Options{FailedLoginLimit: limit}})
 			t.Run("wrong current passwords reach the limit, then 429 even for the right one", func(t *testing.T) {
 				u := e.register("victim")
 				guesses := []func(i int) *response{

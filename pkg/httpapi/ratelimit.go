@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/proxyaddr"
 	"github.com/authsvc/authsvc/pkg/ratelimit"
 	"github.com/rs/zerolog"
@@ -156,7 +156,7 @@ func RateLimit(cfg RateLimitConfig) func(Route, http.Handler) http.Handler {
 				if cfg.Metrics != nil {
 					cfg.Metrics.RateLimited(class)
 				}
-				renderError(w, r, errorLog(cfg.Logger), authsvc.ErrRateLimited.WithRetryAfter(max(res.RetryAfter, time.Second)))
+				renderError(w, r, errorLog(cfg.Logger), domain.ErrRateLimited.WithRetryAfter(max(res.RetryAfter, time.Second)))
 				return
 			}
 			next.ServeHTTP(w, r)

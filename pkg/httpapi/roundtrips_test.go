@@ -5,9 +5,9 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 
-	"github.com/authsvc/authsvc/pkg/auth"
+	"github.com/authsvc/authsvc/pkg/account"
 )
 
 // The performance contract of a login: at most two database round trips,
@@ -19,7 +19,7 @@ import (
 // explicit transaction; SQLite runs each as one transaction, in process.
 func TestLoginRoundTrips(t *testing.T) {
 	const limit = 3
-	forEachMFABackend(t, envConfig{authOpts: auth.Options{FailedLoginLimit: limit}}, func(t *testing.T, e *env) {
+	forEachMFABackend(t, envConfig{authOpts: account.Options{FailedLoginLimit: limit}}, func(t *testing.T, e *env) {
 		alice, bob := e.register("alice"), e.register("bob")
 		e.enrol(bob)
 		postgres := e.DB.Dialect == "postgres"
@@ -64,9 +64,9 @@ func TestLedgerRoundTrips(t *testing.T) {
 		alice := e.register("alice")
 		ctx := context.Background()
 		add := func() { // ApplyCredit, with its audit event as the API writes it
-			ev := &authsvc.AuditEvent{Event: authsvc.AuditCreditsAdded, TargetID: alice.ID, Details: map[string]any{"amount": "10"}}
-			if _, _, err := e.DB.ApplyCredit(authsvc.WithAudit(ctx, ev), &authsvc.LedgerEntry{UserID: alice.ID,
-				Amount: 1000, Type: authsvc.CreditAdded}); err != nil {
+			ev := &domain.AuditEvent{Event: domain.AuditCreditsAdded, TargetID: alice.ID, Details: map[string]any{"amount": "10"}}
+			if _, _, err := e.DB.ApplyCredit(domain.WithAudit(ctx, ev), &domain.LedgerEntry{UserID: alice.ID,
+				Amount: 1000, Type: domain.CreditAdded}); err != nil {
 				t.Fatal(err)
 			}
 		}

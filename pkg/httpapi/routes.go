@@ -3,7 +3,7 @@ package httpapi
 import (
 	"net/http"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 )
 
 // RouteClass groups routes by how they are rate limited (docs/operations.md, Rate limits).
@@ -29,7 +29,7 @@ func (s *Server) Routes() []Route {
 	return []Route{
 		{"POST", "/auth/register", ClassAuth, s.register},
 		{"POST", "/auth/login", ClassAuth, s.login},
-		{"GET", "/auth/me", ClassDefault, s.keyed(authsvc.ScopeProfileRead, s.me)},
+		{"GET", "/auth/me", ClassDefault, s.keyed(domain.ScopeProfileRead, s.me)},
 		{"POST", "/auth/password-reset-request", ClassAuth, s.passwordResetRequest},
 		{"POST", "/auth/reset-password", ClassAuth, s.resetPassword},
 		{"POST", "/auth/verify-email", ClassAuth, s.verifyEmail},
@@ -51,14 +51,14 @@ func (s *Server) Routes() []Route {
 		{"GET", "/auth/api-keys", ClassDefault, s.authed(s.listAPIKeys)},
 		{"DELETE", "/auth/api-keys/{id}", ClassDefault, s.authed(s.revokeAPIKey)},
 
-		{"GET", "/credits/balance", ClassDefault, s.keyed(authsvc.ScopeCreditsRead, s.creditBalance)},
+		{"GET", "/credits/balance", ClassDefault, s.keyed(domain.ScopeCreditsRead, s.creditBalance)},
 		{"POST", "/credits/add", ClassDefault, s.authed(s.creditAdd)},
-		{"POST", "/credits/use", ClassDefault, s.keyed(authsvc.ScopeCreditsUse, s.creditUse)},
-		{"GET", "/credits/transactions", ClassDefault, s.keyed(authsvc.ScopeCreditsRead, s.creditTransactions)},
-		{"POST", "/credits/holds", ClassDefault, s.keyed(authsvc.ScopeCreditsHold, s.holdCreate)},
-		{"GET", "/credits/holds", ClassDefault, s.keyed(authsvc.ScopeCreditsHold, s.holdList)},
-		{"POST", "/credits/holds/{id}/capture", ClassDefault, s.keyed(authsvc.ScopeCreditsHold, s.holdCapture)},
-		{"POST", "/credits/holds/{id}/void", ClassDefault, s.keyed(authsvc.ScopeCreditsHold, s.holdVoid)},
+		{"POST", "/credits/use", ClassDefault, s.keyed(domain.ScopeCreditsUse, s.creditUse)},
+		{"GET", "/credits/transactions", ClassDefault, s.keyed(domain.ScopeCreditsRead, s.creditTransactions)},
+		{"POST", "/credits/holds", ClassDefault, s.keyed(domain.ScopeCreditsHold, s.holdCreate)},
+		{"GET", "/credits/holds", ClassDefault, s.keyed(domain.ScopeCreditsHold, s.holdList)},
+		{"POST", "/credits/holds/{id}/capture", ClassDefault, s.keyed(domain.ScopeCreditsHold, s.holdCapture)},
+		{"POST", "/credits/holds/{id}/void", ClassDefault, s.keyed(domain.ScopeCreditsHold, s.holdVoid)},
 
 		{"GET", "/healthz", ClassExempt, s.healthz},
 		{"GET", "/readyz", ClassExempt, s.readyz},

@@ -10,21 +10,21 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/rs/zerolog"
 )
 
 // Deps are the services the API serves.
 type Deps struct {
-	Auth          authsvc.AuthService
-	Credits       authsvc.CreditService
-	Holds         authsvc.HoldService
-	Authenticator authsvc.Authenticator
+	Auth          domain.AuthService
+	Credits       domain.CreditService
+	Holds         domain.HoldService
+	Authenticator domain.Authenticator
 	// APIKeys serves /auth/api-keys and authenticates requests that carry
 	// an API key; nil refuses every key.
-	APIKeys authsvc.APIKeyService
+	APIKeys domain.APIKeyService
 	// MFA serves the second-factor endpoints (/auth/mfa/…).
-	MFA authsvc.MFAService
+	MFA domain.MFAService
 	// Ready reports whether the service can take traffic (database reachable,
 	// migrations applied); nil means always ready.
 	Ready  func(ctx context.Context) error
@@ -34,7 +34,7 @@ type Deps struct {
 	Metrics http.Handler
 	// Keys publishes the public signing keys at /.well-known/jwks.json; nil
 	// publishes an empty set.
-	Keys authsvc.KeyPublisher
+	Keys domain.KeyPublisher
 	// JWKSMaxAge is the Cache-Control max-age of the key set.
 	JWKSMaxAge time.Duration
 }
@@ -137,9 +137,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 				}
 				ev.Msg("not ready")
 			}
-			if authsvc.ErrorReason(err) == authsvc.ReasonSigningKeyUnusable {
+			if domain.ErrorReason(err) == domain.ReasonSigningKeyUnusable {
 				// Safe to show, and what the operator must fix.
-				writeJSON(w, http.StatusServiceUnavailable, errorBody{Detail: authsvc.MsgServiceNotReady + ": " + authsvc.ErrorMessage(err), Code: "not_ready"})
+				writeJSON(w, http.StatusServiceUnavailable, errorBody{Detail: domain.MsgServiceNotReady + ": " + domain.ErrorMessage(err), Code: "not_ready"})
 				return
 			}
 			s.writeError(w, r, errNotReady)

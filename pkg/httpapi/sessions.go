@@ -3,7 +3,7 @@ package httpapi
 import (
 	"net/http"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 )
 
 // The session endpoints: GET /auth/sessions, DELETE /auth/sessions/{id};
@@ -11,7 +11,7 @@ import (
 
 // sessionResponse is a session with whether it is the caller's.
 type sessionResponse struct {
-	*authsvc.Session
+	*domain.Session
 	Current bool `json:"current"`
 }
 
@@ -19,7 +19,7 @@ type sessionsResponse struct {
 	Sessions []sessionResponse `json:"sessions"`
 }
 
-func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
+func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
 	sessions, err := s.deps.Auth.Sessions(r.Context(), p)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -32,10 +32,10 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, p *authsvc
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) endSession(w http.ResponseWriter, r *http.Request, p *authsvc.Principal) {
+func (s *Server) endSession(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
 	if err := s.deps.Auth.EndSession(r.Context(), p, r.PathValue("id")); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, messageResponse{authsvc.MsgSessionEnded})
+	writeJSON(w, http.StatusOK, messageResponse{domain.MsgSessionEnded})
 }

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/auth"
+	"github.com/authsvc/authsvc/pkg/account"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
 
@@ -126,7 +126,7 @@ func TestEmailVerification(t *testing.T) {
 func TestRequireVerifiedEmail(t *testing.T) {
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
-			e := newEnv(t, b.URL(t), envConfig{authOpts: auth.Options{RequireVerifiedEmail: true}})
+			e := newEnv(t, b.URL(t), envConfig{authOpts: account.Options{RequireVerifiedEmail: true}})
 			erin := e.register("erin")
 			t.Run("an unverified login is 403, and works after verifying", func(t *testing.T) {
 				e.login("erin", "wrong-password-123").want(t, http.StatusUnauthorized, "invalid_credentials")

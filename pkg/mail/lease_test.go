@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/mail"
 	"github.com/authsvc/authsvc/pkg/mail/mailtest"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
@@ -13,7 +13,7 @@ import (
 
 // runWorker runs a worker until the returned stop is called; stop waits for
 // Run to return (a send in flight finishes first).
-func runWorker(t *testing.T, outbox authsvc.Outbox, sender mail.Sender, opts mail.WorkerOptions) (stop func()) {
+func runWorker(t *testing.T, outbox domain.Outbox, sender mail.Sender, opts mail.WorkerOptions) (stop func()) {
 	t.Helper()
 	w := mail.NewWorker(outbox, sender, newRenderer(t, ""), opts)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -100,7 +100,7 @@ func TestDeadWorkersLeaseExpires(t *testing.T) {
 		}
 	}
 	// The dead worker's late outcome cannot overwrite the real one.
-	if err := dbA.MarkEmailSent(context.Background(), claimed[0]); authsvc.ErrorCode(err) != authsvc.ECONFLICT {
+	if err := dbA.MarkEmailSent(context.Background(), claimed[0]); domain.ErrorCode(err) != domain.ECONFLICT {
 		t.Fatalf("stale mark after the lease was taken: %v, want ECONFLICT", err)
 	}
 }

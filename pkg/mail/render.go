@@ -11,7 +11,7 @@ import (
 	"strings"
 	texttemplate "text/template"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/templates"
 )
 
@@ -45,18 +45,18 @@ type TemplateData struct {
 // requiredKeys lists, per kind, the OutboundEmail.Data keys a message needs.
 func requiredKeys(kind string) ([]string, bool) {
 	switch kind {
-	case authsvc.EmailWelcome:
-		return []string{authsvc.EmailKeyUsername}, true
-	case authsvc.EmailPasswordReset:
-		return []string{authsvc.EmailKeyUsername, authsvc.EmailKeyLink, authsvc.EmailKeyExpiresMinutes}, true
-	case authsvc.EmailEmailChanged:
-		return []string{authsvc.EmailKeyUsername, authsvc.EmailKeyOldEmail, authsvc.EmailKeyNewEmail}, true
-	case authsvc.EmailMFAEnabled, authsvc.EmailMFADisabled:
-		return []string{authsvc.EmailKeyUsername}, true
-	case authsvc.EmailAPIKeyCreated, authsvc.EmailAPIKeyRevoked:
-		return []string{authsvc.EmailKeyUsername, authsvc.EmailKeyAPIKeyName}, true
-	case authsvc.EmailVerify:
-		return []string{authsvc.EmailKeyUsername, authsvc.EmailKeyLink, authsvc.EmailKeyExpiresHours}, true
+	case domain.EmailWelcome:
+		return []string{domain.EmailKeyUsername}, true
+	case domain.EmailPasswordReset:
+		return []string{domain.EmailKeyUsername, domain.EmailKeyLink, domain.EmailKeyExpiresMinutes}, true
+	case domain.EmailEmailChanged:
+		return []string{domain.EmailKeyUsername, domain.EmailKeyOldEmail, domain.EmailKeyNewEmail}, true
+	case domain.EmailMFAEnabled, domain.EmailMFADisabled:
+		return []string{domain.EmailKeyUsername}, true
+	case domain.EmailAPIKeyCreated, domain.EmailAPIKeyRevoked:
+		return []string{domain.EmailKeyUsername, domain.EmailKeyAPIKeyName}, true
+	case domain.EmailVerify:
+		return []string{domain.EmailKeyUsername, domain.EmailKeyLink, domain.EmailKeyExpiresHours}, true
 	}
 	return nil, false
 }
@@ -166,26 +166,26 @@ func sampleData(productName string) TemplateData {
 func (r *Renderer) Render(kind, recipient string, data map[string]string) (*Message, error) {
 	keys, ok := requiredKeys(kind)
 	if !ok || r.kinds[kind].text == nil {
-		return nil, &authsvc.Error{Code: authsvc.EINVALID, Reason: "unknown_email_kind",
+		return nil, &domain.Error{Code: domain.EINVALID, Reason: "unknown_email_kind",
 			Message: fmt.Sprintf("unknown email kind %q", kind)}
 	}
 	for _, k := range keys {
 		if data[k] == "" {
-			return nil, &authsvc.Error{Code: authsvc.EINVALID, Reason: "invalid_email_data",
+			return nil, &domain.Error{Code: domain.EINVALID, Reason: "invalid_email_data",
 				Message: fmt.Sprintf("%s email data misses %q", kind, k)}
 		}
 	}
-	td := TemplateData{ProductName: r.productName, Recipient: recipient, Username: data[authsvc.EmailKeyUsername],
-		Link: data[authsvc.EmailKeyLink], ExpiresMinutes: data[authsvc.EmailKeyExpiresMinutes],
-		OldEmail: data[authsvc.EmailKeyOldEmail], NewEmail: data[authsvc.EmailKeyNewEmail],
-		Pending: data[authsvc.EmailKeyPending] == "true", ExpiresHours: data[authsvc.EmailKeyExpiresHours],
-		KeyName: data[authsvc.EmailKeyAPIKeyName]}
-	if p := data[authsvc.EmailKeyProductName]; p != "" {
+	td := TemplateData{ProductName: r.productName, Recipient: recipient, Username: data[domain.EmailKeyUsername],
+		Link: data[domain.EmailKeyLink], ExpiresMinutes: data[domain.EmailKeyExpiresMinutes],
+		OldEmail: data[domain.EmailKeyOldEmail], NewEmail: data[domain.EmailKeyNewEmail],
+		Pending: data[domain.EmailKeyPending] == "true", ExpiresHours: data[domain.EmailKeyExpiresHours],
+		KeyName: data[domain.EmailKeyAPIKeyName]}
+	if p := data[domain.EmailKeyProductName]; p != "" {
 		td.ProductName = p
 	}
 	msg, err := r.render(kind, td)
 	if err != nil {
-		return nil, &authsvc.Error{Code: authsvc.EINVALID, Reason: "email_render_failed", Message: err.Error(), Err: err}
+		return nil, &domain.Error{Code: domain.EINVALID, Reason: "email_render_failed", Message: err.Error(), Err: err}
 	}
 	msg.To, msg.Kind = recipient, kind
 	return msg, nil

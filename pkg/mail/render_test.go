@@ -7,22 +7,22 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/mail"
 )
 
 const resetLink = "http://localhost:3000/reset-password?token=abc.def-ghi"
 
 // sampleEmails is one valid outbox row per kind.
-func sampleEmails() []*authsvc.OutboundEmail {
-	return []*authsvc.OutboundEmail{
-		{Kind: authsvc.EmailWelcome, Recipient: "jane@example.com",
-			Data: map[string]string{authsvc.EmailKeyUsername: "jane_doe"}},
-		{Kind: authsvc.EmailPasswordReset, Recipient: "jane@example.com",
-			Data: map[string]string{authsvc.EmailKeyUsername: "jane_doe", authsvc.EmailKeyLink: resetLink, authsvc.EmailKeyExpiresMinutes: "30"}},
-		{Kind: authsvc.EmailEmailChanged, Recipient: "jane.old@example.com",
-			Data: map[string]string{authsvc.EmailKeyUsername: "jane_doe", authsvc.EmailKeyOldEmail: "jane.old@example.com",
-				authsvc.EmailKeyNewEmail: "jane.new@example.com"}},
+func sampleEmails() []*domain.OutboundEmail {
+	return []*domain.OutboundEmail{
+		{Kind: domain.EmailWelcome, Recipient: "jane@example.com",
+			Data: map[string]string{domain.EmailKeyUsername: "jane_doe"}},
+		{Kind: domain.EmailPasswordReset, Recipient: "jane@example.com",
+			Data: map[string]string{domain.EmailKeyUsername: "jane_doe", domain.EmailKeyLink: resetLink, domain.EmailKeyExpiresMinutes: "30"}},
+		{Kind: domain.EmailEmailChanged, Recipient: "jane.old@example.com",
+			Data: map[string]string{domain.EmailKeyUsername: "jane_doe", domain.EmailKeyOldEmail: "jane.old@example.com",
+				domain.EmailKeyNewEmail: "jane.new@example.com"}},
 	}
 }
 
@@ -87,19 +87,19 @@ func TestRenderEveryKind(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := named.Render(authsvc.EmailWelcome, "a@example.com", map[string]string{authsvc.EmailKeyUsername: "bob"})
+		m, err := named.Render(domain.EmailWelcome, "a@example.com", map[string]string{domain.EmailKeyUsername: "bob"})
 		if err != nil || !strings.Contains(m.Subject, "Acme ID") {
 			t.Errorf("subject %q, err %v: want the configured product name", m.Subject, err)
 		}
-		m, err = named.Render(authsvc.EmailWelcome, "a@example.com",
-			map[string]string{authsvc.EmailKeyUsername: "bob", authsvc.EmailKeyProductName: "Other"})
+		m, err = named.Render(domain.EmailWelcome, "a@example.com",
+			map[string]string{domain.EmailKeyUsername: "bob", domain.EmailKeyProductName: "Other"})
 		if err != nil || !strings.Contains(m.Subject, "Other") {
 			t.Errorf("subject %q, err %v: want the product name from the data", m.Subject, err)
 		}
 	})
 
 	t.Run("HTML escapes the username", func(t *testing.T) {
-		m, err := r.Render(authsvc.EmailWelcome, "a@example.com", map[string]string{authsvc.EmailKeyUsername: "<b>x</b>"})
+		m, err := r.Render(domain.EmailWelcome, "a@example.com", map[string]string{domain.EmailKeyUsername: "<b>x</b>"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,15 +116,15 @@ func TestRenderRejectsWhatCannotBeSent(t *testing.T) {
 		kind string
 		data map[string]string
 	}{
-		{"an unknown kind", "newsletter", map[string]string{authsvc.EmailKeyUsername: "x"}},
-		{"a reset without a link", authsvc.EmailPasswordReset,
-			map[string]string{authsvc.EmailKeyUsername: "x", authsvc.EmailKeyExpiresMinutes: "30"}},
-		{"a welcome without a username", authsvc.EmailWelcome, map[string]string{}},
+		{"an unknown kind", "newsletter", map[string]string{domain.EmailKeyUsername: "x"}},
+		{"a reset without a link", domain.EmailPasswordReset,
+			map[string]string{domain.EmailKeyUsername: "x", domain.EmailKeyExpiresMinutes: "30"}},
+		{"a welcome without a username", domain.EmailWelcome, map[string]string{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+" is EINVALID", func(t *testing.T) {
 			_, err := r.Render(tt.kind, "a@example.com", tt.data)
-			if authsvc.ErrorCode(err) != authsvc.EINVALID {
+			if domain.ErrorCode(err) != domain.EINVALID {
 				t.Errorf("got %v, want an EINVALID error", err)
 			}
 		})
@@ -144,14 +144,14 @@ func TestTemplateOverrides(t *testing.T) {
 		writeFile(t, dir, "welcome.html.tmpl", `<p>Custom hello {{.Username}}</p>`)
 		writeFile(t, dir, "welcome.txt.tmpl", `{{define "subject"}}Custom subject for {{.Username}}{{end}}Custom text {{.Username}}`)
 		r := newRenderer(t, dir)
-		m, err := r.Render(authsvc.EmailWelcome, "a@example.com", map[string]string{authsvc.EmailKeyUsername: "bob"})
+		m, err := r.Render(domain.EmailWelcome, "a@example.com", map[string]string{domain.EmailKeyUsername: "bob"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if m.HTML != "<p>Custom hello bob</p>" || m.Text != "Custom text bob" || m.Subject != "Custom subject for bob" {
 			t.Errorf("got %+v, want the override's output", m)
 		}
-		other, err := r.Render(authsvc.EmailEmailChanged, "a@example.com", sampleEmails()[2].Data)
+		other, err := r.Render(domain.EmailEmailChanged, "a@example.com", sampleEmails()[2].Data)
 		if err != nil || !strings.Contains(other.Text, "jane.new@example.com") {
 			t.Errorf("a kind without override: %v; want the embedded template", err)
 		}
@@ -188,8 +188,8 @@ func TestTemplateOverrides(t *testing.T) {
 // A long reset link wraps in the HTML part; the text part keeps it whole and plain.
 func TestLongLinkWraps(t *testing.T) {
 	link := "http://localhost:3000/reset-password?token=" + strings.Repeat("eyJhbGciOiJIUzI1NiJ9", 15)
-	m, err := newRenderer(t, "").Render(authsvc.EmailPasswordReset, "jane@example.com",
-		map[string]string{authsvc.EmailKeyUsername: "jane_doe", authsvc.EmailKeyLink: link, authsvc.EmailKeyExpiresMinutes: "30"})
+	m, err := newRenderer(t, "").Render(domain.EmailPasswordReset, "jane@example.com",
+		map[string]string{domain.EmailKeyUsername: "jane_doe", domain.EmailKeyLink: link, domain.EmailKeyExpiresMinutes: "30"})
 	if err != nil {
 		t.Fatal(err)
 	}

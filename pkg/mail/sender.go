@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/rs/zerolog"
 	gomail "github.com/wneessen/go-mail"
 )
@@ -136,7 +136,7 @@ func (s *smtpSender) Send(ctx context.Context, m *Message) error {
 		err = msg.To(m.To)
 	}
 	if err != nil {
-		return &authsvc.Error{Code: authsvc.EINVALID, Reason: "invalid_recipient",
+		return &domain.Error{Code: domain.EINVALID, Reason: "invalid_recipient",
 			Message: "invalid recipient address", Err: err}
 	}
 	msg.Subject(m.Subject)

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/mail"
 	"github.com/authsvc/authsvc/pkg/mail/mailtest"
 	"github.com/rs/zerolog"
@@ -129,7 +129,7 @@ func TestSMTPDriver(t *testing.T) {
 		m := renderReset(t)
 		m.To = "not an address"
 		err := newSender(t, srv.MailConfig()).Send(ctx, m)
-		if authsvc.ErrorCode(err) != authsvc.EINVALID {
+		if domain.ErrorCode(err) != domain.EINVALID {
 			t.Errorf("got %v, want EINVALID", err)
 		}
 	})

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/rs/zerolog"
 )
 
@@ -87,7 +87,7 @@ func (p RetryPolicy) attempts() int { return max(p.MaxAttempts, 1) }
 // records each outcome. Several workers, in one process or many, may drain
 // one database: a claimed email is leased to one worker.
 type Worker struct {
-	store    authsvc.Outbox
+	store    domain.Outbox
 	sender   Sender
 	renderer *Renderer
 	opts     WorkerOptions
@@ -95,7 +95,7 @@ type Worker struct {
 }
 
 // NewWorker returns a worker over store that sends with sender.
-func NewWorker(store authsvc.Outbox, sender Sender, renderer *Renderer, opts WorkerOptions) *Worker {
+func NewWorker(store domain.Outbox, sender Sender, renderer *Renderer, opts WorkerOptions) *Worker {
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = DefaultPollInterval
 	}
@@ -165,7 +165,7 @@ var (
 // process renders and sends one claimed email and records the outcome.
 // leaseEnd is when the claim's lease runs out (by the local clock, measured
 // from before the claim, so never later than the database's).
-func (w *Worker) process(ctx context.Context, e *authsvc.OutboundEmail, leaseEnd time.Time) {
+func (w *Worker) process(ctx context.Context, e *domain.OutboundEmail, leaseEnd time.Time) {
 	msg, err := w.renderer.Render(e.Kind, e.Recipient, e.Data)
 	if err == nil {
 		msg.OutboxID = e.ID
@@ -184,7 +184,7 @@ func (w *Worker) process(ctx context.Context, e *authsvc.OutboundEmail, leaseEnd
 		return
 	}
 	w.opts.Metrics.SendFailed(e.Kind)
-	permanent := authsvc.ErrorCode(err) == authsvc.EINVALID
+	permanent := domain.ErrorCode(err) == domain.EINVALID
 	if permanent || e.Attempts >= w.opts.Retry.attempts() {
 		w.record(ctx, e, "mark failed", func(ctx context.Context) error { return w.store.FailEmail(ctx, e, err.Error()) })
 		w.opts.Metrics.GaveUp(e.Kind)
@@ -205,7 +205,7 @@ func (w *Worker) process(ctx context.Context, e *authsvc.OutboundEmail, leaseEnd
 // context is cancelled, so this worker never sends an email another worker
 // may be sending too. (An SMTP server that stored the message but whose
 // final reply never arrived is the one case left; SMTP cannot tell.)
-func (w *Worker) sendLeased(ctx context.Context, e *authsvc.OutboundEmail, msg *Message, leaseEnd time.Time) error {
+func (w *Worker) sendLeased(ctx context.Context, e *domain.OutboundEmail, msg *Message, leaseEnd time.Time) error {
 	lease := w.opts.Lease
 	margin := lease / 10
 	if time.Until(leaseEnd) < lease/2 {
@@ -258,11 +258,11 @@ func (w *Worker) sendLeased(ctx context.Context, e *authsvc.OutboundEmail, msg *
 
 // renew extends e's lease, bounded by a third of the lease; a lost lease is
 // errLeaseLost.
-func (w *Worker) renew(ctx context.Context, e *authsvc.OutboundEmail) error {
+func (w *Worker) renew(ctx context.Context, e *domain.OutboundEmail) error {
 	ctx, cancel := context.WithTimeout(ctx, max(w.opts.Lease/3, time.Millisecond))
 	defer cancel()
 	err := w.store.RenewEmailLease(ctx, e, w.opts.Lease)
-	if authsvc.ErrorCode(err) == authsvc.ECONFLICT {
+	if domain.ErrorCode(err) == domain.ECONFLICT {
 		return fmt.Errorf("%w: %w", errLeaseLost, err)
 	}
 	return err
@@ -270,7 +270,7 @@ func (w *Worker) renew(ctx context.Context, e *authsvc.OutboundEmail) error {
 
 // record runs one outcome write with its own timeout and logs its failure.
 // A lost lease (ECONFLICT) means another worker owns the email now.
-func (w *Worker) record(ctx context.Context, e *authsvc.OutboundEmail, what string, write func(context.Context) error) {
+func (w *Worker) record(ctx context.Context, e *domain.OutboundEmail, what string, write func(context.Context) error) {
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
 	if err := write(ctx); err != nil {
@@ -279,7 +279,7 @@ func (w *Worker) record(ctx context.Context, e *authsvc.OutboundEmail, what stri
 }
 
 // release hands unsent claimed emails back to the queue at shutdown.
-func (w *Worker) release(batch []*authsvc.OutboundEmail) {
+func (w *Worker) release(batch []*domain.OutboundEmail) {
 	for _, e := range batch {
 		w.record(context.Background(), e, "release", func(ctx context.Context) error { return w.store.ReleaseEmail(ctx, e) })
 	}

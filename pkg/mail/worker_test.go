@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/mail"
 	"github.com/authsvc/authsvc/pkg/mail/mailtest"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
@@ -33,7 +33,7 @@ func fastOptions(metrics mail.Metrics) mail.WorkerOptions {
 
 // startWorker runs a worker until the test ends, and checks that Run returns
 // once its context is cancelled.
-func startWorker(t *testing.T, outbox authsvc.Outbox, sender mail.Sender, opts mail.WorkerOptions) *mail.Worker {
+func startWorker(t *testing.T, outbox domain.Outbox, sender mail.Sender, opts mail.WorkerOptions) *mail.Worker {
 	t.Helper()
 	w := mail.NewWorker(outbox, sender, newRenderer(t, ""), opts)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -56,11 +56,11 @@ func startWorker(t *testing.T, outbox authsvc.Outbox, sender mail.Sender, opts m
 // enqueueWelcomes queues n welcome emails to distinct recipients.
 func enqueueWelcomes(t *testing.T, db *storetest.DB, prefix string, n int) {
 	t.Helper()
-	msgs := make([]*authsvc.OutboundEmail, n)
+	msgs := make([]*domain.OutboundEmail, n)
 	for i := range msgs {
 		user := fmt.Sprintf("%s%d", prefix, i)
-		msgs[i] = &authsvc.OutboundEmail{Kind: authsvc.EmailWelcome, Recipient: user + "@example.com",
-			Data: map[string]string{authsvc.EmailKeyUsername: user}}
+		msgs[i] = &domain.OutboundEmail{Kind: domain.EmailWelcome, Recipient: user + "@example.com",
+			Data: map[string]string{domain.EmailKeyUsername: user}}
 	}
 	if err := db.EnqueueEmails(context.Background(), msgs...); err != nil {
 		t.Fatalf("enqueue: %v", err)
@@ -196,9 +196,9 @@ func TestWorkerFailsUnsendableRowsAtOnce(t *testing.T) {
 		srv := mailtest.Start(t, mailtest.Options{})
 		startWorker(t, db, newSender(t, srv.MailConfig()), fastOptions(nil))
 		err := db.EnqueueEmails(context.Background(),
-			&authsvc.OutboundEmail{Kind: "newsletter", Recipient: "a@example.com", Data: map[string]string{"username": "a"}},
-			&authsvc.OutboundEmail{Kind: authsvc.EmailPasswordReset, Recipient: "b@example.com", Data: map[string]string{"username": "b"}},
-			&authsvc.OutboundEmail{Kind: authsvc.EmailWelcome, Recipient: "no-at-sign", Data: map[string]string{"username": "c"}})
+			&domain.OutboundEmail{Kind: "newsletter", Recipient: "a@example.com", Data: map[string]string{"username": "a"}},
+			&domain.OutboundEmail{Kind: domain.EmailPasswordReset, Recipient: "b@example.com", Data: map[string]string{"username": "b"}},
+			&domain.OutboundEmail{Kind: domain.EmailWelcome, Recipient: "no-at-sign", Data: map[string]string{"username": "c"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -312,7 +312,7 @@ func TestProductionLogDriverWritesNoBodyLinkOrToken(t *testing.T) {
 				t.Errorf("log misses %s:\n%s", want, out)
 			}
 		}
-		for _, never := range []string{resetLink, "token=", `"text"`, `"subject"`, reset.Data[authsvc.EmailKeyUsername]} {
+		for _, never := range []string{resetLink, "token=", `"text"`, `"subject"`, reset.Data[domain.EmailKeyUsername]} {
 			if strings.Contains(out, never) {
 				t.Errorf("production log contains %q:\n%s", never, out)
 			}

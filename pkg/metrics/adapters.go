@@ -4,14 +4,14 @@ import (
 	"context"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// AuthMetrics satisfies auth.Metrics: logins and tokens.
+// AuthMetrics satisfies account.Metrics: logins and tokens.
 type AuthMetrics struct{ m *Metrics }
 
-// Auth returns the adapter for auth.Options.Metrics.
+// Auth returns the adapter for account.Options.Metrics.
 func (m *Metrics) Auth() AuthMetrics { return AuthMetrics{m} }
 
 // LoginSucceeded counts a successful login.
@@ -27,29 +27,29 @@ func (a AuthMetrics) TokenIssued() { a.m.tokensIssued.Inc() }
 // constants).
 func (a AuthMetrics) TokenRefused(reason string) { a.m.tokensRefused.WithLabelValues(reason).Inc() }
 
-// CreditMetrics satisfies authsvc.CreditMetrics: ledger outcomes.
+// CreditMetrics satisfies domain.CreditMetrics: ledger outcomes.
 type CreditMetrics struct{ m *Metrics }
 
 // Credits returns the adapter for credits.Options.Metrics.
 func (m *Metrics) Credits() CreditMetrics { return CreditMetrics{m} }
 
 // Added counts a new add of amount.
-func (c CreditMetrics) Added(amount authsvc.Cents) { c.record("added", amount) }
+func (c CreditMetrics) Added(amount domain.Cents) { c.record("added", amount) }
 
 // Used counts a new use of amount.
-func (c CreditMetrics) Used(amount authsvc.Cents) { c.record("used", amount) }
+func (c CreditMetrics) Used(amount domain.Cents) { c.record("used", amount) }
 
 // Refused counts a refused add or use by its error reason.
 func (c CreditMetrics) Refused(reason string) { c.m.creditRefused.WithLabelValues(reason).Inc() }
 
-// HoldEvent counts a hold created or resolved (authsvc.HoldMetrics).
+// HoldEvent counts a hold created or resolved (domain.HoldMetrics).
 func (c CreditMetrics) HoldEvent(event string) { c.m.creditHolds.WithLabelValues(event).Inc() }
 
 // GroupCommit observes the size of one group-commit transaction
-// (authsvc.GroupCommitMetrics).
+// (domain.GroupCommitMetrics).
 func (c CreditMetrics) GroupCommit(ops int) { c.m.creditBatch.Observe(float64(ops)) }
 
-func (c CreditMetrics) record(typ string, amount authsvc.Cents) {
+func (c CreditMetrics) record(typ string, amount domain.Cents) {
 	c.m.creditOps.WithLabelValues(typ).Inc()
 	c.m.creditAmount.WithLabelValues(typ).Add(float64(amount) / 100)
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// KeyMetrics satisfies keys.Metrics: the signing-key refresh of a replica.
+// KeyMetrics satisfies signingkeys.Metrics: the signing-key refresh of a replica.
 // A replica whose refreshes fail misses key rotations: alert on
 // authsvc_signing_key_usable == 0 (it cannot sign with the active key), on
 // authsvc_signing_keys_refreshes_total{result="error"} or on a stale
@@ -18,7 +18,7 @@ type KeyMetrics struct {
 	usable    prometheus.Gauge
 }
 
-// Keys returns the adapter for keys.Options.Metrics, registering its
+// Keys returns the adapter for signingkeys.Options.Metrics, registering its
 // metrics on first use.
 func (m *Metrics) Keys() KeyMetrics {
 	refreshes := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace,

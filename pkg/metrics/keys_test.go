@@ -5,12 +5,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/keys"
 	"github.com/authsvc/authsvc/pkg/metrics"
 	"github.com/authsvc/authsvc/pkg/metrics/metricstest"
+	"github.com/authsvc/authsvc/pkg/signingkeys"
 )
 
-var _ keys.Metrics = metrics.KeyMetrics{}
+var _ signingkeys.Metrics = metrics.KeyMetrics{}
 
 func TestKeyMetrics(t *testing.T) {
 	m := metrics.New()

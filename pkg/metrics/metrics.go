@@ -1,7 +1,7 @@
 // Package metrics is authsvc's Prometheus instrumentation: its own registry
 // (never the global default), the collectors, and adapters that satisfy the
-// small metrics interfaces other packages define (auth.Metrics,
-// authsvc.CreditMetrics, mail.Metrics, httpapi.RequestMetrics,
+// small metrics interfaces other packages define (account.Metrics,
+// domain.CreditMetrics, mail.Metrics, httpapi.RequestMetrics,
 // httpapi.RateLimitMetrics). Every metric is named authsvc_*, plus the
 // standard go_*, process_* and go_sql_* families.
 package metrics

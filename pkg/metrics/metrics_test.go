@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/auth"
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/account"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/httpapi"
 	"github.com/authsvc/authsvc/pkg/logship"
 	"github.com/authsvc/authsvc/pkg/mail"
@@ -18,8 +18,8 @@ import (
 
 // The adapters satisfy the interfaces the other packages define.
 var (
-	_ auth.Metrics             = metrics.AuthMetrics{}
-	_ authsvc.CreditMetrics    = metrics.CreditMetrics{}
+	_ account.Metrics          = metrics.AuthMetrics{}
+	_ domain.CreditMetrics     = metrics.CreditMetrics{}
 	_ mail.Metrics             = metrics.MailMetrics{}
 	_ httpapi.RequestMetrics   = (*metrics.Metrics)(nil)
 	_ httpapi.RateLimitMetrics = (*metrics.Metrics)(nil)

@@ -5,12 +5,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/getkin/kin-openapi/openapi3"
 )
 
 // TestDocumentStatesTheLimits keeps the document's schemas and prose in step
-// with the constants that decide each limit (pkg/authsvc/limits.go).
+// with the constants that decide each limit (pkg/domain/limits.go).
 func TestDocumentStatesTheLimits(t *testing.T) {
 	doc, _ := loadDoc(t)
 	schema := func(name string) *openapi3.Schema {
@@ -43,34 +43,34 @@ func TestDocumentStatesTheLimits(t *testing.T) {
 	}
 
 	pw := schema("NewPassword")
-	wantInt("NewPassword minLength", pw.MinLength, authsvc.MinPasswordBytes)
-	wantInt("NewPassword maxLength", maxLen(pw), authsvc.MaxPasswordBytes)
+	wantInt("NewPassword minLength", pw.MinLength, domain.MinPasswordBytes)
+	wantInt("NewPassword maxLength", maxLen(pw), domain.MaxPasswordBytes)
 	reg := schema("RegisterRequest")
-	wantInt("username minLength", prop(reg, "username").MinLength, authsvc.MinUsernameLen)
-	wantInt("username maxLength", maxLen(prop(reg, "username")), authsvc.MaxUsernameLen)
-	if p := prop(reg, "username").Pattern; !strings.Contains(p, fmt.Sprintf("{%d,%d}", authsvc.MinUsernameLen, authsvc.MaxUsernameLen)) {
-		t.Errorf("username pattern %q does not state %d–%d", p, authsvc.MinUsernameLen, authsvc.MaxUsernameLen)
+	wantInt("username minLength", prop(reg, "username").MinLength, domain.MinUsernameLen)
+	wantInt("username maxLength", maxLen(prop(reg, "username")), domain.MaxUsernameLen)
+	if p := prop(reg, "username").Pattern; !strings.Contains(p, fmt.Sprintf("{%d,%d}", domain.MinUsernameLen, domain.MaxUsernameLen)) {
+		t.Errorf("username pattern %q does not state %d–%d", p, domain.MinUsernameLen, domain.MaxUsernameLen)
 	}
-	wantInt("email maxLength", maxLen(prop(reg, "email")), authsvc.MaxEmailLen)
-	if m := schema("Amount").Max; m == nil || *m != float64(authsvc.MaxAmount/100) {
-		t.Errorf("Amount maximum %v, the code %d", m, authsvc.MaxAmount/100)
+	wantInt("email maxLength", maxLen(prop(reg, "email")), domain.MaxEmailLen)
+	if m := schema("Amount").Max; m == nil || *m != float64(domain.MaxAmount/100) {
+		t.Errorf("Amount maximum %v, the code %d", m, domain.MaxAmount/100)
 	}
 	for _, name := range []string{"HoldRequest", "CaptureRequest", "CreditUseRequest", "CreditAddRequest"} {
 		s := schema(name)
-		wantInt(name+" reference_id maxLength", maxLen(prop(s, "reference_id")), authsvc.MaxReferenceLen)
-		wantInt(name+" description maxLength", maxLen(prop(s, "description")), authsvc.MaxDescriptionLen)
+		wantInt(name+" reference_id maxLength", maxLen(prop(s, "reference_id")), domain.MaxReferenceLen)
+		wantInt(name+" description maxLength", maxLen(prop(s, "description")), domain.MaxDescriptionLen)
 	}
-	if m := prop(schema("HoldRequest"), "expires_in").Max; m == nil || *m != authsvc.MaxHoldTTL.Seconds() {
-		t.Errorf("expires_in maximum %v, the code %v", m, authsvc.MaxHoldTTL.Seconds())
+	if m := prop(schema("HoldRequest"), "expires_in").Max; m == nil || *m != domain.MaxHoldTTL.Seconds() {
+		t.Errorf("expires_in maximum %v, the code %v", m, domain.MaxHoldTTL.Seconds())
 	}
 
 	text := string(YAML())
 	for _, phrase := range []string{
-		fmt.Sprintf("username: %d–%d characters", authsvc.MinUsernameLen, authsvc.MaxUsernameLen),
-		fmt.Sprintf("at most %d characters", authsvc.MaxEmailLen),
-		fmt.Sprintf("password: %d–%d **bytes**", authsvc.MinPasswordBytes, authsvc.MaxPasswordBytes),
-		fmt.Sprintf("Passwords over %d bytes are refused (422)", authsvc.MaxPasswordBytes),
-		fmt.Sprintf("default %d)", authsvc.DefaultFailedLoginLimit),
+		fmt.Sprintf("username: %d–%d characters", domain.MinUsernameLen, domain.MaxUsernameLen),
+		fmt.Sprintf("at most %d characters", domain.MaxEmailLen),
+		fmt.Sprintf("password: %d–%d **bytes**", domain.MinPasswordBytes, domain.MaxPasswordBytes),
+		fmt.Sprintf("Passwords over %d bytes are refused (422)", domain.MaxPasswordBytes),
+		fmt.Sprintf("default %d)", domain.DefaultFailedLoginLimit),
 	} {
 		if !strings.Contains(text, phrase) {
 			t.Errorf("the document does not say %q", phrase)

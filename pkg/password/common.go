@@ -10,7 +10,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 )
 
 // commonGz is the common-password list, one password a line, gzip-compressed.
@@ -21,9 +21,9 @@ var commonGz []byte
 
 // Messages of the field errors Validate adds (from authsvc's one table).
 const (
-	MsgTooShort = authsvc.MsgPasswordTooShort
-	MsgTooLong  = authsvc.MsgPasswordTooLong
-	MsgCommon   = authsvc.MsgPasswordCommon
+	MsgTooShort = domain.MsgPasswordTooShort
+	MsgTooLong  = domain.MsgPasswordTooLong
+	MsgCommon   = domain.MsgPasswordCommon
 )
 
 // commonList is the lowercased common passwords, sorted, for binary search.
@@ -76,13 +76,13 @@ func (h *Hasher) CommonCount() int { return h.common.Len() }
 
 // Validate adds at most one field error at ["body", field] to v when pw is
 // shorter than 8 bytes, longer than 72 bytes, or on the common-password list.
-func (h *Hasher) Validate(field, pw string, v *authsvc.Validator) {
+func (h *Hasher) Validate(field, pw string, v *domain.Validator) {
 	switch {
 	case len(pw) < MinBytes:
-		v.Add(MsgTooShort, authsvc.TypeStringTooShort, "body", field)
+		v.Add(MsgTooShort, domain.TypeStringTooShort, "body", field)
 	case len(pw) > MaxBytes:
-		v.Add(MsgTooLong, authsvc.TypeStringTooLong, "body", field)
+		v.Add(MsgTooLong, domain.TypeStringTooLong, "body", field)
 	case h.IsCommon(pw):
-		v.Add(MsgCommon, authsvc.TypeValueError, "body", field)
+		v.Add(MsgCommon, domain.TypeValueError, "body", field)
 	}
 }

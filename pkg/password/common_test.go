@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/password"
 )
 
@@ -59,7 +59,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var v authsvc.Validator
+			var v domain.Validator
 			h.Validate("new_password", tt.pw, &v)
 			err := v.Err()
 			if tt.wantMsg == "" {
@@ -68,8 +68,8 @@ func TestValidate(t *testing.T) {
 				}
 				return
 			}
-			var e *authsvc.Error
-			if !errors.As(err, &e) || e.Code != authsvc.EVALIDATION {
+			var e *domain.Error
+			if !errors.As(err, &e) || e.Code != domain.EVALIDATION {
 				t.Fatalf("err = %v, want an EVALIDATION error", err)
 			}
 			if len(e.Fields) != 1 {

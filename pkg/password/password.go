@@ -13,15 +13,15 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 )
 
-// Password length limits, in bytes: the domain's (authsvc.MinPasswordBytes,
-// authsvc.MaxPasswordBytes; 72 is bcrypt's limit), named here for this
+// Password length limits, in bytes: the domain's (domain.MinPasswordBytes,
+// domain.MaxPasswordBytes; 72 is bcrypt's limit), named here for this
 // package's callers.
 const (
-	MinBytes = authsvc.MinPasswordBytes
-	MaxBytes = authsvc.MaxPasswordBytes
+	MinBytes = domain.MinPasswordBytes
+	MaxBytes = domain.MaxPasswordBytes
 )
 
 // Cost limits accepted by New. The configuration restricts production to 10–14.
@@ -40,8 +40,8 @@ type Hasher struct {
 }
 
 var (
-	_ authsvc.PasswordHasher = (*Hasher)(nil)
-	_ authsvc.PasswordPolicy = (*Hasher)(nil)
+	_ domain.PasswordHasher = (*Hasher)(nil)
+	_ domain.PasswordPolicy = (*Hasher)(nil)
 )
 
 // New returns a Hasher at the given bcrypt cost (4..31). It computes the dummy
@@ -68,7 +68,7 @@ func (h *Hasher) Cost() int { return h.cost }
 // bytes is EINVALID (it is never truncated); callers Validate first.
 func (h *Hasher) Hash(pw string) (string, error) {
 	if TooLong(pw) {
-		return "", authsvc.ErrPasswordTooLong
+		return "", domain.ErrPasswordTooLong
 	}
 	b, err := bcrypt.GenerateFromPassword([]byte(pw), h.cost)
 	if err != nil {
@@ -82,17 +82,17 @@ func (h *Hasher) Hash(pw string) (string, error) {
 // would compare only the first 72); EINTERNAL when hash is not a bcrypt hash.
 func (h *Hasher) Compare(hash, pw string) error {
 	if TooLong(pw) {
-		return authsvc.ErrInvalidCredentials
+		return domain.ErrInvalidCredentials
 	}
 	err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw))
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, bcrypt.ErrMismatchedHashAndPassword):
-		return authsvc.ErrInvalidCredentials
+		return domain.ErrInvalidCredentials
 	default:
 		// A corrupt stored hash; the cause names no secret.
-		return &authsvc.Error{Code: authsvc.EINTERNAL, Message: "stored password hash is unusable",
+		return &domain.Error{Code: domain.EINTERNAL, Message: "stored password hash is unusable",
 			Err: fmt.Errorf("password: compare: %w", err)}
 	}
 }

@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/password"
 )
 
@@ -86,8 +86,8 @@ func TestHashAndCompare(t *testing.T) {
 
 	t.Run("corrupt stored hash is internal", func(t *testing.T) {
 		err := h.Compare("not-a-bcrypt-hash", pw)
-		if authsvc.ErrorCode(err) != authsvc.EINTERNAL {
-			t.Fatalf("code = %q (%v), want %q", authsvc.ErrorCode(err), err, authsvc.EINTERNAL)
+		if domain.ErrorCode(err) != domain.EINTERNAL {
+			t.Fatalf("code = %q (%v), want %q", domain.ErrorCode(err), err, domain.EINTERNAL)
 		}
 	})
 
@@ -105,8 +105,8 @@ func TestHashAndCompare(t *testing.T) {
 func TestHashRefusesOverLongPassword(t *testing.T) {
 	h := newHasher(t)
 	_, err := h.Hash(strings.Repeat("x", password.MaxBytes+1))
-	if authsvc.ErrorCode(err) != authsvc.EINVALID {
-		t.Fatalf("code = %q, want %q", authsvc.ErrorCode(err), authsvc.EINVALID)
+	if domain.ErrorCode(err) != domain.EINVALID {
+		t.Fatalf("code = %q, want %q", domain.ErrorCode(err), domain.EINVALID)
 	}
 	if _, err := h.Hash(strings.Repeat("x", password.MaxBytes)); err != nil {
 		t.Fatalf("72 bytes refused: %v", err)
@@ -159,12 +159,12 @@ func TestTooLong(t *testing.T) {
 
 func assertInvalidCredentials(t *testing.T, err error) {
 	t.Helper()
-	var e *authsvc.Error
+	var e *domain.Error
 	if !errors.As(err, &e) {
-		t.Fatalf("err = %v, want *authsvc.Error", err)
+		t.Fatalf("err = %v, want *domain.Error", err)
 	}
-	if e.Code != authsvc.EUNAUTHORIZED || e.Reason != "invalid_credentials" {
-		t.Fatalf("got code %q reason %q, want %q %q", e.Code, e.Reason, authsvc.EUNAUTHORIZED, "invalid_credentials")
+	if e.Code != domain.EUNAUTHORIZED || e.Reason != "invalid_credentials" {
+		t.Fatalf("got code %q reason %q, want %q %q", e.Code, e.Reason, domain.EUNAUTHORIZED, "invalid_credentials")
 	}
 	if strings.Contains(strings.ToLower(e.Message), "password is wrong") || strings.Contains(e.Message, "not found") {
 		t.Fatalf("message %q reveals which part was wrong", e.Message)

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/jmoiron/sqlx"
 )
 
-var _ authsvc.APIKeyStore = (*DB)(nil)
+var _ domain.APIKeyStore = (*DB)(nil)
 
 const apiKeyColumns = `k.id, k.user_id, k.name, k.shown, k.key_hash, k.scopes, k.token_version, k.created_at,
 	k.expires_at, k.last_used_at`
@@ -29,8 +29,8 @@ type apiKeyRow struct {
 	LastUsedAt   *time.Time `db:"last_used_at"`
 }
 
-func (r *apiKeyRow) key() (*authsvc.APIKey, error) {
-	k := &authsvc.APIKey{ID: r.ID, UserID: r.UserID, Name: r.Name, Shown: r.Shown, Hash: r.Hash,
+func (r *apiKeyRow) key() (*domain.APIKey, error) {
+	k := &domain.APIKey{ID: r.ID, UserID: r.UserID, Name: r.Name, Shown: r.Shown, Hash: r.Hash,
 		TokenVersion: r.TokenVersion, CreatedAt: r.CreatedAt.UTC(), ExpiresAt: utcTime(r.ExpiresAt), LastUsedAt: utcTime(r.LastUsedAt)}
 	if err := json.Unmarshal([]byte(r.Scopes), &k.Scopes); err != nil {
 		return nil, fmt.Errorf("api key %s scopes: %w", r.ID, err)
@@ -49,7 +49,7 @@ func utcTime(t *time.Time) *time.Time {
 
 // CreateAPIKey inserts k, the audit events of ctx and mail in one
 // transaction; ENOTFOUND when the user is gone.
-func (db *DB) CreateAPIKey(ctx context.Context, k *authsvc.APIKey, mail ...*authsvc.OutboundEmail) error {
+func (db *DB) CreateAPIKey(ctx context.Context, k *domain.APIKey, mail ...*domain.OutboundEmail) error {
 	scopes, err := json.Marshal(k.Scopes)
 	if err != nil {
 		return err
@@ -70,7 +70,7 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *authsvc.APIKey, mail ...*auth
 }
 
 // APIKeys lists the user's keys that are not revoked, newest first.
-func (db *DB) APIKeys(ctx context.Context, userID int64) (_ []*authsvc.APIKey, err error) {
+func (db *DB) APIKeys(ctx context.Context, userID int64) (_ []*domain.APIKey, err error) {
 	ctx, done := db.start(ctx)
 	defer func() { err = done(err) }()
 	var rows []apiKeyRow
@@ -79,7 +79,7 @@ func (db *DB) APIKeys(ctx context.Context, userID int64) (_ []*authsvc.APIKey, e
 	if err != nil {
 		return nil, mapError(fmt.Errorf("list api keys: %w", err))
 	}
-	keys := make([]*authsvc.APIKey, 0, len(rows))
+	keys := make([]*domain.APIKey, 0, len(rows))
 	for i := range rows {
 		k, err := rows[i].key()
 		if err != nil {
@@ -92,9 +92,9 @@ func (db *DB) APIKeys(ctx context.Context, userID int64) (_ []*authsvc.APIKey, e
 
 // APIKey returns the user's live key id; ErrAPIKeyNotFound when the user
 // has no such live key (another user's key is not found either).
-func (db *DB) APIKey(ctx context.Context, userID int64, id string) (_ *authsvc.APIKey, err error) {
+func (db *DB) APIKey(ctx context.Context, userID int64, id string) (_ *domain.APIKey, err error) {
 	if !storable(id) {
-		return nil, authsvc.ErrAPIKeyNotFound
+		return nil, domain.ErrAPIKeyNotFound
 	}
 	ctx, done := db.start(ctx)
 	defer func() { err = done(err) }()
@@ -102,8 +102,8 @@ func (db *DB) APIKey(ctx context.Context, userID int64, id string) (_ *authsvc.A
 	err = sqlx.GetContext(ctx, db.pool, &row, db.pool.Rebind(`SELECT `+apiKeyColumns+` FROM api_keys k
 		WHERE k.id = ? AND k.user_id = ? AND k.revoked_at IS NULL`), id, userID)
 	if err != nil {
-		if authsvc.ErrorCode(mapError(err)) == authsvc.ENOTFOUND {
-			return nil, authsvc.ErrAPIKeyNotFound.With(err)
+		if domain.ErrorCode(mapError(err)) == domain.ENOTFOUND {
+			return nil, domain.ErrAPIKeyNotFound.With(err)
 		}
 		return nil, mapError(fmt.Errorf("read api key: %w", err))
 	}
@@ -113,9 +113,9 @@ func (db *DB) APIKey(ctx context.Context, userID int64, id string) (_ *authsvc.A
 // RevokeAPIKey marks the user's live key id revoked, with the audit events
 // of ctx and mail, in one transaction; ErrAPIKeyNotFound when the user has
 // no such live key (another user's key is not found either).
-func (db *DB) RevokeAPIKey(ctx context.Context, userID int64, id string, mail ...*authsvc.OutboundEmail) error {
+func (db *DB) RevokeAPIKey(ctx context.Context, userID int64, id string, mail ...*domain.OutboundEmail) error {
 	if !storable(id) {
-		return authsvc.ErrAPIKeyNotFound
+		return domain.ErrAPIKeyNotFound
 	}
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE api_keys SET revoked_at = ?
@@ -126,7 +126,7 @@ func (db *DB) RevokeAPIKey(ctx context.Context, userID int64, id string, mail ..
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			return authsvc.ErrAPIKeyNotFound
+			return domain.ErrAPIKeyNotFound
 		}
 		return db.enqueueEmails(ctx, tx, mail...)
 	})
@@ -134,12 +134,12 @@ func (db *DB) RevokeAPIKey(ctx context.Context, userID int64, id string, mail ..
 
 // APIKeyByHash returns the live key with the hash and its user, in one
 // query on the unique key_hash index; ENOTFOUND when there is none.
-func (db *DB) APIKeyByHash(ctx context.Context, hash string) (_ *authsvc.APIKey, _ *authsvc.User, err error) {
+func (db *DB) APIKeyByHash(ctx context.Context, hash string) (_ *domain.APIKey, _ *domain.User, err error) {
 	ctx, done := db.start(ctx)
 	defer func() { err = done(err) }()
 	var row struct {
 		apiKeyRow
-		authsvc.User
+		domain.User
 	}
 	err = db.queryRow(ctx, `SELECT `+apiKeyColumns+`, `+userColumns+`
 		FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ? AND k.revoked_at IS NULL`, hash).Scan(
@@ -148,8 +148,8 @@ func (db *DB) APIKeyByHash(ctx context.Context, hash string) (_ *authsvc.APIKey,
 		&row.User.ID, &row.Username, &row.Email, &row.PasswordHash, &row.IsAdmin, &row.User.TokenVersion,
 		&row.User.CreatedAt, &row.UpdatedAt, &row.EmailVerifiedAt)
 	if err != nil {
-		if authsvc.ErrorCode(mapError(err)) == authsvc.ENOTFOUND {
-			return nil, nil, authsvc.ErrAPIKeyNotFound.With(err)
+		if domain.ErrorCode(mapError(err)) == domain.ENOTFOUND {
+			return nil, nil, domain.ErrAPIKeyNotFound.With(err)
 		}
 		return nil, nil, mapError(fmt.Errorf("look up api key: %w", err))
 	}

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/jmoiron/sqlx"
 )
 
-var _ authsvc.AuditStore = (*DB)(nil)
+var _ domain.AuditStore = (*DB)(nil)
 
 const auditColumns = `id, created_at, event, actor_id, target_id, client_ip, user_agent, request_id, details`
 
@@ -42,7 +42,7 @@ const sqlInsertAudit = `INSERT INTO audit_events (` + auditInsertColumns + `) VA
 
 // auditValues stamps e (at now, with client where e names none) and returns
 // the arguments of its row in sqlInsertAudit's column order.
-func auditValues(e *authsvc.AuditEvent, client authsvc.Client, now time.Time) ([]any, error) {
+func auditValues(e *domain.AuditEvent, client domain.Client, now time.Time) ([]any, error) {
 	if e.ClientIP == "" && e.UserAgent == "" && e.RequestID == "" {
 		e.ClientIP, e.UserAgent, e.RequestID = client.IP, client.UserAgent, client.RequestID
 	}
@@ -62,8 +62,8 @@ func auditValues(e *authsvc.AuditEvent, client authsvc.Client, now time.Time) ([
 
 // insertAudit writes events inside tx, stamped now, with the Client of ctx
 // where an event names none.
-func (db *DB) insertAudit(ctx context.Context, tx *sqlx.Tx, events []*authsvc.AuditEvent) error {
-	client := authsvc.ClientFrom(ctx)
+func (db *DB) insertAudit(ctx context.Context, tx *sqlx.Tx, events []*domain.AuditEvent) error {
+	client := domain.ClientFrom(ctx)
 	now := db.Now()
 	for _, e := range events {
 		args, err := auditValues(e, client, now)
@@ -80,8 +80,8 @@ func (db *DB) insertAudit(ctx context.Context, tx *sqlx.Tx, events []*authsvc.Au
 
 // auditRows returns the arguments of events' rows, one after another, stamped
 // now and with the Client of ctx where an event names none.
-func (db *DB) auditRows(ctx context.Context, events []*authsvc.AuditEvent) ([]any, error) {
-	client := authsvc.ClientFrom(ctx)
+func (db *DB) auditRows(ctx context.Context, events []*domain.AuditEvent) ([]any, error) {
+	client := domain.ClientFrom(ctx)
 	now := db.Now()
 	var args []any
 	for _, e := range events {
@@ -96,8 +96,8 @@ func (db *DB) auditRows(ctx context.Context, events []*authsvc.AuditEvent) ([]an
 
 // writePendingAudit writes the events attached to ctx (WithAudit) in tx;
 // InTx calls it before every commit.
-func (db *DB) writePendingAudit(ctx context.Context, tx *sqlx.Tx) (*authsvc.PendingAudit, error) {
-	p := authsvc.AuditFrom(ctx)
+func (db *DB) writePendingAudit(ctx context.Context, tx *sqlx.Tx) (*domain.PendingAudit, error) {
+	p := domain.AuditFrom(ctx)
 	if p == nil {
 		return nil, nil
 	}
@@ -110,26 +110,26 @@ func (db *DB) writePendingAudit(ctx context.Context, tx *sqlx.Tx) (*authsvc.Pend
 
 // skipAudit drops the events attached to ctx: the call changed nothing.
 func skipAudit(ctx context.Context) {
-	if p := authsvc.AuditFrom(ctx); p != nil {
+	if p := domain.AuditFrom(ctx); p != nil {
 		p.Skip()
 	}
 }
 
 // annotateAudit sets a detail on the events attached to ctx.
 func annotateAudit(ctx context.Context, key string, value any) {
-	if p := authsvc.AuditFrom(ctx); p != nil {
+	if p := domain.AuditFrom(ctx); p != nil {
 		p.Annotate(key, value)
 	}
 }
 
 // RecordAudit writes events that have no change of their own, atomically:
 // one statement on PostgreSQL.
-func (db *DB) RecordAudit(ctx context.Context, events ...*authsvc.AuditEvent) error {
-	return db.writeAll(authsvc.WithAudit(ctx, events...), nil)
+func (db *DB) RecordAudit(ctx context.Context, events ...*domain.AuditEvent) error {
+	return db.writeAll(domain.WithAudit(ctx, events...), nil)
 }
 
 // AuditEvents lists events newest first (by id), filtered by f.
-func (db *DB) AuditEvents(ctx context.Context, f authsvc.AuditFilter) (_ []*authsvc.AuditEvent, err error) {
+func (db *DB) AuditEvents(ctx context.Context, f domain.AuditFilter) (_ []*domain.AuditEvent, err error) {
 	ctx, done := db.start(ctx)
 	defer func() { err = done(err) }()
 	q := `SELECT ` + auditColumns + ` FROM audit_events WHERE 1 = 1`
@@ -160,9 +160,9 @@ func (db *DB) AuditEvents(ctx context.Context, f authsvc.AuditFilter) (_ []*auth
 	if err := sqlx.SelectContext(ctx, db.pool, &rows, db.pool.Rebind(q), args...); err != nil {
 		return nil, mapError(fmt.Errorf("list audit events: %w", err))
 	}
-	events := make([]*authsvc.AuditEvent, len(rows))
+	events := make([]*domain.AuditEvent, len(rows))
 	for i, r := range rows {
-		e := &authsvc.AuditEvent{ID: r.ID, CreatedAt: r.CreatedAt.UTC(), Event: r.Event, ActorID: r.ActorID.Int64,
+		e := &domain.AuditEvent{ID: r.ID, CreatedAt: r.CreatedAt.UTC(), Event: r.Event, ActorID: r.ActorID.Int64,
 			TargetID: r.TargetID.Int64, ClientIP: r.ClientIP, UserAgent: r.UserAgent, RequestID: r.RequestID}
 		if err := json.Unmarshal([]byte(r.Details), &e.Details); err != nil {
 			return nil, fmt.Errorf("audit event %d details: %w", r.ID, err)

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
@@ -21,19 +21,19 @@ func auditCount(t *testing.T, db *store.DB, event string) int {
 
 func TestAuditInTheChangesTransaction(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
-		ctx := authsvc.WithClient(context.Background(), authsvc.Client{IP: "192.0.2.7", UserAgent: "ua/1", RequestID: "req-1"})
+		ctx := domain.WithClient(context.Background(), domain.Client{IP: "192.0.2.7", UserAgent: "ua/1", RequestID: "req-1"})
 		alice := newUser(t, db, "alice", "alice@example.com")
 		newUser(t, db, "bob", "bob@example.com")
 		t.Run("a failed change writes no event", func(t *testing.T) {
-			ev := &authsvc.AuditEvent{Event: authsvc.AuditEmailChanged, ActorID: alice.ID, TargetID: alice.ID}
-			_, err := db.UpdateEmail(authsvc.WithAudit(ctx, ev), alice.ID, "bob@example.com", nil)
-			wantCode(t, err, authsvc.ECONFLICT, "email_taken")
-			if n := auditCount(t, db, authsvc.AuditEmailChanged); n != 0 {
+			ev := &domain.AuditEvent{Event: domain.AuditEmailChanged, ActorID: alice.ID, TargetID: alice.ID}
+			_, err := db.UpdateEmail(domain.WithAudit(ctx, ev), alice.ID, "bob@example.com", nil)
+			wantCode(t, err, domain.ECONFLICT, "email_taken")
+			if n := auditCount(t, db, domain.AuditEmailChanged); n != 0 {
 				t.Fatalf("%d events for a rolled-back change", n)
 			}
 		})
 		t.Run("a change writes its event once, with the request's client", func(t *testing.T) {
-			audited := authsvc.WithAudit(ctx, &authsvc.AuditEvent{Event: authsvc.AuditPromoted, TargetID: alice.ID,
+			audited := domain.WithAudit(ctx, &domain.AuditEvent{Event: domain.AuditPromoted, TargetID: alice.ID,
 				Details: map[string]any{"via": "cli"}})
 			if _, err := db.SetAdmin(audited, alice.ID, true); err != nil {
 				t.Fatal(err)
@@ -41,7 +41,7 @@ func TestAuditInTheChangesTransaction(t *testing.T) {
 			if _, err := db.SetAdmin(audited, alice.ID, true); err != nil { // the same context again
 				t.Fatal(err)
 			}
-			events, err := db.AuditEvents(context.Background(), authsvc.AuditFilter{Event: authsvc.AuditPromoted, Limit: 10})
+			events, err := db.AuditEvents(context.Background(), domain.AuditFilter{Event: domain.AuditPromoted, Limit: 10})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -56,11 +56,11 @@ func TestAuditInTheChangesTransaction(t *testing.T) {
 		})
 		t.Run("a ledger change writes its event once, naming its row", func(t *testing.T) {
 			ref := "order-1"
-			entry := func(amount authsvc.Cents) (*authsvc.Transaction, *authsvc.AuditEvent, error) {
-				ev := &authsvc.AuditEvent{Event: authsvc.AuditCreditsAdded, ActorID: alice.ID, TargetID: alice.ID,
+			entry := func(amount domain.Cents) (*domain.Transaction, *domain.AuditEvent, error) {
+				ev := &domain.AuditEvent{Event: domain.AuditCreditsAdded, ActorID: alice.ID, TargetID: alice.ID,
 					Details: map[string]any{"amount": amount.String()}}
-				tx, _, err := db.ApplyCredit(authsvc.WithAudit(ctx, ev), &authsvc.LedgerEntry{UserID: alice.ID,
-					Amount: amount, Type: authsvc.CreditAdded, ReferenceID: &ref})
+				tx, _, err := db.ApplyCredit(domain.WithAudit(ctx, ev), &domain.LedgerEntry{UserID: alice.ID,
+					Amount: amount, Type: domain.CreditAdded, ReferenceID: &ref})
 				return tx, ev, err
 			}
 			tx, ev, err := entry(500)
@@ -70,34 +70,34 @@ func TestAuditInTheChangesTransaction(t *testing.T) {
 			if _, _, err := entry(500); err != nil { // a replay: no second event
 				t.Fatal(err)
 			}
-			if _, again, err := entry(700); authsvc.ErrorReason(err) != "idempotency_conflict" || again.ID != 0 {
+			if _, again, err := entry(700); domain.ErrorReason(err) != "idempotency_conflict" || again.ID != 0 {
 				t.Fatalf("a conflicting repeat: %v, event id %d", err, again.ID)
 			}
-			events, err := db.AuditEvents(context.Background(), authsvc.AuditFilter{Event: authsvc.AuditCreditsAdded, Limit: 10})
+			events, err := db.AuditEvents(context.Background(), domain.AuditFilter{Event: domain.AuditCreditsAdded, Limit: 10})
 			if err != nil || len(events) != 1 {
 				t.Fatalf("%d events, want 1 (%v)", len(events), err)
 			}
 			e := events[0]
-			if e.ID != ev.ID || e.Details["transaction_id"] != float64(tx.ID) || e.Details["amount"] != authsvc.Cents(500).String() ||
+			if e.ID != ev.ID || e.Details["transaction_id"] != float64(tx.ID) || e.Details["amount"] != domain.Cents(500).String() ||
 				e.ClientIP != "192.0.2.7" || e.RequestID != "req-1" || !e.CreatedAt.Equal(ev.CreatedAt) {
 				t.Fatalf("event = %+v, want id %d naming row %d", e, ev.ID, tx.ID)
 			}
 		})
 		t.Run("a throttled request writes no event", func(t *testing.T) {
 			for range 2 {
-				ev := &authsvc.AuditEvent{Event: authsvc.AuditPasswordResetRequest, TargetID: alice.ID}
-				if _, err := db.CreateResetToken(authsvc.WithAudit(ctx, ev), alice.ID, "hash-"+time.Now().String(),
+				ev := &domain.AuditEvent{Event: domain.AuditPasswordResetRequest, TargetID: alice.ID}
+				if _, err := db.CreateResetToken(domain.WithAudit(ctx, ev), alice.ID, "hash-"+time.Now().String(),
 					db.Now().Add(time.Hour), time.Minute); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if n := auditCount(t, db, authsvc.AuditPasswordResetRequest); n != 1 {
+			if n := auditCount(t, db, domain.AuditPasswordResetRequest); n != 1 {
 				t.Fatalf("%d reset-request events, want 1 (the second was throttled)", n)
 			}
 		})
 		t.Run("prune deletes old events in batches", func(t *testing.T) {
 			for range 5 {
-				if err := db.RecordAudit(ctx, &authsvc.AuditEvent{Event: authsvc.AuditLoginFailed}); err != nil {
+				if err := db.RecordAudit(ctx, &domain.AuditEvent{Event: domain.AuditLoginFailed}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -116,7 +116,7 @@ func TestAuditInTheChangesTransaction(t *testing.T) {
 					break
 				}
 			}
-			if total != 8 || auditCount(t, db, authsvc.AuditLoginFailed) != 0 {
+			if total != 8 || auditCount(t, db, domain.AuditLoginFailed) != 0 {
 				t.Fatalf("pruned %d, want all 8", total)
 			}
 		})

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -30,7 +30,7 @@ func revokeToken(ctx context.Context, tx *sqlx.Tx, jti string, expiresAt time.Ti
 	if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n == 0 {
-		return authsvc.ErrTokenRevoked
+		return domain.ErrTokenRevoked
 	}
 	return nil
 }
@@ -40,7 +40,7 @@ func revokeToken(ctx context.Context, tx *sqlx.Tx, jti string, expiresAt time.Ti
 // a reset token less than minInterval ago: then it writes nothing and returns
 // false. ENOTFOUND when the user is gone.
 func (db *DB) CreateResetToken(ctx context.Context, userID int64, tokenHash string, expiresAt time.Time,
-	minInterval time.Duration, mail ...*authsvc.OutboundEmail) (bool, error) {
+	minInterval time.Duration, mail ...*domain.OutboundEmail) (bool, error) {
 	created := false
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		now := db.Now()
@@ -91,14 +91,14 @@ func lockUser(ctx context.Context, tx *sqlx.Tx, dialect Dialect, userID int64) e
 // the new password hash, bumps the token version and marks every other reset
 // token of the user used. Exactly one of many concurrent calls with one token
 // succeeds; the others get EINVALID with Reason "invalid_token".
-func (db *DB) ConsumeResetToken(ctx context.Context, tokenHash string, userID int64, newHash string) (*authsvc.User, error) {
-	var u *authsvc.User
+func (db *DB) ConsumeResetToken(ctx context.Context, tokenHash string, userID int64, newHash string) (*domain.User, error) {
+	var u *domain.User
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		// Lock the user row first, as every other writer of a user's rows
 		// does, so that a reset and a password change cannot deadlock.
 		if err := lockUser(ctx, tx, db.Dialect, userID); err != nil {
-			if authsvc.ErrorCode(err) == authsvc.ENOTFOUND {
-				return authsvc.ErrInvalidResetToken
+			if domain.ErrorCode(err) == domain.ENOTFOUND {
+				return domain.ErrInvalidResetToken
 			}
 			return err
 		}
@@ -111,7 +111,7 @@ func (db *DB) ConsumeResetToken(ctx context.Context, tokenHash string, userID in
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			return authsvc.ErrInvalidResetToken
+			return domain.ErrInvalidResetToken
 		}
 		u, err = db.setPassword(ctx, tx, userID, newHash)
 		return err
@@ -135,7 +135,7 @@ func (db *DB) ClearLoginFailures(ctx context.Context, username string) error {
 }
 
 // PurgeStats counts the rows a Purge deleted.
-type PurgeStats = authsvc.PurgeStats
+type PurgeStats = domain.PurgeStats
 
 // Purge deletes expired revocations, reset tokens and sessions (past
 // auth.max_session_hours), and login-failure counters whose window (of the

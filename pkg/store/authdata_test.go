@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
@@ -26,7 +26,7 @@ func TestRevokeToken(t *testing.T) {
 			if err := db.RevokeToken(ctx, "a", db.Now().Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
-			wantCode(t, db.RevokeToken(ctx, "a", db.Now().Add(time.Hour)), authsvc.ECONFLICT, "token_revoked")
+			wantCode(t, db.RevokeToken(ctx, "a", db.Now().Add(time.Hour)), domain.ECONFLICT, "token_revoked")
 		})
 		t.Run("of 10 concurrent revokes exactly one wins", func(t *testing.T) {
 			var wins atomic.Int32
@@ -36,7 +36,7 @@ func TestRevokeToken(t *testing.T) {
 					err := db.RevokeToken(ctx, "b", db.Now().Add(time.Hour))
 					if err == nil {
 						wins.Add(1)
-					} else if authsvc.ErrorCode(err) != authsvc.ECONFLICT {
+					} else if domain.ErrorCode(err) != domain.ECONFLICT {
 						t.Errorf("unexpected error: %v", err)
 					}
 				})
@@ -54,8 +54,8 @@ func TestResetTokens(t *testing.T) {
 		ctx := context.Background()
 		clock := withClock(db)
 		alice := newUser(t, db, "alice", "alice@example.com")
-		mail := func() *authsvc.OutboundEmail {
-			return &authsvc.OutboundEmail{Kind: authsvc.EmailPasswordReset, Recipient: "alice@example.com"}
+		mail := func() *domain.OutboundEmail {
+			return &domain.OutboundEmail{Kind: domain.EmailPasswordReset, Recipient: "alice@example.com"}
 		}
 		t.Run("create stores the token and queues the mail", func(t *testing.T) {
 			ok, err := db.CreateResetToken(ctx, alice.ID, "h1", db.Now().Add(30*time.Minute), time.Minute, mail())
@@ -76,7 +76,7 @@ func TestResetTokens(t *testing.T) {
 				t.Fatalf("outbox = %v", got)
 			}
 			_, err = db.ConsumeResetToken(ctx, "h2", alice.ID, "x")
-			wantCode(t, err, authsvc.EINVALID, "invalid_token")
+			wantCode(t, err, domain.EINVALID, "invalid_token")
 		})
 		t.Run("after the interval a new one is created", func(t *testing.T) {
 			clock.Advance(2 * time.Second)
@@ -87,7 +87,7 @@ func TestResetTokens(t *testing.T) {
 		})
 		t.Run("a token of another user is refused", func(t *testing.T) {
 			_, err := db.ConsumeResetToken(ctx, "h3", alice.ID+1, "x")
-			wantCode(t, err, authsvc.EINVALID, "invalid_token")
+			wantCode(t, err, domain.EINVALID, "invalid_token")
 		})
 		t.Run("of 20 concurrent consumes exactly one wins and it kills the older tokens", func(t *testing.T) {
 			var wins atomic.Int32
@@ -100,7 +100,7 @@ func TestResetTokens(t *testing.T) {
 						if u.TokenVersion != 2 || u.PasswordHash != "newhash" {
 							t.Errorf("user after reset: %+v", u)
 						}
-					} else if authsvc.ErrorCode(err) != authsvc.EINVALID {
+					} else if domain.ErrorCode(err) != domain.EINVALID {
 						t.Errorf("unexpected error: %v", err)
 					}
 				})
@@ -110,7 +110,7 @@ func TestResetTokens(t *testing.T) {
 				t.Fatalf("wins = %d, want 1", wins.Load())
 			}
 			_, err := db.ConsumeResetToken(ctx, "h1", alice.ID, "again")
-			wantCode(t, err, authsvc.EINVALID, "invalid_token")
+			wantCode(t, err, domain.EINVALID, "invalid_token")
 		})
 		t.Run("an expired token is refused", func(t *testing.T) {
 			clock.Advance(time.Minute)
@@ -119,11 +119,11 @@ func TestResetTokens(t *testing.T) {
 			}
 			clock.Advance(30 * time.Minute)
 			_, err := db.ConsumeResetToken(ctx, "h4", alice.ID, "x")
-			wantCode(t, err, authsvc.EINVALID, "invalid_token")
+			wantCode(t, err, domain.EINVALID, "invalid_token")
 		})
 		t.Run("a deleted user gets no token", func(t *testing.T) {
 			_, err := db.CreateResetToken(ctx, 9999, "h5", db.Now().Add(time.Minute), time.Minute)
-			wantCode(t, err, authsvc.ENOTFOUND, "")
+			wantCode(t, err, domain.ENOTFOUND, "")
 		})
 	})
 }
@@ -133,7 +133,7 @@ func TestLoginFailuresAndPurge(t *testing.T) {
 		ctx := context.Background()
 		clock := withClock(db)
 		start := clock.Now()
-		count := func(t *testing.T, name string) authsvc.LoginAttempt {
+		count := func(t *testing.T, name string) domain.LoginAttempt {
 			t.Helper()
 			a, err := db.CountLoginAttempt(ctx, name, 3, time.Hour)
 			if err != nil {

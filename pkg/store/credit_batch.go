@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -29,25 +29,25 @@ const (
 	sqlInsertTransactionsRow = `(?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
-var _ authsvc.CreditBatchStore = (*DB)(nil)
+var _ domain.CreditBatchStore = (*DB)(nil)
 
 // ApplyCreditBatch applies debits and new holds of one account in one
-// transaction; see authsvc.CreditBatchStore. Like ApplyCredit and CreateHold
+// transaction; see domain.CreditBatchStore. Like ApplyCredit and CreateHold
 // it holds the balance row's lock from its first statement to the commit, so
 // batches of several replicas, and single debits, holds and captures, still
 // serialize on the row.
-func (db *DB) ApplyCreditBatch(ctx context.Context, userID int64, ops []authsvc.BatchOp) ([]authsvc.CreditOutcome, error) {
+func (db *DB) ApplyCreditBatch(ctx context.Context, userID int64, ops []domain.BatchOp) ([]domain.CreditOutcome, error) {
 	for _, op := range ops {
 		switch e, h := op.Debit, op.Hold; {
 		case e != nil && h == nil:
-			if e.UserID != userID || e.Type != authsvc.CreditUsed || e.Amount <= 0 || e.Amount > authsvc.MaxAmount {
+			if e.UserID != userID || e.Type != domain.CreditUsed || e.Amount <= 0 || e.Amount > domain.MaxAmount {
 				return nil, fmt.Errorf("apply credit batch: bad debit (user %d, %s %s)", e.UserID, e.Type, e.Amount)
 			}
 			if e.ReferenceID != nil && *e.ReferenceID == "" {
 				e.ReferenceID = nil
 			}
 		case h != nil && e == nil:
-			if h.UserID != userID || h.Amount <= 0 || h.Amount > authsvc.MaxAmount || h.ExpiresIn <= 0 {
+			if h.UserID != userID || h.Amount <= 0 || h.Amount > domain.MaxAmount || h.ExpiresIn <= 0 {
 				return nil, fmt.Errorf("apply credit batch: bad hold (user %d, %s for %s)", h.UserID, h.Amount, h.ExpiresIn)
 			}
 			if h.ReferenceID != nil && *h.ReferenceID == "" {
@@ -61,7 +61,7 @@ func (db *DB) ApplyCreditBatch(ctx context.Context, userID int64, ops []authsvc.
 		return nil, err
 	}
 	var (
-		out    []authsvc.CreditOutcome
+		out    []domain.CreditOutcome
 		audits []batchAudit
 	)
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
@@ -83,13 +83,13 @@ func (db *DB) ApplyCreditBatch(ctx context.Context, userID int64, ops []authsvc.
 type batchState struct {
 	hasRow         bool
 	balance, held  int64
-	usedRefs       map[string]*authsvc.Transaction // credit_used references: before the batch or in it
-	holdRefs       map[holdRef]*authsvc.Hold       // hold references: before the batch or in it
-	seq            int64                           // the last seq given; with seqInSQL the last place in the batch
-	seqInSQL       bool                            // writeDebits numbers the rows (credit_batch_pg.go)
+	usedRefs       map[string]*domain.Transaction // credit_used references: before the batch or in it
+	holdRefs       map[holdRef]*domain.Hold       // hold references: before the batch or in it
+	seq            int64                          // the last seq given; with seqInSQL the last place in the batch
+	seqInSQL       bool                           // writeDebits numbers the rows (credit_batch_pg.go)
 	now            time.Time
-	debits         []*authsvc.Transaction
-	holds          []*authsvc.Hold
+	debits         []*domain.Transaction
+	holds          []*domain.Hold
 	balanceChanged bool
 	audits         []batchAudit // of the applied ops, in order
 }
@@ -97,11 +97,11 @@ type batchState struct {
 // batchAudit is the pending audit events of one applied op of a batch.
 type batchAudit struct {
 	ctx     context.Context // the op's caller's values (its Client), never cancelled
-	pending *authsvc.PendingAudit
-	debit   *authsvc.Transaction // nil for a hold
+	pending *domain.PendingAudit
+	debit   *domain.Transaction // nil for a hold
 }
 
-func (db *DB) applyBatchInTx(ctx context.Context, tx *sqlx.Tx, userID int64, ops []authsvc.BatchOp) ([]authsvc.CreditOutcome, []batchAudit, error) {
+func (db *DB) applyBatchInTx(ctx context.Context, tx *sqlx.Tx, userID int64, ops []domain.BatchOp) ([]domain.CreditOutcome, []batchAudit, error) {
 	var row struct {
 		Balance int64 `db:"balance"`
 		Held    int64 `db:"held"`
@@ -120,7 +120,7 @@ func (db *DB) applyBatchInTx(ctx context.Context, tx *sqlx.Tx, userID int64, ops
 			return nil, nil, fmt.Errorf("max seq: %w", err)
 		}
 	}
-	out := make([]authsvc.CreditOutcome, len(ops))
+	out := make([]domain.CreditOutcome, len(ops))
 	for i, op := range ops {
 		if op.Debit != nil {
 			out[i] = st.debit(userID, op.Debit)
@@ -140,7 +140,7 @@ func (db *DB) applyBatchInTx(ctx context.Context, tx *sqlx.Tx, userID int64, ops
 }
 
 // debitsOnly reports that ops has no hold.
-func debitsOnly(ops []authsvc.BatchOp) bool {
+func debitsOnly(ops []domain.BatchOp) bool {
 	for _, op := range ops {
 		if op.Hold != nil {
 			return false
@@ -151,11 +151,11 @@ func debitsOnly(ops []authsvc.BatchOp) bool {
 
 // noteAudit remembers the audit events of an applied op, to write with the
 // batch, and drops those of a repeat.
-func (st *batchState) noteAudit(op authsvc.BatchOp, o authsvc.CreditOutcome) {
+func (st *batchState) noteAudit(op domain.BatchOp, o domain.CreditOutcome) {
 	if op.Ctx == nil {
 		return
 	}
-	p := authsvc.AuditFrom(op.Ctx)
+	p := domain.AuditFrom(op.Ctx)
 	switch {
 	case p == nil || o.Err != nil:
 	case o.Replayed:
@@ -166,46 +166,46 @@ func (st *batchState) noteAudit(op authsvc.BatchOp, o authsvc.CreditOutcome) {
 }
 
 // debit decides one debit against the running balance.
-func (st *batchState) debit(userID int64, e *authsvc.LedgerEntry) authsvc.CreditOutcome {
+func (st *batchState) debit(userID int64, e *domain.LedgerEntry) domain.CreditOutcome {
 	if e.ReferenceID != nil {
 		if orig, ok := st.usedRefs[*e.ReferenceID]; ok {
-			return authsvc.CreditOutcome{Transaction: orig, Replayed: true, Err: replayError(orig, e)}
+			return domain.CreditOutcome{Transaction: orig, Replayed: true, Err: replayError(orig, e)}
 		}
 	}
 	if !st.hasRow || st.balance-st.held < int64(e.Amount) {
-		return authsvc.CreditOutcome{Err: authsvc.ErrInsufficientCredits}
+		return domain.CreditOutcome{Err: domain.ErrInsufficientCredits}
 	}
 	st.balance -= int64(e.Amount)
 	st.seq++
 	st.balanceChanged = true
-	t := &authsvc.Transaction{UserID: userID, Amount: e.Amount, Type: authsvc.CreditUsed, ReferenceID: e.ReferenceID,
-		Description: e.Description, CreatedAt: st.now, NewBalance: authsvc.Cents(st.balance), Seq: st.seq}
+	t := &domain.Transaction{UserID: userID, Amount: e.Amount, Type: domain.CreditUsed, ReferenceID: e.ReferenceID,
+		Description: e.Description, CreatedAt: st.now, NewBalance: domain.Cents(st.balance), Seq: st.seq}
 	st.debits = append(st.debits, t)
 	if e.ReferenceID != nil {
 		st.usedRefs[*e.ReferenceID] = t
 	}
-	return authsvc.CreditOutcome{Transaction: t}
+	return domain.CreditOutcome{Transaction: t}
 }
 
 // hold decides one new hold against the running available balance.
-func (st *batchState) hold(userID int64, h *authsvc.NewHold) authsvc.CreditOutcome {
+func (st *batchState) hold(userID int64, h *domain.NewHold) domain.CreditOutcome {
 	if h.ReferenceID != nil {
 		if orig, ok := st.holdRefs[holdRef{h.PlacedByAdmin, *h.ReferenceID}]; ok {
-			return authsvc.CreditOutcome{Hold: orig, Replayed: true, Err: holdReplayError(orig, h)}
+			return domain.CreditOutcome{Hold: orig, Replayed: true, Err: holdReplayError(orig, h)}
 		}
 	}
 	if !st.hasRow || st.balance-st.held < int64(h.Amount) {
-		return authsvc.CreditOutcome{Err: authsvc.ErrInsufficientCredits}
+		return domain.CreditOutcome{Err: domain.ErrInsufficientCredits}
 	}
 	st.held += int64(h.Amount)
-	out := &authsvc.Hold{UserID: userID, Amount: h.Amount, Status: authsvc.HoldPending, PlacedByAdmin: h.PlacedByAdmin,
+	out := &domain.Hold{UserID: userID, Amount: h.Amount, Status: domain.HoldPending, PlacedByAdmin: h.PlacedByAdmin,
 		ReferenceID: h.ReferenceID, Description: h.Description, CreatedAt: st.now,
 		ExpiresAt: st.now.Add(h.ExpiresIn).Truncate(time.Microsecond)}
 	st.holds = append(st.holds, out)
 	if h.ReferenceID != nil {
 		st.holdRefs[holdRef{h.PlacedByAdmin, *h.ReferenceID}] = out
 	}
-	return authsvc.CreditOutcome{Hold: out}
+	return domain.CreditOutcome{Hold: out}
 }
 
 // write stores what the batch applied: the balance row once, the debits'
@@ -247,7 +247,7 @@ func insertBatchAudit(ctx context.Context, tx *sqlx.Tx, audits []batchAudit, now
 		if a.debit != nil {
 			a.pending.Annotate("transaction_id", a.debit.ID)
 		}
-		client := authsvc.ClientFrom(a.ctx)
+		client := domain.ClientFrom(a.ctx)
 		for _, e := range a.pending.Take() {
 			row, err := auditValues(e, client, now)
 			if err != nil {
@@ -277,7 +277,7 @@ type holdRef struct {
 // batchReferences returns, by reference, the user's credit_used
 // transactions and holds that carry any of the ops' references (one query
 // each, only when the batch has such references).
-func batchReferences(ctx context.Context, tx *sqlx.Tx, userID int64, ops []authsvc.BatchOp) (map[string]*authsvc.Transaction, map[holdRef]*authsvc.Hold, error) {
+func batchReferences(ctx context.Context, tx *sqlx.Tx, userID int64, ops []domain.BatchOp) (map[string]*domain.Transaction, map[holdRef]*domain.Hold, error) {
 	var debitRefs, holdRefs []string
 	for _, op := range ops {
 		switch {
@@ -287,13 +287,13 @@ func batchReferences(ctx context.Context, tx *sqlx.Tx, userID int64, ops []auths
 			holdRefs = append(holdRefs, *op.Hold.ReferenceID)
 		}
 	}
-	used := map[string]*authsvc.Transaction{}
+	used := map[string]*domain.Transaction{}
 	if len(debitRefs) > 0 {
-		q, args, err := sqlx.In(sqlFindRefsUsed, userID, string(authsvc.CreditUsed), debitRefs)
+		q, args, err := sqlx.In(sqlFindRefsUsed, userID, string(domain.CreditUsed), debitRefs)
 		if err != nil {
 			return nil, nil, fmt.Errorf("find references: %w", err)
 		}
-		var found []*authsvc.Transaction
+		var found []*domain.Transaction
 		if err := tx.SelectContext(ctx, &found, tx.Rebind(q), args...); err != nil {
 			return nil, nil, fmt.Errorf("find references: %w", err)
 		}
@@ -302,13 +302,13 @@ func batchReferences(ctx context.Context, tx *sqlx.Tx, userID int64, ops []auths
 			used[*t.ReferenceID] = t
 		}
 	}
-	holds := map[holdRef]*authsvc.Hold{}
+	holds := map[holdRef]*domain.Hold{}
 	if len(holdRefs) > 0 {
 		q, args, err := sqlx.In(sqlFindHoldRefs, userID, holdRefs)
 		if err != nil {
 			return nil, nil, fmt.Errorf("find hold references: %w", err)
 		}
-		var found []*authsvc.Hold
+		var found []*domain.Hold
 		if err := tx.SelectContext(ctx, &found, tx.Rebind(q), args...); err != nil {
 			return nil, nil, fmt.Errorf("find hold references: %w", err)
 		}
@@ -322,9 +322,9 @@ func batchReferences(ctx context.Context, tx *sqlx.Tx, userID int64, ops []auths
 // transactionRows writes a row of placeholders per transaction of ts to b
 // (sqlInsertTransactionsRow, comma-separated) and returns their arguments
 // and ts by Seq.
-func transactionRows(b *strings.Builder, ts []*authsvc.Transaction) ([]any, map[int64]*authsvc.Transaction) {
+func transactionRows(b *strings.Builder, ts []*domain.Transaction) ([]any, map[int64]*domain.Transaction) {
 	args := make([]any, 0, 8*len(ts))
-	bySeq := make(map[int64]*authsvc.Transaction, len(ts))
+	bySeq := make(map[int64]*domain.Transaction, len(ts))
 	for i, t := range ts {
 		if i > 0 {
 			b.WriteString(", ")
@@ -338,7 +338,7 @@ func transactionRows(b *strings.Builder, ts []*authsvc.Transaction) ([]any, map[
 }
 
 // insertTransactions writes ts in one multi-row INSERT and sets their IDs.
-func insertTransactions(ctx context.Context, tx *sqlx.Tx, ts []*authsvc.Transaction) error {
+func insertTransactions(ctx context.Context, tx *sqlx.Tx, ts []*domain.Transaction) error {
 	var b strings.Builder
 	b.WriteString(sqlInsertTransactionsHead)
 	args, bySeq := transactionRows(&b, ts)

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -61,7 +61,7 @@ func (st *batchState) writeDebits(ctx context.Context, tx *sqlx.Tx, userID int64
 	q.WriteString(sqlDebitBatchRowsEnd)
 	rows := 0
 	for _, a := range st.audits {
-		client := authsvc.ClientFrom(a.ctx)
+		client := domain.ClientFrom(a.ctx)
 		for _, e := range a.pending.Take() {
 			values, err := auditValues(e, client, st.now)
 			if err != nil {

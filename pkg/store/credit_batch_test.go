@@ -4,17 +4,17 @@ import (
 	"context"
 	"testing"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
 
-func use(userID int64, amount authsvc.Cents, reference *string) authsvc.BatchOp {
-	return authsvc.BatchOp{Debit: &authsvc.LedgerEntry{UserID: userID, Type: authsvc.CreditUsed, Amount: amount, ReferenceID: reference}}
+func use(userID int64, amount domain.Cents, reference *string) domain.BatchOp {
+	return domain.BatchOp{Debit: &domain.LedgerEntry{UserID: userID, Type: domain.CreditUsed, Amount: amount, ReferenceID: reference}}
 }
 
-func holdOp(userID int64, amount authsvc.Cents, reference *string) authsvc.BatchOp {
-	return authsvc.BatchOp{Hold: &authsvc.NewHold{UserID: userID, Amount: amount, ReferenceID: reference, ExpiresIn: authsvc.DefaultHoldTTL}}
+func holdOp(userID int64, amount domain.Cents, reference *string) domain.BatchOp {
+	return domain.BatchOp{Hold: &domain.NewHold{UserID: userID, Amount: amount, ReferenceID: reference, ExpiresIn: domain.DefaultHoldTTL}}
 }
 
 // seqsOf returns the user's seq values, oldest first.
@@ -47,9 +47,9 @@ func TestApplyCreditBatch(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		user := newLedgerUser(t, db, "batch")
-		apply(t, db, user, authsvc.CreditAdded, 5_00, nil)              // seq 1
-		old := apply(t, db, user, authsvc.CreditUsed, 1_00, ref("old")) // seq 2, balance 4.00
-		entries := []authsvc.BatchOp{
+		apply(t, db, user, domain.CreditAdded, 5_00, nil)              // seq 1
+		old := apply(t, db, user, domain.CreditUsed, 1_00, ref("old")) // seq 2, balance 4.00
+		entries := []domain.BatchOp{
 			use(user, 1_00, ref("a")),   // 0: applied, 3.00
 			use(user, 1_00, ref("a")),   // 1: repeat of 0
 			use(user, 10_00, nil),       // 2: insufficient
@@ -84,9 +84,9 @@ func TestApplyCreditBatch(t *testing.T) {
 		if o := outs[3]; o.Err != nil || !o.Replayed || !sameTransaction(o.Transaction, old) {
 			t.Fatalf("repeat of an earlier row: %+v, want %+v", o, old)
 		}
-		wantReason(t, outs[2].Err, authsvc.EINVALID, "insufficient_credits")
-		wantReason(t, outs[6].Err, authsvc.EINVALID, "insufficient_credits")
-		wantReason(t, outs[4].Err, authsvc.ECONFLICT, "idempotency_conflict")
+		wantReason(t, outs[2].Err, domain.EINVALID, "insufficient_credits")
+		wantReason(t, outs[6].Err, domain.EINVALID, "insufficient_credits")
+		wantReason(t, outs[4].Err, domain.ECONFLICT, "idempotency_conflict")
 		if b := balanceOf(t, db, user); b != 0 {
 			t.Fatalf("balance %s, want 0", b)
 		}
@@ -111,23 +111,23 @@ func TestApplyCreditBatchHolds(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		user := newLedgerUser(t, db, "held")
-		apply(t, db, user, authsvc.CreditAdded, 3_00, nil)
-		if _, _, err := db.CreateHold(ctx, &authsvc.NewHold{UserID: user, Amount: 2_00, ExpiresIn: authsvc.DefaultHoldTTL}); err != nil {
+		apply(t, db, user, domain.CreditAdded, 3_00, nil)
+		if _, _, err := db.CreateHold(ctx, &domain.NewHold{UserID: user, Amount: 2_00, ExpiresIn: domain.DefaultHoldTTL}); err != nil {
 			t.Fatal(err)
 		}
-		outs, err := db.ApplyCreditBatch(ctx, user, []authsvc.BatchOp{use(user, 1_00, nil), use(user, 1_00, nil)})
+		outs, err := db.ApplyCreditBatch(ctx, user, []domain.BatchOp{use(user, 1_00, nil), use(user, 1_00, nil)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if outs[0].Err != nil || outs[0].Transaction.NewBalance != 2_00 {
 			t.Fatalf("first: %+v", outs[0])
 		}
-		wantReason(t, outs[1].Err, authsvc.EINVALID, "insufficient_credits")
+		wantReason(t, outs[1].Err, domain.EINVALID, "insufficient_credits")
 
 		// Holds and debits in one batch, against the running available balance.
 		mixed := newLedgerUser(t, db, "mixed")
-		apply(t, db, mixed, authsvc.CreditAdded, 5_00, nil)
-		outs, err = db.ApplyCreditBatch(ctx, mixed, []authsvc.BatchOp{
+		apply(t, db, mixed, domain.CreditAdded, 5_00, nil)
+		outs, err = db.ApplyCreditBatch(ctx, mixed, []domain.BatchOp{
 			holdOp(mixed, 2_00, ref("h")), // 0: held 2.00, available 3.00
 			use(mixed, 1_00, ref("h")),    // 1: a debit's reference is not a hold's: applied, available 2.00
 			holdOp(mixed, 2_00, ref("h")), // 2: repeat of 0
@@ -139,7 +139,7 @@ func TestApplyCreditBatchHolds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if o := outs[0]; o.Err != nil || o.Replayed || o.Hold == nil || o.Hold.ID == 0 || o.Hold.Status != authsvc.HoldPending {
+		if o := outs[0]; o.Err != nil || o.Replayed || o.Hold == nil || o.Hold.ID == 0 || o.Hold.Status != domain.HoldPending {
 			t.Fatalf("hold: %+v", o)
 		}
 		if o := outs[2]; o.Err != nil || !o.Replayed || o.Hold != outs[0].Hold {
@@ -148,32 +148,32 @@ func TestApplyCreditBatchHolds(t *testing.T) {
 		if outs[1].Err != nil || outs[5].Err != nil || outs[5].Transaction.NewBalance != 2_00 {
 			t.Fatalf("debits: %+v %+v", outs[1], outs[5])
 		}
-		wantReason(t, outs[3].Err, authsvc.EINVALID, "insufficient_credits")
-		wantReason(t, outs[4].Err, authsvc.ECONFLICT, "idempotency_conflict")
-		wantReason(t, outs[6].Err, authsvc.EINVALID, "insufficient_credits")
+		wantReason(t, outs[3].Err, domain.EINVALID, "insufficient_credits")
+		wantReason(t, outs[4].Err, domain.ECONFLICT, "idempotency_conflict")
+		wantReason(t, outs[6].Err, domain.EINVALID, "insufficient_credits")
 		b, err := db.CreditBalance(ctx, mixed)
 		if err != nil || b.Balance != 2_00 || b.Held != 2_00 || b.Available != 0 {
 			t.Fatalf("balance %+v, %v; want 2.0 held 2.0", b, err)
 		}
 		// The batch's hold is a real hold: a capture of it works.
-		c, _, err := db.CaptureHold(ctx, &authsvc.HoldResolution{HoldID: outs[0].Hold.ID, Amount: 1_50})
+		c, _, err := db.CaptureHold(ctx, &domain.HoldResolution{HoldID: outs[0].Hold.ID, Amount: 1_50})
 		if err != nil || c.Transaction.NewBalance != 50 || c.Transaction.Seq != 4 {
 			t.Fatalf("capture: %+v, %v", c, err)
 		}
 		// And a repeat of its reference in a later batch returns it.
-		outs, err = db.ApplyCreditBatch(ctx, mixed, []authsvc.BatchOp{holdOp(mixed, 2_00, ref("h")), use(mixed, 50, nil)})
-		if err != nil || !outs[0].Replayed || outs[0].Hold.ID != c.Hold.ID || outs[0].Hold.Status != authsvc.HoldCaptured || outs[1].Err != nil {
+		outs, err = db.ApplyCreditBatch(ctx, mixed, []domain.BatchOp{holdOp(mixed, 2_00, ref("h")), use(mixed, 50, nil)})
+		if err != nil || !outs[0].Replayed || outs[0].Hold.ID != c.Hold.ID || outs[0].Hold.Status != domain.HoldCaptured || outs[1].Err != nil {
 			t.Fatalf("later repeat: %+v, %v", outs, err)
 		}
 		wantDense(t, seqsOf(t, db, mixed), 5)
 
 		broke := newLedgerUser(t, db, "broke")
-		outs, err = db.ApplyCreditBatch(ctx, broke, []authsvc.BatchOp{use(broke, 1, nil), use(broke, 1, ref("x")), holdOp(broke, 1, nil)})
+		outs, err = db.ApplyCreditBatch(ctx, broke, []domain.BatchOp{use(broke, 1, nil), use(broke, 1, ref("x")), holdOp(broke, 1, nil)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, o := range outs {
-			wantReason(t, o.Err, authsvc.EINVALID, "insufficient_credits")
+			wantReason(t, o.Err, domain.EINVALID, "insufficient_credits")
 		}
 	})
 }
@@ -185,10 +185,10 @@ func TestApplyCreditBatchDatabaseError(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		user := newLedgerUser(t, db, "boom")
-		apply(t, db, user, authsvc.CreditAdded, 10_00, nil)
+		apply(t, db, user, domain.CreditAdded, 10_00, nil)
 		storetest.FailTransactionsWithDescription(t, db, "boom")
 		boom := "boom"
-		entries := []authsvc.BatchOp{use(user, 1_00, ref("1")), use(user, 1_00, nil), use(user, 1_00, nil)}
+		entries := []domain.BatchOp{use(user, 1_00, ref("1")), use(user, 1_00, nil), use(user, 1_00, nil)}
 		entries[2].Debit.Description = &boom
 		outs, err := db.ApplyCreditBatch(ctx, user, entries)
 		if err == nil || outs != nil {
@@ -215,12 +215,12 @@ func TestApplyCreditBatchRoundTrips(t *testing.T) {
 	db := storetest.OpenWith(t, storetest.PostgresURL(t), func(o *store.Options) { o.WrapDriver = queries.Wrap })
 	ctx := context.Background()
 	user := newLedgerUser(t, db, "batched")
-	apply(t, db, user, authsvc.CreditAdded, 5_00, nil)
-	var ops []authsvc.BatchOp
+	apply(t, db, user, domain.CreditAdded, 5_00, nil)
+	var ops []domain.BatchOp
 	for i := range 3 {
 		op := use(user, 1_00, nil)
-		ev := &authsvc.AuditEvent{Event: authsvc.AuditCreditsUsed, TargetID: user, Details: map[string]any{"i": i}}
-		op.Ctx = authsvc.WithAudit(ctx, ev)
+		ev := &domain.AuditEvent{Event: domain.AuditCreditsUsed, TargetID: user, Details: map[string]any{"i": i}}
+		op.Ctx = domain.WithAudit(ctx, ev)
 		ops = append(ops, op)
 	}
 	before := queries.Count()
@@ -232,7 +232,7 @@ func TestApplyCreditBatchRoundTrips(t *testing.T) {
 		t.Errorf("a batch of 3 debits sent %d statements, want 4", n)
 	}
 	wantDense(t, seqsOf(t, db, user), 4)
-	got, err := db.AuditEvents(ctx, authsvc.AuditFilter{Event: authsvc.AuditCreditsUsed, Limit: 10})
+	got, err := db.AuditEvents(ctx, domain.AuditFilter{Event: domain.AuditCreditsUsed, Limit: 10})
 	if err != nil || len(got) != 3 {
 		t.Fatalf("%d events (%v), want 3", len(got), err)
 	}

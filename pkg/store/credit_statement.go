@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 )
 
 // On PostgreSQL a use or an add is one statement, one round trip and one
@@ -54,17 +54,17 @@ func sqlApplyCredit(use, audited bool) string {
 // applyInOneStatement is ApplyCredit on PostgreSQL. A repeat of a reference
 // fails the statement on the unique index (nothing of it is kept) and
 // returns the original row.
-func (db *DB) applyInOneStatement(ctx context.Context, e *authsvc.LedgerEntry) (*authsvc.Transaction, bool, error) {
+func (db *DB) applyInOneStatement(ctx context.Context, e *domain.LedgerEntry) (*domain.Transaction, bool, error) {
 	now := db.Now()
 	var args []any
-	if e.Type == authsvc.CreditUsed {
+	if e.Type == domain.CreditUsed {
 		args = []any{int64(e.Amount), now, e.UserID, int64(e.Amount)}
 	} else {
-		args = []any{e.UserID, int64(e.Amount), now, int64(authsvc.MaxBalance - e.Amount)}
+		args = []any{e.UserID, int64(e.Amount), now, int64(domain.MaxBalance - e.Amount)}
 	}
 	args = append(args, e.UserID, int64(e.Amount), string(e.Type), e.ReferenceID, e.Description, now)
-	pending := authsvc.AuditFrom(ctx)
-	var events []*authsvc.AuditEvent
+	pending := domain.AuditFrom(ctx)
+	var events []*domain.AuditEvent
 	if pending != nil {
 		events = pending.Take()
 	}
@@ -72,13 +72,13 @@ func (db *DB) applyInOneStatement(ctx context.Context, e *authsvc.LedgerEntry) (
 		return nil, false, fmt.Errorf("apply credit: %d audit events, want at most one", len(events))
 	}
 	if len(events) == 1 {
-		row, err := auditValues(events[0], authsvc.ClientFrom(ctx), now)
+		row, err := auditValues(events[0], domain.ClientFrom(ctx), now)
 		if err != nil {
 			return nil, false, err
 		}
 		args = append(args, row...)
 	}
-	query := sqlApplyCredit(e.Type == authsvc.CreditUsed, len(events) == 1)
+	query := sqlApplyCredit(e.Type == domain.CreditUsed, len(events) == 1)
 	var row struct {
 		ID      int64 `db:"id"`
 		Seq     int64 `db:"seq"`
@@ -104,9 +104,9 @@ func (db *DB) applyInOneStatement(ctx context.Context, e *authsvc.LedgerEntry) (
 			return nil, false, mapError(fmt.Errorf("apply credit: %w", err))
 		}
 		return nil, false, noBalanceChange(e)
-	case errors.Is(err, sql.ErrNoRows) || (e.Type == authsvc.CreditUsed && IsCheckViolation(err)):
+	case errors.Is(err, sql.ErrNoRows) || (e.Type == domain.CreditUsed && IsCheckViolation(err)):
 		return nil, false, noBalanceChange(e)
-	case e.Type == authsvc.CreditAdded && isForeignKeyViolation(err):
+	case e.Type == domain.CreditAdded && isForeignKeyViolation(err):
 		return nil, false, userNotFound(err)
 	default:
 		return nil, false, mapError(fmt.Errorf("apply credit: %w", err))
@@ -116,16 +116,16 @@ func (db *DB) applyInOneStatement(ctx context.Context, e *authsvc.LedgerEntry) (
 		pending.Annotate("transaction_id", row.ID)
 		pending.MarkWritten()
 	}
-	return &authsvc.Transaction{ID: row.ID, Seq: row.Seq, UserID: e.UserID, Amount: e.Amount, Type: e.Type,
+	return &domain.Transaction{ID: row.ID, Seq: row.Seq, UserID: e.UserID, Amount: e.Amount, Type: e.Type,
 		ReferenceID: e.ReferenceID, Description: e.Description, CreatedAt: now,
-		NewBalance: authsvc.Cents(row.Balance)}, false, nil
+		NewBalance: domain.Cents(row.Balance)}, false, nil
 }
 
 // noBalanceChange is the refusal of an entry whose balance change matched
 // no row: a use beyond the available balance, an add past MaxBalance.
-func noBalanceChange(e *authsvc.LedgerEntry) error {
-	if e.Type == authsvc.CreditUsed {
-		return authsvc.ErrInsufficientCredits
+func noBalanceChange(e *domain.LedgerEntry) error {
+	if e.Type == domain.CreditUsed {
+		return domain.ErrInsufficientCredits
 	}
-	return authsvc.ErrBalanceLimit
+	return domain.ErrBalanceLimit
 }

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 	"modernc.org/sqlite"
@@ -39,7 +39,7 @@ const (
 
 // CreditBalance returns the user's balance; a user who never had credits has
 // 0, dated at the user's creation. ENOTFOUND for an unknown user.
-func (db *DB) CreditBalance(ctx context.Context, userID int64) (_ *authsvc.Balance, err error) {
+func (db *DB) CreditBalance(ctx context.Context, userID int64) (_ *domain.Balance, err error) {
 	ctx, done := db.start(ctx)
 	defer func() { err = done(err) }()
 	var row struct {
@@ -56,8 +56,8 @@ func (db *DB) CreditBalance(ctx context.Context, userID int64) (_ *authsvc.Balan
 	if err != nil {
 		return nil, mapError(fmt.Errorf("get balance: %w", err))
 	}
-	b := &authsvc.Balance{UserID: userID, Balance: authsvc.Cents(row.Balance.Int64), UpdatedAt: row.CreatedAt.UTC(),
-		Held: authsvc.Cents(row.Held.Int64)}
+	b := &domain.Balance{UserID: userID, Balance: domain.Cents(row.Balance.Int64), UpdatedAt: row.CreatedAt.UTC(),
+		Held: domain.Cents(row.Held.Int64)}
 	b.Available = b.Balance - b.Held
 	if row.UpdatedAt.Valid {
 		b.UpdatedAt = row.UpdatedAt.Time.UTC()
@@ -66,13 +66,13 @@ func (db *DB) CreditBalance(ctx context.Context, userID int64) (_ *authsvc.Balan
 }
 
 // ApplyCredit changes the balance and writes the transaction row in one
-// database transaction; see authsvc.CreditStore for the rules. Concurrent
+// database transaction; see domain.CreditStore for the rules. Concurrent
 // repeats of one reference: the loser of the unique index rolls back its
 // balance change and returns the winner's row.
-func (db *DB) ApplyCredit(ctx context.Context, e *authsvc.LedgerEntry) (_ *authsvc.Transaction, _ bool, err error) {
+func (db *DB) ApplyCredit(ctx context.Context, e *domain.LedgerEntry) (_ *domain.Transaction, _ bool, err error) {
 	ctx, done := db.start(ctx)
 	defer func() { err = done(err) }()
-	if e.Amount <= 0 || e.Amount > authsvc.MaxAmount || (e.Type != authsvc.CreditAdded && e.Type != authsvc.CreditUsed) {
+	if e.Amount <= 0 || e.Amount > domain.MaxAmount || (e.Type != domain.CreditAdded && e.Type != domain.CreditUsed) {
 		return nil, false, fmt.Errorf("apply credit: bad entry (%s %s)", e.Type, e.Amount)
 	}
 	if e.ReferenceID != nil && *e.ReferenceID == "" {
@@ -88,7 +88,7 @@ func (db *DB) ApplyCredit(ctx context.Context, e *authsvc.LedgerEntry) (_ *auths
 		}
 	}
 	var (
-		out      *authsvc.Transaction
+		out      *domain.Transaction
 		replayed bool
 	)
 	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
@@ -113,7 +113,7 @@ func (db *DB) ApplyCredit(ctx context.Context, e *authsvc.LedgerEntry) (_ *auths
 }
 
 // applyInTx is the body of ApplyCredit's transaction.
-func (db *DB) applyInTx(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerEntry) (*authsvc.Transaction, bool, error) {
+func (db *DB) applyInTx(ctx context.Context, tx *sqlx.Tx, e *domain.LedgerEntry) (*domain.Transaction, bool, error) {
 	if e.ReferenceID != nil {
 		orig, err := findReference(ctx, tx, e)
 		if err == nil {
@@ -127,7 +127,7 @@ func (db *DB) applyInTx(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerEntry
 	now := db.Now()
 	balance, err := db.changeBalance(ctx, tx, e, now)
 	if err != nil {
-		if e.ReferenceID != nil && authsvc.ErrorReason(err) == "insufficient_credits" {
+		if e.ReferenceID != nil && domain.ErrorReason(err) == "insufficient_credits" {
 			// On PostgreSQL a concurrent repeat may have spent the money and
 			// committed while we waited on the row lock: a new statement sees it.
 			if orig, ferr := findReference(ctx, tx, e); ferr == nil {
@@ -137,7 +137,7 @@ func (db *DB) applyInTx(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerEntry
 		}
 		return nil, false, err
 	}
-	t := &authsvc.Transaction{UserID: e.UserID, Amount: e.Amount, Type: e.Type, ReferenceID: e.ReferenceID,
+	t := &domain.Transaction{UserID: e.UserID, Amount: e.Amount, Type: e.Type, ReferenceID: e.ReferenceID,
 		Description: e.Description, CreatedAt: now, NewBalance: balance}
 	err = db.txQueryRow(ctx, tx, sqlInsertTransaction, e.UserID, int64(e.Amount), string(e.Type),
 		e.ReferenceID, e.Description, int64(balance), now, e.UserID).Scan(&t.ID, &t.Seq)
@@ -149,20 +149,20 @@ func (db *DB) applyInTx(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerEntry
 }
 
 // changeBalance applies e to the balance row and returns the new balance.
-func (db *DB) changeBalance(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerEntry, now time.Time) (authsvc.Cents, error) {
+func (db *DB) changeBalance(ctx context.Context, tx *sqlx.Tx, e *domain.LedgerEntry, now time.Time) (domain.Cents, error) {
 	var balance int64
 	var err error
-	if e.Type == authsvc.CreditUsed {
+	if e.Type == domain.CreditUsed {
 		err = db.txQueryRow(ctx, tx, sqlUseCredits, int64(e.Amount), now, e.UserID, int64(e.Amount)).Scan(&balance)
 		if errors.Is(err, sql.ErrNoRows) || IsCheckViolation(err) {
-			return 0, authsvc.ErrInsufficientCredits
+			return 0, domain.ErrInsufficientCredits
 		}
 	} else {
 		err = db.txQueryRow(ctx, tx, sqlAddCredits, e.UserID, int64(e.Amount), now,
-			int64(authsvc.MaxBalance-e.Amount)).Scan(&balance)
+			int64(domain.MaxBalance-e.Amount)).Scan(&balance)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			return 0, authsvc.ErrBalanceLimit
+			return 0, domain.ErrBalanceLimit
 		case isForeignKeyViolation(err):
 			return 0, userNotFound(err)
 		}
@@ -170,12 +170,12 @@ func (db *DB) changeBalance(ctx context.Context, tx *sqlx.Tx, e *authsvc.LedgerE
 	if err != nil {
 		return 0, fmt.Errorf("change balance: %w", err)
 	}
-	return authsvc.Cents(balance), nil
+	return domain.Cents(balance), nil
 }
 
 // findReference returns the user's transaction of e's type with e's reference.
-func findReference(ctx context.Context, q sqlx.QueryerContext, e *authsvc.LedgerEntry) (*authsvc.Transaction, error) {
-	var t authsvc.Transaction
+func findReference(ctx context.Context, q sqlx.QueryerContext, e *domain.LedgerEntry) (*domain.Transaction, error) {
+	var t domain.Transaction
 	err := sqlx.GetContext(ctx, q, &t, sqlx.Rebind(bindTypeOf(q), sqlFindReference), e.UserID, string(e.Type), *e.ReferenceID)
 	if err != nil {
 		return nil, err
@@ -194,9 +194,9 @@ func bindTypeOf(q sqlx.QueryerContext) int {
 
 // replayError is nil when orig is a true repeat of e (same amount), else the
 // idempotency conflict.
-func replayError(orig *authsvc.Transaction, e *authsvc.LedgerEntry) error {
+func replayError(orig *domain.Transaction, e *domain.LedgerEntry) error {
 	if orig.Amount != e.Amount {
-		return authsvc.ErrIdempotencyConflict
+		return domain.ErrIdempotencyConflict
 	}
 	return nil
 }
@@ -221,11 +221,11 @@ const (
 // CreditHistory returns up to limit of the user's transactions, newest first,
 // after skipping skip — or, when before > 0, those older than position before
 // — with the user's total count and the cursor of the next page.
-func (db *DB) CreditHistory(ctx context.Context, userID int64, skip, limit int, before int64) (_ *authsvc.TransactionPage, err error) {
+func (db *DB) CreditHistory(ctx context.Context, userID int64, skip, limit int, before int64) (_ *domain.TransactionPage, err error) {
 	ctx, done := db.start(ctx)
 	defer func() { err = done(err) }()
 	var rows []struct {
-		authsvc.Transaction
+		domain.Transaction
 		TotalCount int64 `db:"total_count"`
 	}
 	if before > 0 {
@@ -236,7 +236,7 @@ func (db *DB) CreditHistory(ctx context.Context, userID int64, skip, limit int, 
 	if err != nil {
 		return nil, mapError(fmt.Errorf("list transactions: %w", err))
 	}
-	page := &authsvc.TransactionPage{Transactions: make([]*authsvc.Transaction, len(rows))}
+	page := &domain.TransactionPage{Transactions: make([]*domain.Transaction, len(rows))}
 	for i := range rows {
 		t := rows[i].Transaction
 		t.CreatedAt = t.CreatedAt.UTC()
@@ -249,7 +249,7 @@ func (db *DB) CreditHistory(ctx context.Context, userID int64, skip, limit int, 
 		}
 	}
 	if n := len(rows); n == limit && page.Transactions[n-1].Seq > 1 {
-		next := authsvc.HistoryCursor(page.Transactions[n-1])
+		next := domain.HistoryCursor(page.Transactions[n-1])
 		page.NextCursor = &next
 	}
 	return page, nil

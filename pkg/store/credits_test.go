@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
@@ -30,7 +30,7 @@ func newLedgerUser(t testing.TB, db *store.DB, name string) int64 {
 func ref(s string) *string { return &s }
 
 // sameTransaction compares two transactions by value.
-func sameTransaction(a, b *authsvc.Transaction) bool {
+func sameTransaction(a, b *domain.Transaction) bool {
 	str := func(p *string) string {
 		if p == nil {
 			return "<nil>"
@@ -41,16 +41,16 @@ func sameTransaction(a, b *authsvc.Transaction) bool {
 		a.CreatedAt.Equal(b.CreatedAt) && str(a.ReferenceID) == str(b.ReferenceID) && str(a.Description) == str(b.Description)
 }
 
-func apply(t testing.TB, db *store.DB, userID int64, typ authsvc.TransactionType, amount authsvc.Cents, reference *string) *authsvc.Transaction {
+func apply(t testing.TB, db *store.DB, userID int64, typ domain.TransactionType, amount domain.Cents, reference *string) *domain.Transaction {
 	t.Helper()
-	tx, _, err := db.ApplyCredit(context.Background(), &authsvc.LedgerEntry{UserID: userID, Type: typ, Amount: amount, ReferenceID: reference})
+	tx, _, err := db.ApplyCredit(context.Background(), &domain.LedgerEntry{UserID: userID, Type: typ, Amount: amount, ReferenceID: reference})
 	if err != nil {
 		t.Fatalf("%s %s: %v", typ, amount, err)
 	}
 	return tx
 }
 
-func balanceOf(t testing.TB, db *store.DB, userID int64) authsvc.Cents {
+func balanceOf(t testing.TB, db *store.DB, userID int64) domain.Cents {
 	t.Helper()
 	b, err := db.CreditBalance(context.Background(), userID)
 	if err != nil {
@@ -61,8 +61,8 @@ func balanceOf(t testing.TB, db *store.DB, userID int64) authsvc.Cents {
 
 func wantReason(t testing.TB, err error, code, reason string) {
 	t.Helper()
-	if authsvc.ErrorCode(err) != code || authsvc.ErrorReason(err) != reason {
-		t.Fatalf("got error %v (code %q reason %q), want %s/%s", err, authsvc.ErrorCode(err), authsvc.ErrorReason(err), code, reason)
+	if domain.ErrorCode(err) != code || domain.ErrorReason(err) != reason {
+		t.Fatalf("got error %v (code %q reason %q), want %s/%s", err, domain.ErrorCode(err), domain.ErrorReason(err), code, reason)
 	}
 }
 
@@ -81,12 +81,12 @@ func TestCreditLedger(t *testing.T) {
 		})
 		t.Run("unknown user's balance is not found", func(t *testing.T) {
 			_, err := db.CreditBalance(ctx, 999999)
-			wantReason(t, err, authsvc.ENOTFOUND, "user_not_found")
+			wantReason(t, err, domain.ENOTFOUND, "user_not_found")
 		})
 		t.Run("add and use move the balance and return the row", func(t *testing.T) {
 			clock = clock.Add(time.Hour)
-			added := apply(t, db, alice, authsvc.CreditAdded, 10050, nil)
-			used, replayed, err := db.ApplyCredit(ctx, &authsvc.LedgerEntry{UserID: alice, Type: authsvc.CreditUsed,
+			added := apply(t, db, alice, domain.CreditAdded, 10050, nil)
+			used, replayed, err := db.ApplyCredit(ctx, &domain.LedgerEntry{UserID: alice, Type: domain.CreditUsed,
 				Amount: 2525, ReferenceID: ref("purchase_456"), Description: ref("Service purchase")})
 			if err != nil || replayed {
 				t.Fatalf("use: %v replayed=%v", err, replayed)
@@ -100,7 +100,7 @@ func TestCreditLedger(t *testing.T) {
 			}
 			got := page.Transactions[0]
 			if got.ID != used.ID || *got.ReferenceID != "purchase_456" || *got.Description != "Service purchase" ||
-				!got.CreatedAt.Equal(clock) || got.CreatedAt.Location() != time.UTC || got.Type != authsvc.CreditUsed || got.NewBalance != 7525 {
+				!got.CreatedAt.Equal(clock) || got.CreatedAt.Location() != time.UTC || got.Type != domain.CreditUsed || got.NewBalance != 7525 {
 				t.Fatalf("stored %+v, returned %+v", got, used)
 			}
 			b, _ := db.CreditBalance(ctx, alice)
@@ -110,30 +110,30 @@ func TestCreditLedger(t *testing.T) {
 		})
 		t.Run("use beyond the balance is refused and changes nothing", func(t *testing.T) {
 			before := balanceOf(t, db, alice)
-			_, _, err := db.ApplyCredit(ctx, &authsvc.LedgerEntry{UserID: alice, Type: authsvc.CreditUsed, Amount: before + 1})
-			wantReason(t, err, authsvc.EINVALID, "insufficient_credits")
+			_, _, err := db.ApplyCredit(ctx, &domain.LedgerEntry{UserID: alice, Type: domain.CreditUsed, Amount: before + 1})
+			wantReason(t, err, domain.EINVALID, "insufficient_credits")
 			if got := balanceOf(t, db, alice); got != before {
 				t.Fatalf("balance %s, want %s", got, before)
 			}
 		})
 		t.Run("use without a balance row is insufficient", func(t *testing.T) {
 			bob := newLedgerUser(t, db, "bob_norow")
-			_, _, err := db.ApplyCredit(ctx, &authsvc.LedgerEntry{UserID: bob, Type: authsvc.CreditUsed, Amount: 1})
-			wantReason(t, err, authsvc.EINVALID, "insufficient_credits")
+			_, _, err := db.ApplyCredit(ctx, &domain.LedgerEntry{UserID: bob, Type: domain.CreditUsed, Amount: 1})
+			wantReason(t, err, domain.EINVALID, "insufficient_credits")
 		})
 		t.Run("add to a missing user is not found", func(t *testing.T) {
-			_, _, err := db.ApplyCredit(ctx, &authsvc.LedgerEntry{UserID: 999999, Type: authsvc.CreditAdded, Amount: 1})
-			wantReason(t, err, authsvc.ENOTFOUND, "user_not_found")
+			_, _, err := db.ApplyCredit(ctx, &domain.LedgerEntry{UserID: 999999, Type: domain.CreditAdded, Amount: 1})
+			wantReason(t, err, domain.ENOTFOUND, "user_not_found")
 		})
 		t.Run("an add past the balance limit is refused", func(t *testing.T) {
 			rich := newLedgerUser(t, db, "rich")
-			apply(t, db, rich, authsvc.CreditAdded, 1, nil)
-			if _, err := db.SQL().Exec(db.SQL().Rebind(`UPDATE user_credits SET balance = ? WHERE user_id = ?`), int64(authsvc.MaxBalance-1), rich); err != nil {
+			apply(t, db, rich, domain.CreditAdded, 1, nil)
+			if _, err := db.SQL().Exec(db.SQL().Rebind(`UPDATE user_credits SET balance = ? WHERE user_id = ?`), int64(domain.MaxBalance-1), rich); err != nil {
 				t.Fatal(err)
 			}
-			_, _, err := db.ApplyCredit(ctx, &authsvc.LedgerEntry{UserID: rich, Type: authsvc.CreditAdded, Amount: 2})
-			wantReason(t, err, authsvc.EINVALID, "balance_limit")
-			if tx := apply(t, db, rich, authsvc.CreditAdded, 1, nil); tx.NewBalance != authsvc.MaxBalance {
+			_, _, err := db.ApplyCredit(ctx, &domain.LedgerEntry{UserID: rich, Type: domain.CreditAdded, Amount: 2})
+			wantReason(t, err, domain.EINVALID, "balance_limit")
+			if tx := apply(t, db, rich, domain.CreditAdded, 1, nil); tx.NewBalance != domain.MaxBalance {
 				t.Fatalf("new balance %s", tx.NewBalance)
 			}
 		})
@@ -146,8 +146,8 @@ func TestCreditIdempotency(t *testing.T) {
 		alice, bob := newLedgerUser(t, db, "alice"), newLedgerUser(t, db, "bob")
 
 		t.Run("a repeat returns the original and changes nothing", func(t *testing.T) {
-			first := apply(t, db, alice, authsvc.CreditAdded, 5000, ref("order_1"))
-			again, replayed, err := db.ApplyCredit(ctx, &authsvc.LedgerEntry{UserID: alice, Type: authsvc.CreditAdded,
+			first := apply(t, db, alice, domain.CreditAdded, 5000, ref("order_1"))
+			again, replayed, err := db.ApplyCredit(ctx, &domain.LedgerEntry{UserID: alice, Type: domain.CreditAdded,
 				Amount: 5000, ReferenceID: ref("order_1"), Description: ref("ignored")})
 			if err != nil || !replayed || !sameTransaction(again, first) || again.Description != nil {
 				t.Fatalf("repeat %+v replayed=%v err=%v, first %+v", again, replayed, err, first)
@@ -157,34 +157,34 @@ func TestCreditIdempotency(t *testing.T) {
 			}
 		})
 		t.Run("the same key with another amount is a conflict", func(t *testing.T) {
-			_, _, err := db.ApplyCredit(ctx, &authsvc.LedgerEntry{UserID: alice, Type: authsvc.CreditAdded, Amount: 5001, ReferenceID: ref("order_1")})
-			wantReason(t, err, authsvc.ECONFLICT, "idempotency_conflict")
+			_, _, err := db.ApplyCredit(ctx, &domain.LedgerEntry{UserID: alice, Type: domain.CreditAdded, Amount: 5001, ReferenceID: ref("order_1")})
+			wantReason(t, err, domain.ECONFLICT, "idempotency_conflict")
 		})
 		t.Run("another user and another type may reuse the key", func(t *testing.T) {
-			if tx := apply(t, db, bob, authsvc.CreditAdded, 5000, ref("order_1")); tx.UserID != bob || tx.NewBalance != 5000 {
+			if tx := apply(t, db, bob, domain.CreditAdded, 5000, ref("order_1")); tx.UserID != bob || tx.NewBalance != 5000 {
 				t.Fatalf("bob's add %+v", tx)
 			}
-			if tx := apply(t, db, alice, authsvc.CreditUsed, 100, ref("order_1")); tx.NewBalance != 4900 {
+			if tx := apply(t, db, alice, domain.CreditUsed, 100, ref("order_1")); tx.NewBalance != 4900 {
 				t.Fatalf("alice's use %+v", tx)
 			}
 		})
 		t.Run("a repeated use returns the original even when the balance is now too small", func(t *testing.T) {
-			first := apply(t, db, bob, authsvc.CreditUsed, 5000, ref("spend_all"))
-			again := apply(t, db, bob, authsvc.CreditUsed, 5000, ref("spend_all"))
+			first := apply(t, db, bob, domain.CreditUsed, 5000, ref("spend_all"))
+			again := apply(t, db, bob, domain.CreditUsed, 5000, ref("spend_all"))
 			if again.ID != first.ID || balanceOf(t, db, bob) != 0 {
 				t.Fatalf("first %+v again %+v", first, again)
 			}
 		})
-		for _, typ := range []authsvc.TransactionType{authsvc.CreditAdded, authsvc.CreditUsed} {
+		for _, typ := range []domain.TransactionType{domain.CreditAdded, domain.CreditUsed} {
 			t.Run(fmt.Sprintf("10 concurrent %s with one key make one row", typ), func(t *testing.T) {
 				user := newLedgerUser(t, db, "conc_"+string(typ))
-				apply(t, db, user, authsvc.CreditAdded, 150, nil) // enough for exactly one use of 1.50
+				apply(t, db, user, domain.CreditAdded, 150, nil) // enough for exactly one use of 1.50
 				var wg sync.WaitGroup
 				ids := make([]int64, 10)
 				errs := make([]error, 10)
 				for i := range ids {
 					wg.Go(func() {
-						tx, _, err := db.ApplyCredit(ctx, &authsvc.LedgerEntry{UserID: user, Type: typ, Amount: 150, ReferenceID: ref("same")})
+						tx, _, err := db.ApplyCredit(ctx, &domain.LedgerEntry{UserID: user, Type: typ, Amount: 150, ReferenceID: ref("same")})
 						if err == nil {
 							ids[i] = tx.ID
 						}
@@ -201,8 +201,8 @@ func TestCreditIdempotency(t *testing.T) {
 				if err != nil || page.TotalCount != 2 {
 					t.Fatalf("history %+v %v, want the setup add plus one row", page, err)
 				}
-				want := authsvc.Cents(300)
-				if typ == authsvc.CreditUsed {
+				want := domain.Cents(300)
+				if typ == domain.CreditUsed {
 					want = 0
 				}
 				if got := balanceOf(t, db, user); got != want {
@@ -218,12 +218,12 @@ func TestCreditConcurrentUseNeverOverdraws(t *testing.T) {
 		ctx := context.Background()
 		for run := 1; run <= 5; run++ {
 			user := newLedgerUser(t, db, fmt.Sprintf("hot%d", run))
-			apply(t, db, user, authsvc.CreditAdded, 100_00, nil)
+			apply(t, db, user, domain.CreditAdded, 100_00, nil)
 			var wg sync.WaitGroup
 			errs := make([]error, 200)
 			for i := range errs {
 				wg.Go(func() {
-					tx, _, err := db.ApplyCredit(ctx, &authsvc.LedgerEntry{UserID: user, Type: authsvc.CreditUsed, Amount: 100})
+					tx, _, err := db.ApplyCredit(ctx, &domain.LedgerEntry{UserID: user, Type: domain.CreditUsed, Amount: 100})
 					if err == nil && tx.NewBalance < 0 {
 						err = fmt.Errorf("negative balance %s", tx.NewBalance)
 					}
@@ -236,7 +236,7 @@ func TestCreditConcurrentUseNeverOverdraws(t *testing.T) {
 				switch {
 				case err == nil:
 					ok++
-				case authsvc.ErrorReason(err) == "insufficient_credits":
+				case domain.ErrorReason(err) == "insufficient_credits":
 					refused++
 				default:
 					t.Fatalf("run %d: unexpected error %v", run, err)
@@ -258,7 +258,7 @@ func TestCreditConcurrentUseNeverOverdraws(t *testing.T) {
 				if want := int64(len(all) - i); tx.Seq != want {
 					t.Fatalf("run %d: row %d has seq %d, want %d", run, tx.ID, tx.Seq, want)
 				}
-				if i > 0 && tx.Type == authsvc.CreditUsed && all[i-1].NewBalance != tx.NewBalance-all[i-1].Amount {
+				if i > 0 && tx.Type == domain.CreditUsed && all[i-1].NewBalance != tx.NewBalance-all[i-1].Amount {
 					t.Fatalf("run %d: balance after seq %d is %s, after seq %d %s", run, tx.Seq, tx.NewBalance, all[i-1].Seq, all[i-1].NewBalance)
 				}
 			}
@@ -279,13 +279,13 @@ func TestCreditRandomTrafficBalancesAddUp(t *testing.T) {
 			wg.Go(func() {
 				rng := rand.New(rand.NewPCG(uint64(g), 42))
 				for range 40 {
-					e := &authsvc.LedgerEntry{UserID: users[rng.IntN(len(users))], Type: authsvc.CreditAdded,
-						Amount: authsvc.Cents(1 + rng.IntN(500))}
+					e := &domain.LedgerEntry{UserID: users[rng.IntN(len(users))], Type: domain.CreditAdded,
+						Amount: domain.Cents(1 + rng.IntN(500))}
 					if rng.IntN(2) == 0 {
-						e.Type = authsvc.CreditUsed
+						e.Type = domain.CreditUsed
 					}
 					tx, _, err := db.ApplyCredit(ctx, e)
-					if err != nil && authsvc.ErrorReason(err) != "insufficient_credits" {
+					if err != nil && domain.ErrorReason(err) != "insufficient_credits" {
 						errs <- err
 						return
 					}
@@ -302,11 +302,11 @@ func TestCreditRandomTrafficBalancesAddUp(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, u := range users {
-			var sum authsvc.Cents
+			var sum domain.Cents
 			all := readAll(t, db, u, 200)
 			for i := len(all) - 1; i >= 0; i-- { // oldest first
 				tx := all[i]
-				if tx.Type == authsvc.CreditAdded {
+				if tx.Type == domain.CreditAdded {
 					sum += tx.Amount
 				} else {
 					sum -= tx.Amount
@@ -323,9 +323,9 @@ func TestCreditRandomTrafficBalancesAddUp(t *testing.T) {
 }
 
 // readAll pages through a user's whole history, newest first.
-func readAll(t testing.TB, db *store.DB, userID int64, pageSize int) []*authsvc.Transaction {
+func readAll(t testing.TB, db *store.DB, userID int64, pageSize int) []*domain.Transaction {
 	t.Helper()
-	var all []*authsvc.Transaction
+	var all []*domain.Transaction
 	for skip := 0; ; skip += pageSize {
 		page, err := db.CreditHistory(context.Background(), userID, skip, pageSize, 0)
 		if err != nil {
@@ -343,9 +343,9 @@ func readAll(t testing.TB, db *store.DB, userID int64, pageSize int) []*authsvc.
 
 // readAllByCursor pages through a user's whole history with next_cursor,
 // checking that no row comes back twice and the order is newest first.
-func readAllByCursor(t testing.TB, db *store.DB, userID int64, pageSize int) []*authsvc.Transaction {
+func readAllByCursor(t testing.TB, db *store.DB, userID int64, pageSize int) []*domain.Transaction {
 	t.Helper()
-	var all []*authsvc.Transaction
+	var all []*domain.Transaction
 	seen := map[int64]bool{}
 	var before int64
 	for {
@@ -370,8 +370,8 @@ func readAllByCursor(t testing.TB, db *store.DB, userID int64, pageSize int) []*
 // mustCursor reads a next_cursor the way the service does.
 func mustCursor(t testing.TB, cursor string) int64 {
 	t.Helper()
-	var v authsvc.Validator
-	before := authsvc.HistoryQuery{Limit: 1, Cursor: cursor}.Validate(&v)
+	var v domain.Validator
+	before := domain.HistoryQuery{Limit: 1, Cursor: cursor}.Validate(&v)
 	if err := v.Err(); err != nil || before <= 0 {
 		t.Fatalf("cursor %q: %v", cursor, err)
 	}
@@ -385,7 +385,7 @@ func TestCreditHistoryCursorUnderConcurrentWrites(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		user := newLedgerUser(t, db, "busy")
 		for range 300 {
-			apply(t, db, user, authsvc.CreditAdded, 1, nil)
+			apply(t, db, user, domain.CreditAdded, 1, nil)
 		}
 		existing := readAll(t, db, user, 1000)
 		stop := make(chan struct{})
@@ -399,14 +399,14 @@ func TestCreditHistoryCursorUnderConcurrentWrites(t *testing.T) {
 					return
 				default:
 				}
-				if _, _, err := db.ApplyCredit(context.Background(), &authsvc.LedgerEntry{UserID: user,
-					Type: authsvc.CreditAdded, Amount: 1}); err != nil {
+				if _, _, err := db.ApplyCredit(context.Background(), &domain.LedgerEntry{UserID: user,
+					Type: domain.CreditAdded, Amount: 1}); err != nil {
 					t.Errorf("concurrent add: %v", err)
 				}
 				n++
 			}
 		}()
-		var walked []*authsvc.Transaction
+		var walked []*domain.Transaction
 		var before int64
 		for first := true; first || before > 0; first = false {
 			page, err := db.CreditHistory(context.Background(), user, 0, 7, before)
@@ -446,7 +446,7 @@ func TestCreditHistoryPaging(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		user, other := newLedgerUser(t, db, "pager"), newLedgerUser(t, db, "other")
-		apply(t, db, other, authsvc.CreditAdded, 1, nil)
+		apply(t, db, other, domain.CreditAdded, 1, nil)
 		tx := db.SQL().MustBegin()
 		now := db.Now()
 		for i := 1; i <= 1000; i++ {
@@ -533,10 +533,10 @@ func TestHistoryMigrationNumbersExistingRows(t *testing.T) {
 			t.Fatal("no history_seq migration")
 		}
 		alice, bob := newLedgerUser(t, db, "alice_mig"), newLedgerUser(t, db, "bob_mig")
-		var aliceRows []*authsvc.Transaction
+		var aliceRows []*domain.Transaction
 		for i := 1; i <= 3; i++ { // interleaved, as real traffic is
-			aliceRows = append(aliceRows, apply(t, db, alice, authsvc.CreditAdded, authsvc.Cents(i), nil))
-			apply(t, db, bob, authsvc.CreditAdded, authsvc.Cents(i), nil)
+			aliceRows = append(aliceRows, apply(t, db, alice, domain.CreditAdded, domain.Cents(i), nil))
+			apply(t, db, bob, domain.CreditAdded, domain.Cents(i), nil)
 		}
 		role := ""
 		if db.Dialect == store.Postgres {
@@ -564,7 +564,7 @@ func TestHistoryMigrationNumbersExistingRows(t *testing.T) {
 				t.Fatalf("row %d: id %d seq %d, want id %d seq %d", i, tx.ID, tx.Seq, want.ID, 3-i)
 			}
 		}
-		next := apply(t, db, alice, authsvc.CreditUsed, 1, nil)
+		next := apply(t, db, alice, domain.CreditUsed, 1, nil)
 		if next.Seq != 4 {
 			t.Fatalf("the next row after the migration has seq %d, want 4", next.Seq)
 		}

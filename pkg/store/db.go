@@ -17,8 +17,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
 	"github.com/authsvc/authsvc/pkg/dburl"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq" // PostgreSQL driver
 	"github.com/rs/zerolog"
@@ -44,7 +44,7 @@ type Options struct {
 	MaxOpenConns int // 0 keeps the driver default
 	MaxIdleConns int
 	Logger       zerolog.Logger
-	Clock        authsvc.Clock // stamps rows; nil means time.Now
+	Clock        domain.Clock // stamps rows; nil means time.Now
 	// WrapDriver, when set, wraps the database driver; tests count the
 	// statements a request runs with it. (PostgreSQL connections opened
 	// this way skip the frozen-server guard of conn.go.)
@@ -113,7 +113,7 @@ func SQLitePath(raw string) string { return dburl.SQLitePath(raw) }
 func Open(rawURL string, opts Options) (*DB, error) {
 	dialect, dsn, err := ParseURL(rawURL)
 	if err != nil {
-		return nil, authsvc.NewError(authsvc.EVALIDATION, "invalid_database_url", err.Error())
+		return nil, domain.NewError(domain.EVALIDATION, "invalid_database_url", err.Error())
 	}
 	var sqlxDB *sqlx.DB
 	if dialect == SQLite {
@@ -122,7 +122,7 @@ func Open(rawURL string, opts Options) (*DB, error) {
 			sync = "FULL"
 		}
 		if !sqliteSynchronous[sync] {
-			return nil, authsvc.NewError(authsvc.EVALIDATION, "invalid_database_setting",
+			return nil, domain.NewError(domain.EVALIDATION, "invalid_database_setting",
 				fmt.Sprintf("database.sqlite_synchronous: %q is not one of FULL, EXTRA, NORMAL", opts.SQLiteSynchronous))
 		}
 		_, dsn, _ = dburl.ParseSQLite(rawURL, sync)
@@ -156,7 +156,7 @@ func Open(rawURL string, opts Options) (*DB, error) {
 		connector, err := newGuardConnector(dsn)
 		if err != nil {
 			// lib/pq's message may quote the DSN: keep it out.
-			return nil, authsvc.NewError(authsvc.EVALIDATION, "invalid_database_url", "database.url: invalid PostgreSQL connection settings")
+			return nil, domain.NewError(domain.EVALIDATION, "invalid_database_url", "database.url: invalid PostgreSQL connection settings")
 		}
 		sqlxDB = sqlx.NewDb(sql.OpenDB(connector), "postgres")
 	}
@@ -224,7 +224,7 @@ func (db *DB) WaitReady(ctx context.Context, wait time.Duration) error {
 		}
 		remaining := time.Until(deadline)
 		if remaining <= 0 || ctx.Err() != nil {
-			return authsvc.ErrUnavailable.With(fmt.Errorf("database unreachable after %s: %w", wait, err))
+			return domain.ErrUnavailable.With(fmt.Errorf("database unreachable after %s: %w", wait, err))
 		}
 		db.log.Warn().Int("attempt", attempt).Err(err).Dur("retry_in", backoff).Msg("database not ready")
 		sleep := min(backoff, remaining)
@@ -237,7 +237,7 @@ func (db *DB) WaitReady(ctx context.Context, wait time.Duration) error {
 }
 
 // InTx runs fn in one transaction: committed if fn returns nil, rolled back
-// otherwise. The audit events attached to ctx (authsvc.WithAudit) are
+// otherwise. The audit events attached to ctx (domain.WithAudit) are
 // written in the same transaction, after fn, so that a change and its record
 // commit or roll back together. On SQLite, write transactions are
 // serialized. The whole transaction (pool wait included) runs under the
@@ -293,7 +293,7 @@ func (db *DB) timedOut(parent, bounded context.Context, err error) error {
 	if err == nil || parent.Err() != nil || bounded.Err() == nil {
 		return err
 	}
-	return authsvc.ErrUnavailable.With(fmt.Errorf("no answer within %s: %w", db.queryTimeout, err))
+	return domain.ErrUnavailable.With(fmt.Errorf("no answer within %s: %w", db.queryTimeout, err))
 }
 
 // start bounds a store call made outside InTx by the query timeout. Use
@@ -387,7 +387,7 @@ func (db *DB) ReadOnly(ctx context.Context) (bool, error) {
 
 // The ports DB implements.
 var (
-	_ authsvc.AuthStore   = (*DB)(nil)
-	_ authsvc.CreditStore = (*DB)(nil)
-	_ authsvc.Outbox      = (*DB)(nil)
+	_ domain.AuthStore   = (*DB)(nil)
+	_ domain.CreditStore = (*DB)(nil)
+	_ domain.Outbox      = (*DB)(nil)
 )

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/rs/zerolog"
 )
@@ -27,18 +27,18 @@ func BenchmarkSQLiteHotDebit(b *testing.B) {
 			if _, err := db.MigrateUp(ctx); err != nil {
 				b.Fatal(err)
 			}
-			u := &authsvc.User{Username: "hot", Email: "hot@example.com", PasswordHash: "x"}
+			u := &domain.User{Username: "hot", Email: "hot@example.com", PasswordHash: "x"}
 			if err := db.CreateUser(ctx, u); err != nil {
 				b.Fatal(err)
 			}
-			if _, _, err := db.ApplyCredit(ctx, &authsvc.LedgerEntry{UserID: u.ID, Type: authsvc.CreditAdded, Amount: authsvc.MaxAmount}); err != nil {
+			if _, _, err := db.ApplyCredit(ctx, &domain.LedgerEntry{UserID: u.ID, Type: domain.CreditAdded, Amount: domain.MaxAmount}); err != nil {
 				b.Fatal(err)
 			}
 			b.SetParallelism(8)
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, _, err := db.ApplyCredit(ctx, &authsvc.LedgerEntry{UserID: u.ID, Type: authsvc.CreditUsed, Amount: 1}); err != nil {
+					if _, _, err := db.ApplyCredit(ctx, &domain.LedgerEntry{UserID: u.ID, Type: domain.CreditUsed, Amount: 1}); err != nil {
 						b.Error(err)
 						return
 					}

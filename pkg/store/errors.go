@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"unicode/utf8"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/lib/pq"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -23,24 +23,24 @@ func mapError(err error) error {
 	if err == nil {
 		return nil
 	}
-	var domainErr *authsvc.Error
+	var domainErr *domain.Error
 	if errors.As(err, &domainErr) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	if errors.Is(err, sql.ErrNoRows) {
-		return authsvc.ErrNotFound.With(err)
+		return domain.ErrNotFound.With(err)
 	}
 	if isUnstorableText(err) {
-		return authsvc.ErrInvalidText.With(err)
+		return domain.ErrInvalidText.With(err)
 	}
 	if isUniqueViolation(err) {
-		return authsvc.ErrConflict.With(err)
+		return domain.ErrConflict.With(err)
 	}
 	if IsReadOnly(err) {
-		return authsvc.ErrReadOnly.With(err)
+		return domain.ErrReadOnly.With(err)
 	}
 	if IsUnavailable(err) {
-		return authsvc.ErrUnavailable.With(err)
+		return domain.ErrUnavailable.With(err)
 	}
 	return err
 }

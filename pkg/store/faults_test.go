@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/lib/pq"
 	"github.com/rs/zerolog"
@@ -52,7 +52,7 @@ func TestSQLiteSynchronousOnEveryConnection(t *testing.T) {
 			}
 		})
 	}
-	if _, err := store.Open("sqlite:"+filepath.Join(t.TempDir(), "x.db"), store.Options{SQLiteSynchronous: "OFF"}); authsvc.ErrorCode(err) != authsvc.EVALIDATION {
+	if _, err := store.Open("sqlite:"+filepath.Join(t.TempDir(), "x.db"), store.Options{SQLiteSynchronous: "OFF"}); domain.ErrorCode(err) != domain.EVALIDATION {
 		t.Fatalf("synchronous OFF: %v, want EVALIDATION", err)
 	}
 }
@@ -90,7 +90,7 @@ func TestSilentServerHitsTheDeadline(t *testing.T) {
 		start := time.Now()
 		err := call()
 		took := time.Since(start)
-		if authsvc.ErrorCode(err) != authsvc.EUNAVAILABLE {
+		if domain.ErrorCode(err) != domain.EUNAVAILABLE {
 			t.Errorf("%s: %v, want EUNAVAILABLE", name, err)
 		}
 		if took > timeout+time.Second {

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -49,9 +49,9 @@ func (db *DB) forUpdate(q, clause string) string {
 }
 
 // CreateHold reserves h.Amount of the user's available balance and records
-// the hold, in one transaction; see authsvc.HoldStore.
-func (db *DB) CreateHold(ctx context.Context, h *authsvc.NewHold) (*authsvc.Hold, bool, error) {
-	if h.Amount <= 0 || h.Amount > authsvc.MaxAmount || h.ExpiresIn <= 0 {
+// the hold, in one transaction; see domain.HoldStore.
+func (db *DB) CreateHold(ctx context.Context, h *domain.NewHold) (*domain.Hold, bool, error) {
+	if h.Amount <= 0 || h.Amount > domain.MaxAmount || h.ExpiresIn <= 0 {
 		return nil, false, fmt.Errorf("create hold: bad hold (%s for %s)", h.Amount, h.ExpiresIn)
 	}
 	if h.ReferenceID != nil && *h.ReferenceID == "" {
@@ -63,7 +63,7 @@ func (db *DB) CreateHold(ctx context.Context, h *authsvc.NewHold) (*authsvc.Hold
 		}
 	}
 	var (
-		out      *authsvc.Hold
+		out      *domain.Hold
 		replayed bool
 	)
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
@@ -85,7 +85,7 @@ func (db *DB) CreateHold(ctx context.Context, h *authsvc.NewHold) (*authsvc.Hold
 	return out, replayed, nil
 }
 
-func (db *DB) createHoldInTx(ctx context.Context, tx *sqlx.Tx, h *authsvc.NewHold) (*authsvc.Hold, bool, error) {
+func (db *DB) createHoldInTx(ctx context.Context, tx *sqlx.Tx, h *domain.NewHold) (*domain.Hold, bool, error) {
 	if h.ReferenceID != nil {
 		orig, err := findHoldReference(ctx, tx, h)
 		if err == nil {
@@ -105,13 +105,13 @@ func (db *DB) createHoldInTx(ctx context.Context, tx *sqlx.Tx, h *authsvc.NewHol
 				return orig, true, holdReplayError(orig, h)
 			}
 		}
-		return nil, false, authsvc.ErrInsufficientCredits
+		return nil, false, domain.ErrInsufficientCredits
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("reserve: %w", err)
 	}
 	now := db.Now()
-	out := &authsvc.Hold{UserID: h.UserID, Amount: h.Amount, Status: authsvc.HoldPending, PlacedByAdmin: h.PlacedByAdmin,
+	out := &domain.Hold{UserID: h.UserID, Amount: h.Amount, Status: domain.HoldPending, PlacedByAdmin: h.PlacedByAdmin,
 		ReferenceID: h.ReferenceID, Description: h.Description, CreatedAt: now,
 		ExpiresAt: now.Add(h.ExpiresIn).Truncate(time.Microsecond)}
 	err = db.txQueryRow(ctx, tx, sqlInsertHold, h.UserID, int64(h.Amount), h.ReferenceID, h.Description,
@@ -123,9 +123,9 @@ func (db *DB) createHoldInTx(ctx context.Context, tx *sqlx.Tx, h *authsvc.NewHol
 }
 
 // holdReplayError is nil when orig is a true repeat of h (same amount).
-func holdReplayError(orig *authsvc.Hold, h *authsvc.NewHold) error {
+func holdReplayError(orig *domain.Hold, h *domain.NewHold) error {
 	if orig.Amount != h.Amount {
-		return authsvc.ErrIdempotencyConflict
+		return domain.ErrIdempotencyConflict
 	}
 	return nil
 }
@@ -133,8 +133,8 @@ func holdReplayError(orig *authsvc.Hold, h *authsvc.NewHold) error {
 // findHoldReference returns the hold on h's account with h's reference that
 // h's placer placed: the holds an admin places on a user's account and the
 // user's own are separate namespaces of references.
-func findHoldReference(ctx context.Context, q sqlx.QueryerContext, h *authsvc.NewHold) (*authsvc.Hold, error) {
-	var out authsvc.Hold
+func findHoldReference(ctx context.Context, q sqlx.QueryerContext, h *domain.NewHold) (*domain.Hold, error) {
+	var out domain.Hold
 	err := sqlx.GetContext(ctx, q, &out, sqlx.Rebind(bindTypeOf(q), sqlFindHoldReference), h.UserID, h.PlacedByAdmin, *h.ReferenceID)
 	if err != nil {
 		return nil, err
@@ -143,7 +143,7 @@ func findHoldReference(ctx context.Context, q sqlx.QueryerContext, h *authsvc.Ne
 }
 
 // utcHold normalizes the hold's times to UTC.
-func utcHold(h *authsvc.Hold) *authsvc.Hold {
+func utcHold(h *domain.Hold) *domain.Hold {
 	h.CreatedAt, h.ExpiresAt = h.CreatedAt.UTC(), h.ExpiresAt.UTC()
 	if h.ResolvedAt != nil {
 		t := h.ResolvedAt.UTC()
@@ -154,12 +154,12 @@ func utcHold(h *authsvc.Hold) *authsvc.Hold {
 
 // lockHold reads hold r.HoldID inside tx, locking its row on PostgreSQL.
 // Another owner's hold, and for a non-admin a hold an admin placed, is
-// authsvc.ErrHoldNotFound, like a missing one.
-func (db *DB) lockHold(ctx context.Context, tx *sqlx.Tx, r *authsvc.HoldResolution) (*authsvc.Hold, error) {
-	var h authsvc.Hold
+// domain.ErrHoldNotFound, like a missing one.
+func (db *DB) lockHold(ctx context.Context, tx *sqlx.Tx, r *domain.HoldResolution) (*domain.Hold, error) {
+	var h domain.Hold
 	err := tx.GetContext(ctx, &h, tx.Rebind(db.forUpdate(sqlHoldByID, "FOR UPDATE")), r.HoldID)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && r.OwnerID != 0 && (h.UserID != r.OwnerID || h.PlacedByAdmin)) {
-		return nil, authsvc.ErrHoldNotFound
+		return nil, domain.ErrHoldNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read hold: %w", err)
@@ -168,8 +168,8 @@ func (db *DB) lockHold(ctx context.Context, tx *sqlx.Tx, r *authsvc.HoldResoluti
 }
 
 // resolve moves a locked pending hold to status and returns it updated.
-func (db *DB) resolve(ctx context.Context, tx *sqlx.Tx, h *authsvc.Hold, status authsvc.HoldStatus,
-	captured *authsvc.Cents, txID *int64, now time.Time) (*authsvc.Hold, error) {
+func (db *DB) resolve(ctx context.Context, tx *sqlx.Tx, h *domain.Hold, status domain.HoldStatus,
+	captured *domain.Cents, txID *int64, now time.Time) (*domain.Hold, error) {
 	var id int64
 	err := db.txQueryRow(ctx, tx, sqlResolveHold, string(status), (*int64)(captured), txID, now, h.ID).Scan(&id)
 	if err != nil {
@@ -184,7 +184,7 @@ func (db *DB) resolve(ctx context.Context, tx *sqlx.Tx, h *authsvc.Hold, status 
 
 // release gives a pending hold's amount back to the available balance and
 // resolves the hold as status (voided or expired).
-func (db *DB) release(ctx context.Context, tx *sqlx.Tx, h *authsvc.Hold, status authsvc.HoldStatus, now time.Time) (*authsvc.Hold, error) {
+func (db *DB) release(ctx context.Context, tx *sqlx.Tx, h *domain.Hold, status domain.HoldStatus, now time.Time) (*domain.Hold, error) {
 	var held int64
 	if err := db.txQueryRow(ctx, tx, sqlReleaseHeld, int64(h.Amount), h.UserID).Scan(&held); err != nil {
 		return nil, fmt.Errorf("release hold %d: %w", h.ID, err)
@@ -193,8 +193,8 @@ func (db *DB) release(ctx context.Context, tx *sqlx.Tx, h *authsvc.Hold, status 
 }
 
 // CaptureHold charges a pending hold and releases the rest, in one
-// transaction; see authsvc.HoldStore and authsvc.HoldService.
-func (db *DB) CaptureHold(ctx context.Context, r *authsvc.HoldResolution) (*authsvc.HoldCapture, bool, error) {
+// transaction; see domain.HoldStore and domain.HoldService.
+func (db *DB) CaptureHold(ctx context.Context, r *domain.HoldResolution) (*domain.HoldCapture, bool, error) {
 	if r.Amount < 0 {
 		return nil, false, fmt.Errorf("capture hold: bad amount %s", r.Amount)
 	}
@@ -207,7 +207,7 @@ func (db *DB) CaptureHold(ctx context.Context, r *authsvc.HoldResolution) (*auth
 		}
 	}
 	var (
-		out      *authsvc.HoldCapture
+		out      *domain.HoldCapture
 		replayed bool
 		refused  error // a refusal that still commits (a due hold resolved as expired)
 	)
@@ -222,27 +222,27 @@ func (db *DB) CaptureHold(ctx context.Context, r *authsvc.HoldResolution) (*auth
 		}
 		now := db.Now()
 		switch {
-		case h.Status != authsvc.HoldPending:
+		case h.Status != domain.HoldPending:
 			out, err = db.captureReplay(ctx, tx, h, r, amount)
 			replayed = err == nil
 			return err
 		case !now.Before(h.ExpiresAt):
 			// Due but not yet swept: resolve it as expired now, and refuse.
-			h, err = db.release(ctx, tx, h, authsvc.HoldExpired, now)
+			h, err = db.release(ctx, tx, h, domain.HoldExpired, now)
 			if err != nil {
 				return err
 			}
-			refused = &authsvc.HoldStateError{Hold: h, Resolved: true}
+			refused = &domain.HoldStateError{Hold: h, Resolved: true}
 			return nil
 		case amount > h.Amount:
-			return authsvc.ErrCaptureExceedsHold
+			return domain.ErrCaptureExceedsHold
 		}
 		out, err = db.captureInTx(ctx, tx, h, r, amount, now)
 		return err
 	})
 	if err != nil && isUniqueViolation(err) {
 		// The reference was taken by another transaction meanwhile.
-		return nil, false, authsvc.ErrIdempotencyConflict
+		return nil, false, domain.ErrIdempotencyConflict
 	}
 	if err == nil {
 		err = refused
@@ -256,31 +256,31 @@ func (db *DB) CaptureHold(ctx context.Context, r *authsvc.HoldResolution) (*auth
 // captureReplay answers a capture of a hold that is no longer pending: the
 // original result when the hold was captured by the same reference (and
 // amount), else the hold's state as a refusal.
-func (db *DB) captureReplay(ctx context.Context, tx *sqlx.Tx, h *authsvc.Hold, r *authsvc.HoldResolution, amount authsvc.Cents) (*authsvc.HoldCapture, error) {
-	if h.Status != authsvc.HoldCaptured || r.ReferenceID == nil || h.TransactionID == nil {
-		return nil, &authsvc.HoldStateError{Hold: h}
+func (db *DB) captureReplay(ctx context.Context, tx *sqlx.Tx, h *domain.Hold, r *domain.HoldResolution, amount domain.Cents) (*domain.HoldCapture, error) {
+	if h.Status != domain.HoldCaptured || r.ReferenceID == nil || h.TransactionID == nil {
+		return nil, &domain.HoldStateError{Hold: h}
 	}
-	var t authsvc.Transaction
+	var t domain.Transaction
 	if err := tx.GetContext(ctx, &t, tx.Rebind(sqlTransactionByID), *h.TransactionID); err != nil {
 		return nil, fmt.Errorf("read capture transaction: %w", err)
 	}
 	if t.ReferenceID == nil || *t.ReferenceID != *r.ReferenceID {
-		return nil, &authsvc.HoldStateError{Hold: h}
+		return nil, &domain.HoldStateError{Hold: h}
 	}
 	if h.CapturedAmount == nil || *h.CapturedAmount != amount {
-		return nil, authsvc.ErrIdempotencyConflict
+		return nil, domain.ErrIdempotencyConflict
 	}
 	t.CreatedAt = t.CreatedAt.UTC()
-	return &authsvc.HoldCapture{Hold: h, Transaction: &t}, nil
+	return &domain.HoldCapture{Hold: h, Transaction: &t}, nil
 }
 
 // captureInTx debits amount, releases the whole hold, writes the
 // credit_used transaction and resolves the hold as captured.
-func (db *DB) captureInTx(ctx context.Context, tx *sqlx.Tx, h *authsvc.Hold, r *authsvc.HoldResolution, amount authsvc.Cents, now time.Time) (*authsvc.HoldCapture, error) {
+func (db *DB) captureInTx(ctx context.Context, tx *sqlx.Tx, h *domain.Hold, r *domain.HoldResolution, amount domain.Cents, now time.Time) (*domain.HoldCapture, error) {
 	if r.ReferenceID != nil {
-		_, err := findReference(ctx, tx, &authsvc.LedgerEntry{UserID: h.UserID, Type: authsvc.CreditUsed, ReferenceID: r.ReferenceID})
+		_, err := findReference(ctx, tx, &domain.LedgerEntry{UserID: h.UserID, Type: domain.CreditUsed, ReferenceID: r.ReferenceID})
 		if err == nil {
-			return nil, authsvc.ErrIdempotencyConflict // used by a plain use or another capture
+			return nil, domain.ErrIdempotencyConflict // used by a plain use or another capture
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("find reference: %w", err)
@@ -294,30 +294,30 @@ func (db *DB) captureInTx(ctx context.Context, tx *sqlx.Tx, h *authsvc.Hold, r *
 	if desc == nil {
 		desc = h.Description
 	}
-	t := &authsvc.Transaction{UserID: h.UserID, Amount: amount, Type: authsvc.CreditUsed, ReferenceID: r.ReferenceID,
-		Description: desc, CreatedAt: now, NewBalance: authsvc.Cents(balance)}
-	err := db.txQueryRow(ctx, tx, sqlInsertTransaction, h.UserID, int64(amount), string(authsvc.CreditUsed),
+	t := &domain.Transaction{UserID: h.UserID, Amount: amount, Type: domain.CreditUsed, ReferenceID: r.ReferenceID,
+		Description: desc, CreatedAt: now, NewBalance: domain.Cents(balance)}
+	err := db.txQueryRow(ctx, tx, sqlInsertTransaction, h.UserID, int64(amount), string(domain.CreditUsed),
 		r.ReferenceID, desc, balance, now, h.UserID).Scan(&t.ID, &t.Seq) // seq: under the balance row's lock
 	if err != nil {
 		return nil, fmt.Errorf("insert transaction: %w", err)
 	}
 	captured := amount
-	resolved, err := db.resolve(ctx, tx, h, authsvc.HoldCaptured, &captured, &t.ID, now)
+	resolved, err := db.resolve(ctx, tx, h, domain.HoldCaptured, &captured, &t.ID, now)
 	if err != nil {
 		return nil, err
 	}
-	return &authsvc.HoldCapture{Hold: resolved, Transaction: t}, nil
+	return &domain.HoldCapture{Hold: resolved, Transaction: t}, nil
 }
 
 // VoidHold releases a pending hold (as expired when it is past its expiry);
 // a hold already voided or expired is returned unchanged, a captured one is
-// refused with its state. See authsvc.HoldStore.
-func (db *DB) VoidHold(ctx context.Context, r *authsvc.HoldResolution) (*authsvc.Hold, bool, error) {
+// refused with its state. See domain.HoldStore.
+func (db *DB) VoidHold(ctx context.Context, r *domain.HoldResolution) (*domain.Hold, bool, error) {
 	if _, err := db.prepared(ctx, sqlResolveHold); err != nil {
 		return nil, false, err
 	}
 	var (
-		out      *authsvc.Hold
+		out      *domain.Hold
 		resolved bool
 	)
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
@@ -326,16 +326,16 @@ func (db *DB) VoidHold(ctx context.Context, r *authsvc.HoldResolution) (*authsvc
 			return err
 		}
 		switch h.Status {
-		case authsvc.HoldVoided, authsvc.HoldExpired:
+		case domain.HoldVoided, domain.HoldExpired:
 			out = h
 			return nil
-		case authsvc.HoldCaptured:
-			return &authsvc.HoldStateError{Hold: h}
+		case domain.HoldCaptured:
+			return &domain.HoldStateError{Hold: h}
 		}
 		now := db.Now()
-		status := authsvc.HoldVoided
+		status := domain.HoldVoided
 		if !now.Before(h.ExpiresAt) {
-			status = authsvc.HoldExpired
+			status = domain.HoldExpired
 		}
 		out, err = db.release(ctx, tx, h, status, now)
 		resolved = err == nil
@@ -349,7 +349,7 @@ func (db *DB) VoidHold(ctx context.Context, r *authsvc.HoldResolution) (*authsvc
 
 // ListHolds returns up to q.Limit of the user's holds (of q.Status when set)
 // with ids below q.After (when set), newest first.
-func (db *DB) ListHolds(ctx context.Context, q authsvc.HoldQuery) (_ []*authsvc.Hold, err error) {
+func (db *DB) ListHolds(ctx context.Context, q domain.HoldQuery) (_ []*domain.Hold, err error) {
 	ctx, done := db.start(ctx)
 	defer func() { err = done(err) }()
 	query := `SELECT ` + holdColumns + ` FROM credit_holds WHERE user_id = ?`
@@ -364,7 +364,7 @@ func (db *DB) ListHolds(ctx context.Context, q authsvc.HoldQuery) (_ []*authsvc.
 	}
 	query += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, q.Limit)
-	holds := []*authsvc.Hold{}
+	holds := []*domain.Hold{}
 	if err := db.pool.SelectContext(ctx, &holds, db.pool.Rebind(query), args...); err != nil {
 		return nil, mapError(fmt.Errorf("list holds: %w", err))
 	}
@@ -384,9 +384,9 @@ func (db *DB) ExpireHolds(ctx context.Context, limit int) ([]int64, error) {
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		now := db.Now()
 		var due []struct {
-			ID     int64         `db:"id"`
-			UserID int64         `db:"user_id"`
-			Amount authsvc.Cents `db:"amount"`
+			ID     int64        `db:"id"`
+			UserID int64        `db:"user_id"`
+			Amount domain.Cents `db:"amount"`
 		}
 		if err := tx.SelectContext(ctx, &due, tx.Rebind(db.forUpdate(sqlDueHolds, "FOR UPDATE SKIP LOCKED")), now, limit); err != nil {
 			return fmt.Errorf("due holds: %w", err)
@@ -430,4 +430,4 @@ func (db *DB) ExpireHolds(ctx context.Context, limit int) ([]int64, error) {
 	return ids, nil
 }
 
-var _ authsvc.HoldStore = (*DB)(nil)
+var _ domain.HoldStore = (*DB)(nil)

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/authsvc/authsvc/internal/testkit"
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
@@ -22,7 +22,7 @@ func TestHoldRaces(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		alice := newLedgerUser(t, db, "alice")
-		apply(t, db, alice, authsvc.CreditAdded, 10000, nil)
+		apply(t, db, alice, domain.CreditAdded, 10000, nil)
 
 		var (
 			mu    sync.Mutex
@@ -31,9 +31,9 @@ func TestHoldRaces(t *testing.T) {
 		)
 		for range 200 {
 			wg.Go(func() {
-				h, _, err := db.CreateHold(ctx, &authsvc.NewHold{UserID: alice, Amount: 100, ExpiresIn: time.Hour})
+				h, _, err := db.CreateHold(ctx, &domain.NewHold{UserID: alice, Amount: 100, ExpiresIn: time.Hour})
 				if err != nil {
-					if authsvc.ErrorReason(err) != "insufficient_credits" {
+					if domain.ErrorReason(err) != "insufficient_credits" {
 						t.Errorf("hold: %v", err)
 					}
 					return
@@ -54,22 +54,22 @@ func TestHoldRaces(t *testing.T) {
 		var captured, voided, refused sync.Map
 		for _, id := range holds {
 			wg.Go(func() {
-				_, _, err := db.CaptureHold(ctx, &authsvc.HoldResolution{HoldID: id, Amount: 60})
+				_, _, err := db.CaptureHold(ctx, &domain.HoldResolution{HoldID: id, Amount: 60})
 				switch {
 				case err == nil:
 					captured.Store(id, true)
-				case errors.As(err, new(*authsvc.HoldStateError)):
+				case errors.As(err, new(*domain.HoldStateError)):
 					refused.Store(id, true)
 				default:
 					t.Errorf("capture %d: %v", id, err)
 				}
 			})
 			wg.Go(func() {
-				h, _, err := db.VoidHold(ctx, &authsvc.HoldResolution{HoldID: id})
+				h, _, err := db.VoidHold(ctx, &domain.HoldResolution{HoldID: id})
 				switch {
-				case err == nil && h.Status == authsvc.HoldVoided:
+				case err == nil && h.Status == domain.HoldVoided:
 					voided.Store(id, true)
-				case errors.As(err, new(*authsvc.HoldStateError)):
+				case errors.As(err, new(*domain.HoldStateError)):
 				default:
 					t.Errorf("void %d: %+v %v", id, h, err)
 				}
@@ -87,17 +87,17 @@ func TestHoldRaces(t *testing.T) {
 				nCaptured++
 			}
 		}
-		rows, err := db.ListHolds(ctx, authsvc.HoldQuery{UserID: alice, Limit: 200})
+		rows, err := db.ListHolds(ctx, domain.HoldQuery{UserID: alice, Limit: 200})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, h := range rows {
-			if _, c := captured.Load(h.ID); (h.Status == authsvc.HoldCaptured) != c {
+			if _, c := captured.Load(h.ID); (h.Status == domain.HoldCaptured) != c {
 				t.Errorf("hold %d is %s in the database; the capture answered %v", h.ID, h.Status, c)
 			}
 		}
 		s := readLedger(t, db, alice)
-		if s.Held != 0 || s.Balance != authsvc.Cents(10000-60*nCaptured) || s.Transactions != 1+nCaptured {
+		if s.Held != 0 || s.Balance != domain.Cents(10000-60*nCaptured) || s.Transactions != 1+nCaptured {
 			t.Fatalf("%d captured; ledger %+v", nCaptured, s)
 		}
 		t.Logf("%d captured, %d voided", nCaptured, 100-nCaptured)
@@ -110,7 +110,7 @@ func TestHoldRepeatsRace(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		alice := newLedgerUser(t, db, "alice")
-		apply(t, db, alice, authsvc.CreditAdded, 10000, nil)
+		apply(t, db, alice, domain.CreditAdded, 10000, nil)
 		var (
 			wg         sync.WaitGroup
 			holdIDs    sync.Map
@@ -119,7 +119,7 @@ func TestHoldRepeatsRace(t *testing.T) {
 		)
 		for range 20 {
 			wg.Go(func() {
-				h, replayed, err := db.CreateHold(ctx, &authsvc.NewHold{UserID: alice, Amount: 3000, ExpiresIn: time.Hour, ReferenceID: ref("job")})
+				h, replayed, err := db.CreateHold(ctx, &domain.NewHold{UserID: alice, Amount: 3000, ExpiresIn: time.Hour, ReferenceID: ref("job")})
 				if err != nil {
 					t.Errorf("hold: %v", err)
 					return
@@ -143,7 +143,7 @@ func TestHoldRepeatsRace(t *testing.T) {
 		fresh.Store(0)
 		for range 20 {
 			wg.Go(func() {
-				c, replayed, err := db.CaptureHold(ctx, &authsvc.HoldResolution{HoldID: id, Amount: 1000, ReferenceID: ref("job-done")})
+				c, replayed, err := db.CaptureHold(ctx, &domain.HoldResolution{HoldID: id, Amount: 1000, ReferenceID: ref("job-done")})
 				if err != nil {
 					t.Errorf("capture: %v", err)
 					return
@@ -187,7 +187,7 @@ func TestHoldExpiryWorkers(t *testing.T) {
 	var ids, capturable []int64
 	for u := range users {
 		id := newLedgerUser(t, db, "user"+string(rune('a'+u)))
-		apply(t, db, id, authsvc.CreditAdded, 100000, nil)
+		apply(t, db, id, domain.CreditAdded, 100000, nil)
 		for i := range perUser {
 			h := hold(t, db, id, 100, time.Duration(i+1)*time.Second)
 			ids = append(ids, h.ID)
@@ -232,14 +232,14 @@ func TestHoldExpiryWorkers(t *testing.T) {
 	}
 	wg.Go(func() { // a client capturing user a's holds, latest expiry first, while they fall due
 		for _, id := range slices.Backward(capturable) {
-			_, _, err := dbs[1].CaptureHold(ctx, &authsvc.HoldResolution{HoldID: id, Amount: 50})
-			var state *authsvc.HoldStateError
+			_, _, err := dbs[1].CaptureHold(ctx, &domain.HoldResolution{HoldID: id, Amount: 50})
+			var state *domain.HoldStateError
 			switch {
 			case err == nil:
 				mu.Lock()
 				captured[id] = true
 				mu.Unlock()
-			case errors.As(err, &state) && state.Hold.Status == authsvc.HoldExpired:
+			case errors.As(err, &state) && state.Hold.Status == domain.HoldExpired:
 			default:
 				t.Errorf("capture %d: %v", id, err)
 			}

@@ -7,14 +7,14 @@ import (
 	"time"
 
 	"github.com/authsvc/authsvc/internal/testkit"
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
 
-func hold(t testing.TB, db *store.DB, userID int64, amount authsvc.Cents, ttl time.Duration) *authsvc.Hold {
+func hold(t testing.TB, db *store.DB, userID int64, amount domain.Cents, ttl time.Duration) *domain.Hold {
 	t.Helper()
-	h, replayed, err := db.CreateHold(context.Background(), &authsvc.NewHold{UserID: userID, Amount: amount, ExpiresIn: ttl})
+	h, replayed, err := db.CreateHold(context.Background(), &domain.NewHold{UserID: userID, Amount: amount, ExpiresIn: ttl})
 	if err != nil || replayed {
 		t.Fatalf("hold %s: replayed %v, %v", amount, replayed, err)
 	}
@@ -23,7 +23,7 @@ func hold(t testing.TB, db *store.DB, userID int64, amount authsvc.Cents, ttl ti
 
 // ledgerState reads the balance row and the sums that must agree with it.
 type ledgerState struct {
-	Balance, Held, Adds, Uses, Pending authsvc.Cents
+	Balance, Held, Adds, Uses, Pending domain.Cents
 	Transactions                       int
 }
 
@@ -52,7 +52,7 @@ func TestHoldLifecycle(t *testing.T) {
 		clock := testkit.NewClock()
 		db.SetClock(clock.Now)
 		alice := newLedgerUser(t, db, "alice")
-		apply(t, db, alice, authsvc.CreditAdded, 10000, nil)
+		apply(t, db, alice, domain.CreditAdded, 10000, nil)
 
 		t.Run("a hold lowers available, not the balance", func(t *testing.T) {
 			h := hold(t, db, alice, 4000, time.Minute)
@@ -60,35 +60,35 @@ func TestHoldLifecycle(t *testing.T) {
 			if err != nil || b.Balance != 10000 || b.Held != 4000 || b.Available != 6000 {
 				t.Fatalf("balance %+v, %v", b, err)
 			}
-			if _, _, err := db.VoidHold(ctx, &authsvc.HoldResolution{HoldID: h.ID}); err != nil {
+			if _, _, err := db.VoidHold(ctx, &domain.HoldResolution{HoldID: h.ID}); err != nil {
 				t.Fatal(err)
 			}
 		})
 		t.Run("a hold or a use beyond available is insufficient_credits", func(t *testing.T) {
 			h := hold(t, db, alice, 9000, time.Minute)
-			_, _, err := db.CreateHold(ctx, &authsvc.NewHold{UserID: alice, Amount: 1001, ExpiresIn: time.Minute})
-			if authsvc.ErrorReason(err) != "insufficient_credits" {
+			_, _, err := db.CreateHold(ctx, &domain.NewHold{UserID: alice, Amount: 1001, ExpiresIn: time.Minute})
+			if domain.ErrorReason(err) != "insufficient_credits" {
 				t.Fatalf("hold: %v", err)
 			}
-			_, _, err = db.ApplyCredit(ctx, &authsvc.LedgerEntry{UserID: alice, Type: authsvc.CreditUsed, Amount: 1001})
-			if authsvc.ErrorReason(err) != "insufficient_credits" {
+			_, _, err = db.ApplyCredit(ctx, &domain.LedgerEntry{UserID: alice, Type: domain.CreditUsed, Amount: 1001})
+			if domain.ErrorReason(err) != "insufficient_credits" {
 				t.Fatalf("use: %v", err)
 			}
-			apply(t, db, alice, authsvc.CreditUsed, 1000, nil) // exactly what is available
-			if _, _, err := db.VoidHold(ctx, &authsvc.HoldResolution{HoldID: h.ID}); err != nil {
+			apply(t, db, alice, domain.CreditUsed, 1000, nil) // exactly what is available
+			if _, _, err := db.VoidHold(ctx, &domain.HoldResolution{HoldID: h.ID}); err != nil {
 				t.Fatal(err)
 			}
-			apply(t, db, alice, authsvc.CreditAdded, 1000, nil)
+			apply(t, db, alice, domain.CreditAdded, 1000, nil)
 		})
 		t.Run("partial capture charges the amount and releases the rest", func(t *testing.T) {
 			before := readLedger(t, db, alice)
 			h := hold(t, db, alice, 3000, time.Minute)
-			c, replayed, err := db.CaptureHold(ctx, &authsvc.HoldResolution{HoldID: h.ID, Amount: 1250, ReferenceID: ref("job-1")})
+			c, replayed, err := db.CaptureHold(ctx, &domain.HoldResolution{HoldID: h.ID, Amount: 1250, ReferenceID: ref("job-1")})
 			if err != nil || replayed {
 				t.Fatalf("capture: %v %v", replayed, err)
 			}
-			if c.Hold.Status != authsvc.HoldCaptured || *c.Hold.CapturedAmount != 1250 || *c.Hold.TransactionID != c.Transaction.ID ||
-				c.Transaction.Amount != 1250 || c.Transaction.Type != authsvc.CreditUsed || c.Transaction.NewBalance != before.Balance-1250 {
+			if c.Hold.Status != domain.HoldCaptured || *c.Hold.CapturedAmount != 1250 || *c.Hold.TransactionID != c.Transaction.ID ||
+				c.Transaction.Amount != 1250 || c.Transaction.Type != domain.CreditUsed || c.Transaction.NewBalance != before.Balance-1250 {
 				t.Fatalf("capture result %+v %+v", c.Hold, c.Transaction)
 			}
 			after := readLedger(t, db, alice)
@@ -98,35 +98,35 @@ func TestHoldLifecycle(t *testing.T) {
 		})
 		t.Run("capture above the hold is refused and changes nothing", func(t *testing.T) {
 			h := hold(t, db, alice, 500, time.Minute)
-			_, _, err := db.CaptureHold(ctx, &authsvc.HoldResolution{HoldID: h.ID, Amount: 501})
-			if !errors.Is(err, authsvc.ErrCaptureExceedsHold) {
+			_, _, err := db.CaptureHold(ctx, &domain.HoldResolution{HoldID: h.ID, Amount: 501})
+			if !errors.Is(err, domain.ErrCaptureExceedsHold) {
 				t.Fatalf("got %v", err)
 			}
-			if _, _, err := db.CaptureHold(ctx, &authsvc.HoldResolution{HoldID: h.ID}); err != nil {
+			if _, _, err := db.CaptureHold(ctx, &domain.HoldResolution{HoldID: h.ID}); err != nil {
 				t.Fatalf("whole capture after the refusal: %v", err)
 			}
 		})
 		t.Run("a resolved hold is refused with its state; the same capture reference replays", func(t *testing.T) {
 			h := hold(t, db, alice, 700, time.Minute)
-			first, _, err := db.CaptureHold(ctx, &authsvc.HoldResolution{HoldID: h.ID, ReferenceID: ref("job-2")})
+			first, _, err := db.CaptureHold(ctx, &domain.HoldResolution{HoldID: h.ID, ReferenceID: ref("job-2")})
 			if err != nil {
 				t.Fatal(err)
 			}
 			before := readLedger(t, db, alice)
-			again, replayed, err := db.CaptureHold(ctx, &authsvc.HoldResolution{HoldID: h.ID, ReferenceID: ref("job-2")})
+			again, replayed, err := db.CaptureHold(ctx, &domain.HoldResolution{HoldID: h.ID, ReferenceID: ref("job-2")})
 			if err != nil || !replayed || !sameTransaction(again.Transaction, first.Transaction) || again.Hold.ID != h.ID {
 				t.Fatalf("replay: %v %v %+v", replayed, err, again)
 			}
-			_, _, err = db.CaptureHold(ctx, &authsvc.HoldResolution{HoldID: h.ID, ReferenceID: ref("job-2"), Amount: 600})
-			if authsvc.ErrorReason(err) != "idempotency_conflict" {
+			_, _, err = db.CaptureHold(ctx, &domain.HoldResolution{HoldID: h.ID, ReferenceID: ref("job-2"), Amount: 600})
+			if domain.ErrorReason(err) != "idempotency_conflict" {
 				t.Fatalf("replay with another amount: %v", err)
 			}
-			var state *authsvc.HoldStateError
-			_, _, err = db.CaptureHold(ctx, &authsvc.HoldResolution{HoldID: h.ID})
-			if !errors.As(err, &state) || state.Hold.Status != authsvc.HoldCaptured || authsvc.ErrorCode(err) != authsvc.ECONFLICT {
+			var state *domain.HoldStateError
+			_, _, err = db.CaptureHold(ctx, &domain.HoldResolution{HoldID: h.ID})
+			if !errors.As(err, &state) || state.Hold.Status != domain.HoldCaptured || domain.ErrorCode(err) != domain.ECONFLICT {
 				t.Fatalf("second capture: %v", err)
 			}
-			if _, _, err := db.VoidHold(ctx, &authsvc.HoldResolution{HoldID: h.ID}); !errors.As(err, &state) {
+			if _, _, err := db.VoidHold(ctx, &domain.HoldResolution{HoldID: h.ID}); !errors.As(err, &state) {
 				t.Fatalf("void of a captured hold: %v", err)
 			}
 			if after := readLedger(t, db, alice); after != before {
@@ -134,13 +134,13 @@ func TestHoldLifecycle(t *testing.T) {
 			}
 		})
 		t.Run("a capture reference already used by a plain use is a conflict", func(t *testing.T) {
-			apply(t, db, alice, authsvc.CreditUsed, 1, ref("taken"))
+			apply(t, db, alice, domain.CreditUsed, 1, ref("taken"))
 			h := hold(t, db, alice, 100, time.Minute)
-			_, _, err := db.CaptureHold(ctx, &authsvc.HoldResolution{HoldID: h.ID, ReferenceID: ref("taken")})
-			if authsvc.ErrorReason(err) != "idempotency_conflict" {
+			_, _, err := db.CaptureHold(ctx, &domain.HoldResolution{HoldID: h.ID, ReferenceID: ref("taken")})
+			if domain.ErrorReason(err) != "idempotency_conflict" {
 				t.Fatalf("got %v", err)
 			}
-			if v, resolved, err := db.VoidHold(ctx, &authsvc.HoldResolution{HoldID: h.ID}); err != nil || v.Status != authsvc.HoldVoided || !resolved {
+			if v, resolved, err := db.VoidHold(ctx, &domain.HoldResolution{HoldID: h.ID}); err != nil || v.Status != domain.HoldVoided || !resolved {
 				t.Fatalf("void: %+v %v", v, err)
 			}
 		})
@@ -148,15 +148,15 @@ func TestHoldLifecycle(t *testing.T) {
 			before := readLedger(t, db, alice)
 			h := hold(t, db, alice, 800, time.Minute)
 			clock.Advance(time.Minute)
-			var state *authsvc.HoldStateError
-			_, _, err := db.CaptureHold(ctx, &authsvc.HoldResolution{HoldID: h.ID})
-			if !errors.As(err, &state) || state.Hold.Status != authsvc.HoldExpired || state.Hold.ResolvedAt == nil || !state.Resolved {
+			var state *domain.HoldStateError
+			_, _, err := db.CaptureHold(ctx, &domain.HoldResolution{HoldID: h.ID})
+			if !errors.As(err, &state) || state.Hold.Status != domain.HoldExpired || state.Hold.ResolvedAt == nil || !state.Resolved {
 				t.Fatalf("got %v", err)
 			}
 			if ids, err := db.ExpireHolds(ctx, 10); err != nil || len(ids) != 0 {
 				t.Fatalf("the sweeper expired %v again (%v)", ids, err)
 			}
-			if v, resolved, err := db.VoidHold(ctx, &authsvc.HoldResolution{HoldID: h.ID}); err != nil || v.Status != authsvc.HoldExpired || resolved {
+			if v, resolved, err := db.VoidHold(ctx, &domain.HoldResolution{HoldID: h.ID}); err != nil || v.Status != domain.HoldExpired || resolved {
 				t.Fatalf("void of an expired hold: %+v %v", v, err)
 			}
 			if after := readLedger(t, db, alice); after != before {
@@ -166,33 +166,33 @@ func TestHoldLifecycle(t *testing.T) {
 		t.Run("another owner's hold is not found", func(t *testing.T) {
 			bob := newLedgerUser(t, db, "bob")
 			h := hold(t, db, alice, 100, time.Minute)
-			_, _, err := db.CaptureHold(ctx, &authsvc.HoldResolution{HoldID: h.ID, OwnerID: bob})
-			if !errors.Is(err, authsvc.ErrHoldNotFound) {
+			_, _, err := db.CaptureHold(ctx, &domain.HoldResolution{HoldID: h.ID, OwnerID: bob})
+			if !errors.Is(err, domain.ErrHoldNotFound) {
 				t.Fatalf("capture: %v", err)
 			}
-			if _, _, err := db.VoidHold(ctx, &authsvc.HoldResolution{HoldID: h.ID, OwnerID: bob}); !errors.Is(err, authsvc.ErrHoldNotFound) {
+			if _, _, err := db.VoidHold(ctx, &domain.HoldResolution{HoldID: h.ID, OwnerID: bob}); !errors.Is(err, domain.ErrHoldNotFound) {
 				t.Fatalf("void: %v", err)
 			}
-			if _, _, err := db.VoidHold(ctx, &authsvc.HoldResolution{HoldID: 1 << 40}); !errors.Is(err, authsvc.ErrHoldNotFound) {
+			if _, _, err := db.VoidHold(ctx, &domain.HoldResolution{HoldID: 1 << 40}); !errors.Is(err, domain.ErrHoldNotFound) {
 				t.Fatalf("void of a missing hold: %v", err)
 			}
 		})
 		t.Run("a hold reference is idempotent", func(t *testing.T) {
-			a, replayed, err := db.CreateHold(ctx, &authsvc.NewHold{UserID: alice, Amount: 200, ExpiresIn: time.Minute, ReferenceID: ref("h-1")})
+			a, replayed, err := db.CreateHold(ctx, &domain.NewHold{UserID: alice, Amount: 200, ExpiresIn: time.Minute, ReferenceID: ref("h-1")})
 			if err != nil || replayed {
 				t.Fatal(replayed, err)
 			}
-			b, replayed, err := db.CreateHold(ctx, &authsvc.NewHold{UserID: alice, Amount: 200, ExpiresIn: time.Minute, ReferenceID: ref("h-1")})
+			b, replayed, err := db.CreateHold(ctx, &domain.NewHold{UserID: alice, Amount: 200, ExpiresIn: time.Minute, ReferenceID: ref("h-1")})
 			if err != nil || !replayed || b.ID != a.ID {
 				t.Fatalf("repeat: %+v %v %v", b, replayed, err)
 			}
-			_, _, err = db.CreateHold(ctx, &authsvc.NewHold{UserID: alice, Amount: 201, ExpiresIn: time.Minute, ReferenceID: ref("h-1")})
-			if authsvc.ErrorReason(err) != "idempotency_conflict" {
+			_, _, err = db.CreateHold(ctx, &domain.NewHold{UserID: alice, Amount: 201, ExpiresIn: time.Minute, ReferenceID: ref("h-1")})
+			if domain.ErrorReason(err) != "idempotency_conflict" {
 				t.Fatalf("other amount: %v", err)
 			}
 		})
 		t.Run("holds are listed newest first, by status, with keyset paging", func(t *testing.T) {
-			all, err := db.ListHolds(ctx, authsvc.HoldQuery{UserID: alice, Limit: 100})
+			all, err := db.ListHolds(ctx, domain.HoldQuery{UserID: alice, Limit: 100})
 			if err != nil || len(all) < 5 {
 				t.Fatalf("%d holds, %v", len(all), err)
 			}
@@ -201,16 +201,16 @@ func TestHoldLifecycle(t *testing.T) {
 					t.Fatalf("not newest first: %d then %d", all[i-1].ID, all[i].ID)
 				}
 			}
-			next, err := db.ListHolds(ctx, authsvc.HoldQuery{UserID: alice, After: all[1].ID, Limit: 2})
+			next, err := db.ListHolds(ctx, domain.HoldQuery{UserID: alice, After: all[1].ID, Limit: 2})
 			if err != nil || len(next) != 2 || next[0].ID != all[2].ID {
 				t.Fatalf("page after %d: %v", all[1].ID, err)
 			}
-			pending, err := db.ListHolds(ctx, authsvc.HoldQuery{UserID: alice, Status: authsvc.HoldPending, Limit: 100})
+			pending, err := db.ListHolds(ctx, domain.HoldQuery{UserID: alice, Status: domain.HoldPending, Limit: 100})
 			if err != nil || len(pending) == 0 {
 				t.Fatal(err)
 			}
 			for _, h := range pending {
-				if h.Status != authsvc.HoldPending {
+				if h.Status != domain.HoldPending {
 					t.Fatalf("status filter let %s through", h.Status)
 				}
 			}
@@ -224,7 +224,7 @@ func TestHoldLifecycle(t *testing.T) {
 func TestHoldSchemaInvariants(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		alice := newLedgerUser(t, db, "alice")
-		apply(t, db, alice, authsvc.CreditAdded, 1000, nil)
+		apply(t, db, alice, domain.CreditAdded, 1000, nil)
 		h := hold(t, db, alice, 400, time.Minute)
 		now := db.Now()
 		for _, c := range []struct{ name, sql string }{
@@ -249,7 +249,7 @@ func TestHoldSchemaInvariants(t *testing.T) {
 			t.Fatalf("%+v", got)
 		}
 		t.Run("deleting the user takes the holds and their transactions along", func(t *testing.T) {
-			if _, _, err := db.CaptureHold(context.Background(), &authsvc.HoldResolution{HoldID: h.ID, Amount: 100}); err != nil {
+			if _, _, err := db.CaptureHold(context.Background(), &domain.HoldResolution{HoldID: h.ID, Amount: 100}); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := db.SQL().Exec(db.SQL().Rebind(`DELETE FROM users WHERE id = ?`), alice); err != nil {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -17,7 +17,7 @@ import (
 // outcome in another. SQLite runs the same steps in one transaction each,
 // in process.
 
-var _ authsvc.LoginStore = (*DB)(nil)
+var _ domain.LoginStore = (*DB)(nil)
 
 // sqlCountAttempt counts one login attempt unless the window's limit is
 // reached. The conditional upsert locks the row, so concurrent attempts
@@ -85,11 +85,11 @@ type loginUserRow struct {
 }
 
 // user returns the row's user, or nil when it has none.
-func (r *loginUserRow) user() *authsvc.User {
+func (r *loginUserRow) user() *domain.User {
 	if !r.ID.Valid {
 		return nil
 	}
-	u := &authsvc.User{ID: r.ID.Int64, Username: r.Username.String, Email: r.Email.String,
+	u := &domain.User{ID: r.ID.Int64, Username: r.Username.String, Email: r.Email.String,
 		PasswordHash: r.PasswordHash.String, IsAdmin: r.IsAdmin.Bool, TokenVersion: r.TokenVersion.Int64,
 		CreatedAt: r.CreatedAt.Time, UpdatedAt: r.UpdatedAt.Time}
 	if r.EmailVerifiedAt.Valid {
@@ -101,37 +101,37 @@ func (r *loginUserRow) user() *authsvc.User {
 // attempt returns what counting found; now and window place the window of
 // a refused attempt whose row the statement could not see (one inserted by
 // a concurrent login).
-func (r *attemptRow) attempt(now time.Time, window time.Duration) authsvc.LoginAttempt {
+func (r *attemptRow) attempt(now time.Time, window time.Duration) domain.LoginAttempt {
 	if r.Counted.Valid {
-		return authsvc.LoginAttempt{Failures: int(r.Counted.Int64), WindowEnd: r.CountedSince.Time.UTC().Add(window)}
+		return domain.LoginAttempt{Failures: int(r.Counted.Int64), WindowEnd: r.CountedSince.Time.UTC().Add(window)}
 	}
 	end := now.Add(window)
 	if r.RefusedSince.Valid {
 		end = r.RefusedSince.Time.UTC().Add(window)
 	}
-	return authsvc.LoginAttempt{Refused: true, WindowEnd: end}
+	return domain.LoginAttempt{Refused: true, WindowEnd: end}
 }
 
 // CountLoginAttempt counts one login attempt for username (compare it
 // lowercased) unless limit attempts are counted in the current window:
 // one statement on PostgreSQL, committed without waiting for its WAL flush
 // (a crash may lose the last few counts, never money or credentials).
-func (db *DB) CountLoginAttempt(ctx context.Context, username string, limit int, window time.Duration) (authsvc.LoginAttempt, error) {
+func (db *DB) CountLoginAttempt(ctx context.Context, username string, limit int, window time.Duration) (domain.LoginAttempt, error) {
 	start, err := db.beginLogin(ctx, username, limit, window, false)
 	if err != nil {
-		return authsvc.LoginAttempt{}, err
+		return domain.LoginAttempt{}, err
 	}
 	return start.LoginAttempt, nil
 }
 
 // BeginLogin counts the attempt and reads the user in one round trip.
-func (db *DB) BeginLogin(ctx context.Context, username string, limit int, window time.Duration) (*authsvc.LoginStart, error) {
+func (db *DB) BeginLogin(ctx context.Context, username string, limit int, window time.Duration) (*domain.LoginStart, error) {
 	return db.beginLogin(ctx, username, limit, window, true)
 }
 
-func (db *DB) beginLogin(ctx context.Context, username string, limit int, window time.Duration, withUser bool) (_ *authsvc.LoginStart, err error) {
+func (db *DB) beginLogin(ctx context.Context, username string, limit int, window time.Duration, withUser bool) (_ *domain.LoginStart, err error) {
 	if !storable(username) { // ValidUsername refuses such names before here
-		return nil, authsvc.ErrInvalidText
+		return nil, domain.ErrInvalidText
 	}
 	now := db.Now()
 	cutoff := now.Add(-window)
@@ -164,7 +164,7 @@ func (db *DB) beginLogin(ctx context.Context, username string, limit int, window
 			return nil, fmt.Errorf("count login attempt: %w", err)
 		}
 	}
-	start := &authsvc.LoginStart{LoginAttempt: row.attempt(now, window), User: row.user(),
+	start := &domain.LoginStart{LoginAttempt: row.attempt(now, window), User: row.user(),
 		MFAEnabled: row.MFAEnabled.Bool}
 	return start, nil
 }
@@ -193,7 +193,7 @@ func sqliteBeginLogin(ctx context.Context, tx *sqlx.Tx, row *attemptRow, count [
 
 // FinishLogin writes the outcome of a login's password check and the audit
 // events of ctx atomically: one statement on PostgreSQL.
-func (db *DB) FinishLogin(ctx context.Context, f *authsvc.LoginFinish) error {
+func (db *DB) FinishLogin(ctx context.Context, f *domain.LoginFinish) error {
 	var writes []write
 	if f.ClearFailures != "" {
 		writes = append(writes, write{`DELETE FROM login_failures WHERE username = ?`, []any{f.ClearFailures}})
@@ -247,8 +247,8 @@ func (db *DB) writeAll(ctx context.Context, writes []write) (err error) {
 		clauses = append(clauses, fmt.Sprintf("w%d AS (%s)", i, w.query))
 		args = append(args, w.args...)
 	}
-	pending := authsvc.AuditFrom(ctx)
-	var events []*authsvc.AuditEvent
+	pending := domain.AuditFrom(ctx)
+	var events []*domain.AuditEvent
 	if pending != nil {
 		events = pending.Take()
 	}

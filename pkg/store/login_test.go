@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
@@ -14,7 +14,7 @@ func TestLoginStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		alice := newUser(t, db, "Alice", "alice@example.com")
-		begin := func(t *testing.T, name string, limit int) *authsvc.LoginStart {
+		begin := func(t *testing.T, name string, limit int) *domain.LoginStart {
 			t.Helper()
 			s, err := db.BeginLogin(ctx, name, limit, time.Hour)
 			if err != nil {
@@ -60,11 +60,11 @@ func TestLoginStore(t *testing.T) {
 		})
 		t.Run("finish writes the session, the rehash and the audit event, and clears the count", func(t *testing.T) {
 			now := db.Now()
-			sess := &authsvc.Session{ID: "login-1", UserID: alice.ID, CreatedAt: now, RefreshedAt: now,
+			sess := &domain.Session{ID: "login-1", UserID: alice.ID, CreatedAt: now, RefreshedAt: now,
 				ExpiresAt: now.Add(time.Hour), ClientIP: "192.0.2.1", UserAgent: "test"}
-			ev := &authsvc.AuditEvent{Event: authsvc.AuditLoginSucceeded, ActorID: alice.ID, TargetID: alice.ID}
-			err := db.FinishLogin(authsvc.WithAudit(ctx, ev), &authsvc.LoginFinish{ClearFailures: "alice", Session: sess,
-				Rehash: &authsvc.Rehash{UserID: alice.ID, OldHash: alice.PasswordHash, NewHash: "$2a$10$new"}})
+			ev := &domain.AuditEvent{Event: domain.AuditLoginSucceeded, ActorID: alice.ID, TargetID: alice.ID}
+			err := db.FinishLogin(domain.WithAudit(ctx, ev), &domain.LoginFinish{ClearFailures: "alice", Session: sess,
+				Rehash: &domain.Rehash{UserID: alice.ID, OldHash: alice.PasswordHash, NewHash: "$2a$10$new"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,14 +74,14 @@ func TestLoginStore(t *testing.T) {
 			if got, err := db.Sessions(ctx, alice.ID); err != nil || len(got) != 1 || got[0].ID != "login-1" || got[0].ClientIP != "192.0.2.1" {
 				t.Fatalf("sessions = %+v, %v", got, err)
 			}
-			events, err := db.AuditEvents(ctx, authsvc.AuditFilter{UserID: alice.ID, Event: authsvc.AuditLoginSucceeded, Limit: 10})
+			events, err := db.AuditEvents(ctx, domain.AuditFilter{UserID: alice.ID, Event: domain.AuditLoginSucceeded, Limit: 10})
 			if err != nil || len(events) != 1 || events[0].ID == 0 || events[0].ID != ev.ID {
 				t.Fatalf("audit = %+v (event id %d), %v", events, ev.ID, err)
 			}
 		})
 		t.Run("a rehash loses to a changed hash", func(t *testing.T) {
-			err := db.FinishLogin(ctx, &authsvc.LoginFinish{
-				Rehash: &authsvc.Rehash{UserID: alice.ID, OldHash: alice.PasswordHash, NewHash: "$2a$12$stale"}})
+			err := db.FinishLogin(ctx, &domain.LoginFinish{
+				Rehash: &domain.Rehash{UserID: alice.ID, OldHash: alice.PasswordHash, NewHash: "$2a$12$stale"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -91,8 +91,8 @@ func TestLoginStore(t *testing.T) {
 		})
 		t.Run("finish stores the challenge of a second factor", func(t *testing.T) {
 			now := db.Now()
-			c := &authsvc.MFAChallenge{TokenHash: "challenge-1", UserID: alice.ID, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-			if err := db.FinishLogin(ctx, &authsvc.LoginFinish{Challenge: c}); err != nil {
+			c := &domain.MFAChallenge{TokenHash: "challenge-1", UserID: alice.ID, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+			if err := db.FinishLogin(ctx, &domain.LoginFinish{Challenge: c}); err != nil {
 				t.Fatal(err)
 			}
 			if got, err := db.MFAChallenge(ctx, "challenge-1"); err != nil || got.UserID != alice.ID {
@@ -106,29 +106,29 @@ func TestLoginStore(t *testing.T) {
 				t.Fatal(err)
 			}
 			now := db.Now()
-			ev := &authsvc.AuditEvent{Event: authsvc.AuditLoginSucceeded, ActorID: carol.ID, TargetID: carol.ID}
-			err := db.FinishLogin(authsvc.WithAudit(ctx, ev), &authsvc.LoginFinish{ClearFailures: "carol",
-				Session: &authsvc.Session{ID: "gone", UserID: carol.ID, CreatedAt: now, RefreshedAt: now, ExpiresAt: now.Add(time.Hour)}})
-			wantCode(t, err, authsvc.ENOTFOUND, "")
+			ev := &domain.AuditEvent{Event: domain.AuditLoginSucceeded, ActorID: carol.ID, TargetID: carol.ID}
+			err := db.FinishLogin(domain.WithAudit(ctx, ev), &domain.LoginFinish{ClearFailures: "carol",
+				Session: &domain.Session{ID: "gone", UserID: carol.ID, CreatedAt: now, RefreshedAt: now, ExpiresAt: now.Add(time.Hour)}})
+			wantCode(t, err, domain.ENOTFOUND, "")
 			if s := begin(t, "carol", 5); s.Failures != 2 { // the count was not cleared: all or nothing
 				t.Fatalf("after a failed finish: %+v", s)
 			}
-			if events, _ := db.AuditEvents(ctx, authsvc.AuditFilter{UserID: carol.ID, Event: authsvc.AuditLoginSucceeded, Limit: 10}); len(events) != 0 {
+			if events, _ := db.AuditEvents(ctx, domain.AuditFilter{UserID: carol.ID, Event: domain.AuditLoginSucceeded, Limit: 10}); len(events) != 0 {
 				t.Fatalf("audit = %+v", events)
 			}
 		})
 		t.Run("record audit writes its events and their ids", func(t *testing.T) {
-			a := &authsvc.AuditEvent{Event: authsvc.AuditLoginFailed, TargetID: alice.ID}
-			b := &authsvc.AuditEvent{Event: authsvc.AuditLoginLimited, TargetID: alice.ID}
+			a := &domain.AuditEvent{Event: domain.AuditLoginFailed, TargetID: alice.ID}
+			b := &domain.AuditEvent{Event: domain.AuditLoginLimited, TargetID: alice.ID}
 			if err := db.RecordAudit(ctx, a, b); err != nil {
 				t.Fatal(err)
 			}
 			if a.ID == 0 || b.ID <= a.ID {
 				t.Fatalf("ids %d, %d", a.ID, b.ID)
 			}
-			events, err := db.AuditEvents(ctx, authsvc.AuditFilter{UserID: alice.ID, Limit: 10})
-			if err != nil || len(events) < 3 || events[0].ID != b.ID || events[0].Event != authsvc.AuditLoginLimited ||
-				events[1].ID != a.ID || events[1].Event != authsvc.AuditLoginFailed {
+			events, err := db.AuditEvents(ctx, domain.AuditFilter{UserID: alice.ID, Limit: 10})
+			if err != nil || len(events) < 3 || events[0].ID != b.ID || events[0].Event != domain.AuditLoginLimited ||
+				events[1].ID != a.ID || events[1].Event != domain.AuditLoginFailed {
 				t.Fatalf("audit = %+v, %v", events, err)
 			}
 		})
@@ -153,7 +153,7 @@ func TestRefusedLoginSeesTheNewWindow(t *testing.T) {
 	if _, err := tx.Exec(`UPDATE login_failures SET window_start = $1, failures = 5 WHERE username = 'dave'`, db.Now()); err != nil {
 		t.Fatal(err)
 	}
-	started := make(chan *authsvc.LoginStart, 1)
+	started := make(chan *domain.LoginStart, 1)
 	go func() {
 		s, err := db.BeginLogin(ctx, "dave", 5, time.Hour)
 		if err != nil {

@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/jmoiron/sqlx"
 )
 
-var _ authsvc.MFAStore = (*DB)(nil)
+var _ domain.MFAStore = (*DB)(nil)
 
 const (
 	selectTOTP = `SELECT user_id, secret, confirmed_at, last_step, created_at FROM mfa_totp WHERE user_id = ?`
@@ -45,20 +45,20 @@ func (db *DB) PutTOTP(ctx context.Context, userID int64, sealed []byte) error {
 			return fmt.Errorf("put totp: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return authsvc.ErrMFAAlreadyEnabled
+			return domain.ErrMFAAlreadyEnabled
 		}
 		return nil
 	})
 }
 
 // TOTP returns the user's factor; ErrMFANotEnrolled when none.
-func (db *DB) TOTP(ctx context.Context, userID int64) (_ *authsvc.TOTPFactor, err error) {
+func (db *DB) TOTP(ctx context.Context, userID int64) (_ *domain.TOTPFactor, err error) {
 	ctx, done := db.start(ctx)
 	defer func() { err = done(err) }()
-	var f authsvc.TOTPFactor
+	var f domain.TOTPFactor
 	err = db.pool.GetContext(ctx, &f, db.pool.Rebind(selectTOTP), userID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, authsvc.ErrMFANotEnrolled
+		return nil, domain.ErrMFANotEnrolled
 	}
 	if err != nil {
 		return nil, mapError(fmt.Errorf("totp: %w", err))
@@ -70,7 +70,7 @@ func (db *DB) TOTP(ctx context.Context, userID int64) (_ *authsvc.TOTPFactor, er
 // MFAEnabled reports whether the user has a confirmed factor.
 func (db *DB) MFAEnabled(ctx context.Context, userID int64) (bool, error) {
 	f, err := db.TOTP(ctx, userID)
-	if errors.Is(err, authsvc.ErrMFANotEnrolled) {
+	if errors.Is(err, domain.ErrMFANotEnrolled) {
 		return false, nil
 	}
 	if err != nil {
@@ -80,7 +80,7 @@ func (db *DB) MFAEnabled(ctx context.Context, userID int64) (bool, error) {
 }
 
 // ConfirmTOTP activates the factor and replaces the recovery codes.
-func (db *DB) ConfirmTOTP(ctx context.Context, userID, step int64, recoveryHashes []string, mail ...*authsvc.OutboundEmail) error {
+func (db *DB) ConfirmTOTP(ctx context.Context, userID, step int64, recoveryHashes []string, mail ...*domain.OutboundEmail) error {
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, tx.Rebind(confirmTOTP), db.Now(), step, userID)
 		if err != nil {
@@ -90,12 +90,12 @@ func (db *DB) ConfirmTOTP(ctx context.Context, userID, step int64, recoveryHashe
 			var confirmed sql.NullTime
 			err := tx.QueryRowxContext(ctx, tx.Rebind(`SELECT confirmed_at FROM mfa_totp WHERE user_id = ?`), userID).Scan(&confirmed)
 			if errors.Is(err, sql.ErrNoRows) {
-				return authsvc.ErrMFANotEnrolled
+				return domain.ErrMFANotEnrolled
 			}
 			if err != nil {
 				return fmt.Errorf("confirm totp: %w", err)
 			}
-			return authsvc.ErrMFAAlreadyEnabled
+			return domain.ErrMFAAlreadyEnabled
 		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM mfa_recovery_codes WHERE user_id = ?`), userID); err != nil {
 			return fmt.Errorf("replace recovery codes: %w", err)
@@ -117,7 +117,7 @@ func (db *DB) UseTOTPStep(ctx context.Context, userID, step int64) error {
 			return fmt.Errorf("use totp step: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return authsvc.ErrMFACodeUsed
+			return domain.ErrMFACodeUsed
 		}
 		return nil
 	})
@@ -138,9 +138,9 @@ func (db *DB) UseRecoveryCode(ctx context.Context, userID int64, hash string) (i
 				return fmt.Errorf("use recovery code: %w", err)
 			}
 			if used > 0 {
-				return authsvc.ErrMFACodeUsed
+				return domain.ErrMFACodeUsed
 			}
-			return authsvc.ErrMFAInvalidCode
+			return domain.ErrMFAInvalidCode
 		}
 		return tx.QueryRowxContext(ctx, tx.Rebind(countRecovery), userID).Scan(&left)
 	})
@@ -148,14 +148,14 @@ func (db *DB) UseRecoveryCode(ctx context.Context, userID int64, hash string) (i
 }
 
 // DeleteTOTP removes the factor, its recovery codes and pending challenges.
-func (db *DB) DeleteTOTP(ctx context.Context, userID int64, keepSession string, mail ...*authsvc.OutboundEmail) error {
+func (db *DB) DeleteTOTP(ctx context.Context, userID int64, keepSession string, mail ...*domain.OutboundEmail) error {
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM mfa_totp WHERE user_id = ? AND confirmed_at IS NOT NULL`), userID)
 		if err != nil {
 			return fmt.Errorf("delete totp: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return authsvc.ErrMFANotEnrolled
+			return domain.ErrMFANotEnrolled
 		}
 		for _, q := range []string{`DELETE FROM mfa_totp WHERE user_id = ?`, `DELETE FROM mfa_recovery_codes WHERE user_id = ?`,
 			`DELETE FROM mfa_challenges WHERE user_id = ?`} {
@@ -171,13 +171,13 @@ func (db *DB) DeleteTOTP(ctx context.Context, userID int64, keepSession string, 
 }
 
 // MFAChallenge returns the unexpired challenge with that hash.
-func (db *DB) MFAChallenge(ctx context.Context, tokenHash string) (_ *authsvc.MFAChallenge, err error) {
+func (db *DB) MFAChallenge(ctx context.Context, tokenHash string) (_ *domain.MFAChallenge, err error) {
 	ctx, done := db.start(ctx)
 	defer func() { err = done(err) }()
-	var c authsvc.MFAChallenge
+	var c domain.MFAChallenge
 	err = db.pool.GetContext(ctx, &c, db.pool.Rebind(selectChallenge), tokenHash, db.Now())
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, authsvc.ErrInvalidMFAToken
+		return nil, domain.ErrInvalidMFAToken
 	}
 	if err != nil {
 		return nil, mapError(fmt.Errorf("mfa challenge: %w", err))
@@ -190,12 +190,12 @@ func (db *DB) MFAChallenge(ctx context.Context, tokenHash string) (_ *authsvc.MF
 // that hash and returns it, in one statement, before any code is checked: of
 // any number of concurrent attempts at most maxAttempts get the challenge.
 // ErrInvalidMFAToken when it is gone, expired or its attempts are used up.
-func (db *DB) AttemptMFAChallenge(ctx context.Context, tokenHash string, maxAttempts int) (*authsvc.MFAChallenge, error) {
-	var c authsvc.MFAChallenge
+func (db *DB) AttemptMFAChallenge(ctx context.Context, tokenHash string, maxAttempts int) (*domain.MFAChallenge, error) {
+	var c domain.MFAChallenge
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		err := tx.GetContext(ctx, &c, tx.Rebind(attemptChallenge), tokenHash, db.Now(), maxAttempts)
 		if errors.Is(err, sql.ErrNoRows) {
-			return authsvc.ErrInvalidMFAToken
+			return domain.ErrInvalidMFAToken
 		}
 		if err != nil {
 			return fmt.Errorf("attempt mfa challenge: %w", err)
@@ -217,7 +217,7 @@ func (db *DB) DeleteMFAChallenge(ctx context.Context, tokenHash string) error {
 			return fmt.Errorf("delete mfa challenge: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return authsvc.ErrInvalidMFAToken
+			return domain.ErrInvalidMFAToken
 		}
 		return nil
 	})

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	migrate "github.com/rubenv/sql-migrate"
 
-	sqlfs "github.com/authsvc/authsvc/sql"
+	migrations "github.com/authsvc/authsvc/sql"
 )
 
 // migrationLockKey is the PostgreSQL advisory lock that lets only one
@@ -31,7 +31,7 @@ type MigrationState struct {
 }
 
 func (db *DB) migrationSource() migrate.MigrationSource {
-	return &migrate.EmbedFileSystemMigrationSource{FileSystem: sqlfs.FS, Root: string(db.Dialect)}
+	return &migrate.EmbedFileSystemMigrationSource{FileSystem: migrations.FS, Root: string(db.Dialect)}
 }
 
 func (db *DB) migrateDialect() string {
@@ -50,7 +50,7 @@ func (db *DB) MigrateUp(ctx context.Context) (int, error) {
 // MigrateDown rolls back the last n applied migrations (n >= 1).
 func (db *DB) MigrateDown(ctx context.Context, n int) (int, error) {
 	if n < 1 {
-		return 0, authsvc.Errorf(authsvc.EVALIDATION, "-n must be at least 1")
+		return 0, domain.Errorf(domain.EVALIDATION, "-n must be at least 1")
 	}
 	return db.migrate(ctx, migrate.Down, n)
 }

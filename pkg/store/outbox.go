@@ -9,19 +9,19 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/jmoiron/sqlx"
 )
 
 // The mail worker's view of the store.
-var _ authsvc.Outbox = (*DB)(nil)
+var _ domain.Outbox = (*DB)(nil)
 
 // maxLastError bounds the stored last_error text.
 const maxLastError = 1000
 
 // enqueueEmails writes msgs to the outbox inside tx, so that a message exists
 // exactly when the change that causes it is committed. Each message is due now.
-func (db *DB) enqueueEmails(ctx context.Context, tx *sqlx.Tx, msgs ...*authsvc.OutboundEmail) error {
+func (db *DB) enqueueEmails(ctx context.Context, tx *sqlx.Tx, msgs ...*domain.OutboundEmail) error {
 	now := db.Now()
 	for _, m := range msgs {
 		if m == nil {
@@ -44,21 +44,21 @@ func (db *DB) enqueueEmails(ctx context.Context, tx *sqlx.Tx, msgs ...*authsvc.O
 // EnqueueEmails writes msgs to the outbox in a transaction of their own, due
 // now. Use cases that change data enqueue inside their own transaction
 // instead; this is for messages that stand alone (and for tests).
-func (db *DB) EnqueueEmails(ctx context.Context, msgs ...*authsvc.OutboundEmail) error {
+func (db *DB) EnqueueEmails(ctx context.Context, msgs ...*domain.OutboundEmail) error {
 	return db.InTx(ctx, func(tx *sqlx.Tx) error { return db.enqueueEmails(ctx, tx, msgs...) })
 }
 
 // outboxRow is an email_outbox row as the worker reads it.
 type outboxRow struct {
-	authsvc.OutboundEmail
+	domain.OutboundEmail
 	Data string `db:"data"`
 }
 
 // ClaimEmails leases up to limit due pending emails for lease; see
-// authsvc.Outbox. On PostgreSQL rows locked by another claimer are skipped
+// domain.Outbox. On PostgreSQL rows locked by another claimer are skipped
 // (FOR UPDATE SKIP LOCKED); on SQLite claims are serialized by InTx. A row
 // whose stored data is not a JSON object is marked failed instead of returned.
-func (db *DB) ClaimEmails(ctx context.Context, limit int, lease time.Duration) ([]*authsvc.OutboundEmail, error) {
+func (db *DB) ClaimEmails(ctx context.Context, limit int, lease time.Duration) ([]*domain.OutboundEmail, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -70,7 +70,7 @@ func (db *DB) ClaimEmails(ctx context.Context, limit int, lease time.Duration) (
 		WHERE id IN (SELECT id FROM email_outbox WHERE status = 'pending' AND next_attempt_at <= ?
 			ORDER BY next_attempt_at, id LIMIT ? ` + lock + `)
 		RETURNING id, kind, recipient, data, attempts, next_attempt_at, created_at`)
-	var claimed []*authsvc.OutboundEmail
+	var claimed []*domain.OutboundEmail
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		claimed = claimed[:0]
 		now := db.Now()
@@ -127,7 +127,7 @@ func decodeEmailData(raw string) (map[string]string, error) {
 }
 
 // MarkEmailSent records that a claimed email was sent and clears its data.
-func (db *DB) MarkEmailSent(ctx context.Context, e *authsvc.OutboundEmail) error {
+func (db *DB) MarkEmailSent(ctx context.Context, e *domain.OutboundEmail) error {
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
 		return db.finishEmail(ctx, tx, e, "sent", "", db.Now())
 	})
@@ -135,7 +135,7 @@ func (db *DB) MarkEmailSent(ctx context.Context, e *authsvc.OutboundEmail) error
 
 // FailEmail marks a claimed email failed for good, keeping lastErr and
 // clearing its data.
-func (db *DB) FailEmail(ctx context.Context, e *authsvc.OutboundEmail, lastErr string) error {
+func (db *DB) FailEmail(ctx context.Context, e *domain.OutboundEmail, lastErr string) error {
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
 		return db.finishEmail(ctx, tx, e, "failed", lastErr, db.Now())
 	})
@@ -144,7 +144,7 @@ func (db *DB) FailEmail(ctx context.Context, e *authsvc.OutboundEmail, lastErr s
 // finishEmail moves a claimed email to status sent or failed, fenced on its
 // attempt count. sent_at is set for sent emails; data is cleared either way
 // so that reset links do not linger.
-func (db *DB) finishEmail(ctx context.Context, tx *sqlx.Tx, e *authsvc.OutboundEmail, status, lastErr string, now time.Time) error {
+func (db *DB) finishEmail(ctx context.Context, tx *sqlx.Tx, e *domain.OutboundEmail, status, lastErr string, now time.Time) error {
 	var res sql.Result
 	var err error
 	if status == "sent" {
@@ -162,7 +162,7 @@ func (db *DB) finishEmail(ctx context.Context, tx *sqlx.Tx, e *authsvc.OutboundE
 
 // RetryEmail makes a claimed email due again after delay (measured on the
 // store's clock), recording lastErr.
-func (db *DB) RetryEmail(ctx context.Context, e *authsvc.OutboundEmail, delay time.Duration, lastErr string) error {
+func (db *DB) RetryEmail(ctx context.Context, e *domain.OutboundEmail, delay time.Duration, lastErr string) error {
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
 		next := db.Now().Add(max(delay, 0))
 		res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE email_outbox SET next_attempt_at = ?, last_error = ?
@@ -180,8 +180,8 @@ func (db *DB) RetryEmail(ctx context.Context, e *authsvc.OutboundEmail, delay ti
 
 // RenewEmailLease extends a claimed email's lease to lease from now (on the
 // store's clock), fenced on its attempt count; ECONFLICT when the lease was
-// lost. See authsvc.Outbox.
-func (db *DB) RenewEmailLease(ctx context.Context, e *authsvc.OutboundEmail, lease time.Duration) error {
+// lost. See domain.Outbox.
+func (db *DB) RenewEmailLease(ctx context.Context, e *domain.OutboundEmail, lease time.Duration) error {
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
 		next := db.Now().Add(lease)
 		res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE email_outbox SET next_attempt_at = ?
@@ -199,7 +199,7 @@ func (db *DB) RenewEmailLease(ctx context.Context, e *authsvc.OutboundEmail, lea
 
 // ReleaseEmail returns a claimed, unsent email to the queue, due now, and
 // takes back the attempt its claim counted.
-func (db *DB) ReleaseEmail(ctx context.Context, e *authsvc.OutboundEmail) error {
+func (db *DB) ReleaseEmail(ctx context.Context, e *domain.OutboundEmail) error {
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
 		now := db.Now()
 		res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE email_outbox SET next_attempt_at = ?, attempts = attempts - 1
@@ -218,13 +218,13 @@ func (db *DB) ReleaseEmail(ctx context.Context, e *authsvc.OutboundEmail) error 
 
 // leaseHeld turns "no row updated" into ECONFLICT: the email is no longer
 // pending at the attempt count this worker claimed it with.
-func leaseHeld(res sql.Result, e *authsvc.OutboundEmail) error {
+func leaseHeld(res sql.Result, e *domain.OutboundEmail) error {
 	n, err := res.RowsAffected()
 	if err != nil {
 		return fmt.Errorf("rows affected: %w", err)
 	}
 	if n == 0 {
-		return authsvc.ErrEmailLeaseLost.With(fmt.Errorf("email %d is no longer claimed at attempt %d", e.ID, e.Attempts))
+		return domain.ErrEmailLeaseLost.With(fmt.Errorf("email %d is no longer claimed at attempt %d", e.ID, e.Attempts))
 	}
 	return nil
 }

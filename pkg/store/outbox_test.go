@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
@@ -19,12 +19,12 @@ func newTestClock(db *store.DB) *testkit.Clock {
 	return c
 }
 
-func enqueue(t *testing.T, db *store.DB, n int) []*authsvc.OutboundEmail {
+func enqueue(t *testing.T, db *store.DB, n int) []*domain.OutboundEmail {
 	t.Helper()
-	msgs := make([]*authsvc.OutboundEmail, n)
+	msgs := make([]*domain.OutboundEmail, n)
 	for i := range msgs {
-		msgs[i] = &authsvc.OutboundEmail{Kind: authsvc.EmailPasswordReset, Recipient: fmt.Sprintf("u%d@example.com", i),
-			Data: map[string]string{authsvc.EmailKeyUsername: fmt.Sprintf("u%d", i), authsvc.EmailKeyLink: "http://x/reset?token=secret"}}
+		msgs[i] = &domain.OutboundEmail{Kind: domain.EmailPasswordReset, Recipient: fmt.Sprintf("u%d@example.com", i),
+			Data: map[string]string{domain.EmailKeyUsername: fmt.Sprintf("u%d", i), domain.EmailKeyLink: "http://x/reset?token=secret"}}
 	}
 	if err := db.EnqueueEmails(context.Background(), msgs...); err != nil {
 		t.Fatalf("enqueue: %v", err)
@@ -32,7 +32,7 @@ func enqueue(t *testing.T, db *store.DB, n int) []*authsvc.OutboundEmail {
 	return msgs
 }
 
-func claim(t *testing.T, db *store.DB, limit int) []*authsvc.OutboundEmail {
+func claim(t *testing.T, db *store.DB, limit int) []*domain.OutboundEmail {
 	t.Helper()
 	got, err := db.ClaimEmails(context.Background(), limit, time.Minute)
 	if err != nil {
@@ -69,7 +69,7 @@ func TestOutboxClaim(t *testing.T) {
 			if len(got) != 2 || got[0].ID != msgs[0].ID || got[1].ID != msgs[1].ID {
 				t.Fatalf("claimed %+v, want the two oldest", got)
 			}
-			if got[0].Attempts != 1 || got[0].Data[authsvc.EmailKeyUsername] != "u0" || got[0].Recipient != "u0@example.com" {
+			if got[0].Attempts != 1 || got[0].Data[domain.EmailKeyUsername] != "u0" || got[0].Recipient != "u0@example.com" {
 				t.Errorf("claimed %+v, want attempts 1 and u0's data", got[0])
 			}
 			if want := clock.Now().Add(time.Minute); !got[0].NextAttemptAt.Equal(want) {
@@ -117,7 +117,7 @@ func TestOutboxOutcomes(t *testing.T) {
 
 		t.Run("a second outcome for the same claim is a lost lease", func(t *testing.T) {
 			err := db.MarkEmailSent(ctx, sent)
-			if authsvc.ErrorCode(err) != authsvc.ECONFLICT {
+			if domain.ErrorCode(err) != domain.ECONFLICT {
 				t.Errorf("second mark: got %v, want ECONFLICT", err)
 			}
 		})
@@ -157,7 +157,7 @@ func TestOutboxOutcomes(t *testing.T) {
 		t.Run("release returns the email due now without counting the attempt", func(t *testing.T) {
 			clock.Advance(time.Hour)
 			c := claim(t, db, 10)
-			var mine *authsvc.OutboundEmail
+			var mine *domain.OutboundEmail
 			for _, e := range c {
 				if e.ID == released.ID {
 					mine = e

@@ -6,11 +6,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/jmoiron/sqlx"
 )
 
-var _ authsvc.SessionStore = (*DB)(nil)
+var _ domain.SessionStore = (*DB)(nil)
 
 // Field limits of a session row: longer client values are cut, not refused.
 const (
@@ -20,7 +20,7 @@ const (
 
 const sessionColumns = `id, user_id, created_at, refreshed_at, expires_at, client_ip, user_agent`
 
-func normalizeSession(s *authsvc.Session) *authsvc.Session {
+func normalizeSession(s *domain.Session) *domain.Session {
 	s.CreatedAt, s.RefreshedAt, s.ExpiresAt = s.CreatedAt.UTC(), s.RefreshedAt.UTC(), s.ExpiresAt.UTC()
 	return s
 }
@@ -45,20 +45,20 @@ const sqlInsertSession = `INSERT INTO sessions (` + sessionColumns + `) VALUES (
 
 // sessionValues cuts the client IP and user agent of s to their limits and
 // returns the arguments of sqlInsertSession.
-func sessionValues(s *authsvc.Session) []any {
+func sessionValues(s *domain.Session) []any {
 	s.ClientIP, s.UserAgent = truncate(s.ClientIP, maxClientIPBytes), truncate(s.UserAgent, maxUserAgentBytes)
 	return []any{s.ID, s.UserID, s.CreatedAt.UTC(), s.RefreshedAt.UTC(), s.ExpiresAt.UTC(), s.ClientIP, s.UserAgent}
 }
 
 // CreateSession inserts s (client IP and user agent cut to their limits).
 // ENOTFOUND when the user is gone.
-func (db *DB) CreateSession(ctx context.Context, s *authsvc.Session) error {
+func (db *DB) CreateSession(ctx context.Context, s *domain.Session) error {
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
 		return insertSession(ctx, tx, s)
 	})
 }
 
-func insertSession(ctx context.Context, tx *sqlx.Tx, s *authsvc.Session) error {
+func insertSession(ctx context.Context, tx *sqlx.Tx, s *domain.Session) error {
 	_, err := tx.ExecContext(ctx, tx.Rebind(sqlInsertSession), sessionValues(s)...)
 	if err != nil {
 		if isForeignKeyViolation(err) {
@@ -70,10 +70,10 @@ func insertSession(ctx context.Context, tx *sqlx.Tx, s *authsvc.Session) error {
 }
 
 // Sessions lists the user's unexpired sessions, newest first.
-func (db *DB) Sessions(ctx context.Context, userID int64) (_ []*authsvc.Session, err error) {
+func (db *DB) Sessions(ctx context.Context, userID int64) (_ []*domain.Session, err error) {
 	ctx, done := db.start(ctx)
 	defer func() { err = done(err) }()
-	sessions := []*authsvc.Session{}
+	sessions := []*domain.Session{}
 	err = sqlx.SelectContext(ctx, db.pool, &sessions, db.pool.Rebind(`SELECT `+sessionColumns+` FROM sessions
 		WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, id`), userID, db.Now())
 	if err != nil {
@@ -89,7 +89,7 @@ func (db *DB) Sessions(ctx context.Context, userID int64) (_ []*authsvc.Session,
 // such session (another user's session is not found either).
 func (db *DB) EndSession(ctx context.Context, userID int64, id string) error {
 	if !storable(id) { // no session has such an id (PostgreSQL would refuse the text)
-		return authsvc.ErrSessionNotFound
+		return domain.ErrSessionNotFound
 	}
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM sessions WHERE id = ? AND user_id = ?`), id, userID)
@@ -99,7 +99,7 @@ func (db *DB) EndSession(ctx context.Context, userID int64, id string) error {
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			return authsvc.ErrSessionNotFound
+			return domain.ErrSessionNotFound
 		}
 		return nil
 	})

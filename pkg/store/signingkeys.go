@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/jmoiron/sqlx"
 )
 
-var _ authsvc.SigningKeyStore = (*DB)(nil)
+var _ domain.SigningKeyStore = (*DB)(nil)
 
 const (
 	signingKeyColumns = `kid, alg, state, public_key, private_key_sealed, created_at, activated_at, retired_at, verify_until`
@@ -29,12 +29,12 @@ const (
 )
 
 // errKeyState is returned when a key is not in the state a change needs.
-func errKeyState(kid string, state authsvc.KeyState) error {
-	return authsvc.ErrKeyState.With(fmt.Errorf("signing key %s is %s", kid, state))
+func errKeyState(kid string, state domain.KeyState) error {
+	return domain.ErrKeyState.With(fmt.Errorf("signing key %s is %s", kid, state))
 }
 
 // CreateSigningKey stores a new signing key. ECONFLICT when the kid exists.
-func (db *DB) CreateSigningKey(ctx context.Context, k *authsvc.SigningKey) error {
+func (db *DB) CreateSigningKey(ctx context.Context, k *domain.SigningKey) error {
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
 		_, err := tx.ExecContext(ctx, tx.Rebind(sqlInsertSigningKey), k.KID, k.Alg, string(k.State),
 			k.PublicKey, k.PrivateKey, k.CreatedAt.UTC(), utcPtr(k.ActivatedAt), utcPtr(k.RetiredAt), utcPtr(k.VerifyUntil))
@@ -47,10 +47,10 @@ func (db *DB) CreateSigningKey(ctx context.Context, k *authsvc.SigningKey) error
 
 // SigningKeys returns every signing key, oldest first. It is the one query
 // each replica's key refresh runs.
-func (db *DB) SigningKeys(ctx context.Context) (_ []authsvc.SigningKey, err error) {
+func (db *DB) SigningKeys(ctx context.Context) (_ []domain.SigningKey, err error) {
 	ctx, done := db.start(ctx)
 	defer func() { err = done(err) }()
-	keys := []authsvc.SigningKey{}
+	keys := []domain.SigningKey{}
 	if err := sqlx.SelectContext(ctx, db.pool, &keys, db.pool.Rebind(sqlSigningKeys)); err != nil {
 		return nil, mapError(fmt.Errorf("list signing keys: %w", err))
 	}
@@ -61,10 +61,10 @@ func (db *DB) SigningKeys(ctx context.Context) (_ []authsvc.SigningKey, err erro
 }
 
 // SigningKey returns the key kid. ENOTFOUND when there is none.
-func (db *DB) SigningKey(ctx context.Context, kid string) (_ *authsvc.SigningKey, err error) {
+func (db *DB) SigningKey(ctx context.Context, kid string) (_ *domain.SigningKey, err error) {
 	ctx, done := db.start(ctx)
 	defer func() { err = done(err) }()
-	var k authsvc.SigningKey
+	var k domain.SigningKey
 	if err := sqlx.GetContext(ctx, db.pool, &k, db.pool.Rebind(sqlSigningKey), kid); err != nil {
 		return nil, mapError(fmt.Errorf("get signing key: %w", err))
 	}
@@ -82,7 +82,7 @@ func (db *DB) ActivateSigningKey(ctx context.Context, kid string, at, previousUn
 		if err != nil {
 			return err
 		}
-		if state != authsvc.KeyNext {
+		if state != domain.KeyNext {
 			return errKeyState(kid, state)
 		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(sqlRetireActive), at.UTC(), previousUntil.UTC()); err != nil {
@@ -104,7 +104,7 @@ func (db *DB) ActivateSigningKey(ctx context.Context, kid string, at, previousUn
 // RetireSigningKey retires key kid at at with VerifyUntil until, provided
 // it is still in state from. ENOTFOUND when kid does not exist; ECONFLICT
 // (Reason "key_state") when its state is another.
-func (db *DB) RetireSigningKey(ctx context.Context, kid string, from authsvc.KeyState, at, until time.Time) error {
+func (db *DB) RetireSigningKey(ctx context.Context, kid string, from domain.KeyState, at, until time.Time) error {
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
 		state, err := keyState(ctx, tx, kid)
 		if err != nil {
@@ -121,7 +121,7 @@ func (db *DB) RetireSigningKey(ctx context.Context, kid string, from authsvc.Key
 }
 
 // keyState reads a key's state inside tx, locking the row on PostgreSQL.
-func keyState(ctx context.Context, tx *sqlx.Tx, kid string) (authsvc.KeyState, error) {
+func keyState(ctx context.Context, tx *sqlx.Tx, kid string) (domain.KeyState, error) {
 	q := sqlKeyState
 	if tx.DriverName() == "postgres" {
 		q += " FOR UPDATE"
@@ -130,7 +130,7 @@ func keyState(ctx context.Context, tx *sqlx.Tx, kid string) (authsvc.KeyState, e
 	if err := tx.GetContext(ctx, &state, tx.Rebind(q), kid); err != nil {
 		return "", fmt.Errorf("read signing key state: %w", err)
 	}
-	return authsvc.KeyState(state), nil
+	return domain.KeyState(state), nil
 }
 
 func utcPtr(t *time.Time) any {
@@ -140,7 +140,7 @@ func utcPtr(t *time.Time) any {
 	return t.UTC()
 }
 
-func normalizeKeyTimes(k *authsvc.SigningKey) {
+func normalizeKeyTimes(k *domain.SigningKey) {
 	k.CreatedAt = k.CreatedAt.UTC()
 	for _, p := range []**time.Time{&k.ActivatedAt, &k.RetiredAt, &k.VerifyUntil} {
 		if *p != nil {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -17,14 +17,14 @@ import (
 const importChunk = 200
 
 // errImportBalanceLimit is a balance the account cannot hold.
-var errImportBalanceLimit = errors.New(authsvc.MsgImportBalanceLimit)
+var errImportBalanceLimit = errors.New(domain.MsgImportBalanceLimit)
 
-// ImportUsers implements authsvc.UserImporter: one transaction for the whole
+// ImportUsers implements domain.UserImporter: one transaction for the whole
 // file, in chunks of multi-row statements; see the interface for the rules.
-func (db *DB) ImportUsers(ctx context.Context, users []authsvc.ImportedUser, skipConflicts bool) (*authsvc.ImportResult, error) {
-	var res *authsvc.ImportResult
+func (db *DB) ImportUsers(ctx context.Context, users []domain.ImportedUser, skipConflicts bool) (*domain.ImportResult, error) {
+	var res *domain.ImportResult
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-		res = &authsvc.ImportResult{}
+		res = &domain.ImportResult{}
 		for start := 0; start < len(users); start += importChunk {
 			chunk := users[start:min(start+importChunk, len(users))]
 			if err := db.importChunk(ctx, tx, chunk, skipConflicts, res); err != nil {
@@ -48,12 +48,12 @@ type existingUser struct {
 
 // importChunk imports one chunk: look up the users it names, insert the new
 // ones, then add the balances not added before.
-func (db *DB) importChunk(ctx context.Context, tx *sqlx.Tx, chunk []authsvc.ImportedUser, skip bool, res *authsvc.ImportResult) error {
+func (db *DB) importChunk(ctx context.Context, tx *sqlx.Tx, chunk []domain.ImportedUser, skip bool, res *domain.ImportResult) error {
 	byName, byEmail, err := lookupUsers(ctx, tx, chunk)
 	if err != nil {
 		return err
 	}
-	var fresh []*authsvc.ImportedUser
+	var fresh []*domain.ImportedUser
 	var freshIdx []int
 	ids := map[int]int64{} // chunk index → user id, for the balances
 	var unchanged []int64
@@ -71,15 +71,15 @@ func (db *DB) importChunk(ctx context.Context, tx *sqlx.Tx, chunk []authsvc.Impo
 			res.Unchanged++
 			continue
 		case n != nil:
-			conflict = authsvc.ErrImportUsernameTaken
+			conflict = domain.ErrImportUsernameTaken
 		case e != nil:
-			conflict = authsvc.ErrImportEmailTaken
+			conflict = domain.ErrImportEmailTaken
 		}
 		if conflict != nil {
 			if !skip {
-				return &authsvc.ImportRowError{Line: u.Line, Err: conflict}
+				return &domain.ImportRowError{Line: u.Line, Err: conflict}
 			}
-			res.Skipped = append(res.Skipped, authsvc.ImportRowError{Line: u.Line, Err: conflict})
+			res.Skipped = append(res.Skipped, domain.ImportRowError{Line: u.Line, Err: conflict})
 			continue
 		}
 		placeholder := &existingUser{Username: u.Username, Email: u.Email} // ID 0: inserted below
@@ -99,7 +99,7 @@ func (db *DB) importChunk(ctx context.Context, tx *sqlx.Tx, chunk []authsvc.Impo
 
 // lookupUsers finds the existing users that share a username or an email
 // with the chunk, keyed by lowercased username and by email.
-func lookupUsers(ctx context.Context, tx *sqlx.Tx, chunk []authsvc.ImportedUser) (map[string]*existingUser, map[string]*existingUser, error) {
+func lookupUsers(ctx context.Context, tx *sqlx.Tx, chunk []domain.ImportedUser) (map[string]*existingUser, map[string]*existingUser, error) {
 	names := make([]string, len(chunk))
 	emails := make([]string, len(chunk))
 	for i, u := range chunk {
@@ -122,7 +122,7 @@ func lookupUsers(ctx context.Context, tx *sqlx.Tx, chunk []authsvc.ImportedUser)
 
 // insertImported inserts new users in one statement and returns their ids
 // by lowercased username.
-func (db *DB) insertImported(ctx context.Context, tx *sqlx.Tx, fresh []*authsvc.ImportedUser) (map[string]int64, error) {
+func (db *DB) insertImported(ctx context.Context, tx *sqlx.Tx, fresh []*domain.ImportedUser) (map[string]int64, error) {
 	out := map[string]int64{}
 	if len(fresh) == 0 {
 		return out, nil
@@ -160,12 +160,12 @@ func (db *DB) insertImported(ctx context.Context, tx *sqlx.Tx, fresh []*authsvc.
 
 // importBalances adds each balance once: rows of users an earlier import
 // already credited (reference_id "import") are left out.
-func (db *DB) importBalances(ctx context.Context, tx *sqlx.Tx, chunk []authsvc.ImportedUser, ids map[int]int64,
-	unchanged []int64, res *authsvc.ImportResult) error {
+func (db *DB) importBalances(ctx context.Context, tx *sqlx.Tx, chunk []domain.ImportedUser, ids map[int]int64,
+	unchanged []int64, res *domain.ImportResult) error {
 	credited := map[int64]bool{}
 	if len(unchanged) > 0 {
 		q, args, err := sqlx.In(`SELECT user_id FROM credit_transactions
-			WHERE transaction_type = 'credit_added' AND reference_id = ? AND user_id IN (?)`, authsvc.ImportReference, unchanged)
+			WHERE transaction_type = 'credit_added' AND reference_id = ? AND user_id IN (?)`, domain.ImportReference, unchanged)
 		if err != nil {
 			return err
 		}
@@ -177,7 +177,7 @@ func (db *DB) importBalances(ctx context.Context, tx *sqlx.Tx, chunk []authsvc.I
 			credited[id] = true
 		}
 	}
-	amounts := map[int64]authsvc.Cents{}
+	amounts := map[int64]domain.Cents{}
 	var order []int64
 	for i, u := range chunk {
 		id := ids[i]
@@ -204,7 +204,7 @@ func (db *DB) importBalances(ctx context.Context, tx *sqlx.Tx, chunk []authsvc.I
 	}
 	up.WriteString(` ON CONFLICT (user_id) DO UPDATE SET balance = user_credits.balance + excluded.balance,
 		updated_at = excluded.updated_at WHERE user_credits.balance + excluded.balance <= ? RETURNING user_id, balance`)
-	args = append(args, int64(authsvc.MaxBalance))
+	args = append(args, int64(domain.MaxBalance))
 	var balances []struct {
 		UserID  int64 `db:"user_id"`
 		Balance int64 `db:"balance"`
@@ -226,7 +226,7 @@ func (db *DB) importBalances(ctx context.Context, tx *sqlx.Tx, chunk []authsvc.I
 			ins.WriteString(", ")
 		}
 		ins.WriteString("(?, ?, ?, ?, ?, ?, ?, " + sqlNextSeq + ")")
-		args = append(args, b.UserID, int64(amounts[b.UserID]), string(authsvc.CreditAdded), authsvc.ImportReference,
+		args = append(args, b.UserID, int64(amounts[b.UserID]), string(domain.CreditAdded), domain.ImportReference,
 			"balance imported by authsvc user import", b.Balance, now, b.UserID)
 	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind(ins.String()), args...); err != nil {

@@ -7,19 +7,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
 
 const importHash = "$2b$04$abcdefghijklmnopqrstuu5ZqTtWvrcOBF9v/7oqLa4uEJ0wr8pHi"
 
-func importRow(line int, name, email string, balance authsvc.Cents) authsvc.ImportedUser {
-	return authsvc.ImportedUser{Line: line, Username: name, Email: email, PasswordHash: importHash, Balance: balance,
+func importRow(line int, name, email string, balance domain.Cents) domain.ImportedUser {
+	return domain.ImportedUser{Line: line, Username: name, Email: email, PasswordHash: importHash, Balance: balance,
 		CreatedAt: time.Date(2023, 4, 5, 6, 7, 8, 9000, time.UTC)}
 }
 
-func importedBalance(t *testing.T, db *store.DB, name string) (authsvc.Cents, int) {
+func importedBalance(t *testing.T, db *store.DB, name string) (domain.Cents, int) {
 	t.Helper()
 	var bal, n int64
 	pool := storetest.SQL(t, db)
@@ -28,14 +28,14 @@ func importedBalance(t *testing.T, db *store.DB, name string) (authsvc.Cents, in
 	if err != nil {
 		t.Fatal(err)
 	}
-	return authsvc.Cents(bal), int(n)
+	return domain.Cents(bal), int(n)
 }
 
 func TestImportUsers(t *testing.T) {
 	ctx := context.Background()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		t.Run("a user named twice in one file is one user, credited once", func(t *testing.T) {
-			res, err := db.ImportUsers(ctx, []authsvc.ImportedUser{
+			res, err := db.ImportUsers(ctx, []domain.ImportedUser{
 				importRow(2, "ann", "ann@example.com", 150), importRow(3, "ANN", "Ann@Example.com", 150), importRow(4, "bob", "bob@example.com", 0),
 			}, false)
 			if err != nil || res.Created != 2 || res.Unchanged != 1 || res.Credited != 1 {
@@ -51,7 +51,7 @@ func TestImportUsers(t *testing.T) {
 			}
 			verified := importRow(5, "vera", "vera@example.com", 0)
 			verified.EmailVerified = true
-			if _, err := db.ImportUsers(ctx, []authsvc.ImportedUser{verified}, false); err != nil {
+			if _, err := db.ImportUsers(ctx, []domain.ImportedUser{verified}, false); err != nil {
 				t.Fatal(err)
 			}
 			if v, err := db.UserByUsername(ctx, "vera"); err != nil || !v.EmailVerified() {
@@ -59,7 +59,7 @@ func TestImportUsers(t *testing.T) {
 			}
 		})
 		t.Run("an existing user keeps its balance on a repeat, and gets a missing one once", func(t *testing.T) {
-			rows := []authsvc.ImportedUser{importRow(2, "ann", "ann@example.com", 150), importRow(3, "bob", "bob@example.com", 99)}
+			rows := []domain.ImportedUser{importRow(2, "ann", "ann@example.com", 150), importRow(3, "bob", "bob@example.com", 99)}
 			for range 2 {
 				res, err := db.ImportUsers(ctx, rows, false)
 				if err != nil || res.Created != 0 || res.Unchanged != 2 {
@@ -83,25 +83,25 @@ func TestImportUsers(t *testing.T) {
 			}
 		})
 		t.Run("a conflict rolls everything back, or is skipped", func(t *testing.T) {
-			rows := []authsvc.ImportedUser{importRow(2, "cy", "cy@example.com", 100), importRow(3, "ann", "other@example.com", 0),
+			rows := []domain.ImportedUser{importRow(2, "cy", "cy@example.com", 100), importRow(3, "ann", "other@example.com", 0),
 				importRow(4, "dee", "bob@example.com", 0)}
 			_, err := db.ImportUsers(ctx, rows, false)
-			var rowErr *authsvc.ImportRowError
-			if !errors.As(err, &rowErr) || rowErr.Line != 3 || !errors.Is(err, authsvc.ErrImportUsernameTaken) {
+			var rowErr *domain.ImportRowError
+			if !errors.As(err, &rowErr) || rowErr.Line != 3 || !errors.Is(err, domain.ErrImportUsernameTaken) {
 				t.Fatalf("got %v", err)
 			}
-			if _, err := db.UserByUsername(ctx, "cy"); authsvc.ErrorCode(err) != authsvc.ENOTFOUND {
+			if _, err := db.UserByUsername(ctx, "cy"); domain.ErrorCode(err) != domain.ENOTFOUND {
 				t.Fatalf("cy was kept: %v", err)
 			}
 			res, err := db.ImportUsers(ctx, rows, true)
-			if err != nil || res.Created != 1 || len(res.Skipped) != 2 || !errors.Is(res.Skipped[1].Err, authsvc.ErrImportEmailTaken) {
+			if err != nil || res.Created != 1 || len(res.Skipped) != 2 || !errors.Is(res.Skipped[1].Err, domain.ErrImportEmailTaken) {
 				t.Fatalf("got %+v %v", res, err)
 			}
 		})
 		t.Run("more rows than one chunk", func(t *testing.T) {
-			var rows []authsvc.ImportedUser
+			var rows []domain.ImportedUser
 			for i := range 1203 {
-				rows = append(rows, importRow(i+2, fmt.Sprintf("chunk%04d", i), fmt.Sprintf("chunk%04d@example.com", i), authsvc.Cents(i)))
+				rows = append(rows, importRow(i+2, fmt.Sprintf("chunk%04d", i), fmt.Sprintf("chunk%04d@example.com", i), domain.Cents(i)))
 			}
 			rows = append(rows, importRow(1205, "chunk0001", "chunk0001@example.com", 1)) // a repeat, chunks apart
 			res, err := db.ImportUsers(ctx, rows, false)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -20,10 +20,10 @@ const (
 	constraintEmail    = "users_email_key"
 )
 
-func userNotFound(err error) error { return authsvc.ErrUserNotFound.With(err) }
+func userNotFound(err error) error { return domain.ErrUserNotFound.With(err) }
 
 // normalizeUser converts the timestamps of u to UTC.
-func normalizeUser(u *authsvc.User) *authsvc.User {
+func normalizeUser(u *domain.User) *domain.User {
 	u.CreatedAt = u.CreatedAt.UTC()
 	u.UpdatedAt = u.UpdatedAt.UTC()
 	if u.EmailVerifiedAt != nil {
@@ -34,16 +34,16 @@ func normalizeUser(u *authsvc.User) *authsvc.User {
 }
 
 // uniqueUserError tells which unique index of users a violation hit, by the
-// index's name: authsvc.ErrEmailTaken or authsvc.ErrUsernameTaken.
+// index's name: domain.ErrEmailTaken or domain.ErrUsernameTaken.
 func uniqueUserError(err error) error {
 	if !isUniqueViolation(err) {
 		return err
 	}
 	switch violatedConstraint(err) {
 	case constraintEmail:
-		return authsvc.ErrEmailTaken.With(err)
+		return domain.ErrEmailTaken.With(err)
 	case constraintUsername:
-		return authsvc.ErrUsernameTaken.With(err)
+		return domain.ErrUsernameTaken.With(err)
 	}
 	return err
 }
@@ -52,14 +52,14 @@ func uniqueUserError(err error) error {
 // stored lowercased; a non-nil EmailVerifiedAt means verified now) and
 // queues mail in the same transaction. It returns
 // ECONFLICT with Reason "username_taken" or "email_taken".
-func (db *DB) CreateUser(ctx context.Context, u *authsvc.User, mail ...*authsvc.OutboundEmail) error {
+func (db *DB) CreateUser(ctx context.Context, u *domain.User, mail ...*domain.OutboundEmail) error {
 	return db.RegisterUser(ctx, u, nil, mail...)
 }
 
 // RegisterUser is CreateUser that also stores verify (the link confirming
 // the new user's email; its UserID is set here) in the same transaction.
-func (db *DB) RegisterUser(ctx context.Context, u *authsvc.User, verify *authsvc.EmailVerification,
-	mail ...*authsvc.OutboundEmail) error {
+func (db *DB) RegisterUser(ctx context.Context, u *domain.User, verify *domain.EmailVerification,
+	mail ...*domain.OutboundEmail) error {
 	now := db.Now()
 	u.Email = strings.ToLower(u.Email)
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
@@ -76,7 +76,7 @@ func (db *DB) RegisterUser(ctx context.Context, u *authsvc.User, verify *authsvc
 			return uniqueUserError(err)
 		}
 		u.TokenVersion, u.CreatedAt, u.UpdatedAt = 1, now, now
-		if p := authsvc.AuditFrom(ctx); p != nil {
+		if p := domain.AuditFrom(ctx); p != nil {
 			p.SetSubject(u.ID)
 		}
 		if verify != nil {
@@ -90,11 +90,11 @@ func (db *DB) RegisterUser(ctx context.Context, u *authsvc.User, verify *authsvc
 }
 
 // getUser runs a single-row user query; no row is ENOTFOUND.
-func (db *DB) getUser(ctx context.Context, q sqlx.QueryerContext, where string, args ...any) (*authsvc.User, error) {
-	var u authsvc.User
+func (db *DB) getUser(ctx context.Context, q sqlx.QueryerContext, where string, args ...any) (*domain.User, error) {
+	var u domain.User
 	err := sqlx.GetContext(ctx, q, &u, db.pool.Rebind(`SELECT `+userColumns+` FROM users u WHERE `+where), args...)
 	if err != nil {
-		if authsvc.ErrorCode(mapError(err)) == authsvc.ENOTFOUND {
+		if domain.ErrorCode(mapError(err)) == domain.ENOTFOUND {
 			return nil, userNotFound(err)
 		}
 		return nil, mapError(fmt.Errorf("get user: %w", err))
@@ -103,7 +103,7 @@ func (db *DB) getUser(ctx context.Context, q sqlx.QueryerContext, where string, 
 }
 
 // UserByID returns the user with the given id, or ENOTFOUND.
-func (db *DB) UserByID(ctx context.Context, id int64) (_ *authsvc.User, err error) {
+func (db *DB) UserByID(ctx context.Context, id int64) (_ *domain.User, err error) {
 	ctx, done := db.start(ctx)
 	defer func() { err = done(err) }()
 	return db.getUser(ctx, db.pool, `u.id = ?`, id)
@@ -111,7 +111,7 @@ func (db *DB) UserByID(ctx context.Context, id int64) (_ *authsvc.User, err erro
 
 // UserByUsername returns the user whose username matches case-insensitively,
 // or ENOTFOUND.
-func (db *DB) UserByUsername(ctx context.Context, username string) (_ *authsvc.User, err error) {
+func (db *DB) UserByUsername(ctx context.Context, username string) (_ *domain.User, err error) {
 	ctx, done := db.start(ctx)
 	defer func() { err = done(err) }()
 	if !storable(username) {
@@ -122,7 +122,7 @@ func (db *DB) UserByUsername(ctx context.Context, username string) (_ *authsvc.U
 
 // UserByEmail returns the user with the given email (compared lowercased),
 // or ENOTFOUND.
-func (db *DB) UserByEmail(ctx context.Context, email string) (_ *authsvc.User, err error) {
+func (db *DB) UserByEmail(ctx context.Context, email string) (_ *domain.User, err error) {
 	ctx, done := db.start(ctx)
 	defer func() { err = done(err) }()
 	if !storable(email) {
@@ -132,7 +132,7 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (_ *authsvc.User, e
 }
 
 // ListUsers returns users ordered by id: a page of f.Limit after f.AfterID.
-func (db *DB) ListUsers(ctx context.Context, f authsvc.UserFilter) ([]*authsvc.User, error) {
+func (db *DB) ListUsers(ctx context.Context, f domain.UserFilter) ([]*domain.User, error) {
 	q := `SELECT ` + userColumns + ` FROM users u WHERE u.id > ?`
 	args := []any{f.AfterID}
 	if f.AdminsOnly {
@@ -144,7 +144,7 @@ func (db *DB) ListUsers(ctx context.Context, f authsvc.UserFilter) ([]*authsvc.U
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)
 	}
-	users := []*authsvc.User{}
+	users := []*domain.User{}
 	if err := sqlx.SelectContext(ctx, db.pool, &users, db.pool.Rebind(q), args...); err != nil {
 		return nil, mapError(fmt.Errorf("list users: %w", err))
 	}
@@ -163,27 +163,27 @@ const authUserQuery = `SELECT ` + userColumns + `,
 // AuthUser is the one query of an authenticated request: the user row with
 // the given id, whether jti is on the revocation list and whether the
 // session sessionID is alive. A missing user is ENOTFOUND.
-func (db *DB) AuthUser(ctx context.Context, userID int64, jti, sessionID string) (_ *authsvc.AuthCheck, err error) {
+func (db *DB) AuthUser(ctx context.Context, userID int64, jti, sessionID string) (_ *domain.AuthCheck, err error) {
 	ctx, done := db.start(ctx)
 	defer func() { err = done(err) }()
 	var row struct {
-		authsvc.User
+		domain.User
 		Revoked      bool `db:"revoked"`
 		SessionAlive bool `db:"session_alive"`
 	}
 	err = db.queryRow(ctx, authUserQuery, jti, sessionID, db.Now(), userID).StructScan(&row)
 	if err != nil {
-		if authsvc.ErrorCode(mapError(err)) == authsvc.ENOTFOUND {
+		if domain.ErrorCode(mapError(err)) == domain.ENOTFOUND {
 			return nil, userNotFound(err)
 		}
 		return nil, mapError(fmt.Errorf("authenticate user: %w", err))
 	}
-	return &authsvc.AuthCheck{User: normalizeUser(&row.User), Revoked: row.Revoked, SessionAlive: row.SessionAlive}, nil
+	return &domain.AuthCheck{User: normalizeUser(&row.User), Revoked: row.Revoked, SessionAlive: row.SessionAlive}, nil
 }
 
 // updateUser runs an UPDATE on one user inside tx and returns the row after
 // it; ENOTFOUND when the user is gone.
-func (db *DB) updateUser(ctx context.Context, tx *sqlx.Tx, userID int64, set string, args ...any) (*authsvc.User, error) {
+func (db *DB) updateUser(ctx context.Context, tx *sqlx.Tx, userID int64, set string, args ...any) (*domain.User, error) {
 	args = append(append([]any{}, args...), db.Now(), userID)
 	res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE users SET `+set+`, updated_at = ? WHERE id = ?`), args...)
 	if err != nil {
@@ -200,8 +200,8 @@ func (db *DB) updateUser(ctx context.Context, tx *sqlx.Tx, userID int64, set str
 // UpdatePassword sets the user's password hash, bumps the token version (so
 // every earlier token dies) and marks all the user's reset tokens used, in
 // one transaction. It returns the updated user, or ENOTFOUND.
-func (db *DB) UpdatePassword(ctx context.Context, userID int64, hash string) (*authsvc.User, error) {
-	var u *authsvc.User
+func (db *DB) UpdatePassword(ctx context.Context, userID int64, hash string) (*domain.User, error) {
+	var u *domain.User
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
 		u, err = db.setPassword(ctx, tx, userID, hash)
@@ -210,7 +210,7 @@ func (db *DB) UpdatePassword(ctx context.Context, userID int64, hash string) (*a
 	return u, err
 }
 
-func (db *DB) setPassword(ctx context.Context, tx *sqlx.Tx, userID int64, hash string) (*authsvc.User, error) {
+func (db *DB) setPassword(ctx context.Context, tx *sqlx.Tx, userID int64, hash string) (*domain.User, error) {
 	u, err := db.updateUser(ctx, tx, userID, `password_hash = ?, token_version = token_version + 1`, hash)
 	if err != nil {
 		return nil, err
@@ -246,9 +246,9 @@ func retireResetTokens(ctx context.Context, tx *sqlx.Tx, userID int64) error {
 // transaction; with verify, the link confirming the new address is stored in
 // it too. It returns the updated user, ENOTFOUND, or ECONFLICT (Reason
 // "email_taken").
-func (db *DB) UpdateEmail(ctx context.Context, userID int64, email string, verify *authsvc.EmailVerification,
-	mail ...*authsvc.OutboundEmail) (*authsvc.User, error) {
-	var u *authsvc.User
+func (db *DB) UpdateEmail(ctx context.Context, userID int64, email string, verify *domain.EmailVerification,
+	mail ...*domain.OutboundEmail) (*domain.User, error) {
+	var u *domain.User
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
 		if u, err = db.changeEmail(ctx, tx, userID, email, nil); err != nil {
@@ -268,7 +268,7 @@ func (db *DB) UpdateEmail(ctx context.Context, userID int64, email string, verif
 // yet) and bumps the token version inside tx. Reset and verification links
 // sent before must not outlive the change, nor a session whose tokens the
 // version bump ended.
-func (db *DB) changeEmail(ctx context.Context, tx *sqlx.Tx, userID int64, email string, verifiedAt *time.Time) (*authsvc.User, error) {
+func (db *DB) changeEmail(ctx context.Context, tx *sqlx.Tx, userID int64, email string, verifiedAt *time.Time) (*domain.User, error) {
 	var verified any
 	if verifiedAt != nil {
 		verified = verifiedAt.UTC()
@@ -296,8 +296,8 @@ func (db *DB) changeEmail(ctx context.Context, tx *sqlx.Tx, userID int64, email 
 
 // SetAdmin grants or revokes admin rights. Tokens stay valid: rights are read
 // from the row on every request. It returns the updated user or ENOTFOUND.
-func (db *DB) SetAdmin(ctx context.Context, userID int64, isAdmin bool) (*authsvc.User, error) {
-	var u *authsvc.User
+func (db *DB) SetAdmin(ctx context.Context, userID int64, isAdmin bool) (*domain.User, error) {
+	var u *domain.User
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
 		u, err = db.updateUser(ctx, tx, userID, `is_admin = ?`, isAdmin)

@@ -5,14 +5,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
 
-func newUser(t *testing.T, db *store.DB, username, email string, mail ...*authsvc.OutboundEmail) *authsvc.User {
+func newUser(t *testing.T, db *store.DB, username, email string, mail ...*domain.OutboundEmail) *domain.User {
 	t.Helper()
-	u := &authsvc.User{Username: username, Email: email, PasswordHash: "$2a$04$hash-of-" + username}
+	u := &domain.User{Username: username, Email: email, PasswordHash: "$2a$04$hash-of-" + username}
 	if err := db.CreateUser(context.Background(), u, mail...); err != nil {
 		t.Fatalf("create user %s: %v", username, err)
 	}
@@ -21,11 +21,11 @@ func newUser(t *testing.T, db *store.DB, username, email string, mail ...*authsv
 
 func wantCode(t *testing.T, err error, code, reason string) {
 	t.Helper()
-	if got := authsvc.ErrorCode(err); got != code {
+	if got := domain.ErrorCode(err); got != code {
 		t.Fatalf("error code = %q (%v), want %q", got, err, code)
 	}
 	if reason != "" {
-		if got := authsvc.ErrorReason(err); got != reason {
+		if got := domain.ErrorReason(err); got != reason {
 			t.Fatalf("error reason = %q, want %q", got, reason)
 		}
 	}
@@ -44,7 +44,7 @@ func outboxKinds(t *testing.T, db *store.DB) []string {
 func TestUsers(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		welcome := &authsvc.OutboundEmail{Kind: authsvc.EmailWelcome, Recipient: "alice@example.com",
+		welcome := &domain.OutboundEmail{Kind: domain.EmailWelcome, Recipient: "alice@example.com",
 			Data: map[string]string{"username": "Alice"}}
 		alice := newUser(t, db, "Alice", "Alice@Example.com", welcome)
 
@@ -57,22 +57,22 @@ func TestUsers(t *testing.T) {
 			}
 		})
 		t.Run("username is unique case-insensitively", func(t *testing.T) {
-			err := db.CreateUser(ctx, &authsvc.User{Username: "ALICE", Email: "other@example.com", PasswordHash: "x"})
-			wantCode(t, err, authsvc.ECONFLICT, "username_taken")
+			err := db.CreateUser(ctx, &domain.User{Username: "ALICE", Email: "other@example.com", PasswordHash: "x"})
+			wantCode(t, err, domain.ECONFLICT, "username_taken")
 		})
 		t.Run("email is unique case-insensitively and a failed create queues nothing", func(t *testing.T) {
-			m := &authsvc.OutboundEmail{Kind: authsvc.EmailWelcome, Recipient: "x@example.com"}
-			err := db.CreateUser(ctx, &authsvc.User{Username: "bob", Email: "ALICE@example.com", PasswordHash: "x"}, m)
-			wantCode(t, err, authsvc.ECONFLICT, "email_taken")
+			m := &domain.OutboundEmail{Kind: domain.EmailWelcome, Recipient: "x@example.com"}
+			err := db.CreateUser(ctx, &domain.User{Username: "bob", Email: "ALICE@example.com", PasswordHash: "x"}, m)
+			wantCode(t, err, domain.ECONFLICT, "email_taken")
 			if got := outboxKinds(t, db); len(got) != 1 {
 				t.Fatalf("outbox = %v", got)
 			}
 		})
 		t.Run("lookups by id, username and email", func(t *testing.T) {
-			for name, get := range map[string]func() (*authsvc.User, error){
-				"id":       func() (*authsvc.User, error) { return db.UserByID(ctx, alice.ID) },
-				"username": func() (*authsvc.User, error) { return db.UserByUsername(ctx, "aLiCe") },
-				"email":    func() (*authsvc.User, error) { return db.UserByEmail(ctx, "ALICE@example.COM") },
+			for name, get := range map[string]func() (*domain.User, error){
+				"id":       func() (*domain.User, error) { return db.UserByID(ctx, alice.ID) },
+				"username": func() (*domain.User, error) { return db.UserByUsername(ctx, "aLiCe") },
+				"email":    func() (*domain.User, error) { return db.UserByEmail(ctx, "ALICE@example.COM") },
 			} {
 				u, err := get()
 				if err != nil || u.ID != alice.ID || u.Username != "Alice" || u.PasswordHash != alice.PasswordHash {
@@ -85,30 +85,30 @@ func TestUsers(t *testing.T) {
 		})
 		t.Run("missing user is not found", func(t *testing.T) {
 			_, err := db.UserByUsername(ctx, "nobody")
-			wantCode(t, err, authsvc.ENOTFOUND, "user_not_found")
+			wantCode(t, err, domain.ENOTFOUND, "user_not_found")
 			_, err = db.UserByID(ctx, 9999)
-			wantCode(t, err, authsvc.ENOTFOUND, "")
+			wantCode(t, err, domain.ENOTFOUND, "")
 		})
 		bob := newUser(t, db, "bob", "bob@example.com")
 		t.Run("list is ordered by id and filters admins", func(t *testing.T) {
-			all, err := db.ListUsers(ctx, authsvc.UserFilter{})
+			all, err := db.ListUsers(ctx, domain.UserFilter{})
 			if err != nil || len(all) != 2 || all[0].ID != alice.ID || all[1].ID != bob.ID {
 				t.Fatalf("list = %v, %v", all, err)
 			}
 			if _, err := db.SetAdmin(ctx, bob.ID, true); err != nil {
 				t.Fatal(err)
 			}
-			admins, err := db.ListUsers(ctx, authsvc.UserFilter{AdminsOnly: true})
+			admins, err := db.ListUsers(ctx, domain.UserFilter{AdminsOnly: true})
 			if err != nil || len(admins) != 1 || admins[0].ID != bob.ID || !admins[0].IsAdmin {
 				t.Fatalf("admins = %v, %v", admins, err)
 			}
-			one, err := db.ListUsers(ctx, authsvc.UserFilter{Limit: 1})
+			one, err := db.ListUsers(ctx, domain.UserFilter{Limit: 1})
 			if err != nil || len(one) != 1 {
 				t.Fatalf("limit 1 = %v, %v", one, err)
 			}
 		})
 		t.Run("update email bumps version, lowercases and notifies in one transaction", func(t *testing.T) {
-			notice := &authsvc.OutboundEmail{Kind: authsvc.EmailEmailChanged, Recipient: "alice@example.com"}
+			notice := &domain.OutboundEmail{Kind: domain.EmailEmailChanged, Recipient: "alice@example.com"}
 			u, err := db.UpdateEmail(ctx, alice.ID, "New@Example.com", nil, notice)
 			if err != nil || u.Email != "new@example.com" || u.TokenVersion != 2 {
 				t.Fatalf("got %+v, %v", u, err)
@@ -120,9 +120,9 @@ func TestUsers(t *testing.T) {
 		})
 		t.Run("update email to a taken one conflicts and changes nothing", func(t *testing.T) {
 			before := len(outboxKinds(t, db))
-			notice := &authsvc.OutboundEmail{Kind: authsvc.EmailEmailChanged, Recipient: "new@example.com"}
+			notice := &domain.OutboundEmail{Kind: domain.EmailEmailChanged, Recipient: "new@example.com"}
 			_, err := db.UpdateEmail(ctx, alice.ID, "BOB@example.com", nil, notice)
-			wantCode(t, err, authsvc.ECONFLICT, "email_taken")
+			wantCode(t, err, domain.ECONFLICT, "email_taken")
 			u, _ := db.UserByID(ctx, alice.ID)
 			if u.TokenVersion != 2 || u.Email != "new@example.com" || len(outboxKinds(t, db)) != before {
 				t.Fatalf("changed: %+v", u)
@@ -137,18 +137,18 @@ func TestUsers(t *testing.T) {
 				t.Fatalf("got %+v, %v", u, err)
 			}
 			_, err = db.ConsumeResetToken(ctx, "h1", alice.ID, "other")
-			wantCode(t, err, authsvc.EINVALID, "invalid_token")
+			wantCode(t, err, domain.EINVALID, "invalid_token")
 		})
 		t.Run("updates of a missing user are not found", func(t *testing.T) {
 			_, err := db.UpdatePassword(ctx, 9999, "x")
-			wantCode(t, err, authsvc.ENOTFOUND, "")
+			wantCode(t, err, domain.ENOTFOUND, "")
 			_, err = db.SetAdmin(ctx, 9999, true)
-			wantCode(t, err, authsvc.ENOTFOUND, "")
-			wantCode(t, db.DeleteUser(ctx, 9999), authsvc.ENOTFOUND, "")
+			wantCode(t, err, domain.ENOTFOUND, "")
+			wantCode(t, db.DeleteUser(ctx, 9999), domain.ENOTFOUND, "")
 		})
 		t.Run("auth user reads the row, the revocation and the session in one query", func(t *testing.T) {
 			now := db.Now()
-			if err := db.CreateSession(ctx, &authsvc.Session{ID: "sess-1", UserID: alice.ID, CreatedAt: now, RefreshedAt: now,
+			if err := db.CreateSession(ctx, &domain.Session{ID: "sess-1", UserID: alice.ID, CreatedAt: now, RefreshedAt: now,
 				ExpiresAt: now.Add(time.Hour)}); err != nil {
 				t.Fatal(err)
 			}
@@ -165,7 +165,7 @@ func TestUsers(t *testing.T) {
 			if c, err = db.AuthUser(ctx, bob.ID, "jti-2", "sess-1"); err != nil || c.SessionAlive {
 				t.Fatalf("another user's session counts as alive: %+v, %v", c, err)
 			}
-			wantCode(t, db.EndSession(ctx, bob.ID, "sess-1"), authsvc.ENOTFOUND, "session_not_found")
+			wantCode(t, db.EndSession(ctx, bob.ID, "sess-1"), domain.ENOTFOUND, "session_not_found")
 			if err := db.EndSession(ctx, alice.ID, "sess-1"); err != nil {
 				t.Fatal(err)
 			}
@@ -178,7 +178,7 @@ func TestUsers(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err := db.AuthUser(ctx, bob.ID, "jti", "")
-			wantCode(t, err, authsvc.ENOTFOUND, "")
+			wantCode(t, err, domain.ENOTFOUND, "")
 		})
 	})
 }

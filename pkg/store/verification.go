@@ -8,17 +8,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/jmoiron/sqlx"
 )
 
-var _ authsvc.VerificationStore = (*DB)(nil)
+var _ domain.VerificationStore = (*DB)(nil)
 
 // CreateEmailVerification stores v and queues mail in one transaction,
 // unless the user was sent a link less than minInterval ago (then nothing is
 // written and it returns false). ENOTFOUND when the user is gone.
-func (db *DB) CreateEmailVerification(ctx context.Context, v *authsvc.EmailVerification, minInterval time.Duration,
-	mail ...*authsvc.OutboundEmail) (bool, error) {
+func (db *DB) CreateEmailVerification(ctx context.Context, v *domain.EmailVerification, minInterval time.Duration,
+	mail ...*domain.OutboundEmail) (bool, error) {
 	created := false
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		now := db.Now()
@@ -46,7 +46,7 @@ func (db *DB) CreateEmailVerification(ctx context.Context, v *authsvc.EmailVerif
 	return created && err == nil, err
 }
 
-func insertVerification(ctx context.Context, tx *sqlx.Tx, v *authsvc.EmailVerification, now time.Time) error {
+func insertVerification(ctx context.Context, tx *sqlx.Tx, v *domain.EmailVerification, now time.Time) error {
 	_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO email_verification_tokens
 		(user_id, email, token_hash, expires_at, used, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
 		v.UserID, strings.ToLower(v.Email), v.TokenHash, v.ExpiresAt.UTC(), false, now)
@@ -56,27 +56,27 @@ func insertVerification(ctx context.Context, tx *sqlx.Tx, v *authsvc.EmailVerifi
 	return nil
 }
 
-// ConsumeEmailVerification implements authsvc.VerificationStore. Of
+// ConsumeEmailVerification implements domain.VerificationStore. Of
 // concurrent uses of one link exactly one succeeds.
-func (db *DB) ConsumeEmailVerification(ctx context.Context, tokenHash string) (*authsvc.User, bool, error) {
-	var u *authsvc.User
+func (db *DB) ConsumeEmailVerification(ctx context.Context, tokenHash string) (*domain.User, bool, error) {
+	var u *domain.User
 	changed := false
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		var userID int64
 		err := tx.GetContext(ctx, &userID, tx.Rebind(`SELECT user_id FROM email_verification_tokens WHERE token_hash = ?`), tokenHash)
 		if errors.Is(err, sql.ErrNoRows) {
-			return authsvc.ErrInvalidVerifyToken.With(err)
+			return domain.ErrInvalidVerifyToken.With(err)
 		}
 		if err != nil {
 			return fmt.Errorf("find verification token: %w", err)
 		}
-		if p := authsvc.AuditFrom(ctx); p != nil {
+		if p := domain.AuditFrom(ctx); p != nil {
 			p.SetSubject(userID)
 		}
 		// Lock the user first, as every writer of a user's rows does.
 		if err := lockUser(ctx, tx, db.Dialect, userID); err != nil {
-			if authsvc.ErrorCode(err) == authsvc.ENOTFOUND {
-				return authsvc.ErrInvalidVerifyToken.With(err)
+			if domain.ErrorCode(err) == domain.ENOTFOUND {
+				return domain.ErrInvalidVerifyToken.With(err)
 			}
 			return err
 		}
@@ -85,7 +85,7 @@ func (db *DB) ConsumeEmailVerification(ctx context.Context, tokenHash string) (*
 		err = tx.GetContext(ctx, &email, tx.Rebind(`UPDATE email_verification_tokens SET used = ?
 			WHERE token_hash = ? AND used = ? AND expires_at > ? RETURNING email`), true, tokenHash, false, now)
 		if errors.Is(err, sql.ErrNoRows) {
-			return authsvc.ErrInvalidVerifyToken.With(err)
+			return domain.ErrInvalidVerifyToken.With(err)
 		}
 		if err != nil {
 			return fmt.Errorf("use verification token: %w", err)
@@ -109,8 +109,8 @@ func (db *DB) ConsumeEmailVerification(ctx context.Context, tokenHash string) (*
 }
 
 // SetEmailVerified marks the user's current email verified now. ENOTFOUND.
-func (db *DB) SetEmailVerified(ctx context.Context, userID int64) (*authsvc.User, error) {
-	var u *authsvc.User
+func (db *DB) SetEmailVerified(ctx context.Context, userID int64) (*domain.User, error) {
+	var u *domain.User
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
 		u, err = db.updateUser(ctx, tx, userID, `email_verified_at = ?`, db.Now())

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/token"
 )
 
@@ -21,7 +21,7 @@ func benchIssuer(b *testing.B, alg string) *token.Issuer {
 		b.Fatal(err)
 	}
 	if alg != token.AlgHS256 {
-		if err := iss.SetKeys([]authsvc.SigningKey{storedKey(b, alg, authsvc.KeyActive)}, sealer(b)); err != nil {
+		if err := iss.SetKeys([]domain.SigningKey{storedKey(b, alg, domain.KeyActive)}, sealer(b)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -7,12 +7,12 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/token"
 )
 
 // FuzzParseAccess checks that ParseAccess never panics and always returns
-// either claims or an EUNAUTHORIZED *authsvc.Error with a refusal reason.
+// either claims or an EUNAUTHORIZED *domain.Error with a refusal reason.
 // Run with: go test -run '^$' -fuzz FuzzParseAccess ./pkg/token/
 func FuzzParseAccess(f *testing.F) {
 	iss, _ := newIssuer(f)
@@ -55,9 +55,9 @@ func FuzzParseAccess(f *testing.F) {
 		if claims != nil {
 			t.Fatalf("claims %+v with error %v", claims, err)
 		}
-		var e *authsvc.Error
-		if !errors.As(err, &e) || e.Code != authsvc.EUNAUTHORIZED {
-			t.Fatalf("err = %#v, want an EUNAUTHORIZED *authsvc.Error", err)
+		var e *domain.Error
+		if !errors.As(err, &e) || e.Code != domain.EUNAUTHORIZED {
+			t.Fatalf("err = %#v, want an EUNAUTHORIZED *domain.Error", err)
 		}
 		if token.RefusalReason(err) == "" {
 			t.Fatalf("no refusal reason for %v", err)

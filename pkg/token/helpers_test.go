@@ -11,7 +11,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/token"
 )
 
@@ -39,8 +39,8 @@ func newIssuer(t testing.TB) (*token.Issuer, *clock) {
 	return iss, clk
 }
 
-func testUser() *authsvc.User {
-	return &authsvc.User{ID: 42, Username: "alice", IsAdmin: true, TokenVersion: 7}
+func testUser() *domain.User {
+	return &domain.User{ID: 42, Username: "alice", IsAdmin: true, TokenVersion: 7}
 }
 
 // accessMap returns the claims IssueAccess writes for testUser at now, as a
@@ -133,16 +133,16 @@ func payloadOf(t testing.TB, tok string) map[string]any {
 // assertRefused checks that err is the EUNAUTHORIZED refusal for reason.
 func assertRefused(t testing.TB, err error, reason string) {
 	t.Helper()
-	var e *authsvc.Error
+	var e *domain.Error
 	if !errors.As(err, &e) {
-		t.Fatalf("err = %v, want *authsvc.Error", err)
+		t.Fatalf("err = %v, want *domain.Error", err)
 	}
 	wantClient := "invalid_token"
 	if reason == token.ReasonExpired {
 		wantClient = "token_expired"
 	}
-	if e.Code != authsvc.EUNAUTHORIZED || e.Reason != wantClient || e.Message != "Could not validate credentials" {
-		t.Fatalf("got code %q reason %q message %q, want %q %q", e.Code, e.Reason, e.Message, authsvc.EUNAUTHORIZED, wantClient)
+	if e.Code != domain.EUNAUTHORIZED || e.Reason != wantClient || e.Message != "Could not validate credentials" {
+		t.Fatalf("got code %q reason %q message %q, want %q %q", e.Code, e.Reason, e.Message, domain.EUNAUTHORIZED, wantClient)
 	}
 	if got := token.RefusalReason(err); got != reason {
 		t.Fatalf("RefusalReason = %q, want %q (err: %v)", got, reason, err)

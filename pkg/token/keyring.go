@@ -8,12 +8,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/authsvc/authsvc/pkg/seal"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 )
 
 // Errors of the key lookup (the jwt.Keyfunc); classify turns them into
@@ -69,7 +70,7 @@ func (i *Issuer) secretOnly() *keySet {
 // key's private key and may be nil while no asymmetric key is active. On
 // error the previous keys stay in use. Calling it again with unchanged keys
 // costs a comparison.
-func (i *Issuer) SetKeys(keys []authsvc.SigningKey, sealer *Sealer) error {
+func (i *Issuer) SetKeys(keys []domain.SigningKey, sealer *seal.Sealer) error {
 	fp := fingerprint(keys, i.now())
 	if cur := i.keys.Load(); cur != nil && cur.fingerprint == fp {
 		return nil
@@ -84,7 +85,7 @@ func (i *Issuer) SetKeys(keys []authsvc.SigningKey, sealer *Sealer) error {
 	}
 	var published []jwk
 	for _, k := range keys {
-		if k.State == authsvc.KeyRetired && k.VerifyUntil == nil {
+		if k.State == domain.KeyRetired && k.VerifyUntil == nil {
 			continue
 		}
 		pub, err := parsePublic(k.Alg, k.PublicKey)
@@ -99,7 +100,7 @@ func (i *Issuer) SetKeys(keys []authsvc.SigningKey, sealer *Sealer) error {
 			}
 			published = append(published, j)
 		}
-		if k.State != authsvc.KeyActive {
+		if k.State != domain.KeyActive {
 			continue
 		}
 		if sealer == nil {
@@ -125,7 +126,7 @@ func (i *Issuer) SetKeys(keys []authsvc.SigningKey, sealer *Sealer) error {
 // the earliest activated_at of every stored key, retired ones included (keys
 // are never deleted), so it never moves at a later rotation and every
 // replica reading the same rows computes the same instant.
-func secretCutoff(keys []authsvc.SigningKey) *time.Time {
+func secretCutoff(keys []domain.SigningKey) *time.Time {
 	var first *time.Time
 	for _, k := range keys {
 		if k.ActivatedAt != nil && (first == nil || k.ActivatedAt.Before(*first)) {
@@ -138,7 +139,7 @@ func secretCutoff(keys []authsvc.SigningKey) *time.Time {
 // fingerprint identifies the state of a key list, so that an unchanged list
 // is not parsed and decrypted again. A retired key's fingerprint includes
 // whether it still verifies, so that the JWKS drops it once it has expired.
-func fingerprint(keys []authsvc.SigningKey, now time.Time) string {
+func fingerprint(keys []domain.SigningKey, now time.Time) string {
 	var b strings.Builder
 	for _, k := range keys {
 		b.WriteString(k.KID)

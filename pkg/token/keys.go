@@ -2,24 +2,20 @@ package token
 
 import (
 	"crypto"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/big"
 	"strings"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 )
 
 // Signing algorithms. HS256 signs with auth.secret_key; the others with a
@@ -30,9 +26,6 @@ const (
 	AlgES256 = "ES256"
 	AlgRS256 = "RS256"
 )
-
-// MinKeyEncryptionKeyBytes is the shortest accepted key-encryption key.
-const MinKeyEncryptionKeyBytes = 32
 
 // rsaBits is the size of generated RS256 keys.
 const rsaBits = 2048
@@ -64,7 +57,7 @@ func GenerateKey(alg string) (*KeyPair, error) {
 	case AlgRS256:
 		priv, err = rsa.GenerateKey(rand.Reader, rsaBits)
 	default:
-		return nil, authsvc.Errorf(authsvc.EINVALID, authsvc.MsgKeyAlgUnsupported, alg)
+		return nil, domain.Errorf(domain.EINVALID, domain.MsgKeyAlgUnsupported, alg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("token: generate %s key: %w", alg, err)
@@ -82,55 +75,6 @@ func GenerateKey(alg string) (*KeyPair, error) {
 		return nil, err
 	}
 	return &KeyPair{KID: strings.ToLower(alg) + "-" + thumbprint(jwk), Alg: alg, PublicDER: pubDER, PrivateDER: privDER}, nil
-}
-
-// Sealer encrypts and decrypts private keys with AES-256-GCM under a key
-// derived (HKDF-SHA256) from the configured key-encryption key. The kid is
-// the additional data, so a sealed key cannot be moved to another row.
-type Sealer struct{ aead cipher.AEAD }
-
-// NewSealer returns a Sealer for kek (at least 32 bytes).
-func NewSealer(kek []byte) (*Sealer, error) {
-	if len(kek) < MinKeyEncryptionKeyBytes {
-		return nil, authsvc.ErrKEKRequired.With(fmt.Errorf("key-encryption key is %d bytes", len(kek)))
-	}
-	key, err := hkdf.Key(sha256.New, kek, nil, "authsvc signing-key encryption v1", 32)
-	if err != nil {
-		return nil, fmt.Errorf("token: derive key: %w", err)
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, fmt.Errorf("token: cipher: %w", err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("token: gcm: %w", err)
-	}
-	return &Sealer{aead: aead}, nil
-}
-
-// Seal encrypts plain for the key kid: nonce || ciphertext || tag.
-func (s *Sealer) Seal(kid string, plain []byte) []byte {
-	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plain)+s.aead.Overhead())
-	_, _ = rand.Read(nonce)
-	return s.aead.Seal(nonce, nonce, plain, []byte(kid))
-}
-
-// ErrWrongKeyEncryptionKey means a sealed private key did not open: the
-// key-encryption key is not the one it was sealed with (or the row was edited).
-var ErrWrongKeyEncryptionKey = errors.New("token: private key does not decrypt with auth.key_encryption_key")
-
-// Open decrypts a sealed private key of the key kid.
-func (s *Sealer) Open(kid string, sealed []byte) ([]byte, error) {
-	n := s.aead.NonceSize()
-	if len(sealed) < n+s.aead.Overhead() {
-		return nil, ErrWrongKeyEncryptionKey
-	}
-	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], []byte(kid))
-	if err != nil {
-		return nil, ErrWrongKeyEncryptionKey
-	}
-	return plain, nil
 }
 
 // jwk is one public JSON Web Key (RFC 7517) as published in JWKS.

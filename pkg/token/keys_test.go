@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"github.com/authsvc/authsvc/pkg/seal"
 	"strings"
 	"testing"
 	"time"
@@ -13,30 +14,30 @@ import (
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/token"
 )
 
 var kek = []byte("kek-kek-kek-kek-kek-kek-kek-kek-kek!")
 
 // storedKey generates a key as `authsvc keys generate` stores it.
-func storedKey(t testing.TB, alg string, state authsvc.KeyState) authsvc.SigningKey {
+func storedKey(t testing.TB, alg string, state domain.KeyState) domain.SigningKey {
 	t.Helper()
 	kp, err := token.GenerateKey(alg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := token.NewSealer(kek)
+	s, err := seal.New(kek)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return authsvc.SigningKey{KID: kp.KID, Alg: alg, State: state, PublicKey: kp.PublicDER,
+	return domain.SigningKey{KID: kp.KID, Alg: alg, State: state, PublicKey: kp.PublicDER,
 		PrivateKey: s.Seal(kp.KID, kp.PrivateDER), CreatedAt: base}
 }
 
-func sealer(t testing.TB) *token.Sealer {
+func sealer(t testing.TB) *seal.Sealer {
 	t.Helper()
-	s, err := token.NewSealer(kek)
+	s, err := seal.New(kek)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,8 +125,8 @@ func TestAsymmetricKeys(t *testing.T) {
 	for _, alg := range token.AsymmetricAlgs() {
 		t.Run(alg, func(t *testing.T) {
 			iss, clk := newIssuer(t)
-			active := storedKey(t, alg, authsvc.KeyActive)
-			if err := iss.SetKeys([]authsvc.SigningKey{active}, sealer(t)); err != nil {
+			active := storedKey(t, alg, domain.KeyActive)
+			if err := iss.SetKeys([]domain.SigningKey{active}, sealer(t)); err != nil {
 				t.Fatal(err)
 			}
 			tok, _, err := iss.IssueAccess(testUser(), base, "")
@@ -216,9 +217,9 @@ func TestAsymmetricKeys(t *testing.T) {
 func TestRotation(t *testing.T) {
 	iss, clk := newIssuer(t)
 	hsTok, _, _ := iss.IssueAccess(testUser(), base, "")
-	old := storedKey(t, token.AlgEdDSA, authsvc.KeyActive)
-	next := storedKey(t, token.AlgES256, authsvc.KeyNext)
-	if err := iss.SetKeys([]authsvc.SigningKey{old, next}, sealer(t)); err != nil {
+	old := storedKey(t, token.AlgEdDSA, domain.KeyActive)
+	next := storedKey(t, token.AlgES256, domain.KeyNext)
+	if err := iss.SetKeys([]domain.SigningKey{old, next}, sealer(t)); err != nil {
 		t.Fatal(err)
 	}
 	if iss.SigningKID() != old.KID {
@@ -229,9 +230,9 @@ func TestRotation(t *testing.T) {
 	// Activate next: old retires, verifying for one more access TTL.
 	until := base.Add(time.Hour)
 	at := base
-	old.State, old.RetiredAt, old.VerifyUntil = authsvc.KeyRetired, &at, &until
-	next.State = authsvc.KeyActive
-	if err := iss.SetKeys([]authsvc.SigningKey{old, next}, sealer(t)); err != nil {
+	old.State, old.RetiredAt, old.VerifyUntil = domain.KeyRetired, &at, &until
+	next.State = domain.KeyActive
+	if err := iss.SetKeys([]domain.SigningKey{old, next}, sealer(t)); err != nil {
 		t.Fatal(err)
 	}
 	newTok, _, _ := iss.IssueAccess(testUser(), base, "")
@@ -250,7 +251,7 @@ func TestRotation(t *testing.T) {
 	t.Run("once its tokens cannot be valid, the retired key no longer verifies or is published", func(t *testing.T) {
 		clk.t = until
 		assertRefused(t, mustParse(iss, oldTok), token.ReasonKeyRetired)
-		if err := iss.SetKeys([]authsvc.SigningKey{old, next}, sealer(t)); err != nil {
+		if err := iss.SetKeys([]domain.SigningKey{old, next}, sealer(t)); err != nil {
 			t.Fatal(err)
 		}
 		if bytes.Contains(iss.JWKS(), []byte(old.KID)) {
@@ -259,11 +260,11 @@ func TestRotation(t *testing.T) {
 	})
 	t.Run("an active key needs the key-encryption key", func(t *testing.T) {
 		fresh, _ := newIssuer(t)
-		if err := fresh.SetKeys([]authsvc.SigningKey{next}, nil); err == nil {
+		if err := fresh.SetKeys([]domain.SigningKey{next}, nil); err == nil {
 			t.Fatal("SetKeys without a sealer succeeded")
 		}
-		wrong, _ := token.NewSealer(bytes.Repeat([]byte("x"), 32))
-		if err := fresh.SetKeys([]authsvc.SigningKey{next}, wrong); err == nil {
+		wrong, _ := seal.New(bytes.Repeat([]byte("x"), 32))
+		if err := fresh.SetKeys([]domain.SigningKey{next}, wrong); err == nil {
 			t.Fatal("SetKeys with the wrong key-encryption key succeeded")
 		}
 		if fresh.SigningKID() != fresh.SecretKID() {
@@ -273,7 +274,7 @@ func TestRotation(t *testing.T) {
 }
 
 func TestSealer(t *testing.T) {
-	if _, err := token.NewSealer(kek[:31]); err == nil {
+	if _, err := seal.New(kek[:31]); err == nil {
 		t.Fatal("a 31-byte key-encryption key was accepted")
 	}
 	s := sealer(t)
@@ -288,11 +289,11 @@ func TestSealer(t *testing.T) {
 	if _, err := s.Open("kid-2", sealed); err == nil {
 		t.Fatal("a sealed key opened under another kid")
 	}
-	other, _ := token.NewSealer(bytes.Repeat([]byte("y"), 32))
+	other, _ := seal.New(bytes.Repeat([]byte("y"), 32))
 	if _, err := other.Open("kid-1", sealed); err == nil {
 		t.Fatal("a sealed key opened with another key-encryption key")
 	}
-	if _, err := token.GenerateKey("HS512"); authsvc.ErrorCode(err) != authsvc.EINVALID {
+	if _, err := token.GenerateKey("HS512"); domain.ErrorCode(err) != domain.EINVALID {
 		t.Fatalf("GenerateKey(HS512) = %v, want EINVALID", err)
 	}
 }
@@ -301,23 +302,23 @@ func TestSealer(t *testing.T) {
 // of a key that stays published is ever refused (run with -race).
 func TestSetKeysWhileServing(t *testing.T) {
 	iss, _ := newIssuer(t)
-	a := storedKey(t, token.AlgEdDSA, authsvc.KeyActive)
-	b := storedKey(t, token.AlgES256, authsvc.KeyNext)
-	if err := iss.SetKeys([]authsvc.SigningKey{a, b}, sealer(t)); err != nil {
+	a := storedKey(t, token.AlgEdDSA, domain.KeyActive)
+	b := storedKey(t, token.AlgES256, domain.KeyNext)
+	if err := iss.SetKeys([]domain.SigningKey{a, b}, sealer(t)); err != nil {
 		t.Fatal(err)
 	}
 	tokA, _, _ := iss.IssueAccess(testUser(), base, "")
 	until := base.Add(time.Hour)
 	aRetired, bActive := a, b
-	aRetired.State, aRetired.VerifyUntil = authsvc.KeyRetired, &until
-	bActive.State = authsvc.KeyActive
+	aRetired.State, aRetired.VerifyUntil = domain.KeyRetired, &until
+	bActive.State = domain.KeyActive
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for i := range 200 {
-			keys := []authsvc.SigningKey{a, b}
+			keys := []domain.SigningKey{a, b}
 			if i%2 == 1 {
-				keys = []authsvc.SigningKey{aRetired, bActive}
+				keys = []domain.SigningKey{aRetired, bActive}
 			}
 			if err := iss.SetKeys(keys, sealer(t)); err != nil {
 				t.Error(err)
@@ -373,10 +374,10 @@ func TestRefuseSecretAfterRotation(t *testing.T) {
 				t.Fatal(err)
 			}
 			before, _, _ := iss.IssueAccess(testUser(), base, "sid-1")
-			key := storedKey(t, token.AlgEdDSA, authsvc.KeyActive)
+			key := storedKey(t, token.AlgEdDSA, domain.KeyActive)
 			at := base
 			key.ActivatedAt = &at
-			if err := iss.SetKeys([]authsvc.SigningKey{key}, sealer(t)); err != nil {
+			if err := iss.SetKeys([]domain.SigningKey{key}, sealer(t)); err != nil {
 				t.Fatal(err)
 			}
 			clk.t = base.Add(30 * time.Minute)
@@ -415,20 +416,20 @@ func TestRefuseSecretCutoffSurvivesRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := storedKey(t, token.AlgEdDSA, authsvc.KeyActive)
+	first := storedKey(t, token.AlgEdDSA, domain.KeyActive)
 	firstAt := base
 	first.ActivatedAt = &firstAt
-	if err := iss.SetKeys([]authsvc.SigningKey{first}, sealer(t)); err != nil {
+	if err := iss.SetKeys([]domain.SigningKey{first}, sealer(t)); err != nil {
 		t.Fatal(err)
 	}
 
 	// A day later the next key is activated; the first one retires.
 	clk.t = base.Add(24 * time.Hour)
-	second := storedKey(t, token.AlgES256, authsvc.KeyActive)
+	second := storedKey(t, token.AlgES256, domain.KeyActive)
 	secondAt, until := clk.t, clk.t.Add(time.Hour)
 	second.ActivatedAt = &secondAt
-	first.State, first.RetiredAt, first.VerifyUntil = authsvc.KeyRetired, &secondAt, &until
-	if err := iss.SetKeys([]authsvc.SigningKey{first, second}, sealer(t)); err != nil {
+	first.State, first.RetiredAt, first.VerifyUntil = domain.KeyRetired, &secondAt, &until
+	if err := iss.SetKeys([]domain.SigningKey{first, second}, sealer(t)); err != nil {
 		t.Fatal(err)
 	}
 	clk.t = clk.t.Add(time.Minute)
@@ -438,7 +439,7 @@ func TestRefuseSecretCutoffSurvivesRotation(t *testing.T) {
 	// Once the first key's verification window has ended too (it no longer
 	// verifies, so SetKeys skips it), its activation still fixes the cut-off.
 	clk.t = until.Add(time.Second)
-	if err := iss.SetKeys([]authsvc.SigningKey{first, second}, sealer(t)); err != nil {
+	if err := iss.SetKeys([]domain.SigningKey{first, second}, sealer(t)); err != nil {
 		t.Fatal(err)
 	}
 	assertRefused(t, mustParse(iss, hs256(t, with(accessMap(clk.t), "sid", "sid-1"))), token.ReasonKeyRetired)
@@ -455,10 +456,10 @@ func TestRefuseSecretRequiresSID(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			key := storedKey(t, token.AlgEdDSA, authsvc.KeyActive)
+			key := storedKey(t, token.AlgEdDSA, domain.KeyActive)
 			at := base
 			key.ActivatedAt = &at
-			if err := iss.SetKeys([]authsvc.SigningKey{key}, sealer(t)); err != nil {
+			if err := iss.SetKeys([]domain.SigningKey{key}, sealer(t)); err != nil {
 				t.Fatal(err)
 			}
 			withSID, _, _ := iss.IssueAccess(testUser(), base, "sid-1")

@@ -8,7 +8,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 )
 
 // Refusal reasons, for metrics ("tokens refused by reason"). RefusalReason
@@ -44,14 +44,14 @@ func (r *refusal) Error() string {
 
 func (r *refusal) Unwrap() error { return r.err }
 
-// RefusalReason implements authsvc.TokenRefusal.
+// RefusalReason implements domain.TokenRefusal.
 func (r *refusal) RefusalReason() string { return r.reason }
 
 // refuse returns the EUNAUTHORIZED error for a refused token.
 func refuse(reason string, cause error) error {
-	client := authsvc.ErrInvalidToken
+	client := domain.ErrInvalidToken
 	if reason == ReasonExpired {
-		client = authsvc.ErrTokenExpired
+		client = domain.ErrTokenExpired
 	}
 	return client.With(&refusal{reason: reason, err: cause})
 }
@@ -109,13 +109,13 @@ func (c *wireClaims) GetAudience() (jwt.ClaimStrings, error) { return c.Audience
 // configured, and every claim an access token carries) and returns
 // its claims. A token with a purpose claim (a reset token) is refused. Errors
 // are EUNAUTHORIZED with Reason "token_expired" or "invalid_token".
-func (i *Issuer) ParseAccess(token string) (*authsvc.Claims, error) {
+func (i *Issuer) ParseAccess(token string) (*domain.Claims, error) {
 	c, err := i.parse(token, i.accessKey, i.checkAccess)
 	if err != nil {
 		return nil, err
 	}
 	id, _ := parseSubject(c.Subject) // checked by checkAccess
-	return &authsvc.Claims{
+	return &domain.Claims{
 		UserID:       id,
 		Username:     *c.Username,
 		IsAdmin:      *c.IsAdmin,

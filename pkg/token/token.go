@@ -17,15 +17,15 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 )
 
 // Limits and fixed values of the token format.
 const (
-	MinSecretBytes = 32                  // shorter secrets are refused by New
-	MaxTokenBytes  = 4096                // longer tokens are refused before any parsing
-	Leeway         = authsvc.TokenLeeway // clock skew allowed on exp, nbf and iat
-	PurposeReset   = "pwreset"           // the purpose claim of password-reset tokens
+	MinSecretBytes = 32                 // shorter secrets are refused by New
+	MaxTokenBytes  = 4096               // longer tokens are refused before any parsing
+	Leeway         = domain.TokenLeeway // clock skew allowed on exp, nbf and iat
+	PurposeReset   = "pwreset"          // the purpose claim of password-reset tokens
 )
 
 // Config configures an Issuer.
@@ -35,7 +35,7 @@ type Config struct {
 	Audience  string        // the aud claim written and required; empty: none written or required
 	AccessTTL time.Duration // lifetime of access tokens
 	ResetTTL  time.Duration // lifetime of password-reset tokens
-	Now       authsvc.Clock
+	Now       domain.Clock
 	// RefuseSecretAfterRotation stops HS256 access tokens from verifying once
 	// the first asymmetric key ever activated has been active for an
 	// access-token lifetime (later rotations do not move this), so that
@@ -61,7 +61,7 @@ type Issuer struct {
 	refuseSecret bool
 }
 
-var _ authsvc.TokenIssuer = (*Issuer)(nil)
+var _ domain.TokenIssuer = (*Issuer)(nil)
 
 // New returns an Issuer that signs with the secret until SetKeys gives it an
 // active key. It fails when the secret is shorter than 32 bytes, the issuer
@@ -152,15 +152,15 @@ type resetOut struct {
 // when given, names the authentication methods used (RFC 8176); with "otp"
 // among them the token also carries aal "aal2". Without amr neither claim
 // is written (a password-only login, as before second factors existed).
-func (i *Issuer) IssueAccess(u *authsvc.User, authTime time.Time, sessionID string, amr ...string) (string, *authsvc.Claims, error) {
+func (i *Issuer) IssueAccess(u *domain.User, authTime time.Time, sessionID string, amr ...string) (string, *domain.Claims, error) {
 	return i.IssueAccessTTL(u, authTime, i.accessTTL, sessionID, amr...)
 }
 
 // IssueAccessTTL is IssueAccess with a custom lifetime, for `authsvc token
 // issue --ttl`. It returns EINVALID when ttl is not positive.
-func (i *Issuer) IssueAccessTTL(u *authsvc.User, authTime time.Time, ttl time.Duration, sessionID string, amr ...string) (string, *authsvc.Claims, error) {
+func (i *Issuer) IssueAccessTTL(u *domain.User, authTime time.Time, ttl time.Duration, sessionID string, amr ...string) (string, *domain.Claims, error) {
 	if ttl <= 0 {
-		return "", nil, authsvc.Errorf(authsvc.EINVALID, "Token lifetime must be positive")
+		return "", nil, domain.Errorf(domain.EINVALID, "Token lifetime must be positive")
 	}
 	if u == nil || u.ID <= 0 {
 		return "", nil, errors.New("token: issue access: user has no id")
@@ -169,7 +169,7 @@ func (i *Issuer) IssueAccessTTL(u *authsvc.User, authTime time.Time, ttl time.Du
 	if authTime.IsZero() {
 		authTime = now
 	}
-	c := &authsvc.Claims{
+	c := &domain.Claims{
 		UserID:       u.ID,
 		Username:     u.Username,
 		IsAdmin:      u.IsAdmin,
@@ -180,7 +180,7 @@ func (i *Issuer) IssueAccessTTL(u *authsvc.User, authTime time.Time, ttl time.Du
 		AuthTime:     authTime.UTC().Truncate(time.Second),
 		SessionID:    sessionID,
 		AMR:          amr,
-		AAL:          authsvc.AALOf(amr),
+		AAL:          domain.AALOf(amr),
 	}
 	tok, err := i.sign(i.keys.Load().signer, accessOut{
 		Subject:   strconv.FormatInt(c.UserID, 10),
@@ -248,4 +248,4 @@ func newJTI() string {
 
 // HashToken returns the hex SHA-256 of a token: what the database stores
 // instead of a reset token.
-func HashToken(token string) string { return authsvc.HashToken(token) }
+func HashToken(token string) string { return domain.HashToken(token) }

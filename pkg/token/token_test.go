@@ -11,7 +11,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/token"
 )
 
@@ -102,12 +102,12 @@ func TestAccessRoundTrip(t *testing.T) {
 	})
 
 	t.Run("amr and aal round-trip; a password-only token has neither", func(t *testing.T) {
-		raw, c, err := iss.IssueAccess(testUser(), time.Time{}, "sid1", authsvc.AMRPassword, authsvc.AMROTP)
+		raw, c, err := iss.IssueAccess(testUser(), time.Time{}, "sid1", domain.AMRPassword, domain.AMROTP)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got, err := iss.ParseAccess(raw)
-		if err != nil || !reflect.DeepEqual(got, c) || got.AAL != authsvc.AAL2 || len(got.AMR) != 2 {
+		if err != nil || !reflect.DeepEqual(got, c) || got.AAL != domain.AAL2 || len(got.AMR) != 2 {
 			t.Fatalf("parsed %+v (%v), issued %+v", got, err, c)
 		}
 		if m := payloadOf(t, tok); m["amr"] != nil || m["aal"] != nil {
@@ -202,11 +202,11 @@ func TestIssueAccessTTL(t *testing.T) {
 	}
 	for _, ttl := range []time.Duration{0, -time.Minute} {
 		_, _, err := iss.IssueAccessTTL(testUser(), base, ttl, "")
-		if authsvc.ErrorCode(err) != authsvc.EINVALID {
-			t.Errorf("ttl %v: code %q, want %q", ttl, authsvc.ErrorCode(err), authsvc.EINVALID)
+		if domain.ErrorCode(err) != domain.EINVALID {
+			t.Errorf("ttl %v: code %q, want %q", ttl, domain.ErrorCode(err), domain.EINVALID)
 		}
 	}
-	if _, _, err := iss.IssueAccess(&authsvc.User{Username: "no-id"}, base, ""); err == nil {
+	if _, _, err := iss.IssueAccess(&domain.User{Username: "no-id"}, base, ""); err == nil {
 		t.Error("issued a token for a user without an id")
 	}
 }
@@ -252,7 +252,7 @@ func TestHashToken(t *testing.T) {
 }
 
 func TestRefusalReasonOfOtherErrors(t *testing.T) {
-	for _, err := range []error{nil, errors.New("x"), authsvc.Errorf(authsvc.EUNAUTHORIZED, "x")} {
+	for _, err := range []error{nil, errors.New("x"), domain.Errorf(domain.EUNAUTHORIZED, "x")} {
 		if got := token.RefusalReason(err); got != "" {
 			t.Errorf("RefusalReason(%v) = %q, want \"\"", err, got)
 		}

@@ -1,6 +1,6 @@
 // Package userimport moves users from another system into authsvc: it reads
 // a JSON-lines or CSV file (the original service's users exported with psql
-// \copy), checks every row, and hands the users to an authsvc.UserImporter,
+// \copy), checks every row, and hands the users to an domain.UserImporter,
 // which stores them in one transaction. Passwords keep working: the bcrypt
 // hashes are stored as they are.
 package userimport
@@ -17,8 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/auth"
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -46,14 +45,14 @@ type row struct {
 // non-blank character is '{', else CSV with a header line. Columns it does
 // not know (id, updated_at, …) are ignored. It returns the good rows and, for
 // each bad one, its line number and what is wrong.
-func Parse(r io.Reader) ([]authsvc.ImportedUser, []authsvc.ImportRowError, error) {
+func Parse(r io.Reader) ([]domain.ImportedUser, []domain.ImportRowError, error) {
 	br := bufio.NewReader(r)
 	first, err := firstNonBlank(br)
 	if err != nil {
 		return nil, nil, err
 	}
 	var rows []row
-	var bad []authsvc.ImportRowError
+	var bad []domain.ImportRowError
 	if first == '{' {
 		rows, bad, err = readJSONLines(br)
 	} else {
@@ -62,11 +61,11 @@ func Parse(r io.Reader) ([]authsvc.ImportedUser, []authsvc.ImportRowError, error
 	if err != nil {
 		return nil, nil, err
 	}
-	users := make([]authsvc.ImportedUser, 0, len(rows))
+	users := make([]domain.ImportedUser, 0, len(rows))
 	for _, rw := range rows {
 		u, err := toUser(rw)
 		if err != nil {
-			bad = append(bad, authsvc.ImportRowError{Line: rw.line, Err: err})
+			bad = append(bad, domain.ImportRowError{Line: rw.line, Err: err})
 			continue
 		}
 		users = append(users, u)
@@ -79,7 +78,7 @@ func firstNonBlank(br *bufio.Reader) (byte, error) {
 	for i := 1; ; i++ {
 		b, err := br.Peek(i)
 		if errors.Is(err, io.EOF) || (err == nil && len(b) < i) {
-			return 0, errors.New(authsvc.MsgImportEmpty)
+			return 0, errors.New(domain.MsgImportEmpty)
 		}
 		if err != nil {
 			return 0, err
@@ -90,11 +89,11 @@ func firstNonBlank(br *bufio.Reader) (byte, error) {
 	}
 }
 
-func readJSONLines(r io.Reader) ([]row, []authsvc.ImportRowError, error) {
+func readJSONLines(r io.Reader) ([]row, []domain.ImportRowError, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	var rows []row
-	var bad []authsvc.ImportRowError
+	var bad []domain.ImportRowError
 	for line := 1; sc.Scan(); line++ {
 		text := bytes.TrimSpace(sc.Bytes())
 		if line == 1 {
@@ -105,7 +104,7 @@ func readJSONLines(r io.Reader) ([]row, []authsvc.ImportRowError, error) {
 		}
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(text, &obj); err != nil {
-			bad = append(bad, authsvc.ImportRowError{Line: line, Err: fmt.Errorf(authsvc.MsgImportNotJSON, err)})
+			bad = append(bad, domain.ImportRowError{Line: line, Err: fmt.Errorf(domain.MsgImportNotJSON, err)})
 			continue
 		}
 		fields := map[string]string{}
@@ -147,7 +146,7 @@ func readCSV(r io.Reader) ([]row, error) {
 	}
 	for _, need := range []string{"username", "email", "password_hash"} {
 		if !hasValue(index, need) {
-			return nil, fmt.Errorf(authsvc.MsgImportNoColumn, strings.Join(header, ","), need)
+			return nil, fmt.Errorf(domain.MsgImportNoColumn, strings.Join(header, ","), need)
 		}
 	}
 	var rows []row
@@ -180,16 +179,16 @@ func hasValue(m map[int]string, v string) bool {
 }
 
 // toUser checks one row.
-func toUser(rw row) (authsvc.ImportedUser, error) {
+func toUser(rw row) (domain.ImportedUser, error) {
 	f := rw.fields
-	u := authsvc.ImportedUser{Line: rw.line, Username: strings.TrimSpace(f["username"]),
+	u := domain.ImportedUser{Line: rw.line, Username: strings.TrimSpace(f["username"]),
 		Email: strings.ToLower(strings.TrimSpace(f["email"])), PasswordHash: strings.TrimSpace(f["password_hash"])}
 	var probs []string
-	if !auth.ValidUsername(u.Username) {
-		probs = append(probs, fmt.Sprintf(authsvc.MsgImportBadUsername, u.Username))
+	if !domain.ValidUsername(u.Username) {
+		probs = append(probs, fmt.Sprintf(domain.MsgImportBadUsername, u.Username))
 	}
-	if !auth.ValidEmail(u.Email) {
-		probs = append(probs, fmt.Sprintf(authsvc.MsgImportBadEmail, u.Email))
+	if !domain.ValidEmail(u.Email) {
+		probs = append(probs, fmt.Sprintf(domain.MsgImportBadEmail, u.Email))
 	}
 	if err := checkHash(u.PasswordHash); err != nil {
 		probs = append(probs, err.Error())
@@ -216,10 +215,10 @@ func toUser(rw row) (authsvc.ImportedUser, error) {
 // checkHash accepts bcrypt hashes as passlib and others write them.
 func checkHash(h string) error {
 	if h == "" {
-		return errors.New(authsvc.MsgImportNoHash)
+		return errors.New(domain.MsgImportNoHash)
 	}
 	if len(h) != 60 || !(strings.HasPrefix(h, "$2a$") || strings.HasPrefix(h, "$2b$") || strings.HasPrefix(h, "$2y$")) {
-		return errors.New(authsvc.MsgImportBadHash)
+		return errors.New(domain.MsgImportBadHash)
 	}
 	if _, err := bcrypt.Cost([]byte(h)); err != nil {
 		return fmt.Errorf("hashed_password is not a valid bcrypt hash: %v", err)
@@ -234,7 +233,7 @@ func parseBool(column, s string) (bool, error) {
 	case "true", "t", "1", "yes", "y":
 		return true, nil
 	}
-	return false, fmt.Errorf(authsvc.MsgImportBadBool, column, s)
+	return false, fmt.Errorf(domain.MsgImportBadBool, column, s)
 }
 
 // timeLayouts are RFC 3339 and what psql writes for timestamp and timestamptz.
@@ -252,24 +251,24 @@ func parseTime(s string) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, fmt.Errorf(authsvc.MsgImportBadTime, s)
+	return time.Time{}, fmt.Errorf(domain.MsgImportBadTime, s)
 }
 
-func parseBalance(s string) (authsvc.Cents, error) {
+func parseBalance(s string) (domain.Cents, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return 0, nil
 	}
-	c, err := authsvc.ParseCents(s)
+	c, err := domain.ParseCents(s)
 	if err != nil {
 		return 0, fmt.Errorf("balance %q: %v", s, err)
 	}
 	if c < 0 {
-		return 0, fmt.Errorf(authsvc.MsgImportNegative, s)
+		return 0, fmt.Errorf(domain.MsgImportNegative, s)
 	}
 	return c, nil
 }
 
-func sortErrors(errs []authsvc.ImportRowError) {
-	slices.SortStableFunc(errs, func(a, b authsvc.ImportRowError) int { return a.Line - b.Line })
+func sortErrors(errs []domain.ImportRowError) {
+	slices.SortStableFunc(errs, func(a, b domain.ImportRowError) int { return a.Line - b.Line })
 }

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 )
 
 const hash = "$2b$04$abcdefghijklmnopqrstuu5ZqTtWvrcOBF9v/7oqLa4uEJ0wr8pHi"
@@ -19,7 +19,7 @@ func TestParseWhatPsqlWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := authsvc.ImportedUser{Line: 2, Username: "Alice", Email: "alice@example.com", PasswordHash: hash, IsAdmin: true,
+	want := domain.ImportedUser{Line: 2, Username: "Alice", Email: "alice@example.com", PasswordHash: hash, IsAdmin: true,
 		CreatedAt: time.Date(2024, 5, 1, 10, 0, 0, 5e8, time.UTC), Balance: 10050}
 	if len(users) != 2 || users[0] != want || users[1].Balance != 0 || !users[1].CreatedAt.Equal(time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)) {
 		t.Fatalf("got %+v", users)

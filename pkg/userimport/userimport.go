@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/authsvc/authsvc/pkg/authsvc"
+	"github.com/authsvc/authsvc/pkg/domain"
 )
 
 // Options tune an import.
@@ -18,27 +18,27 @@ type Options struct {
 
 // Report is what an import did.
 type Report struct {
-	authsvc.ImportResult
-	Skipped []authsvc.ImportRowError `json:"-"` // bad or conflicting rows left out (Continue only)
+	domain.ImportResult
+	Skipped []domain.ImportRowError `json:"-"` // bad or conflicting rows left out (Continue only)
 }
 
 // Import reads users from r (see Parse) and stores them through importer in
 // one transaction. Without Continue, the first bad row stops the import with
 // an EINVALID error naming its line (a row that conflicts with an existing
 // user: ECONFLICT), and nothing is kept.
-func Import(ctx context.Context, importer authsvc.UserImporter, r io.Reader, opts Options) (*Report, error) {
+func Import(ctx context.Context, importer domain.UserImporter, r io.Reader, opts Options) (*Report, error) {
 	users, bad, err := Parse(r)
 	if err != nil {
-		return nil, &authsvc.Error{Code: authsvc.EINVALID, Reason: authsvc.ReasonImportUnreadable, Message: err.Error(), Err: err}
+		return nil, &domain.Error{Code: domain.EINVALID, Reason: domain.ReasonImportUnreadable, Message: err.Error(), Err: err}
 	}
 	if len(bad) > 0 && !opts.Continue {
-		return nil, &authsvc.Error{Code: authsvc.EINVALID, Reason: authsvc.ReasonImportBadRow, Message: badRows(bad)}
+		return nil, &domain.Error{Code: domain.EINVALID, Reason: domain.ReasonImportBadRow, Message: badRows(bad)}
 	}
 	res, err := importer.ImportUsers(ctx, users, opts.Continue)
-	var rowErr *authsvc.ImportRowError
+	var rowErr *domain.ImportRowError
 	if errors.As(err, &rowErr) {
-		return nil, &authsvc.Error{Code: authsvc.ECONFLICT, Reason: authsvc.ReasonImportConflict,
-			Message: rowErr.Error() + "; " + authsvc.MsgImportConflictNothing}
+		return nil, &domain.Error{Code: domain.ECONFLICT, Reason: domain.ReasonImportConflict,
+			Message: rowErr.Error() + "; " + domain.MsgImportConflictNothing}
 	}
 	if err != nil {
 		return nil, err
@@ -51,10 +51,10 @@ func Import(ctx context.Context, importer authsvc.UserImporter, r io.Reader, opt
 
 // badRows describes the bad rows of a refused import: the first one, and
 // how many more.
-func badRows(bad []authsvc.ImportRowError) string {
+func badRows(bad []domain.ImportRowError) string {
 	msg := bad[0].Error()
 	if len(bad) > 1 {
 		msg += fmt.Sprintf(" (and %d more bad rows)", len(bad)-1)
 	}
-	return msg + "; " + authsvc.MsgImportNothingKept
+	return msg + "; " + domain.MsgImportNothingKept
 }
