@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/apikey"
-	"github.com/authsvc/authsvc/pkg/httpapi"
 )
 
 // createKey makes a key for u through the API and returns its id and secret.
@@ -34,18 +32,7 @@ func (e *env) withAPIKeyHeader(path, key string) *response {
 		e.t.Fatal(err)
 	}
 	req.Header.Set("X-API-Key", key)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(res.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.checkResponse(data)
-	httpapi.ValidateAgainstSpec(e.t, req, res, data)
-	return &response{Status: res.StatusCode, Header: res.Header, Body: data}
+	return e.send(req)
 }
 
 func TestAPIKeyCreateListAndUse(t *testing.T) {

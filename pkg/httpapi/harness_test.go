@@ -270,6 +270,13 @@ func (e *env) do(method, path string, body any, bearer string) *response {
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
+	return e.send(req)
+}
+
+// send sends req, checks the response body for secrets and validates it
+// against the OpenAPI document.
+func (e *env) send(req *http.Request) *response {
+	e.t.Helper()
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
