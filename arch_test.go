@@ -60,7 +60,7 @@ var allowedImports = map[string][]string{
 	"pkg/store/storetest":     {"pkg/dburl", "pkg/store"},
 	"pkg/mail/mailtest":       {"pkg/mail"},
 	"pkg/metrics/metricstest": {},
-	"internal/testkit":        {},
+	"internal/testkit":        {"pkg/account", "pkg/domain"},
 	"internal/scalebench":     {},
 	"deploy/kubernetes":       {},
 }

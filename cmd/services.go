@@ -65,6 +65,8 @@ func (a *app) buildServices(db *store.DB, authMetrics account.Metrics, creditOpt
 		Clock:                a.clock,
 		MFARequiredForAdmins: a.cfg.Auth.MFARequiredForAdmins,
 		TOTPIssuer:           a.cfg.Auth.Issuer,
+		ResetEmailInterval:   domain.ResetEmailInterval,
+		VerifyInterval:       domain.VerifyEmailInterval,
 	}
 	var sealer domain.SecretSealer
 	if kek := a.cfg.Auth.KeyEncryptionKey; kek != "" {

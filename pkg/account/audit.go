@@ -8,12 +8,11 @@ import (
 	"github.com/authsvc/authsvc/pkg/domain"
 )
 
-// Audit defaults.
+// Audit paging and pruning.
 const (
-	DefaultAuditRetention = domain.DefaultAuditRetention
-	auditPruneBatch       = 1000
-	defaultAuditPageSize  = 50
-	maxAuditPageSize      = domain.MaxPageLimit
+	auditPruneBatch      = 1000
+	defaultAuditPageSize = 50
+	maxAuditPageSize     = domain.MaxPageLimit
 )
 
 // event builds an audit event: actor acted on target (0 for none).

@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authsvc/authsvc/internal/testkit"
 	"github.com/authsvc/authsvc/pkg/account"
 	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/password"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 	"github.com/authsvc/authsvc/pkg/token"
-	"github.com/rs/zerolog"
 )
 
 // The HTTP end-to-end tests in pkg/httpapi cover the endpoints; these cover
@@ -28,7 +28,7 @@ func newService(t *testing.T, db *storetest.DB) *account.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := account.New(account.Deps{Store: db, Hasher: h, Policy: h, Tokens: tokens}, account.Options{Logger: zerolog.Nop()})
+	s, err := account.New(account.Deps{Store: db, Hasher: h, Policy: h, Tokens: tokens}, testkit.AccountOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,8 +36,30 @@ func newService(t *testing.T, db *storetest.DB) *account.Service {
 }
 
 func TestNewRequiresDeps(t *testing.T) {
-	if _, err := account.New(account.Deps{}, account.Options{}); err == nil {
+	if _, err := account.New(account.Deps{}, testkit.AccountOptions()); err == nil {
 		t.Fatal("want an error without dependencies")
+	}
+}
+
+func TestNewRequiresEverySetting(t *testing.T) {
+	h, err := password.New(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := token.New(token.Config{Secret: []byte(strings.Repeat("k", 32)), Issuer: "authsvc", Audience: "authsvc",
+		AccessTTL: time.Hour, ResetTTL: 30 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := account.Deps{Store: storetest.Open(t, storetest.SQLiteURL(t)), Hasher: h, Policy: h, Tokens: tokens}
+	opts := testkit.AccountOptions()
+	opts.MaxSession, opts.FrontendURL = 0, ""
+	_, err = account.New(deps, opts)
+	if err == nil || !strings.Contains(err.Error(), "FrontendURL, MaxSession") {
+		t.Fatalf("New without MaxSession and FrontendURL: %v, want an error naming both", err)
+	}
+	if _, err := account.New(deps, testkit.AccountOptions()); err != nil {
+		t.Fatal(err)
 	}
 }
 

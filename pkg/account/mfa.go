@@ -19,9 +19,6 @@ import (
 	"github.com/authsvc/authsvc/pkg/domain"
 )
 
-// DefaultTOTPIssuer is the issuer shown by authenticator apps.
-const DefaultTOTPIssuer = "authsvc"
-
 // qrSize is the width and height of the enrolment QR code, in pixels.
 const qrSize = 256
 

@@ -6,22 +6,14 @@ package account
 
 import (
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/rs/zerolog"
-)
-
-// Defaults of Options.
-const (
-	DefaultMaxSession         = domain.DefaultMaxSession
-	DefaultFailedLoginLimit   = domain.DefaultFailedLoginLimit
-	DefaultFailedLoginWindow  = domain.DefaultFailedLoginWindow
-	DefaultResetEmailInterval = time.Minute
-	DefaultFrontendURL        = domain.DefaultFrontendURL
-	DefaultVerifyTTL          = domain.DefaultVerifyTTL
-	DefaultVerifyInterval     = time.Minute
 )
 
 // Metrics receives the use cases' events (backed by Prometheus in serve).
@@ -51,8 +43,9 @@ func (NopMetrics) TokenIssued() {}
 // TokenRefused does nothing.
 func (NopMetrics) TokenRefused(string) {}
 
-// Options tune the use cases. Zero values take the defaults above. Token
-// lifetimes are the token issuer's (token.Config).
+// Options tune the use cases. Every setting is required: serve and the CLI
+// fill them from the configuration, whose Defaults is the one table of
+// defaults. Token lifetimes are the token issuer's (token.Config).
 type Options struct {
 	MaxSession         time.Duration // refresh refuses tokens whose auth_time is older
 	FrontendURL        string        // links: <FrontendURL>/reset-password?token=…, <FrontendURL>/verify-email?token=…
@@ -75,41 +68,26 @@ type Options struct {
 	Metrics              Metrics // nil means NopMetrics
 }
 
-func (o Options) withDefaults() Options {
-	if o.MaxSession <= 0 {
-		o.MaxSession = DefaultMaxSession
+// check refuses options missing a setting: the values come from the
+// configuration (config.Defaults), never from a second table here.
+func (o Options) check() error {
+	var missing []string
+	for name, zero := range map[string]bool{
+		"MaxSession": o.MaxSession <= 0, "FrontendURL": o.FrontendURL == "",
+		"FailedLoginLimit": o.FailedLoginLimit <= 0, "FailedLoginWindow": o.FailedLoginWindow <= 0,
+		"ResetEmailInterval": o.ResetEmailInterval <= 0, "VerifyTTL": o.VerifyTTL <= 0,
+		"VerifyInterval": o.VerifyInterval <= 0, "AuditRetention": o.AuditRetention <= 0,
+		"TOTPIssuer": o.TOTPIssuer == "",
+	} {
+		if zero {
+			missing = append(missing, name)
+		}
 	}
-	if o.FrontendURL == "" {
-		o.FrontendURL = DefaultFrontendURL
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return fmt.Errorf("account: options without a value: %s", strings.Join(missing, ", "))
 	}
-	if o.FailedLoginLimit <= 0 {
-		o.FailedLoginLimit = DefaultFailedLoginLimit
-	}
-	if o.FailedLoginWindow <= 0 {
-		o.FailedLoginWindow = DefaultFailedLoginWindow
-	}
-	if o.ResetEmailInterval <= 0 {
-		o.ResetEmailInterval = DefaultResetEmailInterval
-	}
-	if o.VerifyTTL <= 0 {
-		o.VerifyTTL = DefaultVerifyTTL
-	}
-	if o.AuditRetention <= 0 {
-		o.AuditRetention = DefaultAuditRetention
-	}
-	if o.VerifyInterval <= 0 {
-		o.VerifyInterval = DefaultVerifyInterval
-	}
-	if o.TOTPIssuer == "" {
-		o.TOTPIssuer = DefaultTOTPIssuer
-	}
-	if o.Clock == nil {
-		o.Clock = time.Now
-	}
-	if o.Metrics == nil {
-		o.Metrics = NopMetrics{}
-	}
-	return o
+	return nil
 }
 
 // Deps are the adapters the use cases run on.
@@ -153,7 +131,15 @@ func New(deps Deps, opts Options) (*Service, error) {
 	if deps.Store == nil || deps.Hasher == nil || deps.Policy == nil || deps.Tokens == nil {
 		return nil, errors.New("auth: store, hasher, policy and tokens are required")
 	}
-	opts = opts.withDefaults()
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = NopMetrics{}
+	}
 	return &Service{db: deps.Store, hasher: deps.Hasher, policy: deps.Policy, tokens: deps.Tokens,
 		sealer: deps.Sealer, opts: opts, log: opts.Logger, background: make(chan struct{}, maxBackgroundResets)}, nil
 }

@@ -231,7 +231,7 @@ func Defaults() map[string]any {
 		"auth.audience":                    "",
 		"auth.max_session_hours":           int(domain.DefaultMaxSession / time.Hour),
 		"auth.key_encryption_key":          "",
-		"auth.keys_refresh_interval":       "5s",
+		"auth.keys_refresh_interval":       durationText(domain.DefaultKeysRefreshInterval),
 		"auth.jwks_max_age":                "5m",
 		"auth.refuse_secret_tokens":        false,
 		"auth.require_verified_email":      false,
@@ -261,7 +261,7 @@ func Defaults() map[string]any {
 		"ratelimit.redis_url":              "",
 		"credits.user_self_add":            false,
 		"credits.group_commit":             true,
-		"credits.group_commit_max_batch":   64,
+		"credits.group_commit_max_batch":   domain.DefaultGroupCommitMaxBatch,
 		"audit.retention_days":             int(domain.DefaultAuditRetention / (24 * time.Hour)),
 	}
 }

@@ -30,7 +30,7 @@ type Options struct {
 	// of an account join the same queue.
 	GroupCommit bool
 	// MaxBatch bounds a group commit (credits.group_commit_max_batch);
-	// 0 means DefaultMaxBatch.
+	// required with GroupCommit.
 	MaxBatch int
 	// StepUp, when not nil, asks an admin who adds credits for a current
 	// second-factor code when the admin has one on.

@@ -9,10 +9,6 @@ import (
 	"github.com/authsvc/authsvc/pkg/domain"
 )
 
-// DefaultMaxBatch is the largest number of debits and holds one group commit applies
-// when Options.MaxBatch is 0 (credits.group_commit_max_batch).
-const DefaultMaxBatch = 64
-
 // GroupCommit coalesces concurrent debits and new holds of one account into
 // shared database transactions.
 //
@@ -77,11 +73,12 @@ type queued struct {
 	done  chan domain.CreditOutcome
 }
 
-// NewGroupCommit returns a GroupCommit over store. maxBatch ≤ 0 means
-// DefaultMaxBatch.
+// NewGroupCommit returns a GroupCommit over store that applies at most
+// maxBatch ops at once (credits.group_commit_max_batch, which the
+// configuration validates; below 1 is a programming error).
 func NewGroupCommit(store GroupStore, maxBatch int) *GroupCommit {
-	if maxBatch <= 0 {
-		maxBatch = DefaultMaxBatch
+	if maxBatch < 1 {
+		panic("credits: NewGroupCommit with maxBatch < 1")
 	}
 	return &GroupCommit{store: store, maxBatch: maxBatch, accounts: map[int64]*account{}}
 }

@@ -228,7 +228,7 @@ func (c *countMetrics) used() domain.Cents  { c.mu.Lock(); defer c.mu.Unlock(); 
 func TestGroupCommitOneBatch(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *storetest.DB) {
 		s := newGated(db)
-		g := NewGroupCommit(s, 0)
+		g := NewGroupCommit(s, 16)
 		user := fund(t, db, "mixed", 10_00)
 		release := queueBehind(t, g, s, debit(user, 1_00, ""), []*domain.LedgerEntry{
 			debit(user, 2_00, "r"),   // 0 applied
@@ -281,7 +281,7 @@ func TestGroupCommitDatabaseError(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *storetest.DB) {
 		storetest.FailTransactionsWithDescription(t, db, "boom")
 		s := newGated(db)
-		g := NewGroupCommit(s, 0)
+		g := NewGroupCommit(s, 16)
 		user := fund(t, db, "failing", 10_00)
 		boom := debit(user, 1_00, "")
 		boom.Description = new(string)
@@ -315,7 +315,7 @@ func TestGroupCommitDatabaseError(t *testing.T) {
 func TestGroupCommitCallerGoesAway(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *storetest.DB) {
 		s := newGated(db)
-		g := NewGroupCommit(s, 0)
+		g := NewGroupCommit(s, 16)
 		user := fund(t, db, "leaver", 10_00)
 		done := make(chan result, 1)
 		go func() {
@@ -356,7 +356,7 @@ func TestGroupCommitCallerGoesAway(t *testing.T) {
 func TestGroupCommitHoldsAndDebits(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *storetest.DB) {
 		s := newGated(db)
-		g := NewGroupCommit(s, 0)
+		g := NewGroupCommit(s, 16)
 		user := fund(t, db, "holder", 10_00)
 		newHold := func(amount domain.Cents, reference string) *domain.NewHold {
 			h := &domain.NewHold{UserID: user, Amount: amount, ExpiresIn: time.Hour}
@@ -427,7 +427,7 @@ func TestGroupCommitHoldsAndDebits(t *testing.T) {
 // demand of the balance, less than one hold's amount is left.
 func TestGroupCommitServicesShareTheQueue(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *storetest.DB) {
-		svc := New(db, Options{GroupCommit: true})
+		svc := New(db, Options{GroupCommit: true, MaxBatch: domain.DefaultGroupCommitMaxBatch})
 		holds := NewHolds(db, HoldOptions{GroupCommit: svc.GroupCommit()})
 		owner := &domain.User{Username: "shared", Email: "shared@example.com", PasswordHash: "x"}
 		if err := db.CreateUser(context.Background(), owner); err != nil {

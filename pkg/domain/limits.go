@@ -37,12 +37,14 @@ const (
 	MaxPageLimit = 200
 )
 
-// Defaults of settings that the configuration (config.Defaults) and the use
-// cases' zero-value Options share, so each is written once.
+// Defaults of settings. config.Defaults (the one table of defaults) takes
+// them from here; the docs and the OpenAPI text are checked against them.
+// The use cases never default a setting: their Options come from the
+// configuration.
 const (
 	// DefaultMaxSession is how long a login lasts at most through refreshes
 	// (auth_time + this; auth.max_session_hours overrides it). The rule
-	// itself is applied in package auth (session.go).
+	// itself is applied in package account (session.go).
 	DefaultMaxSession = 12 * time.Hour
 	// DefaultFailedLoginLimit failed logins per username per
 	// DefaultFailedLoginWindow are allowed, then 429 (auth.failed_login_limit,
@@ -57,4 +59,21 @@ const (
 	// DefaultAuditRetention is how long audit events are kept
 	// (audit.retention_days).
 	DefaultAuditRetention = 90 * 24 * time.Hour
+)
+
+// Defaults of settings of the ledger and of key rotation (config.Defaults).
+const (
+	// DefaultGroupCommitMaxBatch bounds the debits and holds one group
+	// commit applies (credits.group_commit_max_batch).
+	DefaultGroupCommitMaxBatch = 64
+	// DefaultKeysRefreshInterval is how often every replica re-reads the
+	// signing keys (auth.keys_refresh_interval).
+	DefaultKeysRefreshInterval = 5 * time.Second
+)
+
+// Email throttles: at most one password-reset email, and one verification
+// email (a resend), per account per interval.
+const (
+	ResetEmailInterval  = time.Minute
+	VerifyEmailInterval = time.Minute
 )

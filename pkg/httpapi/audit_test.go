@@ -229,7 +229,7 @@ func TestAuditTrail(t *testing.T) {
 				}
 			})
 			t.Run("events past the retention are pruned", func(t *testing.T) {
-				e.Clock.Advance(account.DefaultAuditRetention + time.Hour)
+				e.Clock.Advance(domain.DefaultAuditRetention + time.Hour)
 				e.login("lim", "one-more-guess") // stays: recent
 				if err := e.Auth.Purge(ctx); err != nil {
 					t.Fatal(err)

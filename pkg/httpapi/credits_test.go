@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authsvc/authsvc/internal/testkit"
 	"github.com/authsvc/authsvc/pkg/account"
 	"github.com/authsvc/authsvc/pkg/credits"
 	"github.com/authsvc/authsvc/pkg/domain"
@@ -44,7 +45,7 @@ func newCreditEnv(t testing.TB, db *storetest.DB, opts credits.Options) *creditE
 	if err != nil {
 		t.Fatal(err)
 	}
-	authSvc, err := account.New(account.Deps{Store: db, Hasher: hasher, Policy: hasher, Tokens: issuer}, account.Options{Logger: zerolog.Nop()})
+	authSvc, err := account.New(account.Deps{Store: db, Hasher: hasher, Policy: hasher, Tokens: issuer}, testkit.AccountOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

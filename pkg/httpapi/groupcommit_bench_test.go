@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/authsvc/authsvc/pkg/credits"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
 
@@ -22,7 +23,7 @@ const groupCommitClients = 32
 // hot-holds: new holds on one account, group commit on and off.
 func BenchmarkCreditUseGroupCommit(b *testing.B) {
 	db := storetest.Open(b, storetest.PostgresURL(b))
-	on := newCreditEnv(b, db, credits.Options{GroupCommit: true})
+	on := newCreditEnv(b, db, credits.Options{GroupCommit: true, MaxBatch: domain.DefaultGroupCommitMaxBatch})
 	off := newCreditEnv(b, db, credits.Options{})
 	users := seedBenchUsers(b, db, 10_000)
 	tokens := benchTokens(b, users)

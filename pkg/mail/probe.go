@@ -43,7 +43,7 @@ func (e *ProbeError) Unwrap() error { return e.Err }
 // saying what works, or a *ProbeError saying what failed and what to change.
 // It never includes the password.
 func Probe(ctx context.Context, cfg Config) (string, error) {
-	cfg = withDefaults(cfg)
+	cfg = withTimeouts(cfg)
 	ctx, cancel := context.WithTimeout(ctx, cfg.SendTimeout)
 	defer cancel()
 	s, err := openSession(ctx, cfg)
@@ -168,13 +168,8 @@ func (s *session) close() {
 	s.conn.Close() //nolint:errcheck // closing
 }
 
-func withDefaults(cfg Config) Config {
-	if cfg.Port == 0 {
-		cfg.Port = DefaultPort
-	}
-	if cfg.From == "" {
-		cfg.From = DefaultFrom
-	}
+// withTimeouts fills the zero timeouts of cfg.
+func withTimeouts(cfg Config) Config {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}

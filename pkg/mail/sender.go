@@ -26,10 +26,10 @@ const (
 	DriverSMTP = "smtp" // send through an SMTP server
 )
 
-// Defaults.
+// Timeouts of an SMTP session when Config leaves them zero. They are not
+// settings; every setting (host, port, from, …) comes from the
+// configuration, whose defaults are config.Defaults.
 const (
-	DefaultPort        = 587
-	DefaultFrom        = "noreply@localhost"
 	DefaultTimeout     = 10 * time.Second // SMTP dial and per-command timeout
 	DefaultSendTimeout = 30 * time.Second // one whole SMTP session
 )
@@ -111,7 +111,7 @@ func newSMTPSender(cfg Config, log zerolog.Logger) (*smtpSender, error) {
 	if cfg.Host == "" {
 		return nil, fmt.Errorf("mail.host is required for the smtp driver")
 	}
-	cfg = withDefaults(cfg)
+	cfg = withTimeouts(cfg)
 	if cfg.Port < 1 || cfg.Port > 65535 {
 		return nil, fmt.Errorf("mail.port: %d is not a TCP port (1-65535)", cfg.Port)
 	}

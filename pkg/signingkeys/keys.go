@@ -18,9 +18,6 @@ import (
 	"github.com/authsvc/authsvc/pkg/token"
 )
 
-// DefaultRefreshInterval is how often a replica re-reads the keys.
-const DefaultRefreshInterval = 5 * time.Second
-
 // Keyring is what the keys are loaded into: the token issuer.
 type Keyring interface {
 	SetKeys(keys []domain.SigningKey, sealer *seal.Sealer) error
@@ -32,7 +29,7 @@ type Options struct {
 	// after it stops signing.
 	AccessTTL time.Duration
 	// RefreshInterval is how often every replica re-reads the keys
-	// (DefaultRefreshInterval when zero). Changes reach every replica within
+	// (auth.keys_refresh_interval; required). Changes reach every replica within
 	// twice this.
 	RefreshInterval time.Duration
 	// KeyEncryptionKey seals private keys (at least 32 bytes); nil when not
@@ -81,7 +78,7 @@ func New(store domain.SigningKeyStore, ring Keyring, opts Options) (*Service, er
 		s.metrics = nopMetrics{}
 	}
 	if s.refresh <= 0 {
-		s.refresh = DefaultRefreshInterval
+		return nil, errors.New("signingkeys: RefreshInterval is required (auth.keys_refresh_interval)")
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -167,7 +167,7 @@ func TestRotationRules(t *testing.T) {
 				}
 			})
 			t.Run("keys without a key-encryption key are refused at load", func(t *testing.T) {
-				noKEK, err := signingkeys.New(f.db, f.iss, signingkeys.Options{AccessTTL: time.Hour, Clock: f.clock.Now})
+				noKEK, err := signingkeys.New(f.db, f.iss, signingkeys.Options{AccessTTL: time.Hour, RefreshInterval: time.Second, Clock: f.clock.Now})
 				if err != nil {
 					t.Fatal(err)
 				}
