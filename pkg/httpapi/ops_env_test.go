@@ -142,8 +142,9 @@ func realAuth(t *testing.T, db *storetest.DB, m *metrics.Metrics, log zerolog.Lo
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := account.New(account.Deps{Store: db, Hasher: hasher, Policy: hasher, Tokens: issuer},
-		account.Options{Logger: log, Metrics: m.Auth()})
+	opts := testkit.AccountOptions()
+	opts.Logger, opts.Metrics = log, m.Auth()
+	svc, err := account.New(account.Deps{Store: db, Hasher: hasher, Policy: hasher, Tokens: issuer}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
