@@ -32,12 +32,18 @@ func totpOpts() totp.ValidateOpts {
 
 // EnrollTOTP starts the caller's TOTP enrolment: a new secret, sealed and
 // stored unconfirmed (replacing an earlier unconfirmed one), shown once with
-// its otpauth URI and a QR code. Nothing is active until ConfirmTOTP.
+// its otpauth URI and a QR code. Nothing is active until ConfirmTOTP. The
+// caller's password is asked for unless their sign-in is younger than
+// domain.RecentSignIn (EINVALID when missing, EUNAUTHORIZED when wrong,
+// counted toward the account's failure limit).
 // EINVALID (key_encryption_key_required) without a key-encryption key; ECONFLICT when MFA
 // is already on.
-func (s *Service) EnrollTOTP(ctx context.Context, p *domain.Principal) (*domain.TOTPEnrollment, error) {
+func (s *Service) EnrollTOTP(ctx context.Context, p *domain.Principal, password string) (*domain.TOTPEnrollment, error) {
 	if s.sealer == nil {
 		return nil, domain.ErrMFAKEKRequired
+	}
+	if err := s.recentOrPassword(ctx, p, password); err != nil {
+		return nil, err
 	}
 	key, err := totp.Generate(totp.GenerateOpts{Issuer: s.opts.TOTPIssuer, AccountName: p.User.Username,
 		Period: domain.TOTPPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1, Rand: rand.Reader})
@@ -58,6 +64,21 @@ func (s *Service) EnrollTOTP(ctx context.Context, p *domain.Principal) (*domain.
 	}
 	return &domain.TOTPEnrollment{Secret: key.Secret(), URI: key.URL(),
 		QRCode: "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())}, nil
+}
+
+// recentOrPassword lets a caller who signed in within domain.RecentSignIn
+// through, and otherwise asks for their password (counted like a login), so
+// that a stolen access token alone cannot enrol the thief's authenticator.
+func (s *Service) recentOrPassword(ctx context.Context, p *domain.Principal, password string) error {
+	if password == "" && p.Claims != nil && !p.Claims.AuthTime.IsZero() && s.now().Sub(p.Claims.AuthTime) <= domain.RecentSignIn {
+		return nil
+	}
+	var v domain.Validator
+	required(&v, password, "password")
+	if err := v.Err(); err != nil {
+		return err
+	}
+	return s.reauthenticatePassword(ctx, p, password)
 }
 
 // ConfirmTOTP activates the caller's pending enrolment with a current code

@@ -71,6 +71,10 @@ const (
 	DefaultKeysRefreshInterval = 5 * time.Second
 )
 
+// RecentSignIn is how recent a sign-in (a token's auth_time) must be for
+// enrolling a second factor without typing the password again.
+const RecentSignIn = 5 * time.Minute
+
 // Email throttles: at most one password-reset email, and one verification
 // email (a resend), per account per interval.
 const (

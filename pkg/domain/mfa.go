@@ -118,8 +118,10 @@ type MFAStore interface {
 // MFAService is the second factor's use cases (package auth). Errors as
 // documented on each method of account.Service.
 type MFAService interface {
-	// EnrollTOTP starts the caller's enrolment (nothing active yet).
-	EnrollTOTP(ctx context.Context, p *Principal) (*TOTPEnrollment, error)
+	// EnrollTOTP starts the caller's enrolment (nothing active yet). It
+	// asks for the caller's password unless their token's sign-in is
+	// younger than RecentSignIn.
+	EnrollTOTP(ctx context.Context, p *Principal, password string) (*TOTPEnrollment, error)
 	// ConfirmTOTP activates it with a current code and returns the recovery codes.
 	ConfirmTOTP(ctx context.Context, p *Principal, code string) ([]string, error)
 	// DisableTOTP turns it off with the password and a code or recovery code.

@@ -13,7 +13,18 @@ type totpEnrollResponse struct {
 }
 
 func (s *Server) mfaEnroll(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
-	e, err := s.deps.MFA.EnrollTOTP(r.Context(), p)
+	var req struct {
+		Password string `json:"password"`
+	}
+	// The body is optional: a caller who signed in within the last minutes
+	// may send none.
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, &req); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	e, err := s.deps.MFA.EnrollTOTP(r.Context(), p, req.Password)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

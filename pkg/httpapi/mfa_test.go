@@ -527,3 +527,27 @@ func TestMFAOffEndsSessions(t *testing.T) {
 		}
 	})
 }
+
+// A stolen access token alone cannot enrol the thief's authenticator: past
+// the recent-sign-in window, enrolment asks for the password, and a wrong
+// one counts like a failed login.
+func TestEnrolmentAsksForThePasswordAfterRecentSignIn(t *testing.T) {
+	forEachMFABackend(t, envConfig{}, func(t *testing.T, e *env) {
+		u := e.register("enrolee")
+		e.Clock.Advance(domain.RecentSignIn + time.Second)
+		e.do("POST", "/auth/mfa/totp", nil, u.Token).want(t, http.StatusUnprocessableEntity, "validation_error")
+		e.do("POST", "/auth/mfa/totp", map[string]string{"password": "wrong-password-1"}, u.Token).
+			want(t, http.StatusUnauthorized, "")
+		var failures int
+		if err := e.SQL().QueryRow("SELECT COUNT(*) FROM login_failures").Scan(&failures); err != nil {
+			t.Fatal(err)
+		}
+		if failures == 0 {
+			t.Fatal("a wrong enrolment password was not counted as a failed login")
+		}
+		e.do("POST", "/auth/mfa/totp", map[string]string{"password": u.Password}, u.Token).want(t, http.StatusOK, "")
+		// A fresh sign-in needs no password.
+		fresh := e.token(u.Name, u.Password)
+		e.do("POST", "/auth/mfa/totp", nil, fresh).want(t, http.StatusOK, "")
+	})
+}
