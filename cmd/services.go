@@ -26,6 +26,7 @@ type services struct {
 	holds   *credits.Holds
 	apiKeys *apikeys.Service
 	tokens  *token.Issuer
+	hasher  *password.Hasher
 }
 
 // buildServices constructs the use cases over db. serve passes Prometheus
@@ -105,7 +106,7 @@ func (a *app) buildServices(db *store.DB, authMetrics account.Metrics, creditOpt
 	creditOpts.StepUp = authSvc
 	creditOpts.Logger = a.log
 	creditSvc := credits.New(db, creditOpts)
-	return &services{auth: authSvc, credits: creditSvc, keys: keySvc, tokens: tokens,
+	return &services{auth: authSvc, credits: creditSvc, keys: keySvc, tokens: tokens, hasher: hasher,
 		apiKeys: apikeys.New(db, apikeys.Options{Clock: a.clock, Logger: a.log}),
 		holds: credits.NewHolds(db, credits.HoldOptions{Logger: a.log, Metrics: creditOpts.Metrics,
 			GroupCommit: creditSvc.GroupCommit()})}, nil

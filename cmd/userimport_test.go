@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -187,5 +188,25 @@ func TestUserImportBadRows(t *testing.T) {
 	r = c.runStdin(conflict, "user", "import", "-", "--continue", "-o", "json")
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || out.Created != 1 || len(out.Skipped) != 1 || out.Skipped[0].Line != 3 {
 		t.Fatalf("--continue on a conflict: %+v %+v", r, out)
+	}
+}
+
+// Imported hashes keep their cost until a login rehashes them; serve makes
+// the unknown-user compare as slow as the slowest of them, so that a wrong
+// password for an imported account and one for nobody take as long.
+func TestServeMatchesTheUnknownUserCompareToImportedCosts(t *testing.T) {
+	t.Parallel()
+	h, err := bcrypt.GenerateFromPassword([]byte(testPassword), 6) // above the tests' cost of 4
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newMigratedCLI(t, storetest.SQLiteURL(t))
+	expectExit(t, c.runStdin(fmt.Sprintf("username,email,hashed_password\nold,old@example.com,%s\n", h), "user", "import", "-"), 0)
+	s := c.startServer()
+	if !regexp.MustCompile(`unknown-user password compare raised.*cost"?[=:]6`).MatchString(s.logs.String()) {
+		t.Fatalf("serve did not raise the unknown-user compare to cost 6:\n%s", s.logs.String())
+	}
+	if code := login(t, s, "old", testPassword); code != http.StatusOK {
+		t.Fatalf("imported login: %d", code)
 	}
 }

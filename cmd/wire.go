@@ -6,9 +6,11 @@ import (
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/credits"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/httpapi"
 	"github.com/authsvc/authsvc/pkg/mail"
 	"github.com/authsvc/authsvc/pkg/metrics"
+	"github.com/authsvc/authsvc/pkg/password"
 	"github.com/authsvc/authsvc/pkg/ratelimit"
 	"github.com/authsvc/authsvc/pkg/signingkeys"
 )
@@ -55,6 +57,7 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	// A database that is not migrated yet (auto_migrate off, the init
 	// container still running) or not reachable is not fatal: the replica
 	// stays unready until the keys load.
+	a.matchDummyCost(ctx, svc.hasher)
 	svc.keys.SetMetrics(m.Keys())
 	if err := svc.keys.Load(ctx); signingkeys.IsConfigError(err) {
 		return nil, err
@@ -124,6 +127,25 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 
 // metricsOnly serves h at GET /metrics and 404 elsewhere: the private
 // metrics listener.
+// matchDummyCost makes the unknown-user compare as slow as the slowest
+// stored hash (imported ones may be costlier than auth.bcrypt_cost until
+// their first login rehashes them), so that timing does not tell whether an
+// account exists. A database not reachable yet leaves the configured cost.
+func (a *app) matchDummyCost(ctx context.Context, h *password.Hasher) {
+	cost, err := a.db.HighestPasswordCost(ctx)
+	if err != nil {
+		a.log.Warn().Err(err).Msg("highest stored bcrypt cost not read; the unknown-user compare keeps auth.bcrypt_cost")
+		return
+	}
+	if err := h.MatchDummyCost(min(cost, domain.MaxBcryptCost)); err != nil {
+		a.log.Warn().Err(err).Msg("unknown-user compare not raised to the stored cost")
+		return
+	}
+	if cost > a.cfg.Auth.BcryptCost {
+		a.log.Info().Int("cost", h.DummyCost()).Msg("unknown-user password compare raised to the highest stored bcrypt cost")
+	}
+}
+
 func metricsOnly(h http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", h)

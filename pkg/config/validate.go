@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/dburl"
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/proxyaddr"
 	"github.com/rs/zerolog"
 )
@@ -114,8 +115,8 @@ func (c *Config) validateAuth(e *errs) {
 	if c.Testing {
 		minCost = 4
 	}
-	if a.BcryptCost < minCost || a.BcryptCost > 14 {
-		e.add("auth.bcrypt_cost", "must be between %d and 14, not %d", minCost, a.BcryptCost)
+	if a.BcryptCost < minCost || a.BcryptCost > domain.MaxBcryptCost {
+		e.add("auth.bcrypt_cost", "must be between %d and %d, not %d", minCost, domain.MaxBcryptCost, a.BcryptCost)
 	}
 	if a.AccessTokenExpireMinutes < 1 {
 		e.add("auth.access_token_expire_minutes", "must be at least 1")

@@ -71,6 +71,11 @@ const (
 	DefaultKeysRefreshInterval = 5 * time.Second
 )
 
+// MaxBcryptCost is the highest bcrypt cost authsvc hashes with
+// (auth.bcrypt_cost) or accepts from `user import`: a login at cost 15 takes
+// seconds of a core, and at 31 days.
+const MaxBcryptCost = 14
+
 // RecentSignIn is how recent a sign-in (a token's auth_time) must be for
 // enrolling a second factor without typing the password again.
 const RecentSignIn = 5 * time.Minute

@@ -1,4 +1,4 @@
 package password
 
 // DummyHash exposes the dummy hash to the tests.
-func (h *Hasher) DummyHash() []byte { return h.dummy }
+func (h *Hasher) DummyHash() []byte { return *h.dummy.Load() }

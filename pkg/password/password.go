@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -35,7 +36,7 @@ const (
 // safe for concurrent use.
 type Hasher struct {
 	cost   int
-	dummy  []byte // a real bcrypt hash at cost, of a random password nobody knows
+	dummy  atomic.Pointer[[]byte] // a real bcrypt hash at cost or above, of a random password nobody knows
 	common *commonList
 }
 
@@ -54,11 +55,44 @@ func New(cost int) (*Hasher, error) {
 	if err != nil {
 		return nil, err
 	}
+	h := &Hasher{cost: cost, common: common}
+	if err := h.makeDummy(cost); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+func (h *Hasher) makeDummy(cost int) error {
 	dummy, err := bcrypt.GenerateFromPassword([]byte(rand.Text()), cost)
 	if err != nil {
-		return nil, fmt.Errorf("password: dummy hash: %w", err)
+		return fmt.Errorf("password: dummy hash: %w", err)
 	}
-	return &Hasher{cost: cost, dummy: dummy, common: common}, nil
+	h.dummy.Store(&dummy)
+	return nil
+}
+
+// MatchDummyCost remakes the dummy hash at cost when that is above the
+// dummy's: serve passes the highest cost among the stored hashes (imported
+// ones keep theirs until their first login rehashes them), so that a login
+// for an unknown user takes as long as a wrong password for the slowest
+// account and does not tell the two apart.
+func (h *Hasher) MatchDummyCost(cost int) error {
+	if cost <= h.DummyCost() {
+		return nil
+	}
+	if cost > MaxCost {
+		return fmt.Errorf("password: bcrypt cost %d above %d", cost, MaxCost)
+	}
+	return h.makeDummy(cost)
+}
+
+// DummyCost returns the bcrypt cost of the dummy hash.
+func (h *Hasher) DummyCost() int {
+	c, err := bcrypt.Cost(*h.dummy.Load())
+	if err != nil {
+		return h.cost // not reached: the dummy is made by bcrypt
+	}
+	return c
 }
 
 // Cost returns the bcrypt cost new hashes are made with.
@@ -98,14 +132,14 @@ func (h *Hasher) Compare(hash, pw string) error {
 }
 
 // CompareDummy runs a real bcrypt compare of pw against the dummy hash made at
-// the Hasher's cost, so that a login for an unknown user costs the same time
+// the Hasher's cost (or MatchDummyCost's), so that a login for an unknown user costs the same time
 // as one for a known user. Its result is meaningless and is discarded.
 func (h *Hasher) CompareDummy(pw string) {
 	b := []byte(pw)
 	if len(b) > MaxBytes {
 		b = b[:MaxBytes] // still spend the time; the result is thrown away
 	}
-	_ = bcrypt.CompareHashAndPassword(h.dummy, b)
+	_ = bcrypt.CompareHashAndPassword(*h.dummy.Load(), b)
 }
 
 // NeedsRehash reports whether hash was made at another cost than the

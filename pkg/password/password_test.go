@@ -170,3 +170,23 @@ func assertInvalidCredentials(t *testing.T, err error) {
 		t.Fatalf("message %q reveals which part was wrong", e.Message)
 	}
 }
+
+// The unknown-user compare follows the slowest stored hash up, never down.
+func TestMatchDummyCost(t *testing.T) {
+	h, err := password.New(password.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.MatchDummyCost(6); err != nil || h.DummyCost() != 6 {
+		t.Fatalf("MatchDummyCost(6): %v, dummy cost %d", err, h.DummyCost())
+	}
+	if err := h.MatchDummyCost(5); err != nil || h.DummyCost() != 6 {
+		t.Fatalf("MatchDummyCost(5) lowered the dummy to %d (%v)", h.DummyCost(), err)
+	}
+	if c, err := bcrypt.Cost(h.DummyHash()); err != nil || c != 6 {
+		t.Fatalf("dummy hash cost %d, %v", c, err)
+	}
+	if h.Cost() != password.MinCost {
+		t.Fatalf("new hashes changed cost to %d", h.Cost())
+	}
+}

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -322,4 +324,25 @@ func (db *DB) DeleteUser(ctx context.Context, userID int64) error {
 		}
 		return nil
 	})
+}
+
+// HighestPasswordCost returns the highest bcrypt cost among the stored
+// password hashes (0 without users). Imported hashes keep their cost until
+// a login rehashes them; serve makes its dummy compare as slow.
+func (db *DB) HighestPasswordCost(ctx context.Context) (_ int, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
+	var cost sql.NullString // "$2b$12$…": the two digits after the version; lexical max = numeric max
+	q := db.pool.Rebind(`SELECT MAX(SUBSTR(password_hash, 5, 2)) FROM users WHERE password_hash LIKE '$2_$__$%'`)
+	if err := db.pool.QueryRowxContext(ctx, q).Scan(&cost); err != nil {
+		return 0, mapError(fmt.Errorf("highest password cost: %w", err))
+	}
+	if !cost.Valid {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(cost.String)
+	if err != nil {
+		return 0, fmt.Errorf("highest password cost %q: %w", cost.String, err)
+	}
+	return n, nil
 }

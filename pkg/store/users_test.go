@@ -182,3 +182,22 @@ func TestUsers(t *testing.T) {
 		})
 	})
 }
+
+func TestHighestPasswordCost(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		if c, err := db.HighestPasswordCost(ctx); err != nil || c != 0 {
+			t.Fatalf("without users: %d, %v", c, err)
+		}
+		newUser(t, db, "four", "four@example.com") // $2a$04$…
+		for name, h := range map[string]string{"twelve": "$2b$12$", "nine": "$2y$09$", "odd": "not-bcrypt-99"} {
+			u := &domain.User{Username: name, Email: name + "@example.com", PasswordHash: h + "abc"}
+			if err := db.CreateUser(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if c, err := db.HighestPasswordCost(ctx); err != nil || c != 12 {
+			t.Fatalf("got %d, %v; want 12", c, err)
+		}
+	})
+}

@@ -212,16 +212,31 @@ func toUser(rw row) (domain.ImportedUser, error) {
 	return u, nil
 }
 
-// checkHash accepts bcrypt hashes as passlib and others write them.
+// bcryptAlphabet is the base64 alphabet of a bcrypt hash's salt and digest.
+const bcryptAlphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// checkHash accepts bcrypt hashes as passlib and others write them, checked
+// whole: a version, a cost from bcrypt's minimum to domain.MaxBcryptCost, and
+// 53 characters of bcrypt's base64 (salt and digest), so that every imported
+// hash compares as a hash and never as an error at login.
 func checkHash(h string) error {
 	if h == "" {
 		return errors.New(domain.MsgImportNoHash)
 	}
-	if len(h) != 60 || !(strings.HasPrefix(h, "$2a$") || strings.HasPrefix(h, "$2b$") || strings.HasPrefix(h, "$2y$")) {
+	if len(h) != 60 || !(strings.HasPrefix(h, "$2a$") || strings.HasPrefix(h, "$2b$") || strings.HasPrefix(h, "$2y$")) || h[6] != '$' {
 		return errors.New(domain.MsgImportBadHash)
 	}
-	if _, err := bcrypt.Cost([]byte(h)); err != nil {
-		return fmt.Errorf("hashed_password is not a valid bcrypt hash: %v", err)
+	for _, c := range h[7:] {
+		if !strings.ContainsRune(bcryptAlphabet, c) {
+			return errors.New(domain.MsgImportBadHash)
+		}
+	}
+	cost, err := bcrypt.Cost([]byte(h))
+	if err != nil {
+		return errors.New(domain.MsgImportBadHash)
+	}
+	if cost > domain.MaxBcryptCost {
+		return fmt.Errorf(domain.MsgImportHashCost, cost, domain.MaxBcryptCost)
 	}
 	return nil
 }

@@ -44,3 +44,34 @@ func TestParseRefusesAHeaderWithoutHashes(t *testing.T) {
 		t.Fatal("an empty file must be an error")
 	}
 }
+
+// Every hash that imports compares as a hash at login: a body outside
+// bcrypt's base64 (which made every login of the account a 500) and a cost
+// above domain.MaxBcryptCost (a cost-31 login takes days) are refused per row.
+func TestParseChecksHashesWhole(t *testing.T) {
+	body := hash[7:]
+	for name, tc := range map[string]struct{ hash, want string }{
+		"valid":            {hash, ""},
+		"cost 14":          {"$2a$14$" + body, ""},
+		"malformed body":   {"$2a$04$" + strings.Repeat("!", 53), "not a bcrypt hash"},
+		"one bad char":     {"$2a$04$" + body[:52] + "%", "not a bcrypt hash"},
+		"no cost dollar":   {"$2a$04x" + body, "not a bcrypt hash"},
+		"cost 3":           {"$2a$03$" + body, "not a bcrypt hash"},
+		"cost 15":          {"$2a$15$" + body, "above the highest accepted (14)"},
+		"cost 31":          {"$2b$31$" + body, "above the highest accepted (14)"},
+		"letters for cost": {"$2b$ab$" + body, "not a bcrypt hash"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, bad, err := Parse(strings.NewReader("username,email,hashed_password\nann,ann@example.com," + tc.hash + "\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tc.want == "" && len(bad) != 0:
+				t.Fatalf("refused: %+v", bad)
+			case tc.want != "" && (len(bad) != 1 || !strings.Contains(bad[0].Error(), tc.want)):
+				t.Fatalf("got %+v, want one row error containing %q", bad, tc.want)
+			}
+		})
+	}
+}
