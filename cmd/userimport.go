@@ -16,7 +16,7 @@ type importSkipView struct {
 }
 
 func newUserImportCommand(a *app) *cobra.Command {
-	var cont bool
+	var cont, creditExisting bool
 	c := &cobra.Command{
 		Use:   "import FILE",
 		Short: "Import users with their bcrypt hashes and balances (JSON lines or CSV; - for stdin)",
@@ -30,8 +30,15 @@ Users keep their passwords: the bcrypt hash ($2a$, $2b$ or $2y$, as passlib
 writes it) is stored as it is; a login rehashes it when its cost differs
 from auth.bcrypt_cost. A balance arrives as one credit_added
 transaction with reference_id "import", so running the same import again
-changes nothing: users already there with the same username and email are
-left as they are, and no balance is added twice.
+changes nothing: users it created are left as they are (even after a login
+rehashed their password), and no balance is added twice.
+
+An account that already exists with the same username and email but another
+password (someone may have registered the name on authsvc before the
+cutover) is a conflict: it gets neither the imported hash nor the balance.
+When you know such accounts are their owners' (they registered again
+themselves), --credit-existing credits their balances and keeps their
+passwords.
 
 Everything is one transaction: a bad row (reported with its line number), or
 a row whose username or email belongs to another existing user, imports
@@ -56,7 +63,7 @@ and listed, and the rest is imported (exit 0).`,
 			if err != nil {
 				return err
 			}
-			rep, err := userimport.Import(cmd.Context(), db, in, userimport.Options{Continue: cont})
+			rep, err := userimport.Import(cmd.Context(), db, in, userimport.Options{Continue: cont, CreditExisting: creditExisting})
 			if err != nil {
 				return err
 			}
@@ -73,5 +80,7 @@ and listed, and the rest is imported (exit 0).`,
 		},
 	}
 	c.Flags().BoolVar(&cont, "continue", false, "skip bad or conflicting rows and report them, instead of importing nothing")
+	c.Flags().BoolVar(&creditExisting, "credit-existing", false,
+		"credit the balance of an existing account with the same username and email but another password (its password stays)")
 	return c
 }

@@ -278,6 +278,7 @@ const (
 	MsgImportConflictNothing   = "nothing was imported (use --continue to skip such rows)"
 	MsgImportUsernameTaken     = "username belongs to an existing user with another email"
 	MsgImportEmailTaken        = "email belongs to an existing user with another username"
+	MsgImportPasswordDiffers   = "an existing user has this username and email but another password (registered before the import?): neither the hash nor the balance is applied; check the account, then pass --credit-existing to credit it"
 	MsgImportBadUsername       = "username %q is not 3-32 characters of A-Z a-z 0-9 _ . -"
 	MsgImportBadEmail          = "email %q is not a valid email address"
 	MsgImportNoHash            = "hashed_password is missing"

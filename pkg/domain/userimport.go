@@ -33,7 +33,22 @@ var (
 	ErrImportUsernameTaken = errors.New(MsgImportUsernameTaken)
 	// ErrImportEmailTaken: the email belongs to a user with another username.
 	ErrImportEmailTaken = errors.New(MsgImportEmailTaken)
+	// ErrImportPasswordDiffers: a user with the same username and email
+	// exists with another password hash: maybe someone who registered the
+	// name first, so it gets neither the hash nor the balance.
+	ErrImportPasswordDiffers = errors.New(MsgImportPasswordDiffers)
 )
+
+// ImportOptions say how ImportUsers treats conflicts.
+type ImportOptions struct {
+	// SkipConflicts leaves conflicting rows out (listed in
+	// ImportResult.Skipped) instead of rolling the import back.
+	SkipConflicts bool
+	// CreditExisting credits the balance to an existing user with the same
+	// username and email even when their password hash differs (the
+	// operator knows these accounts are their owners'); the password stays.
+	CreditExisting bool
+}
 
 // ImportRowError is one row that could not be imported.
 type ImportRowError struct {
@@ -57,12 +72,14 @@ type ImportResult struct {
 
 // UserImporter stores imported users.
 type UserImporter interface {
-	// ImportUsers stores users in one transaction. A user whose username
-	// and email both match an existing user is left as it is; its balance
-	// is added once (reference ImportReference). A row that conflicts with
-	// an existing user (ErrImportUsernameTaken, ErrImportEmailTaken) rolls
-	// the whole import back with an *ImportRowError, or, with skipConflicts,
-	// is left out and listed in ImportResult.Skipped. EUNAVAILABLE when the
+	// ImportUsers stores users in one transaction. A user whose username,
+	// email and password hash all match an existing user (an earlier import
+	// of the same file) is left as it is; its balance is added once
+	// (reference ImportReference). A row that conflicts with an existing
+	// user (ErrImportUsernameTaken, ErrImportEmailTaken, and
+	// ErrImportPasswordDiffers unless opts.CreditExisting) rolls the whole
+	// import back with an *ImportRowError, or, with opts.SkipConflicts, is
+	// left out and listed in ImportResult.Skipped. EUNAVAILABLE when the
 	// database cannot be reached.
-	ImportUsers(ctx context.Context, users []ImportedUser, skipConflicts bool) (*ImportResult, error)
+	ImportUsers(ctx context.Context, users []ImportedUser, opts ImportOptions) (*ImportResult, error)
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -21,13 +22,13 @@ var errImportBalanceLimit = errors.New(domain.MsgImportBalanceLimit)
 
 // ImportUsers implements domain.UserImporter: one transaction for the whole
 // file, in chunks of multi-row statements; see the interface for the rules.
-func (db *DB) ImportUsers(ctx context.Context, users []domain.ImportedUser, skipConflicts bool) (*domain.ImportResult, error) {
+func (db *DB) ImportUsers(ctx context.Context, users []domain.ImportedUser, opts domain.ImportOptions) (*domain.ImportResult, error) {
 	var res *domain.ImportResult
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		res = &domain.ImportResult{}
 		for start := 0; start < len(users); start += importChunk {
 			chunk := users[start:min(start+importChunk, len(users))]
-			if err := db.importChunk(ctx, tx, chunk, skipConflicts, res); err != nil {
+			if err := db.importChunk(ctx, tx, chunk, opts, res); err != nil {
 				return err
 			}
 		}
@@ -41,14 +42,25 @@ func (db *DB) ImportUsers(ctx context.Context, users []domain.ImportedUser, skip
 
 // existingUser is a user row the import met.
 type existingUser struct {
-	ID       int64  `db:"id"`
-	Username string `db:"username"`
-	Email    string `db:"email"`
+	ID           int64  `db:"id"`
+	Username     string `db:"username"`
+	Email        string `db:"email"`
+	PasswordHash string `db:"password_hash"`
+	// ImportedHash is the hash an earlier import created the user with
+	// (NULL for users who registered).
+	ImportedHash sql.NullString `db:"imported_password_hash"`
+}
+
+// sameOwner reports whether the existing user e is the one a row with
+// password hash h describes: created by an import of h (its hash may have
+// been rehashed by a login since), or holding h now.
+func (e *existingUser) sameOwner(h string) bool {
+	return e.PasswordHash == h || (e.ImportedHash.Valid && e.ImportedHash.String == h)
 }
 
 // importChunk imports one chunk: look up the users it names, insert the new
 // ones, then add the balances not added before.
-func (db *DB) importChunk(ctx context.Context, tx *sqlx.Tx, chunk []domain.ImportedUser, skip bool, res *domain.ImportResult) error {
+func (db *DB) importChunk(ctx context.Context, tx *sqlx.Tx, chunk []domain.ImportedUser, opts domain.ImportOptions, res *domain.ImportResult) error {
 	byName, byEmail, err := lookupUsers(ctx, tx, chunk)
 	if err != nil {
 		return err
@@ -63,6 +75,10 @@ func (db *DB) importChunk(ctx context.Context, tx *sqlx.Tx, chunk []domain.Impor
 		n, e := byName[strings.ToLower(u.Username)], byEmail[u.Email]
 		var conflict error
 		switch {
+		case n != nil && n == e && !n.sameOwner(u.PasswordHash) && !opts.CreditExisting:
+			// Someone may have registered the name before the import: they
+			// get neither the owner's hash nor the owner's balance.
+			conflict = domain.ErrImportPasswordDiffers
 		case n != nil && n == e: // the same user: already there, or earlier in this chunk
 			if n.ID != 0 {
 				ids[i] = n.ID
@@ -76,13 +92,13 @@ func (db *DB) importChunk(ctx context.Context, tx *sqlx.Tx, chunk []domain.Impor
 			conflict = domain.ErrImportEmailTaken
 		}
 		if conflict != nil {
-			if !skip {
+			if !opts.SkipConflicts {
 				return &domain.ImportRowError{Line: u.Line, Err: conflict}
 			}
 			res.Skipped = append(res.Skipped, domain.ImportRowError{Line: u.Line, Err: conflict})
 			continue
 		}
-		placeholder := &existingUser{Username: u.Username, Email: u.Email} // ID 0: inserted below
+		placeholder := &existingUser{Username: u.Username, Email: u.Email, PasswordHash: u.PasswordHash} // ID 0: inserted below
 		byName[strings.ToLower(u.Username)], byEmail[u.Email] = placeholder, placeholder
 		fresh, freshIdx = append(fresh, u), append(freshIdx, i)
 	}
@@ -105,7 +121,7 @@ func lookupUsers(ctx context.Context, tx *sqlx.Tx, chunk []domain.ImportedUser) 
 	for i, u := range chunk {
 		names[i], emails[i] = strings.ToLower(u.Username), strings.ToLower(u.Email)
 	}
-	q, args, err := sqlx.In(`SELECT id, username, email FROM users WHERE lower(username) IN (?) OR email IN (?)`, names, emails)
+	q, args, err := sqlx.In(`SELECT id, username, email, password_hash, imported_password_hash FROM users WHERE lower(username) IN (?) OR email IN (?)`, names, emails)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -129,14 +145,14 @@ func (db *DB) insertImported(ctx context.Context, tx *sqlx.Tx, fresh []*domain.I
 	}
 	now := db.Now()
 	var b strings.Builder
-	b.WriteString(`INSERT INTO users (username, email, password_hash, is_admin, token_version, created_at, updated_at,
-		email_verified_at) VALUES `)
-	args := make([]any, 0, len(fresh)*7)
+	b.WriteString(`INSERT INTO users (username, email, password_hash, imported_password_hash, is_admin, token_version,
+		created_at, updated_at, email_verified_at) VALUES `)
+	args := make([]any, 0, len(fresh)*8)
 	for i, u := range fresh {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("(?, ?, ?, ?, 1, ?, ?, ?)")
+		b.WriteString("(?, ?, ?, ?, ?, 1, ?, ?, ?)")
 		created := now
 		if !u.CreatedAt.IsZero() {
 			created = u.CreatedAt.UTC().Truncate(time.Microsecond)
@@ -145,7 +161,7 @@ func (db *DB) insertImported(ctx context.Context, tx *sqlx.Tx, fresh []*domain.I
 		if u.EmailVerified {
 			verified = &now
 		}
-		args = append(args, u.Username, u.Email, u.PasswordHash, u.IsAdmin, created, now, verified)
+		args = append(args, u.Username, u.Email, u.PasswordHash, u.PasswordHash, u.IsAdmin, created, now, verified)
 	}
 	b.WriteString(" RETURNING id, username")
 	var rows []existingUser

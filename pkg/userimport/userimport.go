@@ -14,6 +14,11 @@ type Options struct {
 	// Continue skips bad rows (and rows that conflict with existing users)
 	// and reports them, instead of importing nothing.
 	Continue bool
+	// CreditExisting credits the balance of an existing user with the same
+	// username and email whose password differs (see
+	// domain.ImportOptions.CreditExisting); without it such a row is a
+	// conflict.
+	CreditExisting bool
 }
 
 // Report is what an import did.
@@ -34,7 +39,7 @@ func Import(ctx context.Context, importer domain.UserImporter, r io.Reader, opts
 	if len(bad) > 0 && !opts.Continue {
 		return nil, &domain.Error{Code: domain.EINVALID, Reason: domain.ReasonImportBadRow, Message: badRows(bad)}
 	}
-	res, err := importer.ImportUsers(ctx, users, opts.Continue)
+	res, err := importer.ImportUsers(ctx, users, domain.ImportOptions{SkipConflicts: opts.Continue, CreditExisting: opts.CreditExisting})
 	var rowErr *domain.ImportRowError
 	if errors.As(err, &rowErr) {
 		return nil, &domain.Error{Code: domain.ECONFLICT, Reason: domain.ReasonImportConflict,
