@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authsvc/authsvc/pkg/store/storetest"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/rs/zerolog"
 )
 
 // claimsFor returns the claims of a valid access token for u right now.
@@ -335,4 +337,38 @@ func TestLoginSecurity(t *testing.T) {
 			}
 		})
 	})
+}
+
+// A reset request logs as many lines for a known email as for an unknown
+// one (the log shipper counts lines; its counters are private, and the
+// count itself tells nothing either).
+func TestPasswordResetRequestLogsAlike(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			e := newEnv(t, b.URL(t), envConfig{logLevel: zerolog.DebugLevel})
+			alice := e.register("alice")
+			lines := func(email string) int {
+				before := strings.Count(e.logs.String(), "\n")
+				e.do("POST", "/auth/password-reset-request", map[string]string{"email": email}, "").want(t, 200, "")
+				e.Auth.Wait() // the background part of a known email's request
+				return strings.Count(e.logs.String(), "\n") - before
+			}
+			known, unknown := lines(alice.Email), lines("nobody@example.com")
+			if known != unknown || known == 0 {
+				t.Fatalf("a known email's request logged %d lines, an unknown one's %d:\n%s", known, unknown, e.logs.String())
+			}
+			if throttled := lines(alice.Email); throttled != unknown {
+				t.Fatalf("a throttled request logged %d lines, an unknown one's %d", throttled, unknown)
+			}
+			resend := func(email string) int {
+				before := strings.Count(e.logs.String(), "\n")
+				e.do("POST", "/auth/verify-email/resend", map[string]string{"email": email}, "").want(t, 200, "")
+				e.Auth.Wait()
+				return strings.Count(e.logs.String(), "\n") - before
+			}
+			if known, unknown := resend(alice.Email), resend("nobody@example.com"); known != unknown {
+				t.Fatalf("a known email's resend logged %d lines, an unknown one's %d", known, unknown)
+			}
+		})
+	}
 }

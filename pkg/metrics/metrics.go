@@ -104,8 +104,9 @@ func (m *Metrics) Handler() http.Handler {
 // privateFamilies are the metric name prefixes PublicHandler leaves out:
 // series that move only when an account exists (the mail counters and the
 // outbox gauges rise after a reset request for a known email, the pool
-// statistics count the queries that queue its mail).
-var privateFamilies = []string{namespace + "_mail_", namespace + "_outbox_", "go_sql_"}
+// statistics count the queries that queue its mail, and the log shipper's
+// counters count the lines it logs).
+var privateFamilies = []string{namespace + "_mail_", namespace + "_outbox_", namespace + "_logship_", "go_sql_"}
 
 // PublicHandler is Handler without the series that could tell an
 // unauthenticated caller whether an account exists (privateFamilies), for
