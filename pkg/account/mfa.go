@@ -7,6 +7,8 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/base64"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"image/png"
 	"strconv"
@@ -103,7 +105,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p *domain.Principal, code str
 	if err != nil {
 		return nil, err
 	}
-	codes, hashes := newRecoveryCodes()
+	codes, hashes := s.newRecoveryCodes(p.User.ID)
 	mail := &domain.OutboundEmail{Kind: domain.EmailMFAEnabled, Recipient: p.User.Email,
 		Data: map[string]string{domain.EmailKeyUsername: p.User.Username}}
 	ev := event(domain.AuditMFAEnabled, p.User.ID, p.User.ID, map[string]any{"method": domain.MethodTOTP})
@@ -250,7 +252,13 @@ func (s *Service) secondFactor(ctx context.Context, u *domain.User, code, recove
 	if _, err := s.reserveLoginAttempt(ctx, key); err != nil {
 		return "", err
 	}
-	left, err := s.db.UseRecoveryCode(ctx, u.ID, hashRecoveryCode(recovery))
+	left, err := 0, domain.ErrMFAInvalidCode
+	if s.sealer != nil {
+		left, err = s.db.UseRecoveryCode(ctx, u.ID, s.macRecoveryCode(u.ID, recovery))
+	}
+	if errors.Is(err, domain.ErrMFAInvalidCode) {
+		left, err = s.db.UseRecoveryCode(ctx, u.ID, legacyRecoveryHash(recovery))
+	}
 	if err != nil {
 		return "", s.failedCode(ctx, u, err)
 	}
@@ -304,8 +312,8 @@ func matchStep(secret, code string, now time.Time) (int64, bool) {
 }
 
 // newRecoveryCodes returns RecoveryCodeCount codes (xxxxx-xxxxx, 50 random
-// bits each) and their hashes.
-func newRecoveryCodes() (codes, hashes []string) {
+// bits each) for user userID and their keyed hashes.
+func (s *Service) newRecoveryCodes(userID int64) (codes, hashes []string) {
 	enc := base32.StdEncoding.WithPadding(base32.NoPadding)
 	for range domain.RecoveryCodeCount {
 		var b [7]byte
@@ -313,16 +321,33 @@ func newRecoveryCodes() (codes, hashes []string) {
 		c := strings.ToLower(enc.EncodeToString(b[:]))[:10]
 		code := c[:5] + "-" + c[5:]
 		codes = append(codes, code)
-		hashes = append(hashes, hashRecoveryCode(code))
+		hashes = append(hashes, s.macRecoveryCode(userID, code))
 	}
 	return codes, hashes
 }
 
-// hashRecoveryCode hashes a recovery code as typed: case, spaces and dashes
-// do not matter.
-func hashRecoveryCode(code string) string {
-	c := strings.ToLower(strings.NewReplacer("-", "", " ", "").Replace(code))
-	return domain.HashToken("recovery:" + c)
+// canonicalRecoveryCode is a recovery code as typed without what does not
+// matter: case, spaces and dashes.
+func canonicalRecoveryCode(code string) string {
+	return strings.ToLower(strings.NewReplacer("-", "", " ", "").Replace(code))
+}
+
+// recoveryMACPrefix marks a keyed recovery-code hash in mfa_recovery_codes.
+const recoveryMACPrefix = "hmac-sha256:"
+
+// macRecoveryCode is the stored form of a recovery code: HMAC-SHA256 under a
+// key derived from the key-encryption key, bound to the user. A copy of the
+// database without that key cannot be searched for codes; with 50 random
+// bits per code, an unkeyed hash could be.
+func (s *Service) macRecoveryCode(userID int64, code string) string {
+	mac := s.sealer.MAC("recovery:"+strconv.FormatInt(userID, 10), []byte(canonicalRecoveryCode(code)))
+	return recoveryMACPrefix + hex.EncodeToString(mac)
+}
+
+// legacyRecoveryHash is how codes were stored before they were keyed (an
+// unkeyed SHA-256); such codes keep working until used or replaced.
+func legacyRecoveryHash(code string) string {
+	return domain.HashToken("recovery:" + canonicalRecoveryCode(code))
 }
 
 // randomToken returns 256 random bits, base64url.

@@ -76,6 +76,8 @@ type MFAPending struct {
 type SecretSealer interface {
 	Seal(aad string, plain []byte) []byte
 	Open(aad string, sealed []byte) ([]byte, error)
+	// MAC is a keyed hash of msg for owner (recovery codes).
+	MAC(owner string, msg []byte) []byte
 }
 
 // MFAStore keeps the second factor's rows. Every method is one transaction.

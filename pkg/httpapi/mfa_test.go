@@ -551,3 +551,40 @@ func TestEnrolmentAsksForThePasswordAfterRecentSignIn(t *testing.T) {
 		e.do("POST", "/auth/mfa/totp", nil, fresh).want(t, http.StatusOK, "")
 	})
 }
+
+// Recovery codes are stored keyed (HMAC under the key-encryption key, bound
+// to the user): a copy of the database alone cannot be searched for them.
+// Codes stored the older, unkeyed way keep working until used.
+func TestRecoveryCodesAreStoredKeyed(t *testing.T) {
+	forEachMFABackend(t, envConfig{}, func(t *testing.T, e *env) {
+		u := e.register("keyed")
+		_, codes := e.enrol(u)
+		var stored []string
+		if err := e.SQL().Select(&stored, e.SQL().Rebind(`SELECT code_hash FROM mfa_recovery_codes WHERE user_id = ?`), u.ID); err != nil {
+			t.Fatal(err)
+		}
+		unkeyed := map[string]bool{}
+		for _, c := range codes {
+			unkeyed[domain.HashToken("recovery:"+strings.ReplaceAll(c, "-", ""))] = true
+		}
+		if len(stored) != len(codes) {
+			t.Fatalf("%d rows for %d codes", len(stored), len(codes))
+		}
+		for _, h := range stored {
+			if !strings.HasPrefix(h, "hmac-sha256:") || unkeyed[h] {
+				t.Fatalf("recovery code stored as %q: not keyed", h)
+			}
+		}
+		e.challenge(e.mfaToken(u), "recovery_code", codes[0]).want(t, http.StatusOK, "")
+
+		// A code from before the change (its unkeyed hash) still signs in, once.
+		legacy := "abcde-fghij"
+		e.secret(legacy)
+		if _, err := e.SQL().Exec(e.SQL().Rebind(`INSERT INTO mfa_recovery_codes (user_id, code_hash) VALUES (?, ?)`),
+			u.ID, domain.HashToken("recovery:abcdefghij")); err != nil {
+			t.Fatal(err)
+		}
+		e.challenge(e.mfaToken(u), "recovery_code", legacy).want(t, http.StatusOK, "")
+		e.challenge(e.mfaToken(u), "recovery_code", legacy).want(t, http.StatusUnauthorized, "mfa_code_used")
+	})
+}

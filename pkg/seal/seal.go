@@ -8,6 +8,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
@@ -23,7 +24,10 @@ const MinKeyBytes = 32
 // derived (HKDF-SHA256) from the configured key-encryption key. The owner's
 // id (a signing key's kid, a user id) is the additional data, so sealed data
 // cannot be moved to another row.
-type Sealer struct{ aead cipher.AEAD }
+type Sealer struct {
+	aead   cipher.AEAD
+	macKey []byte // HMAC-SHA256 key for MAC, derived apart from the sealing key
+}
 
 // New returns a Sealer for kek (at least 32 bytes).
 func New(kek []byte) (*Sealer, error) {
@@ -42,7 +46,22 @@ func New(kek []byte) (*Sealer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seal: gcm: %w", err)
 	}
-	return &Sealer{aead: aead}, nil
+	macKey, err := hkdf.Key(sha256.New, kek, nil, "authsvc secret mac v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("seal: derive mac key: %w", err)
+	}
+	return &Sealer{aead: aead, macKey: macKey}, nil
+}
+
+// MAC returns the HMAC-SHA256 of msg for owner under a key derived from the
+// key-encryption key: a keyed hash for low-entropy secrets (recovery codes)
+// that a copy of the database alone cannot search offline.
+func (s *Sealer) MAC(owner string, msg []byte) []byte {
+	m := hmac.New(sha256.New, s.macKey)
+	m.Write([]byte(owner)) //nolint:errcheck // hash writes never fail
+	m.Write([]byte{0})     //nolint:errcheck // hash writes never fail
+	m.Write(msg)           //nolint:errcheck // hash writes never fail
+	return m.Sum(nil)
 }
 
 // Seal encrypts plain for the key kid: nonce || ciphertext || tag.

@@ -49,3 +49,30 @@ func TestSealRefuses(t *testing.T) {
 		t.Errorf("a %d-byte key: %v, want ErrKEKRequired", seal.MinKeyBytes-1, err)
 	}
 }
+
+// MAC depends on the key-encryption key, the owner and the message, and on
+// nothing else.
+func TestMAC(t *testing.T) {
+	a, err := seal.New(bytes.Repeat([]byte("a"), seal.MinKeyBytes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := seal.New(bytes.Repeat([]byte("b"), seal.MinKeyBytes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := a.MAC("recovery:1", []byte("abcdefghij"))
+	if len(base) != 32 || !bytes.Equal(base, a.MAC("recovery:1", []byte("abcdefghij"))) {
+		t.Fatalf("MAC is not a stable 32-byte value: %x", base)
+	}
+	for name, other := range map[string][]byte{
+		"another key":                  b.MAC("recovery:1", []byte("abcdefghij")),
+		"another owner":                a.MAC("recovery:2", []byte("abcdefghij")),
+		"another message":              a.MAC("recovery:1", []byte("abcdefghik")),
+		"owner/message boundary moved": a.MAC("recovery:1a", []byte("bcdefghij")),
+	} {
+		if bytes.Equal(base, other) {
+			t.Errorf("%s gives the same MAC", name)
+		}
+	}
+}
