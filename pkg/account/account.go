@@ -163,7 +163,7 @@ func (s *Service) ChangeEmail(ctx context.Context, p *domain.Principal, c domain
 	if err := s.reauthenticate(ctx, p, c.CurrentPassword, c.Code); err != nil {
 		return nil, err
 	}
-	newEmail := strings.ToLower(c.NewEmail)
+	newEmail := domain.CanonicalEmail(c.NewEmail)
 	notice := &domain.OutboundEmail{Kind: domain.EmailEmailChanged, Recipient: u.Email,
 		Data: map[string]string{domain.EmailKeyUsername: u.Username, domain.EmailKeyOldEmail: u.Email,
 			domain.EmailKeyNewEmail: newEmail}}

@@ -2,6 +2,7 @@ package account_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -54,9 +55,8 @@ func TestNewRequiresEverySetting(t *testing.T) {
 	deps := account.Deps{Store: storetest.Open(t, storetest.SQLiteURL(t)), Hasher: h, Policy: h, Tokens: tokens}
 	opts := testkit.AccountOptions()
 	opts.MaxSession, opts.FrontendURL = 0, ""
-	_, err = account.New(deps, opts)
-	if err == nil || !strings.Contains(err.Error(), "FrontendURL, MaxSession") {
-		t.Fatalf("New without MaxSession and FrontendURL: %v, want an error naming both", err)
+	if _, err = account.New(deps, opts); !errors.Is(err, account.ErrMissingSetting) {
+		t.Fatalf("New without MaxSession and FrontendURL: %v, want ErrMissingSetting", err)
 	}
 	if _, err := account.New(deps, testkit.AccountOptions()); err != nil {
 		t.Fatal(err)

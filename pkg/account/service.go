@@ -68,6 +68,9 @@ type Options struct {
 	Metrics              Metrics // nil means NopMetrics
 }
 
+// ErrMissingSetting is New's error for Options without a setting's value.
+var ErrMissingSetting = errors.New("account: options without a value")
+
 // check refuses options missing a setting: the values come from the
 // configuration (config.Defaults), never from a second table here.
 func (o Options) check() error {
@@ -85,7 +88,7 @@ func (o Options) check() error {
 	}
 	if len(missing) > 0 {
 		slices.Sort(missing)
-		return fmt.Errorf("account: options without a value: %s", strings.Join(missing, ", "))
+		return fmt.Errorf("%w: %s", ErrMissingSetting, strings.Join(missing, ", "))
 	}
 	return nil
 }

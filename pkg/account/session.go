@@ -50,7 +50,7 @@ func (s *Service) createUser(ctx context.Context, r domain.Registration, self bo
 	if err != nil {
 		return nil, err
 	}
-	u := &domain.User{Username: r.Username, Email: strings.ToLower(r.Email), PasswordHash: hash, IsAdmin: r.IsAdmin}
+	u := &domain.User{Username: r.Username, Email: domain.CanonicalEmail(r.Email), PasswordHash: hash, IsAdmin: r.IsAdmin}
 	if r.Verified {
 		now := s.now()
 		u.EmailVerifiedAt = &now

@@ -33,7 +33,7 @@ func (s *Service) verifyLink(tok string) string {
 // carrying it.
 func (s *Service) newVerification(u *domain.User, email string) (*domain.EmailVerification, *domain.OutboundEmail) {
 	tok := newVerifyToken()
-	v := &domain.EmailVerification{UserID: u.ID, Email: strings.ToLower(email), TokenHash: domain.HashToken(tok),
+	v := &domain.EmailVerification{UserID: u.ID, Email: domain.CanonicalEmail(email), TokenHash: domain.HashToken(tok),
 		ExpiresAt: s.now().Add(s.opts.VerifyTTL)}
 	msg := &domain.OutboundEmail{Kind: domain.EmailVerify, Recipient: v.Email, Data: map[string]string{
 		domain.EmailKeyUsername:     u.Username,

@@ -3,6 +3,8 @@ package domain
 import (
 	"net/mail"
 	"strings"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // The identity rule: what a username and an email address may be (the
@@ -20,6 +22,14 @@ func ValidUsername(name string) bool {
 		}
 	}
 	return true
+}
+
+// CanonicalEmail is the one form an email address is stored, compared and
+// looked up in: lower case, Unicode NFC, so that "José@" typed with a
+// precomposed é and with e + a combining accent is one address. Usernames
+// need no such step: ValidUsername allows ASCII only.
+func CanonicalEmail(addr string) string {
+	return norm.NFC.String(strings.ToLower(addr))
 }
 
 // ValidEmail reports whether addr is one bare email address (no display

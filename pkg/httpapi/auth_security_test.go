@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -371,4 +372,33 @@ func TestPasswordResetRequestLogsAlike(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An address is one account however its accents are encoded: "josé" with a
+// precomposed é (NFC) and with e + U+0301 (NFD) are the same email on
+// registration, email change, reset requests and lookups.
+func TestEmailsAreNormalisedToNFC(t *testing.T) {
+	const nfc, nfd = "jos\u00e9@example.com", "jose\u0301@example.com"
+	forEachBackend(t, func(t *testing.T, e *env) {
+		pw := "pw-jose-Xq7!zz"
+		e.secret(pw)
+		e.do("POST", "/auth/register", map[string]string{"username": "jose", "email": nfd, "password": pw}, "").
+			want(t, http.StatusCreated, "")
+		u, err := e.DB.UserByUsername(context.Background(), "jose")
+		if err != nil || u.Email != nfc {
+			t.Fatalf("stored %q (%v), want the NFC form %q", u.Email, err, nfc)
+		}
+		e.do("POST", "/auth/register", map[string]string{"username": "jose2", "email": "JOS\u00c9@example.com", "password": pw}, "").
+			want(t, http.StatusConflict, "email_taken")
+		e.do("POST", "/auth/register", map[string]string{"username": "jose3", "email": nfd, "password": pw}, "").
+			want(t, http.StatusConflict, "email_taken")
+		if _, err := e.DB.UserByEmail(context.Background(), nfd); err != nil {
+			t.Fatalf("lookup by the NFD form: %v", err)
+		}
+		e.do("POST", "/auth/password-reset-request", map[string]string{"email": nfd}, "").want(t, 200, "")
+		e.Auth.Wait()
+		if n := e.outboxCount("password_reset"); n != 1 {
+			t.Fatalf("reset emails for the NFD form = %d, want 1", n)
+		}
+	})
 }

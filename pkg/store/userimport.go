@@ -71,7 +71,7 @@ func (db *DB) importChunk(ctx context.Context, tx *sqlx.Tx, chunk []domain.Impor
 	var unchanged []int64
 	for i := range chunk {
 		u := &chunk[i]
-		u.Email = strings.ToLower(u.Email)
+		u.Email = domain.CanonicalEmail(u.Email)
 		n, e := byName[strings.ToLower(u.Username)], byEmail[u.Email]
 		var conflict error
 		switch {
@@ -119,7 +119,7 @@ func lookupUsers(ctx context.Context, tx *sqlx.Tx, chunk []domain.ImportedUser) 
 	names := make([]string, len(chunk))
 	emails := make([]string, len(chunk))
 	for i, u := range chunk {
-		names[i], emails[i] = strings.ToLower(u.Username), strings.ToLower(u.Email)
+		names[i], emails[i] = strings.ToLower(u.Username), domain.CanonicalEmail(u.Email)
 	}
 	q, args, err := sqlx.In(`SELECT id, username, email, password_hash, imported_password_hash FROM users WHERE lower(username) IN (?) OR email IN (?)`, names, emails)
 	if err != nil {

@@ -138,6 +138,16 @@ func TestImportUsers(t *testing.T) {
 				t.Fatalf("re-import after a rehash: %+v %v", res, err)
 			}
 		})
+		t.Run("an email in NFC and in NFD is one address", func(t *testing.T) {
+			res, err := db.ImportUsers(ctx, []domain.ImportedUser{importRow(2, "jose", "jose\u0301@example.com", 0),
+				importRow(3, "jose", "jos\u00e9@example.com", 0)}, domain.ImportOptions{})
+			if err != nil || res.Created != 1 || res.Unchanged != 1 {
+				t.Fatalf("got %+v %v", res, err)
+			}
+			if u, err := db.UserByEmail(ctx, "jos\u00e9@example.com"); err != nil || u.Username != "jose" {
+				t.Fatalf("lookup: %+v %v", u, err)
+			}
+		})
 		t.Run("more rows than one chunk", func(t *testing.T) {
 			var rows []domain.ImportedUser
 			for i := range 1203 {

@@ -63,7 +63,7 @@ func (db *DB) CreateUser(ctx context.Context, u *domain.User, mail ...*domain.Ou
 func (db *DB) RegisterUser(ctx context.Context, u *domain.User, verify *domain.EmailVerification,
 	mail ...*domain.OutboundEmail) error {
 	now := db.Now()
-	u.Email = strings.ToLower(u.Email)
+	u.Email = domain.CanonicalEmail(u.Email)
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
 		var verified any
 		if u.EmailVerifiedAt != nil {
@@ -130,7 +130,7 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (_ *domain.User, er
 	if !storable(email) {
 		return nil, userNotFound(nil)
 	}
-	return db.getUser(ctx, db.pool, `u.email = ?`, strings.ToLower(email))
+	return db.getUser(ctx, db.pool, `u.email = ?`, domain.CanonicalEmail(email))
 }
 
 // ListUsers returns users ordered by id: a page of f.Limit after f.AfterID.
@@ -276,7 +276,7 @@ func (db *DB) changeEmail(ctx context.Context, tx *sqlx.Tx, userID int64, email 
 		verified = verifiedAt.UTC()
 	}
 	u, err := db.updateUser(ctx, tx, userID, `email = ?, email_verified_at = ?, token_version = token_version + 1`,
-		strings.ToLower(email), verified)
+		domain.CanonicalEmail(email), verified)
 	if err != nil {
 		return nil, err
 	}

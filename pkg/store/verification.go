@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/domain"
@@ -49,7 +48,7 @@ func (db *DB) CreateEmailVerification(ctx context.Context, v *domain.EmailVerifi
 func insertVerification(ctx context.Context, tx *sqlx.Tx, v *domain.EmailVerification, now time.Time) error {
 	_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO email_verification_tokens
 		(user_id, email, token_hash, expires_at, used, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
-		v.UserID, strings.ToLower(v.Email), v.TokenHash, v.ExpiresAt.UTC(), false, now)
+		v.UserID, domain.CanonicalEmail(v.Email), v.TokenHash, v.ExpiresAt.UTC(), false, now)
 	if err != nil {
 		return fmt.Errorf("insert verification token: %w", err)
 	}

@@ -182,7 +182,7 @@ func hasValue(m map[int]string, v string) bool {
 func toUser(rw row) (domain.ImportedUser, error) {
 	f := rw.fields
 	u := domain.ImportedUser{Line: rw.line, Username: strings.TrimSpace(f["username"]),
-		Email: strings.ToLower(strings.TrimSpace(f["email"])), PasswordHash: strings.TrimSpace(f["password_hash"])}
+		Email: domain.CanonicalEmail(strings.TrimSpace(f["email"])), PasswordHash: strings.TrimSpace(f["password_hash"])}
 	var probs []string
 	if !domain.ValidUsername(u.Username) {
 		probs = append(probs, fmt.Sprintf(domain.MsgImportBadUsername, u.Username))
