@@ -107,7 +107,7 @@ func (a *app) buildServices(db *store.DB, authMetrics account.Metrics, creditOpt
 	creditOpts.Logger = a.log
 	creditSvc := credits.New(db, creditOpts)
 	return &services{auth: authSvc, credits: creditSvc, keys: keySvc, tokens: tokens, hasher: hasher,
-		apiKeys: apikeys.New(db, apikeys.Options{Clock: a.clock, Logger: a.log}),
+		apiKeys: apikeys.New(db, apikeys.Options{Clock: a.clock, Logger: a.log, Ledger: creditSvc}),
 		holds: credits.NewHolds(db, credits.HoldOptions{Logger: a.log, Metrics: creditOpts.Metrics,
 			GroupCommit: creditSvc.GroupCommit()})}, nil
 }

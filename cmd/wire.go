@@ -77,13 +77,14 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 		httpapi.ObserveRequests(m),
 		httpapi.CORS(a.cfg.Server.CORSAllowedOrigins), // outside the mux: answers OPTIONS
 	}, LogSuppressed: m.LogSuppressed}
-	limit, closeLimiter, err := a.rateLimit(ctx, ips, m)
+	limiter, closeLimiter, err := a.limiter(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if limit != nil {
+	if limit := a.rateLimit(limiter, ips, m); limit != nil {
 		opts.RouteMiddleware = append(opts.RouteMiddleware, limit)
 	}
+	svc.apiKeys.SetLimiter(keyLimiter{limiter}) // a key's own rate_limit_per_minute, on or off with ratelimit.enabled
 	// /metrics on the public listener must not tell whether an account
 	// exists: either it moves to its own listener, or the public view leaves
 	// out the series that could (see metrics.PublicHandler).
@@ -92,17 +93,19 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 		publicMetrics, privateMetrics = nil, metricsOnly(m.Handler())
 	}
 	api := httpapi.New(httpapi.Deps{
-		Auth:          svc.auth,
-		Credits:       svc.credits,
-		Holds:         svc.holds,
-		Authenticator: svc.auth,
-		MFA:           svc.auth,
-		APIKeys:       svc.apiKeys,
-		Ready:         a.readyWithKeys(svc.keys),
-		Logger:        a.log,
-		Metrics:       publicMetrics,
-		Keys:          svc.tokens,
-		JWKSMaxAge:    a.cfg.Auth.JWKSMaxAge,
+		Auth:            svc.auth,
+		Credits:         svc.credits,
+		Holds:           svc.holds,
+		Authenticator:   svc.auth,
+		MFA:             svc.auth,
+		APIKeys:         svc.apiKeys,
+		Verifier:        svc.apiKeys,
+		VerifierSecrets: a.cfg.APIKeys.VerifierSecrets,
+		Ready:           a.readyWithKeys(svc.keys),
+		Logger:          a.log,
+		Metrics:         publicMetrics,
+		Keys:            svc.tokens,
+		JWKSMaxAge:      a.cfg.Auth.JWKSMaxAge,
 	}, opts)
 	jobs := []func(context.Context){
 		func(ctx context.Context) { svc.auth.RunJanitor(ctx, janitorInterval) },
@@ -192,24 +195,42 @@ func (a *app) probeMail(ctx context.Context) {
 	}
 }
 
-// rateLimit builds the per-IP rate-limit middleware (nil when disabled) and
-// the function that releases its backend.
-func (a *app) rateLimit(ctx context.Context, ips *httpapi.ClientIPs, m *metrics.Metrics) (func(httpapi.Route, http.Handler) http.Handler, func(), error) {
+// limiter is the rate limiter of this replica (in memory, or shared
+// through ratelimit.redis_url) and the function that releases its backend.
+func (a *app) limiter(ctx context.Context) (ratelimit.Limiter, func(), error) {
+	rl := a.cfg.RateLimit
+	if rl.RedisURL == "" {
+		return ratelimit.NewMemory(ratelimit.MemoryOptions{Clock: a.clock}), func() {}, nil
+	}
+	r, err := ratelimit.NewRedis(rl.RedisURL, ratelimit.RedisOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := r.Ping(ctx); err != nil { // not fatal: requests fail open
+		a.log.Error().Err(err).Msg("rate-limit redis unreachable at startup; serving unlimited until it answers")
+	}
+	return r, func() { r.Close() }, nil
+}
+
+// keyLimiter adapts a ratelimit.Limiter to the API keys' per-key limit.
+type keyLimiter struct{ l ratelimit.Limiter }
+
+// Allow counts one request of an API key; a limiter that cannot answer lets
+// it through (fail open, like the per-IP limits).
+func (k keyLimiter) Allow(ctx context.Context, key string, perMinute int) (bool, int, time.Duration, error) {
+	r, err := k.l.Allow(ctx, key, ratelimit.PerMinute(perMinute))
+	if err != nil {
+		return true, 0, 0, err
+	}
+	return r.Allowed, r.Remaining, r.ResetAfter, nil
+}
+
+// rateLimit builds the per-IP rate-limit middleware over limiter; nil when
+// ratelimit.enabled is off.
+func (a *app) rateLimit(limiter ratelimit.Limiter, ips *httpapi.ClientIPs, m *metrics.Metrics) func(httpapi.Route, http.Handler) http.Handler {
 	rl := a.cfg.RateLimit
 	if !rl.Enabled {
-		return nil, func() {}, nil
-	}
-	var limiter ratelimit.Limiter = ratelimit.NewMemory(ratelimit.MemoryOptions{Clock: a.clock})
-	closeLimiter := func() {}
-	if rl.RedisURL != "" {
-		r, err := ratelimit.NewRedis(rl.RedisURL, ratelimit.RedisOptions{})
-		if err != nil {
-			return nil, nil, err
-		}
-		if err := r.Ping(ctx); err != nil { // not fatal: requests fail open
-			a.log.Error().Err(err).Msg("rate-limit redis unreachable at startup; serving unlimited until it answers")
-		}
-		limiter, closeLimiter = r, func() { r.Close() }
+		return nil
 	}
 	return httpapi.RateLimit(httpapi.RateLimitConfig{
 		Limiter:   limiter,
@@ -219,5 +240,5 @@ func (a *app) rateLimit(ctx context.Context, ips *httpapi.ClientIPs, m *metrics.
 		Metrics:   m,
 		Logger:    a.log,
 		Clock:     a.clock,
-	}), closeLimiter, nil
+	})
 }

@@ -26,25 +26,54 @@ const TouchInterval = time.Minute
 type Options struct {
 	Clock  domain.Clock // default time.Now
 	Logger zerolog.Logger
+	// Ledger charges a verification's cost (POST /keys/verify); nil
+	// refuses verifications with a cost.
+	Ledger Ledger
+	// Limiter enforces keys' rate_limit_per_minute; nil enforces none.
+	Limiter Limiter
 }
 
-// Service implements domain.APIKeyService.
+// Ledger is what a verification with a cost needs of the credit ledger:
+// the one debit path (group commit, idempotency by reference, audit).
+type Ledger interface {
+	Use(ctx context.Context, userID int64, req domain.CreditRequest) (*domain.Transaction, error)
+	Balance(ctx context.Context, userID int64) (*domain.Balance, error)
+}
+
+// Limiter counts one request under key against perMinute requests a
+// minute; remaining and reset describe the allowance after it.
+type Limiter interface {
+	Allow(ctx context.Context, key string, perMinute int) (allowed bool, remaining int, reset time.Duration, err error)
+}
+
+// Service implements domain.APIKeyService and domain.APIKeyVerifier.
 type Service struct {
 	db      domain.APIKeyStore
 	now     domain.Clock
 	log     zerolog.Logger
+	ledger  Ledger
+	limiter Limiter
 	touched sync.Map // key id → time.Time of this replica's last TouchAPIKey
+	cache   cache
 }
 
-var _ domain.APIKeyService = (*Service)(nil)
+var (
+	_ domain.APIKeyService  = (*Service)(nil)
+	_ domain.APIKeyVerifier = (*Service)(nil)
+)
 
 // New returns the service over db.
 func New(db domain.APIKeyStore, opts Options) *Service {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
-	return &Service{db: db, now: opts.Clock, log: opts.Logger}
+	return &Service{db: db, now: opts.Clock, log: opts.Logger, ledger: opts.Ledger, limiter: opts.Limiter,
+		cache: cache{entries: map[string]cached{}}}
 }
+
+// SetLimiter sets the limiter of keys' own rate_limit_per_minute; serve
+// calls it once, before serving.
+func (s *Service) SetLimiter(l Limiter) { s.limiter = l }
 
 // CreateAPIKey makes a key for the caller, audited in the same transaction,
 // and returns it with its secret (shown this once).
@@ -61,7 +90,12 @@ func (s *Service) CreateAPIKey(ctx context.Context, p *domain.Principal, req dom
 		return nil, err
 	}
 	k := &domain.APIKey{ID: newID(), UserID: p.User.ID, Name: strings.TrimSpace(req.Name), Shown: apikey.Shown(secret),
-		Hash: apikey.Hash(secret), Scopes: req.Scopes, CreatedAt: now, TokenVersion: p.User.TokenVersion}
+		Hash: apikey.Hash(secret), Scopes: req.Scopes, CreatedAt: now, TokenVersion: p.User.TokenVersion,
+		RateLimitPerMinute: req.RateLimitPerMinute}
+	if req.SpendLimit != nil {
+		amount, _ := domain.ParseAmount(string(req.SpendLimit.Amount)) // validated above
+		k.SpendLimit = &domain.SpendLimit{Amount: amount, Period: req.SpendLimit.Period}
+	}
 	if req.ExpiresAt != nil {
 		t := req.ExpiresAt.UTC().Truncate(time.Microsecond)
 		k.ExpiresAt = &t
@@ -95,7 +129,11 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p *domain.Principal, id stri
 	}
 	ev := &domain.AuditEvent{Event: domain.AuditAPIKeyRevoked, ActorID: p.User.ID, TargetID: p.User.ID,
 		Details: map[string]any{"key_id": id}}
-	return s.db.RevokeAPIKey(domain.WithAudit(ctx, ev), p.User.ID, id, notice(domain.EmailAPIKeyRevoked, p.User, k))
+	if err := s.db.RevokeAPIKey(domain.WithAudit(ctx, ev), p.User.ID, id, notice(domain.EmailAPIKeyRevoked, p.User, k)); err != nil {
+		return err
+	}
+	s.cache.drop(k.Hash) // this replica at once; the others within domain.APIKeyCacheTTL
+	return nil
 }
 
 // Authenticate checks the key's format and checksum first (no query for a
@@ -103,22 +141,52 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p *domain.Principal, id stri
 // query. The principal acts as its user without admin rights, even when
 // the user is an admin.
 func (s *Service) Authenticate(ctx context.Context, key string) (*domain.Principal, error) {
-	if apikey.Check(key) != nil {
-		return nil, domain.ErrInvalidAPIKey
-	}
-	k, u, err := s.db.APIKeyByHash(ctx, apikey.Hash(key))
-	if domain.ErrorCode(err) == domain.ENOTFOUND {
-		return nil, domain.ErrInvalidAPIKey
-	} else if err != nil {
+	k, u, code, err := s.lookup(ctx, key)
+	if err != nil {
 		return nil, err
 	}
-	now := s.now()
-	if k.ExpiresAt != nil && !now.Before(*k.ExpiresAt) || u.TokenVersion != k.TokenVersion {
+	if code != "" {
 		return nil, domain.ErrInvalidAPIKey
 	}
-	s.touch(ctx, k, now)
+	if s.limiter != nil && k.RateLimitPerMinute != nil {
+		ok, _, _, err := s.limiter.Allow(ctx, "apikey:"+k.ID, *k.RateLimitPerMinute)
+		if err == nil && !ok { // one request's worth of the allowance comes back after a minute / rate
+			return nil, domain.ErrRateLimited.WithRetryAfter(max(time.Minute/time.Duration(*k.RateLimitPerMinute), time.Second))
+		}
+	}
 	u.IsAdmin = false // a key never carries an admin's rights over other accounts
 	return &domain.Principal{User: u, Claims: &domain.Claims{UserID: u.ID, Username: u.Username}, APIKey: k}, nil
+}
+
+// lookup finds key (from this replica's cache when it read the key within
+// domain.APIKeyCacheTTL) and says why it may not be used: "" when it may,
+// else one of the domain.Verify* codes. A malformed key costs no query.
+func (s *Service) lookup(ctx context.Context, key string) (*domain.APIKey, *domain.User, string, error) {
+	if apikey.Check(key) != nil {
+		return nil, nil, domain.VerifyNotFound, nil
+	}
+	hash := apikey.Hash(key)
+	now := s.now()
+	k, u, ok := s.cache.get(hash, now)
+	if !ok {
+		var err error
+		k, u, err = s.db.APIKeyByHash(ctx, hash)
+		if domain.ErrorCode(err) == domain.ENOTFOUND {
+			return nil, nil, domain.VerifyNotFound, nil
+		} else if err != nil {
+			return nil, nil, "", err
+		}
+		s.cache.put(hash, k, u, now)
+	}
+	switch {
+	case k.RevokedAt != nil || u.TokenVersion != k.TokenVersion:
+		return k, u, domain.VerifyRevoked, nil
+	case k.ExpiresAt != nil && !now.Before(*k.ExpiresAt):
+		return k, u, domain.VerifyExpired, nil
+	}
+	s.touch(ctx, k, now)
+	uc := *u // callers may change their copy (IsAdmin)
+	return k, &uc, "", nil
 }
 
 // touch records the key's use when last_used_at is older than TouchInterval
@@ -155,6 +223,15 @@ func validate(req *domain.NewAPIKey, now time.Time) error {
 	}
 	if req.ExpiresAt != nil && !req.ExpiresAt.After(now) {
 		v.Add(domain.MsgAPIKeyExpiresAt, domain.TypeValueError, "body", "expires_at")
+	}
+	if r := req.RateLimitPerMinute; r != nil && (*r < 1 || *r > domain.MaxAPIKeyRate) {
+		v.Add(domain.MsgAPIKeyRateLimit, domain.TypeValueError, "body", "rate_limit_per_minute")
+	}
+	if l := req.SpendLimit; l != nil {
+		_, err := domain.ParseAmount(string(l.Amount))
+		if err != nil || (l.Period != domain.SpendPerDay && l.Period != domain.SpendPerMonth && l.Period != domain.SpendTotal) {
+			v.Add(domain.MsgAPIKeySpendLimit, domain.TypeValueError, "body", "spend_limit")
+		}
 	}
 	return v.Err()
 }

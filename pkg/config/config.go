@@ -28,6 +28,7 @@ type Config struct {
 	RateLimit   RateLimitConfig `mapstructure:"ratelimit"`
 	Credits     CreditsConfig   `mapstructure:"credits"`
 	Audit       AuditConfig     `mapstructure:"audit"`
+	APIKeys     APIKeysConfig   `mapstructure:"api_keys"`
 
 	// Testing allows bcrypt costs below 10. It is read only from the
 	// environment variable AUTHSVC_TESTING=1, never from a file or flag.
@@ -149,6 +150,15 @@ type CreditsConfig struct {
 	GroupCommitMaxBatch int `mapstructure:"group_commit_max_batch"`
 }
 
+// APIKeysConfig covers POST /keys/verify.
+type APIKeysConfig struct {
+	// VerifierSecrets are the bearer secrets services call POST /keys/verify
+	// with (at least 32 bytes each; several, to rotate one at a time). None:
+	// the endpoint accepts only OpenID Connect client-credentials tokens
+	// with the keys:verify scope, where that provider is enabled.
+	VerifierSecrets []string `mapstructure:"verifier_secrets"`
+}
+
 // MaxGroupCommitBatch is the largest credits.group_commit_max_batch accepted
 // (one multi-row INSERT carries 8 parameters a row).
 const MaxGroupCommitBatch = 1000
@@ -263,6 +273,7 @@ func Defaults() map[string]any {
 		"credits.group_commit":             true,
 		"credits.group_commit_max_batch":   domain.DefaultGroupCommitMaxBatch,
 		"audit.retention_days":             int(domain.DefaultAuditRetention / (24 * time.Hour)),
+		"api_keys.verifier_secrets":        []string{},
 	}
 }
 
@@ -357,6 +368,7 @@ func Load(opts Options) (*Config, error) {
 	}
 	cfg.Server.TrustedProxies = splitList(cfg.Server.TrustedProxies)
 	cfg.Server.CORSAllowedOrigins = splitList(cfg.Server.CORSAllowedOrigins)
+	cfg.APIKeys.VerifierSecrets = splitList(cfg.APIKeys.VerifierSecrets)
 	if cfg.Mail.Driver == "" { // MAIL_SERVER alone means: send through it
 		cfg.Mail.Driver = "log"
 		if cfg.Mail.Host != "" {

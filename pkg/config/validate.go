@@ -45,6 +45,11 @@ func (c *Config) Validate() error {
 	}
 	c.validateAuth(&e)
 	c.validateMail(&e)
+	for i, s := range c.APIKeys.VerifierSecrets {
+		if len(s) < MinSecretBytes {
+			e.add("api_keys.verifier_secrets", "secret %d is %d bytes; each needs at least %d", i+1, len(s), MinSecretBytes)
+		}
+	}
 	if c.Audit.RetentionDays < 1 {
 		e.add("audit.retention_days", "must be at least 1")
 	}

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -27,6 +28,12 @@ const (
 	MaxAPIKeyName   = 100
 	MaxAPIKeyScopes = 20
 	MaxAPIKeyScope  = 64
+	// MaxAPIKeyRate is the highest rate_limit_per_minute.
+	MaxAPIKeyRate = 1_000_000
+	// APIKeyCacheTTL is how long a replica answers for a key from memory
+	// before it reads the key again: a revocation, a deletion or a logout
+	// reaches every replica within it.
+	APIKeyCacheTTL = time.Second
 )
 
 // APIKey is one of a user's API keys. The secret itself is never stored:
@@ -45,6 +52,39 @@ type APIKey struct {
 	// logout of every session, a password change or reset ends the key as
 	// it ends the user's tokens.
 	TokenVersion int64 `json:"-"`
+	// RateLimitPerMinute bounds the key's verifications and requests; nil
+	// means no limit of its own.
+	RateLimitPerMinute *int `json:"rate_limit_per_minute"`
+	// SpendLimit bounds what POST /keys/verify may charge through the key;
+	// nil means none beyond the balance.
+	SpendLimit *SpendLimit `json:"spend_limit"`
+	RevokedAt  *time.Time  `json:"-"`
+}
+
+// SpendLimit is at most Amount charged per Period ("day" and "month" are
+// UTC calendar periods; "total" is the key's lifetime).
+type SpendLimit struct {
+	Amount Cents  `json:"amount"`
+	Period string `json:"period"`
+}
+
+// Spend-limit periods.
+const (
+	SpendPerDay   = "day"
+	SpendPerMonth = "month"
+	SpendTotal    = "total"
+)
+
+// PeriodStart is the start of the spend period containing t.
+func (l *SpendLimit) PeriodStart(t time.Time) time.Time {
+	t = t.UTC()
+	switch l.Period {
+	case SpendPerDay:
+		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	case SpendPerMonth:
+		return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+	}
+	return time.Unix(0, 0).UTC()
 }
 
 // HasScope reports whether the key carries scope.
@@ -59,9 +99,69 @@ func (k *APIKey) HasScope(scope string) bool {
 
 // NewAPIKey is the body of POST /auth/api-keys.
 type NewAPIKey struct {
-	Name      string     `json:"name"`
-	Scopes    []string   `json:"scopes"`
-	ExpiresAt *time.Time `json:"expires_at"`
+	Name               string         `json:"name"`
+	Scopes             []string       `json:"scopes"`
+	ExpiresAt          *time.Time     `json:"expires_at"`
+	RateLimitPerMinute *int           `json:"rate_limit_per_minute"`
+	SpendLimit         *NewSpendLimit `json:"spend_limit"`
+}
+
+// NewSpendLimit is a spend limit as a client writes it (the amount as a
+// decimal string or number, like every amount).
+type NewSpendLimit struct {
+	Amount json.RawMessage `json:"amount"` // as ParseAmount reads it: "10.00" or 10.00
+	Period string          `json:"period"`
+}
+
+// VerifyRequest is the body of POST /keys/verify: is Key good (and does it
+// carry Scopes), and, with Cost, charge its owner.
+type VerifyRequest struct {
+	Key    string      `json:"key"`
+	Cost   *VerifyCost `json:"cost"`
+	Scopes []string    `json:"scopes"`
+}
+
+// VerifyCost is what to charge for the call being verified; ReferenceID
+// makes the charge idempotent.
+type VerifyCost struct {
+	Amount      json.RawMessage `json:"amount"` // as ParseAmount reads it
+	ReferenceID string          `json:"reference_id"`
+	Description *string         `json:"description"`
+}
+
+// VerifyResult is the answer of POST /keys/verify: always 200, Valid false
+// with a Code when the key may not be used.
+type VerifyResult struct {
+	Valid     bool            `json:"valid"`
+	Code      string          `json:"code,omitempty"`
+	KeyID     string          `json:"key_id,omitempty"`
+	UserID    int64           `json:"user_id,omitempty"`
+	Username  string          `json:"username,omitempty"`
+	Scopes    []string        `json:"scopes,omitempty"`
+	Balance   *Cents          `json:"balance,omitempty"`
+	RateLimit *VerifyRateInfo `json:"rate_limit,omitempty"`
+}
+
+// VerifyRateInfo is the key's own rate limit after this call.
+type VerifyRateInfo struct {
+	Remaining int   `json:"remaining"`
+	Reset     int64 `json:"reset"` // seconds until the key's allowance is full again
+}
+
+// The codes of an invalid verification.
+const (
+	VerifyNotFound            = "not_found"
+	VerifyExpired             = "expired"
+	VerifyRevoked             = "revoked"
+	VerifyRateLimited         = "rate_limited"
+	VerifyInsufficientCredits = "insufficient_credits"
+	VerifySpendLimit          = "spend_limit"
+	VerifyMissingScope        = "missing_scope"
+)
+
+// APIKeyVerifier answers POST /keys/verify for services.
+type APIKeyVerifier interface {
+	Verify(ctx context.Context, req VerifyRequest) (*VerifyResult, error)
 }
 
 // CreatedAPIKey is a new key with its secret, shown this once.
@@ -90,6 +190,13 @@ type APIKeyStore interface {
 	APIKeyByHash(ctx context.Context, hash string) (*APIKey, *User, error)
 	// TouchAPIKey sets the key's last_used_at to at unless it is as recent.
 	TouchAPIKey(ctx context.Context, id string, at time.Time) error
+	// ReserveAPIKeySpend counts amount against k's spend limit for the
+	// period starting at periodStart, under reference, in one transaction:
+	// repeat is true (and nothing counted) when reference was counted
+	// before; ErrSpendLimit when the period's total would pass the limit.
+	ReserveAPIKeySpend(ctx context.Context, k *APIKey, reference string, amount Cents, periodStart time.Time) (repeat bool, err error)
+	// ReleaseAPIKeySpend undoes a reservation whose charge did not happen.
+	ReleaseAPIKeySpend(ctx context.Context, k *APIKey, reference string, amount Cents, periodStart time.Time) error
 }
 
 // APIKeyService is the API key use cases.
@@ -117,6 +224,10 @@ const (
 	MsgAPIKeyExpiresAt  = "expires_at must be in the future"
 	MsgAPIKeyScopes     = "give 1 to 20 scopes of 1 to 64 printable characters, each once"
 	MsgAPIKeyName       = "name must be 1 to 100 characters"
+	MsgAPIKeyRateLimit  = "rate_limit_per_minute must be between 1 and 1000000"
+	MsgAPIKeySpendLimit = "spend_limit needs an amount above 0 and a period: day, month or total"
+	MsgVerifyCost       = "cost needs an amount and a reference_id"
+	MsgVerifierRequired = "A verifier secret or a client token with the keys:verify scope is required"
 
 	ReasonAPIKeyNotAllowed = "api_key_not_allowed"
 	ReasonAPIKeyScope      = "missing_scope"
@@ -132,4 +243,8 @@ var (
 	// ErrInvalidAPIKey: malformed, unknown, revoked, expired, or its user
 	// logged out everywhere; the reason is not told.
 	ErrInvalidAPIKey = &Error{Code: EUNAUTHORIZED, Reason: ReasonAPIKeyInvalid, Message: MsgAPIKeyInvalid}
+	// ErrSpendLimit: the charge would pass the key's spend limit.
+	ErrSpendLimit = &Error{Code: EINVALID, Reason: VerifySpendLimit, Message: "The API key's spend limit is reached"}
+	// ErrVerifierRequired: POST /keys/verify without a service credential.
+	ErrVerifierRequired = &Error{Code: EUNAUTHORIZED, Reason: "verifier_required", Message: MsgVerifierRequired}
 )

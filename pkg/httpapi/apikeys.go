@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"net/http"
 
 	"github.com/authsvc/authsvc/pkg/domain"
@@ -60,4 +62,67 @@ func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request, p *domain.
 		return
 	}
 	writeJSON(w, http.StatusOK, messageResponse{domain.MsgAPIKeyRevoked})
+}
+
+// ScopeKeysVerify is the scope a client-credentials token needs to call
+// POST /keys/verify.
+const ScopeKeysVerify = "keys:verify"
+
+// verifyKey is POST /keys/verify, for services: is this key good, and
+// (with a cost) charge its owner. Always 200 with valid true or false once
+// the caller is a known service; failed verifications count toward the
+// per-IP limit (ClassVerify).
+func (s *Server) verifyKey(w http.ResponseWriter, r *http.Request) {
+	if s.deps.Verifier == nil {
+		s.writeError(w, r, errRouteNotFound)
+		return
+	}
+	if err := s.serviceCredential(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req domain.VerifyRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.deps.Verifier.Verify(r.Context(), req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	switch res.Code {
+	case domain.VerifyNotFound, domain.VerifyExpired, domain.VerifyRevoked:
+		markFailed(r)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, res)
+}
+
+// serviceCredential accepts a bearer token that is one of the configured
+// verifier secrets (compared in constant time, through their SHA-256 so
+// that not even their length leaks) or a client-credentials token with the
+// keys:verify scope.
+func (s *Server) serviceCredential(r *http.Request) error {
+	bearer, ok := bearerToken(r)
+	if !ok {
+		return domain.ErrVerifierRequired
+	}
+	got := sha256.Sum256([]byte(bearer))
+	match := 0
+	for _, secret := range s.deps.VerifierSecrets {
+		want := sha256.Sum256([]byte(secret))
+		match |= subtle.ConstantTimeCompare(got[:], want[:])
+	}
+	if match == 1 {
+		return nil
+	}
+	if s.deps.ServiceTokens != nil {
+		if _, err := s.deps.ServiceTokens.VerifyServiceToken(r.Context(), bearer, ScopeKeysVerify); err == nil {
+			return nil
+		} else if domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+			return err
+		}
+	}
+	return domain.ErrVerifierRequired
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -130,11 +131,14 @@ func RateLimit(cfg RateLimitConfig) func(Route, http.Handler) http.Handler {
 		cfg.Clock = time.Now
 	}
 	failures := &throttledLog{log: cfg.Logger, every: cfg.ErrorLogInterval, now: cfg.Clock}
+	blocked := &blockList{until: map[string]time.Time{}}
 	return func(rt Route, next http.Handler) http.Handler {
 		class, limit := "default", cfg.Default
 		switch rt.Class {
 		case ClassExempt:
 			return next
+		case ClassVerify:
+			return failureLimit(cfg, blocked, failures, next)
 		case ClassAuth:
 			class, limit = "auth", cfg.Auth
 		}
@@ -192,4 +196,75 @@ func (t *throttledLog) error(err error, msg string) {
 	t.last, t.suppressed = now, 0
 	t.mu.Unlock()
 	t.log.Error().Err(err).Int("suppressed", suppressed).Msg(msg)
+}
+
+// verifyFailedKey is the context key of the flag a handler sets when the
+// request failed in the way ClassVerify counts.
+type verifyFailedKey struct{}
+
+// markFailed tells ClassVerify's limiter that r failed (a key that is not
+// valid); other routes ignore it.
+func markFailed(r *http.Request) {
+	if f, ok := r.Context().Value(verifyFailedKey{}).(*bool); ok {
+		*f = true
+	}
+}
+
+// blockList holds the client IPs whose failures passed the limit, until
+// the limiter allows them again.
+type blockList struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+func (b *blockList) blockedFor(ip string, now time.Time) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t, ok := b.until[ip]
+	if !ok {
+		return 0
+	}
+	if !now.Before(t) {
+		delete(b.until, ip)
+		return 0
+	}
+	return t.Sub(now)
+}
+
+func (b *blockList) block(ip string, until time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.until) >= 100_000 { // bounded: drop everything rather than grow
+		b.until = map[string]time.Time{}
+	}
+	b.until[ip] = until
+}
+
+// failureLimit is ClassVerify: only failed requests count, against the
+// ClassAuth limit per client IP; an IP past it gets 429 on every request
+// until the limit would allow one again.
+func failureLimit(cfg RateLimitConfig, blocked *blockList, failures *throttledLog, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ip := limitKey(cfg.ClientIPs.ClientIP(r))
+		if wait := blocked.blockedFor(ip, cfg.Clock()); wait > 0 {
+			if cfg.Metrics != nil {
+				cfg.Metrics.RateLimited("verify")
+			}
+			renderError(w, r, errorLog(cfg.Logger), domain.ErrRateLimited.WithRetryAfter(max(wait, time.Second)))
+			return
+		}
+		failed := new(bool)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), verifyFailedKey{}, failed)))
+		if !*failed {
+			return
+		}
+		res, err := cfg.Limiter.Allow(r.Context(), "verifyfail|"+ip, cfg.Auth)
+		if err != nil {
+			failures.error(err, "rate limiter unavailable; failed verifications not counted")
+			return
+		}
+		if !res.Allowed {
+			blocked.block(ip, cfg.Clock().Add(max(res.RetryAfter, time.Second)))
+		}
+	})
 }

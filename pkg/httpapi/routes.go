@@ -14,6 +14,12 @@ const (
 	ClassDefault RouteClass = iota // 1000 per minute per client IP by default
 	ClassAuth                      // 100 per minute: credential-handling endpoints
 	ClassExempt                    // health, readiness and metrics: never limited
+	// ClassVerify is POST /keys/verify: a product's backend calls it for
+	// every request it serves, so only failed verifications (a key not
+	// found, expired or revoked) count, against the ClassAuth limit per
+	// client IP; past it, every verification from that IP is 429 until the
+	// limit allows again.
+	ClassVerify
 )
 
 // Route is one entry of the route table.
@@ -28,6 +34,7 @@ type Route struct {
 func (s *Server) Routes() []Route {
 	return []Route{
 		{"POST", "/auth/register", ClassAuth, s.register},
+		{"POST", "/keys/verify", ClassVerify, s.verifyKey},
 		{"POST", "/auth/login", ClassAuth, s.login},
 		{"GET", "/auth/me", ClassDefault, s.keyed(domain.ScopeProfileRead, s.me)},
 		{"POST", "/auth/password-reset-request", ClassAuth, s.passwordResetRequest},

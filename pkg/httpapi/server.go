@@ -23,6 +23,14 @@ type Deps struct {
 	// APIKeys serves /auth/api-keys and authenticates requests that carry
 	// an API key; nil refuses every key.
 	APIKeys domain.APIKeyService
+	// Verifier answers POST /keys/verify; nil answers 404.
+	Verifier domain.APIKeyVerifier
+	// VerifierSecrets are the service credentials POST /keys/verify accepts
+	// as a bearer token (api_keys.verifier_secrets).
+	VerifierSecrets []string
+	// ServiceTokens, when set, also lets services call POST /keys/verify
+	// with a client-credentials token carrying the keys:verify scope.
+	ServiceTokens domain.ServiceTokenVerifier
 	// MFA serves the second-factor endpoints (/auth/mfa/…).
 	MFA domain.MFAService
 	// Ready reports whether the service can take traffic (database reachable,

@@ -26,6 +26,10 @@ var publicOperations = []string{
 	"GET /.well-known/jwks.json", "POST /auth/mfa/challenge",
 }
 
+// serviceOperations are called by other services with a service credential
+// (the serviceAuth scheme), not by users.
+var serviceOperations = []string{"POST /keys/verify"}
+
 // contractOperations are the endpoints of docs/http-api.md and its operational ones.
 var contractOperations = []string{
 	"POST /auth/register", "POST /auth/login", "GET /auth/me", "POST /auth/password-reset-request",
@@ -130,6 +134,9 @@ func TestContractSecurity(t *testing.T) {
 		public := slices.Contains(publicOperations, name)
 		// Bearer auth, or the OAuth2 password flow that yields the same bearer token.
 		bearer := len(security) == 2 && security[0]["bearerAuth"] != nil && security[1]["oauth2Password"] != nil
+		if slices.Contains(serviceOperations, name) {
+			bearer = len(security) == 1 && security[0]["serviceAuth"] != nil
+		}
 		if public != (len(security) == 0) || !public && !bearer {
 			t.Errorf("%s: security %v, public %v", name, security, public)
 		}

@@ -13,7 +13,7 @@ import (
 var _ domain.APIKeyStore = (*DB)(nil)
 
 const apiKeyColumns = `k.id, k.user_id, k.name, k.shown, k.key_hash, k.scopes, k.token_version, k.created_at,
-	k.expires_at, k.last_used_at`
+	k.expires_at, k.last_used_at, k.rate_limit_per_minute, k.spend_limit, k.spend_period, k.revoked_at`
 
 // apiKeyRow is an api_keys row as scanned; scopes is its JSON text.
 type apiKeyRow struct {
@@ -27,11 +27,19 @@ type apiKeyRow struct {
 	CreatedAt    time.Time  `db:"created_at"`
 	ExpiresAt    *time.Time `db:"expires_at"`
 	LastUsedAt   *time.Time `db:"last_used_at"`
+	RateLimit    *int       `db:"rate_limit_per_minute"`
+	SpendLimit   *int64     `db:"spend_limit"`
+	SpendPeriod  *string    `db:"spend_period"`
+	RevokedAt    *time.Time `db:"revoked_at"`
 }
 
 func (r *apiKeyRow) key() (*domain.APIKey, error) {
 	k := &domain.APIKey{ID: r.ID, UserID: r.UserID, Name: r.Name, Shown: r.Shown, Hash: r.Hash,
-		TokenVersion: r.TokenVersion, CreatedAt: r.CreatedAt.UTC(), ExpiresAt: utcTime(r.ExpiresAt), LastUsedAt: utcTime(r.LastUsedAt)}
+		TokenVersion: r.TokenVersion, CreatedAt: r.CreatedAt.UTC(), ExpiresAt: utcTime(r.ExpiresAt), LastUsedAt: utcTime(r.LastUsedAt),
+		RateLimitPerMinute: r.RateLimit, RevokedAt: utcTime(r.RevokedAt)}
+	if r.SpendLimit != nil && r.SpendPeriod != nil {
+		k.SpendLimit = &domain.SpendLimit{Amount: domain.Cents(*r.SpendLimit), Period: *r.SpendPeriod}
+	}
 	if err := json.Unmarshal([]byte(r.Scopes), &k.Scopes); err != nil {
 		return nil, fmt.Errorf("api key %s scopes: %w", r.ID, err)
 	}
@@ -54,11 +62,17 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *domain.APIKey, mail ...*domai
 	if err != nil {
 		return err
 	}
+	var spend, period any
+	if k.SpendLimit != nil {
+		spend, period = int64(k.SpendLimit.Amount), k.SpendLimit.Period
+	}
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
 		_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO api_keys
-			(id, user_id, name, shown, key_hash, scopes, token_version, created_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			k.ID, k.UserID, k.Name, k.Shown, k.Hash, string(scopes), k.TokenVersion, k.CreatedAt.UTC(), utcPtr(k.ExpiresAt))
+			(id, user_id, name, shown, key_hash, scopes, token_version, created_at, expires_at,
+			 rate_limit_per_minute, spend_limit, spend_period)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			k.ID, k.UserID, k.Name, k.Shown, k.Hash, string(scopes), k.TokenVersion, k.CreatedAt.UTC(), utcPtr(k.ExpiresAt),
+			k.RateLimitPerMinute, spend, period)
 		if err != nil {
 			if isForeignKeyViolation(err) {
 				return userNotFound(err)
@@ -132,8 +146,9 @@ func (db *DB) RevokeAPIKey(ctx context.Context, userID int64, id string, mail ..
 	})
 }
 
-// APIKeyByHash returns the live key with the hash and its user, in one
-// query on the unique key_hash index; ENOTFOUND when there is none.
+// APIKeyByHash returns the key with the hash (revoked ones too: RevokedAt
+// set) and its user, in one query on the unique key_hash index; ENOTFOUND
+// when there is none.
 func (db *DB) APIKeyByHash(ctx context.Context, hash string) (_ *domain.APIKey, _ *domain.User, err error) {
 	ctx, done := db.start(ctx)
 	defer func() { err = done(err) }()
@@ -142,9 +157,9 @@ func (db *DB) APIKeyByHash(ctx context.Context, hash string) (_ *domain.APIKey, 
 		domain.User
 	}
 	err = db.queryRow(ctx, `SELECT `+apiKeyColumns+`, `+userColumns+`
-		FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ? AND k.revoked_at IS NULL`, hash).Scan(
+		FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?`, hash).Scan(
 		&row.apiKeyRow.ID, &row.apiKeyRow.UserID, &row.Name, &row.Shown, &row.Hash, &row.Scopes, &row.apiKeyRow.TokenVersion,
-		&row.apiKeyRow.CreatedAt, &row.ExpiresAt, &row.LastUsedAt,
+		&row.apiKeyRow.CreatedAt, &row.ExpiresAt, &row.LastUsedAt, &row.RateLimit, &row.SpendLimit, &row.SpendPeriod, &row.RevokedAt,
 		&row.User.ID, &row.Username, &row.Email, &row.PasswordHash, &row.IsAdmin, &row.User.TokenVersion,
 		&row.User.CreatedAt, &row.UpdatedAt, &row.EmailVerifiedAt)
 	if err != nil {
@@ -171,4 +186,58 @@ func (db *DB) TouchAPIKey(ctx context.Context, id string, at time.Time) (err err
 		return mapError(fmt.Errorf("touch api key: %w", err))
 	}
 	return nil
+}
+
+// ReserveAPIKeySpend implements domain.APIKeyStore: the charge's reference
+// and the period's running total in one transaction; the total's upsert
+// refuses to pass the limit, so concurrent charges cannot overspend.
+func (db *DB) ReserveAPIKeySpend(ctx context.Context, k *domain.APIKey, reference string, amount domain.Cents,
+	periodStart time.Time) (repeat bool, err error) {
+	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO api_key_charges (key_id, reference_id, amount, period_start)
+			VALUES (?, ?, ?, ?) ON CONFLICT (key_id, reference_id) DO NOTHING`), k.ID, reference, int64(amount), periodStart.UTC())
+		if err != nil {
+			return fmt.Errorf("record api key charge: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			repeat = true
+			return nil
+		}
+		res, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO api_key_spend (key_id, period_start, spent) VALUES (?, ?, ?)
+			ON CONFLICT (key_id, period_start) DO UPDATE SET spent = api_key_spend.spent + excluded.spent
+			WHERE api_key_spend.spent + excluded.spent <= ?`),
+			k.ID, periodStart.UTC(), int64(amount), int64(k.SpendLimit.Amount))
+		if err != nil {
+			return fmt.Errorf("count api key spend: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 || amount > k.SpendLimit.Amount {
+			return domain.ErrSpendLimit
+		}
+		return nil
+	})
+	return repeat, err
+}
+
+// ReleaseAPIKeySpend implements domain.APIKeyStore.
+func (db *DB) ReleaseAPIKeySpend(ctx context.Context, k *domain.APIKey, reference string, amount domain.Cents,
+	periodStart time.Time) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM api_key_charges WHERE key_id = ? AND reference_id = ?`), k.ID, reference)
+		if err != nil {
+			return fmt.Errorf("release api key charge: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE api_key_spend SET spent = spent - ? WHERE key_id = ? AND period_start = ?`),
+			int64(amount), k.ID, periodStart.UTC())
+		if err != nil {
+			return fmt.Errorf("release api key spend: %w", err)
+		}
+		return nil
+	})
 }
