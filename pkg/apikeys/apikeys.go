@@ -46,9 +46,16 @@ type Limiter interface {
 	Allow(ctx context.Context, key string, perMinute int) (allowed bool, remaining int, reset time.Duration, err error)
 }
 
+// Store is what the service keeps keys in, and where the CLI's commands
+// find the user they name.
+type Store interface {
+	domain.APIKeyStore
+	UserByUsername(ctx context.Context, username string) (*domain.User, error)
+}
+
 // Service implements domain.APIKeyService and domain.APIKeyVerifier.
 type Service struct {
-	db      domain.APIKeyStore
+	db      Store
 	now     domain.Clock
 	log     zerolog.Logger
 	ledger  Ledger
@@ -63,7 +70,7 @@ var (
 )
 
 // New returns the service over db.
-func New(db domain.APIKeyStore, opts Options) *Service {
+func New(db Store, opts Options) *Service {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
@@ -81,6 +88,41 @@ func (s *Service) CreateAPIKey(ctx context.Context, p *domain.Principal, req dom
 	if p.APIKey != nil {
 		return nil, domain.ErrAPIKeyNotAllowed
 	}
+	return s.create(ctx, p.User, req, p.User.ID)
+}
+
+// CreateForUser makes a key for the named user (`authsvc apikey create`),
+// audited as the command line's.
+func (s *Service) CreateForUser(ctx context.Context, username string, req domain.NewAPIKey) (*domain.User, *domain.CreatedAPIKey, error) {
+	u, err := s.db.UserByUsername(ctx, username)
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := s.create(ctx, u, req, 0)
+	return u, k, err
+}
+
+// ListForUser lists the named user's live keys (`authsvc apikey list`).
+func (s *Service) ListForUser(ctx context.Context, username string) ([]*domain.APIKey, error) {
+	u, err := s.db.UserByUsername(ctx, username)
+	if err != nil {
+		return nil, err
+	}
+	return s.db.APIKeys(ctx, u.ID)
+}
+
+// RevokeForUser revokes one of the named user's keys (`authsvc apikey
+// revoke`), audited as the command line's.
+func (s *Service) RevokeForUser(ctx context.Context, username, id string) error {
+	u, err := s.db.UserByUsername(ctx, username)
+	if err != nil {
+		return err
+	}
+	return s.revoke(ctx, u, id, 0)
+}
+
+// create makes a key for u; actor is who asked (0: the command line).
+func (s *Service) create(ctx context.Context, u *domain.User, req domain.NewAPIKey, actor int64) (*domain.CreatedAPIKey, error) {
 	now := s.now().UTC().Truncate(time.Microsecond)
 	if err := validate(&req, now); err != nil {
 		return nil, err
@@ -89,8 +131,8 @@ func (s *Service) CreateAPIKey(ctx context.Context, p *domain.Principal, req dom
 	if err != nil {
 		return nil, err
 	}
-	k := &domain.APIKey{ID: newID(), UserID: p.User.ID, Name: strings.TrimSpace(req.Name), Shown: apikey.Shown(secret),
-		Hash: apikey.Hash(secret), Scopes: req.Scopes, CreatedAt: now, TokenVersion: p.User.TokenVersion,
+	k := &domain.APIKey{ID: newID(), UserID: u.ID, Name: strings.TrimSpace(req.Name), Shown: apikey.Shown(secret),
+		Hash: apikey.Hash(secret), Scopes: req.Scopes, CreatedAt: now, TokenVersion: u.TokenVersion,
 		RateLimitPerMinute: req.RateLimitPerMinute}
 	if req.SpendLimit != nil {
 		amount, _ := domain.ParseAmount(string(req.SpendLimit.Amount)) // validated above
@@ -100,9 +142,8 @@ func (s *Service) CreateAPIKey(ctx context.Context, p *domain.Principal, req dom
 		t := req.ExpiresAt.UTC().Truncate(time.Microsecond)
 		k.ExpiresAt = &t
 	}
-	ev := &domain.AuditEvent{Event: domain.AuditAPIKeyCreated, ActorID: p.User.ID, TargetID: p.User.ID,
-		Details: map[string]any{"key_id": k.ID, "name": k.Name, "scopes": k.Scopes}}
-	if err := s.db.CreateAPIKey(domain.WithAudit(ctx, ev), k, notice(domain.EmailAPIKeyCreated, p.User, k)); err != nil {
+	ev := auditEvent(domain.AuditAPIKeyCreated, actor, u.ID, map[string]any{"key_id": k.ID, "name": k.Name, "scopes": k.Scopes})
+	if err := s.db.CreateAPIKey(domain.WithAudit(ctx, ev), k, notice(domain.EmailAPIKeyCreated, u, k)); err != nil {
 		return nil, err
 	}
 	return &domain.CreatedAPIKey{APIKey: k, Key: secret}, nil
@@ -123,13 +164,17 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p *domain.Principal, id stri
 	if p.APIKey != nil {
 		return domain.ErrAPIKeyNotAllowed
 	}
-	k, err := s.db.APIKey(ctx, p.User.ID, id)
+	return s.revoke(ctx, p.User, id, p.User.ID)
+}
+
+// revoke revokes u's key id; actor is who asked (0: the command line).
+func (s *Service) revoke(ctx context.Context, u *domain.User, id string, actor int64) error {
+	k, err := s.db.APIKey(ctx, u.ID, id)
 	if err != nil {
 		return err
 	}
-	ev := &domain.AuditEvent{Event: domain.AuditAPIKeyRevoked, ActorID: p.User.ID, TargetID: p.User.ID,
-		Details: map[string]any{"key_id": id}}
-	if err := s.db.RevokeAPIKey(domain.WithAudit(ctx, ev), p.User.ID, id, notice(domain.EmailAPIKeyRevoked, p.User, k)); err != nil {
+	ev := auditEvent(domain.AuditAPIKeyRevoked, actor, u.ID, map[string]any{"key_id": id})
+	if err := s.db.RevokeAPIKey(domain.WithAudit(ctx, ev), u.ID, id, notice(domain.EmailAPIKeyRevoked, u, k)); err != nil {
 		return err
 	}
 	s.cache.drop(k.Hash) // this replica at once; the others within domain.APIKeyCacheTTL
@@ -203,6 +248,15 @@ func (s *Service) touch(ctx context.Context, k *domain.APIKey, now time.Time) {
 	if err := s.db.TouchAPIKey(context.WithoutCancel(ctx), k.ID, now.UTC().Truncate(time.Microsecond)); err != nil {
 		s.log.Warn().Err(err).Str("key_id", k.ID).Msg("api key last_used_at not recorded")
 	}
+}
+
+// auditEvent is an API key event on target's account by actor (0: the
+// command line, noted in its details).
+func auditEvent(name string, actor, target int64, details map[string]any) *domain.AuditEvent {
+	if actor == 0 {
+		details["via"] = "cli"
+	}
+	return &domain.AuditEvent{Event: name, ActorID: actor, TargetID: target, Details: details}
 }
 
 // notice is the email telling u that k was made or revoked.
