@@ -15,6 +15,7 @@ import (
 
 	"github.com/authsvc/authsvc/internal/testkit"
 	"github.com/authsvc/authsvc/pkg/account"
+	"github.com/authsvc/authsvc/pkg/apikeys"
 	"github.com/authsvc/authsvc/pkg/credits"
 	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/password"
@@ -22,6 +23,10 @@ import (
 	"github.com/authsvc/authsvc/pkg/token"
 	"github.com/rs/zerolog"
 )
+
+// benchVerifierSecret is the service credential of the credit env's
+// POST /keys/verify.
+const benchVerifierSecret = "bench-verifier-secret-0123456789abcdef"
 
 // creditTestSecret signs the tokens of the credit tests and benchmarks.
 const creditTestSecret = "credit-tests-secret-0123456789abcdef"
@@ -50,8 +55,10 @@ func newCreditEnv(t testing.TB, db *storetest.DB, opts credits.Options) *creditE
 		t.Fatal(err)
 	}
 	creditSvc := credits.New(db, opts)
+	keys := apikeys.New(db, apikeys.Options{Ledger: creditSvc})
 	srv := New(Deps{Auth: authSvc, Credits: creditSvc, Holds: credits.NewHolds(db, credits.HoldOptions{GroupCommit: creditSvc.GroupCommit()}),
-		Authenticator: authSvc, Logger: zerolog.Nop()}, Options{})
+		Authenticator: authSvc, APIKeys: keys, Verifier: keys, VerifierSecrets: []string{benchVerifierSecret},
+		Logger: zerolog.Nop()}, Options{})
 	h := srv.Handler()
 	if _, benchmark := t.(*testing.B); !benchmark {
 		h = SpecCheckingHandler(t, h) // every response checked against the OpenAPI document
