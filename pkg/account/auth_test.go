@@ -18,7 +18,8 @@ import (
 // The HTTP end-to-end tests in pkg/httpapi cover the endpoints; these cover
 // what only the CLI calls, and the validators.
 
-func newService(t *testing.T, db *storetest.DB) *account.Service {
+// newDeps are the use cases' real adapters over db.
+func newDeps(t *testing.T, db *storetest.DB) account.Deps {
 	t.Helper()
 	h, err := password.New(password.MinCost)
 	if err != nil {
@@ -29,7 +30,12 @@ func newService(t *testing.T, db *storetest.DB) *account.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := account.New(account.Deps{Store: db, Hasher: h, Policy: h, Tokens: tokens}, testkit.AccountOptions())
+	return account.Deps{Store: db, Hasher: h, Policy: h, Tokens: tokens}
+}
+
+func newService(t *testing.T, db *storetest.DB) *account.Service {
+	t.Helper()
+	s, err := account.New(newDeps(t, db), testkit.AccountOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,19 +49,10 @@ func TestNewRequiresDeps(t *testing.T) {
 }
 
 func TestNewRequiresEverySetting(t *testing.T) {
-	h, err := password.New(4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := token.New(token.Config{Secret: []byte(strings.Repeat("k", 32)), Issuer: "authsvc", Audience: "authsvc",
-		AccessTTL: time.Hour, ResetTTL: 30 * time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	deps := account.Deps{Store: storetest.Open(t, storetest.SQLiteURL(t)), Hasher: h, Policy: h, Tokens: tokens}
+	deps := newDeps(t, storetest.Open(t, storetest.SQLiteURL(t)))
 	opts := testkit.AccountOptions()
 	opts.MaxSession, opts.FrontendURL = 0, ""
-	if _, err = account.New(deps, opts); !errors.Is(err, account.ErrMissingSetting) {
+	if _, err := account.New(deps, opts); !errors.Is(err, account.ErrMissingSetting) {
 		t.Fatalf("New without MaxSession and FrontendURL: %v, want ErrMissingSetting", err)
 	}
 	if _, err := account.New(deps, testkit.AccountOptions()); err != nil {
