@@ -21,7 +21,7 @@ var allowedImports = map[string][]string{
 	".": {"cmd"},
 	// the composition root: it wires every adapter and use case
 	"cmd": {"pkg/account", "pkg/apikey", "pkg/apikeys", "pkg/config", "pkg/credits", "pkg/domain", "pkg/httpapi", "pkg/logship",
-		"pkg/mail", "pkg/metrics", "pkg/password", "pkg/ratelimit", "pkg/seal", "pkg/signingkeys", "pkg/store",
+		"pkg/mail", "pkg/metrics", "pkg/oidcclients", "pkg/password", "pkg/ratelimit", "pkg/seal", "pkg/signingkeys", "pkg/store",
 		"pkg/token", "pkg/userimport"},
 
 	// the domain and the standard-library-only helpers: leaves
@@ -46,13 +46,14 @@ var allowedImports = map[string][]string{
 	"pkg/signingkeys": {"pkg/domain", "pkg/seal", "pkg/token"},
 
 	// adapters: the domain (whose ports they implement) and their own helpers
-	"pkg/seal":     {"pkg/domain"},
-	"pkg/password": {"pkg/domain"},
-	"pkg/token":    {"pkg/domain", "pkg/seal"},
-	"pkg/mail":     {"pkg/domain", "templates"},
-	"pkg/store":    {"pkg/domain", "pkg/dburl", "sql"},
-	"pkg/metrics":  {"pkg/domain"},
-	"pkg/config":   {"pkg/domain", "pkg/dburl", "pkg/proxyaddr"},
+	"pkg/seal":        {"pkg/domain"},
+	"pkg/password":    {"pkg/domain"},
+	"pkg/token":       {"pkg/domain", "pkg/seal"},
+	"pkg/mail":        {"pkg/domain", "templates"},
+	"pkg/store":       {"pkg/domain", "pkg/dburl", "sql"},
+	"pkg/metrics":     {"pkg/domain"},
+	"pkg/oidcclients": {"pkg/domain"},
+	"pkg/config":      {"pkg/domain", "pkg/dburl", "pkg/proxyaddr"},
 	// (apikey: it tells an API key from a JWT by its shape, before any lookup)
 	"pkg/httpapi": {"pkg/apikey", "pkg/domain", "pkg/openapi", "pkg/proxyaddr", "pkg/ratelimit"},
 

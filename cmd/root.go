@@ -165,6 +165,7 @@ With no configuration it serves on :8080 with an embedded SQLite database.
 		newKeysCommand(a),
 		newAuditCommand(a),
 		newAPIKeyCommand(a),
+		newClientCommand(a),
 		newVersionCommand(a),
 	)
 	addCompletionExamples(root)

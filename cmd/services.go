@@ -8,6 +8,7 @@ import (
 	"github.com/authsvc/authsvc/pkg/apikeys"
 	"github.com/authsvc/authsvc/pkg/credits"
 	"github.com/authsvc/authsvc/pkg/domain"
+	"github.com/authsvc/authsvc/pkg/oidcclients"
 	"github.com/authsvc/authsvc/pkg/password"
 	"github.com/authsvc/authsvc/pkg/signingkeys"
 	"github.com/authsvc/authsvc/pkg/store"
@@ -27,6 +28,7 @@ type services struct {
 	apiKeys *apikeys.Service
 	tokens  *token.Issuer
 	hasher  *password.Hasher
+	clients *oidcclients.Service
 }
 
 // buildServices constructs the use cases over db. serve passes Prometheus
@@ -107,6 +109,7 @@ func (a *app) buildServices(db *store.DB, authMetrics account.Metrics, creditOpt
 	creditOpts.Logger = a.log
 	creditSvc := credits.New(db, creditOpts)
 	return &services{auth: authSvc, credits: creditSvc, keys: keySvc, tokens: tokens, hasher: hasher,
+		clients: oidcclients.New(db, a.clock),
 		apiKeys: apikeys.New(db, apikeys.Options{Clock: a.clock, Logger: a.log, Ledger: creditSvc}),
 		holds: credits.NewHolds(db, credits.HoldOptions{Logger: a.log, Metrics: creditOpts.Metrics,
 			GroupCommit: creditSvc.GroupCommit()})}, nil

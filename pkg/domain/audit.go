@@ -40,6 +40,7 @@ var AuditEvents = []string{AuditRegistered, AuditLoginSucceeded, AuditLoginFaile
 	AuditEmailChanged, AuditEmailChangeRequested, AuditAccountDeleted, AuditPromoted, AuditDemoted,
 	AuditSessionsEnded, AuditCreditsAdded, AuditCreditsUsed, AuditKeyGenerated, AuditKeyActivated, AuditKeyRetired,
 	AuditAPIKeyCreated, AuditAPIKeyRevoked,
+	AuditOIDCClientCreated, AuditOIDCClientDeleted, AuditOIDCClientSecretRotated,
 	AuditMFAEnabled, AuditMFADisabled, AuditMFAReset, AuditMFAChallenged, AuditMFAFailed, AuditRecoveryCodeOK}
 
 // AuditEvent is one security event. ActorID is who acted (0: nobody known,

@@ -73,12 +73,12 @@ const ScopeKeysVerify = "keys:verify"
 // the caller is a known service; failed verifications count toward the
 // per-IP limit (ClassVerify).
 func (s *Server) verifyKey(w http.ResponseWriter, r *http.Request) {
-	if s.deps.Verifier == nil {
-		s.writeError(w, r, errRouteNotFound)
+	if err := s.serviceCredential(r); err != nil { // first: a caller without one learns nothing
+		s.writeError(w, r, err)
 		return
 	}
-	if err := s.serviceCredential(r); err != nil {
-		s.writeError(w, r, err)
+	if s.deps.Verifier == nil {
+		s.writeError(w, r, errRouteNotFound)
 		return
 	}
 	var req domain.VerifyRequest

@@ -190,7 +190,7 @@ func TestHighestPasswordCost(t *testing.T) {
 			t.Fatalf("without users: %d, %v", c, err)
 		}
 		newUser(t, db, "four", "four@example.com") // $2a$04$…
-		for name, h := range map[string]string{"twelve": "$2b$12$", "nine": "$2y$09$", "odd": "not-bcrypt-99"} {
+		for name, h := range map[string]string{"twelve": "$2b$12$", "nine": "$2y$09$"} {
 			u := &domain.User{Username: name, Email: name + "@example.com", PasswordHash: h + "abc"}
 			if err := db.CreateUser(ctx, u); err != nil {
 				t.Fatal(err)
