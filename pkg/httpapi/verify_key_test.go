@@ -3,10 +3,12 @@ package httpapi_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/authsvc/authsvc/pkg/apikey"
 	"github.com/authsvc/authsvc/pkg/config"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
@@ -71,12 +73,20 @@ func TestVerifyKey(t *testing.T) {
 			}
 		})
 		t.Run("refusals are 200 with a code", func(t *testing.T) {
+			altered := key[:len(key)-1] + "x" // its checksum no longer matches
+			if strings.HasSuffix(key, "x") {
+				altered = key[:len(key)-1] + "y"
+			}
+			never, err := apikey.New() // well-formed, never issued
+			if err != nil {
+				t.Fatal(err)
+			}
 			for name, tc := range map[string]struct {
 				body map[string]any
 				code string
 			}{
-				"malformed":     {map[string]any{"key": key[:len(key)-1] + "x"}, "not_found"},
-				"unknown":       {map[string]any{"key": "ask_" + key[4:10] + "0"}, "not_found"},
+				"malformed":     {map[string]any{"key": altered}, "not_found"},
+				"unknown":       {map[string]any{"key": never}, "not_found"},
 				"missing scope": {map[string]any{"key": key, "scopes": []string{"admin:all"}}, "missing_scope"},
 			} {
 				if m := e.verifyKey(tc.body).want(t, http.StatusOK, ""); m["valid"] != false || m["code"] != tc.code {
@@ -210,7 +220,10 @@ func TestVerifyFailuresAreLimitedPerIP(t *testing.T) {
 		for range 10 { // valid ones do not count
 			e.verifyKey(map[string]any{"key": key}).want(t, http.StatusOK, "")
 		}
-		unknown := "ask_" + key[4:10] + "0"
+		unknown, err := apikey.New() // well-formed, never issued: one lookup each
+		if err != nil {
+			t.Fatal(err)
+		}
 		for range 4 {
 			e.verifyKey(map[string]any{"key": unknown}).want(t, http.StatusOK, "")
 		}
