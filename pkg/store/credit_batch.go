@@ -165,6 +165,12 @@ func (st *batchState) noteAudit(op domain.BatchOp, o domain.CreditOutcome) {
 	}
 }
 
+// covers is sqlAvailableCovers in Go: the running available balance
+// (balance - held) covers amount; no balance row covers nothing.
+func (st *batchState) covers(amount domain.Cents) bool {
+	return st.hasRow && st.balance-st.held >= int64(amount)
+}
+
 // debit decides one debit against the running balance.
 func (st *batchState) debit(userID int64, e *domain.LedgerEntry) domain.CreditOutcome {
 	if e.ReferenceID != nil {
@@ -172,7 +178,7 @@ func (st *batchState) debit(userID int64, e *domain.LedgerEntry) domain.CreditOu
 			return domain.CreditOutcome{Transaction: orig, Replayed: true, Err: replayError(orig, e)}
 		}
 	}
-	if !st.hasRow || st.balance-st.held < int64(e.Amount) {
+	if !st.covers(e.Amount) {
 		return domain.CreditOutcome{Err: domain.ErrInsufficientCredits}
 	}
 	st.balance -= int64(e.Amount)
@@ -194,7 +200,7 @@ func (st *batchState) hold(userID int64, h *domain.NewHold) domain.CreditOutcome
 			return domain.CreditOutcome{Hold: orig, Replayed: true, Err: holdReplayError(orig, h)}
 		}
 	}
-	if !st.hasRow || st.balance-st.held < int64(h.Amount) {
+	if !st.covers(h.Amount) {
 		return domain.CreditOutcome{Err: domain.ErrInsufficientCredits}
 	}
 	st.held += int64(h.Amount)

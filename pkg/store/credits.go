@@ -14,6 +14,12 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
+// sqlAvailableCovers is the available-funds rule of every statement that
+// takes from a balance row (a use, a new hold): its available part
+// (balance - held) covers the amount, the one argument. ApplyCreditBatch
+// decides its ops in Go with batchState.covers, the same rule.
+const sqlAvailableCovers = `balance - held >= ?`
+
 // transactionColumns is the column list every ledger query selects.
 const transactionColumns = `id, user_id, amount, transaction_type, reference_id, description, created_at, balance_after, seq`
 
@@ -24,7 +30,7 @@ const transactionColumns = `id, user_id, amount, transaction_type, reference_id,
 // of the (user_id, seq) index.
 const (
 	sqlUseCredits = `UPDATE user_credits SET balance = balance - ?, updated_at = ?
-		WHERE user_id = ? AND balance - held >= ? RETURNING balance`
+		WHERE user_id = ? AND ` + sqlAvailableCovers + ` RETURNING balance`
 	sqlAddCredits = `INSERT INTO user_credits (user_id, balance, updated_at) VALUES (?, ?, ?)
 		ON CONFLICT (user_id) DO UPDATE SET balance = user_credits.balance + excluded.balance,
 			updated_at = excluded.updated_at

@@ -23,7 +23,7 @@ const holdColumns = `id, user_id, amount, status, captured_amount, transaction_i
 // (ascending user id when there are several).
 const (
 	sqlReserveHold = `UPDATE user_credits SET held = held + ?
-		WHERE user_id = ? AND balance - held >= ? RETURNING held`
+		WHERE user_id = ? AND ` + sqlAvailableCovers + ` RETURNING held`
 	sqlInsertHold = `INSERT INTO credit_holds (user_id, amount, status, reference_id, description, created_at, expires_at,
 			placed_by_admin) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?) RETURNING id`
 	sqlFindHoldReference = `SELECT ` + holdColumns + ` FROM credit_holds
