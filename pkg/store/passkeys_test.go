@@ -63,6 +63,19 @@ func TestWebAuthnChallenges(t *testing.T) {
 				t.Fatalf("at expiry: %v", err)
 			}
 		})
+		t.Run("the purge deletes expired challenges only", func(t *testing.T) {
+			put(t, "h-stale", domain.PasskeyLogin, alice.ID)
+			clock.Advance(domain.PasskeyChallengeTTL)
+			put(t, "h-fresh", domain.PasskeyLogin, alice.ID)
+			st, err := db.Purge(ctx, time.Hour)
+			// h-stale and h-old (left expired by the subtest before).
+			if err != nil || st.PasskeyChallenges != 2 {
+				t.Fatalf("purge = %+v, %v", st, err)
+			}
+			if _, err := db.TakeWebAuthnChallenge(ctx, "h-fresh", domain.PasskeyLogin); err != nil {
+				t.Fatalf("the fresh challenge was purged: %v", err)
+			}
+		})
 		t.Run("20 concurrent takes: exactly one wins", func(t *testing.T) {
 			put(t, "h-race", domain.PasskeyLogin, alice.ID)
 			var wg sync.WaitGroup
