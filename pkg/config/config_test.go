@@ -371,12 +371,12 @@ func TestWebAuthnSettings(t *testing.T) {
 		t.Setenv("AUTHSVC_WEBAUTHN_ENABLED", "true")
 		t.Setenv("AUTHSVC_WEBAUTHN_RP_ID", "example.com")
 		t.Setenv("AUTHSVC_WEBAUTHN_ORIGINS", "https://login.example.com, https://example.com:8443,http://localhost:3000")
-		cfg, err := Load(Options{})
-		if err == nil {
+		if _, err := Load(Options{}); err == nil {
 			t.Fatal("http://localhost is outside rp_id example.com and was accepted")
 		}
 		t.Setenv("AUTHSVC_WEBAUTHN_ORIGINS", "https://login.example.com, https://example.com:8443")
-		if cfg, err = Load(Options{}); err != nil {
+		cfg, err := Load(Options{})
+		if err != nil {
 			t.Fatal(err)
 		}
 		want := []string{"https://login.example.com", "https://example.com:8443"}
