@@ -146,4 +146,5 @@ type AuthStore interface {
 	VerificationStore
 	AuditStore
 	MFAStore
+	PasskeyStore
 }
