@@ -25,6 +25,8 @@ type userView struct {
 	CreatedAt     time.Time `json:"created_at"`
 	EmailVerified bool      `json:"email_verified"`
 	MFAEnabled    *bool     `json:"mfa_enabled,omitempty"` // user show only
+	// Passkeys: user show only.
+	Passkeys []passkeyView `json:"passkeys,omitempty"`
 }
 
 func viewOf(u *domain.User) userView {
@@ -46,7 +48,7 @@ func (v userView) text() string {
 		}
 		text += "\nmfa:        " + mfa
 	}
-	return text
+	return text + passkeysText(v.Passkeys)
 }
 
 func newUserCommand(a *app) *cobra.Command {
@@ -61,7 +63,8 @@ func newUserCommand(a *app) *cobra.Command {
 	}
 	c.AddCommand(newUserCreateCommand(a), newUserPromoteCommand(a), newUserDeleteCommand(a),
 		newUserListCommand(a), newUserShowCommand(a), newUserSessionsCommand(a), newUserLogoutCommand(a),
-		newUserVerifyCommand(a), newUserImportCommand(a), newUserMFACommand(a))
+		newUserVerifyCommand(a), newUserImportCommand(a), newUserMFACommand(a),
+		newUserPasskeysCommand(a))
 	return c
 }
 
@@ -370,6 +373,9 @@ func newUserShowCommand(a *app) *cobra.Command {
 			}
 			v := viewOf(u)
 			v.MFAEnabled = &on
+			if v.Passkeys, err = passkeyViews(cmd.Context(), svc.auth, u.ID); err != nil {
+				return err
+			}
 			return a.print(v, v.text())
 		},
 	}

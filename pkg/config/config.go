@@ -29,6 +29,9 @@ type Config struct {
 	Credits     CreditsConfig   `mapstructure:"credits"`
 	Audit       AuditConfig     `mapstructure:"audit"`
 	APIKeys     APIKeysConfig   `mapstructure:"api_keys"`
+	// WebAuthn is passkeys (sign-in with a security key or a platform
+	// authenticator).
+	WebAuthn WebAuthnConfig `mapstructure:"webauthn"`
 
 	// Testing allows bcrypt costs below 10. It is read only from the
 	// environment variable AUTHSVC_TESTING=1, never from a file or flag.
@@ -274,6 +277,10 @@ func Defaults() map[string]any {
 		"credits.group_commit_max_batch":   domain.DefaultGroupCommitMaxBatch,
 		"audit.retention_days":             int(domain.DefaultAuditRetention / (24 * time.Hour)),
 		"api_keys.verifier_secrets":        []string{},
+		"webauthn.enabled":                 false,
+		"webauthn.rp_id":                   "",
+		"webauthn.rp_name":                 "authsvc",
+		"webauthn.origins":                 []string{},
 	}
 }
 
@@ -369,6 +376,7 @@ func Load(opts Options) (*Config, error) {
 	cfg.Server.TrustedProxies = splitList(cfg.Server.TrustedProxies)
 	cfg.Server.CORSAllowedOrigins = splitList(cfg.Server.CORSAllowedOrigins)
 	cfg.APIKeys.VerifierSecrets = splitList(cfg.APIKeys.VerifierSecrets)
+	cfg.WebAuthn.Origins = splitList(cfg.WebAuthn.Origins)
 	if cfg.Mail.Driver == "" { // MAIL_SERVER alone means: send through it
 		cfg.Mail.Driver = "log"
 		if cfg.Mail.Host != "" {
@@ -486,3 +494,13 @@ func (e *errs) add(key, format string, args ...any) {
 }
 
 func (e errs) err() error { return errors.Join(e...) }
+
+// WebAuthnConfig is passkeys. RPID is the relying party's domain (e.g.
+// example.com); Origins the exact origins the browser pages run at (e.g.
+// https://login.example.com), every one inside RPID.
+type WebAuthnConfig struct {
+	Enabled bool     `mapstructure:"enabled"`
+	RPID    string   `mapstructure:"rp_id"`
+	RPName  string   `mapstructure:"rp_name"`
+	Origins []string `mapstructure:"origins"`
+}

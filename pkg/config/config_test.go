@@ -332,3 +332,56 @@ func TestFailedLoginSettings(t *testing.T) {
 		t.Fatalf("from the environment: %d per %s", cfg.Auth.FailedLoginLimit, cfg.Auth.FailedLoginWindow)
 	}
 }
+
+func TestWebAuthnSettings(t *testing.T) {
+	on := func(extra map[string]string) map[string]string {
+		env := map[string]string{"AUTHSVC_WEBAUTHN_ENABLED": "true"}
+		for k, v := range extra {
+			env[k] = v
+		}
+		return env
+	}
+	refused := []struct {
+		env  map[string]string
+		want string
+	}{
+		{on(nil), `webauthn.rp_id: must be a domain`},
+		{on(map[string]string{"AUTHSVC_WEBAUTHN_RP_ID": "example.com"}), `webauthn.origins: list at least one origin`},
+		{on(map[string]string{"AUTHSVC_WEBAUTHN_RP_ID": "https://example.com", "AUTHSVC_WEBAUTHN_ORIGINS": "https://example.com"}), `webauthn.rp_id: must be a domain`},
+		{on(map[string]string{"AUTHSVC_WEBAUTHN_RP_ID": "example.com", "AUTHSVC_WEBAUTHN_ORIGINS": "https://example.com/login"}), `"https://example.com/login" is not an origin`},
+		{on(map[string]string{"AUTHSVC_WEBAUTHN_RP_ID": "example.com", "AUTHSVC_WEBAUTHN_ORIGINS": "http://login.example.com"}), `must be https (http only on localhost)`},
+		{on(map[string]string{"AUTHSVC_WEBAUTHN_RP_ID": "example.com", "AUTHSVC_WEBAUTHN_ORIGINS": "https://evilexample.com"}), `"https://evilexample.com" is not within webauthn.rp_id`},
+	}
+	for _, tt := range refused {
+		t.Run(tt.want, func(t *testing.T) {
+			chdirTemp(t)
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			if _, err := Load(Options{}); err == nil || !strings.Contains(fmt.Sprint(err), tt.want) {
+				t.Fatalf("got %v\nwant an error containing %q", err, tt.want)
+			}
+		})
+	}
+	t.Run("disabled needs nothing; enabled with a relying party loads its origins", func(t *testing.T) {
+		chdirTemp(t)
+		if cfg, err := Load(Options{}); err != nil || cfg.WebAuthn.Enabled {
+			t.Fatalf("defaults: %+v, %v", cfg.WebAuthn, err)
+		}
+		t.Setenv("AUTHSVC_WEBAUTHN_ENABLED", "true")
+		t.Setenv("AUTHSVC_WEBAUTHN_RP_ID", "example.com")
+		t.Setenv("AUTHSVC_WEBAUTHN_ORIGINS", "https://login.example.com, https://example.com:8443,http://localhost:3000")
+		if _, err := Load(Options{}); err == nil {
+			t.Fatal("http://localhost is outside rp_id example.com and was accepted")
+		}
+		t.Setenv("AUTHSVC_WEBAUTHN_ORIGINS", "https://login.example.com, https://example.com:8443")
+		cfg, err := Load(Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"https://login.example.com", "https://example.com:8443"}
+		if !reflect.DeepEqual(cfg.WebAuthn.Origins, want) || cfg.WebAuthn.RPName != "authsvc" {
+			t.Fatalf("got %+v", cfg.WebAuthn)
+		}
+	})
+}

@@ -50,6 +50,7 @@ func (c *Config) Validate() error {
 			e.add("api_keys.verifier_secrets", "secret %d is %d bytes; each needs at least %d", i+1, len(s), MinSecretBytes)
 		}
 	}
+	c.validateWebAuthn(&e)
 	if c.Audit.RetentionDays < 1 {
 		e.add("audit.retention_days", "must be at least 1")
 	}
@@ -183,5 +184,39 @@ func (c *Config) validateMail(e *errs) {
 	}
 	if m.RetryBase <= 0 || m.RetryMax < m.RetryBase {
 		e.add("mail.retry_base", "must be positive and at most mail.retry_max (got %s and %s)", m.RetryBase, m.RetryMax)
+	}
+}
+
+// validateWebAuthn refuses passkeys without a relying party: rp_id a bare
+// domain, at least one origin, each an exact scheme://host[:port] whose host
+// is rp_id or under it (https, or http on localhost).
+func (c *Config) validateWebAuthn(e *errs) {
+	w := c.WebAuthn
+	if !w.Enabled {
+		return
+	}
+	rpID := strings.ToLower(w.RPID)
+	if rpID == "" || strings.ContainsAny(rpID, ":/ ") {
+		e.add("webauthn.rp_id", "must be a domain (e.g. example.com) when webauthn.enabled is true, not %q", w.RPID)
+	}
+	if strings.TrimSpace(w.RPName) == "" {
+		e.add("webauthn.rp_name", "must not be empty when webauthn.enabled is true")
+	}
+	if len(w.Origins) == 0 {
+		e.add("webauthn.origins", "list at least one origin (e.g. https://login.example.com) when webauthn.enabled is true")
+	}
+	for _, o := range w.Origins {
+		u, err := url.Parse(o)
+		if err != nil || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			e.add("webauthn.origins", "%q is not an origin (scheme://host[:port], nothing after)", o)
+			continue
+		}
+		host := strings.ToLower(u.Hostname())
+		if u.Scheme != "https" && !(u.Scheme == "http" && host == "localhost") {
+			e.add("webauthn.origins", "%q must be https (http only on localhost)", o)
+		}
+		if rpID != "" && host != rpID && !strings.HasSuffix(host, "."+rpID) {
+			e.add("webauthn.origins", "%q is not within webauthn.rp_id %q", o, w.RPID)
+		}
 	}
 }

@@ -41,7 +41,13 @@ var AuditEvents = []string{AuditRegistered, AuditLoginSucceeded, AuditLoginFaile
 	AuditSessionsEnded, AuditCreditsAdded, AuditCreditsUsed, AuditKeyGenerated, AuditKeyActivated, AuditKeyRetired,
 	AuditAPIKeyCreated, AuditAPIKeyRevoked,
 	AuditOIDCClientCreated, AuditOIDCClientDeleted, AuditOIDCClientSecretRotated,
-	AuditMFAEnabled, AuditMFADisabled, AuditMFAReset, AuditMFAChallenged, AuditMFAFailed, AuditRecoveryCodeOK}
+	AuditMFAEnabled, AuditMFADisabled, AuditMFAReset, AuditMFAChallenged, AuditMFAFailed, AuditRecoveryCodeOK,
+	AuditPasskeyRemoved}
+
+// Audit events of passkeys.
+const (
+	AuditPasskeyRemoved = "passkey.removed"
+)
 
 // AuditEvent is one security event. ActorID is who acted (0: nobody known,
 // e.g. the CLI or a failed login), TargetID whose account it concerns.

@@ -123,6 +123,8 @@ type PurgeStats struct {
 	Sessions      int64 // past their expiry
 	Verifications int64 // expired email verification links
 	MFAChallenges int64 // expired mfa_tokens of logins awaiting their second factor
+	// PasskeyChallenges are expired challenges of passkey ceremonies.
+	PasskeyChallenges int64
 }
 
 // AuthDataPurger deletes expired revocations and reset tokens, and login
@@ -144,4 +146,5 @@ type AuthStore interface {
 	VerificationStore
 	AuditStore
 	MFAStore
+	PasskeyStore
 }

@@ -297,3 +297,23 @@ const (
 	ReasonImportBadRow     = "import_bad_row"
 	ReasonImportConflict   = "import_conflict"
 )
+
+// Messages and sentinels of passkeys (WebAuthn).
+const (
+	MsgPasskeyChallenge    = "Invalid or expired passkey challenge"
+	MsgPasskeyExists       = "This passkey is registered already"
+	MsgPasskeyNotFound     = "Passkey not found"
+	MsgPasskeySignCount    = "This passkey's signature counter went backwards; it may have been cloned"
+	ReasonPasskeyChallenge = "invalid_passkey_challenge"
+	ReasonPasskeyExists    = "passkey_exists"
+	ReasonPasskeyNotFound  = "passkey_not_found"
+	ReasonPasskeySignCount = "passkey_sign_count"
+)
+
+// Sentinels of passkeys.
+var (
+	ErrPasskeyChallenge = &Error{Code: EUNAUTHORIZED, Reason: ReasonPasskeyChallenge, Message: MsgPasskeyChallenge}
+	ErrPasskeyExists    = &Error{Code: ECONFLICT, Reason: ReasonPasskeyExists, Message: MsgPasskeyExists}
+	ErrPasskeyNotFound  = &Error{Code: ENOTFOUND, Reason: ReasonPasskeyNotFound, Message: MsgPasskeyNotFound}
+	ErrPasskeySignCount = &Error{Code: EUNAUTHORIZED, Reason: ReasonPasskeySignCount, Message: MsgPasskeySignCount}
+)

@@ -155,6 +155,7 @@ func (db *DB) Purge(ctx context.Context, loginWindow time.Duration) (PurgeStats,
 			{`DELETE FROM sessions WHERE expires_at <= ?`, now, &st.Sessions},
 			{`DELETE FROM email_verification_tokens WHERE expires_at <= ?`, now, &st.Verifications},
 			{`DELETE FROM mfa_challenges WHERE expires_at <= ?`, now, &st.MFAChallenges},
+			{`DELETE FROM webauthn_challenges WHERE expires_at <= ?`, now, &st.PasskeyChallenges},
 		}
 		for _, s := range steps {
 			res, err := tx.ExecContext(ctx, tx.Rebind(s.query), s.arg)

@@ -1,0 +1,95 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/authsvc/authsvc/pkg/account"
+)
+
+// passkeyView is a passkey as `user show` prints it.
+type passkeyView struct {
+	ID         int64      `json:"id"`
+	Name       string     `json:"name"`
+	Synced     bool       `json:"synced"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+}
+
+func passkeyViews(ctx context.Context, auth *account.Service, userID int64) ([]passkeyView, error) {
+	keys, err := auth.Passkeys(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := []passkeyView{}
+	for _, k := range keys {
+		out = append(out, passkeyView{ID: k.ID, Name: k.Name, Synced: k.BackupState, CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt})
+	}
+	return out, nil
+}
+
+// passkeysText is the passkeys lines of `user show` ("" when none).
+func passkeysText(keys []passkeyView) string {
+	var b strings.Builder
+	for i, k := range keys {
+		label := "            "
+		if i == 0 {
+			label = "passkeys:   "
+		}
+		kind := "device-bound"
+		if k.Synced {
+			kind = "synced"
+		}
+		fmt.Fprintf(&b, "\n%s%d %q (%s, added %s)", label, k.ID, k.Name, kind, k.CreatedAt.Format(time.RFC3339))
+	}
+	return b.String()
+}
+
+func newUserPasskeysCommand(a *app) *cobra.Command {
+	c := &cobra.Command{
+		Use:     "passkeys",
+		Short:   "Manage a user's passkeys (list them with user show)",
+		Example: "  authsvc user show alice\n  authsvc user passkeys delete alice 7",
+		Args:    cobra.NoArgs,
+		RunE:    func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	c.AddCommand(newUserPasskeysDeleteCommand(a))
+	return c
+}
+
+func newUserPasskeysDeleteCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete USERNAME ID",
+		Short: "Delete one of a user's passkeys (lost or stolen authenticator)",
+		Long: `Delete the user's passkey with that id (the ids are in authsvc user show).
+The audit trail records passkey.removed (via cli). The user keeps their
+password and any other passkey. Exit code 3 when the user or the passkey
+does not exist.`,
+		Example: "  authsvc user passkeys delete alice 7\n  authsvc user passkeys delete alice 7 -o json",
+		Args:    exactArgs(2, "USERNAME and a passkey ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[1], 10, 64)
+			if err != nil || id < 1 {
+				return usagef("passkey ID must be a positive number, not %q", args[1])
+			}
+			svc, err := a.adminServices(cmd)
+			if err != nil {
+				return err
+			}
+			u, err := svc.auth.AdminDeletePasskey(cmd.Context(), args[0], id)
+			if err != nil {
+				return err
+			}
+			v := viewOf(u)
+			if v.Passkeys, err = passkeyViews(cmd.Context(), svc.auth, u.ID); err != nil {
+				return err
+			}
+			return a.print(v, v.text())
+		},
+	}
+}

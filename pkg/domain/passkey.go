@@ -1,0 +1,71 @@
+package domain
+
+import (
+	"context"
+	"time"
+)
+
+// Passkey ceremony purposes (WebAuthnChallenge.Purpose).
+const (
+	PasskeyRegister = "register"
+	PasskeyLogin    = "login"
+)
+
+// PasskeyChallengeTTL is how long a passkey ceremony may take between its
+// begin and its finish.
+const PasskeyChallengeTTL = 5 * time.Minute
+
+// Passkey is one WebAuthn credential of a user. CredentialID and PublicKey
+// are the raw bytes the authenticator sent (the key in COSE form).
+type Passkey struct {
+	ID             int64      `json:"id" db:"id"`
+	UserID         int64      `json:"-" db:"user_id"`
+	CredentialID   []byte     `json:"-" db:"credential_id"`
+	PublicKey      []byte     `json:"-" db:"public_key"`
+	SignCount      uint32     `json:"sign_count" db:"sign_count"`
+	Transports     []string   `json:"transports" db:"-"`
+	AAGUID         []byte     `json:"-" db:"aaguid"`
+	BackupEligible bool       `json:"backup_eligible" db:"backup_eligible"`
+	BackupState    bool       `json:"backup_state" db:"backup_state"`
+	UserVerified   bool       `json:"-" db:"user_verified"`
+	Name           string     `json:"name" db:"name"`
+	CreatedAt      time.Time  `json:"created_at" db:"created_at"`
+	LastUsedAt     *time.Time `json:"last_used_at,omitempty" db:"last_used_at"`
+}
+
+// WebAuthnChallenge is a passkey ceremony in progress: the SHA-256 of its
+// challenge, its purpose, its user (0 for a discoverable-credential login)
+// and the WebAuthn library's session data (JSON). Single use.
+type WebAuthnChallenge struct {
+	ChallengeHash string    `db:"challenge_hash"`
+	Purpose       string    `db:"purpose"`
+	UserID        int64     `db:"user_id"`
+	SessionData   string    `db:"session_data"`
+	ExpiresAt     time.Time `db:"expires_at"`
+	CreatedAt     time.Time `db:"created_at"`
+}
+
+// PasskeyStore keeps passkeys and the challenges of their ceremonies.
+type PasskeyStore interface {
+	// PutWebAuthnChallenge stores a challenge.
+	PutWebAuthnChallenge(ctx context.Context, c *WebAuthnChallenge) error
+	// TakeWebAuthnChallenge deletes and returns the unexpired challenge with
+	// that hash and purpose, in one statement: of concurrent takers one
+	// gets it. ErrPasskeyChallenge when gone, expired or of another purpose.
+	TakeWebAuthnChallenge(ctx context.Context, hash, purpose string) (*WebAuthnChallenge, error)
+	// AddPasskey stores a new credential (sets ID and CreatedAt) and queues
+	// mail; ErrPasskeyExists when its credential id is registered already.
+	AddPasskey(ctx context.Context, p *Passkey, mail ...*OutboundEmail) error
+	// Passkeys lists the user's credentials, oldest first.
+	Passkeys(ctx context.Context, userID int64) ([]*Passkey, error)
+	// PasskeyByCredentialID returns the credential; ErrPasskeyNotFound.
+	PasskeyByCredentialID(ctx context.Context, credentialID []byte) (*Passkey, error)
+	// UsePasskey records a sign-in: the new sign count, only when it grows
+	// (or both are 0); ErrPasskeySignCount when it went backwards.
+	UsePasskey(ctx context.Context, id int64, signCount uint32, backupState bool) error
+	// RenamePasskey renames the user's credential; ErrPasskeyNotFound.
+	RenamePasskey(ctx context.Context, userID, id int64, name string) error
+	// DeletePasskey deletes the user's credential and queues mail;
+	// ErrPasskeyNotFound.
+	DeletePasskey(ctx context.Context, userID, id int64, mail ...*OutboundEmail) error
+}

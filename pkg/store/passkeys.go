@@ -1,0 +1,202 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/authsvc/authsvc/pkg/domain"
+	"github.com/jmoiron/sqlx"
+)
+
+var _ domain.PasskeyStore = (*DB)(nil)
+
+const (
+	insertWebAuthnChallenge = `INSERT INTO webauthn_challenges (challenge_hash, purpose, user_id, session_data, expires_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?)`
+	// takeWebAuthnChallenge deletes and returns in one statement: of any
+	// number of concurrent finishes exactly one gets the row.
+	takeWebAuthnChallenge = `DELETE FROM webauthn_challenges WHERE challenge_hash = ? AND purpose = ? AND expires_at > ?
+		RETURNING challenge_hash, purpose, COALESCE(user_id, 0) AS user_id, session_data, expires_at, created_at`
+	passkeyColumns = `id, user_id, credential_id, public_key, sign_count, transports, aaguid, backup_eligible, backup_state,
+		user_verified, name, created_at, last_used_at`
+	insertPasskey = `INSERT INTO webauthn_credentials (user_id, credential_id, public_key, sign_count, transports, aaguid,
+		backup_eligible, backup_state, user_verified, name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	// usePasskey moves the counter forward only: a count that does not grow
+	// (unless the authenticator keeps none, both 0) changes nothing.
+	usePasskey = `UPDATE webauthn_credentials SET sign_count = ?, backup_state = ?, last_used_at = ?
+		WHERE id = ? AND (sign_count < ? OR (sign_count = 0 AND ? = 0))`
+)
+
+// passkeyRow is a webauthn_credentials row (transports as JSON text).
+type passkeyRow struct {
+	domain.Passkey
+	TransportsJSON string `db:"transports"`
+}
+
+func (r *passkeyRow) passkey() *domain.Passkey {
+	p := r.Passkey
+	p.CreatedAt = p.CreatedAt.UTC()
+	if p.LastUsedAt != nil {
+		t := p.LastUsedAt.UTC()
+		p.LastUsedAt = &t
+	}
+	if err := json.Unmarshal([]byte(r.TransportsJSON), &p.Transports); err != nil || p.Transports == nil {
+		p.Transports = []string{}
+	}
+	return &p
+}
+
+// PutWebAuthnChallenge stores a challenge of a passkey ceremony.
+func (db *DB) PutWebAuthnChallenge(ctx context.Context, c *domain.WebAuthnChallenge) error {
+	var user any
+	if c.UserID != 0 {
+		user = c.UserID
+	}
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, tx.Rebind(insertWebAuthnChallenge), c.ChallengeHash, c.Purpose, user, c.SessionData,
+			c.ExpiresAt.UTC(), c.CreatedAt.UTC())
+		if err != nil {
+			if isForeignKeyViolation(err) {
+				return userNotFound(err)
+			}
+			return fmt.Errorf("put webauthn challenge: %w", err)
+		}
+		return nil
+	})
+}
+
+// TakeWebAuthnChallenge deletes and returns the unexpired challenge with that
+// hash and purpose; ErrPasskeyChallenge when there is none.
+func (db *DB) TakeWebAuthnChallenge(ctx context.Context, hash, purpose string) (*domain.WebAuthnChallenge, error) {
+	var c domain.WebAuthnChallenge
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		err := tx.GetContext(ctx, &c, tx.Rebind(takeWebAuthnChallenge), hash, purpose, db.Now())
+		if errors.Is(err, sql.ErrNoRows) {
+			return domain.ErrPasskeyChallenge
+		}
+		if err != nil {
+			return fmt.Errorf("take webauthn challenge: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.ExpiresAt, c.CreatedAt = c.ExpiresAt.UTC(), c.CreatedAt.UTC()
+	return &c, nil
+}
+
+// AddPasskey stores a new credential and queues the mail.
+func (db *DB) AddPasskey(ctx context.Context, p *domain.Passkey, mail ...*domain.OutboundEmail) error {
+	transports := p.Transports
+	if transports == nil {
+		transports = []string{}
+	}
+	tj, err := json.Marshal(transports)
+	if err != nil {
+		return fmt.Errorf("passkey transports: %w", err)
+	}
+	now := db.Now()
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		err := tx.QueryRowxContext(ctx, tx.Rebind(insertPasskey), p.UserID, p.CredentialID, p.PublicKey, int64(p.SignCount),
+			string(tj), p.AAGUID, p.BackupEligible, p.BackupState, p.UserVerified, p.Name, now).Scan(&p.ID)
+		switch {
+		case isUniqueViolation(err):
+			return domain.ErrPasskeyExists
+		case isForeignKeyViolation(err):
+			return userNotFound(err)
+		case err != nil:
+			return fmt.Errorf("add passkey: %w", err)
+		}
+		p.CreatedAt, p.Transports = now, transports
+		return db.enqueueEmails(ctx, tx, mail...)
+	})
+}
+
+// Passkeys lists the user's credentials, oldest first.
+func (db *DB) Passkeys(ctx context.Context, userID int64) (_ []*domain.Passkey, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
+	var rows []passkeyRow
+	q := `SELECT ` + passkeyColumns + ` FROM webauthn_credentials WHERE user_id = ? ORDER BY id`
+	if err := db.pool.SelectContext(ctx, &rows, db.pool.Rebind(q), userID); err != nil {
+		return nil, mapError(fmt.Errorf("passkeys: %w", err))
+	}
+	out := make([]*domain.Passkey, 0, len(rows))
+	for i := range rows {
+		out = append(out, rows[i].passkey())
+	}
+	return out, nil
+}
+
+// PasskeyByCredentialID returns the credential; ErrPasskeyNotFound.
+func (db *DB) PasskeyByCredentialID(ctx context.Context, credentialID []byte) (_ *domain.Passkey, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
+	var row passkeyRow
+	q := `SELECT ` + passkeyColumns + ` FROM webauthn_credentials WHERE credential_id = ?`
+	err = db.pool.GetContext(ctx, &row, db.pool.Rebind(q), credentialID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, domain.ErrPasskeyNotFound
+	}
+	if err != nil {
+		return nil, mapError(fmt.Errorf("passkey: %w", err))
+	}
+	return row.passkey(), nil
+}
+
+// UsePasskey records a sign-in with the credential; ErrPasskeySignCount when
+// the count did not grow, ErrPasskeyNotFound when it is gone.
+func (db *DB) UsePasskey(ctx context.Context, id int64, signCount uint32, backupState bool) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		n := int64(signCount)
+		res, err := tx.ExecContext(ctx, tx.Rebind(usePasskey), n, backupState, db.Now(), id, n, n)
+		if err != nil {
+			return fmt.Errorf("use passkey: %w", err)
+		}
+		if k, _ := res.RowsAffected(); k == 1 {
+			return nil
+		}
+		var exists int
+		err = tx.GetContext(ctx, &exists, tx.Rebind(`SELECT COUNT(*) FROM webauthn_credentials WHERE id = ?`), id)
+		if err != nil {
+			return fmt.Errorf("use passkey: %w", err)
+		}
+		if exists == 0 {
+			return domain.ErrPasskeyNotFound
+		}
+		return domain.ErrPasskeySignCount
+	})
+}
+
+// RenamePasskey renames the user's credential; ErrPasskeyNotFound.
+func (db *DB) RenamePasskey(ctx context.Context, userID, id int64, name string) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE webauthn_credentials SET name = ? WHERE id = ? AND user_id = ?`), name, id, userID)
+		if err != nil {
+			return fmt.Errorf("rename passkey: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return domain.ErrPasskeyNotFound
+		}
+		return nil
+	})
+}
+
+// DeletePasskey deletes the user's credential and queues the mail;
+// ErrPasskeyNotFound.
+func (db *DB) DeletePasskey(ctx context.Context, userID, id int64, mail ...*domain.OutboundEmail) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM webauthn_credentials WHERE id = ? AND user_id = ?`), id, userID)
+		if err != nil {
+			return fmt.Errorf("delete passkey: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return domain.ErrPasskeyNotFound
+		}
+		return db.enqueueEmails(ctx, tx, mail...)
+	})
+}

@@ -1,0 +1,192 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authsvc/authsvc/pkg/domain"
+	"github.com/authsvc/authsvc/pkg/store"
+	"github.com/authsvc/authsvc/pkg/store/storetest"
+)
+
+func TestWebAuthnChallenges(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		clock := withClock(db)
+		alice := newUser(t, db, "alice", "alice@example.com")
+		put := func(t *testing.T, hash, purpose string, userID int64) {
+			t.Helper()
+			now := db.Now()
+			c := &domain.WebAuthnChallenge{ChallengeHash: hash, Purpose: purpose, UserID: userID, SessionData: `{"c":"` + hash + `"}`,
+				CreatedAt: now, ExpiresAt: now.Add(domain.PasskeyChallengeTTL)}
+			if err := db.PutWebAuthnChallenge(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Run("taken once, with its user and session data", func(t *testing.T) {
+			put(t, "h-reg", domain.PasskeyRegister, alice.ID)
+			c, err := db.TakeWebAuthnChallenge(ctx, "h-reg", domain.PasskeyRegister)
+			if err != nil || c.UserID != alice.ID || c.SessionData != `{"c":"h-reg"}` {
+				t.Fatalf("take = %+v, %v", c, err)
+			}
+			if _, err := db.TakeWebAuthnChallenge(ctx, "h-reg", domain.PasskeyRegister); !errors.Is(err, domain.ErrPasskeyChallenge) {
+				t.Fatalf("second take: %v", err)
+			}
+		})
+		t.Run("a discoverable login has no user", func(t *testing.T) {
+			put(t, "h-disc", domain.PasskeyLogin, 0)
+			if c, err := db.TakeWebAuthnChallenge(ctx, "h-disc", domain.PasskeyLogin); err != nil || c.UserID != 0 {
+				t.Fatalf("take = %+v, %v", c, err)
+			}
+		})
+		t.Run("another purpose does not take it", func(t *testing.T) {
+			put(t, "h-purpose", domain.PasskeyLogin, alice.ID)
+			if _, err := db.TakeWebAuthnChallenge(ctx, "h-purpose", domain.PasskeyRegister); !errors.Is(err, domain.ErrPasskeyChallenge) {
+				t.Fatalf("take with another purpose: %v", err)
+			}
+			if _, err := db.TakeWebAuthnChallenge(ctx, "h-purpose", domain.PasskeyLogin); err != nil {
+				t.Fatalf("the refused take consumed it: %v", err)
+			}
+		})
+		t.Run("expired after five minutes", func(t *testing.T) {
+			put(t, "h-old", domain.PasskeyLogin, alice.ID)
+			put(t, "h-young", domain.PasskeyLogin, alice.ID)
+			clock.Advance(domain.PasskeyChallengeTTL - time.Second)
+			if _, err := db.TakeWebAuthnChallenge(ctx, "h-young", domain.PasskeyLogin); err != nil {
+				t.Fatalf("before expiry: %v", err)
+			}
+			clock.Advance(time.Second)
+			if _, err := db.TakeWebAuthnChallenge(ctx, "h-old", domain.PasskeyLogin); !errors.Is(err, domain.ErrPasskeyChallenge) {
+				t.Fatalf("at expiry: %v", err)
+			}
+		})
+		t.Run("the purge deletes expired challenges only", func(t *testing.T) {
+			put(t, "h-stale", domain.PasskeyLogin, alice.ID)
+			clock.Advance(domain.PasskeyChallengeTTL)
+			put(t, "h-fresh", domain.PasskeyLogin, alice.ID)
+			st, err := db.Purge(ctx, time.Hour)
+			// h-stale and h-old (left expired by the subtest before).
+			if err != nil || st.PasskeyChallenges != 2 {
+				t.Fatalf("purge = %+v, %v", st, err)
+			}
+			if _, err := db.TakeWebAuthnChallenge(ctx, "h-fresh", domain.PasskeyLogin); err != nil {
+				t.Fatalf("the fresh challenge was purged: %v", err)
+			}
+		})
+		t.Run("20 concurrent takes: exactly one wins", func(t *testing.T) {
+			put(t, "h-race", domain.PasskeyLogin, alice.ID)
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			won, lost := 0, 0
+			for range 20 {
+				wg.Go(func() {
+					_, err := db.TakeWebAuthnChallenge(ctx, "h-race", domain.PasskeyLogin)
+					mu.Lock()
+					defer mu.Unlock()
+					switch {
+					case err == nil:
+						won++
+					case errors.Is(err, domain.ErrPasskeyChallenge):
+						lost++
+					default:
+						t.Errorf("take: %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			if won != 1 || lost != 19 {
+				t.Fatalf("won %d, lost %d; want 1 and 19", won, lost)
+			}
+		})
+	})
+}
+
+func TestPasskeyStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		alice := newUser(t, db, "alice", "alice@example.com")
+		bob := newUser(t, db, "bob", "bob@example.com")
+		p := &domain.Passkey{UserID: alice.ID, CredentialID: []byte{1, 2, 3}, PublicKey: []byte{9, 9}, SignCount: 5,
+			Transports: []string{"usb", "nfc"}, AAGUID: make([]byte, 16), BackupEligible: true, BackupState: true, UserVerified: true, Name: "YubiKey"}
+		if err := db.AddPasskey(ctx, p); err != nil || p.ID == 0 {
+			t.Fatalf("add: %v (id %d)", err, p.ID)
+		}
+		t.Run("the same credential id twice is refused, even for another user", func(t *testing.T) {
+			dup := &domain.Passkey{UserID: bob.ID, CredentialID: []byte{1, 2, 3}, PublicKey: []byte{1}, Name: "copy"}
+			if err := db.AddPasskey(ctx, dup); !errors.Is(err, domain.ErrPasskeyExists) {
+				t.Fatalf("duplicate: %v", err)
+			}
+		})
+		t.Run("listed and found with every field", func(t *testing.T) {
+			list, err := db.Passkeys(ctx, alice.ID)
+			if err != nil || len(list) != 1 {
+				t.Fatalf("list = %+v, %v", list, err)
+			}
+			got := list[0]
+			if got.ID != p.ID || got.SignCount != 5 || len(got.Transports) != 2 || got.Transports[1] != "nfc" || !got.BackupEligible ||
+				!got.BackupState || !got.UserVerified || got.Name != "YubiKey" || len(got.AAGUID) != 16 || !got.CreatedAt.Equal(p.CreatedAt) {
+				t.Fatalf("got %+v, want %+v", got, p)
+			}
+			if other, err := db.Passkeys(ctx, bob.ID); err != nil || len(other) != 0 {
+				t.Fatalf("bob's = %+v, %v", other, err)
+			}
+			if byID, err := db.PasskeyByCredentialID(ctx, []byte{1, 2, 3}); err != nil || byID.UserID != alice.ID || string(byID.PublicKey) != "\x09\x09" {
+				t.Fatalf("by credential id = %+v, %v", byID, err)
+			}
+			if _, err := db.PasskeyByCredentialID(ctx, []byte{7}); !errors.Is(err, domain.ErrPasskeyNotFound) {
+				t.Fatalf("unknown credential id: %v", err)
+			}
+		})
+		t.Run("the sign count only moves forward", func(t *testing.T) {
+			if err := db.UsePasskey(ctx, p.ID, 6, false); err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range []uint32{6, 2, 0} {
+				if err := db.UsePasskey(ctx, p.ID, n, false); !errors.Is(err, domain.ErrPasskeySignCount) {
+					t.Fatalf("count %d after 6: %v", n, err)
+				}
+			}
+			got, _ := db.PasskeyByCredentialID(ctx, p.CredentialID)
+			if got.SignCount != 6 || got.BackupState || got.LastUsedAt == nil {
+				t.Fatalf("after use: %+v", got)
+			}
+			if err := db.UsePasskey(ctx, 999999, 1, false); !errors.Is(err, domain.ErrPasskeyNotFound) {
+				t.Fatalf("unknown id: %v", err)
+			}
+		})
+		t.Run("an authenticator without a counter stays at 0", func(t *testing.T) {
+			z := &domain.Passkey{UserID: bob.ID, CredentialID: []byte{4}, PublicKey: []byte{1}, Name: "synced"}
+			if err := db.AddPasskey(ctx, z); err != nil {
+				t.Fatal(err)
+			}
+			for range 2 {
+				if err := db.UsePasskey(ctx, z.ID, 0, true); err != nil {
+					t.Fatalf("zero count: %v", err)
+				}
+			}
+		})
+		t.Run("rename and delete only the owner's", func(t *testing.T) {
+			if err := db.RenamePasskey(ctx, bob.ID, p.ID, "stolen"); !errors.Is(err, domain.ErrPasskeyNotFound) {
+				t.Fatalf("rename by another user: %v", err)
+			}
+			if err := db.DeletePasskey(ctx, bob.ID, p.ID); !errors.Is(err, domain.ErrPasskeyNotFound) {
+				t.Fatalf("delete by another user: %v", err)
+			}
+			if err := db.RenamePasskey(ctx, alice.ID, p.ID, "Work key"); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := db.Passkeys(ctx, alice.ID); len(got) != 1 || got[0].Name != "Work key" {
+				t.Fatalf("after rename: %+v", got)
+			}
+			if err := db.DeletePasskey(ctx, alice.ID, p.ID); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := db.Passkeys(ctx, alice.ID); len(got) != 0 {
+				t.Fatalf("after delete: %+v", got)
+			}
+		})
+	})
+}
