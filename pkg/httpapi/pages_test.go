@@ -25,6 +25,7 @@ type browser struct {
 	e    *env
 	c    *http.Client
 	csrf string
+	base string // the pages' URL (e.URL unless a test serves them itself)
 }
 
 func newBrowser(t *testing.T, e *env) *browser {
@@ -32,7 +33,7 @@ func newBrowser(t *testing.T, e *env) *browser {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &browser{t: t, e: e, c: &http.Client{Jar: jar, Timeout: 30 * time.Second,
+	return &browser{t: t, e: e, base: e.URL, c: &http.Client{Jar: jar, Timeout: 30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
@@ -42,7 +43,7 @@ var mfaField = regexp.MustCompile(`name="mfa_token" value="([^"]+)"`)
 // get fetches a page and remembers its form token.
 func (b *browser) get(path string) *response {
 	b.t.Helper()
-	req, _ := http.NewRequest("GET", b.e.URL+path, nil)
+	req, _ := http.NewRequest("GET", b.base+path, nil)
 	return b.send(req)
 }
 
@@ -55,7 +56,7 @@ func (b *browser) post(path string, vals url.Values, hdr ...string) *response {
 	for _, k := range []string{"password", "code"} {
 		b.e.secret(vals.Get(k))
 	}
-	req, _ := http.NewRequest("POST", b.e.URL+path, strings.NewReader(vals.Encode()))
+	req, _ := http.NewRequest("POST", b.base+path, strings.NewReader(vals.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
@@ -83,7 +84,7 @@ func (b *browser) send(req *http.Request) *response {
 
 // session returns the browser's session cookie value ("" when none).
 func (b *browser) session() string {
-	u, _ := url.Parse(b.e.URL)
+	u, _ := url.Parse(b.base)
 	for _, c := range b.c.Jar.Cookies(u) {
 		if c.Name == "authsvc_session" {
 			b.e.secret(c.Value)

@@ -2,7 +2,7 @@ package pages
 
 import (
 	"net/http"
-		"slices"
+	"slices"
 	"strconv"
 	"time"
 
