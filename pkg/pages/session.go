@@ -42,7 +42,8 @@ func cookieName(r *http.Request, base string) string {
 }
 
 func setCookie(w http.ResponseWriter, r *http.Request, base, value string, expires time.Time) {
-	c := &http.Cookie{Name: cookieName(r, base), //nolint:gosec // G124: Secure everywhere but on a loopback host (plain http in development) Value: value, Path: "/", HttpOnly: true,
+	// Secure everywhere but on a loopback host (plain http in development).
+	c := &http.Cookie{Name: cookieName(r, base), Value: value, Path: "/", HttpOnly: true, //nolint:gosec // G124: see above
 		Secure: secure(r), SameSite: http.SameSiteLaxMode}
 	if expires.IsZero() {
 		c.MaxAge = -1
@@ -102,7 +103,7 @@ func csrfToken(w http.ResponseWriter, r *http.Request) string {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	v := base64.RawURLEncoding.EncodeToString(b[:])
-	c := &http.Cookie{Name: cookieName(r, csrfCookie), //nolint:gosec // G124: Secure everywhere but on a loopback host Value: v, Path: "/", HttpOnly: true,
+	c := &http.Cookie{Name: cookieName(r, csrfCookie), Value: v, Path: "/", HttpOnly: true, //nolint:gosec // G124: Secure but on loopback
 		Secure: secure(r), SameSite: http.SameSiteStrictMode}
 	http.SetCookie(w, c)
 	r.AddCookie(c)
