@@ -7,6 +7,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -257,6 +258,19 @@ func TestPagesRefusals(t *testing.T) {
 		}
 		if b.session() != "" {
 			t.Fatal("signed in with a wrong password")
+		}
+		// The page's sign-ins are in the audit trail like the API's.
+		b.signIn(u)
+		root := e.admin("pagesroot")
+		events := e.audit(root.Token, url.Values{"user": {u.Name}, "limit": {"200"}}).Events
+		var got []string
+		for _, ev := range events {
+			got = append(got, ev.Event)
+		}
+		for _, want := range []string{domain.AuditLoginFailed, domain.AuditLoginSucceeded} {
+			if !slices.Contains(got, want) {
+				t.Errorf("audit trail of %s lacks %s: %v", u.Name, want, got)
+			}
 		}
 	})
 }
