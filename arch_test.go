@@ -22,7 +22,8 @@ var allowedImports = map[string][]string{
 	// the composition root: it wires every adapter and use case
 	"cmd": {"pkg/account", "pkg/apikey", "pkg/apikeys", "pkg/config", "pkg/credits", "pkg/domain", "pkg/httpapi", "pkg/logship",
 		"pkg/mail", "pkg/metrics", "pkg/oidcclients", "pkg/password", "pkg/ratelimit", "pkg/seal", "pkg/signingkeys", "pkg/store",
-		"pkg/token", "pkg/userimport"},
+		"pkg/token", "pkg/userimport",
+		"pkg/pages", "templates"},
 
 	// the domain and the standard-library-only helpers: leaves
 	"pkg/domain":    {},
@@ -53,6 +54,7 @@ var allowedImports = map[string][]string{
 	"pkg/store":       {"pkg/domain", "pkg/dburl", "sql"},
 	"pkg/metrics":     {"pkg/domain"},
 	"pkg/oidcclients": {"pkg/domain"},
+	"pkg/pages":       {"pkg/domain"},
 	"pkg/config":      {"pkg/domain", "pkg/dburl", "pkg/proxyaddr"},
 	// (apikey: it tells an API key from a JWT by its shape, before any lookup)
 	"pkg/httpapi": {"pkg/apikey", "pkg/domain", "pkg/openapi", "pkg/proxyaddr", "pkg/ratelimit"},

@@ -13,6 +13,9 @@ import (
 	"github.com/authsvc/authsvc/pkg/password"
 	"github.com/authsvc/authsvc/pkg/ratelimit"
 	"github.com/authsvc/authsvc/pkg/signingkeys"
+
+	"github.com/authsvc/authsvc/pkg/pages"
+	"github.com/authsvc/authsvc/templates"
 )
 
 const (
@@ -107,6 +110,10 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 		Keys:            svc.tokens,
 		JWKSMaxAge:      a.cfg.Auth.JWKSMaxAge,
 	}, opts)
+	handler, err := a.withPages(api.Handler(), svc, limiter, ips)
+	if err != nil {
+		return nil, err
+	}
 	jobs := []func(context.Context){
 		func(ctx context.Context) { svc.auth.RunJanitor(ctx, janitorInterval) },
 		func(ctx context.Context) { worker.Run(ctx) }, //nolint:errcheck // Run returns nil on cancel
@@ -118,7 +125,7 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	}
 	return &server{
 		svc:     svc,
-		handler: api.Handler(),
+		handler: handler,
 		metrics: privateMetrics,
 		jobs:    jobs,
 		close: func() {
@@ -241,4 +248,34 @@ func (a *app) rateLimit(limiter ratelimit.Limiter, ips *httpapi.ClientIPs, m *me
 		Logger:    a.log,
 		Clock:     a.clock,
 	})
+}
+
+// withPages mounts the hosted sign-in pages (pkg/pages) next to the JSON
+// API: their paths go to the pages, every other one to api. Sign-in posts
+// share the per-IP auth limit's rate (ratelimit.auth_per_minute) in a
+// bucket of their own. OIDCLogin stays nil until the provider is wired:
+// the pages then sign people in to authsvc itself only.
+func (a *app) withPages(api http.Handler, svc *services, limiter ratelimit.Limiter, ips *httpapi.ClientIPs) (http.Handler, error) {
+	deps := pages.Deps{Auth: svc.auth, Templates: templates.Pages(), Logger: a.log, Clock: a.clock,
+		ClientIP: func(r *http.Request) string { return ips.ClientIP(r).String() }}
+	if rl := a.cfg.RateLimit; rl.Enabled {
+		limit := ratelimit.PerMinute(rl.AuthPerMinute)
+		deps.Limit = func(ctx context.Context, ip string) (bool, time.Duration) {
+			res, err := limiter.Allow(ctx, "pages|"+ip, limit)
+			if err != nil { // fail open, like the API's per-IP limits
+				return true, 0
+			}
+			return res.Allowed, res.RetryAfter
+		}
+	}
+	p, err := pages.New(deps)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	for _, path := range pages.Paths {
+		mux.Handle(path, p)
+	}
+	mux.Handle("/", api)
+	return mux, nil
 }

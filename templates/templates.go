@@ -60,3 +60,18 @@ func Breakable(s string) htmltemplate.HTML {
 	}
 	return htmltemplate.HTML(b.String()) //nolint:gosec // every piece is escaped above
 }
+
+// The hosted sign-in pages (pkg/pages): html/template files and their one
+// stylesheet.
+//
+//go:embed pages/*.html pages/style.css
+var pageFiles embed.FS
+
+// Pages returns the hosted pages' templates and stylesheet, flat at the root.
+func Pages() fs.FS {
+	sub, err := fs.Sub(pageFiles, "pages")
+	if err != nil {
+		panic(err) // the embedded directory exists
+	}
+	return sub
+}

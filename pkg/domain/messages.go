@@ -317,3 +317,16 @@ var (
 	ErrPasskeyNotFound  = &Error{Code: ENOTFOUND, Reason: ReasonPasskeyNotFound, Message: MsgPasskeyNotFound}
 	ErrPasskeySignCount = &Error{Code: EUNAUTHORIZED, Reason: ReasonPasskeySignCount, Message: MsgPasskeySignCount}
 )
+
+// The hosted sign-in pages (pkg/pages).
+const (
+	MsgPagesCrossSite      = "This form was sent from another site and was refused. Go back to the page and try again."
+	MsgPagesBadForm        = "The form expired or was not sent from this page. Please try again."
+	MsgPagesBadCredentials = "Wrong username or password."
+	MsgPagesBadCode        = "That code is not valid. Try a current code from your app, or a recovery code."
+	MsgPagesRateLimited    = "Too many attempts. Wait a moment, then try again."
+	MsgPagesUnverified     = "Verify your email address first: follow the link we sent you."
+	MsgPagesNoRequest      = "This sign-in link is unknown, expired or already used. Go back to the app and start again."
+	MsgPagesNoProvider     = "Signing in to other apps is not enabled on this server."
+	MsgPagesFailed         = "Something went wrong. Please try again."
+)

@@ -1,0 +1,140 @@
+// Package pages serves the hosted sign-in pages: sign in (password, then
+// the second factor for enrolled accounts), consent, the signed-in page and
+// sign out, server-rendered with html/template, and the browser session
+// cookie behind single sign-on.
+package pages
+
+import (
+	"context"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/authsvc/authsvc/pkg/domain"
+)
+
+// Auth is what the pages need of the account use cases: the one login path
+// of /auth/login (limits, dummy compare, verified-email and MFA policy,
+// audit), its second factor, and the session checks of access tokens.
+type Auth interface {
+	Login(ctx context.Context, username, password string) (*domain.AccessToken, error)
+	Challenge(ctx context.Context, mfaToken, code, recovery string) (*domain.AccessToken, error)
+	Authenticate(ctx context.Context, bearer string) (*domain.Principal, error)
+	Refresh(ctx context.Context, tok string) (*domain.AccessToken, error)
+	Logout(ctx context.Context, p *domain.Principal, scope string) error
+}
+
+// Limiter counts one sign-in attempt of key (the client IP) and reports
+// whether it may go on, and when to retry otherwise. A nil Limiter limits
+// nothing.
+type Limiter func(ctx context.Context, key string) (allowed bool, retryAfter time.Duration)
+
+// Deps are the pages' collaborators.
+type Deps struct {
+	Auth Auth
+	// OIDC finishes OpenID Connect requests; nil serves authsvc's own
+	// sign-in only (a ?request= is then an error page).
+	OIDC      domain.OIDCLogin
+	Templates fs.FS // the page templates (templates.Pages())
+	Logger    zerolog.Logger
+	// ClientIP returns the client address of r (the server's proxy rule);
+	// nil uses the TCP peer.
+	ClientIP func(r *http.Request) string
+	Limit    Limiter
+	Clock    func() time.Time
+}
+
+// Pages is the hosted pages' HTTP handler.
+type Pages struct {
+	deps Deps
+	tmpl *template.Template
+	mux  *http.ServeMux
+	cop  *http.CrossOriginProtection
+}
+
+// Paths are the URL paths the pages serve, for mounting them next to the
+// JSON API.
+var Paths = []string{"/signin", "/signin/", "/signout", "/consent", "/account", "/pages/"}
+
+// New parses the templates and builds the handler.
+func New(deps Deps) (*Pages, error) {
+	t, err := template.ParseFS(deps.Templates, "*.html")
+	if err != nil {
+		return nil, err
+	}
+	if deps.Clock == nil {
+		deps.Clock = time.Now
+	}
+	if deps.ClientIP == nil {
+		deps.ClientIP = peerIP
+	}
+	p := &Pages{deps: deps, tmpl: t, mux: http.NewServeMux(), cop: http.NewCrossOriginProtection()}
+	p.mux.HandleFunc("GET /signin", p.signinPage)
+	p.mux.HandleFunc("POST /signin", p.signin)
+	p.mux.HandleFunc("POST /signin/mfa", p.signinMFA)
+	p.mux.HandleFunc("POST /consent", p.consent)
+	p.mux.HandleFunc("GET /account", p.account)
+	p.mux.HandleFunc("GET /signout", p.signoutPage)
+	p.mux.HandleFunc("POST /signout", p.signout)
+	p.mux.HandleFunc("GET /pages/style.css", p.style)
+	return p, nil
+}
+
+// ServeHTTP sets the pages' security headers, refuses cross-origin
+// unsafe requests (Fetch metadata, then Origin) and serves the page.
+func (p *Pages) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", csp)
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cache-Control", "no-store")
+	if err := p.cop.Check(r); err != nil {
+		p.render(w, http.StatusForbidden, "error.html", view{Error: domain.MsgPagesCrossSite})
+		return
+	}
+	ctx := domain.WithClient(r.Context(), domain.Client{IP: p.deps.ClientIP(r), UserAgent: r.UserAgent()})
+	p.mux.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// csp allows the page's own stylesheet and form posts to itself only: no
+// script at all, no framing.
+const csp = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
+	"frame-ancestors 'none'; base-uri 'none'"
+
+// view is what every template sees.
+type view struct {
+	CSRF      string
+	Request   string // the pending OpenID Connect request id
+	Username  string
+	MFAToken  string
+	Error     string
+	Client    string
+	Scopes    []string
+	User      string
+	AuthTime  time.Time
+	SessionID string
+	ExpiresAt time.Time
+}
+
+func (p *Pages) render(w http.ResponseWriter, status int, name string, v view) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := p.tmpl.ExecuteTemplate(w, name, v); err != nil {
+		p.deps.Logger.Error().Err(err).Str("template", name).Msg("page render failed")
+	}
+}
+
+func (p *Pages) style(w http.ResponseWriter, _ *http.Request) {
+	b, err := fs.ReadFile(p.deps.Templates, "style.css")
+	if err != nil {
+		http.NotFound(w, nil)
+		return
+	}
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,126 @@
+package pages
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/authsvc/authsvc/pkg/domain"
+)
+
+// The cookie names: with the __Host- prefix (Secure, host-only, Path=/)
+// everywhere but on a loopback host, where plain http is allowed.
+const (
+	sessionCookie = "authsvc_session"
+	csrfCookie    = "authsvc_csrf"
+	hostPrefix    = "__Host-"
+)
+
+// secure reports whether r's host is not a loopback one: its cookies are
+// then Secure and carry the __Host- prefix.
+func secure(r *http.Request) bool {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
+}
+
+func cookieName(r *http.Request, base string) string {
+	if secure(r) {
+		return hostPrefix + base
+	}
+	return base
+}
+
+func setCookie(w http.ResponseWriter, r *http.Request, base, value string, expires time.Time) {
+	// Secure everywhere but on a loopback host (plain http in development).
+	c := &http.Cookie{Name: cookieName(r, base), Value: value, Path: "/", HttpOnly: true, //nolint:gosec // G124: see above
+		Secure: secure(r), SameSite: http.SameSiteLaxMode}
+	if expires.IsZero() {
+		c.MaxAge = -1
+	} else {
+		c.Expires = expires
+		c.MaxAge = int(time.Until(expires).Seconds()) + 1
+	}
+	http.SetCookie(w, c)
+}
+
+func cookieValue(r *http.Request, base string) string {
+	c, err := r.Cookie(cookieName(r, base))
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+// browser is the browser's signed-in state: the principal of its session
+// cookie (an access token of a session row, so the session is listed in
+// GET /auth/sessions and ends with logout, password change and `user
+// logout`), or nil.
+func (p *Pages) browser(w http.ResponseWriter, r *http.Request) *domain.Principal {
+	tok := cookieValue(r, sessionCookie)
+	if tok == "" {
+		return nil
+	}
+	pr, err := p.deps.Auth.Authenticate(r.Context(), tok)
+	if err != nil || pr.EnrollmentOnly {
+		setCookie(w, r, sessionCookie, "", time.Time{})
+		return nil
+	}
+	// Past half its life the token is renewed (same session and auth_time;
+	// never past the session's end), so an active browser stays signed in.
+	c := pr.Claims
+	if p.deps.Clock().After(c.IssuedAt.Add(c.ExpiresAt.Sub(c.IssuedAt) / 2)) {
+		if nt, err := p.deps.Auth.Refresh(r.Context(), tok); err == nil {
+			setCookie(w, r, sessionCookie, nt.Token, nt.Claims.ExpiresAt)
+		}
+	}
+	return pr
+}
+
+// signedIn stores tok as the browser's session.
+func signedIn(w http.ResponseWriter, r *http.Request, tok *domain.AccessToken) {
+	setCookie(w, r, sessionCookie, tok.Token, tok.Claims.ExpiresAt)
+}
+
+// csrfToken returns the browser's form token, setting its cookie first
+// when it has none. Forms carry it in a hidden field; a post whose field
+// differs from the cookie is refused (double submit), for browsers that
+// send no Fetch metadata or Origin.
+func csrfToken(w http.ResponseWriter, r *http.Request) string {
+	if v := cookieValue(r, csrfCookie); len(v) == 43 {
+		return v
+	}
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	v := base64.RawURLEncoding.EncodeToString(b[:])
+	c := &http.Cookie{Name: cookieName(r, csrfCookie), Value: v, Path: "/", HttpOnly: true, //nolint:gosec // G124: Secure but on loopback
+		Secure: secure(r), SameSite: http.SameSiteStrictMode}
+	http.SetCookie(w, c)
+	r.AddCookie(c)
+	return v
+}
+
+// csrfOK checks a posted form's token against the cookie.
+func csrfOK(r *http.Request) bool {
+	c := cookieValue(r, csrfCookie)
+	f := r.PostFormValue("csrf")
+	return c != "" && subtle.ConstantTimeCompare([]byte(c), []byte(f)) == 1
+}
+
+func peerIP(r *http.Request) string {
+	h, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return h
+}
