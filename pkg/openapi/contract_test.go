@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/getkin/kin-openapi/openapi3"
 )
 
@@ -218,4 +219,26 @@ func TestContractShapes(t *testing.T) {
 			t.Fatal("transaction fields do not have the contract's types")
 		}
 	})
+}
+
+// The audit endpoint's event filter names every event authsvc records.
+func TestAuditEventEnum(t *testing.T) {
+	_, ops := loadDoc(t)
+	op := ops["GET /admin/audit"]
+	if op == nil {
+		t.Fatal("no GET /admin/audit")
+	}
+	p := op.Parameters.GetByInAndName("query", "event")
+	if p == nil {
+		t.Fatal("no event parameter")
+	}
+	var documented []string
+	for _, v := range p.Schema.Value.Enum {
+		documented = append(documented, fmt.Sprint(v))
+	}
+	slices.Sort(documented)
+	recorded := slices.Sorted(slices.Values(domain.AuditEvents))
+	if !slices.Equal(documented, recorded) {
+		t.Fatalf("the event enum is %v;\nauthsvc records %v", documented, recorded)
+	}
 }
