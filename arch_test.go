@@ -20,7 +20,7 @@ const module = "github.com/authsvc/authsvc/"
 var allowedImports = map[string][]string{
 	".": {"cmd"},
 	// the composition root: it wires every adapter and use case
-	"cmd": {"pkg/account", "pkg/apikey", "pkg/apikeys", "pkg/config", "pkg/credits", "pkg/domain", "pkg/httpapi", "pkg/logship",
+	"cmd": {"pkg/oidcprovider", "pkg/account", "pkg/apikey", "pkg/apikeys", "pkg/config", "pkg/credits", "pkg/domain", "pkg/httpapi", "pkg/logship",
 		"pkg/mail", "pkg/metrics", "pkg/oidcclients", "pkg/password", "pkg/ratelimit", "pkg/seal", "pkg/signingkeys", "pkg/store",
 		"pkg/token", "pkg/userimport",
 		"pkg/pages", "templates"},
@@ -47,15 +47,16 @@ var allowedImports = map[string][]string{
 	"pkg/signingkeys": {"pkg/domain", "pkg/seal", "pkg/token"},
 
 	// adapters: the domain (whose ports they implement) and their own helpers
-	"pkg/seal":        {"pkg/domain"},
-	"pkg/password":    {"pkg/domain"},
-	"pkg/token":       {"pkg/domain", "pkg/seal"},
-	"pkg/mail":        {"pkg/domain", "templates"},
-	"pkg/store":       {"pkg/domain", "pkg/dburl", "sql"},
-	"pkg/metrics":     {"pkg/domain"},
-	"pkg/oidcclients": {"pkg/domain"},
-	"pkg/pages":       {"pkg/domain"},
-	"pkg/config":      {"pkg/domain", "pkg/dburl", "pkg/proxyaddr"},
+	"pkg/seal":         {"pkg/domain"},
+	"pkg/password":     {"pkg/domain"},
+	"pkg/token":        {"pkg/domain", "pkg/seal"},
+	"pkg/mail":         {"pkg/domain", "templates"},
+	"pkg/store":        {"pkg/domain", "pkg/dburl", "sql"},
+	"pkg/metrics":      {"pkg/domain"},
+	"pkg/oidcclients":  {"pkg/domain"},
+	"pkg/pages":        {"pkg/domain"},
+	"pkg/oidcprovider": {"pkg/domain", "pkg/token"},
+	"pkg/config":       {"pkg/domain", "pkg/dburl", "pkg/proxyaddr"},
 	// (apikey: it tells an API key from a JWT by its shape, before any lookup)
 	"pkg/httpapi": {"pkg/apikey", "pkg/domain", "pkg/openapi", "pkg/proxyaddr", "pkg/ratelimit"},
 
@@ -106,7 +107,7 @@ func projectImports(t *testing.T) map[string][]string {
 // TestArchitecture checks every file's imports against allowedImports. Test
 // files may also import the test kits and the packages whose behaviour they
 // test end to end, with two exceptions: only the end-to-end harness of
-// pkg/httpapi imports cmd, and only store, cmd and their tests reach the
+// pkg/httpapi and pkg/oidcprovider import cmd, and only store, cmd and their tests reach the
 // store (everyone else uses storetest).
 func TestArchitecture(t *testing.T) {
 	for path, imps := range projectImports(t) {
@@ -122,8 +123,8 @@ func TestArchitecture(t *testing.T) {
 			case imp == dir || slices.Contains(allowed, imp):
 			case !test:
 				t.Errorf("%s imports %s: %s may import only %v", path, imp, dir, allowed)
-			case imp == "cmd" && dir != "pkg/httpapi":
-				t.Errorf("%s imports cmd: only the end-to-end harness (pkg/httpapi) may", path)
+			case imp == "cmd" && dir != "pkg/httpapi" && dir != "pkg/oidcprovider":
+				t.Errorf("%s imports cmd: only the end-to-end harnesses (pkg/httpapi, pkg/oidcprovider) may", path)
 			case imp == "pkg/store" && dir != "pkg/store" && dir != "cmd":
 				t.Errorf("%s imports pkg/store: tests outside store and cmd use storetest", path)
 			}

@@ -12,6 +12,9 @@ import (
 	"github.com/authsvc/authsvc/pkg/config"
 	"github.com/authsvc/authsvc/pkg/credits"
 	"github.com/authsvc/authsvc/pkg/domain"
+	"github.com/authsvc/authsvc/pkg/oidcclients"
+	"github.com/authsvc/authsvc/pkg/oidcprovider"
+	"github.com/authsvc/authsvc/pkg/signingkeys"
 	"github.com/authsvc/authsvc/pkg/store"
 	"github.com/authsvc/authsvc/pkg/token"
 	"github.com/rs/zerolog"
@@ -66,6 +69,9 @@ type Stack struct {
 	Credits *credits.Service
 	Tokens  *token.Issuer
 	DB      *store.DB
+	Keys    *signingkeys.Service
+	Clients *oidcclients.Service
+	OIDC    *oidcprovider.Provider // nil unless oidc.enabled
 
 	srv       *server
 	app       *app
@@ -100,6 +106,7 @@ func Build(ctx context.Context, cfg *config.Config, opts BuildOptions) (*Stack, 
 		return nil, err
 	}
 	return &Stack{Handler: srv.handler, Auth: srv.svc.auth, Credits: srv.svc.credits, Tokens: srv.svc.tokens,
+		Keys: srv.svc.keys, Clients: srv.svc.clients, OIDC: srv.svc.oidc,
 		DB: a.db, srv: srv, app: a}, nil
 }
 

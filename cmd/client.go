@@ -72,6 +72,7 @@ never asked for consent.`,
 	f.StringArrayVar(&req.Scopes, "scope", nil, "a scope the client may ask for (repeat; default openid, profile, email)")
 	f.BoolVar(&req.Public, "public", false, "a client that cannot keep a secret (SPA, mobile app): PKCE, no secret")
 	f.BoolVar(&req.FirstParty, "first-party", false, "your own app: its users are never asked for consent")
+	f.StringVar(&req.IDTokenAlg, "id-token-alg", "RS256", "the algorithm of its ID tokens: RS256, ES256 or EdDSA")
 	return c
 }
 
@@ -119,9 +120,9 @@ func newClientShowCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			text := fmt.Sprintf("client %s (%s)\npublic: %t\nfirst party: %t\nredirect URIs: %s\npost-logout redirect URIs: %s\ngrants: %s\nscopes: %s",
+			text := fmt.Sprintf("client %s (%s)\npublic: %t\nfirst party: %t\nredirect URIs: %s\npost-logout redirect URIs: %s\ngrants: %s\nscopes: %s\nID token algorithm: %s",
 				c.ID, c.Name, c.Public, c.FirstParty, strings.Join(c.RedirectURIs, " "), strings.Join(c.PostLogoutRedirectURIs, " "),
-				strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "))
+				strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.IDTokenAlg)
 			return a.print(c, text)
 		},
 	}

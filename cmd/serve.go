@@ -1,9 +1,13 @@
 package cmd
 
 import (
+	"log/slog"
+
 	"context"
 	"errors"
 	"fmt"
+	"github.com/authsvc/authsvc/pkg/oidcprovider"
+	"github.com/rs/zerolog"
 	"net"
 	"net/http"
 	"time"
@@ -46,6 +50,8 @@ that could tell whether an account exists.`,
 
 // serve runs the HTTP server and the background jobs until ctx is cancelled.
 func (a *app) serve(ctx context.Context, wait time.Duration) error {
+	// The OpenID Connect library logs through log/slog: into serve's log.
+	slog.SetDefault(slog.New(zerolog.NewSlogHandler(a.log.With().Str("component", "oidc").Logger())))
 	srv, err := a.buildStack(ctx, wait)
 	if err != nil {
 		return err
@@ -175,13 +181,19 @@ func (a *app) checkDB(ctx context.Context) error {
 
 // readyWithKeys is ready, and the signing keys loaded (loading them now when
 // they are not yet, e.g. right after the migrations were applied).
-func (a *app) readyWithKeys(k *signingkeys.Service) func(ctx context.Context) error {
+func (a *app) readyWithKeys(k *signingkeys.Service, provider *oidcprovider.Provider) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		if err := a.ready(ctx); err != nil {
 			return err
 		}
 		if k.Loaded() {
-			return k.Usable()
+			if err := k.Usable(); err != nil {
+				return err
+			}
+			if provider != nil { // an OpenID provider that cannot sign ID tokens serves nobody
+				return provider.Ready()
+			}
+			return nil
 		}
 		if err := k.Load(ctx); err != nil {
 			return fmt.Errorf("signing keys not loaded: %w", err)

@@ -9,6 +9,7 @@ import (
 	"github.com/authsvc/authsvc/pkg/credits"
 	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/oidcclients"
+	"github.com/authsvc/authsvc/pkg/oidcprovider"
 	"github.com/authsvc/authsvc/pkg/password"
 	"github.com/authsvc/authsvc/pkg/signingkeys"
 	"github.com/authsvc/authsvc/pkg/store"
@@ -29,6 +30,7 @@ type services struct {
 	tokens  *token.Issuer
 	hasher  *password.Hasher
 	clients *oidcclients.Service
+	oidc    *oidcprovider.Provider // nil unless oidc.enabled
 }
 
 // buildServices constructs the use cases over db. serve passes Prometheus
@@ -108,11 +110,32 @@ func (a *app) buildServices(db *store.DB, authMetrics account.Metrics, creditOpt
 	creditOpts.StepUp = authSvc
 	creditOpts.Logger = a.log
 	creditSvc := credits.New(db, creditOpts)
-	return &services{auth: authSvc, credits: creditSvc, keys: keySvc, tokens: tokens, hasher: hasher,
+	provider, err := a.oidcProvider(db, tokens)
+	if err != nil {
+		return nil, err
+	}
+	return &services{auth: authSvc, credits: creditSvc, keys: keySvc, tokens: tokens, hasher: hasher, oidc: provider,
 		clients: oidcclients.New(db, a.clock),
 		apiKeys: apikeys.New(db, apikeys.Options{Clock: a.clock, Logger: a.log, Ledger: creditSvc}),
 		holds: credits.NewHolds(db, credits.HoldOptions{Logger: a.log, Metrics: creditOpts.Metrics,
 			GroupCommit: creditSvc.GroupCommit()})}, nil
+}
+
+// oidcProvider builds the OpenID Connect provider when oidc.enabled.
+func (a *app) oidcProvider(db *store.DB, tokens *token.Issuer) (*oidcprovider.Provider, error) {
+	o := a.cfg.OIDC
+	if !o.Enabled {
+		return nil, nil
+	}
+	return oidcprovider.New(oidcprovider.Config{
+		Issuer:               o.Issuer,
+		CodeLifetime:         o.CodeLifetime,
+		RequestLifetime:      o.RequestLifetime,
+		AccessTokenLifetime:  o.AccessTokenLifetime,
+		IDTokenLifetime:      o.IDTokenLifetime,
+		RefreshTokenLifetime: o.RefreshTokenLifetime,
+		Secret:               []byte(a.cfg.Auth.SecretKey),
+	}, oidcprovider.Deps{Store: db, Clients: db, Keys: tokens, Logger: a.log, Clock: a.clock})
 }
 
 // adminServices loads the configuration, opens the database (applying

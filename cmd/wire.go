@@ -10,6 +10,7 @@ import (
 	"github.com/authsvc/authsvc/pkg/httpapi"
 	"github.com/authsvc/authsvc/pkg/mail"
 	"github.com/authsvc/authsvc/pkg/metrics"
+	"github.com/authsvc/authsvc/pkg/oidcprovider"
 	"github.com/authsvc/authsvc/pkg/password"
 	"github.com/authsvc/authsvc/pkg/ratelimit"
 	"github.com/authsvc/authsvc/pkg/signingkeys"
@@ -95,7 +96,7 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	if a.cfg.Server.MetricsAddr != "" {
 		publicMetrics, privateMetrics = nil, metricsOnly(m.Handler())
 	}
-	api := httpapi.New(httpapi.Deps{
+	deps := httpapi.Deps{
 		Auth:            svc.auth,
 		Credits:         svc.credits,
 		Holds:           svc.holds,
@@ -104,12 +105,16 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 		APIKeys:         svc.apiKeys,
 		Verifier:        svc.apiKeys,
 		VerifierSecrets: a.cfg.APIKeys.VerifierSecrets,
-		Ready:           a.readyWithKeys(svc.keys),
+		Ready:           a.readyWithKeys(svc.keys, svc.oidc),
 		Logger:          a.log,
 		Metrics:         publicMetrics,
 		Keys:            svc.tokens,
 		JWKSMaxAge:      a.cfg.Auth.JWKSMaxAge,
-	}, opts)
+	}
+	if svc.oidc != nil {
+		deps.ServiceTokens = svc.oidc
+	}
+	api := httpapi.New(deps, opts)
 	handler, err := a.withPages(api.Handler(), svc, limiter, ips)
 	if err != nil {
 		return nil, err
@@ -119,6 +124,9 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 		func(ctx context.Context) { worker.Run(ctx) }, //nolint:errcheck // Run returns nil on cancel
 		func(ctx context.Context) { svc.keys.Run(ctx) },
 		func(ctx context.Context) { svc.holds.RunExpiry(ctx, holdExpiryInterval) },
+	}
+	if svc.oidc != nil {
+		jobs = append(jobs, func(ctx context.Context) { svc.oidc.RunJanitor(ctx, janitorInterval) })
 	}
 	if a.cfg.Mail.Driver == mail.DriverSMTP {
 		jobs = append(jobs, a.probeMail) // once, in the background: startup never waits on SMTP
@@ -250,14 +258,19 @@ func (a *app) rateLimit(limiter ratelimit.Limiter, ips *httpapi.ClientIPs, m *me
 	})
 }
 
-// withPages mounts the hosted sign-in pages (pkg/pages) next to the JSON
-// API: their paths go to the pages, every other one to api. Sign-in posts
-// share the per-IP auth limit's rate (ratelimit.auth_per_minute) in a
-// bucket of their own. OIDCLogin stays nil until the provider is wired:
-// the pages then sign people in to authsvc itself only.
+// withPages mounts the hosted sign-in pages (pkg/pages) and, with
+// oidc.enabled, the OpenID Connect provider next to the JSON API: their
+// paths go to them, every other one to api. Sign-in posts share the per-IP
+// auth limit's rate (ratelimit.auth_per_minute) in a bucket of their own.
+// Without the provider the pages sign people in to authsvc itself only.
 func (a *app) withPages(api http.Handler, svc *services, limiter ratelimit.Limiter, ips *httpapi.ClientIPs) (http.Handler, error) {
 	deps := pages.Deps{Auth: svc.auth, Templates: templates.Pages(), Logger: a.log, Clock: a.clock,
-		ClientIP: func(r *http.Request) string { return ips.ClientIP(r).String() }}
+		ClientIP:        func(r *http.Request) string { return ips.ClientIP(r).String() },
+		SessionLifetime: a.cfg.OIDC.SessionLifetime}
+	provider := svc.oidc
+	if provider != nil {
+		deps.OIDC = provider
+	}
 	if rl := a.cfg.RateLimit; rl.Enabled {
 		limit := ratelimit.PerMinute(rl.AuthPerMinute)
 		deps.Limit = func(ctx context.Context, ip string) (bool, time.Duration) {
@@ -275,6 +288,12 @@ func (a *app) withPages(api http.Handler, svc *services, limiter ratelimit.Limit
 	mux := http.NewServeMux()
 	for _, path := range pages.Paths {
 		mux.Handle(path, p)
+	}
+	if provider != nil {
+		provider.SetBrowser(p)
+		for _, path := range oidcprovider.Paths {
+			mux.Handle(path, provider.Handler())
+		}
 	}
 	mux.Handle("/", api)
 	return mux, nil

@@ -32,6 +32,9 @@ type Config struct {
 	// WebAuthn is passkeys (sign-in with a security key or a platform
 	// authenticator).
 	WebAuthn WebAuthnConfig `mapstructure:"webauthn"`
+	// OIDC is the OpenID Connect provider: other apps sign their users in
+	// through authsvc's hosted pages.
+	OIDC OIDCConfig `mapstructure:"oidc"`
 
 	// Testing allows bcrypt costs below 10. It is read only from the
 	// environment variable AUTHSVC_TESTING=1, never from a file or flag.
@@ -281,6 +284,15 @@ func Defaults() map[string]any {
 		"webauthn.rp_id":                   "",
 		"webauthn.rp_name":                 "authsvc",
 		"webauthn.origins":                 []string{},
+		"oidc.enabled":                     false,
+		"oidc.issuer":                      "",
+		"oidc.allow_sign_up":               false,
+		"oidc.code_lifetime":               "1m",
+		"oidc.request_lifetime":            "30m",
+		"oidc.access_token_lifetime":       "15m",
+		"oidc.id_token_lifetime":           "1h",
+		"oidc.refresh_token_lifetime":      "720h",
+		"oidc.session_lifetime":            "24h",
 	}
 }
 
@@ -494,6 +506,23 @@ func (e *errs) add(key, format string, args ...any) {
 }
 
 func (e errs) err() error { return errors.Join(e...) }
+
+// OIDCConfig is the OpenID Connect provider. Issuer is its public URL (the
+// iss of its tokens; https unless the host is loopback). The lifetimes:
+// a code from its issue to its redemption; a sign-in request from the
+// redirect to authsvc to its code; the tokens; the browser session behind
+// single sign-on.
+type OIDCConfig struct {
+	Enabled              bool          `mapstructure:"enabled"`
+	Issuer               string        `mapstructure:"issuer"`
+	AllowSignUp          bool          `mapstructure:"allow_sign_up"`
+	CodeLifetime         time.Duration `mapstructure:"code_lifetime"`
+	RequestLifetime      time.Duration `mapstructure:"request_lifetime"`
+	AccessTokenLifetime  time.Duration `mapstructure:"access_token_lifetime"`
+	IDTokenLifetime      time.Duration `mapstructure:"id_token_lifetime"`
+	RefreshTokenLifetime time.Duration `mapstructure:"refresh_token_lifetime"`
+	SessionLifetime      time.Duration `mapstructure:"session_lifetime"`
+}
 
 // WebAuthnConfig is passkeys. RPID is the relying party's domain (e.g.
 // example.com); Origins the exact origins the browser pages run at (e.g.

@@ -51,6 +51,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateWebAuthn(&e)
+	c.validateOIDC(&e)
 	if c.Audit.RetentionDays < 1 {
 		e.add("audit.retention_days", "must be at least 1")
 	}
@@ -185,6 +186,44 @@ func (c *Config) validateMail(e *errs) {
 	if m.RetryBase <= 0 || m.RetryMax < m.RetryBase {
 		e.add("mail.retry_base", "must be positive and at most mail.retry_max (got %s and %s)", m.RetryBase, m.RetryMax)
 	}
+}
+
+// validateOIDC refuses a provider without an issuer it can stand behind:
+// an absolute https URL (http only on a loopback host) without a path,
+// query or fragment, and positive lifetimes.
+func (c *Config) validateOIDC(e *errs) {
+	o := c.OIDC
+	for name, d := range map[string]time.Duration{"oidc.code_lifetime": o.CodeLifetime, "oidc.request_lifetime": o.RequestLifetime,
+		"oidc.access_token_lifetime": o.AccessTokenLifetime, "oidc.id_token_lifetime": o.IDTokenLifetime,
+		"oidc.refresh_token_lifetime": o.RefreshTokenLifetime, "oidc.session_lifetime": o.SessionLifetime} {
+		if d <= 0 {
+			e.add(name, "must be a positive duration (e.g. 15m), not %s", d)
+		}
+	}
+	if !o.Enabled {
+		return
+	}
+	if o.Issuer == "" {
+		e.add("oidc.issuer", "is required when oidc.enabled is true: the public URL of authsvc, e.g. https://login.example.com")
+		return
+	}
+	u, err := url.Parse(o.Issuer)
+	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		e.add("oidc.issuer", "%q must be scheme://host[:port] with nothing after it", o.Issuer)
+		return
+	}
+	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
+		e.add("oidc.issuer", "%q must be https (http only on a loopback host)", o.Issuer)
+	}
+}
+
+// isLoopbackHost: localhost, 127.0.0.0/8, ::1.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // validateWebAuthn refuses passkeys without a relying party: rp_id a bare

@@ -41,6 +41,7 @@ var AuditEvents = []string{AuditRegistered, AuditLoginSucceeded, AuditLoginFaile
 	AuditSessionsEnded, AuditCreditsAdded, AuditCreditsUsed, AuditKeyGenerated, AuditKeyActivated, AuditKeyRetired,
 	AuditAPIKeyCreated, AuditAPIKeyRevoked,
 	AuditOIDCClientCreated, AuditOIDCClientDeleted, AuditOIDCClientSecretRotated,
+	AuditOIDCConsentGranted, AuditOIDCConsentRevoked, AuditOIDCRefreshReused, AuditOIDCCodeReplayed,
 	AuditMFAEnabled, AuditMFADisabled, AuditMFAReset, AuditMFAChallenged, AuditMFAFailed, AuditRecoveryCodeOK,
 	AuditPasskeyRemoved}
 

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"crypto/subtle"
 	"net"
 	"net/url"
 	"strings"
@@ -22,8 +23,16 @@ type OIDCClient struct {
 	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
 	Grants                 []string  `json:"grants"`
 	Scopes                 []string  `json:"scopes"` // what the client may ask for
+	IDTokenAlg             string    `json:"id_token_signing_alg"`
 	CreatedAt              time.Time `json:"created_at"`
 	UpdatedAt              time.Time `json:"updated_at"`
+}
+
+// SecretMatches reports whether secret is confidential client c's secret,
+// compared in constant time through its hash; always false for a public
+// client.
+func (c *OIDCClient) SecretMatches(secret string) bool {
+	return !c.Public && c.SecretHash != "" && subtle.ConstantTimeCompare([]byte(HashToken(secret)), []byte(c.SecretHash)) == 1
 }
 
 // The OAuth 2.0 grants a client may use.
@@ -32,6 +41,10 @@ const (
 	GrantRefreshToken      = "refresh_token"
 	GrantClientCredentials = "client_credentials"
 )
+
+// OIDCIDTokenAlgs are the algorithms a client may ask its ID tokens to be
+// signed with; RS256 is the default, the one every relying party supports.
+var OIDCIDTokenAlgs = []string{"RS256", "ES256", "EdDSA"}
 
 // OIDCGrants lists the grants a client may be registered for.
 var OIDCGrants = []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials}
@@ -59,6 +72,7 @@ type NewOIDCClient struct {
 	PostLogoutRedirectURIs []string
 	Grants                 []string // none: DefaultOIDCGrants
 	Scopes                 []string // none: DefaultOIDCScopes
+	IDTokenAlg             string   // none: RS256
 }
 
 // CreatedOIDCClient is a new client with its secret (confidential clients),
@@ -131,6 +145,7 @@ const (
 	MsgOIDCScope            = "scopes are 1 to 64 printable ASCII characters without spaces, each once"
 	MsgOIDCClientNotFound   = "OpenID Connect client not found"
 	MsgOIDCPublicNoSecret   = "a public client has no secret to rotate"
+	MsgOIDCIDTokenAlg       = "the ID token algorithm is RS256, ES256 or EdDSA"
 
 	AuditOIDCClientCreated       = "oidc_client.created"
 	AuditOIDCClientDeleted       = "oidc_client.deleted"

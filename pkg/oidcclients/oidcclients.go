@@ -7,7 +7,6 @@ package oidcclients
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/base32"
 	"encoding/base64"
 	"slices"
@@ -41,13 +40,16 @@ func (s *Service) Create(ctx context.Context, req domain.NewOIDCClient) (*domain
 	if len(req.Scopes) == 0 {
 		req.Scopes = domain.DefaultOIDCScopes
 	}
+	if req.IDTokenAlg == "" {
+		req.IDTokenAlg = domain.OIDCIDTokenAlgs[0]
+	}
 	if err := validate(&req); err != nil {
 		return nil, err
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	c := &domain.OIDCClient{ID: newClientID(), Name: strings.TrimSpace(req.Name), Public: req.Public, FirstParty: req.FirstParty,
 		RedirectURIs: req.RedirectURIs, PostLogoutRedirectURIs: req.PostLogoutRedirectURIs, Grants: req.Grants,
-		Scopes: req.Scopes, CreatedAt: now, UpdatedAt: now}
+		Scopes: req.Scopes, IDTokenAlg: req.IDTokenAlg, CreatedAt: now, UpdatedAt: now}
 	var secret string
 	if !c.Public {
 		secret = newSecret()
@@ -104,7 +106,7 @@ func (s *Service) Authenticate(ctx context.Context, id, secret string) (*domain.
 	} else if err != nil {
 		return nil, err
 	}
-	if c.Public || c.SecretHash == "" || subtle.ConstantTimeCompare([]byte(domain.HashToken(secret)), []byte(c.SecretHash)) != 1 {
+	if !c.SecretMatches(secret) {
 		return nil, errBadClient
 	}
 	return c, nil
@@ -150,6 +152,9 @@ func validate(req *domain.NewOIDCClient) error {
 	}
 	if req.Public && slices.Contains(req.Grants, domain.GrantClientCredentials) {
 		v.Add(domain.MsgOIDCPublicCredential, domain.TypeValueError, "grants")
+	}
+	if !slices.Contains(domain.OIDCIDTokenAlgs, req.IDTokenAlg) {
+		v.Add(domain.MsgOIDCIDTokenAlg, domain.TypeValueError, "id_token_signing_alg")
 	}
 	if !validScopes(req.Scopes) {
 		v.Add(domain.MsgOIDCScope, domain.TypeValueError, "scopes")

@@ -45,6 +45,10 @@ type Deps struct {
 	ClientIP func(r *http.Request) string
 	Limit    Limiter
 	Clock    func() time.Time
+	// SessionLifetime ends a browser's sign-in this long after the
+	// password was typed (oidc.session_lifetime); 0 leaves it to the
+	// session's own limits.
+	SessionLifetime time.Duration
 }
 
 // Pages is the hosted pages' HTTP handler.

@@ -76,6 +76,11 @@ func (p *Pages) browser(w http.ResponseWriter, r *http.Request) *domain.Principa
 		setCookie(w, r, sessionCookie, "", time.Time{})
 		return nil
 	}
+	if p.expired(pr) {
+		_ = p.deps.Auth.Logout(r.Context(), pr, domain.LogoutLocal) // the row goes; a failure leaves it to expire
+		setCookie(w, r, sessionCookie, "", time.Time{})
+		return nil
+	}
 	// Past half its life the token is renewed (same session and auth_time;
 	// never past the session's end), so an active browser stays signed in.
 	c := pr.Claims
@@ -85,6 +90,27 @@ func (p *Pages) browser(w http.ResponseWriter, r *http.Request) *domain.Principa
 		}
 	}
 	return pr
+}
+
+// expired reports whether the browser's sign-in is older than the
+// configured session lifetime.
+func (p *Pages) expired(pr *domain.Principal) bool {
+	return p.deps.SessionLifetime > 0 && p.deps.Clock().Sub(pr.Claims.AuthTime) > p.deps.SessionLifetime
+}
+
+// EndSession ends the browser session of r when it is userID's: the
+// provider's RP-initiated logout. The cookie, no longer naming a session,
+// is cleared at the next page.
+func (p *Pages) EndSession(r *http.Request, userID int64) error {
+	tok := cookieValue(r, sessionCookie)
+	if tok == "" {
+		return nil
+	}
+	pr, err := p.deps.Auth.Authenticate(r.Context(), tok)
+	if err != nil || pr.Claims.UserID != userID {
+		return nil //nolint:nilerr // no valid session of that user: nothing to end
+	}
+	return p.deps.Auth.Logout(r.Context(), pr, domain.LogoutLocal)
 }
 
 // signedIn stores tok as the browser's session.

@@ -14,7 +14,7 @@ import (
 var _ domain.OIDCClientStore = (*DB)(nil)
 
 const oidcClientColumns = `id, name, secret_hash, public, first_party, redirect_uris, post_logout_redirect_uris,
-	grants, scopes, created_at, updated_at`
+	grants, scopes, id_token_alg, created_at, updated_at`
 
 // oidcClientRow is an oidc_clients row as scanned; the lists are JSON text.
 type oidcClientRow struct {
@@ -27,13 +27,14 @@ type oidcClientRow struct {
 	PostLogout string         `db:"post_logout_redirect_uris"`
 	Grants     string         `db:"grants"`
 	Scopes     string         `db:"scopes"`
+	IDTokenAlg string         `db:"id_token_alg"`
 	CreatedAt  time.Time      `db:"created_at"`
 	UpdatedAt  time.Time      `db:"updated_at"`
 }
 
 func (r *oidcClientRow) client() (*domain.OIDCClient, error) {
 	c := &domain.OIDCClient{ID: r.ID, Name: r.Name, SecretHash: r.SecretHash.String, Public: r.Public,
-		FirstParty: r.FirstParty, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+		FirstParty: r.FirstParty, IDTokenAlg: r.IDTokenAlg, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
 	for _, f := range []struct {
 		text string
 		into *[]string
@@ -62,9 +63,9 @@ func (db *DB) CreateOIDCClient(ctx context.Context, c *domain.OIDCClient) error 
 	}
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
 		_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO oidc_clients (`+oidcClientColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			c.ID, c.Name, secret, c.Public, c.FirstParty, jsonList(c.RedirectURIs), jsonList(c.PostLogoutRedirectURIs),
-			jsonList(c.Grants), jsonList(c.Scopes), c.CreatedAt.UTC(), c.UpdatedAt.UTC())
+			jsonList(c.Grants), jsonList(c.Scopes), c.IDTokenAlg, c.CreatedAt.UTC(), c.UpdatedAt.UTC())
 		if err != nil {
 			return fmt.Errorf("insert oidc client: %w", err)
 		}

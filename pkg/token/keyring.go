@@ -45,6 +45,20 @@ type keySet struct {
 	signer      signer
 	verifiers   map[string]verifier
 	jwks        []byte
+	// byAlg are the asymmetric keys this replica can sign with, by
+	// algorithm: the active key, else the newest next key of that
+	// algorithm (published in the JWKS already). OpenID Connect signs
+	// with them.
+	byAlg map[string]signer
+	// public are the keys published in the JWKS.
+	public []PublicKey
+}
+
+// PublicKey is a published verification key.
+type PublicKey struct {
+	KID string
+	Alg string
+	Key crypto.PublicKey
 }
 
 // methods maps an algorithm to its golang-jwt signing method.
@@ -61,6 +75,7 @@ func (i *Issuer) secretOnly() *keySet {
 		signer:    signer{kid: i.hsKID, method: jwt.SigningMethodHS256, key: i.secret},
 		verifiers: map[string]verifier{i.hsKID: {alg: AlgHS256, key: i.secret}},
 		jwks:      marshalJWKS(nil),
+		byAlg:     map[string]signer{},
 	}
 }
 
@@ -84,6 +99,7 @@ func (i *Issuer) SetKeys(keys []domain.SigningKey, sealer *seal.Sealer) error {
 		ks.verifiers[i.hsKID] = verifier{alg: AlgHS256, key: i.secret, until: &until}
 	}
 	var published []jwk
+	next := map[string]signer{}
 	for _, k := range keys {
 		if k.State == domain.KeyRetired && k.VerifyUntil == nil {
 			continue
@@ -99,6 +115,13 @@ func (i *Issuer) SetKeys(keys []domain.SigningKey, sealer *seal.Sealer) error {
 				return err
 			}
 			published = append(published, j)
+			ks.public = append(ks.public, PublicKey{KID: k.KID, Alg: k.Alg, Key: pub})
+		}
+		if k.State == domain.KeyNext && sealer != nil {
+			if priv, err := openPrivate(sealer, k); err == nil { // keys come oldest first: the newest wins
+				next[k.Alg] = signer{kid: k.KID, method: methods[k.Alg], key: priv}
+			}
+			continue
 		}
 		if k.State != domain.KeyActive {
 			continue
@@ -106,20 +129,51 @@ func (i *Issuer) SetKeys(keys []domain.SigningKey, sealer *seal.Sealer) error {
 		if sealer == nil {
 			return fmt.Errorf("token: key %s is active: auth.key_encryption_key is required to sign with it", k.KID)
 		}
-		plain, err := sealer.Open(k.KID, k.PrivateKey)
+		priv, err := openPrivate(sealer, k)
 		if err != nil {
-			return fmt.Errorf("token: key %s: %w", k.KID, err)
-		}
-		priv, err := x509.ParsePKCS8PrivateKey(plain)
-		if err != nil {
-			return fmt.Errorf("token: key %s: parse private key: %w", k.KID, err)
+			return err
 		}
 		ks.signer = signer{kid: k.KID, method: methods[k.Alg], key: priv}
+		ks.byAlg[k.Alg] = ks.signer
+	}
+	for alg, sg := range next {
+		if _, active := ks.byAlg[alg]; !active {
+			ks.byAlg[alg] = sg
+		}
 	}
 	ks.jwks = marshalJWKS(published)
 	i.keys.Store(ks)
 	return nil
 }
+
+// openPrivate unseals and parses k's private key.
+func openPrivate(sealer *seal.Sealer, k domain.SigningKey) (any, error) {
+	plain, err := sealer.Open(k.KID, k.PrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("token: key %s: %w", k.KID, err)
+	}
+	priv, err := x509.ParsePKCS8PrivateKey(plain)
+	if err != nil {
+		return nil, fmt.Errorf("token: key %s: parse private key: %w", k.KID, err)
+	}
+	return priv, nil
+}
+
+// SigningKeyFor returns the key that signs with alg (RS256, ES256, EdDSA)
+// for OpenID Connect: the active key when it has that algorithm, else the
+// newest next key that has it (published in the JWKS already). ok is false
+// when this replica holds none.
+func (i *Issuer) SigningKeyFor(alg string) (kid string, key crypto.Signer, ok bool) {
+	s, found := i.keys.Load().byAlg[alg]
+	if !found {
+		return "", nil, false
+	}
+	k, isSigner := s.key.(crypto.Signer)
+	return s.kid, k, isSigner
+}
+
+// PublicKeys returns the keys published in the JWKS.
+func (i *Issuer) PublicKeys() []PublicKey { return i.keys.Load().public }
 
 // secretCutoff returns when the first asymmetric key was activated (nil if
 // none ever was): the moment the secret stopped signing access tokens. It is
