@@ -64,7 +64,7 @@ var allowedImports = map[string][]string{
 	"pkg/store/storetest":     {"pkg/dburl", "pkg/store"},
 	"pkg/mail/mailtest":       {"pkg/mail"},
 	"pkg/metrics/metricstest": {},
-	"internal/testkit":        {"pkg/account", "pkg/domain"},
+	"internal/testkit":        {"pkg/account", "pkg/domain"}, // and chromedp (the browser tests)
 	"internal/scalebench":     {},
 	"deploy/kubernetes":       {},
 }

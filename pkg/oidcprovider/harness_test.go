@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"html"
 	"io"
 	"net"
 	"net/http"
@@ -129,6 +130,7 @@ func browser(t testing.TB) *http.Client {
 
 var (
 	hiddenRe = regexp.MustCompile(`name="(csrf|request|mfa_token)" value="([^"]*)"`)
+	nextRe   = regexp.MustCompile(`<meta http-equiv="refresh" content="0;url=([^"]*)">`)
 	headRe   = regexp.MustCompile(`<h1>([^<]*)</h1>`)
 )
 
@@ -171,8 +173,18 @@ func get(t testing.TB, c *http.Client, u string) *page {
 	return fetch(t, c, req)
 }
 
-// post submits a page's form to path with its hidden fields plus extra.
+// post submits a page's form to path with its hidden fields plus extra,
+// and follows the continue page a completed sign-in answers with.
 func post(t testing.TB, c *http.Client, base, path string, from *page, extra url.Values) *page {
+	t.Helper()
+	pg := postOnly(t, c, base, path, from, extra)
+	if m := nextRe.FindStringSubmatch(pg.body); m != nil {
+		return get(t, c, html.UnescapeString(m[1]))
+	}
+	return pg
+}
+
+func postOnly(t testing.TB, c *http.Client, base, path string, from *page, extra url.Values) *page {
 	t.Helper()
 	form := url.Values{}
 	for k, v := range from.fields {

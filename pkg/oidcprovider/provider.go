@@ -31,7 +31,7 @@ import (
 const (
 	PathAuthorize  = "/oauth2/authorize"
 	PathCallback   = "/oauth2/authorize/callback"
-	PathToken      = "/oauth2/token"
+	PathToken      = "/oauth2/token" //nolint:gosec // G101: a URL path, not a credential
 	PathUserinfo   = "/oauth2/userinfo"
 	PathRevoke     = "/oauth2/revoke"
 	PathIntrospect = "/oauth2/introspect"

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,7 +69,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, ar *oidc.AuthRequest, _
 		}
 	}
 	if ar.MaxAge != nil {
-		age := int64(*ar.MaxAge)
+		age := int64(min(*ar.MaxAge, math.MaxInt32)) // seconds: capped far beyond any session
 		r.MaxAge = &age
 	}
 	if err := s.p.deps.Store.CreateOIDCRequest(ctx, r); err != nil {

@@ -63,7 +63,20 @@ func (p *Pages) complete(w http.ResponseWriter, r *http.Request, id string, c *d
 		p.oidcError(w, err)
 		return
 	}
-	http.Redirect(w, r, to, http.StatusSeeOther) //nolint:gosec // G710: the provider's own callback URL, never one from the request
+	p.next(w, r, to)
+}
+
+// next sends the browser on to the provider's URL to (its callback, or the
+// client's registered redirect_uri). After a form post it is a page that
+// moves on by itself (meta refresh, with a link): a redirect answering a
+// form would be checked against the pages' CSP form-action 'self', which
+// the client's own site is not.
+func (p *Pages) next(w http.ResponseWriter, r *http.Request, to string) {
+	if r.Method == http.MethodGet {
+		http.Redirect(w, r, to, http.StatusSeeOther) //nolint:gosec // G710: from the provider, never from the request
+		return
+	}
+	p.render(w, http.StatusOK, "continue.html", view{Next: to})
 }
 
 // fail ends request id with an OAuth error; the provider redirects to the
@@ -74,7 +87,7 @@ func (p *Pages) fail(w http.ResponseWriter, r *http.Request, id, code, desc stri
 		p.oidcError(w, err)
 		return
 	}
-	http.Redirect(w, r, to, http.StatusSeeOther) //nolint:gosec // G710: the provider builds it from the client's registered redirect_uri
+	p.next(w, r, to)
 }
 
 // consent records the signed-in user's answer to the consent page.

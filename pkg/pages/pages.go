@@ -122,6 +122,7 @@ type view struct {
 	AuthTime  time.Time
 	SessionID string
 	ExpiresAt time.Time
+	Next      string // where the continue page goes on to
 }
 
 func (p *Pages) render(w http.ResponseWriter, status int, name string, v view) {
