@@ -266,7 +266,7 @@ func (a *app) rateLimit(limiter ratelimit.Limiter, ips *httpapi.ClientIPs, m *me
 func (a *app) withPages(api http.Handler, svc *services, limiter ratelimit.Limiter, ips *httpapi.ClientIPs) (http.Handler, error) {
 	deps := pages.Deps{Auth: svc.auth, Templates: templates.Pages(), Logger: a.log, Clock: a.clock,
 		ClientIP:        func(r *http.Request) string { return ips.ClientIP(r).String() },
-		SessionLifetime: a.cfg.OIDC.SessionLifetime}
+		SessionLifetime: a.cfg.OIDC.SessionLifetime, AllowSignUp: a.cfg.OIDC.AllowSignUp}
 	provider := svc.oidc
 	if provider != nil {
 		deps.OIDC = provider

@@ -144,6 +144,23 @@ func (s *Service) Login(ctx context.Context, username, password string) (*domain
 	return s.issue(u, finish.Session.CreatedAt, finish.Session.ID, nil)
 }
 
+// LoginIdentifier is Login with a username or an email address (the
+// hosted sign-in page's one field). An address is looked up first, found
+// or not, so that both paths cost the same lookup before Login's own
+// work; an address no account has gets Login's unknown-user answer.
+func (s *Service) LoginIdentifier(ctx context.Context, identifier, password string) (*domain.AccessToken, error) {
+	if strings.Contains(identifier, "@") {
+		u, err := s.db.UserByEmail(ctx, domain.CanonicalEmail(identifier))
+		switch {
+		case err == nil:
+			identifier = u.Username
+		case !isCode(err, domain.ENOTFOUND):
+			return nil, err
+		}
+	}
+	return s.Login(ctx, identifier, password)
+}
+
 // finishLogin stores f, the second round trip of a login.
 func (s *Service) finishLogin(ctx context.Context, f *domain.LoginFinish) error {
 	if err := s.db.FinishLogin(ctx, f); err != nil {

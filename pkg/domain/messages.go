@@ -322,11 +322,16 @@ var (
 const (
 	MsgPagesCrossSite      = "This form was sent from another site and was refused. Go back to the page and try again."
 	MsgPagesBadForm        = "The form expired or was not sent from this page. Please try again."
-	MsgPagesBadCredentials = "Wrong username or password."
+	MsgPagesBadCredentials = "Wrong username, email or password."
 	MsgPagesBadCode        = "That code is not valid. Try a current code from your app, or a recovery code."
 	MsgPagesRateLimited    = "Too many attempts. Wait a moment, then try again."
 	MsgPagesUnverified     = "Verify your email address first: follow the link we sent you."
 	MsgPagesNoRequest      = "This sign-in link is unknown, expired or already used. Go back to the app and start again."
 	MsgPagesNoProvider     = "Signing in to other apps is not enabled on this server."
 	MsgPagesFailed         = "Something went wrong. Please try again."
+	MsgPagesVerifyFirst    = "Your account is created. Follow the link we sent to your email address, then sign in."
+	MsgPagesResetSent      = "If an account has this email address, we sent it a link to choose a new password."
+	MsgPagesPasswordReset  = "Your password is changed, and every session of your account has ended. Sign in with the new password."
+	MsgPagesEmailVerified  = "Your email address is verified."
+	MsgPagesConsentRevoked = "The app's access is revoked. It will ask again the next time you sign in to it."
 )

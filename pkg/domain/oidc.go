@@ -52,6 +52,11 @@ type OIDCLogin interface {
 	// request's registered redirect_uri and with its state, to send the
 	// browser to.
 	Fail(ctx context.Context, id, code, description string) (redirect string, err error)
+	// Consents lists the apps userID has consented to.
+	Consents(ctx context.Context, userID int64) ([]OIDCConsent, error)
+	// RevokeConsent forgets userID's consent to clientID and revokes the
+	// tokens the app holds for userID; ErrOIDCNoConsent when there is none.
+	RevokeConsent(ctx context.Context, userID int64, clientID string) error
 }
 
 // ServiceTokenVerifier checks a bearer token a service presents: an OpenID

@@ -75,6 +75,14 @@ func (f *fakeProvider) Fail(_ context.Context, id, code, _ string) (string, erro
 	return fakeRedirect + "?error=" + code, nil
 }
 
+func (f *fakeProvider) Consents(context.Context, int64) ([]domain.OIDCConsent, error) {
+	return nil, nil
+}
+
+func (f *fakeProvider) RevokeConsent(context.Context, int64, string) error {
+	return domain.ErrOIDCNoConsent
+}
+
 func (f *fakeProvider) add(id string, prompt []string, maxAge *time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -40,6 +40,7 @@ type idp struct {
 	Stack   *cmd.Stack
 	Queries *storetest.Counter
 	logs    *testkit.SyncBuffer
+	dbURL   string
 }
 
 // newIDP builds and serves authsvc over dbURL with an RS256 key (in state
@@ -50,7 +51,7 @@ func newIDP(t testing.TB, dbURL string, tune ...func(*config.Config)) *idp {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &idp{URL: "http://" + l.Addr().String(), Queries: storetest.NewCounter(), logs: &testkit.SyncBuffer{}}
+	e := &idp{URL: "http://" + l.Addr().String(), Queries: storetest.NewCounter(), logs: &testkit.SyncBuffer{}, dbURL: dbURL}
 	conf, err := config.Load(config.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +60,7 @@ func newIDP(t testing.TB, dbURL string, tune ...func(*config.Config)) *idp {
 	conf.Auth.SecretKey, conf.Auth.KeyEncryptionKey, conf.Auth.BcryptCost = testSecret, testKEK, 4
 	conf.RateLimit.AuthPerMinute, conf.RateLimit.DefaultPerMinute = 1_000_000, 1_000_000
 	conf.OIDC.Enabled, conf.OIDC.Issuer = true, e.URL
+	conf.Mail.FrontendURL = e.URL // the mails' links land on the hosted pages
 	for _, f := range tune {
 		f(conf)
 	}

@@ -241,6 +241,18 @@ func (p *Provider) GrantConsent(ctx context.Context, id string, userID int64) er
 	return p.deps.Store.GrantOIDCConsent(ctx, userID, ar.ClientID, ar.Scopes, p.now())
 }
 
+// Consents implements domain.OIDCLogin.
+func (p *Provider) Consents(ctx context.Context, userID int64) ([]domain.OIDCConsent, error) {
+	return p.deps.Store.OIDCConsents(ctx, userID)
+}
+
+// RevokeConsent implements domain.OIDCLogin, audited.
+func (p *Provider) RevokeConsent(ctx context.Context, userID int64, clientID string) error {
+	ctx = domain.WithAudit(ctx, &domain.AuditEvent{Event: domain.AuditOIDCConsentRevoked, ActorID: userID, TargetID: userID,
+		Details: map[string]any{"client_id": clientID}})
+	return p.deps.Store.RevokeOIDCConsent(ctx, userID, clientID, p.now())
+}
+
 // Complete implements domain.OIDCLogin: the browser goes on to the
 // provider's callback, which issues the code.
 func (p *Provider) Complete(ctx context.Context, id string, s domain.BrowserSignIn) (string, error) {

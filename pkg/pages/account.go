@@ -23,8 +23,50 @@ func (p *Pages) account(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/signin", http.StatusSeeOther)
 		return
 	}
-	p.render(w, http.StatusOK, "account.html", view{CSRF: csrfToken(w, r), User: pr.Claims.Username,
-		AuthTime: pr.Claims.AuthTime.UTC().Truncate(time.Second), SessionID: pr.Claims.SessionID})
+	v := view{CSRF: csrfToken(w, r), User: pr.Claims.Username,
+		AuthTime: pr.Claims.AuthTime.UTC().Truncate(time.Second), SessionID: pr.Claims.SessionID,
+		Notice: noticeOf(r.URL.Query().Get("done"))}
+	if p.deps.OIDC != nil {
+		cs, err := p.deps.OIDC.Consents(r.Context(), pr.Claims.UserID)
+		if err != nil {
+			p.oidcError(w, err)
+			return
+		}
+		v.Consents = cs
+	}
+	p.render(w, http.StatusOK, "account.html", v)
+}
+
+// noticeOf is the account page's message after an action (a fixed set:
+// nothing from the query string is shown).
+func noticeOf(done string) string {
+	if done == "consent_revoked" {
+		return domain.MsgPagesConsentRevoked
+	}
+	return ""
+}
+
+// revokeConsent forgets the signed-in user's consent to an app and
+// revokes the app's tokens.
+func (p *Pages) revokeConsent(w http.ResponseWriter, r *http.Request) {
+	if _, ok := p.form(w, r); !ok {
+		return
+	}
+	pr := p.browser(w, r)
+	if pr == nil {
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return
+	}
+	if p.deps.OIDC == nil {
+		p.render(w, http.StatusNotFound, "error.html", view{Error: domain.MsgPagesNoProvider})
+		return
+	}
+	err := p.deps.OIDC.RevokeConsent(r.Context(), pr.Claims.UserID, r.PostFormValue("client_id"))
+	if err != nil && domain.ErrorCode(err) != domain.ENOTFOUND { // already gone: the same outcome
+		p.oidcError(w, err)
+		return
+	}
+	http.Redirect(w, r, "/account?done=consent_revoked", http.StatusSeeOther)
 }
 
 // signoutPage asks to confirm (a GET never signs out: a link on another

@@ -20,7 +20,11 @@ import (
 // of /auth/login (limits, dummy compare, verified-email and MFA policy,
 // audit), its second factor, and the session checks of access tokens.
 type Auth interface {
-	Login(ctx context.Context, username, password string) (*domain.AccessToken, error)
+	LoginIdentifier(ctx context.Context, usernameOrEmail, password string) (*domain.AccessToken, error)
+	Register(ctx context.Context, r domain.Registration) (*domain.User, *domain.AccessToken, error)
+	RequestPasswordReset(ctx context.Context, email string) error
+	ResetPassword(ctx context.Context, token, newPassword string) error
+	VerifyEmail(ctx context.Context, token string) (*domain.User, error)
 	Challenge(ctx context.Context, mfaToken, code, recovery string) (*domain.AccessToken, error)
 	Authenticate(ctx context.Context, bearer string) (*domain.Principal, error)
 	Refresh(ctx context.Context, tok string) (*domain.AccessToken, error)
@@ -49,6 +53,8 @@ type Deps struct {
 	// password was typed (oidc.session_lifetime); 0 leaves it to the
 	// session's own limits.
 	SessionLifetime time.Duration
+	// AllowSignUp offers "Create an account" (oidc.allow_sign_up).
+	AllowSignUp bool
 }
 
 // Pages is the hosted pages' HTTP handler.
@@ -61,7 +67,8 @@ type Pages struct {
 
 // Paths are the URL paths the pages serve, for mounting them next to the
 // JSON API.
-var Paths = []string{"/signin", "/signin/", "/signout", "/consent", "/account", "/pages/"}
+var Paths = []string{"/signin", "/signin/", "/signout", "/signup", "/forgot", "/reset-password", "/verify-email",
+	"/consent", "/account", "/account/", "/pages/"}
 
 // New parses the templates and builds the handler.
 func New(deps Deps) (*Pages, error) {
@@ -83,6 +90,14 @@ func New(deps Deps) (*Pages, error) {
 	p.mux.HandleFunc("GET /account", p.account)
 	p.mux.HandleFunc("GET /signout", p.signoutPage)
 	p.mux.HandleFunc("POST /signout", p.signout)
+	p.mux.HandleFunc("GET /signup", p.signupPage)
+	p.mux.HandleFunc("POST /signup", p.signup)
+	p.mux.HandleFunc("GET /forgot", p.forgotPage)
+	p.mux.HandleFunc("POST /forgot", p.forgot)
+	p.mux.HandleFunc("GET /reset-password", p.resetPage)
+	p.mux.HandleFunc("POST /reset-password", p.reset)
+	p.mux.HandleFunc("GET /verify-email", p.verifyEmail)
+	p.mux.HandleFunc("POST /account/consents/revoke", p.revokeConsent)
 	p.mux.HandleFunc("GET /pages/style.css", p.style)
 	return p, nil
 }
@@ -123,9 +138,16 @@ type view struct {
 	SessionID string
 	ExpiresAt time.Time
 	Next      string // where the continue page goes on to
+	Title     string
+	Notice    string
+	Email     string
+	Token     string // a reset link's token
+	SignUp    bool   // offer "Create an account"
+	Consents  []domain.OIDCConsent
 }
 
 func (p *Pages) render(w http.ResponseWriter, status int, name string, v view) {
+	v.SignUp = p.deps.AllowSignUp
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	if err := p.tmpl.ExecuteTemplate(w, name, v); err != nil {

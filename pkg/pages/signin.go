@@ -53,7 +53,7 @@ func (p *Pages) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Username = r.PostFormValue("username")
-	tok, err := p.deps.Auth.Login(r.Context(), v.Username, r.PostFormValue("password"))
+	tok, err := p.deps.Auth.LoginIdentifier(r.Context(), v.Username, r.PostFormValue("password"))
 	if err != nil {
 		p.refused(w, r, "signin.html", v, err, domain.MsgPagesBadCredentials)
 		return

@@ -1,0 +1,117 @@
+package oidcprovider_test
+
+import (
+	"context"
+	"encoding/json"
+	"html"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/authsvc/authsvc/pkg/config"
+	"github.com/authsvc/authsvc/pkg/domain"
+	"github.com/authsvc/authsvc/pkg/store/storetest"
+)
+
+// TestAccountPages: sign up during an app's sign-in, sign in with an email
+// address, list and revoke an app's consent, and reset a forgotten
+// password through the link the mail carries (mail.frontend_url pointing
+// at authsvc itself).
+func TestAccountPages(t *testing.T) {
+	t.Parallel()
+	e := newIDP(t, storetest.SQLiteURL(t), func(c *config.Config) { c.OIDC.AllowSignUp = true })
+	ctx := context.Background()
+	app := newRP(t, e, e.client(t, domain.NewOIDCClient{Name: "Photo app"}))
+	verifier, _ := pkce()
+
+	// Sign up in the middle of the app's request, then consent.
+	b := browser(t)
+	pg := get(t, b, app.conf.AuthCodeURL("s1", gooidc.Nonce("n1"), oauth2.S256ChallengeOption(verifier)))
+	if !strings.Contains(pg.body, `href="/signup?request=`) {
+		t.Fatalf("the sign-in page offers no sign-up: %s", pg.body)
+	}
+	pg = get(t, b, e.URL+"/signup?request="+url.QueryEscape(pg.fields.Get("request")))
+	pg = post(t, b, e.URL, "/signup", pg, url.Values{"username": {"frank"}, "email": {"Frank@Example.com"},
+		"password": {"a long enough passphrase"}})
+	if pg.heading != "Allow access?" {
+		t.Fatalf("after sign-up: %d %q", pg.status, pg.body)
+	}
+	pg = post(t, b, e.URL, "/consent", pg, url.Values{"decision": {"allow"}})
+	if pg.loc == nil || pg.loc.Query().Get("code") == "" {
+		t.Fatalf("after consent: %d %v", pg.status, pg.loc)
+	}
+	tok, err := app.conf.Exchange(ctx, pg.loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The account page lists the app; revoking ends its grant and the next
+	// sign-in to it asks again.
+	pg = get(t, b, e.URL+"/account")
+	if !strings.Contains(pg.body, "Photo app") {
+		t.Fatalf("the account page does not list the app: %s", pg.body)
+	}
+	pg = post(t, b, e.URL, "/account/consents/revoke", pg, url.Values{"client_id": {app.conf.ClientID}})
+	if strings.Contains(pg.body, "Photo app") || !strings.Contains(pg.body, html.EscapeString(domain.MsgPagesConsentRevoked)) {
+		t.Fatalf("after revoking: %s", pg.body)
+	}
+	if _, err := app.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); oauthError(err) != "invalid_grant" {
+		t.Fatalf("the app's refresh token after its consent was revoked: %v", err)
+	}
+	if pg = get(t, b, app.conf.AuthCodeURL("s2", oauth2.S256ChallengeOption(verifier))); pg.heading != "Allow access?" {
+		t.Fatalf("after revoking, the app's next sign-in: %d %q", pg.status, pg.heading)
+	}
+
+	// Forgot the password: the mail's link opens the reset page here.
+	b = browser(t)
+	pg = get(t, b, e.URL+"/forgot")
+	pg = post(t, b, e.URL, "/forgot", pg, url.Values{"email": {"frank@example.com"}})
+	if pg.heading != "Check your email" {
+		t.Fatalf("forgot: %d %q", pg.status, pg.body)
+	}
+	e.Stack.Auth.Wait()
+	var data string
+	if err := storetest.SQLFor(t, e.dbURL).Get(&data, `SELECT data FROM email_outbox WHERE kind = 'password_reset'`); err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]string
+	_ = json.Unmarshal([]byte(data), &m)
+	if !strings.HasPrefix(m["link"], e.URL+"/reset-password?token=") {
+		t.Fatalf("reset link %q", m["link"])
+	}
+	pg = get(t, b, m["link"])
+	if pg.heading != "Choose a new password" {
+		t.Fatalf("reset page: %d %q", pg.status, pg.body)
+	}
+	link, _ := url.Parse(m["link"])
+	pg.fields.Set("token", link.Query().Get("token"))
+	if got := post(t, b, e.URL, "/reset-password", pg, url.Values{"new_password": {"short"}}); got.status != http.StatusUnprocessableEntity {
+		t.Fatalf("a too-short password: %d", got.status)
+	}
+	if got := post(t, b, e.URL, "/reset-password", pg, url.Values{"new_password": {"another long passphrase"}}); got.heading != "Password changed" {
+		t.Fatalf("reset: %d %q", got.status, got.body)
+	}
+	// Sign in with the email address and the new password.
+	pg = get(t, b, e.URL+"/signin")
+	pg = post(t, b, e.URL, "/signin", pg, url.Values{"username": {"FRANK@example.com"}, "password": {"another long passphrase"}})
+	if pg.heading != "Signed in" {
+		t.Fatalf("sign-in by email: %d %q", pg.status, pg.body)
+	}
+}
+
+// TestSignUpOff: without oidc.allow_sign_up there is no sign-up page.
+func TestSignUpOff(t *testing.T) {
+	t.Parallel()
+	e := newIDP(t, storetest.SQLiteURL(t))
+	b := browser(t)
+	if pg := get(t, b, e.URL+"/signin"); strings.Contains(pg.body, "/signup") {
+		t.Fatal("the sign-in page offers sign-up")
+	}
+	if pg := get(t, b, e.URL+"/signup"); pg.status != http.StatusNotFound {
+		t.Fatalf("GET /signup: %d", pg.status)
+	}
+}
