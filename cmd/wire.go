@@ -115,7 +115,10 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 		deps.ServiceTokens = svc.oidc
 	}
 	api := httpapi.New(deps, opts)
-	handler, err := a.withPages(api.Handler(), svc, limiter, ips)
+	observed := func(route string, h http.Handler) http.Handler { // the API's access log and metrics, for the pages and the provider
+		return httpapi.Tagged(route, ips)(httpapi.AccessLog(a.log, ips)(httpapi.ObserveRequests(m)(h)))
+	}
+	handler, err := a.withPages(api.Handler(), svc, limiter, ips, observed)
 	if err != nil {
 		return nil, err
 	}
@@ -263,7 +266,8 @@ func (a *app) rateLimit(limiter ratelimit.Limiter, ips *httpapi.ClientIPs, m *me
 // paths go to them, every other one to api. Sign-in posts share the per-IP
 // auth limit's rate (ratelimit.auth_per_minute) in a bucket of their own.
 // Without the provider the pages sign people in to authsvc itself only.
-func (a *app) withPages(api http.Handler, svc *services, limiter ratelimit.Limiter, ips *httpapi.ClientIPs) (http.Handler, error) {
+func (a *app) withPages(api http.Handler, svc *services, limiter ratelimit.Limiter, ips *httpapi.ClientIPs,
+	observed func(route string, h http.Handler) http.Handler) (http.Handler, error) {
 	deps := pages.Deps{Auth: svc.auth, Templates: templates.Pages(), Logger: a.log, Clock: a.clock,
 		ClientIP:        func(r *http.Request) string { return ips.ClientIP(r).String() },
 		SessionLifetime: a.cfg.OIDC.SessionLifetime, AllowSignUp: a.cfg.OIDC.AllowSignUp}
@@ -287,12 +291,12 @@ func (a *app) withPages(api http.Handler, svc *services, limiter ratelimit.Limit
 	}
 	mux := http.NewServeMux()
 	for _, path := range pages.Paths {
-		mux.Handle(path, p)
+		mux.Handle(path, observed(path, p))
 	}
 	if provider != nil {
 		provider.SetBrowser(p)
 		for _, path := range oidcprovider.Paths {
-			mux.Handle(path, provider.Handler())
+			mux.Handle(path, observed(path, provider.Handler()))
 		}
 	}
 	mux.Handle("/", api)

@@ -60,6 +60,30 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 	})
 }
 
+// Tagged gives a handler outside the API's route table (the hosted pages,
+// the OpenID Connect provider) what the API's own routes get, so that
+// AccessLog and ObserveRequests inside it report it: a request id and
+// RequestInfo with route as its route label (a fixed path: bounded
+// cardinality), and the domain.Client the use cases record.
+func Tagged(route string, ips *ClientIPs) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id := r.Header.Get("X-Request-ID")
+			if !saneRequestID(id) {
+				id = newRequestID()
+			}
+			w.Header().Set("X-Request-ID", id)
+			ctx := context.WithValue(r.Context(), requestInfoKey, &RequestInfo{ID: id, Route: route})
+			ip := ""
+			if a := ips.ClientIP(r); a.IsValid() {
+				ip = a.String()
+			}
+			ctx = domain.WithClient(ctx, domain.Client{IP: ip, UserAgent: r.UserAgent(), RequestID: id})
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
 func saneRequestID(id string) bool {
 	if id == "" || len(id) > 128 {
 		return false

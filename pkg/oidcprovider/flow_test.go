@@ -133,6 +133,17 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 			if _, err := other.verifier.Verify(ctx, tok2.Extra("id_token").(string)); err != nil {
 				t.Fatal(err)
 			}
+			// The provider's requests are in the access log, by route; no code
+			// or token is.
+			logs := e.logs.String()
+			if !strings.Contains(logs, `"route":"/oauth2/token"`) || !strings.Contains(logs, `"route":"/signin"`) {
+				t.Errorf("the access log lacks the provider's and the pages' requests:\n%s", logs)
+			}
+			for _, secret := range []string{code, tok.AccessToken, tok.RefreshToken, fresh.RefreshToken, raw} {
+				if strings.Contains(logs, secret) {
+					t.Fatalf("a code or token is in the log")
+				}
+			}
 		})
 	}
 }
