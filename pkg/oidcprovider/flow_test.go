@@ -208,3 +208,44 @@ func TestCodeRedeemedOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestIDTokenAlgorithm: a client registered for ES256 gets ES256 ID
+// tokens (from an ES256 key in state next) while others keep RS256; a
+// client asking for an algorithm no key has gets a server error, not a
+// token signed otherwise.
+func TestIDTokenAlgorithm(t *testing.T) {
+	t.Parallel()
+	e := newIDP(t, storetest.SQLiteURL(t))
+	ctx := context.Background()
+	u := e.user(t, "grace")
+	eddsa := newRP(t, e, e.client(t, domain.NewOIDCClient{FirstParty: true, IDTokenAlg: "EdDSA"}))
+	eddsa.conf.Endpoint.AuthStyle = oauth2.AuthStyleInHeader // no retry in the form, which would replay the code
+	verifier, _ := pkce()
+	code := eddsa.authorize(t, e, browser(t), u, "s", "n", oauth2.S256ChallengeOption(verifier))
+	if _, err := eddsa.conf.Exchange(ctx, code, oauth2.VerifierOption(verifier)); oauthError(err) != "server_error" {
+		t.Fatalf("EdDSA without an EdDSA key: %v", err)
+	}
+	if _, err := e.Stack.Keys.Generate(ctx, "ES256"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Stack.Keys.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	es := newRP(t, e, e.client(t, domain.NewOIDCClient{FirstParty: true, IDTokenAlg: "ES256"}))
+	var disc struct {
+		Algs []string `json:"id_token_signing_alg_values_supported"`
+	}
+	if err := es.provider.Claims(&disc); err != nil || strings.Join(disc.Algs, " ") != "RS256 ES256" {
+		t.Fatalf("discovery lists %v (%v)", disc.Algs, err)
+	}
+	code = es.authorize(t, e, browser(t), u, "s", "n", oauth2.S256ChallengeOption(verifier))
+	tok, err := es.conf.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := tok.Extra("id_token").(string)
+	v := es.provider.Verifier(&gooidc.Config{ClientID: es.conf.ClientID, SupportedSigningAlgs: []string{"ES256"}})
+	if _, err := v.Verify(ctx, raw); err != nil || headerAlg(t, raw) != "ES256" {
+		t.Fatalf("ES256 ID token: %s %v", headerAlg(t, raw), err)
+	}
+}
