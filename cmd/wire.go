@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/credits"
@@ -261,6 +262,35 @@ func (a *app) rateLimit(limiter ratelimit.Limiter, ips *httpapi.ClientIPs, m *me
 	})
 }
 
+// providerLimit limits authorization requests per client IP, in a bucket
+// of their own, at ratelimit.auth_per_minute like the API's sign-in
+// routes: each one writes a row. Over the limit: 429 with Retry-After and
+// an OAuth error body. The back-channel endpoints (token, userinfo,
+// introspect, revoke) are not limited per IP: one busy app calls them from
+// one address for all its users, and a client secret (32 random bytes)
+// cannot be guessed. Off with ratelimit.enabled; a limiter that cannot
+// answer lets the request through, as the API's limits do.
+func (a *app) providerLimit(limiter ratelimit.Limiter, ips *httpapi.ClientIPs) func(http.Handler) http.Handler {
+	rl := a.cfg.RateLimit
+	if !rl.Enabled {
+		return func(h http.Handler) http.Handler { return h }
+	}
+	limit := ratelimit.PerMinute(rl.AuthPerMinute)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			res, err := limiter.Allow(r.Context(), "oidc|"+ips.ClientIP(r).String(), limit)
+			if err == nil && !res.Allowed {
+				w.Header().Set("Retry-After", strconv.Itoa(max(int(res.RetryAfter.Round(time.Second)/time.Second), 1)))
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusTooManyRequests)
+				_, _ = w.Write([]byte(`{"error":"temporarily_unavailable","error_description":"too many requests from this address"}`))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
 // withPages mounts the hosted sign-in pages (pkg/pages) and, with
 // oidc.enabled, the OpenID Connect provider next to the JSON API: their
 // paths go to them, every other one to api. Sign-in posts share the per-IP
@@ -296,7 +326,11 @@ func (a *app) withPages(api http.Handler, svc *services, limiter ratelimit.Limit
 	if provider != nil {
 		provider.SetBrowser(p)
 		for _, path := range oidcprovider.Paths {
-			mux.Handle(path, observed(path, provider.Handler()))
+			h := provider.Handler()
+			if path == oidcprovider.PathAuthorize { // browsers; each request writes a row
+				h = a.providerLimit(limiter, ips)(h)
+			}
+			mux.Handle(path, observed(path, h))
 		}
 	}
 	mux.Handle("/", api)

@@ -81,8 +81,10 @@ func (a *webApp) handler() http.Handler {
 		raw, _ := tok.Extra("id_token").(string)
 		idt, err := a.rp.verifier.Verify(r.Context(), raw)
 		var claims struct {
-			Nonce    string `json:"nonce"`
-			Username string `json:"preferred_username"`
+			Nonce    string   `json:"nonce"`
+			Username string   `json:"preferred_username"`
+			AMR      []string `json:"amr"`
+			ACR      string   `json:"acr"`
 		}
 		if err != nil || idt.Claims(&claims) != nil || claims.Nonce != "n-"+state {
 			http.Error(w, fmt.Sprintf("ID token: %v", err), http.StatusBadGateway)
@@ -91,7 +93,8 @@ func (a *webApp) handler() http.Handler {
 		a.mu.Lock()
 		a.idToken = raw
 		a.mu.Unlock()
-		_, _ = fmt.Fprintf(w, "<html><body><h1 id=who>Signed in as %s</h1></body></html>", html.EscapeString(claims.Username))
+		_, _ = fmt.Fprintf(w, "<html><body><h1 id=who>Signed in as %s</h1><p id=how>%s</p></body></html>",
+			html.EscapeString(claims.Username), html.EscapeString(strings.Join(claims.AMR, " ")+"; "+claims.ACR))
 	})
 	mux.HandleFunc("/logout", func(w http.ResponseWriter, r *http.Request) {
 		var disc struct {
@@ -153,6 +156,9 @@ func TestSignInRealBrowser(t *testing.T) {
 			who, err := chromedp.Run(b, chromedp.Text(chromedp.ID("who")))
 			if err != nil || who != "Signed in as dora" {
 				t.Fatalf("the first app shows %q (%v)", who, err)
+			}
+			if how, err := chromedp.Run(b, chromedp.Text(chromedp.ID("how"))); err != nil || how != "pwd otp; aal2" {
+				t.Fatalf("the ID token's amr and acr: %q (%v), want the password and the TOTP code", how, err)
 			}
 			// The second app: straight back signed in, no password.
 			if err := chromedp.Do(b, chromedp.Navigate(second.URL+"/login"), chromedp.WaitVisible(chromedp.ID("who"))); err != nil {

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/authsvc/authsvc/pkg/config"
 	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
@@ -259,5 +260,42 @@ func TestEndSession(t *testing.T) {
 	}
 	if pg := get(t, b, app.conf.AuthCodeURL("s2", gooidc.Nonce("n2"), oauth2.S256ChallengeOption(verifier))); pg.heading != "Sign in" {
 		t.Fatalf("after the logout the next sign-in: %d %q %v", pg.status, pg.heading, pg.loc)
+	}
+}
+
+// TestAuthorizeRateLimit: authorization requests are limited per client IP
+// at ratelimit.auth_per_minute (each writes a row); the token endpoint is
+// not (one app exchanges every user's code from one address).
+func TestAuthorizeRateLimit(t *testing.T) {
+	t.Parallel()
+	e := newIDP(t, storetest.SQLiteURL(t), func(c *config.Config) { c.RateLimit.AuthPerMinute = 3 })
+	c := e.client(t, domain.NewOIDCClient{FirstParty: true})
+	_, challenge := pkce()
+	q := url.Values{"client_id": {c.ID}, "redirect_uri": {rpCallback}, "response_type": {"code"}, "scope": {"openid"},
+		"code_challenge": {challenge}, "code_challenge_method": {"S256"}}
+	stop := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for i := range 4 {
+		resp, err := stop.Get(e.URL + "/oauth2/authorize?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		want := http.StatusFound
+		if i == 3 {
+			want = http.StatusTooManyRequests
+		}
+		if resp.StatusCode != want || (want == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "") {
+			t.Fatalf("authorize %d: %d (Retry-After %q), want %d", i+1, resp.StatusCode, resp.Header.Get("Retry-After"), want)
+		}
+	}
+	for range 5 {
+		resp, err := http.PostForm(e.URL+"/oauth2/token", url.Values{"grant_type": {"authorization_code"}, "code": {"x"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests {
+			t.Fatal("the token endpoint is limited per IP")
+		}
 	}
 }
