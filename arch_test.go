@@ -20,7 +20,7 @@ const module = "github.com/authsvc/authsvc/"
 var allowedImports = map[string][]string{
 	".": {"cmd"},
 	// the composition root: it wires every adapter and use case
-	"cmd": {"pkg/oidcprovider", "pkg/account", "pkg/apikey", "pkg/apikeys", "pkg/config", "pkg/credits", "pkg/domain", "pkg/httpapi", "pkg/logship",
+	"cmd": {"pkg/oidcprovider", "pkg/passkeys", "pkg/account", "pkg/apikey", "pkg/apikeys", "pkg/config", "pkg/credits", "pkg/domain", "pkg/httpapi", "pkg/logship",
 		"pkg/mail", "pkg/metrics", "pkg/oidcclients", "pkg/password", "pkg/ratelimit", "pkg/seal", "pkg/signingkeys", "pkg/store",
 		"pkg/token", "pkg/userimport",
 		"pkg/pages", "templates"},
@@ -56,6 +56,7 @@ var allowedImports = map[string][]string{
 	"pkg/oidcclients":  {"pkg/domain"},
 	"pkg/pages":        {"pkg/domain"},
 	"pkg/oidcprovider": {"pkg/domain", "pkg/token"},
+	"pkg/passkeys":     {"pkg/domain"},
 	"pkg/config":       {"pkg/domain", "pkg/dburl", "pkg/proxyaddr"},
 	// (apikey: it tells an API key from a JWT by its shape, before any lookup)
 	"pkg/httpapi": {"pkg/apikey", "pkg/domain", "pkg/openapi", "pkg/proxyaddr", "pkg/ratelimit"},

@@ -10,6 +10,7 @@ import (
 	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/oidcclients"
 	"github.com/authsvc/authsvc/pkg/oidcprovider"
+	"github.com/authsvc/authsvc/pkg/passkeys"
 	"github.com/authsvc/authsvc/pkg/password"
 	"github.com/authsvc/authsvc/pkg/signingkeys"
 	"github.com/authsvc/authsvc/pkg/store"
@@ -22,15 +23,16 @@ const adminWait = 5 * time.Second
 
 // services are the use cases every face calls: the same for serve and the CLI.
 type services struct {
-	auth    *account.Service
-	credits *credits.Service
-	keys    *signingkeys.Service
-	holds   *credits.Holds
-	apiKeys *apikeys.Service
-	tokens  *token.Issuer
-	hasher  *password.Hasher
-	clients *oidcclients.Service
-	oidc    *oidcprovider.Provider // nil unless oidc.enabled
+	auth     *account.Service
+	credits  *credits.Service
+	keys     *signingkeys.Service
+	holds    *credits.Holds
+	apiKeys  *apikeys.Service
+	tokens   *token.Issuer
+	hasher   *password.Hasher
+	clients  *oidcclients.Service
+	oidc     *oidcprovider.Provider // nil unless oidc.enabled
+	passkeys *passkeys.Service      // nil unless webauthn.enabled
 }
 
 // buildServices constructs the use cases over db. serve passes Prometheus
@@ -114,7 +116,13 @@ func (a *app) buildServices(db *store.DB, authMetrics account.Metrics, creditOpt
 	if err != nil {
 		return nil, err
 	}
-	return &services{auth: authSvc, credits: creditSvc, keys: keySvc, tokens: tokens, hasher: hasher, oidc: provider,
+	var keys *passkeys.Service
+	if w := a.cfg.WebAuthn; w.Enabled {
+		if keys, err = passkeys.New(passkeys.Config{RPID: w.RPID, RPName: w.RPName, Origins: w.Origins}, db, authSvc, a.log, a.clock); err != nil {
+			return nil, err
+		}
+	}
+	return &services{auth: authSvc, credits: creditSvc, keys: keySvc, tokens: tokens, hasher: hasher, oidc: provider, passkeys: keys,
 		clients: oidcclients.New(db, a.clock),
 		apiKeys: apikeys.New(db, apikeys.Options{Clock: a.clock, Logger: a.log, Ledger: creditSvc}),
 		holds: credits.NewHolds(db, credits.HoldOptions{Logger: a.log, Metrics: creditOpts.Metrics,

@@ -115,6 +115,9 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	if svc.oidc != nil {
 		deps.ServiceTokens = svc.oidc
 	}
+	if svc.passkeys != nil {
+		deps.Passkeys = svc.passkeys
+	}
 	api := httpapi.New(deps, opts)
 	observed := func(route string, h http.Handler) http.Handler { // the API's access log and metrics, for the pages and the provider
 		return httpapi.Tagged(route, ips)(httpapi.AccessLog(a.log, ips)(httpapi.ObserveRequests(m)(h)))

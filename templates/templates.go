@@ -24,7 +24,7 @@ func FS() fs.FS { return files }
 // Kinds lists the email kinds that have a template pair.
 func Kinds() []string {
 	return []string{"welcome", "password_reset", "email_changed", "verify_email", "mfa_enabled", "mfa_disabled",
-		"api_key_created", "api_key_revoked"}
+		"api_key_created", "api_key_revoked", "passkey_added", "passkey_removed"}
 }
 
 // TextName returns the file name of kind's plain-text template.

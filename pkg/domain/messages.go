@@ -304,10 +304,17 @@ const (
 	MsgPasskeyExists       = "This passkey is registered already"
 	MsgPasskeyNotFound     = "Passkey not found"
 	MsgPasskeySignCount    = "This passkey's signature counter went backwards; it may have been cloned"
+	MsgPasskeyInvalid      = "The passkey's answer did not verify"
+	MsgPasskeyUVRequired   = "This account has two-step verification: use a passkey that verifies you (PIN or biometrics)"
+	MsgPasskeysOff         = "Passkeys are not enabled on this server"
+	MsgPasskeyName         = "name must be 1 to 100 printable characters"
 	ReasonPasskeyChallenge = "invalid_passkey_challenge"
 	ReasonPasskeyExists    = "passkey_exists"
 	ReasonPasskeyNotFound  = "passkey_not_found"
 	ReasonPasskeySignCount = "passkey_sign_count"
+	ReasonPasskeyInvalid   = "passkey_invalid"
+	ReasonPasskeyUV        = "passkey_user_verification_required"
+	ReasonPasskeysOff      = "passkeys_disabled"
 )
 
 // Sentinels of passkeys.
@@ -316,6 +323,9 @@ var (
 	ErrPasskeyExists    = &Error{Code: ECONFLICT, Reason: ReasonPasskeyExists, Message: MsgPasskeyExists}
 	ErrPasskeyNotFound  = &Error{Code: ENOTFOUND, Reason: ReasonPasskeyNotFound, Message: MsgPasskeyNotFound}
 	ErrPasskeySignCount = &Error{Code: EUNAUTHORIZED, Reason: ReasonPasskeySignCount, Message: MsgPasskeySignCount}
+	ErrPasskeyInvalid   = &Error{Code: EUNAUTHORIZED, Reason: ReasonPasskeyInvalid, Message: MsgPasskeyInvalid}
+	ErrPasskeyUV        = &Error{Code: EUNAUTHORIZED, Reason: ReasonPasskeyUV, Message: MsgPasskeyUVRequired}
+	ErrPasskeysOff      = &Error{Code: ENOTFOUND, Reason: ReasonPasskeysOff, Message: MsgPasskeysOff}
 )
 
 // The hosted sign-in pages (pkg/pages).

@@ -11,6 +11,27 @@ const (
 	PasskeyLogin    = "login"
 )
 
+// Mails and audit events of passkeys. The mails name the passkey with
+// EmailKeyAPIKeyName ("key_name").
+const (
+	EmailPasskeyAdded   = "passkey_added"
+	EmailPasskeyRemoved = "passkey_removed"
+	AuditPasskeyAdded   = "passkey.added"
+	AuditPasskeyCloned  = "passkey.sign_count_regressed" //nolint:gosec // G101: an event name
+)
+
+// The amr values of a passkey sign-in (RFC 8176): a hardware-bound key,
+// or a synced one (backed up), and "user" when the authenticator verified
+// the user (PIN, biometrics): two factors.
+const (
+	AMRHardwareKey = "hwk"
+	AMRSoftwareKey = "swk"
+	AMRUser        = "user"
+)
+
+// MaxPasskeyName is the longest name a passkey may have.
+const MaxPasskeyName = 100
+
 // PasskeyChallengeTTL is how long a passkey ceremony may take between its
 // begin and its finish.
 const PasskeyChallengeTTL = 5 * time.Minute
@@ -68,4 +89,17 @@ type PasskeyStore interface {
 	// DeletePasskey deletes the user's credential and queues mail;
 	// ErrPasskeyNotFound.
 	DeletePasskey(ctx context.Context, userID, id int64, mail ...*OutboundEmail) error
+}
+
+// PasskeyService is what the JSON API offers of passkeys (pkg/passkeys).
+// Options and answers are the WebAuthn JSON the browser's
+// navigator.credentials calls take and give.
+type PasskeyService interface {
+	BeginRegistration(ctx context.Context, p *Principal, password string) (options any, err error)
+	FinishRegistration(ctx context.Context, p *Principal, name string, credential []byte) (*Passkey, error)
+	BeginLogin(ctx context.Context, username string) (options any, err error)
+	FinishLogin(ctx context.Context, credential []byte) (*AccessToken, error)
+	List(ctx context.Context, p *Principal) ([]*Passkey, error)
+	Rename(ctx context.Context, p *Principal, id int64, name string) error
+	Delete(ctx context.Context, p *Principal, id int64) error
 }

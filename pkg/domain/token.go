@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Claims are the facts an access token carries (docs/tokens.md).
 type Claims struct {
@@ -18,12 +21,12 @@ type Claims struct {
 }
 
 // AALOf returns the assurance level of a login that used the amr methods:
-// "aal2" when a one-time code was among them, else "".
+// "aal2" when a one-time code was among them, or a passkey that verified
+// the user (PIN, biometrics); else "".
 func AALOf(amr []string) string {
-	for _, m := range amr {
-		if m == AMROTP {
-			return AAL2
-		}
+	if slices.Contains(amr, AMROTP) ||
+		(slices.Contains(amr, AMRUser) && (slices.Contains(amr, AMRHardwareKey) || slices.Contains(amr, AMRSoftwareKey))) {
+		return AAL2
 	}
 	return ""
 }

@@ -57,6 +57,13 @@ func (s *Server) Routes() []Route {
 		{"POST", "/auth/api-keys", ClassDefault, s.authed(s.createAPIKey)},
 		{"GET", "/auth/api-keys", ClassDefault, s.authed(s.listAPIKeys)},
 		{"DELETE", "/auth/api-keys/{id}", ClassDefault, s.authed(s.revokeAPIKey)},
+		{"POST", "/auth/passkeys/register/begin", ClassAuth, s.authed(s.passkeyRegisterBegin)},
+		{"POST", "/auth/passkeys/register/finish", ClassAuth, s.authed(s.passkeyRegisterFinish)},
+		{"POST", "/auth/passkeys/login/begin", ClassAuth, s.passkeyLoginBegin},
+		{"POST", "/auth/passkeys/login/finish", ClassAuth, s.passkeyLoginFinish},
+		{"GET", "/auth/passkeys", ClassDefault, s.authed(s.listPasskeys)},
+		{"PATCH", "/auth/passkeys/{id}", ClassDefault, s.authed(s.renamePasskey)},
+		{"DELETE", "/auth/passkeys/{id}", ClassDefault, s.authed(s.deletePasskey)},
 
 		{"GET", "/credits/balance", ClassDefault, s.keyed(domain.ScopeCreditsRead, s.creditBalance)},
 		{"POST", "/credits/add", ClassDefault, s.authed(s.creditAdd)},

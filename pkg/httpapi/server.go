@@ -23,6 +23,8 @@ type Deps struct {
 	// APIKeys serves /auth/api-keys and authenticates requests that carry
 	// an API key; nil refuses every key.
 	APIKeys domain.APIKeyService
+	// Passkeys serves /auth/passkeys/...; nil answers 404 passkeys_disabled.
+	Passkeys domain.PasskeyService
 	// Verifier answers POST /keys/verify; nil answers 404.
 	Verifier domain.APIKeyVerifier
 	// VerifierSecrets are the service credentials POST /keys/verify accepts

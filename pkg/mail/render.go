@@ -37,7 +37,7 @@ type TemplateData struct {
 	ExpiresMinutes string // password_reset
 	OldEmail       string // email_changed
 	NewEmail       string // email_changed
-	KeyName        string // api_key_created, api_key_revoked: the key's name and prefix
+	KeyName        string // api_key_created, api_key_revoked: the key's name and prefix; passkey_added, passkey_removed: the passkey's name
 	Pending        bool   // email_changed: the new address has yet to confirm
 	ExpiresHours   string // verify_email
 }
@@ -53,7 +53,7 @@ func requiredKeys(kind string) ([]string, bool) {
 		return []string{domain.EmailKeyUsername, domain.EmailKeyOldEmail, domain.EmailKeyNewEmail}, true
 	case domain.EmailMFAEnabled, domain.EmailMFADisabled:
 		return []string{domain.EmailKeyUsername}, true
-	case domain.EmailAPIKeyCreated, domain.EmailAPIKeyRevoked:
+	case domain.EmailAPIKeyCreated, domain.EmailAPIKeyRevoked, domain.EmailPasskeyAdded, domain.EmailPasskeyRemoved:
 		return []string{domain.EmailKeyUsername, domain.EmailKeyAPIKeyName}, true
 	case domain.EmailVerify:
 		return []string{domain.EmailKeyUsername, domain.EmailKeyLink, domain.EmailKeyExpiresHours}, true

@@ -1,0 +1,191 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/authsvc/authsvc/pkg/domain"
+)
+
+// The passkey endpoints (/auth/passkeys/...): 404 passkeys_disabled unless
+// webauthn.enabled.
+
+type passkeyBeginRegistration struct {
+	Password string `json:"password"`
+}
+
+type passkeyFinish struct {
+	Name       string          `json:"name"`
+	Credential json.RawMessage `json:"credential"`
+}
+
+type passkeyBeginLogin struct {
+	Username string `json:"username"`
+}
+
+type passkeyRename struct {
+	Name string `json:"name"`
+}
+
+type passkeysResponse struct {
+	Passkeys []*domain.Passkey `json:"passkeys"`
+}
+
+func (s *Server) passkeysOff(w http.ResponseWriter, r *http.Request) bool {
+	if s.deps.Passkeys == nil {
+		s.writeError(w, r, domain.ErrPasskeysOff)
+		return true
+	}
+	return false
+}
+
+// passkeyCredential is the body's PublicKeyCredential; 422 when missing.
+func passkeyCredential(raw json.RawMessage) ([]byte, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, domain.ValidationError(domain.FieldError{Loc: []string{"body", "credential"}, Msg: domain.MsgFieldRequired,
+			Type: domain.TypeMissing})
+	}
+	return raw, nil
+}
+
+func (s *Server) passkeyRegisterBegin(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
+	var body passkeyBeginRegistration
+	if err := decodeJSON(w, r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if s.passkeysOff(w, r) {
+		return
+	}
+	opts, err := s.deps.Passkeys.BeginRegistration(r.Context(), p, body.Password)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, opts)
+}
+
+func (s *Server) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
+	var body passkeyFinish
+	if err := decodeJSON(w, r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if s.passkeysOff(w, r) {
+		return
+	}
+	cred, err := passkeyCredential(body.Credential)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	k, err := s.deps.Passkeys.FinishRegistration(r.Context(), p, body.Name, cred)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, k)
+}
+
+func (s *Server) passkeyLoginBegin(w http.ResponseWriter, r *http.Request) {
+	var body passkeyBeginLogin
+	if err := decodeJSON(w, r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if s.passkeysOff(w, r) {
+		return
+	}
+	opts, err := s.deps.Passkeys.BeginLogin(r.Context(), body.Username)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, opts)
+}
+
+func (s *Server) passkeyLoginFinish(w http.ResponseWriter, r *http.Request) {
+	var body passkeyFinish
+	if err := decodeJSON(w, r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if s.passkeysOff(w, r) {
+		return
+	}
+	cred, err := passkeyCredential(body.Credential)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tok, err := s.deps.Passkeys.FinishLogin(r.Context(), cred)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeLogin(w, tok)
+}
+
+func (s *Server) listPasskeys(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
+	if s.passkeysOff(w, r) {
+		return
+	}
+	keys, err := s.deps.Passkeys.List(r.Context(), p)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if keys == nil {
+		keys = []*domain.Passkey{}
+	}
+	writeJSON(w, http.StatusOK, passkeysResponse{Passkeys: keys})
+}
+
+// passkeyID is the {id} of the path; 404 when it is not one.
+func passkeyID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id < 1 {
+		return 0, domain.ErrPasskeyNotFound
+	}
+	return id, nil
+}
+
+func (s *Server) renamePasskey(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
+	if s.passkeysOff(w, r) {
+		return
+	}
+	id, err := passkeyID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var body passkeyRename
+	if err := decodeJSON(w, r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.deps.Passkeys.Rename(r.Context(), p, id, body.Name); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) deletePasskey(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
+	if s.passkeysOff(w, r) {
+		return
+	}
+	id, err := passkeyID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.deps.Passkeys.Delete(r.Context(), p, id); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,368 @@
+// Package passkeys holds the passkey (WebAuthn) use cases: register a
+// passkey, sign in with one, list, rename and delete them. The ceremonies
+// are go-webauthn's; this package keeps their challenges single-use in the
+// database (a ceremony may finish on another replica) and hands a verified
+// sign-in to the account use cases.
+package passkeys
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/webauthn"
+	"github.com/rs/zerolog"
+
+	"github.com/authsvc/authsvc/pkg/domain"
+)
+
+// Config is webauthn.*: the relying party.
+type Config struct {
+	RPID    string
+	RPName  string
+	Origins []string
+}
+
+// Store is what the passkeys need of the database.
+type Store interface {
+	domain.PasskeyStore
+	UserByID(ctx context.Context, id int64) (*domain.User, error)
+	UserByUsername(ctx context.Context, username string) (*domain.User, error)
+	RecordAudit(ctx context.Context, events ...*domain.AuditEvent) error
+}
+
+// Accounts is the account side of a passkey sign-in (pkg/account).
+type Accounts interface {
+	PasskeyAttempt(ctx context.Context, u *domain.User) error
+	PasskeyFailed(ctx context.Context, u *domain.User, reason string)
+	SignInPasskey(ctx context.Context, u *domain.User, amr []string) (*domain.AccessToken, error)
+	RecentOrPassword(ctx context.Context, p *domain.Principal, password string) error
+}
+
+var _ domain.PasskeyService = (*Service)(nil)
+
+// Service runs the passkey use cases.
+type Service struct {
+	wa       *webauthn.WebAuthn
+	db       Store
+	accounts Accounts
+	log      zerolog.Logger
+	now      domain.Clock
+}
+
+// New returns the service; clock nil means time.Now.
+func New(cfg Config, db Store, accounts Accounts, log zerolog.Logger, clock domain.Clock) (*Service, error) {
+	if clock == nil {
+		clock = time.Now
+	}
+	wa, err := webauthn.New(&webauthn.Config{RPID: cfg.RPID, RPDisplayName: cfg.RPName, RPOrigins: cfg.Origins,
+		AuthenticatorSelection: protocol.AuthenticatorSelection{
+			ResidentKey:      protocol.ResidentKeyRequirementPreferred,
+			UserVerification: protocol.VerificationPreferred,
+		},
+		Timeouts: webauthn.TimeoutsConfig{
+			Login:        webauthn.TimeoutConfig{Enforce: true, Timeout: domain.PasskeyChallengeTTL},
+			Registration: webauthn.TimeoutConfig{Enforce: true, Timeout: domain.PasskeyChallengeTTL},
+		}})
+	if err != nil {
+		return nil, err
+	}
+	return &Service{wa: wa, db: db, accounts: accounts, log: log, now: clock}, nil
+}
+
+// user is an account as go-webauthn sees it: its handle is the user id
+// (8 bytes, big-endian), never the username or the email.
+type user struct {
+	u     *domain.User
+	creds []webauthn.Credential
+}
+
+func (w *user) WebAuthnID() []byte                         { return handle(w.u.ID) }
+func (w *user) WebAuthnName() string                       { return w.u.Username }
+func (w *user) WebAuthnDisplayName() string                { return w.u.Username }
+func (w *user) WebAuthnCredentials() []webauthn.Credential { return w.creds }
+
+func handle(id int64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, uint64(id)) //nolint:gosec // G115: user ids are positive
+	return b
+}
+
+// load reads u's passkeys as go-webauthn credentials.
+func (s *Service) load(ctx context.Context, u *domain.User) (*user, []*domain.Passkey, error) {
+	keys, err := s.db.Passkeys(ctx, u.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	w := &user{u: u}
+	for _, k := range keys {
+		var tr []protocol.AuthenticatorTransport
+		for _, t := range k.Transports {
+			tr = append(tr, protocol.AuthenticatorTransport(t))
+		}
+		w.creds = append(w.creds, webauthn.Credential{ID: k.CredentialID, PublicKey: k.PublicKey, Transport: tr,
+			Flags:         webauthn.CredentialFlags{UserVerified: k.UserVerified, BackupEligible: k.BackupEligible, BackupState: k.BackupState},
+			Authenticator: webauthn.Authenticator{AAGUID: k.AAGUID, SignCount: k.SignCount}})
+	}
+	return w, keys, nil
+}
+
+// save stores a ceremony's session data under its challenge's hash.
+func (s *Service) save(ctx context.Context, purpose string, userID int64, sd *webauthn.SessionData) error {
+	data, err := json.Marshal(sd)
+	if err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	return s.db.PutWebAuthnChallenge(ctx, &domain.WebAuthnChallenge{ChallengeHash: domain.HashToken(sd.Challenge),
+		Purpose: purpose, UserID: userID, SessionData: string(data), CreatedAt: now, ExpiresAt: now.Add(domain.PasskeyChallengeTTL)})
+}
+
+// take takes the ceremony of challenge (single use) and its session data.
+func (s *Service) take(ctx context.Context, purpose, challenge string) (*domain.WebAuthnChallenge, *webauthn.SessionData, error) {
+	c, err := s.db.TakeWebAuthnChallenge(ctx, domain.HashToken(challenge), purpose)
+	if err != nil {
+		return nil, nil, err
+	}
+	var sd webauthn.SessionData
+	if err := json.Unmarshal([]byte(c.SessionData), &sd); err != nil {
+		return nil, nil, err
+	}
+	return c, &sd, nil
+}
+
+// BeginRegistration starts adding a passkey to the caller's account, after a
+// recent sign-in or their password: the creation options for
+// navigator.credentials.create, the account's passkeys excluded.
+func (s *Service) BeginRegistration(ctx context.Context, p *domain.Principal, password string) (any, error) {
+	if err := s.accounts.RecentOrPassword(ctx, p, password); err != nil {
+		return nil, err
+	}
+	w, _, err := s.load(ctx, p.User)
+	if err != nil {
+		return nil, err
+	}
+	opts, sd, err := s.wa.BeginRegistration(w, webauthn.WithExclusions(webauthn.Credentials(w.creds).CredentialDescriptors()))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.save(ctx, domain.PasskeyRegister, p.User.ID, sd); err != nil {
+		return nil, err
+	}
+	return opts, nil
+}
+
+// FinishRegistration verifies the authenticator's answer (body: the
+// PublicKeyCredential as JSON) and stores the passkey named name; the
+// user is emailed and the addition audited.
+func (s *Service) FinishRegistration(ctx context.Context, p *domain.Principal, name string, body []byte) (*domain.Passkey, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		name = "Passkey"
+	}
+	if !validName(name) {
+		return nil, domain.ValidationError(domain.FieldError{Loc: []string{"body", "name"}, Msg: domain.MsgPasskeyName, Type: domain.TypeValueError})
+	}
+	parsed, err := protocol.ParseCredentialCreationResponseBytes(body)
+	if err != nil {
+		return nil, domain.ErrPasskeyInvalid.With(err)
+	}
+	c, sd, err := s.take(ctx, domain.PasskeyRegister, parsed.Response.CollectedClientData.Challenge)
+	if err != nil {
+		return nil, err
+	}
+	if c.UserID != p.User.ID {
+		return nil, domain.ErrPasskeyChallenge
+	}
+	w, _, err := s.load(ctx, p.User)
+	if err != nil {
+		return nil, err
+	}
+	cred, err := s.wa.CreateCredential(w, *sd, parsed)
+	if err != nil {
+		return nil, domain.ErrPasskeyInvalid.With(err)
+	}
+	k := &domain.Passkey{UserID: p.User.ID, CredentialID: cred.ID, PublicKey: cred.PublicKey, SignCount: cred.Authenticator.SignCount,
+		AAGUID: cred.Authenticator.AAGUID, BackupEligible: cred.Flags.BackupEligible, BackupState: cred.Flags.BackupState,
+		UserVerified: cred.Flags.UserVerified, Name: name}
+	for _, t := range cred.Transport {
+		k.Transports = append(k.Transports, string(t))
+	}
+	ev := &domain.AuditEvent{Event: domain.AuditPasskeyAdded, ActorID: p.User.ID, TargetID: p.User.ID,
+		Details: map[string]any{"name": name}}
+	if err := s.db.AddPasskey(domain.WithAudit(ctx, ev), k, notice(domain.EmailPasskeyAdded, p.User, name)); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// BeginLogin starts a passkey sign-in: for username's passkeys, or, with
+// no username, for any discoverable passkey (the browser offers the
+// account's). An unknown username gets options as for an account without
+// passkeys, so the answer does not tell whether the account exists.
+func (s *Service) BeginLogin(ctx context.Context, username string) (any, error) {
+	var (
+		opts   *protocol.CredentialAssertion
+		sd     *webauthn.SessionData
+		userID int64
+		err    error
+	)
+	if username == "" {
+		opts, sd, err = s.wa.BeginDiscoverableLogin()
+	} else {
+		u, uerr := s.db.UserByUsername(ctx, username)
+		switch {
+		case uerr == nil:
+			var w *user
+			if w, _, err = s.load(ctx, u); err != nil {
+				return nil, err
+			}
+			userID = u.ID
+			if len(w.creds) == 0 {
+				opts, sd, err = s.wa.BeginDiscoverableLogin()
+			} else {
+				opts, sd, err = s.wa.BeginLogin(w)
+			}
+		case domain.ErrorCode(uerr) == domain.ENOTFOUND:
+			opts, sd, err = s.wa.BeginDiscoverableLogin()
+		default:
+			return nil, uerr
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.save(ctx, domain.PasskeyLogin, userID, sd); err != nil {
+		return nil, err
+	}
+	return opts, nil
+}
+
+// FinishLogin verifies an assertion (body: the PublicKeyCredential as
+// JSON) and signs its user in: one factor, or two when the authenticator
+// verified the user. A failure counts toward the account's failed-login
+// limit; a signature counter that went backwards is refused and audited.
+func (s *Service) FinishLogin(ctx context.Context, body []byte) (*domain.AccessToken, error) {
+	parsed, err := protocol.ParseCredentialRequestResponseBytes(body)
+	if err != nil {
+		return nil, domain.ErrPasskeyInvalid.With(err)
+	}
+	c, sd, err := s.take(ctx, domain.PasskeyLogin, parsed.Response.CollectedClientData.Challenge)
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.db.PasskeyByCredentialID(ctx, parsed.RawID)
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		return nil, domain.ErrPasskeyInvalid
+	} else if err != nil {
+		return nil, err
+	}
+	if c.UserID != 0 && c.UserID != k.UserID { // begun for another account
+		return nil, domain.ErrPasskeyInvalid
+	}
+	if len(parsed.Response.UserHandle) > 0 && !bytes.Equal(parsed.Response.UserHandle, handle(k.UserID)) {
+		return nil, domain.ErrPasskeyInvalid
+	}
+	u, err := s.db.UserByID(ctx, k.UserID)
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		return nil, domain.ErrPasskeyInvalid
+	} else if err != nil {
+		return nil, err
+	}
+	if err := s.accounts.PasskeyAttempt(ctx, u); err != nil {
+		return nil, err
+	}
+	w, _, err := s.load(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	var cred *webauthn.Credential
+	if c.UserID == 0 {
+		cred, err = s.wa.ValidateDiscoverableLogin(func([]byte, []byte) (webauthn.User, error) { return w, nil }, *sd, parsed)
+	} else {
+		cred, err = s.wa.ValidateLogin(w, *sd, parsed)
+	}
+	if err != nil {
+		s.accounts.PasskeyFailed(ctx, u, "assertion")
+		return nil, domain.ErrPasskeyInvalid.With(err)
+	}
+	if err := s.db.UsePasskey(ctx, k.ID, cred.Authenticator.SignCount, cred.Flags.BackupState); err != nil {
+		if errors.Is(err, domain.ErrPasskeySignCount) {
+			s.accounts.PasskeyFailed(ctx, u, "sign_count")
+			s.log.Warn().Int64("user_id", u.ID).Int64("passkey_id", k.ID).Msg("passkey sign count went backwards: refused")
+			s.audit(ctx, u, k)
+		}
+		return nil, err
+	}
+	return s.accounts.SignInPasskey(ctx, u, amrOf(cred))
+}
+
+// audit records a cloned-looking passkey.
+func (s *Service) audit(ctx context.Context, u *domain.User, k *domain.Passkey) {
+	ev := &domain.AuditEvent{Event: domain.AuditPasskeyCloned, TargetID: u.ID,
+		Details: map[string]any{"passkey_id": k.ID, "name": k.Name}}
+	if err := s.db.RecordAudit(context.WithoutCancel(ctx), ev); err != nil {
+		s.log.Error().Err(err).Msg("audit of a passkey's sign-count regression failed")
+	}
+}
+
+// amrOf is the sign-in's methods: hwk, or swk for a synced (backed-up)
+// passkey, and user when the authenticator verified the user.
+func amrOf(c *webauthn.Credential) []string {
+	amr := []string{domain.AMRHardwareKey}
+	if c.Flags.BackupState {
+		amr = []string{domain.AMRSoftwareKey}
+	}
+	if c.Flags.UserVerified {
+		amr = append(amr, domain.AMRUser)
+	}
+	return amr
+}
+
+// List returns the caller's passkeys.
+func (s *Service) List(ctx context.Context, p *domain.Principal) ([]*domain.Passkey, error) {
+	return s.db.Passkeys(ctx, p.User.ID)
+}
+
+// Rename renames one of the caller's passkeys.
+func (s *Service) Rename(ctx context.Context, p *domain.Principal, id int64, name string) error {
+	name = strings.TrimSpace(name)
+	if !validName(name) {
+		return domain.ValidationError(domain.FieldError{Loc: []string{"body", "name"}, Msg: domain.MsgPasskeyName, Type: domain.TypeValueError})
+	}
+	return s.db.RenamePasskey(ctx, p.User.ID, id, name)
+}
+
+// Delete deletes one of the caller's passkeys; the user is emailed and the
+// removal audited. (Every account has a password today, so a passkey is
+// never the last way to sign in.)
+func (s *Service) Delete(ctx context.Context, p *domain.Principal, id int64) error {
+	keys, err := s.db.Passkeys(ctx, p.User.ID)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(keys, func(k *domain.Passkey) bool { return k.ID == id })
+	if i < 0 {
+		return domain.ErrPasskeyNotFound
+	}
+	ev := &domain.AuditEvent{Event: domain.AuditPasskeyRemoved, ActorID: p.User.ID, TargetID: p.User.ID,
+		Details: map[string]any{"passkey_id": id, "name": keys[i].Name}}
+	return s.db.DeletePasskey(domain.WithAudit(ctx, ev), p.User.ID, id, notice(domain.EmailPasskeyRemoved, p.User, keys[i].Name))
+}
+
+func notice(kind string, u *domain.User, name string) *domain.OutboundEmail {
+	return &domain.OutboundEmail{Kind: kind, Recipient: u.Email,
+		Data: map[string]string{domain.EmailKeyUsername: u.Username, domain.EmailKeyAPIKeyName: name}}
+}
+
+func validName(name string) bool {
+	return name != "" && utf8.RuneCountInString(name) <= domain.MaxPasskeyName &&
+		!strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f })
+}
