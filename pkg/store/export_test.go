@@ -1,7 +1,6 @@
 package store
 
 import (
-	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -9,11 +8,12 @@ import (
 // directly); nothing outside package store's tests can reach it.
 func (db *DB) SQL() *sqlx.DB { return db.pool }
 
-// AvailableCovers is batchState.covers for a balance row (balance, held).
+// AvailableCovers is the available-funds rule as specified: the available
+// part of a balance row (balance - held) covers the amount.
 func AvailableCovers(balance, held, amount int64) bool {
-	st := &batchState{hasRow: true, balance: balance, held: held}
-	return st.covers(domain.Cents(amount))
+	return balance-held >= amount
 }
 
-// SQLAvailableCovers is the available-funds rule of the single statements.
-const SQLAvailableCovers = sqlAvailableCovers
+// SQLAvailableCovers is the available-funds rule of the ledger's walk, over
+// columns balance and held and a placeholder for the amount.
+var SQLAvailableCovers = sqlAvailableCovers("balance", "held", "?")

@@ -22,8 +22,6 @@ const holdColumns = `id, user_id, amount, status, captured_amount, transaction_i
 // too. Lock order, to stay deadlock-free: hold rows first, then balance rows
 // (ascending user id when there are several).
 const (
-	sqlReserveHold = `UPDATE user_credits SET held = held + ?
-		WHERE user_id = ? AND ` + sqlAvailableCovers + ` RETURNING held`
 	sqlInsertHold = `INSERT INTO credit_holds (user_id, amount, status, reference_id, description, created_at, expires_at,
 			placed_by_admin) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?) RETURNING id`
 	sqlFindHoldReference = `SELECT ` + holdColumns + ` FROM credit_holds
@@ -49,7 +47,8 @@ func (db *DB) forUpdate(q, clause string) string {
 }
 
 // CreateHold reserves h.Amount of the user's available balance and records
-// the hold, in one transaction; see domain.HoldStore.
+// the hold, in one transaction (applyLedger's batch of one); see
+// domain.HoldStore.
 func (db *DB) CreateHold(ctx context.Context, h *domain.NewHold) (*domain.Hold, bool, error) {
 	if h.Amount <= 0 || h.Amount > domain.MaxAmount || h.ExpiresIn <= 0 {
 		return nil, false, fmt.Errorf("create hold: bad hold (%s for %s)", h.Amount, h.ExpiresIn)
@@ -57,69 +56,34 @@ func (db *DB) CreateHold(ctx context.Context, h *domain.NewHold) (*domain.Hold, 
 	if h.ReferenceID != nil && *h.ReferenceID == "" {
 		h.ReferenceID = nil
 	}
-	for _, q := range []string{sqlReserveHold, sqlInsertHold} {
-		if _, err := db.prepared(ctx, q); err != nil {
-			return nil, false, err
-		}
+	op := &ledgerOp{UserID: h.UserID, Kind: opHold, Amount: int64(h.Amount), Ref: h.ReferenceID, Desc: h.Description,
+		Admin: h.PlacedByAdmin, expiresIn: h.ExpiresIn}
+	err := db.applyOne(ctx, op)
+	if err == nil && op.outcome == outcomeApplied {
+		return op.newHold(), false, nil
 	}
-	var (
-		out      *domain.Hold
-		replayed bool
-	)
-	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-		var err error
-		out, replayed, err = db.createHoldInTx(ctx, tx, h)
-		return err
-	})
-	if err != nil && h.ReferenceID != nil && isUniqueViolation(err) {
-		// A concurrent request with the same reference committed first.
-		orig, ferr := findHoldReference(ctx, db.pool, h)
-		if ferr != nil {
-			return nil, false, mapError(fmt.Errorf("read original hold: %w", ferr))
+	if err != nil && !(h.ReferenceID != nil && isUniqueViolation(err)) {
+		if IsCheckViolation(err) {
+			return nil, false, domain.ErrInsufficientCredits
 		}
-		return orig, true, holdReplayError(orig, h)
+		return nil, false, err
+	}
+	if h.ReferenceID != nil {
+		// A repeat, also one a concurrent request committed first, or a
+		// refusal that a repeat may explain: the original answers.
+		orig, ferr := findHoldReference(ctx, db.pool, h)
+		if ferr == nil {
+			skipAudit(ctx)
+			return orig, true, holdReplayError(orig, h)
+		}
+		if ferr = ignoreNoRows(ferr, "read original hold"); ferr != nil {
+			return nil, false, ferr
+		}
 	}
 	if err != nil {
 		return nil, false, err
 	}
-	return out, replayed, nil
-}
-
-func (db *DB) createHoldInTx(ctx context.Context, tx *sqlx.Tx, h *domain.NewHold) (*domain.Hold, bool, error) {
-	if h.ReferenceID != nil {
-		orig, err := findHoldReference(ctx, tx, h)
-		if err == nil {
-			return orig, true, holdReplayError(orig, h)
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return nil, false, fmt.Errorf("find hold reference: %w", err)
-		}
-	}
-	var held int64
-	err := db.txQueryRow(ctx, tx, sqlReserveHold, int64(h.Amount), h.UserID, int64(h.Amount)).Scan(&held)
-	if errors.Is(err, sql.ErrNoRows) || IsCheckViolation(err) {
-		if h.ReferenceID != nil {
-			// A concurrent repeat may have reserved the money and committed
-			// while we waited on the row lock (PostgreSQL).
-			if orig, ferr := findHoldReference(ctx, tx, h); ferr == nil {
-				return orig, true, holdReplayError(orig, h)
-			}
-		}
-		return nil, false, domain.ErrInsufficientCredits
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("reserve: %w", err)
-	}
-	now := db.Now()
-	out := &domain.Hold{UserID: h.UserID, Amount: h.Amount, Status: domain.HoldPending, PlacedByAdmin: h.PlacedByAdmin,
-		ReferenceID: h.ReferenceID, Description: h.Description, CreatedAt: now,
-		ExpiresAt: now.Add(h.ExpiresIn).Truncate(time.Microsecond)}
-	err = db.txQueryRow(ctx, tx, sqlInsertHold, h.UserID, int64(h.Amount), h.ReferenceID, h.Description,
-		now, out.ExpiresAt, h.PlacedByAdmin).Scan(&out.ID)
-	if err != nil {
-		return nil, false, fmt.Errorf("insert hold: %w", err)
-	}
-	return out, false, nil
+	return nil, false, domain.ErrInsufficientCredits
 }
 
 // holdReplayError is nil when orig is a true repeat of h (same amount).
