@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
-	"time"
 
 	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/jmoiron/sqlx"
@@ -26,10 +24,7 @@ const (
 			placed_by_admin) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?) RETURNING id`
 	sqlFindHoldReference = `SELECT ` + holdColumns + ` FROM credit_holds
 		WHERE user_id = ? AND placed_by_admin = ? AND reference_id = ?`
-	sqlHoldByID       = `SELECT ` + holdColumns + ` FROM credit_holds WHERE id = ?`
-	sqlCaptureBalance = `UPDATE user_credits SET balance = balance - ?, held = held - ?, updated_at = ?
-		WHERE user_id = ? RETURNING balance`
-	sqlReleaseHeld = `UPDATE user_credits SET held = held - ? WHERE user_id = ? RETURNING held`
+	sqlHoldByID    = `SELECT ` + holdColumns + ` FROM credit_holds WHERE id = ?`
 	sqlResolveHold = `UPDATE credit_holds SET status = ?, captured_amount = ?, transaction_id = ?, resolved_at = ?
 		WHERE id = ? AND status = 'pending' RETURNING id`
 	sqlTransactionByID = `SELECT ` + transactionColumns + ` FROM credit_transactions WHERE id = ?`
@@ -131,29 +126,29 @@ func (db *DB) lockHold(ctx context.Context, tx *sqlx.Tx, r *domain.HoldResolutio
 	return utcHold(&h), nil
 }
 
-// resolve moves a locked pending hold to status and returns it updated.
-func (db *DB) resolve(ctx context.Context, tx *sqlx.Tx, h *domain.Hold, status domain.HoldStatus,
-	captured *domain.Cents, txID *int64, now time.Time) (*domain.Hold, error) {
-	var id int64
-	err := db.txQueryRow(ctx, tx, sqlResolveHold, string(status), (*int64)(captured), txID, now, h.ID).Scan(&id)
-	if err != nil {
-		// ErrNoRows: the hold was not pending after all, which the row lock
-		// (or SQLite's single writer) rules out; never resolve twice.
-		return nil, fmt.Errorf("resolve hold %d: %w", h.ID, err)
+// release gives a pending hold's amount back to the available balance and
+// resolves the hold as status (voided or expired): applyLedger's release.
+func (db *DB) release(ctx context.Context, tx *sqlx.Tx, h *domain.Hold, status domain.HoldStatus) (*domain.Hold, error) {
+	op := &ledgerOp{UserID: h.UserID, Kind: opRelease, Amount: int64(h.Amount), HoldID: h.ID, Status: string(status)}
+	if err := db.applyLedger(ctx, tx, []*ledgerOp{op}); err != nil {
+		return nil, fmt.Errorf("release hold %d: %w", h.ID, err)
+	}
+	if op.outcome != outcomeApplied {
+		return nil, fmt.Errorf("release hold %d: %s", h.ID, op.outcome)
 	}
 	out := *h
-	out.Status, out.CapturedAmount, out.TransactionID, out.ResolvedAt = status, captured, txID, &now
+	now := op.now
+	out.Status, out.ResolvedAt = status, &now
 	return &out, nil
 }
 
-// release gives a pending hold's amount back to the available balance and
-// resolves the hold as status (voided or expired).
-func (db *DB) release(ctx context.Context, tx *sqlx.Tx, h *domain.Hold, status domain.HoldStatus, now time.Time) (*domain.Hold, error) {
-	var held int64
-	if err := db.txQueryRow(ctx, tx, sqlReleaseHeld, int64(h.Amount), h.UserID).Scan(&held); err != nil {
-		return nil, fmt.Errorf("release hold %d: %w", h.ID, err)
+// holdQueries are the statements a capture or void prepares before its
+// transaction.
+func (db *DB) holdQueries() []string {
+	if db.Dialect == Postgres {
+		return []string{sqlLedgerPostgres}
 	}
-	return db.resolve(ctx, tx, h, status, nil, nil, now)
+	return []string{sqlInsertTransaction, sqlResolveHold}
 }
 
 // CaptureHold charges a pending hold and releases the rest, in one
@@ -165,7 +160,7 @@ func (db *DB) CaptureHold(ctx context.Context, r *domain.HoldResolution) (*domai
 	if r.ReferenceID != nil && *r.ReferenceID == "" {
 		r.ReferenceID = nil
 	}
-	for _, q := range []string{sqlCaptureBalance, sqlInsertTransaction, sqlResolveHold} {
+	for _, q := range db.holdQueries() {
 		if _, err := db.prepared(ctx, q); err != nil {
 			return nil, false, err
 		}
@@ -192,7 +187,7 @@ func (db *DB) CaptureHold(ctx context.Context, r *domain.HoldResolution) (*domai
 			return err
 		case !now.Before(h.ExpiresAt):
 			// Due but not yet swept: resolve it as expired now, and refuse.
-			h, err = db.release(ctx, tx, h, domain.HoldExpired, now)
+			h, err = db.release(ctx, tx, h, domain.HoldExpired)
 			if err != nil {
 				return err
 			}
@@ -201,7 +196,7 @@ func (db *DB) CaptureHold(ctx context.Context, r *domain.HoldResolution) (*domai
 		case amount > h.Amount:
 			return domain.ErrCaptureExceedsHold
 		}
-		out, err = db.captureInTx(ctx, tx, h, r, amount, now)
+		out, err = db.captureInTx(ctx, tx, h, r, amount)
 		return err
 	})
 	if err != nil && isUniqueViolation(err) {
@@ -238,47 +233,41 @@ func (db *DB) captureReplay(ctx context.Context, tx *sqlx.Tx, h *domain.Hold, r 
 	return &domain.HoldCapture{Hold: h, Transaction: &t}, nil
 }
 
-// captureInTx debits amount, releases the whole hold, writes the
-// credit_used transaction and resolves the hold as captured.
-func (db *DB) captureInTx(ctx context.Context, tx *sqlx.Tx, h *domain.Hold, r *domain.HoldResolution, amount domain.Cents, now time.Time) (*domain.HoldCapture, error) {
-	if r.ReferenceID != nil {
-		_, err := findReference(ctx, tx, &domain.LedgerEntry{UserID: h.UserID, Type: domain.CreditUsed, ReferenceID: r.ReferenceID})
-		if err == nil {
-			return nil, domain.ErrIdempotencyConflict // used by a plain use or another capture
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("find reference: %w", err)
-		}
-	}
-	var balance int64
-	if err := db.txQueryRow(ctx, tx, sqlCaptureBalance, int64(amount), int64(h.Amount), now, h.UserID).Scan(&balance); err != nil {
-		return nil, fmt.Errorf("capture: %w", err)
-	}
+// captureInTx debits amount and releases the whole hold, writing the
+// credit_used transaction and resolving the hold as captured:
+// applyLedger's capture.
+func (db *DB) captureInTx(ctx context.Context, tx *sqlx.Tx, h *domain.Hold, r *domain.HoldResolution, amount domain.Cents) (*domain.HoldCapture, error) {
 	desc := r.Description
 	if desc == nil {
 		desc = h.Description
 	}
-	t := &domain.Transaction{UserID: h.UserID, Amount: amount, Type: domain.CreditUsed, ReferenceID: r.ReferenceID,
-		Description: desc, CreatedAt: now, NewBalance: domain.Cents(balance)}
-	err := db.txQueryRow(ctx, tx, sqlInsertTransaction, h.UserID, int64(amount), string(domain.CreditUsed),
-		r.ReferenceID, desc, balance, now, h.UserID).Scan(&t.ID, &t.Seq) // seq: under the balance row's lock
-	if err != nil {
-		return nil, fmt.Errorf("insert transaction: %w", err)
+	op := &ledgerOp{UserID: h.UserID, Kind: opCapture, Amount: int64(amount), Held: int64(h.Amount), Ref: r.ReferenceID,
+		Desc: desc, HoldID: h.ID, Status: string(domain.HoldCaptured)}
+	if err := db.applyLedger(ctx, tx, []*ledgerOp{op}); err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
 	}
-	captured := amount
-	resolved, err := db.resolve(ctx, tx, h, domain.HoldCaptured, &captured, &t.ID, now)
-	if err != nil {
-		return nil, err
+	switch op.outcome {
+	case outcomeApplied:
+	case outcomeConflict:
+		return nil, domain.ErrIdempotencyConflict // used by a plain use or another capture
+	default:
+		return nil, fmt.Errorf("capture hold %d: %s", h.ID, op.outcome)
 	}
-	return &domain.HoldCapture{Hold: resolved, Transaction: t}, nil
+	t := op.transaction()
+	resolved := *h
+	captured, now := amount, op.now
+	resolved.Status, resolved.CapturedAmount, resolved.TransactionID, resolved.ResolvedAt = domain.HoldCaptured, &captured, &t.ID, &now
+	return &domain.HoldCapture{Hold: &resolved, Transaction: t}, nil
 }
 
 // VoidHold releases a pending hold (as expired when it is past its expiry);
 // a hold already voided or expired is returned unchanged, a captured one is
 // refused with its state. See domain.HoldStore.
 func (db *DB) VoidHold(ctx context.Context, r *domain.HoldResolution) (*domain.Hold, bool, error) {
-	if _, err := db.prepared(ctx, sqlResolveHold); err != nil {
-		return nil, false, err
+	for _, q := range db.holdQueries() {
+		if _, err := db.prepared(ctx, q); err != nil {
+			return nil, false, err
+		}
 	}
 	var (
 		out      *domain.Hold
@@ -301,7 +290,7 @@ func (db *DB) VoidHold(ctx context.Context, r *domain.HoldResolution) (*domain.H
 		if !now.Before(h.ExpiresAt) {
 			status = domain.HoldExpired
 		}
-		out, err = db.release(ctx, tx, h, status, now)
+		out, err = db.release(ctx, tx, h, status)
 		resolved = err == nil
 		return err
 	})
@@ -358,33 +347,16 @@ func (db *DB) ExpireHolds(ctx context.Context, limit int) ([]int64, error) {
 		if len(due) == 0 {
 			return nil
 		}
-		perUser := map[int64]int64{}
-		for _, d := range due {
-			perUser[d.UserID] += int64(d.Amount)
+		ops := make([]*ledgerOp, len(due))
+		for i, d := range due {
+			ops[i] = &ledgerOp{UserID: d.UserID, Kind: opRelease, Amount: int64(d.Amount), HoldID: d.ID,
+				Status: string(domain.HoldExpired)}
 			ids = append(ids, d.ID)
 		}
-		users := make([]int64, 0, len(perUser))
-		for u := range perUser {
-			users = append(users, u)
-		}
-		slices.Sort(users) // one lock order for every sweeper
-		for _, u := range users {
-			var held int64
-			if err := tx.QueryRowxContext(ctx, tx.Rebind(sqlReleaseHeld), perUser[u], u).Scan(&held); err != nil {
-				return fmt.Errorf("release expired holds of user %d: %w", u, err)
-			}
-		}
-		q, args, err := sqlx.In(`UPDATE credit_holds SET status = 'expired', resolved_at = ?
-			WHERE id IN (?) AND status = 'pending'`, now, ids)
-		if err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, tx.Rebind(q), args...)
-		if err != nil {
+		// applyLedger locks the balance rows in ascending user id, the one
+		// lock order of every sweeper.
+		if err := db.applyLedger(ctx, tx, ops); err != nil {
 			return fmt.Errorf("expire holds: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil || n != int64(len(ids)) {
-			return fmt.Errorf("expire holds: %d of %d resolved (%v)", n, len(ids), err)
 		}
 		return nil
 	})
