@@ -2,259 +2,374 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/jmoiron/sqlx"
 )
 
+// The SQL of a group-committed batch of debits and holds (ApplyCreditBatch): the
+// balance row is locked once, the batch is decided in Go against the running
+// balance, and the result is written with one UPDATE and one multi-row
+// INSERT whose seq values continue the user's history.
+const (
+	sqlLockBalance  = `SELECT balance, held FROM user_credits WHERE user_id = ?`
+	sqlMaxSeq       = `SELECT COALESCE(MAX(seq), 0) FROM credit_transactions WHERE user_id = ?`
+	sqlSetBalance   = `UPDATE user_credits SET balance = ?, held = ?, updated_at = ? WHERE user_id = ?`
+	sqlSetHeld      = `UPDATE user_credits SET held = ? WHERE user_id = ?`
+	sqlFindHoldRefs = `SELECT ` + holdColumns + ` FROM credit_holds WHERE user_id = ? AND reference_id IN (?)`
+	sqlFindRefsUsed = `SELECT ` + transactionColumns + ` FROM credit_transactions
+		WHERE user_id = ? AND transaction_type = ? AND reference_id IN (?)`
+	sqlInsertTransactionsHead = `INSERT INTO credit_transactions
+		(user_id, amount, transaction_type, reference_id, description, balance_after, created_at, seq) VALUES `
+	sqlInsertTransactionsRow = `(?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
 var _ domain.CreditBatchStore = (*DB)(nil)
 
-// errRefused rolls back a transaction whose op was refused (nothing was
-// written, and its audit events must not be).
-var errRefused = errors.New("ledger op refused")
-
-// maxLedgerTries bounds the runs of a batch whose statement lost a race for
-// a reference to a concurrent transaction (the next run sees the winner).
-const maxLedgerTries = 3
-
-// applyOne applies a single op (a batch of one) in its own transaction: on
-// PostgreSQL one statement, which also writes the audit events attached to
-// ctx; on SQLite a transaction that writes them at its commit.
-func (db *DB) applyOne(ctx context.Context, op *ledgerOp) error {
-	p := domain.AuditFrom(ctx)
-	if db.Dialect == Postgres {
-		op.audit, op.ctx = p, ctx
-		var err error
-		for try := 1; ; try++ {
-			// A unique violation: a concurrent request took the reference,
-			// or created the account's balance row, first; the next run
-			// sees it.
-			err = db.applyLedger(ctx, nil, []*ledgerOp{op})
-			if err == nil || !isUniqueViolation(err) || try == maxLedgerTries {
-				break
-			}
-		}
-		if err != nil {
-			return mapError(err)
-		}
-		if op.outcome == outcomeApplied && p != nil {
-			p.MarkWritten()
-		}
-		return nil
-	}
-	if _, err := db.prepared(ctx, sqlInsertTransaction); err != nil {
-		return err
-	}
-	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-		if err := db.applyLedger(ctx, tx, []*ledgerOp{op}); err != nil {
-			return err
-		}
-		if op.outcome != outcomeApplied {
-			return errRefused
-		}
-		if op.txID != 0 {
-			annotateAudit(ctx, "transaction_id", op.txID)
-		}
-		return nil
-	})
-	if errors.Is(err, errRefused) {
-		return nil
-	}
-	return err
-}
-
-// ApplyCreditBatch applies debits and new holds of one account; see
-// domain.CreditBatchStore. It is applyLedger's batch: one statement on
-// PostgreSQL (a second one, in the same transaction, only for a repeat of a
-// reference within the batch), which locks the balance row once.
+// ApplyCreditBatch applies debits and new holds of one account in one
+// transaction; see domain.CreditBatchStore. Like ApplyCredit and CreateHold
+// it holds the balance row's lock from its first statement to the commit, so
+// batches of several replicas, and single debits, holds and captures, still
+// serialize on the row.
 func (db *DB) ApplyCreditBatch(ctx context.Context, userID int64, ops []domain.BatchOp) ([]domain.CreditOutcome, error) {
-	lops := make([]*ledgerOp, len(ops))
-	for i, op := range ops {
+	for _, op := range ops {
+		switch e, h := op.Debit, op.Hold; {
+		case e != nil && h == nil:
+			if e.UserID != userID || e.Type != domain.CreditUsed || e.Amount <= 0 || e.Amount > domain.MaxAmount {
+				return nil, fmt.Errorf("apply credit batch: bad debit (user %d, %s %s)", e.UserID, e.Type, e.Amount)
+			}
+			if e.ReferenceID != nil && *e.ReferenceID == "" {
+				e.ReferenceID = nil
+			}
+		case h != nil && e == nil:
+			if h.UserID != userID || h.Amount <= 0 || h.Amount > domain.MaxAmount || h.ExpiresIn <= 0 {
+				return nil, fmt.Errorf("apply credit batch: bad hold (user %d, %s for %s)", h.UserID, h.Amount, h.ExpiresIn)
+			}
+			if h.ReferenceID != nil && *h.ReferenceID == "" {
+				h.ReferenceID = nil
+			}
+		default:
+			return nil, fmt.Errorf("apply credit batch: an op must be a debit or a hold")
+		}
+	}
+	if _, err := db.prepared(ctx, sqlInsertHold); err != nil {
+		return nil, err
+	}
+	var (
+		out    []domain.CreditOutcome
+		audits []batchAudit
+	)
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
-		if lops[i], err = batchOp(userID, op); err != nil {
-			return nil, err
-		}
-	}
-	var err error
-	for try := 1; ; try++ {
-		err = db.applyBatch(ctx, lops)
-		if err == nil || !isUniqueViolation(err) || try == maxLedgerTries {
-			break
-		}
-	}
+		out, audits, err = db.applyBatchInTx(ctx, tx, userID, ops)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	return db.batchOutcomes(ctx, lops, ops)
+	for _, a := range audits {
+		a.pending.MarkWritten()
+	}
+	return out, nil
 }
 
-// batchOutcomes answers each op of a batch. A repeat of a reference applied
-// earlier in the batch shares that op's Transaction or Hold.
-func (db *DB) batchOutcomes(ctx context.Context, lops []*ledgerOp, ops []domain.BatchOp) ([]domain.CreditOutcome, error) {
-	type refKey struct {
-		hold, admin bool
-		ref         string
+// batchState is the running state of a batch: the locked balance row, the
+// references already used, and what the batch has applied so far.
+type batchState struct {
+	hasRow         bool
+	balance, held  int64
+	usedRefs       map[string]*domain.Transaction // credit_used references: before the batch or in it
+	holdRefs       map[holdRef]*domain.Hold       // hold references: before the batch or in it
+	seq            int64                          // the last seq given; with seqInSQL the last place in the batch
+	seqInSQL       bool                           // writeDebits numbers the rows (credit_batch_pg.go)
+	now            time.Time
+	debits         []*domain.Transaction
+	holds          []*domain.Hold
+	balanceChanged bool
+	audits         []batchAudit // of the applied ops, in order
+}
+
+// batchAudit is the pending audit events of one applied op of a batch.
+type batchAudit struct {
+	ctx     context.Context // the op's caller's values (its Client), never cancelled
+	pending *domain.PendingAudit
+	debit   *domain.Transaction // nil for a hold
+}
+
+func (db *DB) applyBatchInTx(ctx context.Context, tx *sqlx.Tx, userID int64, ops []domain.BatchOp) ([]domain.CreditOutcome, []batchAudit, error) {
+	var row struct {
+		Balance int64 `db:"balance"`
+		Held    int64 `db:"held"`
 	}
-	keyOf := func(op *ledgerOp) refKey { return refKey{op.Kind == opHold, op.Admin, *op.Ref} }
-	inBatch := map[refKey]domain.CreditOutcome{}
-	appliedIDs := map[refKey]bool{}
-	for _, op := range lops {
-		if op.outcome == outcomeApplied && op.Ref != nil {
-			appliedIDs[keyOf(op)] = true
+	err := tx.GetContext(ctx, &row, tx.Rebind(db.forUpdate(sqlLockBalance, "FOR UPDATE")), userID)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, fmt.Errorf("lock balance: %w", err)
+	}
+	st := &batchState{hasRow: err == nil, balance: row.Balance, held: row.Held, now: db.Now(),
+		seqInSQL: db.Dialect == Postgres && debitsOnly(ops)}
+	if st.usedRefs, st.holdRefs, err = batchReferences(ctx, tx, userID, ops); err != nil {
+		return nil, nil, err
+	}
+	if !st.seqInSQL {
+		if err := tx.GetContext(ctx, &st.seq, tx.Rebind(sqlMaxSeq), userID); err != nil {
+			return nil, nil, fmt.Errorf("max seq: %w", err)
 		}
 	}
 	out := make([]domain.CreditOutcome, len(ops))
-	for i, op := range lops {
-		switch {
-		case op.outcome == outcomeApplied:
-			if op.Kind == opHold {
-				out[i] = domain.CreditOutcome{Hold: op.newHold()}
-			} else {
-				out[i] = domain.CreditOutcome{Transaction: op.transaction()}
-			}
-			if op.Ref != nil {
-				inBatch[keyOf(op)] = out[i]
-			}
-			continue
-		case op.Ref == nil:
-			out[i] = domain.CreditOutcome{Err: domain.ErrInsufficientCredits}
-			continue
+	for i, op := range ops {
+		if op.Debit != nil {
+			out[i] = st.debit(userID, op.Debit)
+		} else {
+			out[i] = st.hold(userID, op.Hold)
 		}
-		if orig, ok := inBatch[keyOf(op)]; ok && op.outcome == outcomeReplay {
-			out[i] = domain.CreditOutcome{Transaction: orig.Transaction, Hold: orig.Hold, Replayed: true}
-			if op.Kind == opHold {
-				out[i].Err = holdReplayError(orig.Hold, ops[i].Hold)
-			} else {
-				out[i].Err = replayError(orig.Transaction, ops[i].Debit)
-			}
-			skipOpAudit(op)
-			continue
-		}
-		if op.outcome == outcomeInsufficient && appliedIDs[keyOf(op)] {
-			// The reference is taken later in this batch, not before it.
-			out[i] = domain.CreditOutcome{Err: domain.ErrInsufficientCredits}
-			continue
-		}
-		var err error
-		if out[i], err = db.batchOutcome(ctx, op, ops[i]); err != nil {
-			return nil, err
-		}
+		st.noteAudit(op, out[i])
 	}
-	return out, nil
+	if len(st.debits) == 0 && len(st.holds) == 0 {
+		return out, nil, nil
+	}
+	if err := st.write(ctx, db, tx, userID); err != nil {
+		return nil, nil, err
+	}
+	// Replays of an op of this batch see its ID now (they share the pointer).
+	return out, st.audits, nil
 }
 
-// skipOpAudit drops the audit events of an op that changed nothing.
-func skipOpAudit(op *ledgerOp) {
-	if op.audit != nil {
-		op.audit.Skip()
+// debitsOnly reports that ops has no hold.
+func debitsOnly(ops []domain.BatchOp) bool {
+	for _, op := range ops {
+		if op.Hold != nil {
+			return false
+		}
 	}
+	return true
 }
 
-// batchOp is the ledgerOp of a debit or a new hold of a batch.
-func batchOp(userID int64, op domain.BatchOp) (*ledgerOp, error) {
-	var out *ledgerOp
-	switch e, h := op.Debit, op.Hold; {
-	case e != nil && h == nil:
-		if e.UserID != userID || e.Type != domain.CreditUsed || e.Amount <= 0 || e.Amount > domain.MaxAmount {
-			return nil, fmt.Errorf("apply credit batch: bad debit (user %d, %s %s)", e.UserID, e.Type, e.Amount)
-		}
-		if e.ReferenceID != nil && *e.ReferenceID == "" {
-			e.ReferenceID = nil
-		}
-		out = &ledgerOp{UserID: userID, Kind: opUse, Amount: int64(e.Amount), Ref: e.ReferenceID, Desc: e.Description}
-	case h != nil && e == nil:
-		if h.UserID != userID || h.Amount <= 0 || h.Amount > domain.MaxAmount || h.ExpiresIn <= 0 {
-			return nil, fmt.Errorf("apply credit batch: bad hold (user %d, %s for %s)", h.UserID, h.Amount, h.ExpiresIn)
-		}
-		if h.ReferenceID != nil && *h.ReferenceID == "" {
-			h.ReferenceID = nil
-		}
-		out = &ledgerOp{UserID: userID, Kind: opHold, Amount: int64(h.Amount), Ref: h.ReferenceID, Desc: h.Description,
-			Admin: h.PlacedByAdmin, expiresIn: h.ExpiresIn}
+// noteAudit remembers the audit events of an applied op, to write with the
+// batch, and drops those of a repeat.
+func (st *batchState) noteAudit(op domain.BatchOp, o domain.CreditOutcome) {
+	if op.Ctx == nil {
+		return
+	}
+	p := domain.AuditFrom(op.Ctx)
+	switch {
+	case p == nil || o.Err != nil:
+	case o.Replayed:
+		p.Skip()
 	default:
-		return nil, fmt.Errorf("apply credit batch: an op must be a debit or a hold")
+		st.audits = append(st.audits, batchAudit{ctx: context.WithoutCancel(op.Ctx), pending: p, debit: o.Transaction})
 	}
-	if op.Ctx != nil {
-		out.audit, out.ctx = domain.AuditFrom(op.Ctx), context.WithoutCancel(op.Ctx)
-	}
-	return out, nil
 }
 
-// applyBatch applies ops in one transaction and marks the audit events of
-// the applied ones written.
-func (db *DB) applyBatch(ctx context.Context, ops []*ledgerOp) error {
-	rounds := ledgerRounds(ops)
-	var err error
-	if db.Dialect == Postgres && len(rounds) == 1 {
-		err = mapError(db.applyLedger(ctx, nil, ops))
-	} else {
-		queries := []string{sqlInsertTransaction, sqlInsertHold}
-		if db.Dialect == Postgres {
-			queries = []string{sqlLedgerPostgres}
+// covers is sqlAvailableCovers in Go: the running available balance
+// (balance - held) covers amount; no balance row covers nothing.
+func (st *batchState) covers(amount domain.Cents) bool {
+	return st.hasRow && st.balance-st.held >= int64(amount)
+}
+
+// debit decides one debit against the running balance.
+func (st *batchState) debit(userID int64, e *domain.LedgerEntry) domain.CreditOutcome {
+	if e.ReferenceID != nil {
+		if orig, ok := st.usedRefs[*e.ReferenceID]; ok {
+			return domain.CreditOutcome{Transaction: orig, Replayed: true, Err: replayError(orig, e)}
 		}
-		for _, q := range queries {
-			if _, err := db.prepared(ctx, q); err != nil {
+	}
+	if !st.covers(e.Amount) {
+		return domain.CreditOutcome{Err: domain.ErrInsufficientCredits}
+	}
+	st.balance -= int64(e.Amount)
+	st.seq++
+	st.balanceChanged = true
+	t := &domain.Transaction{UserID: userID, Amount: e.Amount, Type: domain.CreditUsed, ReferenceID: e.ReferenceID,
+		Description: e.Description, CreatedAt: st.now, NewBalance: domain.Cents(st.balance), Seq: st.seq}
+	st.debits = append(st.debits, t)
+	if e.ReferenceID != nil {
+		st.usedRefs[*e.ReferenceID] = t
+	}
+	return domain.CreditOutcome{Transaction: t}
+}
+
+// hold decides one new hold against the running available balance.
+func (st *batchState) hold(userID int64, h *domain.NewHold) domain.CreditOutcome {
+	if h.ReferenceID != nil {
+		if orig, ok := st.holdRefs[holdRef{h.PlacedByAdmin, *h.ReferenceID}]; ok {
+			return domain.CreditOutcome{Hold: orig, Replayed: true, Err: holdReplayError(orig, h)}
+		}
+	}
+	if !st.covers(h.Amount) {
+		return domain.CreditOutcome{Err: domain.ErrInsufficientCredits}
+	}
+	st.held += int64(h.Amount)
+	out := &domain.Hold{UserID: userID, Amount: h.Amount, Status: domain.HoldPending, PlacedByAdmin: h.PlacedByAdmin,
+		ReferenceID: h.ReferenceID, Description: h.Description, CreatedAt: st.now,
+		ExpiresAt: st.now.Add(h.ExpiresIn).Truncate(time.Microsecond)}
+	st.holds = append(st.holds, out)
+	if h.ReferenceID != nil {
+		st.holdRefs[holdRef{h.PlacedByAdmin, *h.ReferenceID}] = out
+	}
+	return domain.CreditOutcome{Hold: out}
+}
+
+// write stores what the batch applied: the balance row once, the debits'
+// rows in one INSERT, the holds' rows.
+func (st *batchState) write(ctx context.Context, db *DB, tx *sqlx.Tx, userID int64) error {
+	if st.seqInSQL {
+		return st.writeDebits(ctx, tx, userID)
+	}
+	if st.balanceChanged {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(sqlSetBalance), st.balance, st.held, st.now, userID); err != nil {
+			return fmt.Errorf("set balance: %w", err)
+		}
+	} else if _, err := tx.ExecContext(ctx, tx.Rebind(sqlSetHeld), st.held, userID); err != nil {
+		return fmt.Errorf("set held: %w", err)
+	}
+	if len(st.debits) > 0 {
+		if err := insertTransactions(ctx, tx, st.debits); err != nil {
+			return err
+		}
+	}
+	for _, h := range st.holds {
+		err := db.txQueryRow(ctx, tx, sqlInsertHold, userID, int64(h.Amount), h.ReferenceID, h.Description,
+			h.CreatedAt, h.ExpiresAt, h.PlacedByAdmin).Scan(&h.ID)
+		if err != nil {
+			return fmt.Errorf("insert hold: %w", err)
+		}
+	}
+	return insertBatchAudit(ctx, tx, st.audits, st.now)
+}
+
+// insertBatchAudit writes the audit events of a batch's applied ops in one
+// multi-row INSERT (a statement per event would hold the balance row's lock
+// for a round trip each), each stamped with its own caller's Client the way
+// insertAudit stamps a single call's.
+func insertBatchAudit(ctx context.Context, tx *sqlx.Tx, audits []batchAudit, now time.Time) error {
+	var args []any
+	rows := 0
+	for _, a := range audits {
+		if a.debit != nil {
+			a.pending.Annotate("transaction_id", a.debit.ID)
+		}
+		client := domain.ClientFrom(a.ctx)
+		for _, e := range a.pending.Take() {
+			row, err := auditValues(e, client, now)
+			if err != nil {
 				return err
 			}
+			args = append(args, row...)
+			rows++
 		}
-		err = db.InTx(ctx, func(tx *sqlx.Tx) error {
-			for _, r := range rounds {
-				if err := db.applyLedger(ctx, tx, r); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
 	}
-	if err != nil {
-		return err
+	if rows == 0 {
+		return nil
 	}
-	for _, op := range ops {
-		if op.outcome == outcomeApplied && op.audit != nil {
-			op.audit.MarkWritten()
-		}
+	q := sqlInsertAudit + strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?, ?)`, rows-1) // one statement, every row
+	if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
+		return fmt.Errorf("insert audit events: %w", err)
 	}
 	return nil
 }
 
-// batchOutcome is the answer to an op of a batch that was refused or
-// repeats a reference used before the batch.
-func (db *DB) batchOutcome(ctx context.Context, op *ledgerOp, bop domain.BatchOp) (domain.CreditOutcome, error) {
-	switch op.outcome {
-	case outcomeReplay, outcomeInsufficient:
-		// A repeat, or a refusal that a concurrent repeat may explain (it
-		// spent the money and committed while the batch waited for the
-		// lock): the original, if there is one, answers.
-		o, found, err := db.original(ctx, op, bop)
-		if err != nil {
-			return o, err
-		}
-		if found {
-			skipOpAudit(op)
-			return o, nil
-		}
-		if op.outcome == outcomeReplay {
-			return o, fmt.Errorf("apply credit batch: the original of reference %q is gone", *op.Ref)
-		}
-		return domain.CreditOutcome{Err: domain.ErrInsufficientCredits}, nil
-	}
-	return domain.CreditOutcome{}, fmt.Errorf("apply credit batch: outcome %q", op.outcome)
+// holdRef is a hold's idempotency key within its account: the holds an
+// admin placed and the account owner's own are separate namespaces.
+type holdRef struct {
+	placedByAdmin bool
+	reference     string
 }
 
-// original reads the debit or hold that took op's reference before.
-func (db *DB) original(ctx context.Context, op *ledgerOp, bop domain.BatchOp) (domain.CreditOutcome, bool, error) {
-	if op.Kind == opHold {
-		orig, err := findHoldReference(ctx, db.pool, bop.Hold)
-		if err != nil {
-			return domain.CreditOutcome{}, false, ignoreNoRows(err, "read original hold")
+// batchReferences returns, by reference, the user's credit_used
+// transactions and holds that carry any of the ops' references (one query
+// each, only when the batch has such references).
+func batchReferences(ctx context.Context, tx *sqlx.Tx, userID int64, ops []domain.BatchOp) (map[string]*domain.Transaction, map[holdRef]*domain.Hold, error) {
+	var debitRefs, holdRefs []string
+	for _, op := range ops {
+		switch {
+		case op.Debit != nil && op.Debit.ReferenceID != nil:
+			debitRefs = append(debitRefs, *op.Debit.ReferenceID)
+		case op.Hold != nil && op.Hold.ReferenceID != nil:
+			holdRefs = append(holdRefs, *op.Hold.ReferenceID)
 		}
-		return domain.CreditOutcome{Hold: orig, Replayed: true, Err: holdReplayError(orig, bop.Hold)}, true, nil
 	}
-	orig, err := findReference(ctx, db.pool, bop.Debit)
+	used := map[string]*domain.Transaction{}
+	if len(debitRefs) > 0 {
+		q, args, err := sqlx.In(sqlFindRefsUsed, userID, string(domain.CreditUsed), debitRefs)
+		if err != nil {
+			return nil, nil, fmt.Errorf("find references: %w", err)
+		}
+		var found []*domain.Transaction
+		if err := tx.SelectContext(ctx, &found, tx.Rebind(q), args...); err != nil {
+			return nil, nil, fmt.Errorf("find references: %w", err)
+		}
+		for _, t := range found {
+			t.CreatedAt = t.CreatedAt.UTC()
+			used[*t.ReferenceID] = t
+		}
+	}
+	holds := map[holdRef]*domain.Hold{}
+	if len(holdRefs) > 0 {
+		q, args, err := sqlx.In(sqlFindHoldRefs, userID, holdRefs)
+		if err != nil {
+			return nil, nil, fmt.Errorf("find hold references: %w", err)
+		}
+		var found []*domain.Hold
+		if err := tx.SelectContext(ctx, &found, tx.Rebind(q), args...); err != nil {
+			return nil, nil, fmt.Errorf("find hold references: %w", err)
+		}
+		for _, h := range found {
+			holds[holdRef{h.PlacedByAdmin, *h.ReferenceID}] = utcHold(h)
+		}
+	}
+	return used, holds, nil
+}
+
+// transactionRows writes a row of placeholders per transaction of ts to b
+// (sqlInsertTransactionsRow, comma-separated) and returns their arguments
+// and ts by Seq.
+func transactionRows(b *strings.Builder, ts []*domain.Transaction) ([]any, map[int64]*domain.Transaction) {
+	args := make([]any, 0, 8*len(ts))
+	bySeq := make(map[int64]*domain.Transaction, len(ts))
+	for i, t := range ts {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(sqlInsertTransactionsRow)
+		args = append(args, t.UserID, int64(t.Amount), string(t.Type), t.ReferenceID, t.Description,
+			int64(t.NewBalance), t.CreatedAt, t.Seq)
+		bySeq[t.Seq] = t
+	}
+	return args, bySeq
+}
+
+// insertTransactions writes ts in one multi-row INSERT and sets their IDs.
+func insertTransactions(ctx context.Context, tx *sqlx.Tx, ts []*domain.Transaction) error {
+	var b strings.Builder
+	b.WriteString(sqlInsertTransactionsHead)
+	args, bySeq := transactionRows(&b, ts)
+	b.WriteString(" RETURNING id, seq")
+	rows, err := tx.QueryContext(ctx, tx.Rebind(b.String()), args...)
 	if err != nil {
-		return domain.CreditOutcome{}, false, ignoreNoRows(err, "read original transaction")
+		return fmt.Errorf("insert transactions: %w", err)
 	}
-	return domain.CreditOutcome{Transaction: orig, Replayed: true, Err: replayError(orig, bop.Debit)}, true, nil
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var id, seq int64
+		if err := rows.Scan(&id, &seq); err != nil {
+			return fmt.Errorf("insert transactions: %w", err)
+		}
+		if t := bySeq[seq]; t != nil {
+			t.ID = id
+			n++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("insert transactions: %w", err)
+	}
+	if n != len(ts) {
+		return fmt.Errorf("insert transactions: %d of %d rows returned", n, len(ts))
+	}
+	return nil
 }

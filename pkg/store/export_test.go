@@ -1,6 +1,7 @@
 package store
 
 import (
+	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -8,12 +9,11 @@ import (
 // directly); nothing outside package store's tests can reach it.
 func (db *DB) SQL() *sqlx.DB { return db.pool }
 
-// AvailableCovers is the available-funds rule as specified: the available
-// part of a balance row (balance - held) covers the amount.
+// AvailableCovers is batchState.covers for a balance row (balance, held).
 func AvailableCovers(balance, held, amount int64) bool {
-	return balance-held >= amount
+	st := &batchState{hasRow: true, balance: balance, held: held}
+	return st.covers(domain.Cents(amount))
 }
 
-// SQLAvailableCovers is the available-funds rule of the ledger's walk, over
-// columns balance and held and a placeholder for the amount.
-var SQLAvailableCovers = sqlAvailableCovers("balance", "held", "?")
+// SQLAvailableCovers is the available-funds rule of the single statements.
+const SQLAvailableCovers = sqlAvailableCovers

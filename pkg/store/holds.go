@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/jmoiron/sqlx"
@@ -20,11 +22,16 @@ const holdColumns = `id, user_id, amount, status, captured_amount, transaction_i
 // too. Lock order, to stay deadlock-free: hold rows first, then balance rows
 // (ascending user id when there are several).
 const (
+	sqlReserveHold = `UPDATE user_credits SET held = held + ?
+		WHERE user_id = ? AND ` + sqlAvailableCovers + ` RETURNING held`
 	sqlInsertHold = `INSERT INTO credit_holds (user_id, amount, status, reference_id, description, created_at, expires_at,
 			placed_by_admin) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?) RETURNING id`
 	sqlFindHoldReference = `SELECT ` + holdColumns + ` FROM credit_holds
 		WHERE user_id = ? AND placed_by_admin = ? AND reference_id = ?`
-	sqlHoldByID    = `SELECT ` + holdColumns + ` FROM credit_holds WHERE id = ?`
+	sqlHoldByID       = `SELECT ` + holdColumns + ` FROM credit_holds WHERE id = ?`
+	sqlCaptureBalance = `UPDATE user_credits SET balance = balance - ?, held = held - ?, updated_at = ?
+		WHERE user_id = ? RETURNING balance`
+	sqlReleaseHeld = `UPDATE user_credits SET held = held - ? WHERE user_id = ? RETURNING held`
 	sqlResolveHold = `UPDATE credit_holds SET status = ?, captured_amount = ?, transaction_id = ?, resolved_at = ?
 		WHERE id = ? AND status = 'pending' RETURNING id`
 	sqlTransactionByID = `SELECT ` + transactionColumns + ` FROM credit_transactions WHERE id = ?`
@@ -42,8 +49,7 @@ func (db *DB) forUpdate(q, clause string) string {
 }
 
 // CreateHold reserves h.Amount of the user's available balance and records
-// the hold, in one transaction (applyLedger's batch of one); see
-// domain.HoldStore.
+// the hold, in one transaction; see domain.HoldStore.
 func (db *DB) CreateHold(ctx context.Context, h *domain.NewHold) (*domain.Hold, bool, error) {
 	if h.Amount <= 0 || h.Amount > domain.MaxAmount || h.ExpiresIn <= 0 {
 		return nil, false, fmt.Errorf("create hold: bad hold (%s for %s)", h.Amount, h.ExpiresIn)
@@ -51,34 +57,69 @@ func (db *DB) CreateHold(ctx context.Context, h *domain.NewHold) (*domain.Hold, 
 	if h.ReferenceID != nil && *h.ReferenceID == "" {
 		h.ReferenceID = nil
 	}
-	op := &ledgerOp{UserID: h.UserID, Kind: opHold, Amount: int64(h.Amount), Ref: h.ReferenceID, Desc: h.Description,
-		Admin: h.PlacedByAdmin, expiresIn: h.ExpiresIn}
-	err := db.applyOne(ctx, op)
-	if err == nil && op.outcome == outcomeApplied {
-		return op.newHold(), false, nil
-	}
-	if err != nil && !(h.ReferenceID != nil && isUniqueViolation(err)) {
-		if IsCheckViolation(err) {
-			return nil, false, domain.ErrInsufficientCredits
+	for _, q := range []string{sqlReserveHold, sqlInsertHold} {
+		if _, err := db.prepared(ctx, q); err != nil {
+			return nil, false, err
 		}
-		return nil, false, err
 	}
-	if h.ReferenceID != nil {
-		// A repeat, also one a concurrent request committed first, or a
-		// refusal that a repeat may explain: the original answers.
+	var (
+		out      *domain.Hold
+		replayed bool
+	)
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		out, replayed, err = db.createHoldInTx(ctx, tx, h)
+		return err
+	})
+	if err != nil && h.ReferenceID != nil && isUniqueViolation(err) {
+		// A concurrent request with the same reference committed first.
 		orig, ferr := findHoldReference(ctx, db.pool, h)
-		if ferr == nil {
-			skipAudit(ctx)
-			return orig, true, holdReplayError(orig, h)
+		if ferr != nil {
+			return nil, false, mapError(fmt.Errorf("read original hold: %w", ferr))
 		}
-		if ferr = ignoreNoRows(ferr, "read original hold"); ferr != nil {
-			return nil, false, ferr
-		}
+		return orig, true, holdReplayError(orig, h)
 	}
 	if err != nil {
 		return nil, false, err
 	}
-	return nil, false, domain.ErrInsufficientCredits
+	return out, replayed, nil
+}
+
+func (db *DB) createHoldInTx(ctx context.Context, tx *sqlx.Tx, h *domain.NewHold) (*domain.Hold, bool, error) {
+	if h.ReferenceID != nil {
+		orig, err := findHoldReference(ctx, tx, h)
+		if err == nil {
+			return orig, true, holdReplayError(orig, h)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, false, fmt.Errorf("find hold reference: %w", err)
+		}
+	}
+	var held int64
+	err := db.txQueryRow(ctx, tx, sqlReserveHold, int64(h.Amount), h.UserID, int64(h.Amount)).Scan(&held)
+	if errors.Is(err, sql.ErrNoRows) || IsCheckViolation(err) {
+		if h.ReferenceID != nil {
+			// A concurrent repeat may have reserved the money and committed
+			// while we waited on the row lock (PostgreSQL).
+			if orig, ferr := findHoldReference(ctx, tx, h); ferr == nil {
+				return orig, true, holdReplayError(orig, h)
+			}
+		}
+		return nil, false, domain.ErrInsufficientCredits
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("reserve: %w", err)
+	}
+	now := db.Now()
+	out := &domain.Hold{UserID: h.UserID, Amount: h.Amount, Status: domain.HoldPending, PlacedByAdmin: h.PlacedByAdmin,
+		ReferenceID: h.ReferenceID, Description: h.Description, CreatedAt: now,
+		ExpiresAt: now.Add(h.ExpiresIn).Truncate(time.Microsecond)}
+	err = db.txQueryRow(ctx, tx, sqlInsertHold, h.UserID, int64(h.Amount), h.ReferenceID, h.Description,
+		now, out.ExpiresAt, h.PlacedByAdmin).Scan(&out.ID)
+	if err != nil {
+		return nil, false, fmt.Errorf("insert hold: %w", err)
+	}
+	return out, false, nil
 }
 
 // holdReplayError is nil when orig is a true repeat of h (same amount).
@@ -126,29 +167,29 @@ func (db *DB) lockHold(ctx context.Context, tx *sqlx.Tx, r *domain.HoldResolutio
 	return utcHold(&h), nil
 }
 
-// release gives a pending hold's amount back to the available balance and
-// resolves the hold as status (voided or expired): applyLedger's release.
-func (db *DB) release(ctx context.Context, tx *sqlx.Tx, h *domain.Hold, status domain.HoldStatus) (*domain.Hold, error) {
-	op := &ledgerOp{UserID: h.UserID, Kind: opRelease, Amount: int64(h.Amount), HoldID: h.ID, Status: string(status)}
-	if err := db.applyLedger(ctx, tx, []*ledgerOp{op}); err != nil {
-		return nil, fmt.Errorf("release hold %d: %w", h.ID, err)
-	}
-	if op.outcome != outcomeApplied {
-		return nil, fmt.Errorf("release hold %d: %s", h.ID, op.outcome)
+// resolve moves a locked pending hold to status and returns it updated.
+func (db *DB) resolve(ctx context.Context, tx *sqlx.Tx, h *domain.Hold, status domain.HoldStatus,
+	captured *domain.Cents, txID *int64, now time.Time) (*domain.Hold, error) {
+	var id int64
+	err := db.txQueryRow(ctx, tx, sqlResolveHold, string(status), (*int64)(captured), txID, now, h.ID).Scan(&id)
+	if err != nil {
+		// ErrNoRows: the hold was not pending after all, which the row lock
+		// (or SQLite's single writer) rules out; never resolve twice.
+		return nil, fmt.Errorf("resolve hold %d: %w", h.ID, err)
 	}
 	out := *h
-	now := op.now
-	out.Status, out.ResolvedAt = status, &now
+	out.Status, out.CapturedAmount, out.TransactionID, out.ResolvedAt = status, captured, txID, &now
 	return &out, nil
 }
 
-// holdQueries are the statements a capture or void prepares before its
-// transaction.
-func (db *DB) holdQueries() []string {
-	if db.Dialect == Postgres {
-		return []string{sqlLedgerPostgres}
+// release gives a pending hold's amount back to the available balance and
+// resolves the hold as status (voided or expired).
+func (db *DB) release(ctx context.Context, tx *sqlx.Tx, h *domain.Hold, status domain.HoldStatus, now time.Time) (*domain.Hold, error) {
+	var held int64
+	if err := db.txQueryRow(ctx, tx, sqlReleaseHeld, int64(h.Amount), h.UserID).Scan(&held); err != nil {
+		return nil, fmt.Errorf("release hold %d: %w", h.ID, err)
 	}
-	return []string{sqlInsertTransaction, sqlResolveHold}
+	return db.resolve(ctx, tx, h, status, nil, nil, now)
 }
 
 // CaptureHold charges a pending hold and releases the rest, in one
@@ -160,7 +201,7 @@ func (db *DB) CaptureHold(ctx context.Context, r *domain.HoldResolution) (*domai
 	if r.ReferenceID != nil && *r.ReferenceID == "" {
 		r.ReferenceID = nil
 	}
-	for _, q := range db.holdQueries() {
+	for _, q := range []string{sqlCaptureBalance, sqlInsertTransaction, sqlResolveHold} {
 		if _, err := db.prepared(ctx, q); err != nil {
 			return nil, false, err
 		}
@@ -187,7 +228,7 @@ func (db *DB) CaptureHold(ctx context.Context, r *domain.HoldResolution) (*domai
 			return err
 		case !now.Before(h.ExpiresAt):
 			// Due but not yet swept: resolve it as expired now, and refuse.
-			h, err = db.release(ctx, tx, h, domain.HoldExpired)
+			h, err = db.release(ctx, tx, h, domain.HoldExpired, now)
 			if err != nil {
 				return err
 			}
@@ -196,7 +237,7 @@ func (db *DB) CaptureHold(ctx context.Context, r *domain.HoldResolution) (*domai
 		case amount > h.Amount:
 			return domain.ErrCaptureExceedsHold
 		}
-		out, err = db.captureInTx(ctx, tx, h, r, amount)
+		out, err = db.captureInTx(ctx, tx, h, r, amount, now)
 		return err
 	})
 	if err != nil && isUniqueViolation(err) {
@@ -233,41 +274,47 @@ func (db *DB) captureReplay(ctx context.Context, tx *sqlx.Tx, h *domain.Hold, r 
 	return &domain.HoldCapture{Hold: h, Transaction: &t}, nil
 }
 
-// captureInTx debits amount and releases the whole hold, writing the
-// credit_used transaction and resolving the hold as captured:
-// applyLedger's capture.
-func (db *DB) captureInTx(ctx context.Context, tx *sqlx.Tx, h *domain.Hold, r *domain.HoldResolution, amount domain.Cents) (*domain.HoldCapture, error) {
+// captureInTx debits amount, releases the whole hold, writes the
+// credit_used transaction and resolves the hold as captured.
+func (db *DB) captureInTx(ctx context.Context, tx *sqlx.Tx, h *domain.Hold, r *domain.HoldResolution, amount domain.Cents, now time.Time) (*domain.HoldCapture, error) {
+	if r.ReferenceID != nil {
+		_, err := findReference(ctx, tx, &domain.LedgerEntry{UserID: h.UserID, Type: domain.CreditUsed, ReferenceID: r.ReferenceID})
+		if err == nil {
+			return nil, domain.ErrIdempotencyConflict // used by a plain use or another capture
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("find reference: %w", err)
+		}
+	}
+	var balance int64
+	if err := db.txQueryRow(ctx, tx, sqlCaptureBalance, int64(amount), int64(h.Amount), now, h.UserID).Scan(&balance); err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
+	}
 	desc := r.Description
 	if desc == nil {
 		desc = h.Description
 	}
-	op := &ledgerOp{UserID: h.UserID, Kind: opCapture, Amount: int64(amount), Held: int64(h.Amount), Ref: r.ReferenceID,
-		Desc: desc, HoldID: h.ID, Status: string(domain.HoldCaptured)}
-	if err := db.applyLedger(ctx, tx, []*ledgerOp{op}); err != nil {
-		return nil, fmt.Errorf("capture: %w", err)
+	t := &domain.Transaction{UserID: h.UserID, Amount: amount, Type: domain.CreditUsed, ReferenceID: r.ReferenceID,
+		Description: desc, CreatedAt: now, NewBalance: domain.Cents(balance)}
+	err := db.txQueryRow(ctx, tx, sqlInsertTransaction, h.UserID, int64(amount), string(domain.CreditUsed),
+		r.ReferenceID, desc, balance, now, h.UserID).Scan(&t.ID, &t.Seq) // seq: under the balance row's lock
+	if err != nil {
+		return nil, fmt.Errorf("insert transaction: %w", err)
 	}
-	switch op.outcome {
-	case outcomeApplied:
-	case outcomeConflict:
-		return nil, domain.ErrIdempotencyConflict // used by a plain use or another capture
-	default:
-		return nil, fmt.Errorf("capture hold %d: %s", h.ID, op.outcome)
+	captured := amount
+	resolved, err := db.resolve(ctx, tx, h, domain.HoldCaptured, &captured, &t.ID, now)
+	if err != nil {
+		return nil, err
 	}
-	t := op.transaction()
-	resolved := *h
-	captured, now := amount, op.now
-	resolved.Status, resolved.CapturedAmount, resolved.TransactionID, resolved.ResolvedAt = domain.HoldCaptured, &captured, &t.ID, &now
-	return &domain.HoldCapture{Hold: &resolved, Transaction: t}, nil
+	return &domain.HoldCapture{Hold: resolved, Transaction: t}, nil
 }
 
 // VoidHold releases a pending hold (as expired when it is past its expiry);
 // a hold already voided or expired is returned unchanged, a captured one is
 // refused with its state. See domain.HoldStore.
 func (db *DB) VoidHold(ctx context.Context, r *domain.HoldResolution) (*domain.Hold, bool, error) {
-	for _, q := range db.holdQueries() {
-		if _, err := db.prepared(ctx, q); err != nil {
-			return nil, false, err
-		}
+	if _, err := db.prepared(ctx, sqlResolveHold); err != nil {
+		return nil, false, err
 	}
 	var (
 		out      *domain.Hold
@@ -290,7 +337,7 @@ func (db *DB) VoidHold(ctx context.Context, r *domain.HoldResolution) (*domain.H
 		if !now.Before(h.ExpiresAt) {
 			status = domain.HoldExpired
 		}
-		out, err = db.release(ctx, tx, h, status)
+		out, err = db.release(ctx, tx, h, status, now)
 		resolved = err == nil
 		return err
 	})
@@ -347,16 +394,33 @@ func (db *DB) ExpireHolds(ctx context.Context, limit int) ([]int64, error) {
 		if len(due) == 0 {
 			return nil
 		}
-		ops := make([]*ledgerOp, len(due))
-		for i, d := range due {
-			ops[i] = &ledgerOp{UserID: d.UserID, Kind: opRelease, Amount: int64(d.Amount), HoldID: d.ID,
-				Status: string(domain.HoldExpired)}
+		perUser := map[int64]int64{}
+		for _, d := range due {
+			perUser[d.UserID] += int64(d.Amount)
 			ids = append(ids, d.ID)
 		}
-		// applyLedger locks the balance rows in ascending user id, the one
-		// lock order of every sweeper.
-		if err := db.applyLedger(ctx, tx, ops); err != nil {
+		users := make([]int64, 0, len(perUser))
+		for u := range perUser {
+			users = append(users, u)
+		}
+		slices.Sort(users) // one lock order for every sweeper
+		for _, u := range users {
+			var held int64
+			if err := tx.QueryRowxContext(ctx, tx.Rebind(sqlReleaseHeld), perUser[u], u).Scan(&held); err != nil {
+				return fmt.Errorf("release expired holds of user %d: %w", u, err)
+			}
+		}
+		q, args, err := sqlx.In(`UPDATE credit_holds SET status = 'expired', resolved_at = ?
+			WHERE id IN (?) AND status = 'pending'`, now, ids)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, tx.Rebind(q), args...)
+		if err != nil {
 			return fmt.Errorf("expire holds: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != int64(len(ids)) {
+			return fmt.Errorf("expire holds: %d of %d resolved (%v)", n, len(ids), err)
 		}
 		return nil
 	})

@@ -207,24 +207,47 @@ func (db *DB) importBalances(ctx context.Context, tx *sqlx.Tx, chunk []domain.Im
 	if len(order) == 0 {
 		return nil
 	}
-	desc := "balance imported by authsvc user import"
-	ref := domain.ImportReference
-	ops := make([]*ledgerOp, len(order))
+	now := db.Now()
+	var up strings.Builder
+	up.WriteString(`INSERT INTO user_credits (user_id, balance, updated_at) VALUES `)
+	args := make([]any, 0, len(order)*3+1)
 	for i, id := range order {
-		ops[i] = &ledgerOp{UserID: id, Kind: opAdd, Amount: int64(amounts[id]), Ref: &ref, Desc: &desc}
+		if i > 0 {
+			up.WriteString(", ")
+		}
+		up.WriteString("(?, ?, ?)")
+		args = append(args, id, int64(amounts[id]), now)
 	}
-	if err := db.applyLedger(ctx, tx, ops); err != nil {
+	up.WriteString(` ON CONFLICT (user_id) DO UPDATE SET balance = user_credits.balance + excluded.balance,
+		updated_at = excluded.updated_at WHERE user_credits.balance + excluded.balance <= ? RETURNING user_id, balance`)
+	args = append(args, int64(domain.MaxBalance))
+	var balances []struct {
+		UserID  int64 `db:"user_id"`
+		Balance int64 `db:"balance"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &balances, tx.Rebind(up.String()), args...); err != nil {
 		return fmt.Errorf("import: add balances: %w", err)
 	}
-	credits := 0
-	for _, op := range ops {
-		switch op.outcome {
-		case outcomeApplied:
-			credits++
-		case outcomeLimit:
-			return errImportBalanceLimit
-		}
+	if len(balances) != len(order) {
+		return errImportBalanceLimit
 	}
-	res.Credited += credits
+	var ins strings.Builder
+	// Each user appears once per statement, and its balance row is locked by
+	// the upsert above: seq is its highest seq + 1, as for every ledger row.
+	ins.WriteString(`INSERT INTO credit_transactions
+		(user_id, amount, transaction_type, reference_id, description, balance_after, created_at, seq) VALUES `)
+	args = args[:0]
+	for i, b := range balances {
+		if i > 0 {
+			ins.WriteString(", ")
+		}
+		ins.WriteString("(?, ?, ?, ?, ?, ?, ?, " + sqlNextSeq + ")")
+		args = append(args, b.UserID, int64(amounts[b.UserID]), string(domain.CreditAdded), domain.ImportReference,
+			"balance imported by authsvc user import", b.Balance, now, b.UserID)
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(ins.String()), args...); err != nil {
+		return fmt.Errorf("import: insert transactions: %w", err)
+	}
+	res.Credited += len(balances)
 	return nil
 }
