@@ -304,6 +304,9 @@ func (a *app) withPages(api http.Handler, svc *services, limiter ratelimit.Limit
 	deps := pages.Deps{Auth: svc.auth, Templates: templates.Pages(), Logger: a.log, Clock: a.clock,
 		ClientIP:        func(r *http.Request) string { return ips.ClientIP(r).String() },
 		SessionLifetime: a.cfg.OIDC.SessionLifetime, AllowSignUp: a.cfg.OIDC.AllowSignUp}
+	if svc.passkeys != nil {
+		deps.Passkeys = svc.passkeys
+	}
 	provider := svc.oidc
 	if provider != nil {
 		deps.OIDC = provider

@@ -64,7 +64,7 @@ func Breakable(s string) htmltemplate.HTML {
 // The hosted sign-in pages (pkg/pages): html/template files and their one
 // stylesheet.
 //
-//go:embed pages/*.html pages/style.css
+//go:embed pages/*.html pages/style.css pages/passkey.js
 var pageFiles embed.FS
 
 // Pages returns the hosted pages' templates and stylesheet, flat at the root.

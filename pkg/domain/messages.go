@@ -343,5 +343,6 @@ const (
 	MsgPagesResetSent      = "If an account has this email address, we sent it a link to choose a new password."
 	MsgPagesPasswordReset  = "Your password is changed, and every session of your account has ended. Sign in with the new password."
 	MsgPagesEmailVerified  = "Your email address is verified."
+	MsgPagesSignInAgain    = "Sign in again to add a passkey: it needs a sign-in of the last few minutes."
 	MsgPagesConsentRevoked = "The app's access is revoked. It will ask again the next time you sign in to it."
 )

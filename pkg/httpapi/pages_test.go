@@ -124,8 +124,11 @@ func TestPagesSignInAndOut(t *testing.T) {
 				t.Errorf("CSP %q lacks %q", csp, want)
 			}
 		}
-		if strings.Contains(csp, "script-src") || strings.Contains(csp, "unsafe-inline") {
-			t.Errorf("CSP %q allows script", csp)
+		if !strings.Contains(csp, "script-src 'self';") || strings.Contains(csp, "unsafe-") {
+			t.Errorf("CSP %q allows script other than the pages' own file", csp)
+		}
+		if strings.Contains(strings.ReplaceAll(string(r.Body), `<script src="/pages/passkey.js" defer></script>`, ""), "<script") {
+			t.Errorf("a page has inline script")
 		}
 		if got := r.Header.Get("Referrer-Policy"); got != "no-referrer" {
 			t.Errorf("Referrer-Policy %q", got)

@@ -26,6 +26,14 @@ func (p *Pages) account(w http.ResponseWriter, r *http.Request) {
 	v := view{CSRF: csrfToken(w, r), User: pr.Claims.Username,
 		AuthTime: pr.Claims.AuthTime.UTC().Truncate(time.Second), SessionID: pr.Claims.SessionID,
 		Notice: noticeOf(r.URL.Query().Get("done"))}
+	if p.deps.Passkeys != nil {
+		keys, err := p.deps.Passkeys.List(r.Context(), pr)
+		if err != nil {
+			p.oidcError(w, err)
+			return
+		}
+		v.PasskeyList = keys
+	}
 	if p.deps.OIDC != nil {
 		cs, err := p.deps.OIDC.Consents(r.Context(), pr.Claims.UserID)
 		if err != nil {

@@ -55,6 +55,8 @@ type Deps struct {
 	SessionLifetime time.Duration
 	// AllowSignUp offers "Create an account" (oidc.allow_sign_up).
 	AllowSignUp bool
+	// Passkeys offers passkey sign-in and "Add a passkey"; nil: none.
+	Passkeys domain.PasskeyService
 }
 
 // Pages is the hosted pages' HTTP handler.
@@ -98,7 +100,11 @@ func New(deps Deps) (*Pages, error) {
 	p.mux.HandleFunc("POST /reset-password", p.reset)
 	p.mux.HandleFunc("GET /verify-email", p.verifyEmail)
 	p.mux.HandleFunc("POST /account/consents/revoke", p.revokeConsent)
+	p.mux.HandleFunc("POST /signin/passkey", p.signinPasskey)
+	p.mux.HandleFunc("POST /account/passkeys/begin", p.addPasskeyBegin)
+	p.mux.HandleFunc("POST /account/passkeys/finish", p.addPasskeyFinish)
 	p.mux.HandleFunc("GET /pages/style.css", p.style)
+	p.mux.HandleFunc("GET /pages/passkey.js", p.script)
 	return p, nil
 }
 
@@ -119,10 +125,11 @@ func (p *Pages) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mux.ServeHTTP(w, r.WithContext(ctx))
 }
 
-// csp allows the page's own stylesheet and form posts to itself only: no
-// script at all, no framing.
-const csp = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
-	"frame-ancestors 'none'; base-uri 'none'"
+// csp allows the page's own stylesheet, its one script file (the passkey
+// buttons; no inline script), requests and form posts to itself only, and
+// no framing.
+const csp = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; " +
+	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // view is what every template sees.
 type view struct {
@@ -144,10 +151,14 @@ type view struct {
 	Token     string // a reset link's token
 	SignUp    bool   // offer "Create an account"
 	Consents  []domain.OIDCConsent
+	// Passkeys: the passkey buttons are offered; PasskeyList the
+	// signed-in user's.
+	Passkeys    bool
+	PasskeyList []*domain.Passkey
 }
 
 func (p *Pages) render(w http.ResponseWriter, status int, name string, v view) {
-	v.SignUp = p.deps.AllowSignUp
+	v.SignUp, v.Passkeys = p.deps.AllowSignUp, p.deps.Passkeys != nil
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	if err := p.tmpl.ExecuteTemplate(w, name, v); err != nil {
@@ -155,13 +166,21 @@ func (p *Pages) render(w http.ResponseWriter, status int, name string, v view) {
 	}
 }
 
-func (p *Pages) style(w http.ResponseWriter, _ *http.Request) {
-	b, err := fs.ReadFile(p.deps.Templates, "style.css")
+func (p *Pages) style(w http.ResponseWriter, r *http.Request) {
+	p.asset(w, r, "style.css", "text/css; charset=utf-8")
+}
+
+func (p *Pages) script(w http.ResponseWriter, r *http.Request) {
+	p.asset(w, r, "passkey.js", "text/javascript; charset=utf-8")
+}
+
+func (p *Pages) asset(w http.ResponseWriter, r *http.Request, name, ctype string) {
+	b, err := fs.ReadFile(p.deps.Templates, name)
 	if err != nil {
-		http.NotFound(w, nil)
+		http.NotFound(w, r)
 		return
 	}
-	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	w.Header().Set("Content-Type", ctype)
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	_, _ = w.Write(b)
 }
