@@ -36,14 +36,14 @@ type BrowserSignIn struct {
 type OIDCLogin interface {
 	// AuthRequest returns the pending request id.
 	AuthRequest(ctx context.Context, id string) (*OIDCAuthRequest, error)
-	// ConsentNeeded reports whether userID must still consent to the
-	// request's client and scopes: false for first-party clients and for a
-	// remembered consent covering the scopes, true when the request's prompt
-	// includes "consent".
-	ConsentNeeded(ctx context.Context, id string, userID int64) (bool, error)
-	// GrantConsent remembers userID's consent to the request's client and
+	// ConsentNeeded reports whether userID must still consent to request
+	// ar's client and scopes (ar as AuthRequest returned it): false for
+	// first-party clients and for a remembered consent covering the scopes,
+	// true when the request's prompt includes "consent".
+	ConsentNeeded(ctx context.Context, ar *OIDCAuthRequest, userID int64) (bool, error)
+	// GrantConsent remembers userID's consent to request ar's client and
 	// scopes.
-	GrantConsent(ctx context.Context, id string, userID int64) error
+	GrantConsent(ctx context.Context, ar *OIDCAuthRequest, userID int64) error
 	// Complete marks the request signed in by s and returns the URL to send
 	// the browser to next (the provider's callback, which issues the code).
 	Complete(ctx context.Context, id string, s BrowserSignIn) (redirect string, err error)

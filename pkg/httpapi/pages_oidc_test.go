@@ -40,14 +40,13 @@ func (f *fakeProvider) AuthRequest(_ context.Context, id string) (*domain.OIDCAu
 	return ar, nil
 }
 
-func (f *fakeProvider) ConsentNeeded(_ context.Context, id string, userID int64) (bool, error) {
+func (f *fakeProvider) ConsentNeeded(_ context.Context, ar *domain.OIDCAuthRequest, userID int64) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	ar := f.requests[id]
 	return !ar.FirstParty && (!f.consented[userID] || slices.Contains(ar.Prompt, "consent")), nil
 }
 
-func (f *fakeProvider) GrantConsent(_ context.Context, _ string, userID int64) error {
+func (f *fakeProvider) GrantConsent(_ context.Context, _ *domain.OIDCAuthRequest, userID int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.consented[userID] = true

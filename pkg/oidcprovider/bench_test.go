@@ -47,7 +47,22 @@ func TestRoundTrips(t *testing.T) {
 		_, err := app.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
 		return err
 	})
+	// A signed-in browser's silent sign-in to the app.
+	b := browser(t)
+	app.authorize(t, e, b, u, "s", "n", oauth2.S256ChallengeOption(verifier))
+	count("silent single sign-on, authorize to tokens", silentSSOStatements, func() error {
+		code := app.authorize(t, e, b, u, "s", "n", oauth2.S256ChallengeOption(verifier))
+		_, err := app.conf.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+		return err
+	})
 }
+
+// silentSSOStatements is what a silent sign-in sends (TestRoundTrips):
+// authorize 2 (the client, the request), the sign-in page 4 (the session,
+// the request and its client read once for the consent decision too, the
+// sign-in recorded), the callback 3 (the request, the client, the code),
+// the exchange 3.
+const silentSSOStatements = 12
 
 // BenchmarkSignIn compares, at bcrypt cost 10, a signed-in browser's
 // silent single sign-on to a client (authorize → code → token, no

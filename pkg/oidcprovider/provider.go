@@ -207,11 +207,7 @@ func (p *Provider) AuthRequest(ctx context.Context, id string) (*domain.OIDCAuth
 }
 
 // ConsentNeeded implements domain.OIDCLogin.
-func (p *Provider) ConsentNeeded(ctx context.Context, id string, userID int64) (bool, error) {
-	ar, err := p.AuthRequest(ctx, id)
-	if err != nil {
-		return false, err
-	}
+func (p *Provider) ConsentNeeded(ctx context.Context, ar *domain.OIDCAuthRequest, userID int64) (bool, error) {
 	if ar.FirstParty {
 		return false, nil
 	}
@@ -231,11 +227,7 @@ func (p *Provider) ConsentNeeded(ctx context.Context, id string, userID int64) (
 }
 
 // GrantConsent implements domain.OIDCLogin.
-func (p *Provider) GrantConsent(ctx context.Context, id string, userID int64) error {
-	ar, err := p.AuthRequest(ctx, id)
-	if err != nil {
-		return err
-	}
+func (p *Provider) GrantConsent(ctx context.Context, ar *domain.OIDCAuthRequest, userID int64) error {
 	ctx = domain.WithAudit(ctx, &domain.AuditEvent{Event: domain.AuditOIDCConsentGranted, ActorID: userID, TargetID: userID,
 		Details: map[string]any{"client_id": ar.ClientID, "scopes": ar.Scopes}})
 	return p.deps.Store.GrantOIDCConsent(ctx, userID, ar.ClientID, ar.Scopes, p.now())

@@ -35,7 +35,7 @@ func (p *Pages) oidcError(w http.ResponseWriter, err error) {
 // proceed finishes request ar for the signed-in browser c: asks for
 // consent when the provider needs it, else completes the request.
 func (p *Pages) proceed(w http.ResponseWriter, r *http.Request, ar *domain.OIDCAuthRequest, c *domain.Claims, v view) {
-	need, err := p.deps.OIDC.ConsentNeeded(r.Context(), ar.ID, c.UserID)
+	need, err := p.deps.OIDC.ConsentNeeded(r.Context(), ar, c.UserID)
 	if err != nil {
 		p.oidcError(w, err)
 		return
@@ -109,7 +109,7 @@ func (p *Pages) consent(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, ar.ID, "access_denied", "the user declined")
 		return
 	}
-	if err := p.deps.OIDC.GrantConsent(r.Context(), ar.ID, pr.Claims.UserID); err != nil {
+	if err := p.deps.OIDC.GrantConsent(r.Context(), ar, pr.Claims.UserID); err != nil {
 		p.oidcError(w, err)
 		return
 	}
