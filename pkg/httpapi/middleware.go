@@ -44,20 +44,26 @@ func requestIDFrom(ctx context.Context) string {
 // User-Agent, request id) the use cases record.
 func (s *Server) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-ID")
-		if !saneRequestID(id) {
-			id = newRequestID()
-		}
-		w.Header().Set("X-Request-ID", id)
-		info := &RequestInfo{ID: id}
-		ctx := context.WithValue(r.Context(), requestInfoKey, info)
-		ip := ""
-		if a := s.ips.ClientIP(r); a.IsValid() {
-			ip = a.String()
-		}
-		ctx = domain.WithClient(ctx, domain.Client{IP: ip, UserAgent: r.UserAgent(), RequestID: id})
-		next.ServeHTTP(w, r.WithContext(ctx))
+		next.ServeHTTP(w, withRequestInfo(w, r, s.ips, ""))
 	})
+}
+
+// withRequestInfo echoes or makes the X-Request-ID and returns r with the
+// RequestInfo (route as its route label, "" until the mux matches one) and
+// the domain.Client attached.
+func withRequestInfo(w http.ResponseWriter, r *http.Request, ips *ClientIPs, route string) *http.Request {
+	id := r.Header.Get("X-Request-ID")
+	if !saneRequestID(id) {
+		id = newRequestID()
+	}
+	w.Header().Set("X-Request-ID", id)
+	ctx := context.WithValue(r.Context(), requestInfoKey, &RequestInfo{ID: id, Route: route})
+	ip := ""
+	if a := ips.ClientIP(r); a.IsValid() {
+		ip = a.String()
+	}
+	ctx = domain.WithClient(ctx, domain.Client{IP: ip, UserAgent: r.UserAgent(), RequestID: id})
+	return r.WithContext(ctx)
 }
 
 // Tagged gives a handler outside the API's route table (the hosted pages,
@@ -68,18 +74,7 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 func Tagged(route string, ips *ClientIPs) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			id := r.Header.Get("X-Request-ID")
-			if !saneRequestID(id) {
-				id = newRequestID()
-			}
-			w.Header().Set("X-Request-ID", id)
-			ctx := context.WithValue(r.Context(), requestInfoKey, &RequestInfo{ID: id, Route: route})
-			ip := ""
-			if a := ips.ClientIP(r); a.IsValid() {
-				ip = a.String()
-			}
-			ctx = domain.WithClient(ctx, domain.Client{IP: ip, UserAgent: r.UserAgent(), RequestID: id})
-			next.ServeHTTP(w, r.WithContext(ctx))
+			next.ServeHTTP(w, withRequestInfo(w, r, ips, route))
 		})
 	}
 }

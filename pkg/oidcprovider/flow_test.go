@@ -139,6 +139,12 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 			if !strings.Contains(logs, `"route":"/oauth2/token"`) || !strings.Contains(logs, `"route":"/signin"`) {
 				t.Errorf("the access log lacks the provider's and the pages' requests:\n%s", logs)
 			}
+			// The page's sign-in is audited with the request's id, as the API's are.
+			var ids []string
+			if err := storetest.SQLFor(t, e.dbURL).Select(&ids, `SELECT request_id FROM audit_events WHERE event = 'login.succeeded'`); err != nil ||
+				len(ids) != 1 || ids[0] == "" {
+				t.Errorf("the page's login.succeeded has request ids %q (%v), want one", ids, err)
+			}
 			for _, secret := range []string{code, tok.AccessToken, tok.RefreshToken, fresh.RefreshToken, raw} {
 				if strings.Contains(logs, secret) {
 					t.Fatalf("a code or token is in the log")

@@ -121,8 +121,10 @@ func (p *Pages) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.render(w, http.StatusForbidden, "error.html", view{Error: domain.MsgPagesCrossSite})
 		return
 	}
-	ctx := domain.WithClient(r.Context(), domain.Client{IP: p.deps.ClientIP(r), UserAgent: r.UserAgent()})
-	p.mux.ServeHTTP(w, r.WithContext(ctx))
+	if domain.ClientFrom(r.Context()).RequestID == "" { // else serve's httpapi.Tagged attached it, request id included
+		r = r.WithContext(domain.WithClient(r.Context(), domain.Client{IP: p.deps.ClientIP(r), UserAgent: r.UserAgent()}))
+	}
+	p.mux.ServeHTTP(w, r)
 }
 
 // csp allows the page's own stylesheet, its one script file (the passkey
