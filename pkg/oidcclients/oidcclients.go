@@ -96,26 +96,6 @@ func (s *Service) RotateSecret(ctx context.Context, id string) (string, error) {
 	return secret, nil
 }
 
-// Authenticate returns confidential client id when secret is its secret
-// (compared in constant time); EUNAUTHORIZED otherwise, whether the client
-// is unknown, public or the secret wrong.
-func (s *Service) Authenticate(ctx context.Context, id, secret string) (*domain.OIDCClient, error) {
-	c, err := s.db.OIDCClient(ctx, id)
-	if domain.ErrorCode(err) == domain.ENOTFOUND {
-		return nil, errBadClient
-	} else if err != nil {
-		return nil, err
-	}
-	if !c.SecretMatches(secret) {
-		return nil, errBadClient
-	}
-	return c, nil
-}
-
-// errBadClient is every failed client authentication (RFC 6749 §5.2
-// invalid_client).
-var errBadClient = &domain.Error{Code: domain.EUNAUTHORIZED, Reason: "invalid_client", Message: "Client authentication failed"}
-
 // audit is an event of the command line's (clients are managed by admins
 // there).
 func audit(name string, details map[string]any) *domain.AuditEvent {
