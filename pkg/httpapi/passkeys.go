@@ -40,22 +40,35 @@ func (s *Server) passkeysOff(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// passkeyCredential is the body's PublicKeyCredential; 422 when missing.
-func passkeyCredential(raw json.RawMessage) ([]byte, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, domain.ValidationError(domain.FieldError{Loc: []string{"body", "credential"}, Msg: domain.MsgFieldRequired,
-			Type: domain.TypeMissing})
+// passkeyBody decodes a ceremony's body into v (its malformed bodies
+// answered 4xx first, as on every JSON route), then answers 404 when
+// passkeys are off. False when it has answered.
+func (s *Server) passkeyBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := decodeJSON(w, r, v); err != nil {
+		s.writeError(w, r, err)
+		return false
 	}
-	return raw, nil
+	return !s.passkeysOff(w, r)
+}
+
+// passkeyFinishBody is passkeyBody for a finish: the credential is
+// required.
+func (s *Server) passkeyFinishBody(w http.ResponseWriter, r *http.Request) (*passkeyFinish, bool) {
+	var body passkeyFinish
+	if !s.passkeyBody(w, r, &body) {
+		return nil, false
+	}
+	if len(body.Credential) == 0 || string(body.Credential) == "null" {
+		s.writeError(w, r, domain.ValidationError(domain.FieldError{Loc: []string{"body", "credential"},
+			Msg: domain.MsgFieldRequired, Type: domain.TypeMissing}))
+		return nil, false
+	}
+	return &body, true
 }
 
 func (s *Server) passkeyRegisterBegin(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
 	var body passkeyBeginRegistration
-	if err := decodeJSON(w, r, &body); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if s.passkeysOff(w, r) {
+	if !s.passkeyBody(w, r, &body) {
 		return
 	}
 	opts, err := s.deps.Passkeys.BeginRegistration(r.Context(), p, body.Password)
@@ -68,20 +81,11 @@ func (s *Server) passkeyRegisterBegin(w http.ResponseWriter, r *http.Request, p 
 }
 
 func (s *Server) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
-	var body passkeyFinish
-	if err := decodeJSON(w, r, &body); err != nil {
-		s.writeError(w, r, err)
+	body, ok := s.passkeyFinishBody(w, r)
+	if !ok {
 		return
 	}
-	if s.passkeysOff(w, r) {
-		return
-	}
-	cred, err := passkeyCredential(body.Credential)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	k, err := s.deps.Passkeys.FinishRegistration(r.Context(), p, body.Name, cred)
+	k, err := s.deps.Passkeys.FinishRegistration(r.Context(), p, body.Name, body.Credential)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -91,11 +95,7 @@ func (s *Server) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request, p
 
 func (s *Server) passkeyLoginBegin(w http.ResponseWriter, r *http.Request) {
 	var body passkeyBeginLogin
-	if err := decodeJSON(w, r, &body); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if s.passkeysOff(w, r) {
+	if !s.passkeyBody(w, r, &body) {
 		return
 	}
 	opts, err := s.deps.Passkeys.BeginLogin(r.Context(), body.Username)
@@ -108,20 +108,11 @@ func (s *Server) passkeyLoginBegin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) passkeyLoginFinish(w http.ResponseWriter, r *http.Request) {
-	var body passkeyFinish
-	if err := decodeJSON(w, r, &body); err != nil {
-		s.writeError(w, r, err)
+	body, ok := s.passkeyFinishBody(w, r)
+	if !ok {
 		return
 	}
-	if s.passkeysOff(w, r) {
-		return
-	}
-	cred, err := passkeyCredential(body.Credential)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	tok, err := s.deps.Passkeys.FinishLogin(r.Context(), cred)
+	tok, err := s.deps.Passkeys.FinishLogin(r.Context(), body.Credential)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

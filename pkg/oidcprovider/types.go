@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -94,15 +95,11 @@ func (c *client) PostLogoutRedirectURIs() []string { return c.c.PostLogoutRedire
 // is matched exactly either way.
 func (c *client) ApplicationType() op.ApplicationType {
 	for _, u := range c.c.RedirectURIs {
-		if !hasWebScheme(u) {
+		if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
 			return op.ApplicationTypeNative
 		}
 	}
 	return op.ApplicationTypeWeb
-}
-
-func hasWebScheme(u string) bool {
-	return len(u) > 7 && (u[:7] == "http://" || (len(u) > 8 && u[:8] == "https://"))
 }
 
 // AuthMethod: a public client has no secret (PKCE only); a confidential one

@@ -29,7 +29,8 @@ func (p *Pages) account(w http.ResponseWriter, r *http.Request) {
 	if p.deps.Passkeys != nil {
 		keys, err := p.deps.Passkeys.List(r.Context(), pr)
 		if err != nil {
-			p.oidcError(w, err)
+			p.deps.Logger.Error().Err(err).Msg("account page: passkeys not read")
+			p.render(w, http.StatusServiceUnavailable, "error.html", view{Error: domain.MsgPagesFailed})
 			return
 		}
 		v.PasskeyList = keys

@@ -42,12 +42,9 @@ func (p *Pages) passkeyBody(w http.ResponseWriter, r *http.Request) (*passkeyPos
 		writeJSON(w, http.StatusForbidden, passkeyAnswer{Error: domain.MsgPagesBadForm})
 		return nil, false
 	}
-	if p.deps.Limit != nil {
-		if ok, retry := p.deps.Limit(r.Context(), p.deps.ClientIP(r)); !ok {
-			w.Header().Set("Retry-After", retryAfter(retry))
-			writeJSON(w, http.StatusTooManyRequests, passkeyAnswer{Error: domain.MsgPagesRateLimited})
-			return nil, false
-		}
+	if p.overLimit(w, r) {
+		writeJSON(w, http.StatusTooManyRequests, passkeyAnswer{Error: domain.MsgPagesRateLimited})
+		return nil, false
 	}
 	var body passkeyPost
 	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&body); err != nil {

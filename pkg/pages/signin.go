@@ -134,15 +134,25 @@ func (p *Pages) form(w http.ResponseWriter, r *http.Request) (view, bool) {
 		return view{}, false
 	}
 	v := view{CSRF: cookieValue(r, csrfCookie), Request: r.PostFormValue("request")}
-	if p.deps.Limit != nil {
-		if ok, retry := p.deps.Limit(r.Context(), p.deps.ClientIP(r)); !ok {
-			w.Header().Set("Retry-After", retryAfter(retry))
-			v.Error = domain.MsgPagesRateLimited
-			p.render(w, http.StatusTooManyRequests, "signin.html", v)
-			return view{}, false
-		}
+	if p.overLimit(w, r) {
+		v.Error = domain.MsgPagesRateLimited
+		p.render(w, http.StatusTooManyRequests, "signin.html", v)
+		return view{}, false
 	}
 	return v, true
+}
+
+// overLimit counts a post against the client IP's limit; over it, it sets
+// Retry-After and the caller answers 429.
+func (p *Pages) overLimit(w http.ResponseWriter, r *http.Request) bool {
+	if p.deps.Limit == nil {
+		return false
+	}
+	ok, retry := p.deps.Limit(r.Context(), p.deps.ClientIP(r))
+	if !ok {
+		w.Header().Set("Retry-After", retryAfter(retry))
+	}
+	return !ok
 }
 
 func retryAfter(d time.Duration) string {
