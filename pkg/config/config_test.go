@@ -385,3 +385,37 @@ func TestWebAuthnSettings(t *testing.T) {
 		}
 	})
 }
+
+func TestOIDCSettings(t *testing.T) {
+	refused := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"AUTHSVC_OIDC_ENABLED": "true"}, `oidc.issuer: is required when oidc.enabled is true`},
+		{map[string]string{"AUTHSVC_OIDC_ENABLED": "true", "AUTHSVC_OIDC_ISSUER": "http://login.example.com"}, `must be https (http only on a loopback host)`},
+		{map[string]string{"AUTHSVC_OIDC_ENABLED": "true", "AUTHSVC_OIDC_ISSUER": "https://example.com/idp"}, `must be scheme://host[:port] with nothing after it`},
+		{map[string]string{"AUTHSVC_OIDC_ENABLED": "true", "AUTHSVC_OIDC_ISSUER": "https://example.com?x=1"}, `must be scheme://host[:port] with nothing after it`},
+		{map[string]string{"AUTHSVC_OIDC_CODE_LIFETIME": "0s"}, `oidc.code_lifetime: must be a positive duration`},
+	}
+	for _, tt := range refused {
+		t.Run(tt.want, func(t *testing.T) {
+			chdirTemp(t)
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			if _, err := Load(Options{}); err == nil || !strings.Contains(fmt.Sprint(err), tt.want) {
+				t.Fatalf("got %v\nwant an error containing %q", err, tt.want)
+			}
+		})
+	}
+	for _, issuer := range []string{"https://login.example.com", "https://login.example.com:8443/", "http://localhost:8080", "http://127.0.0.1:8080"} {
+		t.Run("accepts "+issuer, func(t *testing.T) {
+			chdirTemp(t)
+			t.Setenv("AUTHSVC_OIDC_ENABLED", "true")
+			t.Setenv("AUTHSVC_OIDC_ISSUER", issuer)
+			if cfg, err := Load(Options{}); err != nil || cfg.OIDC.Issuer != issuer || cfg.OIDC.CodeLifetime != time.Minute {
+				t.Fatalf("%+v %v", cfg.OIDC, err)
+			}
+		})
+	}
+}

@@ -212,18 +212,9 @@ func (c *Config) validateOIDC(e *errs) {
 		e.add("oidc.issuer", "%q must be scheme://host[:port] with nothing after it", o.Issuer)
 		return
 	}
-	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
+	if u.Scheme != "https" && !(u.Scheme == "http" && domain.IsLoopbackHost(u.Hostname())) {
 		e.add("oidc.issuer", "%q must be https (http only on a loopback host)", o.Issuer)
 	}
-}
-
-// isLoopbackHost: localhost, 127.0.0.0/8, ::1.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // validateWebAuthn refuses passkeys without a relying party: rp_id a bare

@@ -103,13 +103,14 @@ func ValidRedirectURI(raw string) bool {
 	case "https":
 		return u.Host != ""
 	case "http":
-		return isLoopback(u.Hostname())
+		return IsLoopbackHost(u.Hostname())
 	}
 	return strings.Contains(u.Scheme, ".") && u.Opaque == "" && u.Host == "" && u.Path != ""
 }
 
-// isLoopback: localhost, 127.0.0.0/8, ::1.
-func isLoopback(host string) bool {
+// IsLoopbackHost reports whether host is localhost, in 127.0.0.0/8 or ::1:
+// where plain http is allowed.
+func IsLoopbackHost(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}

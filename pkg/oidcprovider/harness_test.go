@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,7 +42,14 @@ type idp struct {
 	Queries *storetest.Counter
 	logs    *testkit.SyncBuffer
 	dbURL   string
+	offset  atomic.Int64 // the server clock's lead over the real one
 }
+
+// now is the server's clock: the real one plus what advance added.
+func (e *idp) now() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) }
+
+// advance moves the server's clock forward (not the relying parties').
+func (e *idp) advance(d time.Duration) { e.offset.Add(int64(d)) }
 
 // newIDP builds and serves authsvc over dbURL with an RS256 key (in state
 // next, as `keys generate` leaves it: the provider signs with it at once).
@@ -65,7 +73,8 @@ func newIDP(t testing.TB, dbURL string, tune ...func(*config.Config)) *idp {
 		f(conf)
 	}
 	logger := zerolog.New(e.logs)
-	stack, err := cmd.Build(context.Background(), conf, cmd.BuildOptions{Logger: &logger, WrapDriver: e.Queries.Wrap})
+	stack, err := cmd.Build(context.Background(), conf, cmd.BuildOptions{Logger: &logger, WrapDriver: e.Queries.Wrap,
+		Clock: e.now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -113,5 +114,38 @@ func TestSignUpOff(t *testing.T) {
 	}
 	if pg := get(t, b, e.URL+"/signup"); pg.status != http.StatusNotFound {
 		t.Fatalf("GET /signup: %d", pg.status)
+	}
+}
+
+// TestSessionLifetime: a browser signed in longer ago than
+// oidc.session_lifetime is asked for the password again by the next app;
+// within it (and with the default lifetime, after the same time) it signs
+// in silently.
+func TestSessionLifetime(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		lifetime   time.Duration
+		wantSilent bool
+	}{{2 * time.Minute, false}, {24 * time.Hour, true}} {
+		t.Run(c.lifetime.String(), func(t *testing.T) {
+			t.Parallel()
+			e := newIDP(t, storetest.SQLiteURL(t), func(conf *config.Config) { conf.OIDC.SessionLifetime = c.lifetime })
+			u := e.user(t, "sessions")
+			app := newRP(t, e, e.client(t, domain.NewOIDCClient{FirstParty: true}))
+			b := browser(t)
+			verifier, _ := pkce()
+			app.authorize(t, e, b, u, "s1", "n1", oauth2.S256ChallengeOption(verifier))
+			if pg := get(t, b, app.conf.AuthCodeURL("s2", oauth2.S256ChallengeOption(verifier))); pg.loc == nil {
+				t.Fatalf("right after the sign-in: %d %q, want a silent sign-in", pg.status, pg.heading)
+			}
+			e.advance(3 * time.Minute) // within the API token's lifetime (15m): only the session lifetime can end it
+			pg := get(t, b, app.conf.AuthCodeURL("s3", oauth2.S256ChallengeOption(verifier)))
+			if silent := pg.loc != nil && pg.loc.Query().Get("code") != ""; silent != c.wantSilent {
+				t.Fatalf("3 minutes later: %d %q (silent %v), want silent %v", pg.status, pg.heading, silent, c.wantSilent)
+			}
+			if !c.wantSilent && pg.heading != "Sign in" {
+				t.Fatalf("3 minutes later: %d %q, want the sign-in page", pg.status, pg.heading)
+			}
+		})
 	}
 }

@@ -122,6 +122,28 @@ func TestRefusals(t *testing.T) {
 					t.Fatal("the family's access token still works at userinfo")
 				}
 			})
+			t.Run("a revoked refresh token", func(t *testing.T) {
+				code := app.authorize(t, e, browser(t), u, "s", "n", oauth2.S256ChallengeOption(verifier))
+				tok, err := app.conf.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+				if err != nil {
+					t.Fatal(err)
+				}
+				form := url.Values{"token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}}
+				req, _ := http.NewRequest(http.MethodPost, e.URL+"/oauth2/revoke", strings.NewReader(form.Encode()))
+				req.SetBasicAuth(web.ID, web.Secret)
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil || resp.StatusCode != http.StatusOK {
+					t.Fatalf("revoke: %v %v", resp, err)
+				}
+				_ = resp.Body.Close()
+				if _, err := app.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); oauthError(err) != "invalid_grant" {
+					t.Fatalf("a revoked refresh token: %v", err)
+				}
+				if _, err := app.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err == nil {
+					t.Fatal("the revoked family's access token still works at userinfo")
+				}
+			})
 			t.Run("a public client cannot use client credentials", func(t *testing.T) {
 				if _, err := e.Stack.Clients.Create(ctx, domain.NewOIDCClient{Name: "x", Public: true,
 					Grants: []string{domain.GrantClientCredentials}}); domain.ErrorCode(err) != domain.EVALIDATION {
@@ -210,6 +232,20 @@ func TestClientCredentials(t *testing.T) {
 	_ = resp.Body.Close()
 	if !intro.Active || intro.ClientID != svc.ID || intro.Sub != svc.ID {
 		t.Fatalf("introspection: %+v", intro)
+	}
+	// Another client learns nothing of it.
+	other := e.client(t, domain.NewOIDCClient{Name: "Other", Grants: []string{domain.GrantClientCredentials}, Scopes: []string{"keys:verify"}})
+	req, _ = http.NewRequest(http.MethodPost, e.URL+"/oauth2/introspect", strings.NewReader(form.Encode()))
+	req.SetBasicAuth(other.ID, other.Secret)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	var foreign map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&foreign)
+	_ = resp.Body.Close()
+	if foreign["active"] != false || foreign["sub"] != nil {
+		t.Fatalf("another client's introspection: %v", foreign)
 	}
 	req, _ = http.NewRequest(http.MethodPost, e.URL+"/oauth2/revoke", strings.NewReader(form.Encode()))
 	req.SetBasicAuth(svc.ID, svc.Secret)
