@@ -112,21 +112,29 @@ func (a *app) buildServices(db *store.DB, authMetrics account.Metrics, creditOpt
 	creditOpts.StepUp = authSvc
 	creditOpts.Logger = a.log
 	creditSvc := credits.New(db, creditOpts)
-	provider, err := a.oidcProvider(db, tokens)
-	if err != nil {
-		return nil, err
-	}
-	var keys *passkeys.Service
-	if w := a.cfg.WebAuthn; w.Enabled {
-		if keys, err = passkeys.New(passkeys.Config{RPID: w.RPID, RPName: w.RPName, Origins: w.Origins}, db, authSvc, a.log, a.clock); err != nil {
-			return nil, err
-		}
-	}
-	return &services{auth: authSvc, credits: creditSvc, keys: keySvc, tokens: tokens, hasher: hasher, oidc: provider, passkeys: keys,
+	return &services{auth: authSvc, credits: creditSvc, keys: keySvc, tokens: tokens, hasher: hasher,
 		clients: oidcclients.New(db, a.clock),
 		apiKeys: apikeys.New(db, apikeys.Options{Clock: a.clock, Logger: a.log, Ledger: creditSvc}),
 		holds: credits.NewHolds(db, credits.HoldOptions{Logger: a.log, Metrics: creditOpts.Metrics,
 			GroupCommit: creditSvc.GroupCommit()})}, nil
+}
+
+// buildWebServices adds what only serve uses: the OpenID Connect provider
+// (oidc.enabled) and passkeys (webauthn.enabled).
+func (a *app) buildWebServices(svc *services) error {
+	provider, err := a.oidcProvider(a.db, svc.tokens)
+	if err != nil {
+		return err
+	}
+	svc.oidc = provider
+	if w := a.cfg.WebAuthn; w.Enabled {
+		keys, err := passkeys.New(passkeys.Config{RPID: w.RPID, RPName: w.RPName, Origins: w.Origins}, a.db, svc.auth, a.log, a.clock)
+		if err != nil {
+			return err
+		}
+		svc.passkeys = keys
+	}
+	return nil
 }
 
 // oidcProvider builds the OpenID Connect provider when oidc.enabled.

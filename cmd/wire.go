@@ -56,6 +56,9 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := a.buildWebServices(svc); err != nil {
+		return nil, err
+	}
 	// The signing keys are read once here (a bad key-encryption key stops
 	// serve) and then re-read by a background job, so that every replica
 	// picks up a rotation by itself; requests never query them.
