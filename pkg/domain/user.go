@@ -19,6 +19,14 @@ type User struct {
 	EmailVerifiedAt *time.Time `db:"email_verified_at" json:"-"`
 }
 
+// NoPassword is the PasswordHash of an account that has no password: one
+// made with a passkey or by an identity provider. No password matches it; the
+// user sets one through a password reset.
+const NoPassword = ""
+
+// HasPassword reports whether the user can sign in with a password.
+func (u *User) HasPassword() bool { return u.PasswordHash != NoPassword }
+
 // EmailVerified reports whether the user's current email was confirmed.
 func (u *User) EmailVerified() bool { return u.EmailVerifiedAt != nil }
 

@@ -113,9 +113,16 @@ func (h *Hasher) Hash(pw string) (string, error) {
 
 // Compare returns nil when pw matches hash; EUNAUTHORIZED with Reason
 // "invalid_credentials" on a mismatch or for a password over 72 bytes (bcrypt
-// would compare only the first 72); EINTERNAL when hash is not a bcrypt hash.
+// would compare only the first 72) or for an account with no password (an
+// empty hash: passkey-only or made by an identity provider), which costs a
+// dummy compare so it takes as long as a wrong password; EINTERNAL when hash
+// is not a bcrypt hash.
 func (h *Hasher) Compare(hash, pw string) error {
 	if TooLong(pw) {
+		return domain.ErrInvalidCredentials
+	}
+	if hash == domain.NoPassword {
+		h.CompareDummy(pw)
 		return domain.ErrInvalidCredentials
 	}
 	err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw))
@@ -144,7 +151,11 @@ func (h *Hasher) CompareDummy(pw string) {
 
 // NeedsRehash reports whether hash was made at another cost than the
 // Hasher's (or is not a bcrypt hash), so that a login may store a new hash.
+// An account with no password has nothing to rehash.
 func (h *Hasher) NeedsRehash(hash string) bool {
+	if hash == domain.NoPassword {
+		return false
+	}
 	c, err := bcrypt.Cost([]byte(hash))
 	return err != nil || c != h.cost
 }

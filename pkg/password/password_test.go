@@ -84,6 +84,15 @@ func TestHashAndCompare(t *testing.T) {
 		assertInvalidCredentials(t, h.Compare(ph, prefix+"b"))
 	})
 
+	t.Run("an account with no password matches nothing and needs no rehash", func(t *testing.T) {
+		for _, pw := range []string{"", pw, "anything at all"} {
+			assertInvalidCredentials(t, h.Compare(domain.NoPassword, pw))
+		}
+		if h.NeedsRehash(domain.NoPassword) {
+			t.Error("NeedsRehash(NoPassword) = true; there is no password to rehash")
+		}
+	})
+
 	t.Run("corrupt stored hash is internal", func(t *testing.T) {
 		err := h.Compare("not-a-bcrypt-hash", pw)
 		if domain.ErrorCode(err) != domain.EINTERNAL {
