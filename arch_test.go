@@ -20,7 +20,7 @@ const module = "github.com/authsvc/authsvc/"
 var allowedImports = map[string][]string{
 	".": {"cmd"},
 	// the composition root: it wires every adapter and use case
-	"cmd": {"pkg/oidcprovider", "pkg/passkeys", "pkg/account", "pkg/apikey", "pkg/apikeys", "pkg/config", "pkg/credits", "pkg/domain", "pkg/httpapi", "pkg/logship",
+	"cmd": {"pkg/oidcprovider", "pkg/passkeys", "pkg/federation", "pkg/account", "pkg/apikey", "pkg/apikeys", "pkg/config", "pkg/credits", "pkg/domain", "pkg/httpapi", "pkg/logship",
 		"pkg/mail", "pkg/metrics", "pkg/oidcclients", "pkg/password", "pkg/ratelimit", "pkg/seal", "pkg/signingkeys", "pkg/store",
 		"pkg/token", "pkg/userimport",
 		"pkg/pages", "templates"},
@@ -57,6 +57,7 @@ var allowedImports = map[string][]string{
 	"pkg/pages":        {"pkg/domain"},
 	"pkg/oidcprovider": {"pkg/domain", "pkg/token"},
 	"pkg/passkeys":     {"pkg/domain"},
+	"pkg/federation":   {"pkg/domain"},
 	"pkg/config":       {"pkg/domain", "pkg/dburl", "pkg/proxyaddr"},
 	// (apikey: it tells an API key from a JWT by its shape, before any lookup)
 	"pkg/httpapi": {"pkg/apikey", "pkg/domain", "pkg/openapi", "pkg/proxyaddr", "pkg/ratelimit"},
@@ -108,7 +109,7 @@ func projectImports(t *testing.T) map[string][]string {
 // TestArchitecture checks every file's imports against allowedImports. Test
 // files may also import the test kits and the packages whose behaviour they
 // test end to end, with two exceptions: only the end-to-end harness of
-// pkg/httpapi and pkg/oidcprovider import cmd, and only store, cmd and their tests reach the
+// pkg/httpapi, pkg/oidcprovider and pkg/federation import cmd, and only store, cmd and their tests reach the
 // store (everyone else uses storetest).
 func TestArchitecture(t *testing.T) {
 	for path, imps := range projectImports(t) {
@@ -124,8 +125,8 @@ func TestArchitecture(t *testing.T) {
 			case imp == dir || slices.Contains(allowed, imp):
 			case !test:
 				t.Errorf("%s imports %s: %s may import only %v", path, imp, dir, allowed)
-			case imp == "cmd" && dir != "pkg/httpapi" && dir != "pkg/oidcprovider":
-				t.Errorf("%s imports cmd: only the end-to-end harnesses (pkg/httpapi, pkg/oidcprovider) may", path)
+			case imp == "cmd" && dir != "pkg/httpapi" && dir != "pkg/oidcprovider" && dir != "pkg/federation":
+				t.Errorf("%s imports cmd: only the end-to-end harnesses (pkg/httpapi, pkg/oidcprovider, pkg/federation) may", path)
 			case imp == "pkg/store" && dir != "pkg/store" && dir != "cmd":
 				t.Errorf("%s imports pkg/store: tests outside store and cmd use storetest", path)
 			}

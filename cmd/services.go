@@ -8,6 +8,7 @@ import (
 	"github.com/authsvc/authsvc/pkg/apikeys"
 	"github.com/authsvc/authsvc/pkg/credits"
 	"github.com/authsvc/authsvc/pkg/domain"
+	"github.com/authsvc/authsvc/pkg/federation"
 	"github.com/authsvc/authsvc/pkg/oidcclients"
 	"github.com/authsvc/authsvc/pkg/oidcprovider"
 	"github.com/authsvc/authsvc/pkg/passkeys"
@@ -33,6 +34,8 @@ type services struct {
 	clients  *oidcclients.Service
 	oidc     *oidcprovider.Provider // nil unless oidc.enabled
 	passkeys *passkeys.Service      // nil unless webauthn.enabled
+	// federation is sign-in through identity_providers; nil without any.
+	federation *federation.Service
 }
 
 // buildServices constructs the use cases over db. serve passes Prometheus
@@ -134,7 +137,26 @@ func (a *app) buildWebServices(svc *services) error {
 		}
 		svc.passkeys = keys
 	}
+	if len(a.cfg.IdentityProviders) > 0 {
+		fed, err := federation.New(a.federationConfig(), a.db, svc.auth, a.log, a.clock)
+		if err != nil {
+			return err
+		}
+		svc.federation = fed
+	}
 	return nil
+}
+
+// federationConfig is identity_providers, server.public_url and
+// auth.redirect_allow_list.
+func (a *app) federationConfig() federation.Config {
+	c := federation.Config{PublicURL: a.cfg.PublicURL(), RedirectAllowList: a.cfg.Auth.RedirectAllowList}
+	for _, p := range a.cfg.IdentityProviders {
+		c.Providers = append(c.Providers, federation.Provider{Name: p.Name, Kind: p.Kind, Label: p.Label, Issuer: p.Issuer,
+			ClientID: p.ClientID, ClientSecret: p.ClientSecret, Scopes: p.Scopes, AllowedEmailDomains: p.AllowedEmailDomains,
+			AutoCreate: p.Creates(), TrustMFA: p.TrustMFA, GitHubURL: p.GitHubURL, GitHubAPIURL: p.GitHubAPIURL})
+	}
+	return c
 }
 
 // oidcProvider builds the OpenID Connect provider when oidc.enabled.

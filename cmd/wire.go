@@ -121,6 +121,9 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	if svc.passkeys != nil {
 		deps.Passkeys = svc.passkeys
 	}
+	if svc.federation != nil {
+		deps.Federation = svc.federation
+	}
 	api := httpapi.New(deps, opts)
 	observed := func(route string, h http.Handler) http.Handler { // the API's access log and metrics, for the pages and the provider
 		return httpapi.Tagged(route, ips)(httpapi.AccessLog(a.log, ips)(httpapi.ObserveRequests(m)(h)))
@@ -309,6 +312,9 @@ func (a *app) withPages(api http.Handler, svc *services, limiter ratelimit.Limit
 		SessionLifetime: a.cfg.OIDC.SessionLifetime, AllowSignUp: a.cfg.OIDC.AllowSignUp}
 	if svc.passkeys != nil {
 		deps.Passkeys = svc.passkeys
+	}
+	if svc.federation != nil {
+		deps.Federation = svc.federation
 	}
 	provider := svc.oidc
 	if provider != nil {

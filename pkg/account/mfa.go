@@ -175,13 +175,14 @@ func (s *Service) removeTOTP(ctx context.Context, u *domain.User, keepSession st
 	return nil
 }
 
-// newChallenge is the end of a correct password's login for an enrolled
-// account: no access token yet, but a 5-minute single-purpose mfa_token,
+// newChallenge is the end of a correct first factor (firstFactor: the amr
+// value of a password or an upstream provider) for an enrolled account: no
+// access token yet, but a 5-minute single-purpose mfa_token,
 // whose challenge the caller stores.
-func (s *Service) newChallenge(u *domain.User) (*domain.AccessToken, *domain.MFAChallenge) {
+func (s *Service) newChallenge(u *domain.User, firstFactor string) (*domain.AccessToken, *domain.MFAChallenge) {
 	tok := "mfa_" + randomToken()
 	now := s.now()
-	c := &domain.MFAChallenge{TokenHash: domain.HashToken(tok), UserID: u.ID, CreatedAt: now,
+	c := &domain.MFAChallenge{TokenHash: domain.HashToken(tok), UserID: u.ID, FirstFactor: firstFactor, CreatedAt: now,
 		ExpiresAt: now.Add(domain.MFATokenTTL)}
 	return &domain.AccessToken{MFA: &domain.MFAPending{Token: tok, Methods: domain.MFAMethods}}, c
 }
@@ -224,7 +225,7 @@ func (s *Service) Challenge(ctx context.Context, mfaToken, code, recovery string
 	}
 	s.opts.Metrics.LoginSucceeded()
 	ev := event(domain.AuditLoginSucceeded, u.ID, u.ID, map[string]any{"mfa": method})
-	return s.startSessionAMR(ctx, u, ev, []string{domain.AMRPassword, domain.AMROTP})
+	return s.startSessionAMR(ctx, u, ev, []string{c.FirstFactor, domain.AMROTP})
 }
 
 // secondFactor checks a TOTP code or a recovery code of u (exactly one is

@@ -127,7 +127,8 @@ func (s *Service) Purge(ctx context.Context) error {
 	s.log.Debug().Int64("revoked_tokens", st.RevokedTokens).Int64("reset_tokens", st.ResetTokens).
 		Int64("login_failures", st.LoginFailures).Int64("sessions", st.Sessions).
 		Int64("verifications", st.Verifications).Int64("mfa_challenges", st.MFAChallenges).
-		Int64("passkey_challenges", st.PasskeyChallenges).Int64("audit_events", audit).Msg("purged expired auth data")
+		Int64("passkey_challenges", st.PasskeyChallenges).Int64("federation_flows", st.FederationFlows).
+		Int64("federation_codes", st.FederationCodes).Int64("audit_events", audit).Msg("purged expired auth data")
 	return nil
 }
 

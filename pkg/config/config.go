@@ -35,6 +35,9 @@ type Config struct {
 	// OIDC is the OpenID Connect provider: other apps sign their users in
 	// through authsvc's hosted pages.
 	OIDC OIDCConfig `mapstructure:"oidc"`
+	// IdentityProviders are the upstream providers people may sign in
+	// with (Google, Microsoft Entra, GitHub, any OpenID Connect provider).
+	IdentityProviders []IdentityProviderConfig `mapstructure:"identity_providers"`
 
 	// Testing allows bcrypt costs below 10. It is read only from the
 	// environment variable AUTHSVC_TESTING=1, never from a file or flag.
@@ -59,6 +62,9 @@ type ServerConfig struct {
 	// the listener still accepts, so load balancers stop sending first
 	// (not after Ctrl-C: see serve).
 	ShutdownDelay time.Duration `mapstructure:"shutdown_delay"`
+	// PublicURL is where browsers reach authsvc (scheme://host[:port]); the
+	// identity providers' callbacks are under it. Empty: oidc.issuer.
+	PublicURL string `mapstructure:"public_url"`
 }
 
 // DatabaseConfig selects and sizes the database.
@@ -110,6 +116,10 @@ type AuthConfig struct {
 	// within FailedLoginWindow are allowed; then 429 until the window ends.
 	FailedLoginLimit  int           `mapstructure:"failed_login_limit"`
 	FailedLoginWindow time.Duration `mapstructure:"failed_login_window"`
+	// RedirectAllowList are where a sign-in through an identity provider
+	// may send the browser back to (redirect_to): exact URLs, or prefixes
+	// ending in /*.
+	RedirectAllowList []string `mapstructure:"redirect_allow_list"`
 }
 
 // MailConfig covers outbound email.
@@ -229,6 +239,8 @@ func Defaults() map[string]any {
 		"server.metrics_addr":              "",
 		"server.trusted_proxies":           []string{},
 		"server.cors_allowed_origins":      []string{},
+		"server.public_url":                "",
+		"auth.redirect_allow_list":         []string{},
 		"server.shutdown_grace":            "15s",
 		"server.shutdown_delay":            "5s",
 		"database.url":                     "sqlite:authsvc.db",
@@ -293,6 +305,8 @@ func Defaults() map[string]any {
 		"oidc.id_token_lifetime":           "1h",
 		"oidc.refresh_token_lifetime":      "720h",
 		"oidc.session_lifetime":            "24h",
+		// A list of maps, from the YAML file only (docs/federation.md).
+		"identity_providers": []any{},
 	}
 }
 
@@ -389,6 +403,7 @@ func Load(opts Options) (*Config, error) {
 	cfg.Server.CORSAllowedOrigins = splitList(cfg.Server.CORSAllowedOrigins)
 	cfg.APIKeys.VerifierSecrets = splitList(cfg.APIKeys.VerifierSecrets)
 	cfg.WebAuthn.Origins = splitList(cfg.WebAuthn.Origins)
+	cfg.Auth.RedirectAllowList = splitList(cfg.Auth.RedirectAllowList)
 	if cfg.Mail.Driver == "" { // MAIL_SERVER alone means: send through it
 		cfg.Mail.Driver = "log"
 		if cfg.Mail.Host != "" {

@@ -52,6 +52,8 @@ func (c *Config) Validate() error {
 	}
 	c.validateWebAuthn(&e)
 	c.validateOIDC(&e)
+	c.loadProviders(&e)
+	c.validateProviders(&e)
 	if c.Audit.RetentionDays < 1 {
 		e.add("audit.retention_days", "must be at least 1")
 	}

@@ -43,7 +43,7 @@ var AuditEvents = []string{AuditRegistered, AuditLoginSucceeded, AuditLoginFaile
 	AuditOIDCClientCreated, AuditOIDCClientDeleted, AuditOIDCClientSecretRotated,
 	AuditOIDCConsentGranted, AuditOIDCConsentRevoked, AuditOIDCRefreshReused, AuditOIDCCodeReplayed,
 	AuditMFAEnabled, AuditMFADisabled, AuditMFAReset, AuditMFAChallenged, AuditMFAFailed, AuditRecoveryCodeOK,
-	AuditPasskeyRemoved, AuditPasskeyAdded, AuditPasskeyCloned}
+	AuditPasskeyRemoved, AuditPasskeyAdded, AuditPasskeyCloned, AuditIdentityLinked, AuditIdentityUnlinked}
 
 // Audit events of passkeys.
 const (

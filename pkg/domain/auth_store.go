@@ -125,6 +125,10 @@ type PurgeStats struct {
 	MFAChallenges int64 // expired mfa_tokens of logins awaiting their second factor
 	// PasskeyChallenges are expired challenges of passkey ceremonies.
 	PasskeyChallenges int64
+	// FederationFlows and FederationCodes are expired sign-ins through
+	// upstream providers.
+	FederationFlows int64
+	FederationCodes int64
 }
 
 // AuthDataPurger deletes expired revocations and reset tokens, and login
@@ -147,4 +151,5 @@ type AuthStore interface {
 	AuditStore
 	MFAStore
 	PasskeyStore
+	FederationStore
 }

@@ -346,3 +346,58 @@ const (
 	MsgPagesSignInAgain    = "Sign in again to add a passkey: it needs a sign-in of the last few minutes."
 	MsgPagesConsentRevoked = "The app's access is revoked. It will ask again the next time you sign in to it."
 )
+
+// Messages and sentinels of upstream identity providers and linked
+// identities.
+const (
+	MsgProviderNotFound       = "No identity provider has this name"
+	MsgProviderUnavailable    = "The identity provider cannot be reached right now; try again later or sign in another way"
+	MsgProviderFailed         = "The identity provider's answer could not be verified"
+	MsgProviderDenied         = "The sign-in was cancelled or refused at the identity provider"
+	MsgFederationState        = "Invalid, expired or already used sign-in state; start again"
+	MsgFederationCode         = "Invalid, expired or already used code"
+	MsgFederationVerifier     = "code_verifier does not match the code_challenge the sign-in started with"
+	MsgRedirectNotAllowed     = "redirect_to is not on the allow-list (auth.redirect_allow_list)"
+	MsgIdentityExists         = "An account with this email exists. Sign in with your password (or passkey) first, then link this provider from your account"
+	MsgIdentityTaken          = "This provider account is linked to another user already"
+	MsgIdentityNotFound       = "Identity not found"
+	MsgLastSignInMethod       = "This is the account's last way to sign in: set a password or add a passkey or another provider first"
+	MsgEmailDomainNotAllowed  = "This provider signs in accounts of other email domains only"
+	MsgFederatedSignUpOff     = "No account is linked to this provider account, and this provider does not create accounts"
+	MsgProviderEmailMissing   = "The identity provider did not share an email address"
+	MsgCodeChallenge          = "must be an S256 PKCE challenge: 43 characters of base64url"
+	ReasonProviderNotFound    = "provider_not_found"
+	ReasonProviderUnavailable = "provider_unavailable"
+	ReasonProviderFailed      = "provider_error"
+	ReasonProviderDenied      = "access_denied"
+	ReasonFederationState     = "invalid_state"
+	ReasonFederationCode      = "invalid_code"
+	ReasonFederationVerifier  = "invalid_code_verifier"
+	ReasonRedirectNotAllowed  = "redirect_not_allowed"
+	ReasonIdentityExists      = "identity_exists"
+	ReasonIdentityTaken       = "identity_taken"
+	ReasonIdentityNotFound    = "identity_not_found"
+	ReasonLastSignInMethod    = "last_sign_in_method"
+	ReasonEmailDomain         = "email_domain_not_allowed"
+	ReasonFederatedSignUpOff  = "signup_disabled"
+	ReasonProviderEmail       = "provider_email_missing"
+)
+
+// Sentinels of upstream identity providers and linked identities.
+var (
+	ErrProviderNotFound      = &Error{Code: ENOTFOUND, Reason: ReasonProviderNotFound, Message: MsgProviderNotFound}
+	ErrProviderUnavailable   = &Error{Code: EUNAVAILABLE, Reason: ReasonProviderUnavailable, Message: MsgProviderUnavailable}
+	ErrProviderFailed        = &Error{Code: EUNAUTHORIZED, Reason: ReasonProviderFailed, Message: MsgProviderFailed}
+	ErrProviderDenied        = &Error{Code: EUNAUTHORIZED, Reason: ReasonProviderDenied, Message: MsgProviderDenied}
+	ErrFederationState       = &Error{Code: EINVALID, Reason: ReasonFederationState, Message: MsgFederationState}
+	ErrFederationCode        = &Error{Code: EINVALID, Reason: ReasonFederationCode, Message: MsgFederationCode}
+	ErrFederationVerifier    = &Error{Code: EINVALID, Reason: ReasonFederationVerifier, Message: MsgFederationVerifier}
+	ErrRedirectNotAllowed    = &Error{Code: EINVALID, Reason: ReasonRedirectNotAllowed, Message: MsgRedirectNotAllowed}
+	ErrIdentityExists        = &Error{Code: ECONFLICT, Reason: ReasonIdentityExists, Message: MsgIdentityExists}
+	ErrIdentityTaken         = &Error{Code: ECONFLICT, Reason: ReasonIdentityTaken, Message: MsgIdentityTaken}
+	ErrIdentityNotFound      = &Error{Code: ENOTFOUND, Reason: ReasonIdentityNotFound, Message: MsgIdentityNotFound}
+	ErrLastSignInMethod      = &Error{Code: ECONFLICT, Reason: ReasonLastSignInMethod, Message: MsgLastSignInMethod}
+	ErrEmailDomainNotAllowed = &Error{Code: EFORBIDDEN, Reason: ReasonEmailDomain, Message: MsgEmailDomainNotAllowed}
+	ErrFederatedSignUpOff    = &Error{Code: EFORBIDDEN, Reason: ReasonFederatedSignUpOff, Message: MsgFederatedSignUpOff}
+	ErrProviderEmailMissing  = &Error{Code: EFORBIDDEN, Reason: ReasonProviderEmail, Message: MsgProviderEmailMissing}
+)

@@ -51,11 +51,14 @@ func (f *TOTPFactor) Confirmed() bool { return f.ConfirmedAt != nil }
 // MFAChallenge is the pending second step of a login: the SHA-256 of its
 // mfa_token, and the wrong codes it has seen.
 type MFAChallenge struct {
-	TokenHash string    `db:"token_hash"`
-	UserID    int64     `db:"user_id"`
-	Failures  int       `db:"failures"`
-	ExpiresAt time.Time `db:"expires_at"`
-	CreatedAt time.Time `db:"created_at"`
+	TokenHash string `db:"token_hash"`
+	UserID    int64  `db:"user_id"`
+	// FirstFactor is the amr value of the sign-in's first step:
+	// AMRPassword, or AMRFederated after an upstream provider.
+	FirstFactor string    `db:"first_factor"`
+	Failures    int       `db:"failures"`
+	ExpiresAt   time.Time `db:"expires_at"`
+	CreatedAt   time.Time `db:"created_at"`
 }
 
 // TOTPEnrollment is what POST /auth/mfa/totp shows once.

@@ -22,9 +22,10 @@ type Claims struct {
 
 // AALOf returns the assurance level of a login that used the amr methods:
 // "aal2" when a one-time code was among them, or a passkey that verified
-// the user (PIN, biometrics); else "".
+// the user (PIN, biometrics), or "mfa" (an upstream provider trusted for
+// its second factors reported one); else "".
 func AALOf(amr []string) string {
-	if slices.Contains(amr, AMROTP) ||
+	if slices.Contains(amr, AMROTP) || slices.Contains(amr, AMRMFA) ||
 		(slices.Contains(amr, AMRUser) && (slices.Contains(amr, AMRHardwareKey) || slices.Contains(amr, AMRSoftwareKey))) {
 		return AAL2
 	}

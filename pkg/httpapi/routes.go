@@ -64,6 +64,13 @@ func (s *Server) Routes() []Route {
 		{"GET", "/auth/passkeys", ClassDefault, s.authed(s.listPasskeys)},
 		{"PATCH", "/auth/passkeys/{id}", ClassDefault, s.authed(s.renamePasskey)},
 		{"DELETE", "/auth/passkeys/{id}", ClassDefault, s.authed(s.deletePasskey)},
+		{"GET", "/auth/providers", ClassDefault, s.listProviders},
+		{"GET", "/auth/providers/{name}/start", ClassAuth, s.providerStart},
+		{"GET", "/auth/providers/{name}/callback", ClassAuth, s.providerCallback},
+		{"POST", "/auth/providers/exchange", ClassAuth, s.providerExchange},
+		{"POST", "/auth/identities/{provider}/start", ClassAuth, s.authed(s.identityLinkStart)},
+		{"GET", "/auth/identities", ClassDefault, s.authed(s.listIdentities)},
+		{"DELETE", "/auth/identities/{id}", ClassDefault, s.authed(s.unlinkIdentity)},
 
 		{"GET", "/credits/balance", ClassDefault, s.keyed(domain.ScopeCreditsRead, s.creditBalance)},
 		{"POST", "/credits/add", ClassDefault, s.authed(s.creditAdd)},

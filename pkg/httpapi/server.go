@@ -25,6 +25,9 @@ type Deps struct {
 	APIKeys domain.APIKeyService
 	// Passkeys serves /auth/passkeys/...; nil answers 404 passkeys_disabled.
 	Passkeys domain.PasskeyService
+	// Federation serves /auth/providers/... and /auth/identities/...; nil:
+	// no providers (an empty list, 404 elsewhere).
+	Federation domain.FederationService
 	// Verifier answers POST /keys/verify; nil answers 404.
 	Verifier domain.APIKeyVerifier
 	// VerifierSecrets are the service credentials POST /keys/verify accepts

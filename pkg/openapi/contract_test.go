@@ -26,6 +26,8 @@ var publicOperations = []string{
 	"GET /metrics", "GET /openapi.json", "GET /docs", "GET /docs/{asset}",
 	"GET /.well-known/jwks.json", "POST /auth/mfa/challenge",
 	"POST /auth/passkeys/login/begin", "POST /auth/passkeys/login/finish",
+	"GET /auth/providers", "GET /auth/providers/{name}/start", "GET /auth/providers/{name}/callback",
+	"POST /auth/providers/exchange",
 }
 
 // serviceOperations are called by other services with a service credential

@@ -57,6 +57,8 @@ type Deps struct {
 	AllowSignUp bool
 	// Passkeys offers passkey sign-in and "Add a passkey"; nil: none.
 	Passkeys domain.PasskeyService
+	// Federation offers a button per upstream identity provider; nil: none.
+	Federation domain.FederationService
 }
 
 // Pages is the hosted pages' HTTP handler.
@@ -101,6 +103,8 @@ func New(deps Deps) (*Pages, error) {
 	p.mux.HandleFunc("GET /verify-email", p.verifyEmail)
 	p.mux.HandleFunc("POST /account/consents/revoke", p.revokeConsent)
 	p.mux.HandleFunc("POST /signin/passkey", p.signinPasskey)
+	p.mux.HandleFunc("POST /signin/provider", p.signinProvider)
+	p.mux.HandleFunc("GET "+federatedPath, p.signinFederated)
 	p.mux.HandleFunc("POST /account/passkeys/begin", p.addPasskeyBegin)
 	p.mux.HandleFunc("POST /account/passkeys/finish", p.addPasskeyFinish)
 	p.mux.HandleFunc("GET /pages/style.css", p.style)
@@ -157,10 +161,15 @@ type view struct {
 	// signed-in user's.
 	Passkeys    bool
 	PasskeyList []*domain.Passkey
+	// Providers are the upstream identity providers' buttons.
+	Providers []domain.ProviderInfo
 }
 
 func (p *Pages) render(w http.ResponseWriter, status int, name string, v view) {
 	v.SignUp, v.Passkeys = p.deps.AllowSignUp, p.deps.Passkeys != nil
+	if p.deps.Federation != nil {
+		v.Providers = p.deps.Federation.Providers()
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	if err := p.tmpl.ExecuteTemplate(w, name, v); err != nil {

@@ -156,6 +156,8 @@ func (db *DB) Purge(ctx context.Context, loginWindow time.Duration) (PurgeStats,
 			{`DELETE FROM email_verification_tokens WHERE expires_at <= ?`, now, &st.Verifications},
 			{`DELETE FROM mfa_challenges WHERE expires_at <= ?`, now, &st.MFAChallenges},
 			{`DELETE FROM webauthn_challenges WHERE expires_at <= ?`, now, &st.PasskeyChallenges},
+			{`DELETE FROM federation_flows WHERE expires_at <= ?`, now, &st.FederationFlows},
+			{`DELETE FROM federation_codes WHERE expires_at <= ?`, now, &st.FederationCodes},
 		}
 		for _, s := range steps {
 			res, err := tx.ExecContext(ctx, tx.Rebind(s.query), s.arg)

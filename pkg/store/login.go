@@ -206,7 +206,7 @@ func (db *DB) FinishLogin(ctx context.Context, f *domain.LoginFinish) error {
 		writes = append(writes, write{sqlInsertSession, sessionValues(s)})
 	}
 	if c := f.Challenge; c != nil {
-		writes = append(writes, write{insertChallenge, []any{c.TokenHash, c.UserID, c.ExpiresAt.UTC(), c.CreatedAt.UTC()}})
+		writes = append(writes, write{insertChallenge, []any{c.TokenHash, c.UserID, c.FirstFactor, c.ExpiresAt.UTC(), c.CreatedAt.UTC()}})
 	}
 	err := db.writeAll(ctx, writes)
 	if isForeignKeyViolation(err) {

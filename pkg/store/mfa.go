@@ -25,13 +25,13 @@ const (
 		WHERE id = (SELECT id FROM mfa_recovery_codes WHERE user_id = ? AND code_hash = ? AND used_at IS NULL LIMIT 1) AND used_at IS NULL`
 	countRecovery   = `SELECT COUNT(*) FROM mfa_recovery_codes WHERE user_id = ? AND used_at IS NULL`
 	usedRecovery    = `SELECT COUNT(*) FROM mfa_recovery_codes WHERE user_id = ? AND code_hash = ? AND used_at IS NOT NULL`
-	insertChallenge = `INSERT INTO mfa_challenges (token_hash, user_id, failures, expires_at, created_at) VALUES (?, ?, 0, ?, ?)`
-	selectChallenge = `SELECT token_hash, user_id, failures, expires_at, created_at FROM mfa_challenges WHERE token_hash = ? AND expires_at > ?`
+	insertChallenge = `INSERT INTO mfa_challenges (token_hash, user_id, first_factor, failures, expires_at, created_at) VALUES (?, ?, ?, 0, ?, ?)`
+	selectChallenge = `SELECT token_hash, user_id, first_factor, failures, expires_at, created_at FROM mfa_challenges WHERE token_hash = ? AND expires_at > ?`
 	// attemptChallenge counts an attempt (the failures column) only while
 	// fewer than the limit were made: the check and the count are one write.
 	attemptChallenge = `UPDATE mfa_challenges SET failures = failures + 1
 		WHERE token_hash = ? AND expires_at > ? AND failures < ?
-		RETURNING token_hash, user_id, failures, expires_at, created_at`
+		RETURNING token_hash, user_id, first_factor, failures, expires_at, created_at`
 )
 
 // PutTOTP stores an unconfirmed sealed secret for the user.

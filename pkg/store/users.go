@@ -62,33 +62,37 @@ func (db *DB) CreateUser(ctx context.Context, u *domain.User, mail ...*domain.Ou
 // the new user's email; its UserID is set here) in the same transaction.
 func (db *DB) RegisterUser(ctx context.Context, u *domain.User, verify *domain.EmailVerification,
 	mail ...*domain.OutboundEmail) error {
+	return db.InTx(ctx, func(tx *sqlx.Tx) error { return db.registerUser(ctx, tx, u, verify, mail...) })
+}
+
+// registerUser is RegisterUser's work inside tx.
+func (db *DB) registerUser(ctx context.Context, tx *sqlx.Tx, u *domain.User, verify *domain.EmailVerification,
+	mail ...*domain.OutboundEmail) error {
 	now := db.Now()
 	u.Email = domain.CanonicalEmail(u.Email)
-	return db.InTx(ctx, func(tx *sqlx.Tx) error {
-		var verified any
-		if u.EmailVerifiedAt != nil {
-			t := now
-			u.EmailVerifiedAt, verified = &t, now
+	var verified any
+	if u.EmailVerifiedAt != nil {
+		t := now
+		u.EmailVerifiedAt, verified = &t, now
+	}
+	err := tx.QueryRowxContext(ctx, tx.Rebind(`INSERT INTO users
+		(username, email, password_hash, is_admin, token_version, created_at, updated_at, email_verified_at)
+		VALUES (?, ?, ?, ?, 1, ?, ?, ?) RETURNING id`),
+		u.Username, u.Email, u.PasswordHash, u.IsAdmin, now, now, verified).Scan(&u.ID)
+	if err != nil {
+		return uniqueUserError(err)
+	}
+	u.TokenVersion, u.CreatedAt, u.UpdatedAt = 1, now, now
+	if p := domain.AuditFrom(ctx); p != nil {
+		p.SetSubject(u.ID)
+	}
+	if verify != nil {
+		verify.UserID = u.ID
+		if err := insertVerification(ctx, tx, verify, now); err != nil {
+			return err
 		}
-		err := tx.QueryRowxContext(ctx, tx.Rebind(`INSERT INTO users
-			(username, email, password_hash, is_admin, token_version, created_at, updated_at, email_verified_at)
-			VALUES (?, ?, ?, ?, 1, ?, ?, ?) RETURNING id`),
-			u.Username, u.Email, u.PasswordHash, u.IsAdmin, now, now, verified).Scan(&u.ID)
-		if err != nil {
-			return uniqueUserError(err)
-		}
-		u.TokenVersion, u.CreatedAt, u.UpdatedAt = 1, now, now
-		if p := domain.AuditFrom(ctx); p != nil {
-			p.SetSubject(u.ID)
-		}
-		if verify != nil {
-			verify.UserID = u.ID
-			if err := insertVerification(ctx, tx, verify, now); err != nil {
-				return err
-			}
-		}
-		return db.enqueueEmails(ctx, tx, mail...)
-	})
+	}
+	return db.enqueueEmails(ctx, tx, mail...)
 }
 
 // getUser runs a single-row user query; no row is ENOTFOUND.

@@ -1,0 +1,488 @@
+package federation_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/oauth2-proxy/mockoidc"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/authsvc/authsvc/pkg/domain"
+	"github.com/authsvc/authsvc/pkg/store/storetest"
+)
+
+// TestSignInThroughAnOpenIDProvider runs the API flow against mockoidc:
+// the first sign-in makes an account without a password, the next signs
+// in to the same one, and a code is good once, with its verifier only.
+func TestSignInThroughAnOpenIDProvider(t *testing.T) {
+	t.Parallel()
+	for _, be := range storetest.Backends() {
+		t.Run(be.Name, func(t *testing.T) {
+			t.Parallel()
+			m := newMock(t)
+			s := newAuthsvc(t, listen(t), be.URL(t), withProviders(mockProvider(m)))
+
+			var list struct {
+				Providers []domain.ProviderInfo `json:"providers"`
+			}
+			if status, raw := s.call(t, http.MethodGet, "/auth/providers", "", nil, &list); status != http.StatusOK ||
+				len(list.Providers) != 1 || list.Providers[0] != (domain.ProviderInfo{Name: "mock", Label: "Mock", Kind: "oidc"}) {
+				t.Fatalf("GET /auth/providers: %d %s", status, raw)
+			}
+
+			m.QueueUser(&mockoidc.MockUser{Subject: "sub-jane", Email: "Jane@Example.com", EmailVerified: true, PreferredUsername: "jane"})
+			code, verifier := s.signIn(t, "mock")
+			status, raw, tok := s.exchange(t, code, verifier)
+			if status != http.StatusOK || tok.AccessToken == "" {
+				t.Fatalf("exchange: %d %s", status, raw)
+			}
+			if c := readClaims(t, tok.AccessToken); !slices.Equal(c.AMR, []string{"fed"}) || c.AAL != "" {
+				t.Errorf("amr %v aal %q, want [fed] and none", c.AMR, c.AAL)
+			}
+			if name, email := s.me(t, tok.AccessToken); name != "jane" || email != "jane@example.com" {
+				t.Errorf("new account %q %q, want jane jane@example.com", name, email)
+			}
+			u, err := s.Stack.Auth.UserByUsername(context.Background(), "jane")
+			if err != nil || u.HasPassword() || !u.EmailVerified() {
+				t.Fatalf("jane: %+v %v; want no password and a verified email", u, err)
+			}
+
+			t.Run("the code is good once", func(t *testing.T) {
+				if status, raw, _ := s.exchange(t, code, verifier); status != http.StatusBadRequest || reason(raw) != "invalid_code" {
+					t.Errorf("second exchange: %d %s, want 400 invalid_code", status, raw)
+				}
+			})
+			t.Run("a code without its verifier is refused and used up", func(t *testing.T) {
+				m.QueueUser(&mockoidc.MockUser{Subject: "sub-jane", Email: "jane@example.com", EmailVerified: true})
+				code, verifier := s.signIn(t, "mock")
+				if status, raw, _ := s.exchange(t, code, ""); status != http.StatusUnprocessableEntity {
+					t.Errorf("no verifier: %d %s, want 422", status, raw)
+				}
+				other, _ := pkce()
+				if status, raw, _ := s.exchange(t, code, other); status != http.StatusBadRequest || reason(raw) != "invalid_code_verifier" {
+					t.Errorf("another verifier: %d %s, want 400 invalid_code_verifier", status, raw)
+				}
+				if status, raw, _ := s.exchange(t, code, verifier); status != http.StatusBadRequest || reason(raw) != "invalid_code" {
+					t.Errorf("the right verifier after a wrong one: %d %s, want 400 invalid_code", status, raw)
+				}
+			})
+			t.Run("the next sign-in is the same account", func(t *testing.T) {
+				m.QueueUser(&mockoidc.MockUser{Subject: "sub-jane", Email: "jane@example.com", EmailVerified: true, PreferredUsername: "other"})
+				code, verifier := s.signIn(t, "mock")
+				status, raw, tok := s.exchange(t, code, verifier)
+				if status != http.StatusOK {
+					t.Fatalf("exchange: %d %s", status, raw)
+				}
+				if name, _ := s.me(t, tok.AccessToken); name != "jane" {
+					t.Errorf("signed in as %q, want jane", name)
+				}
+				var ids struct {
+					Identities []domain.Identity `json:"identities"`
+				}
+				if status, raw := s.call(t, http.MethodGet, "/auth/identities", tok.AccessToken, nil, &ids); status != http.StatusOK ||
+					len(ids.Identities) != 1 || ids.Identities[0].Provider != "mock" || ids.Identities[0].Subject != "sub-jane" ||
+					ids.Identities[0].Email != "jane@example.com" || !ids.Identities[0].EmailVerified {
+					t.Errorf("identities: %d %s", status, raw)
+				}
+			})
+			t.Run("concurrent exchanges of one code: one wins", func(t *testing.T) {
+				m.QueueUser(&mockoidc.MockUser{Subject: "sub-jane", Email: "jane@example.com", EmailVerified: true})
+				code, verifier := s.signIn(t, "mock")
+				statuses := race(8, func() int { st, _, _ := s.exchange(t, code, verifier); return st })
+				if n := count(statuses, http.StatusOK); n != 1 || count(statuses, http.StatusBadRequest) != 7 {
+					t.Errorf("statuses %v: want one 200 and seven 400", statuses)
+				}
+			})
+		})
+	}
+}
+
+// TestLinkingRules: an email match links only when both sides verified it;
+// otherwise 409 identity_exists and nothing is linked. Signed-in users link
+// and unlink, never their last way to sign in.
+func TestLinkingRules(t *testing.T) {
+	t.Parallel()
+	for _, be := range storetest.Backends() {
+		t.Run(be.Name, func(t *testing.T) {
+			t.Parallel()
+			m, m2 := newMock(t), newMock(t)
+			second := mockProvider(m2)
+			second.Name, second.Label = "second", "Second"
+			s := newAuthsvc(t, listen(t), be.URL(t), withProviders(mockProvider(m), second))
+			ctx := context.Background()
+			db := storetest.SQLFor(t, s.dbURL)
+			register := func(name string, verified bool) {
+				t.Helper()
+				if _, _, err := s.Stack.Auth.Register(ctx, domain.Registration{Username: name, Email: name + "@example.com",
+					Password: "correct horse " + name}); err != nil {
+					t.Fatal(err)
+				}
+				if verified {
+					if _, err := db.Exec(db.Rebind(`UPDATE users SET email_verified_at = ? WHERE username = ?`), time.Now().UTC(), name); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			identities := func(name string) int {
+				t.Helper()
+				var n int
+				if err := db.Get(&n, db.Rebind(`SELECT COUNT(*) FROM user_identities i JOIN users u ON u.id = i.user_id WHERE u.username = ?`), name); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+
+			t.Run("an unverified account is not taken over by a verified provider email", func(t *testing.T) {
+				register("alice", false)
+				m.QueueUser(&mockoidc.MockUser{Subject: "sub-alice", Email: "alice@example.com", EmailVerified: true})
+				code, verifier := s.signIn(t, "mock")
+				if status, raw, _ := s.exchange(t, code, verifier); status != http.StatusConflict || reason(raw) != "identity_exists" {
+					t.Errorf("exchange: %d %s, want 409 identity_exists", status, raw)
+				}
+				if identities("alice") != 0 {
+					t.Error("an identity was linked to alice")
+				}
+			})
+			t.Run("an unverified provider email does not take over a verified account", func(t *testing.T) {
+				register("bob", true)
+				m.QueueUser(&mockoidc.MockUser{Subject: "sub-bob", Email: "bob@example.com", EmailVerified: false})
+				code, verifier := s.signIn(t, "mock")
+				if status, raw, _ := s.exchange(t, code, verifier); status != http.StatusConflict || reason(raw) != "identity_exists" {
+					t.Errorf("exchange: %d %s, want 409 identity_exists", status, raw)
+				}
+				if identities("bob") != 0 {
+					t.Error("an identity was linked to bob")
+				}
+			})
+			t.Run("both verified: the sign-in links the account", func(t *testing.T) {
+				register("carol", true)
+				m.QueueUser(&mockoidc.MockUser{Subject: "sub-carol", Email: "carol@example.com", EmailVerified: true})
+				code, verifier := s.signIn(t, "mock")
+				status, raw, tok := s.exchange(t, code, verifier)
+				if status != http.StatusOK {
+					t.Fatalf("exchange: %d %s", status, raw)
+				}
+				if name, _ := s.me(t, tok.AccessToken); name != "carol" || identities("carol") != 1 {
+					t.Errorf("signed in as %q with %d identities, want carol with 1", name, identities("carol"))
+				}
+			})
+			t.Run("a signed-in user links a provider, and it is theirs alone", func(t *testing.T) {
+				register("dave", false)
+				tok, err := s.Stack.Auth.Login(ctx, "dave", "correct horse dave")
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.QueueUser(&mockoidc.MockUser{Subject: "sub-dave", Email: "dave.elsewhere@example.org"})
+				var start struct {
+					AuthorizationURL string `json:"authorization_url"`
+				}
+				if status, raw := s.call(t, http.MethodPost, "/auth/identities/mock/start", tok.Token,
+					map[string]string{"redirect_to": appCallback}, &start); status != http.StatusOK {
+					t.Fatalf("link start: %d %s", status, raw)
+				}
+				if q := arrive(t, browser(t), start.AuthorizationURL); q.Get("linked") != "mock" {
+					t.Fatalf("link: %v", q)
+				}
+				if identities("dave") != 1 {
+					t.Fatal("not linked")
+				}
+				// The same provider account, linked by another user: refused.
+				other, err := s.Stack.Auth.Login(ctx, "alice", "correct horse alice")
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.QueueUser(&mockoidc.MockUser{Subject: "sub-dave", Email: "dave.elsewhere@example.org"})
+				if status, raw := s.call(t, http.MethodPost, "/auth/identities/mock/start", other.Token,
+					map[string]string{"redirect_to": appCallback}, &start); status != http.StatusOK {
+					t.Fatalf("link start: %d %s", status, raw)
+				}
+				if q := arrive(t, browser(t), start.AuthorizationURL); q.Get("error") != "identity_taken" {
+					t.Errorf("linking another user's identity: %v, want error=identity_taken", q)
+				}
+				if identities("alice") != 0 {
+					t.Error("alice got dave's identity")
+				}
+				// Now the provider signs dave in, with no email match needed.
+				m.QueueUser(&mockoidc.MockUser{Subject: "sub-dave", Email: "dave.elsewhere@example.org"})
+				code, verifier := s.signIn(t, "mock")
+				status, raw, signed := s.exchange(t, code, verifier)
+				if status != http.StatusOK {
+					t.Fatalf("exchange: %d %s", status, raw)
+				}
+				if name, email := s.me(t, signed.AccessToken); name != "dave" || email != "dave@example.com" {
+					t.Errorf("signed in as %q %q, want dave with his own email unchanged", name, email)
+				}
+				// dave has a password: the identity may go.
+				var ids struct {
+					Identities []domain.Identity `json:"identities"`
+				}
+				s.call(t, http.MethodGet, "/auth/identities", tok.Token, nil, &ids)
+				if len(ids.Identities) != 1 {
+					t.Fatalf("identities: %+v", ids)
+				}
+				path := "/auth/identities/" + strconv.FormatInt(ids.Identities[0].ID, 10)
+				if status, raw := s.call(t, http.MethodDelete, path, other.Token, nil, nil); status != http.StatusNotFound {
+					t.Errorf("alice unlinking dave's identity: %d %s, want 404", status, raw)
+				}
+				if status, raw := s.call(t, http.MethodDelete, path, tok.Token, nil, nil); status != http.StatusNoContent {
+					t.Errorf("unlink: %d %s", status, raw)
+				}
+			})
+			t.Run("the last way to sign in stays; of two, concurrent unlinks remove one", func(t *testing.T) {
+				m.QueueUser(&mockoidc.MockUser{Subject: "sub-erin", Email: "erin@example.net", EmailVerified: true, PreferredUsername: "erin"})
+				code, verifier := s.signIn(t, "mock")
+				status, raw, tok := s.exchange(t, code, verifier)
+				if status != http.StatusOK {
+					t.Fatalf("exchange: %d %s", status, raw)
+				}
+				var ids struct {
+					Identities []domain.Identity `json:"identities"`
+				}
+				s.call(t, http.MethodGet, "/auth/identities", tok.AccessToken, nil, &ids)
+				first := "/auth/identities/" + strconv.FormatInt(ids.Identities[0].ID, 10)
+				if status, raw := s.call(t, http.MethodDelete, first, tok.AccessToken, nil, nil); status != http.StatusConflict ||
+					reason(raw) != "last_sign_in_method" {
+					t.Errorf("unlinking the only way in: %d %s, want 409 last_sign_in_method", status, raw)
+				}
+				// A second provider, linked with the recent sign-in.
+				m2.QueueUser(&mockoidc.MockUser{Subject: "sub-erin-2", Email: "erin@example.net", EmailVerified: true})
+				var start struct {
+					AuthorizationURL string `json:"authorization_url"`
+				}
+				if status, raw := s.call(t, http.MethodPost, "/auth/identities/second/start", tok.AccessToken,
+					map[string]string{"redirect_to": appCallback}, &start); status != http.StatusOK {
+					t.Fatalf("link start: %d %s", status, raw)
+				}
+				if q := arrive(t, browser(t), start.AuthorizationURL); q.Get("linked") != "second" {
+					t.Fatalf("link: %v", q)
+				}
+				s.call(t, http.MethodGet, "/auth/identities", tok.AccessToken, nil, &ids)
+				if len(ids.Identities) != 2 {
+					t.Fatalf("identities: %+v", ids)
+				}
+				statuses := make([]int, 2)
+				var wg sync.WaitGroup
+				for i, id := range ids.Identities {
+					wg.Go(func() {
+						statuses[i], _ = s.call(t, http.MethodDelete, "/auth/identities/"+strconv.FormatInt(id.ID, 10), tok.AccessToken, nil, nil)
+					})
+				}
+				wg.Wait()
+				if count(statuses, http.StatusNoContent) != 1 || count(statuses, http.StatusConflict) != 1 {
+					t.Errorf("concurrent unlinks of the last two: %v, want one 204 and one 409", statuses)
+				}
+				if identities("erin") != 1 {
+					t.Errorf("erin has %d identities, want 1", identities("erin"))
+				}
+			})
+			t.Run("a deleted account does not come back", func(t *testing.T) {
+				m.QueueUser(&mockoidc.MockUser{Subject: "sub-frank", Email: "frank@example.net", EmailVerified: true, PreferredUsername: "frank"})
+				code, verifier := s.signIn(t, "mock")
+				if status, raw, _ := s.exchange(t, code, verifier); status != http.StatusOK {
+					t.Fatalf("exchange: %d %s", status, raw)
+				}
+				// A flow begun before the deletion finishes after it.
+				m.QueueUser(&mockoidc.MockUser{Subject: "sub-frank", Email: "frank@example.net", EmailVerified: true, PreferredUsername: "frank"})
+				code, verifier = s.signIn(t, "mock")
+				old, err := s.Stack.Auth.UserByUsername(ctx, "frank")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Stack.Auth.DeleteUser(ctx, "frank"); err != nil {
+					t.Fatal(err)
+				}
+				status, raw, tok := s.exchange(t, code, verifier)
+				if status != http.StatusOK {
+					t.Fatalf("exchange: %d %s", status, raw)
+				}
+				if sub := readClaims(t, tok.AccessToken).Sub; sub == "" || sub == strconv.FormatInt(old.ID, 10) {
+					t.Errorf("signed in as user %q; the deleted account was %d: it must not come back", sub, old.ID)
+				}
+			})
+		})
+	}
+}
+
+// TestMFAAfterAFederatedSignIn: an account with TOTP still asks for it
+// after a provider, unless the provider is trusted for MFA and reported a
+// second factor.
+func TestMFAAfterAFederatedSignIn(t *testing.T) {
+	t.Parallel()
+	m, trusted := newMock(t), newMock(t)
+	tp := mockProvider(trusted)
+	tp.Name, tp.TrustMFA = "trusted", true
+	s := newAuthsvc(t, listen(t), storetest.SQLiteURL(t), withProviders(mockProvider(m), tp))
+	ctx := context.Background()
+	if _, _, err := s.Stack.Auth.Register(ctx, domain.Registration{Username: "grace", Email: "grace@example.com", Password: "correct horse grace"}); err != nil {
+		t.Fatal(err)
+	}
+	link := func(mock *mockoidc.MockOIDC, provider, subject string) {
+		t.Helper()
+		tok, err := s.Stack.Auth.Login(ctx, "grace", "correct horse grace")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mock.QueueUser(&mockoidc.MockUser{Subject: subject, Email: "grace@example.com"})
+		var start struct {
+			AuthorizationURL string `json:"authorization_url"`
+		}
+		if status, raw := s.call(t, http.MethodPost, "/auth/identities/"+provider+"/start", tok.Token,
+			map[string]string{"redirect_to": appCallback}, &start); status != http.StatusOK {
+			t.Fatalf("link start: %d %s", status, raw)
+		}
+		if q := arrive(t, browser(t), start.AuthorizationURL); q.Get("linked") != provider {
+			t.Fatalf("link: %v", q)
+		}
+	}
+	link(m, "mock", "sub-grace")
+	link(trusted, "trusted", "sub-grace-t")
+	secret := enrolTOTP(t, s, "grace", "correct horse grace")
+
+	t.Run("the second factor is asked, and the amr starts with fed", func(t *testing.T) {
+		m.QueueUser(&mockoidc.MockUser{Subject: "sub-grace", Email: "grace@example.com"})
+		code, verifier := s.signIn(t, "mock")
+		status, raw, tok := s.exchange(t, code, verifier)
+		if status != http.StatusOK || !tok.MFARequired || tok.AccessToken != "" {
+			t.Fatalf("exchange: %d %s, want mfa_required", status, raw)
+		}
+		var done tokenResponse
+		if status, raw := s.call(t, http.MethodPost, "/auth/mfa/challenge", "", map[string]string{"mfa_token": tok.MFAToken,
+			"code": nextCode(t, secret)}, &done); status != http.StatusOK {
+			t.Fatalf("challenge: %d %s", status, raw)
+		}
+		if c := readClaims(t, done.AccessToken); !slices.Equal(c.AMR, []string{"fed", "otp"}) || c.AAL != "aal2" {
+			t.Errorf("amr %v aal %q, want [fed otp] aal2", c.AMR, c.AAL)
+		}
+	})
+	t.Run("a trusted provider's second factor stands in for TOTP", func(t *testing.T) {
+		trusted.QueueUser(&amrUser{MockUser: mockoidc.MockUser{Subject: "sub-grace-t", Email: "grace@example.com"}, amr: []string{"pwd", "mfa"}})
+		code, verifier := s.signIn(t, "trusted")
+		status, raw, tok := s.exchange(t, code, verifier)
+		if status != http.StatusOK || tok.MFARequired {
+			t.Fatalf("exchange: %d %s, want a token", status, raw)
+		}
+		if c := readClaims(t, tok.AccessToken); !slices.Equal(c.AMR, []string{"fed", "pwd", "mfa"}) || c.AAL != "aal2" {
+			t.Errorf("amr %v aal %q, want [fed pwd mfa] aal2", c.AMR, c.AAL)
+		}
+	})
+	t.Run("a trusted provider without a second factor: TOTP is asked", func(t *testing.T) {
+		trusted.QueueUser(&amrUser{MockUser: mockoidc.MockUser{Subject: "sub-grace-t", Email: "grace@example.com"}, amr: []string{"pwd"}})
+		code, verifier := s.signIn(t, "trusted")
+		if status, raw, tok := s.exchange(t, code, verifier); status != http.StatusOK || !tok.MFARequired {
+			t.Fatalf("exchange: %d %s, want mfa_required", status, raw)
+		}
+	})
+	t.Run("an untrusted provider's amr is not believed", func(t *testing.T) {
+		m.QueueUser(&amrUser{MockUser: mockoidc.MockUser{Subject: "sub-grace", Email: "grace@example.com"}, amr: []string{"pwd", "mfa"}})
+		code, verifier := s.signIn(t, "mock")
+		if status, raw, tok := s.exchange(t, code, verifier); status != http.StatusOK || !tok.MFARequired {
+			t.Fatalf("exchange: %d %s, want mfa_required", status, raw)
+		}
+	})
+}
+
+// amrUser is a mockoidc user whose ID token carries amr.
+type amrUser struct {
+	mockoidc.MockUser
+	amr []string
+}
+
+// amrClaims are mockoidc's claims plus amr.
+type amrClaims struct {
+	jwt.Claims
+	AMR []string
+}
+
+// MarshalJSON writes the base claims' members and amr in one object.
+func (c *amrClaims) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(c.Claims)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]any{}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	if c.AMR != nil {
+		m["amr"] = c.AMR
+	}
+	return json.Marshal(m)
+}
+
+func (u *amrUser) Claims(scope []string, c *mockoidc.IDTokenClaims) (jwt.Claims, error) {
+	base, err := u.MockUser.Claims(scope, c)
+	if err != nil {
+		return nil, err
+	}
+	return &amrClaims{Claims: base, AMR: u.amr}, nil
+}
+
+// enrolTOTP enrols the user in TOTP and returns the secret.
+func enrolTOTP(t *testing.T, s *authsvc, name, password string) string {
+	t.Helper()
+	ctx := context.Background()
+	tok, err := s.Stack.Auth.Login(ctx, name, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Stack.Auth.Authenticate(ctx, tok.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, err := s.Stack.Auth.EnrollTOTP(ctx, p, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := totp.GenerateCode(en.Secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Stack.Auth.ConfirmTOTP(ctx, p, code); err != nil {
+		t.Fatal(err)
+	}
+	return en.Secret
+}
+
+// nextCode is the code of the next 30-second step (the confirming code's
+// step is spent; one step of skew is accepted).
+func nextCode(t *testing.T, secret string) string {
+	t.Helper()
+	code, err := totp.GenerateCode(secret, time.Now().Add(domain.TOTPPeriod*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+// race runs f n times at once and returns the results.
+func race(n int, f func() int) []int {
+	out := make([]int, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range out {
+		wg.Go(func() {
+			<-start
+			out[i] = f()
+		})
+	}
+	close(start)
+	wg.Wait()
+	return out
+}
+
+func count(xs []int, x int) int {
+	n := 0
+	for _, v := range xs {
+		if v == x {
+			n++
+		}
+	}
+	return n
+}
