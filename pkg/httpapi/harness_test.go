@@ -277,7 +277,13 @@ func (e *env) do(method, path string, body any, bearer string) *response {
 // against the OpenAPI document.
 func (e *env) send(req *http.Request) *response {
 	e.t.Helper()
-	res, err := http.DefaultClient.Do(req)
+	return e.sendWith(http.DefaultClient, req)
+}
+
+// sendWith is send through c.
+func (e *env) sendWith(c *http.Client, req *http.Request) *response {
+	e.t.Helper()
+	res, err := c.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}

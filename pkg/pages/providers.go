@@ -46,7 +46,19 @@ func (p *Pages) signinProvider(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setCookie(w, r, federationCookie, verifier, p.deps.Clock().Add(domain.FederationFlowTTL+time.Minute))
-	http.Redirect(w, r, to, http.StatusSeeOther)
+	// Not a redirect: the page's CSP (form-action 'self') forbids a form
+	// post to end at another origin; the continue page navigates there.
+	p.render(w, http.StatusOK, "continue.html", view{Next: to, Title: "Continuing to " + p.label(r.PostFormValue("provider"))})
+}
+
+// label is the provider's button text.
+func (p *Pages) label(name string) string {
+	for _, pr := range p.deps.Federation.Providers() {
+		if pr.Name == name {
+			return pr.Label
+		}
+	}
+	return name
 }
 
 // signinFederated finishes it: the one-time code and this browser's
