@@ -27,6 +27,8 @@ type userView struct {
 	MFAEnabled    *bool     `json:"mfa_enabled,omitempty"` // user show only
 	// Passkeys: user show only.
 	Passkeys []passkeyView `json:"passkeys,omitempty"`
+	// Identities are the linked identity provider accounts: user show only.
+	Identities []identityView `json:"identities,omitempty"`
 }
 
 func viewOf(u *domain.User) userView {
@@ -48,7 +50,7 @@ func (v userView) text() string {
 		}
 		text += "\nmfa:        " + mfa
 	}
-	return text + passkeysText(v.Passkeys)
+	return text + passkeysText(v.Passkeys) + identitiesText(v.Identities)
 }
 
 func newUserCommand(a *app) *cobra.Command {
@@ -64,7 +66,7 @@ func newUserCommand(a *app) *cobra.Command {
 	c.AddCommand(newUserCreateCommand(a), newUserPromoteCommand(a), newUserDeleteCommand(a),
 		newUserListCommand(a), newUserShowCommand(a), newUserSessionsCommand(a), newUserLogoutCommand(a),
 		newUserVerifyCommand(a), newUserImportCommand(a), newUserMFACommand(a),
-		newUserPasskeysCommand(a))
+		newUserPasskeysCommand(a), newUserIdentitiesCommand(a))
 	return c
 }
 
@@ -374,6 +376,9 @@ func newUserShowCommand(a *app) *cobra.Command {
 			v := viewOf(u)
 			v.MFAEnabled = &on
 			if v.Passkeys, err = passkeyViews(cmd.Context(), svc.auth, u.ID); err != nil {
+				return err
+			}
+			if v.Identities, err = identityViews(cmd.Context(), svc.auth, u.ID); err != nil {
 				return err
 			}
 			return a.print(v, v.text())
