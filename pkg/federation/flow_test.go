@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -90,6 +91,33 @@ func TestSignInThroughAnOpenIDProvider(t *testing.T) {
 					len(ids.Identities) != 1 || ids.Identities[0].Provider != "mock" || ids.Identities[0].Subject != "sub-jane" ||
 					ids.Identities[0].Email != "jane@example.com" || !ids.Identities[0].EmailVerified {
 					t.Errorf("identities: %d %s", status, raw)
+				}
+			})
+			t.Run("the identity's email is refreshed only when verified", func(t *testing.T) {
+				email := func() string {
+					var e string
+					if err := storetest.SQLFor(t, s.dbURL).Get(&e, `SELECT email FROM user_identities WHERE subject = 'sub-jane'`); err != nil {
+						t.Fatal(err)
+					}
+					return e
+				}
+				for _, c := range []struct {
+					email    string
+					verified bool
+					want     string
+				}{{"jane@elsewhere.example", false, "jane@example.com"}, {"jane@new.example", true, "jane@new.example"}} {
+					m.QueueUser(&mockoidc.MockUser{Subject: "sub-jane", Email: c.email, EmailVerified: c.verified})
+					code, verifier := s.signIn(t, "mock")
+					status, raw, tok := s.exchange(t, code, verifier)
+					if status != http.StatusOK {
+						t.Fatalf("exchange: %d %s", status, raw)
+					}
+					if got := email(); got != c.want {
+						t.Errorf("after %s (verified %t): the identity's email is %q, want %q", c.email, c.verified, got, c.want)
+					}
+					if _, acct := s.me(t, tok.AccessToken); acct != "jane@example.com" {
+						t.Errorf("the account's email changed to %q", acct)
+					}
 				}
 			})
 			t.Run("concurrent exchanges of one code: one wins", func(t *testing.T) {
@@ -485,4 +513,26 @@ func count(xs []int, x int) int {
 		}
 	}
 	return n
+}
+
+// TestFlowAcrossReplicas: a flow begun on one replica finishes on another
+// (its state and code live in the shared PostgreSQL database).
+func TestFlowAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	m := newMock(t)
+	dbURL := storetest.PostgresURL(t)
+	one := newAuthsvc(t, listen(t), dbURL, withProviders(mockProvider(m)))
+	two := newAuthsvc(t, listen(t), dbURL, withProviders(mockProvider(m)))
+	m.QueueUser(&mockoidc.MockUser{Subject: "sub-rep", Email: "rep@example.com", EmailVerified: true, PreferredUsername: "rep"})
+	verifier, challenge := pkce()
+	callback := one.URL + "/auth/providers/mock/callback"
+	cb := redirectOf(t, stopAt(t, callback), one.startURL("mock", appCallback, challenge))
+	q := arrive(t, browser(t), strings.Replace(cb, one.URL, two.URL, 1)) // the callback reaches the other replica
+	status, raw, tok := one.exchange(t, q.Get("code"), verifier)         // and the app exchanges at the first
+	if status != http.StatusOK {
+		t.Fatalf("exchange: %d %s", status, raw)
+	}
+	if name, _ := two.me(t, tok.AccessToken); name != "rep" {
+		t.Errorf("signed in as %q, want rep", name)
+	}
 }

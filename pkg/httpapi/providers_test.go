@@ -126,6 +126,23 @@ func TestProviderEndpoints(t *testing.T) {
 			e.do("DELETE", "/auth/identities/"+id, nil, tok).want(t, http.StatusConflict, domain.ReasonLastSignInMethod)
 			e.do("DELETE", "/auth/identities/999999", nil, tok).want(t, http.StatusNotFound, domain.ReasonIdentityNotFound)
 
+			// The account has no password until one is set through a reset.
+			nia := &user{Name: "nia", Email: "nia@example.com"}
+			e.login("nia", "").want(t, http.StatusUnprocessableEntity, "")
+			e.login("nia", "any password at all").want(t, http.StatusUnauthorized, domain.ErrInvalidCredentials.Reason)
+			e.secret("Nia-chose-this-1")
+			e.do("POST", "/auth/reset-password", map[string]string{"token": e.requestReset(nia), "new_password": "Nia-chose-this-1"}, "").
+				want(t, http.StatusOK, "")
+			e.login("nia", "Nia-chose-this-1").want(t, http.StatusOK, "")
+			var events []string
+			if err := e.SQL().Select(&events, `SELECT event FROM audit_events WHERE target_id = (SELECT id FROM users WHERE username = 'nia')
+				AND event IN ('user.registered', 'identity.linked', 'login.succeeded') ORDER BY id`); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(events, " ") != "user.registered identity.linked login.succeeded login.succeeded" {
+				t.Errorf("nia's audit trail: %v, want registered, linked, the provider's sign-in, the password's", events)
+			}
+
 			// A password account: identity_exists for an unverified match,
 			// then linking from the account, then unlinking.
 			u := e.register("Omar")
