@@ -13,8 +13,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/oauth2-proxy/mockoidc"
-	"github.com/pquerna/otp/totp"
 
+	"github.com/authsvc/authsvc/internal/testkit"
 	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
@@ -371,7 +371,7 @@ func TestMFAAfterAFederatedSignIn(t *testing.T) {
 	}
 	link(m, "mock", "sub-grace")
 	link(trusted, "trusted", "sub-grace-t")
-	secret := enrolTOTP(t, s, "grace", "correct horse grace")
+	secret := testkit.EnrolTOTP(t, s.Stack.Auth, "grace", "correct horse grace")
 
 	t.Run("the second factor is asked, and the amr starts with fed", func(t *testing.T) {
 		m.QueueUser(&mockoidc.MockUser{Subject: "sub-grace", Email: "grace@example.com"})
@@ -382,7 +382,7 @@ func TestMFAAfterAFederatedSignIn(t *testing.T) {
 		}
 		var done tokenResponse
 		if status, raw := s.call(t, http.MethodPost, "/auth/mfa/challenge", "", map[string]string{"mfa_token": tok.MFAToken,
-			"code": nextCode(t, secret)}, &done); status != http.StatusOK {
+			"code": testkit.NextTOTPCode(t, secret)}, &done); status != http.StatusOK {
 			t.Fatalf("challenge: %d %s", status, raw)
 		}
 		if c := readClaims(t, done.AccessToken); !slices.Equal(c.AMR, []string{"fed", "otp"}) || c.AAL != "aal2" {
@@ -450,43 +450,6 @@ func (u *amrUser) Claims(scope []string, c *mockoidc.IDTokenClaims) (jwt.Claims,
 		return nil, err
 	}
 	return &amrClaims{Claims: base, AMR: u.amr}, nil
-}
-
-// enrolTOTP enrols the user in TOTP and returns the secret.
-func enrolTOTP(t *testing.T, s *authsvc, name, password string) string {
-	t.Helper()
-	ctx := context.Background()
-	tok, err := s.Stack.Auth.Login(ctx, name, password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := s.Stack.Auth.Authenticate(ctx, tok.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	en, err := s.Stack.Auth.EnrollTOTP(ctx, p, password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, err := totp.GenerateCode(en.Secret, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Stack.Auth.ConfirmTOTP(ctx, p, code); err != nil {
-		t.Fatal(err)
-	}
-	return en.Secret
-}
-
-// nextCode is the code of the next 30-second step (the confirming code's
-// step is spent; one step of skew is accepted).
-func nextCode(t *testing.T, secret string) string {
-	t.Helper()
-	code, err := totp.GenerateCode(secret, time.Now().Add(domain.TOTPPeriod*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return code
 }
 
 // race runs f n times at once and returns the results.

@@ -1,7 +1,6 @@
 package oidcprovider_test
 
 import (
-	"context"
 	"fmt"
 	"html"
 	"net"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
-	"github.com/pquerna/otp/totp"
 	"golang.org/x/oauth2"
 
 	"github.com/authsvc/authsvc/internal/testkit"
@@ -183,36 +181,8 @@ func TestSignInRealBrowser(t *testing.T) {
 // enrolTOTP enrols u in TOTP and returns the secret.
 func enrolTOTP(t *testing.T, e *idp, u *domain.User) string {
 	t.Helper()
-	ctx := context.Background()
-	tok, err := e.Stack.Auth.Login(ctx, u.Username, password(u))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := e.Stack.Auth.Authenticate(ctx, tok.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	en, err := e.Stack.Auth.EnrollTOTP(ctx, p, password(u))
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, err := totp.GenerateCode(en.Secret, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Stack.Auth.ConfirmTOTP(ctx, p, code); err != nil {
-		t.Fatal(err)
-	}
-	return en.Secret
+	return testkit.EnrolTOTP(t, e.Stack.Auth, u.Username, password(u))
 }
 
-// nextCode is the code of the next 30-second step: the confirming code's
-// step is spent, and the next one is accepted (one step of skew).
-func nextCode(t *testing.T, secret string) string {
-	t.Helper()
-	code, err := totp.GenerateCode(secret, time.Now().Add(domain.TOTPPeriod*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(code)
-}
+// nextCode is the code of the next 30-second step.
+func nextCode(t *testing.T, secret string) string { return testkit.NextTOTPCode(t, secret) }
