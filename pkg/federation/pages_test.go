@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -94,6 +95,50 @@ func TestHostedPagesSignInThroughAProvider(t *testing.T) {
 		at, status, body = submit(t, b, up.URL, "/signin", body, url.Values{"username": {"ursula"}, "password": {"correct horse ursula"}})
 		if status != http.StatusOK || at.String() != s.URL+"/account" || !strings.Contains(body, "Signed in as <strong>ursula</strong>") {
 			t.Fatalf("back at %s: %d %s", at, status, body)
+		}
+	})
+
+	t.Run("the account page links and unlinks, never the last way in", func(t *testing.T) {
+		if _, _, err := up.Stack.Auth.Register(ctx, domain.Registration{Username: "wanda", Email: "wanda@corp.example",
+			Password: "correct horse wanda"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Stack.Auth.Register(ctx, domain.Registration{Username: "victor", Email: "victor@example.com",
+			Password: "correct horse victor"}); err != nil {
+			t.Fatal(err)
+		}
+		b := browser(t)
+		_, _, body := getPage(t, b, s.URL+"/signin")
+		_, _, body = submit(t, b, s.URL, "/signin", body, url.Values{"username": {"victor"}, "password": {"correct horse victor"}})
+		if !strings.Contains(body, "Linked accounts") || !strings.Contains(body, "Link Corp") {
+			t.Fatalf("account page: %s", body)
+		}
+		_, _, body = submit(t, b, s.URL, "/account/identities/link", body, url.Values{"provider": {"corp"}})
+		at, status, body := submit(t, b, up.URL, "/signin", body, url.Values{"username": {"wanda"}, "password": {"correct horse wanda"}})
+		if status != http.StatusOK || at.Path != "/account" || !strings.Contains(body, domain.MsgPagesIdentityLinked) ||
+			!strings.Contains(body, "<strong>corp</strong> wanda@corp.example") {
+			t.Fatalf("after linking: %s %d %s", at, status, body)
+		}
+		id := regexp.MustCompile(`name="id" value="(\d+)"`).FindStringSubmatch(body)
+		if id == nil {
+			t.Fatalf("no unlink form: %s", body)
+		}
+		at, _, body = submit(t, b, s.URL, "/account/identities/unlink", body, url.Values{"id": {id[1]}})
+		if at.Path != "/account" || !strings.Contains(body, domain.MsgPagesIdentityUnlinked) || strings.Contains(body, "wanda@corp.example") {
+			t.Fatalf("after unlinking: %s %s", at, body)
+		}
+		// ursula's account was made by the provider: its only way in stays.
+		ub := browser(t)
+		_, _, body = getPage(t, ub, s.URL+"/signin")
+		_, _, body = submit(t, ub, s.URL, "/signin/provider", body, url.Values{"provider": {"corp"}})
+		_, _, body = submit(t, ub, up.URL, "/signin", body, url.Values{"username": {"ursula"}, "password": {"correct horse ursula"}})
+		id = regexp.MustCompile(`name="id" value="(\d+)"`).FindStringSubmatch(body)
+		if id == nil {
+			t.Fatalf("no unlink form: %s", body)
+		}
+		at, _, body = submit(t, ub, s.URL, "/account/identities/unlink", body, url.Values{"id": {id[1]}})
+		if at.Path != "/account" || !strings.Contains(body, html.EscapeString(domain.MsgLastSignInMethod)) || !strings.Contains(body, "ursula@corp.example") {
+			t.Fatalf("unlinking the last way in: %s %s", at, body)
 		}
 	})
 

@@ -35,6 +35,22 @@ func (p *Pages) account(w http.ResponseWriter, r *http.Request) {
 		}
 		v.PasskeyList = keys
 	}
+	if p.deps.Federation != nil {
+		ids, err := p.deps.Federation.Identities(r.Context(), pr)
+		if err != nil {
+			p.deps.Logger.Error().Err(err).Msg("account page: identities not read")
+			p.render(w, http.StatusServiceUnavailable, "error.html", view{Error: domain.MsgPagesFailed})
+			return
+		}
+		v.Identities = ids
+		q := r.URL.Query()
+		if name := q.Get("linked"); name != "" && q.Get("error") == "" {
+			v.Notice = domain.MsgPagesIdentityLinked
+		}
+		if reason := q.Get("error"); reason != "" { // our own reason codes only: the text is ours
+			v.Error = federationMessage(reason)
+		}
+	}
 	if p.deps.OIDC != nil {
 		cs, err := p.deps.OIDC.Consents(r.Context(), pr.Claims.UserID)
 		if err != nil {
@@ -49,8 +65,11 @@ func (p *Pages) account(w http.ResponseWriter, r *http.Request) {
 // noticeOf is the account page's message after an action (a fixed set:
 // nothing from the query string is shown).
 func noticeOf(done string) string {
-	if done == "consent_revoked" {
+	switch done {
+	case "consent_revoked":
 		return domain.MsgPagesConsentRevoked
+	case "identity_unlinked":
+		return domain.MsgPagesIdentityUnlinked
 	}
 	return ""
 }

@@ -102,6 +102,8 @@ func New(deps Deps) (*Pages, error) {
 	p.mux.HandleFunc("POST /reset-password", p.reset)
 	p.mux.HandleFunc("GET /verify-email", p.verifyEmail)
 	p.mux.HandleFunc("POST /account/consents/revoke", p.revokeConsent)
+	p.mux.HandleFunc("POST /account/identities/link", p.linkIdentity)
+	p.mux.HandleFunc("POST /account/identities/unlink", p.unlinkIdentity)
 	p.mux.HandleFunc("POST /signin/passkey", p.signinPasskey)
 	p.mux.HandleFunc("POST /signin/provider", p.signinProvider)
 	p.mux.HandleFunc("GET "+federatedPath, p.signinFederated)
@@ -161,8 +163,10 @@ type view struct {
 	// signed-in user's.
 	Passkeys    bool
 	PasskeyList []*domain.Passkey
-	// Providers are the upstream identity providers' buttons.
-	Providers []domain.ProviderInfo
+	// Providers are the upstream identity providers' buttons; Identities
+	// the signed-in user's linked ones.
+	Providers  []domain.ProviderInfo
+	Identities []*domain.Identity
 }
 
 func (p *Pages) render(w http.ResponseWriter, status int, name string, v view) {

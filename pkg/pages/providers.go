@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -22,6 +23,9 @@ import (
 const (
 	federationCookie = "authsvc_federation"
 	federatedPath    = "/signin/federated"
+	// reasonSignInAgain is the account page's error for a link refused for
+	// want of a recent sign-in (the pages ask no password there).
+	reasonSignInAgain = "sign_in_again"
 )
 
 // signinProvider starts a sign-in at the provider of the pressed button.
@@ -108,6 +112,9 @@ var federationMessages = map[string]string{
 	domain.ReasonFederationVerifier:   domain.MsgPagesBadForm,
 	domain.ReasonFederationState:      domain.MsgPagesBadForm,
 	domain.ErrEmailNotVerified.Reason: domain.MsgPagesUnverified,
+	domain.ReasonLastSignInMethod:     domain.MsgLastSignInMethod,
+	domain.ReasonIdentityNotFound:     domain.MsgIdentityNotFound,
+	reasonSignInAgain:                 domain.MsgPagesLinkSignInAgain,
 }
 
 // federationRefused shows the sign-in page with the refusal's message and
@@ -134,9 +141,77 @@ func (p *Pages) federationRefused(w http.ResponseWriter, r *http.Request, v view
 		p.render(w, http.StatusServiceUnavailable, "signin.html", v)
 		return
 	}
-	v.Error = domain.MsgProviderDenied
-	if m, ok := federationMessages[domain.ErrorReason(err)]; ok {
-		v.Error = m
-	}
+	v.Error = federationMessage(domain.ErrorReason(err))
 	p.render(w, status, "signin.html", v)
+}
+
+// federationMessage is the pages' words for a refusal's reason.
+func federationMessage(reason string) string {
+	if m, ok := federationMessages[reason]; ok {
+		return m
+	}
+	return domain.MsgProviderDenied
+}
+
+// linkIdentity starts linking a provider to the signed-in browser's
+// account (a sign-in of the last 5 minutes); the flow comes back to
+// /account?linked=NAME, or ?error=REASON.
+func (p *Pages) linkIdentity(w http.ResponseWriter, r *http.Request) {
+	if _, ok := p.form(w, r); !ok {
+		return
+	}
+	pr := p.browser(w, r)
+	if pr == nil {
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return
+	}
+	if p.deps.Federation == nil {
+		p.render(w, http.StatusNotFound, "error.html", view{Error: domain.MsgProviderNotFound})
+		return
+	}
+	name := r.PostFormValue("provider")
+	to, err := p.deps.Federation.StartLink(r.Context(), pr, name, "", "/account?"+url.Values{"linked": {name}}.Encode())
+	if err != nil {
+		p.accountRefused(w, r, err)
+		return
+	}
+	p.render(w, http.StatusOK, "continue.html", view{Next: to, Title: "Continuing to " + p.label(name)})
+}
+
+// unlinkIdentity unlinks one of the signed-in browser's identities.
+func (p *Pages) unlinkIdentity(w http.ResponseWriter, r *http.Request) {
+	if _, ok := p.form(w, r); !ok {
+		return
+	}
+	pr := p.browser(w, r)
+	if pr == nil {
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return
+	}
+	id, err := strconv.ParseInt(r.PostFormValue("id"), 10, 64)
+	if err != nil || p.deps.Federation == nil {
+		p.accountRefused(w, r, domain.ErrIdentityNotFound)
+		return
+	}
+	if err := p.deps.Federation.Unlink(r.Context(), pr, id); err != nil {
+		p.accountRefused(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/account?done=identity_unlinked", http.StatusSeeOther)
+}
+
+// accountRefused goes back to the account page with the refusal's words
+// (a server failure is logged and shown as such).
+func (p *Pages) accountRefused(w http.ResponseWriter, r *http.Request, err error) {
+	switch domain.ErrorCode(err) {
+	case domain.EUNAVAILABLE, domain.EINTERNAL, "":
+		p.deps.Logger.Error().Err(err).Msg("account page: identity change failed")
+		p.render(w, http.StatusServiceUnavailable, "error.html", view{Error: domain.MsgPagesFailed})
+		return
+	}
+	reason := domain.ErrorReason(err)
+	if domain.ErrorCode(err) == domain.EUNAUTHORIZED { // not signed in recently: the step-up
+		reason = reasonSignInAgain
+	}
+	http.Redirect(w, r, "/account?"+url.Values{"error": {reason}}.Encode(), http.StatusSeeOther)
 }
