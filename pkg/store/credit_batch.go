@@ -12,32 +12,30 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// The SQL of a group-committed batch of debits and holds (ApplyCreditBatch): the
-// balance row is locked once, the batch is decided in Go against the running
-// balance, and the result is written with one UPDATE and one multi-row
-// INSERT whose seq values continue the user's history.
+// The SQL of a group-committed batch of debits and holds (ApplyCreditBatch):
+// the balance row is locked and read once, the batch is decided in Go
+// against the running balance (availableCovers), and the result is written
+// with one UPDATE, one multi-row INSERT of the ledger rows (numbered like
+// every ledger row, insertLedgerRows) and the holds' rows.
 const (
 	sqlLockBalance  = `SELECT balance, held FROM user_credits WHERE user_id = ?`
-	sqlMaxSeq       = `SELECT COALESCE(MAX(seq), 0) FROM credit_transactions WHERE user_id = ?`
 	sqlSetBalance   = `UPDATE user_credits SET balance = ?, held = ?, updated_at = ? WHERE user_id = ?`
 	sqlSetHeld      = `UPDATE user_credits SET held = ? WHERE user_id = ?`
 	sqlFindHoldRefs = `SELECT ` + holdColumns + ` FROM credit_holds WHERE user_id = ? AND reference_id IN (?)`
 	sqlFindRefsUsed = `SELECT ` + transactionColumns + ` FROM credit_transactions
 		WHERE user_id = ? AND transaction_type = ? AND reference_id IN (?)`
-	sqlInsertTransactionsHead = `INSERT INTO credit_transactions
-		(user_id, amount, transaction_type, reference_id, description, balance_after, created_at, seq) VALUES `
-	sqlInsertTransactionsRow = `(?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 var _ domain.CreditBatchStore = (*DB)(nil)
 
 // ApplyCreditBatch applies debits and new holds of one account in one
-// transaction; see domain.CreditBatchStore. Like ApplyCredit and CreateHold
-// it holds the balance row's lock from its first statement to the commit, so
-// batches of several replicas, and single debits, holds and captures, still
-// serialize on the row.
+// transaction through the ledger's one write path (applyLedger); see
+// domain.CreditBatchStore. Like a single op it holds the balance row's lock
+// from its first statement to the commit, so batches of several replicas,
+// and single debits, holds and captures, still serialize on the row.
 func (db *DB) ApplyCreditBatch(ctx context.Context, userID int64, ops []domain.BatchOp) ([]domain.CreditOutcome, error) {
-	for _, op := range ops {
+	lops := make([]ledgerOp, len(ops))
+	for i, op := range ops {
 		switch e, h := op.Debit, op.Hold; {
 		case e != nil && h == nil:
 			if e.UserID != userID || e.Type != domain.CreditUsed || e.Amount <= 0 || e.Amount > domain.MaxAmount {
@@ -46,6 +44,7 @@ func (db *DB) ApplyCreditBatch(ctx context.Context, userID int64, ops []domain.B
 			if e.ReferenceID != nil && *e.ReferenceID == "" {
 				e.ReferenceID = nil
 			}
+			lops[i] = ledgerOp{kind: opUse, entry: e, ctx: op.Ctx}
 		case h != nil && e == nil:
 			if h.UserID != userID || h.Amount <= 0 || h.Amount > domain.MaxAmount || h.ExpiresIn <= 0 {
 				return nil, fmt.Errorf("apply credit batch: bad hold (user %d, %s for %s)", h.UserID, h.Amount, h.ExpiresIn)
@@ -53,29 +52,12 @@ func (db *DB) ApplyCreditBatch(ctx context.Context, userID int64, ops []domain.B
 			if h.ReferenceID != nil && *h.ReferenceID == "" {
 				h.ReferenceID = nil
 			}
+			lops[i] = ledgerOp{kind: opHold, hold: h, ctx: op.Ctx}
 		default:
 			return nil, fmt.Errorf("apply credit batch: an op must be a debit or a hold")
 		}
 	}
-	if _, err := db.prepared(ctx, sqlInsertHold); err != nil {
-		return nil, err
-	}
-	var (
-		out    []domain.CreditOutcome
-		audits []batchAudit
-	)
-	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-		var err error
-		out, audits, err = db.applyBatchInTx(ctx, tx, userID, ops)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, a := range audits {
-		a.pending.MarkWritten()
-	}
-	return out, nil
+	return db.applyLedgerTx(ctx, lops)
 }
 
 // batchState is the running state of a batch: the locked balance row, the
@@ -85,8 +67,8 @@ type batchState struct {
 	balance, held  int64
 	usedRefs       map[string]*domain.Transaction // credit_used references: before the batch or in it
 	holdRefs       map[holdRef]*domain.Hold       // hold references: before the batch or in it
-	seq            int64                          // the last seq given; with seqInSQL the last place in the batch
-	seqInSQL       bool                           // writeDebits numbers the rows (credit_batch_pg.go)
+	seq            int64                          // the last debit's place in the batch (its Seq until written)
+	oneStatement   bool                           // debits only on PostgreSQL: writeDebits (credit_batch_pg.go)
 	now            time.Time
 	debits         []*domain.Transaction
 	holds          []*domain.Hold
@@ -101,7 +83,7 @@ type batchAudit struct {
 	debit   *domain.Transaction // nil for a hold
 }
 
-func (db *DB) applyBatchInTx(ctx context.Context, tx *sqlx.Tx, userID int64, ops []domain.BatchOp) ([]domain.CreditOutcome, []batchAudit, error) {
+func (db *DB) applyBatchInTx(ctx context.Context, tx *sqlx.Tx, userID int64, ops []ledgerOp) ([]domain.CreditOutcome, []batchAudit, error) {
 	var row struct {
 		Balance int64 `db:"balance"`
 		Held    int64 `db:"held"`
@@ -111,21 +93,16 @@ func (db *DB) applyBatchInTx(ctx context.Context, tx *sqlx.Tx, userID int64, ops
 		return nil, nil, fmt.Errorf("lock balance: %w", err)
 	}
 	st := &batchState{hasRow: err == nil, balance: row.Balance, held: row.Held, now: db.Now(),
-		seqInSQL: db.Dialect == Postgres && debitsOnly(ops)}
+		oneStatement: db.Dialect == Postgres && allOf(ops, opUse)}
 	if st.usedRefs, st.holdRefs, err = batchReferences(ctx, tx, userID, ops); err != nil {
 		return nil, nil, err
 	}
-	if !st.seqInSQL {
-		if err := tx.GetContext(ctx, &st.seq, tx.Rebind(sqlMaxSeq), userID); err != nil {
-			return nil, nil, fmt.Errorf("max seq: %w", err)
-		}
-	}
 	out := make([]domain.CreditOutcome, len(ops))
 	for i, op := range ops {
-		if op.Debit != nil {
-			out[i] = st.debit(userID, op.Debit)
+		if op.kind == opUse {
+			out[i] = st.debit(userID, op.entry)
 		} else {
-			out[i] = st.hold(userID, op.Hold)
+			out[i] = st.hold(userID, op.hold)
 		}
 		st.noteAudit(op, out[i])
 	}
@@ -139,36 +116,26 @@ func (db *DB) applyBatchInTx(ctx context.Context, tx *sqlx.Tx, userID int64, ops
 	return out, st.audits, nil
 }
 
-// debitsOnly reports that ops has no hold.
-func debitsOnly(ops []domain.BatchOp) bool {
-	for _, op := range ops {
-		if op.Hold != nil {
-			return false
-		}
-	}
-	return true
-}
-
 // noteAudit remembers the audit events of an applied op, to write with the
 // batch, and drops those of a repeat.
-func (st *batchState) noteAudit(op domain.BatchOp, o domain.CreditOutcome) {
-	if op.Ctx == nil {
+func (st *batchState) noteAudit(op ledgerOp, o domain.CreditOutcome) {
+	if op.ctx == nil {
 		return
 	}
-	p := domain.AuditFrom(op.Ctx)
+	p := domain.AuditFrom(op.ctx)
 	switch {
 	case p == nil || o.Err != nil:
 	case o.Replayed:
 		p.Skip()
 	default:
-		st.audits = append(st.audits, batchAudit{ctx: context.WithoutCancel(op.Ctx), pending: p, debit: o.Transaction})
+		st.audits = append(st.audits, batchAudit{ctx: context.WithoutCancel(op.ctx), pending: p, debit: o.Transaction})
 	}
 }
 
-// covers is sqlAvailableCovers in Go: the running available balance
-// (balance - held) covers amount; no balance row covers nothing.
+// covers is the available-funds rule (availableCovers) on the running
+// balance: no balance row covers nothing.
 func (st *batchState) covers(amount domain.Cents) bool {
-	return st.hasRow && st.balance-st.held >= int64(amount)
+	return st.hasRow && availableCovers(st.balance, st.held, int64(amount))
 }
 
 // debit decides one debit against the running balance.
@@ -217,7 +184,7 @@ func (st *batchState) hold(userID int64, h *domain.NewHold) domain.CreditOutcome
 // write stores what the batch applied: the balance row once, the debits'
 // rows in one INSERT, the holds' rows.
 func (st *batchState) write(ctx context.Context, db *DB, tx *sqlx.Tx, userID int64) error {
-	if st.seqInSQL {
+	if st.oneStatement {
 		return st.writeDebits(ctx, tx, userID)
 	}
 	if st.balanceChanged {
@@ -228,7 +195,7 @@ func (st *batchState) write(ctx context.Context, db *DB, tx *sqlx.Tx, userID int
 		return fmt.Errorf("set held: %w", err)
 	}
 	if len(st.debits) > 0 {
-		if err := insertTransactions(ctx, tx, st.debits); err != nil {
+		if err := db.insertLedgerRows(ctx, tx, st.debits); err != nil {
 			return err
 		}
 	}
@@ -283,14 +250,14 @@ type holdRef struct {
 // batchReferences returns, by reference, the user's credit_used
 // transactions and holds that carry any of the ops' references (one query
 // each, only when the batch has such references).
-func batchReferences(ctx context.Context, tx *sqlx.Tx, userID int64, ops []domain.BatchOp) (map[string]*domain.Transaction, map[holdRef]*domain.Hold, error) {
+func batchReferences(ctx context.Context, tx *sqlx.Tx, userID int64, ops []ledgerOp) (map[string]*domain.Transaction, map[holdRef]*domain.Hold, error) {
 	var debitRefs, holdRefs []string
 	for _, op := range ops {
 		switch {
-		case op.Debit != nil && op.Debit.ReferenceID != nil:
-			debitRefs = append(debitRefs, *op.Debit.ReferenceID)
-		case op.Hold != nil && op.Hold.ReferenceID != nil:
-			holdRefs = append(holdRefs, *op.Hold.ReferenceID)
+		case op.kind == opUse && op.entry.ReferenceID != nil:
+			debitRefs = append(debitRefs, *op.entry.ReferenceID)
+		case op.kind == opHold && op.hold.ReferenceID != nil:
+			holdRefs = append(holdRefs, *op.hold.ReferenceID)
 		}
 	}
 	used := map[string]*domain.Transaction{}
@@ -323,53 +290,4 @@ func batchReferences(ctx context.Context, tx *sqlx.Tx, userID int64, ops []domai
 		}
 	}
 	return used, holds, nil
-}
-
-// transactionRows writes a row of placeholders per transaction of ts to b
-// (sqlInsertTransactionsRow, comma-separated) and returns their arguments
-// and ts by Seq.
-func transactionRows(b *strings.Builder, ts []*domain.Transaction) ([]any, map[int64]*domain.Transaction) {
-	args := make([]any, 0, 8*len(ts))
-	bySeq := make(map[int64]*domain.Transaction, len(ts))
-	for i, t := range ts {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(sqlInsertTransactionsRow)
-		args = append(args, t.UserID, int64(t.Amount), string(t.Type), t.ReferenceID, t.Description,
-			int64(t.NewBalance), t.CreatedAt, t.Seq)
-		bySeq[t.Seq] = t
-	}
-	return args, bySeq
-}
-
-// insertTransactions writes ts in one multi-row INSERT and sets their IDs.
-func insertTransactions(ctx context.Context, tx *sqlx.Tx, ts []*domain.Transaction) error {
-	var b strings.Builder
-	b.WriteString(sqlInsertTransactionsHead)
-	args, bySeq := transactionRows(&b, ts)
-	b.WriteString(" RETURNING id, seq")
-	rows, err := tx.QueryContext(ctx, tx.Rebind(b.String()), args...)
-	if err != nil {
-		return fmt.Errorf("insert transactions: %w", err)
-	}
-	defer rows.Close()
-	n := 0
-	for rows.Next() {
-		var id, seq int64
-		if err := rows.Scan(&id, &seq); err != nil {
-			return fmt.Errorf("insert transactions: %w", err)
-		}
-		if t := bySeq[seq]; t != nil {
-			t.ID = id
-			n++
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("insert transactions: %w", err)
-	}
-	if n != len(ts) {
-		return fmt.Errorf("insert transactions: %d of %d rows returned", n, len(ts))
-	}
-	return nil
 }

@@ -16,12 +16,12 @@ import (
 // so its snapshot sees every committed row of the user; the batch takes
 // four round trips (BEGIN, lock, write, COMMIT) instead of seven.
 
-// sqlDebitBatchHead numbers the rows: base is the user's highest seq; a
-// row's k is its place in the batch (1, 2, …). Arguments: user id; then
+// sqlDebitBatchHead numbers the rows as every ledger row is numbered
+// (sqlSeqBase + the row's place k in the batch: 1, 2, …). Arguments: user id; then
 // balance, held, updated_at, user id; then per row (transactionRows):
 // user_id, amount, transaction_type, reference_id, description,
 // balance_after, created_at, k.
-const sqlDebitBatchHead = `WITH base AS (SELECT COALESCE(MAX(seq), 0) AS seq FROM credit_transactions WHERE user_id = ?),
+const sqlDebitBatchHead = `WITH base AS (SELECT ` + sqlSeqBase + ` AS seq),
 	balance AS (UPDATE user_credits SET balance = ?, held = ?, updated_at = ? WHERE user_id = ?),
 	t AS (INSERT INTO credit_transactions
 		(user_id, amount, transaction_type, reference_id, description, balance_after, created_at, seq)
@@ -107,4 +107,25 @@ func (st *batchState) writeDebits(ctx context.Context, tx *sqlx.Tx, userID int64
 		a.pending.Annotate("transaction_id", a.debit.ID)
 	}
 	return nil
+}
+
+// sqlInsertTransactionsRow is one ledger row of sqlDebitBatchHead's VALUES.
+const sqlInsertTransactionsRow = `(?, ?, ?, ?, ?, ?, ?, ?)`
+
+// transactionRows writes a row of placeholders per transaction of ts to b
+// (sqlInsertTransactionsRow, comma-separated) and returns their arguments
+// and ts by Seq (their place in the batch).
+func transactionRows(b *strings.Builder, ts []*domain.Transaction) ([]any, map[int64]*domain.Transaction) {
+	args := make([]any, 0, 8*len(ts))
+	bySeq := make(map[int64]*domain.Transaction, len(ts))
+	for i, t := range ts {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(sqlInsertTransactionsRow)
+		args = append(args, t.UserID, int64(t.Amount), string(t.Type), t.ReferenceID, t.Description,
+			int64(t.NewBalance), t.CreatedAt, t.Seq)
+		bySeq[t.Seq] = t
+	}
+	return args, bySeq
 }

@@ -40,7 +40,7 @@ const (
 // sqlApplyCredit is the statement of a use (or an add) with (or without)
 // an audit event; four texts, each prepared once.
 func sqlApplyCredit(use, audited bool) string {
-	change := sqlAddCredits
+	change := sqlAddCredit
 	if use {
 		change = sqlUseCredits
 	}
@@ -51,16 +51,29 @@ func sqlApplyCredit(use, audited bool) string {
 	return q + sqlNoAuditOfLedgerRow
 }
 
-// applyInOneStatement is ApplyCredit on PostgreSQL. A repeat of a reference
-// fails the statement on the unique index (nothing of it is kept) and
-// returns the original row.
-func (db *DB) applyInOneStatement(ctx context.Context, e *domain.LedgerEntry) (*domain.Transaction, bool, error) {
+// applyInOneStatement is a use or an add alone on PostgreSQL (applyLedgerTx).
+// A repeat of a reference fails the statement on the unique index (nothing
+// of it is kept) and returns the original row.
+func (db *DB) applyInOneStatement(ctx context.Context, e *domain.LedgerEntry) ([]domain.CreditOutcome, error) {
+	t, replayed, err := db.applyStatement(ctx, e)
+	if err != nil && (errors.Is(err, domain.ErrInsufficientCredits) || errors.Is(err, domain.ErrBalanceLimit) ||
+		errors.Is(err, domain.ErrIdempotencyConflict)) {
+		return []domain.CreditOutcome{{Transaction: t, Replayed: replayed, Err: err}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return []domain.CreditOutcome{{Transaction: t, Replayed: replayed}}, nil
+}
+
+// applyStatement runs the one statement of a use or an add.
+func (db *DB) applyStatement(ctx context.Context, e *domain.LedgerEntry) (*domain.Transaction, bool, error) {
 	now := db.Now()
 	var args []any
 	if e.Type == domain.CreditUsed {
-		args = []any{int64(e.Amount), now, e.UserID, int64(e.Amount)}
+		args = []any{-int64(e.Amount), now, e.UserID, int64(e.Amount)}
 	} else {
-		args = []any{e.UserID, int64(e.Amount), now, int64(domain.MaxBalance - e.Amount)}
+		args = []any{e.UserID, int64(e.Amount), now, int64(domain.MaxBalance)}
 	}
 	args = append(args, e.UserID, int64(e.Amount), string(e.Type), e.ReferenceID, e.Description, now)
 	pending := domain.AuditFrom(ctx)

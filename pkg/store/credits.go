@@ -14,34 +14,12 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// sqlAvailableCovers is the available-funds rule of every statement that
-// takes from a balance row (a use, a new hold): its available part
-// (balance - held) covers the amount, the one argument. ApplyCreditBatch
-// decides its ops in Go with batchState.covers, the same rule.
-const sqlAvailableCovers = `balance - held >= ?`
-
 // transactionColumns is the column list every ledger query selects.
 const transactionColumns = `id, user_id, amount, transaction_type, reference_id, description, created_at, balance_after, seq`
 
-// The ledger's SQL. A use is one conditional update, never read-modify-write;
-// an add is an upsert of the balance row capped at MaxBalance. Both lock the
-// balance row until commit, so the transaction row written next can number
-// itself in the user's history: seq = the user's highest seq + 1, one probe
-// of the (user_id, seq) index.
-const (
-	sqlUseCredits = `UPDATE user_credits SET balance = balance - ?, updated_at = ?
-		WHERE user_id = ? AND ` + sqlAvailableCovers + ` RETURNING balance`
-	sqlAddCredits = `INSERT INTO user_credits (user_id, balance, updated_at) VALUES (?, ?, ?)
-		ON CONFLICT (user_id) DO UPDATE SET balance = user_credits.balance + excluded.balance,
-			updated_at = excluded.updated_at
-		WHERE user_credits.balance <= ? RETURNING balance`
-	sqlInsertTransaction = `INSERT INTO credit_transactions
-		(user_id, amount, transaction_type, reference_id, description, balance_after, created_at, seq)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ` + sqlNextSeq + `) RETURNING id, seq`
-	sqlNextSeq       = `(SELECT COALESCE(MAX(seq), 0) + 1 FROM credit_transactions WHERE user_id = ?)`
-	sqlFindReference = `SELECT ` + transactionColumns + ` FROM credit_transactions
+// sqlFindReference reads the user's ledger row of a type with a reference.
+const sqlFindReference = `SELECT ` + transactionColumns + ` FROM credit_transactions
 		WHERE user_id = ? AND transaction_type = ? AND reference_id = ?`
-)
 
 // CreditBalance returns the user's balance; a user who never had credits has
 // 0, dated at the user's creation. ENOTFOUND for an unknown user.
@@ -72,9 +50,10 @@ func (db *DB) CreditBalance(ctx context.Context, userID int64) (_ *domain.Balanc
 }
 
 // ApplyCredit changes the balance and writes the transaction row in one
-// database transaction; see domain.CreditStore for the rules. Concurrent
-// repeats of one reference: the loser of the unique index rolls back its
-// balance change and returns the winner's row.
+// database transaction, through the ledger's one write path (applyLedger);
+// see domain.CreditStore for the rules. Concurrent repeats of one
+// reference: the loser of the unique index rolls back its balance change
+// and returns the winner's row.
 func (db *DB) ApplyCredit(ctx context.Context, e *domain.LedgerEntry) (_ *domain.Transaction, _ bool, err error) {
 	ctx, done := db.start(ctx)
 	defer func() { err = done(err) }()
@@ -84,99 +63,15 @@ func (db *DB) ApplyCredit(ctx context.Context, e *domain.LedgerEntry) (_ *domain
 	if e.ReferenceID != nil && *e.ReferenceID == "" {
 		e.ReferenceID = nil
 	}
-	if db.Dialect == Postgres {
-		return db.applyInOneStatement(ctx, e)
-	}
-	// Prepare the statements before the transaction takes its connection.
-	for _, q := range []string{sqlUseCredits, sqlAddCredits, sqlInsertTransaction} {
-		if _, err := db.prepared(ctx, q); err != nil {
-			return nil, false, err
-		}
-	}
-	var (
-		out      *domain.Transaction
-		replayed bool
-	)
-	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
-		var err error
-		out, replayed, err = db.applyInTx(ctx, tx, e)
-		return err
-	})
-	if err != nil && e.ReferenceID != nil && isUniqueViolation(err) {
-		// A concurrent request with the same reference committed first. Our
-		// transaction is rolled back (on PostgreSQL it is aborted anyway), so
-		// read the winner's row in a new query.
-		orig, ferr := findReference(ctx, db.pool, e)
-		if ferr != nil {
-			return nil, false, mapError(fmt.Errorf("read original transaction: %w", ferr))
-		}
-		return orig, true, replayError(orig, e)
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	return out, replayed, nil
-}
-
-// applyInTx is the body of ApplyCredit's transaction.
-func (db *DB) applyInTx(ctx context.Context, tx *sqlx.Tx, e *domain.LedgerEntry) (*domain.Transaction, bool, error) {
-	if e.ReferenceID != nil {
-		orig, err := findReference(ctx, tx, e)
-		if err == nil {
-			skipAudit(ctx)
-			return orig, true, replayError(orig, e)
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return nil, false, fmt.Errorf("find reference: %w", err)
-		}
-	}
-	now := db.Now()
-	balance, err := db.changeBalance(ctx, tx, e, now)
-	if err != nil {
-		if e.ReferenceID != nil && domain.ErrorReason(err) == "insufficient_credits" {
-			// On PostgreSQL a concurrent repeat may have spent the money and
-			// committed while we waited on the row lock: a new statement sees it.
-			if orig, ferr := findReference(ctx, tx, e); ferr == nil {
-				skipAudit(ctx)
-				return orig, true, replayError(orig, e)
-			}
-		}
-		return nil, false, err
-	}
-	t := &domain.Transaction{UserID: e.UserID, Amount: e.Amount, Type: e.Type, ReferenceID: e.ReferenceID,
-		Description: e.Description, CreatedAt: now, NewBalance: balance}
-	err = db.txQueryRow(ctx, tx, sqlInsertTransaction, e.UserID, int64(e.Amount), string(e.Type),
-		e.ReferenceID, e.Description, int64(balance), now, e.UserID).Scan(&t.ID, &t.Seq)
-	if err != nil {
-		return nil, false, fmt.Errorf("insert transaction: %w", err)
-	}
-	annotateAudit(ctx, "transaction_id", t.ID)
-	return t, false, nil
-}
-
-// changeBalance applies e to the balance row and returns the new balance.
-func (db *DB) changeBalance(ctx context.Context, tx *sqlx.Tx, e *domain.LedgerEntry, now time.Time) (domain.Cents, error) {
-	var balance int64
-	var err error
+	kind := opAdd
 	if e.Type == domain.CreditUsed {
-		err = db.txQueryRow(ctx, tx, sqlUseCredits, int64(e.Amount), now, e.UserID, int64(e.Amount)).Scan(&balance)
-		if errors.Is(err, sql.ErrNoRows) || IsCheckViolation(err) {
-			return 0, domain.ErrInsufficientCredits
-		}
-	} else {
-		err = db.txQueryRow(ctx, tx, sqlAddCredits, e.UserID, int64(e.Amount), now,
-			int64(domain.MaxBalance-e.Amount)).Scan(&balance)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return 0, domain.ErrBalanceLimit
-		case isForeignKeyViolation(err):
-			return 0, userNotFound(err)
-		}
+		kind = opUse
 	}
+	out, err := db.applyLedgerTx(ctx, []ledgerOp{{kind: kind, entry: e}})
 	if err != nil {
-		return 0, fmt.Errorf("change balance: %w", err)
+		return nil, false, err
 	}
-	return domain.Cents(balance), nil
+	return out[0].Transaction, out[0].Replayed, out[0].Err
 }
 
 // findReference returns the user's transaction of e's type with e's reference.

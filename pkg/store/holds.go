@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/authsvc/authsvc/pkg/domain"
@@ -17,21 +16,17 @@ const holdColumns = `id, user_id, amount, status, captured_amount, transaction_i
 	created_at, expires_at, resolved_at, placed_by_admin`
 
 // The holds' SQL. Every change to a hold changes user_credits.held in the
-// same transaction; the CHECK (held >= 0 AND balance - held >= 0) on that row
+// same transaction, through the ledger's one write path (applyLedger,
+// ledger.go); the CHECK (held >= 0 AND balance - held >= 0) on that row
 // makes "available >= 0" and "released at most once" the database's rules
 // too. Lock order, to stay deadlock-free: hold rows first, then balance rows
 // (ascending user id when there are several).
 const (
-	sqlReserveHold = `UPDATE user_credits SET held = held + ?
-		WHERE user_id = ? AND ` + sqlAvailableCovers + ` RETURNING held`
 	sqlInsertHold = `INSERT INTO credit_holds (user_id, amount, status, reference_id, description, created_at, expires_at,
 			placed_by_admin) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?) RETURNING id`
 	sqlFindHoldReference = `SELECT ` + holdColumns + ` FROM credit_holds
 		WHERE user_id = ? AND placed_by_admin = ? AND reference_id = ?`
-	sqlHoldByID       = `SELECT ` + holdColumns + ` FROM credit_holds WHERE id = ?`
-	sqlCaptureBalance = `UPDATE user_credits SET balance = balance - ?, held = held - ?, updated_at = ?
-		WHERE user_id = ? RETURNING balance`
-	sqlReleaseHeld = `UPDATE user_credits SET held = held - ? WHERE user_id = ? RETURNING held`
+	sqlHoldByID    = `SELECT ` + holdColumns + ` FROM credit_holds WHERE id = ?`
 	sqlResolveHold = `UPDATE credit_holds SET status = ?, captured_amount = ?, transaction_id = ?, resolved_at = ?
 		WHERE id = ? AND status = 'pending' RETURNING id`
 	sqlTransactionByID = `SELECT ` + transactionColumns + ` FROM credit_transactions WHERE id = ?`
@@ -49,7 +44,8 @@ func (db *DB) forUpdate(q, clause string) string {
 }
 
 // CreateHold reserves h.Amount of the user's available balance and records
-// the hold, in one transaction; see domain.HoldStore.
+// the hold, in one transaction, through the ledger's one write path; see
+// domain.HoldStore.
 func (db *DB) CreateHold(ctx context.Context, h *domain.NewHold) (*domain.Hold, bool, error) {
 	if h.Amount <= 0 || h.Amount > domain.MaxAmount || h.ExpiresIn <= 0 {
 		return nil, false, fmt.Errorf("create hold: bad hold (%s for %s)", h.Amount, h.ExpiresIn)
@@ -57,69 +53,24 @@ func (db *DB) CreateHold(ctx context.Context, h *domain.NewHold) (*domain.Hold, 
 	if h.ReferenceID != nil && *h.ReferenceID == "" {
 		h.ReferenceID = nil
 	}
-	for _, q := range []string{sqlReserveHold, sqlInsertHold} {
-		if _, err := db.prepared(ctx, q); err != nil {
-			return nil, false, err
-		}
-	}
-	var (
-		out      *domain.Hold
-		replayed bool
-	)
-	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-		var err error
-		out, replayed, err = db.createHoldInTx(ctx, tx, h)
-		return err
-	})
-	if err != nil && h.ReferenceID != nil && isUniqueViolation(err) {
-		// A concurrent request with the same reference committed first.
-		orig, ferr := findHoldReference(ctx, db.pool, h)
-		if ferr != nil {
-			return nil, false, mapError(fmt.Errorf("read original hold: %w", ferr))
-		}
-		return orig, true, holdReplayError(orig, h)
-	}
+	out, err := db.applyLedgerTx(ctx, []ledgerOp{{kind: opHold, hold: h}})
 	if err != nil {
 		return nil, false, err
 	}
-	return out, replayed, nil
+	return out[0].Hold, out[0].Replayed, out[0].Err
 }
 
-func (db *DB) createHoldInTx(ctx context.Context, tx *sqlx.Tx, h *domain.NewHold) (*domain.Hold, bool, error) {
-	if h.ReferenceID != nil {
-		orig, err := findHoldReference(ctx, tx, h)
-		if err == nil {
-			return orig, true, holdReplayError(orig, h)
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return nil, false, fmt.Errorf("find hold reference: %w", err)
-		}
-	}
-	var held int64
-	err := db.txQueryRow(ctx, tx, sqlReserveHold, int64(h.Amount), h.UserID, int64(h.Amount)).Scan(&held)
-	if errors.Is(err, sql.ErrNoRows) || IsCheckViolation(err) {
-		if h.ReferenceID != nil {
-			// A concurrent repeat may have reserved the money and committed
-			// while we waited on the row lock (PostgreSQL).
-			if orig, ferr := findHoldReference(ctx, tx, h); ferr == nil {
-				return orig, true, holdReplayError(orig, h)
-			}
-		}
-		return nil, false, domain.ErrInsufficientCredits
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("reserve: %w", err)
-	}
-	now := db.Now()
+// insertHold writes the row of a new hold whose amount was reserved.
+func (db *DB) insertHold(ctx context.Context, tx *sqlx.Tx, h *domain.NewHold, now time.Time) (domain.CreditOutcome, error) {
 	out := &domain.Hold{UserID: h.UserID, Amount: h.Amount, Status: domain.HoldPending, PlacedByAdmin: h.PlacedByAdmin,
 		ReferenceID: h.ReferenceID, Description: h.Description, CreatedAt: now,
 		ExpiresAt: now.Add(h.ExpiresIn).Truncate(time.Microsecond)}
-	err = db.txQueryRow(ctx, tx, sqlInsertHold, h.UserID, int64(h.Amount), h.ReferenceID, h.Description,
+	err := db.txQueryRow(ctx, tx, sqlInsertHold, h.UserID, int64(h.Amount), h.ReferenceID, h.Description,
 		now, out.ExpiresAt, h.PlacedByAdmin).Scan(&out.ID)
 	if err != nil {
-		return nil, false, fmt.Errorf("insert hold: %w", err)
+		return domain.CreditOutcome{}, fmt.Errorf("insert hold: %w", err)
 	}
-	return out, false, nil
+	return domain.CreditOutcome{Hold: out}, nil
 }
 
 // holdReplayError is nil when orig is a true repeat of h (same amount).
@@ -183,13 +134,13 @@ func (db *DB) resolve(ctx context.Context, tx *sqlx.Tx, h *domain.Hold, status d
 }
 
 // release gives a pending hold's amount back to the available balance and
-// resolves the hold as status (voided or expired).
-func (db *DB) release(ctx context.Context, tx *sqlx.Tx, h *domain.Hold, status domain.HoldStatus, now time.Time) (*domain.Hold, error) {
-	var held int64
-	if err := db.txQueryRow(ctx, tx, sqlReleaseHeld, int64(h.Amount), h.UserID).Scan(&held); err != nil {
+// resolves the hold as status (voided or expired), through applyLedger.
+func (db *DB) release(ctx context.Context, tx *sqlx.Tx, h *domain.Hold, status domain.HoldStatus) (*domain.Hold, error) {
+	out, _, err := db.applyLedger(ctx, tx, []ledgerOp{{kind: opRelease, held: h, status: status}})
+	if err != nil {
 		return nil, fmt.Errorf("release hold %d: %w", h.ID, err)
 	}
-	return db.resolve(ctx, tx, h, status, nil, nil, now)
+	return out[0].Hold, nil
 }
 
 // CaptureHold charges a pending hold and releases the rest, in one
@@ -201,7 +152,7 @@ func (db *DB) CaptureHold(ctx context.Context, r *domain.HoldResolution) (*domai
 	if r.ReferenceID != nil && *r.ReferenceID == "" {
 		r.ReferenceID = nil
 	}
-	for _, q := range []string{sqlCaptureBalance, sqlInsertTransaction, sqlResolveHold} {
+	for _, q := range []string{sqlCaptureBalance, sqlInsertTransaction, sqlResolveHold, sqlReleaseHeld} {
 		if _, err := db.prepared(ctx, q); err != nil {
 			return nil, false, err
 		}
@@ -228,7 +179,7 @@ func (db *DB) CaptureHold(ctx context.Context, r *domain.HoldResolution) (*domai
 			return err
 		case !now.Before(h.ExpiresAt):
 			// Due but not yet swept: resolve it as expired now, and refuse.
-			h, err = db.release(ctx, tx, h, domain.HoldExpired, now)
+			h, err = db.release(ctx, tx, h, domain.HoldExpired)
 			if err != nil {
 				return err
 			}
@@ -237,7 +188,7 @@ func (db *DB) CaptureHold(ctx context.Context, r *domain.HoldResolution) (*domai
 		case amount > h.Amount:
 			return domain.ErrCaptureExceedsHold
 		}
-		out, err = db.captureInTx(ctx, tx, h, r, amount, now)
+		out, err = db.captureInTx(ctx, tx, h, r, amount)
 		return err
 	})
 	if err != nil && isUniqueViolation(err) {
@@ -274,47 +225,34 @@ func (db *DB) captureReplay(ctx context.Context, tx *sqlx.Tx, h *domain.Hold, r 
 	return &domain.HoldCapture{Hold: h, Transaction: &t}, nil
 }
 
-// captureInTx debits amount, releases the whole hold, writes the
-// credit_used transaction and resolves the hold as captured.
-func (db *DB) captureInTx(ctx context.Context, tx *sqlx.Tx, h *domain.Hold, r *domain.HoldResolution, amount domain.Cents, now time.Time) (*domain.HoldCapture, error) {
-	if r.ReferenceID != nil {
-		_, err := findReference(ctx, tx, &domain.LedgerEntry{UserID: h.UserID, Type: domain.CreditUsed, ReferenceID: r.ReferenceID})
-		if err == nil {
-			return nil, domain.ErrIdempotencyConflict // used by a plain use or another capture
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("find reference: %w", err)
-		}
-	}
-	var balance int64
-	if err := db.txQueryRow(ctx, tx, sqlCaptureBalance, int64(amount), int64(h.Amount), now, h.UserID).Scan(&balance); err != nil {
-		return nil, fmt.Errorf("capture: %w", err)
-	}
+// captureInTx debits amount and releases the whole hold, writes the
+// credit_used transaction and resolves the hold as captured, through
+// applyLedger.
+func (db *DB) captureInTx(ctx context.Context, tx *sqlx.Tx, h *domain.Hold, r *domain.HoldResolution, amount domain.Cents) (*domain.HoldCapture, error) {
 	desc := r.Description
 	if desc == nil {
 		desc = h.Description
 	}
-	t := &domain.Transaction{UserID: h.UserID, Amount: amount, Type: domain.CreditUsed, ReferenceID: r.ReferenceID,
-		Description: desc, CreatedAt: now, NewBalance: domain.Cents(balance)}
-	err := db.txQueryRow(ctx, tx, sqlInsertTransaction, h.UserID, int64(amount), string(domain.CreditUsed),
-		r.ReferenceID, desc, balance, now, h.UserID).Scan(&t.ID, &t.Seq) // seq: under the balance row's lock
-	if err != nil {
-		return nil, fmt.Errorf("insert transaction: %w", err)
-	}
-	captured := amount
-	resolved, err := db.resolve(ctx, tx, h, domain.HoldCaptured, &captured, &t.ID, now)
+	e := &domain.LedgerEntry{UserID: h.UserID, Type: domain.CreditUsed, Amount: amount, ReferenceID: r.ReferenceID,
+		Description: desc}
+	out, _, err := db.applyLedger(ctx, tx, []ledgerOp{{kind: opCapture, entry: e, held: h}})
 	if err != nil {
 		return nil, err
 	}
-	return &domain.HoldCapture{Hold: resolved, Transaction: t}, nil
+	if out[0].Err != nil {
+		return nil, out[0].Err
+	}
+	return &domain.HoldCapture{Hold: out[0].Hold, Transaction: out[0].Transaction}, nil
 }
 
 // VoidHold releases a pending hold (as expired when it is past its expiry);
 // a hold already voided or expired is returned unchanged, a captured one is
 // refused with its state. See domain.HoldStore.
 func (db *DB) VoidHold(ctx context.Context, r *domain.HoldResolution) (*domain.Hold, bool, error) {
-	if _, err := db.prepared(ctx, sqlResolveHold); err != nil {
-		return nil, false, err
+	for _, q := range []string{sqlReleaseHeld, sqlResolveHold} {
+		if _, err := db.prepared(ctx, q); err != nil {
+			return nil, false, err
+		}
 	}
 	var (
 		out      *domain.Hold
@@ -332,12 +270,11 @@ func (db *DB) VoidHold(ctx context.Context, r *domain.HoldResolution) (*domain.H
 		case domain.HoldCaptured:
 			return &domain.HoldStateError{Hold: h}
 		}
-		now := db.Now()
 		status := domain.HoldVoided
-		if !now.Before(h.ExpiresAt) {
+		if !db.Now().Before(h.ExpiresAt) {
 			status = domain.HoldExpired
 		}
-		out, err = db.release(ctx, tx, h, status, now)
+		out, err = db.release(ctx, tx, h, status)
 		resolved = err == nil
 		return err
 	})
@@ -394,35 +331,14 @@ func (db *DB) ExpireHolds(ctx context.Context, limit int) ([]int64, error) {
 		if len(due) == 0 {
 			return nil
 		}
-		perUser := map[int64]int64{}
-		for _, d := range due {
-			perUser[d.UserID] += int64(d.Amount)
+		ops := make([]ledgerOp, len(due))
+		for i, d := range due {
+			ops[i] = ledgerOp{kind: opRelease, status: domain.HoldExpired,
+				held: &domain.Hold{ID: d.ID, UserID: d.UserID, Amount: d.Amount, Status: domain.HoldPending}}
 			ids = append(ids, d.ID)
 		}
-		users := make([]int64, 0, len(perUser))
-		for u := range perUser {
-			users = append(users, u)
-		}
-		slices.Sort(users) // one lock order for every sweeper
-		for _, u := range users {
-			var held int64
-			if err := tx.QueryRowxContext(ctx, tx.Rebind(sqlReleaseHeld), perUser[u], u).Scan(&held); err != nil {
-				return fmt.Errorf("release expired holds of user %d: %w", u, err)
-			}
-		}
-		q, args, err := sqlx.In(`UPDATE credit_holds SET status = 'expired', resolved_at = ?
-			WHERE id IN (?) AND status = 'pending'`, now, ids)
-		if err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, tx.Rebind(q), args...)
-		if err != nil {
-			return fmt.Errorf("expire holds: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil || n != int64(len(ids)) {
-			return fmt.Errorf("expire holds: %d of %d resolved (%v)", n, len(ids), err)
-		}
-		return nil
+		_, _, err := db.applyLedger(ctx, tx, ops)
+		return err
 	})
 	if err != nil {
 		return nil, err

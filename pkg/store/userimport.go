@@ -207,47 +207,24 @@ func (db *DB) importBalances(ctx context.Context, tx *sqlx.Tx, chunk []domain.Im
 	if len(order) == 0 {
 		return nil
 	}
-	now := db.Now()
-	var up strings.Builder
-	up.WriteString(`INSERT INTO user_credits (user_id, balance, updated_at) VALUES `)
-	args := make([]any, 0, len(order)*3+1)
+	// The adds go through the ledger's one write path, as every balance
+	// change does: one capped upsert of the balance rows, one insert of
+	// their ledger rows.
+	ops := make([]ledgerOp, len(order))
+	desc := "balance imported by authsvc user import"
 	for i, id := range order {
-		if i > 0 {
-			up.WriteString(", ")
-		}
-		up.WriteString("(?, ?, ?)")
-		args = append(args, id, int64(amounts[id]), now)
+		ops[i] = ledgerOp{kind: opAdd, entry: &domain.LedgerEntry{UserID: id, Type: domain.CreditAdded,
+			Amount: amounts[id], ReferenceID: new(domain.ImportReference), Description: &desc}}
 	}
-	up.WriteString(` ON CONFLICT (user_id) DO UPDATE SET balance = user_credits.balance + excluded.balance,
-		updated_at = excluded.updated_at WHERE user_credits.balance + excluded.balance <= ? RETURNING user_id, balance`)
-	args = append(args, int64(domain.MaxBalance))
-	var balances []struct {
-		UserID  int64 `db:"user_id"`
-		Balance int64 `db:"balance"`
-	}
-	if err := sqlx.SelectContext(ctx, tx, &balances, tx.Rebind(up.String()), args...); err != nil {
+	out, _, err := db.applyLedger(ctx, tx, ops)
+	if err != nil {
 		return fmt.Errorf("import: add balances: %w", err)
 	}
-	if len(balances) != len(order) {
-		return errImportBalanceLimit
-	}
-	var ins strings.Builder
-	// Each user appears once per statement, and its balance row is locked by
-	// the upsert above: seq is its highest seq + 1, as for every ledger row.
-	ins.WriteString(`INSERT INTO credit_transactions
-		(user_id, amount, transaction_type, reference_id, description, balance_after, created_at, seq) VALUES `)
-	args = args[:0]
-	for i, b := range balances {
-		if i > 0 {
-			ins.WriteString(", ")
+	for _, o := range out {
+		if o.Err != nil {
+			return errImportBalanceLimit
 		}
-		ins.WriteString("(?, ?, ?, ?, ?, ?, ?, " + sqlNextSeq + ")")
-		args = append(args, b.UserID, int64(amounts[b.UserID]), string(domain.CreditAdded), domain.ImportReference,
-			"balance imported by authsvc user import", b.Balance, now, b.UserID)
 	}
-	if _, err := tx.ExecContext(ctx, tx.Rebind(ins.String()), args...); err != nil {
-		return fmt.Errorf("import: insert transactions: %w", err)
-	}
-	res.Credited += len(balances)
+	res.Credited += len(order)
 	return nil
 }
