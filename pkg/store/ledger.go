@@ -257,6 +257,8 @@ type refusal struct{ outcome domain.CreditOutcome }
 
 func (r *refusal) Error() string { return r.outcome.Err.Error() }
 
+func (r *refusal) Unwrap() error { return r.outcome.Err }
+
 // applyLedgerTx applies ops in a transaction of their own and returns each
 // op's outcome. On PostgreSQL a use or an add alone is one statement outside
 // any explicit transaction (credit_statement.go). A single op that is
@@ -494,7 +496,9 @@ func (db *DB) changeBalance(ctx context.Context, tx *sqlx.Tx, op *ledgerOp, now 
 // addAll applies adds to several accounts (one each, references already
 // checked by the caller: the import): one capped upsert of their balance
 // rows, one insert of their ledger rows. An add the cap refuses is
-// ErrBalanceLimit in its outcome, and nothing is written.
+// ErrBalanceLimit in its outcome and fails the whole write with
+// ErrBalanceLimit: the others' balance rows were changed, so the caller
+// must roll the transaction back.
 func (db *DB) addAll(ctx context.Context, tx *sqlx.Tx, ops []ledgerOp) ([]domain.CreditOutcome, error) {
 	now := db.Now()
 	args := make([]any, 0, 3*len(ops)+1)
@@ -529,19 +533,22 @@ func (db *DB) addAll(ctx context.Context, tx *sqlx.Tx, ops []ledgerOp) ([]domain
 		ts = append(ts, t)
 	}
 	if len(ts) < len(ops) {
-		return out, nil
+		return out, domain.ErrBalanceLimit
 	}
 	return out, db.insertLedgerRows(ctx, tx, ts)
 }
 
-// releaseAll releases holds of several accounts (the expiry sweep): each
-// account's balance row once, in ascending user id (the lock order), then
-// one update resolving every hold.
+// releaseAll releases holds of several accounts (the expiry sweep), all
+// with one status: each account's balance row once, in ascending user id
+// (the lock order), then one update resolving every hold.
 func (db *DB) releaseAll(ctx context.Context, tx *sqlx.Tx, ops []ledgerOp) error {
 	now := db.Now()
 	perUser := map[int64]int64{}
 	ids := make([]int64, 0, len(ops))
 	for _, op := range ops {
+		if op.status != ops[0].status {
+			return fmt.Errorf("release holds: one status per write (%s, %s)", ops[0].status, op.status)
+		}
 		_, held := op.deltas()
 		perUser[op.held.UserID] += held
 		ids = append(ids, op.held.ID)

@@ -217,13 +217,14 @@ func (db *DB) importBalances(ctx context.Context, tx *sqlx.Tx, chunk []domain.Im
 			Amount: amounts[id], ReferenceID: new(domain.ImportReference), Description: &desc}}
 	}
 	out, _, err := db.applyLedger(ctx, tx, ops)
+	if err == nil && out[0].Err != nil { // one add alone: its refusal is its outcome
+		err = out[0].Err
+	}
+	if errors.Is(err, domain.ErrBalanceLimit) {
+		return errImportBalanceLimit
+	}
 	if err != nil {
 		return fmt.Errorf("import: add balances: %w", err)
-	}
-	for _, o := range out {
-		if o.Err != nil {
-			return errImportBalanceLimit
-		}
 	}
 	res.Credited += len(order)
 	return nil
