@@ -37,24 +37,12 @@ func (db *DB) ApplyCreditBatch(ctx context.Context, userID int64, ops []domain.B
 	lops := make([]ledgerOp, len(ops))
 	for i, op := range ops {
 		switch e, h := op.Debit, op.Hold; {
-		case e != nil && h == nil:
-			if e.UserID != userID || e.Type != domain.CreditUsed || e.Amount <= 0 || e.Amount > domain.MaxAmount {
-				return nil, fmt.Errorf("apply credit batch: bad debit (user %d, %s %s)", e.UserID, e.Type, e.Amount)
-			}
-			if e.ReferenceID != nil && *e.ReferenceID == "" {
-				e.ReferenceID = nil
-			}
+		case e != nil && h == nil && e.UserID == userID:
 			lops[i] = ledgerOp{kind: opUse, entry: e, ctx: op.Ctx}
-		case h != nil && e == nil:
-			if h.UserID != userID || h.Amount <= 0 || h.Amount > domain.MaxAmount || h.ExpiresIn <= 0 {
-				return nil, fmt.Errorf("apply credit batch: bad hold (user %d, %s for %s)", h.UserID, h.Amount, h.ExpiresIn)
-			}
-			if h.ReferenceID != nil && *h.ReferenceID == "" {
-				h.ReferenceID = nil
-			}
+		case h != nil && e == nil && h.UserID == userID:
 			lops[i] = ledgerOp{kind: opHold, hold: h, ctx: op.Ctx}
 		default:
-			return nil, fmt.Errorf("apply credit batch: an op must be a debit or a hold")
+			return nil, fmt.Errorf("apply credit batch: an op must be a debit or a hold of user %d", userID)
 		}
 	}
 	return db.applyLedgerTx(ctx, lops)

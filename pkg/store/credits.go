@@ -57,12 +57,6 @@ func (db *DB) CreditBalance(ctx context.Context, userID int64) (_ *domain.Balanc
 func (db *DB) ApplyCredit(ctx context.Context, e *domain.LedgerEntry) (_ *domain.Transaction, _ bool, err error) {
 	ctx, done := db.start(ctx)
 	defer func() { err = done(err) }()
-	if e.Amount <= 0 || e.Amount > domain.MaxAmount || (e.Type != domain.CreditAdded && e.Type != domain.CreditUsed) {
-		return nil, false, fmt.Errorf("apply credit: bad entry (%s %s)", e.Type, e.Amount)
-	}
-	if e.ReferenceID != nil && *e.ReferenceID == "" {
-		e.ReferenceID = nil
-	}
 	kind := opAdd
 	if e.Type == domain.CreditUsed {
 		kind = opUse

@@ -47,12 +47,6 @@ func (db *DB) forUpdate(q, clause string) string {
 // the hold, in one transaction, through the ledger's one write path; see
 // domain.HoldStore.
 func (db *DB) CreateHold(ctx context.Context, h *domain.NewHold) (*domain.Hold, bool, error) {
-	if h.Amount <= 0 || h.Amount > domain.MaxAmount || h.ExpiresIn <= 0 {
-		return nil, false, fmt.Errorf("create hold: bad hold (%s for %s)", h.Amount, h.ExpiresIn)
-	}
-	if h.ReferenceID != nil && *h.ReferenceID == "" {
-		h.ReferenceID = nil
-	}
 	out, err := db.applyLedgerTx(ctx, []ledgerOp{{kind: opHold, hold: h}})
 	if err != nil {
 		return nil, false, err

@@ -99,6 +99,35 @@ func (op *ledgerOp) deltas() (balance, held int64) {
 	}
 }
 
+// check refuses an op that the use cases' validation keeps out (a
+// programming error, not a client's) and drops an empty reference.
+func (op *ledgerOp) check() error {
+	switch op.kind {
+	case opUse, opAdd:
+		e, want := op.entry, domain.CreditAdded
+		if op.kind == opUse {
+			want = domain.CreditUsed
+		}
+		if e.Amount <= 0 || e.Amount > domain.MaxAmount || e.Type != want {
+			return fmt.Errorf("apply ledger: bad entry (%s %s)", e.Type, e.Amount)
+		}
+		if e.ReferenceID != nil && *e.ReferenceID == "" {
+			e.ReferenceID = nil
+		}
+	case opHold:
+		h := op.hold
+		if h.Amount <= 0 || h.Amount > domain.MaxAmount || h.ExpiresIn <= 0 {
+			return fmt.Errorf("apply ledger: bad hold (%s for %s)", h.Amount, h.ExpiresIn)
+		}
+		if h.ReferenceID != nil && *h.ReferenceID == "" {
+			h.ReferenceID = nil
+		}
+	default:
+		return fmt.Errorf("apply ledger: a request is a use, an add or a hold (op kind %d)", op.kind)
+	}
+	return nil
+}
+
 // takes is the amount the op takes from the available part (balance -
 // held): what the available-funds rule must find covered before it is
 // applied. Zero or less needs no check (an add is capped at MaxBalance
@@ -259,11 +288,17 @@ func (r *refusal) Error() string { return r.outcome.Err.Error() }
 
 func (r *refusal) Unwrap() error { return r.outcome.Err }
 
-// applyLedgerTx applies ops in a transaction of their own and returns each
-// op's outcome. On PostgreSQL a use or an add alone is one statement outside
+// applyLedgerTx applies the ops of a request (uses, adds and holds, checked
+// by ledgerOp.check) in a transaction of their own and returns each op's
+// outcome. On PostgreSQL a use or an add alone is one statement outside
 // any explicit transaction (credit_statement.go). A single op that is
 // refused, or a repeat of a reference that conflicts, writes nothing.
 func (db *DB) applyLedgerTx(ctx context.Context, ops []ledgerOp) ([]domain.CreditOutcome, error) {
+	for i := range ops {
+		if err := ops[i].check(); err != nil {
+			return nil, err
+		}
+	}
 	single := alone(ops)
 	if single && db.Dialect == Postgres && (ops[0].kind == opUse || ops[0].kind == opAdd) {
 		return db.applyInOneStatement(ctx, ops[0].entry)
