@@ -25,6 +25,9 @@ type userView struct {
 	CreatedAt     time.Time `json:"created_at"`
 	EmailVerified bool      `json:"email_verified"`
 	MFAEnabled    *bool     `json:"mfa_enabled,omitempty"` // user show only
+	// HasPassword: user show only; false for an account made with a passkey
+	// or an identity provider.
+	HasPassword *bool `json:"has_password,omitempty"`
 	// Passkeys: user show only.
 	Passkeys []passkeyView `json:"passkeys,omitempty"`
 	// Identities are the linked identity provider accounts: user show only.
@@ -49,6 +52,13 @@ func (v userView) text() string {
 			mfa = "on (totp)"
 		}
 		text += "\nmfa:        " + mfa
+	}
+	if v.HasPassword != nil {
+		state := "set"
+		if !*v.HasPassword {
+			state = "none (set one with a password reset)"
+		}
+		text += "\npassword:   " + state
 	}
 	return text + passkeysText(v.Passkeys) + identitiesText(v.Identities)
 }
@@ -374,7 +384,8 @@ func newUserShowCommand(a *app) *cobra.Command {
 				return err
 			}
 			v := viewOf(u)
-			v.MFAEnabled = &on
+			hasPassword := u.HasPassword()
+			v.MFAEnabled, v.HasPassword = &on, &hasPassword
 			if v.Passkeys, err = passkeyViews(cmd.Context(), svc.auth, u.ID); err != nil {
 				return err
 			}

@@ -63,15 +63,22 @@ func newUserPasskeysCommand(a *app) *cobra.Command {
 }
 
 func newUserPasskeysDeleteCommand(a *app) *cobra.Command {
-	return &cobra.Command{
+	var force bool
+	c := &cobra.Command{
 		Use:   "delete USERNAME ID",
 		Short: "Delete one of a user's passkeys (lost or stolen authenticator)",
 		Long: `Delete the user's passkey with that id (the ids are in authsvc user show).
 The audit trail records passkey.removed (via cli). The user keeps their
 password and any other passkey. Exit code 3 when the user or the passkey
-does not exist.`,
-		Example: "  authsvc user passkeys delete alice 7\n  authsvc user passkeys delete alice 7 -o json",
-		Args:    exactArgs(2, "USERNAME and a passkey ID"),
+does not exist.
+
+The last way an account without a password signs in (no other passkey,
+no linked identity) is refused (exit code 4, last_sign_in_method) unless --force: then
+the user can sign in again only after a password reset (the mail's link
+sets a password), which is the recovery for a stolen, only passkey.`,
+		Example: "  authsvc user passkeys delete alice 7\n  authsvc user passkeys delete alice 7 -o json\n" +
+			"  authsvc user passkeys delete alice 7 --force   # even her last way to sign in",
+		Args: exactArgs(2, "USERNAME and a passkey ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := strconv.ParseInt(args[1], 10, 64)
 			if err != nil || id < 1 {
@@ -81,7 +88,7 @@ does not exist.`,
 			if err != nil {
 				return err
 			}
-			u, err := svc.auth.AdminDeletePasskey(cmd.Context(), args[0], id)
+			u, err := svc.auth.AdminDeletePasskey(cmd.Context(), args[0], id, force)
 			if err != nil {
 				return err
 			}
@@ -89,7 +96,15 @@ does not exist.`,
 			if v.Passkeys, err = passkeyViews(cmd.Context(), svc.auth, u.ID); err != nil {
 				return err
 			}
+			if v.Identities, err = identityViews(cmd.Context(), svc.auth, u.ID); err != nil {
+				return err
+			}
+			if !u.HasPassword() && len(v.Passkeys) == 0 && len(v.Identities) == 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s has no way to sign in left: they sign in again only after a password reset\n", u.Username)
+			}
 			return a.print(v, v.text())
 		},
 	}
+	c.Flags().BoolVar(&force, "force", false, "delete even the account's last way to sign in (it then needs a password reset)")
+	return c
 }

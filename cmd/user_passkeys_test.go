@@ -2,6 +2,7 @@ package cmd_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -59,6 +60,59 @@ func TestUserPasskeysShowAndDelete(t *testing.T) {
 			expectExit(t, c.run("user", "passkeys", "delete", "mia", strconv.FormatInt(pk.ID, 10)), 3)
 			events := decodeJSON[map[string]any](t, c.run("audit", "list", "--event", "passkey.removed", "-o", "json"))["events"].([]any)
 			if len(events) != 1 {
+				t.Fatalf("passkey.removed events: %v", events)
+			}
+		})
+	}
+}
+
+// TestUserPasskeysDeleteLast: the CLI refuses to delete a passkey-only
+// account's last passkey (exit 4) unless --force, which warns and audits
+// the force.
+func TestUserPasskeysDeleteLast(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			url := b.URL(t)
+			c := newMigratedCLI(t, url)
+			type showJSON struct {
+				ID          int64 `json:"id"`
+				HasPassword *bool `json:"has_password"`
+			}
+			db, err := store.Open(url, store.Options{Logger: zerolog.Nop()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			u := &domain.User{Username: "pia", Email: "pia@example.com", PasswordHash: domain.NoPassword}
+			pk := &domain.Passkey{CredentialID: []byte("cred-pia"), PublicKey: []byte{1}, Name: "Phone"}
+			if err = db.CreateUser(ctx, u); err == nil {
+				pk.UserID = u.ID
+				err = db.AddPasskey(ctx, pk)
+			}
+			_ = db.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v := decodeJSON[showJSON](t, c.run("user", "show", "pia", "-o", "json")); v.HasPassword == nil || *v.HasPassword {
+				t.Fatalf("user show: %+v", v)
+			}
+			if out := c.run("user", "show", "pia"); !strings.Contains(out.stdout, "password:   none (set one with a password reset)") {
+				t.Fatalf("user show text: %q", out.stdout)
+			}
+			id := strconv.FormatInt(pk.ID, 10)
+			r := c.run("user", "passkeys", "delete", "pia", id)
+			expectExit(t, r, 4)
+			if !strings.Contains(r.stderr, "last way to sign in") {
+				t.Fatalf("stderr %q", r.stderr)
+			}
+			r = c.run("user", "passkeys", "delete", "pia", id, "--force")
+			expectExit(t, r, 0)
+			if !strings.Contains(r.stderr, "warning: pia has no way to sign in left") {
+				t.Fatalf("stderr %q", r.stderr)
+			}
+			events := decodeJSON[map[string]any](t, c.run("audit", "list", "--event", "passkey.removed", "-o", "json"))["events"].([]any)
+			if len(events) != 1 || !strings.Contains(fmt.Sprint(events[0]), "force:true") {
 				t.Fatalf("passkey.removed events: %v", events)
 			}
 		})

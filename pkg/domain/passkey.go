@@ -87,8 +87,10 @@ type PasskeyStore interface {
 	// RenamePasskey renames the user's credential; ErrPasskeyNotFound.
 	RenamePasskey(ctx context.Context, userID, id int64, name string) error
 	// DeletePasskey deletes the user's credential and queues mail;
-	// ErrPasskeyNotFound.
-	DeletePasskey(ctx context.Context, userID, id int64, mail ...*OutboundEmail) error
+	// ErrPasskeyNotFound. Unless allowLast, ErrLastSignInMethod when the
+	// account would be left with no way to sign in (no password, no other
+	// passkey), decided in the deleting transaction.
+	DeletePasskey(ctx context.Context, userID, id int64, allowLast bool, mail ...*OutboundEmail) error
 }
 
 // PasskeyService is what the JSON API offers of passkeys (pkg/passkeys).

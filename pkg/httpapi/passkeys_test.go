@@ -206,6 +206,39 @@ func TestPasskeyRefusals(t *testing.T) {
 	}
 }
 
+// TestPasskeyLastSignInMethod: a passkey-only account cannot delete its
+// last passkey (409 last_sign_in_method, nothing deleted, no mail); with
+// a second one it deletes either, and an account with a password deletes
+// its only one (TestPasskeys).
+func TestPasskeyLastSignInMethod(t *testing.T) {
+	t.Parallel()
+	for _, be := range storetest.Backends() {
+		t.Run(be.Name, func(t *testing.T) {
+			t.Parallel()
+			e := passkeyEnv(t, be.URL(t))
+			u := e.register("onlykeys")
+			a := testkit.NewAuthenticator(passkeyOrigin, passkeyRPID)
+			e.addPasskey(u, a, "first")
+			e.addPasskey(u, a, "second")
+			if _, err := e.SQL().Exec(e.SQL().Rebind(`UPDATE users SET password_hash = ? WHERE username = ?`), domain.NoPassword, u.Name); err != nil {
+				t.Fatal(err)
+			}
+			list := e.do("GET", "/auth/passkeys", nil, u.Token).want(t, http.StatusOK, "")["passkeys"].([]any)
+			id := func(i int) string { return strconv.FormatInt(int64(list[i].(map[string]any)["id"].(float64)), 10) }
+			if r := e.do("DELETE", "/auth/passkeys/"+id(0), nil, u.Token); r.Status != http.StatusNoContent {
+				t.Fatalf("delete with another left: %d %s", r.Status, r.Body)
+			}
+			e.do("DELETE", "/auth/passkeys/"+id(1), nil, u.Token).want(t, http.StatusConflict, domain.ReasonLastSignInMethod)
+			if n := len(e.do("GET", "/auth/passkeys", nil, u.Token).want(t, http.StatusOK, "")["passkeys"].([]any)); n != 1 {
+				t.Fatalf("%d passkeys after the refusal", n)
+			}
+			if e.outboxCount(domain.EmailPasskeyRemoved) != 1 {
+				t.Fatal("the refused delete mailed")
+			}
+		})
+	}
+}
+
 // TestPasskeysOff: without webauthn.enabled the endpoints answer 404.
 func TestPasskeysOff(t *testing.T) {
 	t.Parallel()

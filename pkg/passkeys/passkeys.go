@@ -341,8 +341,8 @@ func (s *Service) Rename(ctx context.Context, p *domain.Principal, id int64, nam
 }
 
 // Delete deletes one of the caller's passkeys; the user is emailed and the
-// removal audited. (Every account has a password today, so a passkey is
-// never the last way to sign in.)
+// removal audited. The account's last way to sign in (no password, no
+// other passkey) is refused: ErrLastSignInMethod (the store decides).
 func (s *Service) Delete(ctx context.Context, p *domain.Principal, id int64) error {
 	keys, err := s.db.Passkeys(ctx, p.User.ID)
 	if err != nil {
@@ -354,7 +354,7 @@ func (s *Service) Delete(ctx context.Context, p *domain.Principal, id int64) err
 	}
 	ev := &domain.AuditEvent{Event: domain.AuditPasskeyRemoved, ActorID: p.User.ID, TargetID: p.User.ID,
 		Details: map[string]any{"passkey_id": id, "name": keys[i].Name}}
-	return s.db.DeletePasskey(domain.WithAudit(ctx, ev), p.User.ID, id, notice(domain.EmailPasskeyRemoved, p.User, keys[i].Name))
+	return s.db.DeletePasskey(domain.WithAudit(ctx, ev), p.User.ID, id, false, notice(domain.EmailPasskeyRemoved, p.User, keys[i].Name))
 }
 
 func notice(kind string, u *domain.User, name string) *domain.OutboundEmail {

@@ -28,13 +28,6 @@ const (
 		expires_at, created_at`
 	takeFederationCode = `DELETE FROM federation_codes WHERE code_hash = ? AND expires_at > ?
 		RETURNING code_challenge, identity, expires_at, created_at`
-
-	// otherSignInWay is true when user ? can still sign in without the
-	// identity ?: a password, a passkey or another identity. It is the one
-	// statement of "never remove the last way to sign in" for identities.
-	otherSignInWay = `(EXISTS (SELECT 1 FROM users WHERE id = ? AND password_hash <> '')
-		OR EXISTS (SELECT 1 FROM webauthn_credentials WHERE user_id = ?)
-		OR EXISTS (SELECT 1 FROM user_identities WHERE user_id = ? AND id <> ?))`
 )
 
 // PutFederationFlow stores a flow at a provider.
@@ -214,8 +207,8 @@ func (db *DB) UnlinkIdentity(ctx context.Context, userID, id int64) (*domain.Ide
 		if err := lockUser(ctx, tx, db.Dialect, userID); err != nil {
 			return err
 		}
-		err := tx.GetContext(ctx, &i, tx.Rebind(`DELETE FROM user_identities WHERE id = ? AND user_id = ? AND `+otherSignInWay+
-			` RETURNING `+identityColumns), id, userID, userID, userID, userID, id)
+		err := tx.GetContext(ctx, &i, tx.Rebind(`DELETE FROM user_identities WHERE id = ? AND user_id = ? AND `+
+			signInRemains("user_identities.user_id", "0", "user_identities.id")+` RETURNING `+identityColumns), id, userID)
 		if !errors.Is(err, sql.ErrNoRows) {
 			if err != nil {
 				return fmt.Errorf("unlink identity: %w", err)

@@ -187,15 +187,36 @@ func (db *DB) RenamePasskey(ctx context.Context, userID, id int64, name string) 
 }
 
 // DeletePasskey deletes the user's credential and queues the mail;
-// ErrPasskeyNotFound.
-func (db *DB) DeletePasskey(ctx context.Context, userID, id int64, mail ...*domain.OutboundEmail) error {
+// ErrPasskeyNotFound. Unless allowLast, the deleting statement itself
+// keeps the account's last way to sign in (ErrLastSignInMethod), under the
+// user's row lock, so that two concurrent deletes of an account's last two
+// passkeys cannot each see the other one still there.
+func (db *DB) DeletePasskey(ctx context.Context, userID, id int64, allowLast bool, mail ...*domain.OutboundEmail) error {
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM webauthn_credentials WHERE id = ? AND user_id = ?`), id, userID)
+		if err := lockUser(ctx, tx, db.Dialect, userID); err != nil {
+			if domain.ErrorCode(err) == domain.ENOTFOUND {
+				return domain.ErrPasskeyNotFound
+			}
+			return err
+		}
+		q := `DELETE FROM webauthn_credentials WHERE id = ? AND user_id = ?`
+		if !allowLast {
+			q += ` AND ` + signInRemains("webauthn_credentials.user_id", "webauthn_credentials.id", "0")
+		}
+		res, err := tx.ExecContext(ctx, tx.Rebind(q), id, userID)
 		if err != nil {
 			return fmt.Errorf("delete passkey: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return domain.ErrPasskeyNotFound
+			var exists int
+			err := tx.GetContext(ctx, &exists, tx.Rebind(`SELECT COUNT(*) FROM webauthn_credentials WHERE id = ? AND user_id = ?`), id, userID)
+			switch {
+			case err != nil:
+				return fmt.Errorf("delete passkey: %w", err)
+			case exists == 0:
+				return domain.ErrPasskeyNotFound
+			}
+			return domain.ErrLastSignInMethod
 		}
 		return db.enqueueEmails(ctx, tx, mail...)
 	})

@@ -172,7 +172,7 @@ func TestPasskeyStore(t *testing.T) {
 			if err := db.RenamePasskey(ctx, bob.ID, p.ID, "stolen"); !errors.Is(err, domain.ErrPasskeyNotFound) {
 				t.Fatalf("rename by another user: %v", err)
 			}
-			if err := db.DeletePasskey(ctx, bob.ID, p.ID); !errors.Is(err, domain.ErrPasskeyNotFound) {
+			if err := db.DeletePasskey(ctx, bob.ID, p.ID, false); !errors.Is(err, domain.ErrPasskeyNotFound) {
 				t.Fatalf("delete by another user: %v", err)
 			}
 			if err := db.RenamePasskey(ctx, alice.ID, p.ID, "Work key"); err != nil {
@@ -181,12 +181,136 @@ func TestPasskeyStore(t *testing.T) {
 			if got, _ := db.Passkeys(ctx, alice.ID); len(got) != 1 || got[0].Name != "Work key" {
 				t.Fatalf("after rename: %+v", got)
 			}
-			if err := db.DeletePasskey(ctx, alice.ID, p.ID); err != nil {
+			if err := db.DeletePasskey(ctx, alice.ID, p.ID, false); err != nil {
 				t.Fatal(err)
 			}
 			if got, _ := db.Passkeys(ctx, alice.ID); len(got) != 0 {
 				t.Fatalf("after delete: %+v", got)
 			}
 		})
+	})
+}
+
+// passwordless creates an account with no password (domain.NoPassword).
+func passwordless(t *testing.T, db *store.DB, username string) *domain.User {
+	t.Helper()
+	u := &domain.User{Username: username, Email: username + "@example.com", PasswordHash: domain.NoPassword}
+	if err := db.CreateUser(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// TestDeleteLastSignInMethod: a passkey-only account keeps its last
+// passkey (last_sign_in_method) unless the delete allows it; an account
+// with a password may delete every passkey.
+func TestDeleteLastSignInMethod(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var cred byte
+		add := func(t *testing.T, u *domain.User) *domain.Passkey {
+			t.Helper()
+			cred++
+			k := &domain.Passkey{UserID: u.ID, CredentialID: []byte{cred}, PublicKey: []byte{1}, Name: "key"}
+			if err := db.AddPasskey(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+			return k
+		}
+		t.Run("a passkey-only account", func(t *testing.T) {
+			u := passwordless(t, db, "nopass")
+			a, b := add(t, u), add(t, u)
+			if err := db.DeletePasskey(ctx, u.ID, a.ID, false); err != nil {
+				t.Fatalf("delete with another passkey left: %v", err)
+			}
+			if err := db.DeletePasskey(ctx, u.ID, b.ID, false); !errors.Is(err, domain.ErrLastSignInMethod) {
+				t.Fatalf("delete of the last one: %v", err)
+			}
+			if got, _ := db.Passkeys(ctx, u.ID); len(got) != 1 {
+				t.Fatalf("after the refusal: %d passkeys", len(got))
+			}
+			if err := db.DeletePasskey(ctx, u.ID, a.ID, false); !errors.Is(err, domain.ErrPasskeyNotFound) {
+				t.Fatalf("a deleted one again: %v", err)
+			}
+			if err := db.DeletePasskey(ctx, u.ID, b.ID, true); err != nil {
+				t.Fatalf("allowed (the admin's --force): %v", err)
+			}
+		})
+		t.Run("a passkey-only account with a linked identity", func(t *testing.T) {
+			u := passwordless(t, db, "linked")
+			k := add(t, u)
+			i := &domain.Identity{UserID: u.ID, Provider: "github", Subject: "42", Email: "linked@example.com"}
+			if err := db.LinkIdentity(ctx, i); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.DeletePasskey(ctx, u.ID, k.ID, false); err != nil {
+				t.Fatalf("delete with an identity left: %v", err)
+			}
+			if _, err := db.UnlinkIdentity(ctx, u.ID, i.ID); !errors.Is(err, domain.ErrLastSignInMethod) {
+				t.Fatalf("unlink of the last way (the same rule): %v", err)
+			}
+		})
+		t.Run("an account with a password", func(t *testing.T) {
+			u := newUser(t, db, "withpass", "withpass@example.com")
+			k := add(t, u)
+			if err := db.DeletePasskey(ctx, u.ID, k.ID, false); err != nil {
+				t.Fatalf("delete: %v", err)
+			}
+		})
+		t.Run("an unknown user", func(t *testing.T) {
+			if err := db.DeletePasskey(ctx, 999999, 1, false); !errors.Is(err, domain.ErrPasskeyNotFound) {
+				t.Fatalf("delete: %v", err)
+			}
+		})
+	})
+}
+
+// TestDeleteLastSignInMethodRace: concurrent deletes of a passkey-only
+// account's last passkeys (two, then ten) leave exactly one: the rule is
+// decided inside the deleting transaction, under the user's row lock.
+func TestDeleteLastSignInMethodRace(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var cred byte
+		for round, n := range []int{2, 10} {
+			u := passwordless(t, db, "racer"+string(rune('a'+round)))
+			var keys []*domain.Passkey
+			for range n {
+				cred++
+				k := &domain.Passkey{UserID: u.ID, CredentialID: []byte{cred}, PublicKey: []byte{1}, Name: "key"}
+				if err := db.AddPasskey(ctx, k); err != nil {
+					t.Fatal(err)
+				}
+				keys = append(keys, k)
+			}
+			var (
+				mu            sync.Mutex
+				deleted, kept int
+				wg            sync.WaitGroup
+				start         = make(chan struct{})
+			)
+			for _, k := range keys {
+				wg.Go(func() {
+					<-start
+					err := db.DeletePasskey(ctx, u.ID, k.ID, false)
+					mu.Lock()
+					defer mu.Unlock()
+					switch {
+					case err == nil:
+						deleted++
+					case errors.Is(err, domain.ErrLastSignInMethod):
+						kept++
+					default:
+						t.Errorf("delete: %v", err)
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			left, err := db.Passkeys(ctx, u.ID)
+			if err != nil || len(left) != 1 || deleted != n-1 || kept != 1 {
+				t.Fatalf("%d concurrent deletes: %d deleted, %d refused, %d left (%v); want %d, 1, 1", n, deleted, kept, len(left), err, n-1)
+			}
+		}
 	})
 }
