@@ -75,6 +75,7 @@ func (a *app) buildServices(db *store.DB, authMetrics account.Metrics, creditOpt
 		Clock:                a.clock,
 		MFARequiredForAdmins: a.cfg.Auth.MFARequiredForAdmins,
 		TOTPIssuer:           a.cfg.Auth.Issuer,
+		Passkeys:             a.cfg.WebAuthn.Enabled,
 		ResetEmailInterval:   domain.ResetEmailInterval,
 		VerifyInterval:       domain.VerifyEmailInterval,
 	}

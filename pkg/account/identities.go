@@ -160,7 +160,11 @@ func (s *Service) federatedSession(ctx context.Context, pol domain.ProviderPolic
 		return nil, err
 	}
 	if enrolled && !upstreamMFA {
-		tok, challenge := s.newChallenge(u, domain.AMRFederated)
+		keys, err := s.db.Passkeys(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		tok, challenge := s.newChallenge(u, domain.AMRFederated, len(keys) > 0)
 		if err := s.finishLogin(ctx, &domain.LoginFinish{Challenge: challenge}); err != nil {
 			return nil, err
 		}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -178,13 +179,18 @@ func (s *Service) removeTOTP(ctx context.Context, u *domain.User, keepSession st
 // newChallenge is the end of a correct first factor (firstFactor: the amr
 // value of a password or an upstream provider) for an enrolled account: no
 // access token yet, but a 5-minute single-purpose mfa_token,
-// whose challenge the caller stores.
-func (s *Service) newChallenge(u *domain.User, firstFactor string) (*domain.AccessToken, *domain.MFAChallenge) {
+// whose challenge the caller stores. passkey adds webauthn to the methods
+// (the account has a passkey and passkeys are on).
+func (s *Service) newChallenge(u *domain.User, firstFactor string, passkey bool) (*domain.AccessToken, *domain.MFAChallenge) {
 	tok := "mfa_" + randomToken()
 	now := s.now()
 	c := &domain.MFAChallenge{TokenHash: domain.HashToken(tok), UserID: u.ID, FirstFactor: firstFactor, CreatedAt: now,
 		ExpiresAt: now.Add(domain.MFATokenTTL)}
-	return &domain.AccessToken{MFA: &domain.MFAPending{Token: tok, Methods: domain.MFAMethods}}, c
+	methods := domain.MFAMethods
+	if passkey && s.opts.Passkeys {
+		methods = append(slices.Clone(methods), domain.MethodWebAuthn)
+	}
+	return &domain.AccessToken{MFA: &domain.MFAPending{Token: tok, Methods: methods}}, c
 }
 
 // Challenge completes a login with its mfa_token and a current TOTP code or

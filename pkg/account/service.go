@@ -62,10 +62,13 @@ type Options struct {
 	// MFARequiredForAdmins limits an admin without a second factor to the
 	// enrolment endpoints (auth.mfa_required_for_admins).
 	MFARequiredForAdmins bool
-	TOTPIssuer           string       // the issuer authenticator apps show, default "authsvc"
-	Clock                domain.Clock // nil means time.Now
-	Logger               zerolog.Logger
-	Metrics              Metrics // nil means NopMetrics
+	TOTPIssuer           string // the issuer authenticator apps show, default "authsvc"
+	// Passkeys (webauthn.enabled): an account with TOTP and a passkey may
+	// give the passkey as its second step (methods lists webauthn).
+	Passkeys bool
+	Clock    domain.Clock // nil means time.Now
+	Logger   zerolog.Logger
+	Metrics  Metrics // nil means NopMetrics
 }
 
 // ErrMissingSetting is New's error for Options without a setting's value.

@@ -128,7 +128,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (*domain
 		}
 		return nil, domain.ErrEmailNotVerified // only to whoever knows the password
 	case start.MFAEnabled:
-		tok, challenge := s.newChallenge(u, domain.AMRPassword)
+		tok, challenge := s.newChallenge(u, domain.AMRPassword, start.HasPasskeys)
 		finish.Challenge = challenge
 		if err := s.finishLogin(ctx, finish); err != nil {
 			return nil, err

@@ -91,6 +91,8 @@ type LoginStart struct {
 	LoginAttempt
 	User       *User // nil when no account has the name, or when Refused
 	MFAEnabled bool  // User has a confirmed second factor
+	// HasPasskeys: User has a passkey, a second factor too (MethodWebAuthn).
+	HasPasskeys bool
 }
 
 // LoginFinish is the writes after a login's password compare; every field

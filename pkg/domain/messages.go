@@ -308,6 +308,7 @@ const (
 	MsgPasskeyUVRequired   = "This account has two-step verification: use a passkey that verifies you (PIN or biometrics)"
 	MsgPasskeysOff         = "Passkeys are not enabled on this server"
 	MsgPasskeyName         = "name must be 1 to 100 printable characters"
+	MsgNoPasskey           = "This account has no passkey"
 	ReasonPasskeyChallenge = "invalid_passkey_challenge"
 	ReasonPasskeyExists    = "passkey_exists"
 	ReasonPasskeyNotFound  = "passkey_not_found"
@@ -315,6 +316,7 @@ const (
 	ReasonPasskeyInvalid   = "passkey_invalid"
 	ReasonPasskeyUV        = "passkey_user_verification_required"
 	ReasonPasskeysOff      = "passkeys_disabled"
+	ReasonNoPasskey        = "no_passkey"
 )
 
 // Sentinels of passkeys.
@@ -326,6 +328,7 @@ var (
 	ErrPasskeyInvalid   = &Error{Code: EUNAUTHORIZED, Reason: ReasonPasskeyInvalid, Message: MsgPasskeyInvalid}
 	ErrPasskeyUV        = &Error{Code: EUNAUTHORIZED, Reason: ReasonPasskeyUV, Message: MsgPasskeyUVRequired}
 	ErrPasskeysOff      = &Error{Code: ENOTFOUND, Reason: ReasonPasskeysOff, Message: MsgPasskeysOff}
+	ErrNoPasskey        = &Error{Code: EINVALID, Reason: ReasonNoPasskey, Message: MsgNoPasskey}
 )
 
 // The hosted sign-in pages (pkg/pages).

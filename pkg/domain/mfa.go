@@ -18,6 +18,7 @@ const (
 	TOTPSkew            = 1               // steps of clock skew accepted either side
 	MethodTOTP          = "totp"          // a login's second-factor methods
 	MethodRecoveryCode  = "recovery_code" //
+	MethodWebAuthn      = "webauthn"      // a passkey (with webauthn.enabled and a passkey on the account)
 	AMRPassword         = "pwd"           // amr values (RFC 8176)
 	AMROTP              = "otp"           //
 	AAL2                = "aal2"          // the aal claim after a second factor

@@ -9,6 +9,7 @@ import (
 const (
 	PasskeyRegister = "register"
 	PasskeyLogin    = "login"
+	PasskeyMFA      = "mfa" // the second step after the password
 )
 
 // Mails and audit events of passkeys. The mails name the passkey with
@@ -101,6 +102,10 @@ type PasskeyService interface {
 	FinishRegistration(ctx context.Context, p *Principal, name string, credential []byte) (*Passkey, error)
 	BeginLogin(ctx context.Context, username string) (options any, err error)
 	FinishLogin(ctx context.Context, credential []byte) (*AccessToken, error)
+	// BeginMFA and FinishMFA are a passkey as the second step of a login
+	// (its mfa_token) after the password.
+	BeginMFA(ctx context.Context, mfaToken string) (options any, err error)
+	FinishMFA(ctx context.Context, mfaToken string, credential []byte) (*AccessToken, error)
 	List(ctx context.Context, p *Principal) ([]*Passkey, error)
 	Rename(ctx context.Context, p *Principal, id int64, name string) error
 	Delete(ctx context.Context, p *Principal, id int64) error

@@ -22,11 +22,13 @@ type Claims struct {
 
 // AALOf returns the assurance level of a login that used the amr methods:
 // "aal2" when a one-time code was among them, or a passkey that verified
-// the user (PIN, biometrics), or "mfa" (an upstream provider trusted for
-// its second factors reported one); else "".
+// the user (PIN, biometrics), or a passkey after another first factor
+// (the password, an upstream provider), or "mfa" (an upstream provider
+// trusted for its second factors reported one); else "".
 func AALOf(amr []string) string {
-	if slices.Contains(amr, AMROTP) || slices.Contains(amr, AMRMFA) ||
-		(slices.Contains(amr, AMRUser) && (slices.Contains(amr, AMRHardwareKey) || slices.Contains(amr, AMRSoftwareKey))) {
+	key := slices.Contains(amr, AMRHardwareKey) || slices.Contains(amr, AMRSoftwareKey)
+	other := slices.Contains(amr, AMRUser) || slices.Contains(amr, AMRPassword) || slices.Contains(amr, AMRFederated)
+	if slices.Contains(amr, AMROTP) || slices.Contains(amr, AMRMFA) || (key && other) {
 		return AAL2
 	}
 	return ""

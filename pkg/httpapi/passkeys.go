@@ -24,6 +24,11 @@ type passkeyBeginLogin struct {
 	Username string `json:"username"`
 }
 
+type passkeyMFA struct {
+	MFAToken   string          `json:"mfa_token"`
+	Credential json.RawMessage `json:"credential"`
+}
+
 type passkeyRename struct {
 	Name string `json:"name"`
 }
@@ -118,6 +123,40 @@ func (s *Server) passkeyLoginFinish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeLogin(w, tok)
+}
+
+// mfaWebAuthnBegin starts a passkey as the second step of a login.
+func (s *Server) mfaWebAuthnBegin(w http.ResponseWriter, r *http.Request) {
+	var body passkeyMFA
+	if !s.passkeyBody(w, r, &body) {
+		return
+	}
+	opts, err := s.deps.Passkeys.BeginMFA(r.Context(), body.MFAToken)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, opts)
+}
+
+// mfaWebAuthnFinish ends the login with the passkey's answer.
+func (s *Server) mfaWebAuthnFinish(w http.ResponseWriter, r *http.Request) {
+	var body passkeyMFA
+	if !s.passkeyBody(w, r, &body) {
+		return
+	}
+	if len(body.Credential) == 0 || string(body.Credential) == "null" {
+		s.writeError(w, r, domain.ValidationError(domain.FieldError{Loc: []string{"body", "credential"},
+			Msg: domain.MsgFieldRequired, Type: domain.TypeMissing}))
+		return
+	}
+	tok, err := s.deps.Passkeys.FinishMFA(r.Context(), body.MFAToken, body.Credential)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newTokenResponse(tok))
 }
 
 func (s *Server) listPasskeys(w http.ResponseWriter, r *http.Request, p *domain.Principal) {

@@ -54,6 +54,8 @@ func (s *Server) Routes() []Route {
 		{"POST", "/auth/mfa/totp/verify", ClassAuth, s.enrolment(s.mfaVerify)},
 		{"DELETE", "/auth/mfa/totp", ClassAuth, s.enrolment(s.mfaDisable)},
 		{"POST", "/auth/mfa/challenge", ClassAuth, s.mfaChallenge},
+		{"POST", "/auth/mfa/webauthn/begin", ClassAuth, s.mfaWebAuthnBegin},
+		{"POST", "/auth/mfa/webauthn/finish", ClassAuth, s.mfaWebAuthnFinish},
 		{"POST", "/auth/api-keys", ClassDefault, s.authed(s.createAPIKey)},
 		{"GET", "/auth/api-keys", ClassDefault, s.authed(s.listAPIKeys)},
 		{"DELETE", "/auth/api-keys/{id}", ClassDefault, s.authed(s.revokeAPIKey)},

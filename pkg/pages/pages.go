@@ -107,6 +107,7 @@ func New(deps Deps) (*Pages, error) {
 	p.mux.HandleFunc("POST /signin/passkey", p.signinPasskey)
 	p.mux.HandleFunc("POST /signin/provider", p.signinProvider)
 	p.mux.HandleFunc("GET "+federatedPath, p.signinFederated)
+	p.mux.HandleFunc("POST /signin/mfa/passkey", p.signinMFAPasskey)
 	p.mux.HandleFunc("POST /account/passkeys/begin", p.addPasskeyBegin)
 	p.mux.HandleFunc("POST /account/passkeys/finish", p.addPasskeyFinish)
 	p.mux.HandleFunc("GET /pages/style.css", p.style)
@@ -167,6 +168,9 @@ type view struct {
 	// the signed-in user's linked ones.
 	Providers  []domain.ProviderInfo
 	Identities []*domain.Identity
+	// MFAPasskey: the second step may be a passkey (the login's methods
+	// list webauthn).
+	MFAPasskey bool
 }
 
 func (p *Pages) render(w http.ResponseWriter, status int, name string, v view) {

@@ -17,6 +17,7 @@ type passkeyPost struct {
 	Credential json.RawMessage `json:"credential"`
 	Request    string          `json:"request"`
 	Name       string          `json:"name"`
+	MFAToken   string          `json:"mfa_token"`
 }
 
 type passkeyAnswer struct {
@@ -81,6 +82,23 @@ func (p *Pages) signinPasskey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok, err := p.deps.Passkeys.FinishLogin(r.Context(), body.Credential)
+	if err != nil {
+		p.passkeyError(w, err)
+		return
+	}
+	signedIn(w, r, tok)
+	writeJSON(w, http.StatusOK, passkeyAnswer{Next: nextAfterSignIn(body.Request)})
+}
+
+// signinMFAPasskey finishes the second step of a password sign-in with a
+// passkey (begun with POST /auth/mfa/webauthn/begin and the login's
+// mfa_token) and signs the browser in.
+func (p *Pages) signinMFAPasskey(w http.ResponseWriter, r *http.Request) {
+	body, ok := p.passkeyBody(w, r)
+	if !ok {
+		return
+	}
+	tok, err := p.deps.Passkeys.FinishMFA(r.Context(), body.MFAToken, body.Credential)
 	if err != nil {
 		p.passkeyError(w, err)
 		return

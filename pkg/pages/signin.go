@@ -59,7 +59,7 @@ func (p *Pages) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if tok.MFA != nil {
-		v.MFAToken = tok.MFA.Token
+		v.MFAToken, v.MFAPasskey = tok.MFA.Token, slices.Contains(tok.MFA.Methods, domain.MethodWebAuthn)
 		p.render(w, http.StatusOK, "mfa.html", v)
 		return
 	}
@@ -72,7 +72,7 @@ func (p *Pages) signinMFA(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v.MFAToken = r.PostFormValue("mfa_token")
+	v.MFAToken, v.MFAPasskey = r.PostFormValue("mfa_token"), r.PostFormValue("webauthn") == "1"
 	code, recovery := r.PostFormValue("code"), ""
 	if !isDigits(code) {
 		code, recovery = "", code

@@ -44,6 +44,12 @@ type Accounts interface {
 	PasskeyFailed(ctx context.Context, u *domain.User, reason string)
 	SignInPasskey(ctx context.Context, u *domain.User, amr []string) (*domain.AccessToken, error)
 	RecentOrPassword(ctx context.Context, p *domain.Principal, password string) error
+
+	// A passkey as the second step after the password (mfa_token).
+	MFAUser(ctx context.Context, mfaToken string) (*domain.User, error)
+	AttemptMFAPasskey(ctx context.Context, mfaToken string) (*domain.User, string, error)
+	MFAPasskeyFailed(ctx context.Context, u *domain.User, reason string)
+	CompleteMFAPasskey(ctx context.Context, mfaToken string, u *domain.User, amr []string) (*domain.AccessToken, error)
 }
 
 var _ domain.PasskeyService = (*Service)(nil)
@@ -258,10 +264,8 @@ func (s *Service) FinishLogin(ctx context.Context, body []byte) (*domain.AccessT
 	if err != nil {
 		return nil, err
 	}
-	k, err := s.db.PasskeyByCredentialID(ctx, parsed.RawID)
-	if domain.ErrorCode(err) == domain.ENOTFOUND {
-		return nil, domain.ErrPasskeyInvalid
-	} else if err != nil {
+	k, err := s.credential(ctx, parsed)
+	if err != nil {
 		return nil, err
 	}
 	if c.UserID != 0 && c.UserID != k.UserID { // begun for another account
@@ -279,29 +283,124 @@ func (s *Service) FinishLogin(ctx context.Context, body []byte) (*domain.AccessT
 	if err := s.accounts.PasskeyAttempt(ctx, u); err != nil {
 		return nil, err
 	}
+	cred, err := s.validate(ctx, u, k, c.UserID == 0, sd, parsed, func(reason string) { s.accounts.PasskeyFailed(ctx, u, reason) })
+	if err != nil {
+		return nil, err
+	}
+	return s.accounts.SignInPasskey(ctx, u, amrOf(cred))
+}
+
+// credential is the stored passkey an assertion names; ErrPasskeyInvalid
+// when none.
+func (s *Service) credential(ctx context.Context, parsed *protocol.ParsedCredentialAssertionData) (*domain.Passkey, error) {
+	k, err := s.db.PasskeyByCredentialID(ctx, parsed.RawID)
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		return nil, domain.ErrPasskeyInvalid
+	}
+	return k, err
+}
+
+// validate checks parsed, the answer to the ceremony of sd (discoverable:
+// begun without a user), with u's passkey k, and moves its sign count on:
+// the one check of every passkey sign-in. A counter that went backwards is
+// refused and audited (passkey.sign_count_regressed). failed records a
+// refusal and its reason.
+func (s *Service) validate(ctx context.Context, u *domain.User, k *domain.Passkey, discoverable bool, sd *webauthn.SessionData,
+	parsed *protocol.ParsedCredentialAssertionData, failed func(reason string)) (*webauthn.Credential, error) {
 	w, _, err := s.load(ctx, u)
 	if err != nil {
 		return nil, err
 	}
 	var cred *webauthn.Credential
-	if c.UserID == 0 {
+	if discoverable {
 		cred, err = s.wa.ValidateDiscoverableLogin(func([]byte, []byte) (webauthn.User, error) { return w, nil }, *sd, parsed)
 	} else {
 		cred, err = s.wa.ValidateLogin(w, *sd, parsed)
 	}
 	if err != nil {
-		s.accounts.PasskeyFailed(ctx, u, "assertion")
+		failed("assertion")
 		return nil, domain.ErrPasskeyInvalid.With(err)
 	}
 	if err := s.db.UsePasskey(ctx, k.ID, cred.Authenticator.SignCount, cred.Flags.BackupState); err != nil {
 		if errors.Is(err, domain.ErrPasskeySignCount) {
-			s.accounts.PasskeyFailed(ctx, u, "sign_count")
+			failed("sign_count")
 			s.log.Warn().Int64("user_id", u.ID).Int64("passkey_id", k.ID).Msg("passkey sign count went backwards: refused")
 			s.audit(ctx, u, k)
 		}
 		return nil, err
 	}
-	return s.accounts.SignInPasskey(ctx, u, amrOf(cred))
+	return cred, nil
+}
+
+// BeginMFA starts a passkey as the second step of the login of mfaToken
+// (the password was right): request options limited to the account's
+// passkeys. ErrInvalidMFAToken; ErrNoPasskey when the account has none.
+func (s *Service) BeginMFA(ctx context.Context, mfaToken string) (any, error) {
+	u, err := s.accounts.MFAUser(ctx, mfaToken)
+	if err != nil {
+		return nil, err
+	}
+	w, _, err := s.load(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	if len(w.creds) == 0 {
+		return nil, domain.ErrNoPasskey
+	}
+	opts, sd, err := s.wa.BeginLogin(w)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.save(ctx, domain.PasskeyMFA, u.ID, sd); err != nil {
+		return nil, err
+	}
+	return opts, nil
+}
+
+// FinishMFA verifies the passkey's answer to a BeginMFA and ends the login
+// of mfaToken: amr ["pwd","hwk"] (or "swk" for a synced passkey; "fed"
+// after an upstream provider instead of the password), aal2.
+// The attempt counts toward the token's attempts and the account's
+// failed-login limit before the answer is checked, like a code; a failure
+// is audited (mfa.failed); the mfa_token and the challenge are single use.
+func (s *Service) FinishMFA(ctx context.Context, mfaToken string, body []byte) (*domain.AccessToken, error) {
+	if mfaToken == "" {
+		return nil, domain.ValidationError(domain.FieldError{Loc: []string{"body", "mfa_token"}, Msg: domain.MsgFieldRequired, Type: domain.TypeMissing})
+	}
+	parsed, err := protocol.ParseCredentialRequestResponseBytes(body)
+	if err != nil {
+		return nil, domain.ErrPasskeyInvalid.With(err)
+	}
+	u, firstFactor, err := s.accounts.AttemptMFAPasskey(ctx, mfaToken)
+	if err != nil {
+		return nil, err
+	}
+	failed := func(reason string) { s.accounts.MFAPasskeyFailed(ctx, u, reason) }
+	c, sd, err := s.take(ctx, domain.PasskeyMFA, parsed.Response.CollectedClientData.Challenge)
+	if err == nil && c.UserID != u.ID { // begun for another login's account
+		err = domain.ErrPasskeyChallenge
+	}
+	if err != nil {
+		failed("challenge")
+		return nil, err
+	}
+	k, err := s.credential(ctx, parsed)
+	if err == nil && k.UserID != u.ID {
+		err = domain.ErrPasskeyInvalid
+	}
+	if err != nil {
+		failed("credential")
+		return nil, err
+	}
+	cred, err := s.validate(ctx, u, k, false, sd, parsed, failed)
+	if err != nil {
+		return nil, err
+	}
+	kind := domain.AMRHardwareKey
+	if cred.Flags.BackupState {
+		kind = domain.AMRSoftwareKey
+	}
+	return s.accounts.CompleteMFAPasskey(ctx, mfaToken, u, []string{firstFactor, kind})
 }
 
 // audit records a cloned-looking passkey.

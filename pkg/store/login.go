@@ -33,10 +33,11 @@ const sqlCountAttempt = `INSERT INTO login_failures (username, window_start, fai
 // sqlWindowStart reads when the username's window started.
 const sqlWindowStart = `SELECT window_start FROM login_failures WHERE username = ?`
 
-// loginUserColumns are the user's columns and whether they have a
-// confirmed second factor.
+// loginUserColumns are the user's columns, whether they have a confirmed
+// second factor and whether they have a passkey (one more way to give it).
 const loginUserColumns = userColumns + `,
-	EXISTS (SELECT 1 FROM mfa_totp m WHERE m.user_id = u.id AND m.confirmed_at IS NOT NULL) AS mfa_enabled`
+	EXISTS (SELECT 1 FROM mfa_totp m WHERE m.user_id = u.id AND m.confirmed_at IS NOT NULL) AS mfa_enabled,
+	EXISTS (SELECT 1 FROM webauthn_credentials w WHERE w.user_id = u.id) AS has_passkeys`
 
 // sqlLoginUser reads the user of a login. Argument: the lowercased username.
 const sqlLoginUser = `SELECT ` + loginUserColumns + ` FROM users u WHERE lower(u.username) = ?`
@@ -82,6 +83,7 @@ type loginUserRow struct {
 	UpdatedAt       sql.NullTime   `db:"updated_at"`
 	EmailVerifiedAt sql.NullTime   `db:"email_verified_at"`
 	MFAEnabled      sql.NullBool   `db:"mfa_enabled"`
+	HasPasskeys     sql.NullBool   `db:"has_passkeys"`
 }
 
 // user returns the row's user, or nil when it has none.
@@ -165,7 +167,7 @@ func (db *DB) beginLogin(ctx context.Context, username string, limit int, window
 		}
 	}
 	start := &domain.LoginStart{LoginAttempt: row.attempt(now, window), User: row.user(),
-		MFAEnabled: row.MFAEnabled.Bool}
+		MFAEnabled: row.MFAEnabled.Bool, HasPasskeys: row.HasPasskeys.Bool}
 	return start, nil
 }
 

@@ -1,6 +1,6 @@
 // authsvc's passkey buttons: sign in with a passkey (and offer passkeys in
-// the username field's autofill where the browser can), add one on the
-// account page. Served from authsvc itself; the pages' CSP allows no other
+// the username field's autofill where the browser can), use one as the
+// second step after the password, add one on the account page. Served from authsvc itself; the pages' CSP allows no other
 // script.
 "use strict";
 (function () {
@@ -52,6 +52,25 @@
         if (ok) { finish("conditional").catch(() => {}); }
       });
     }
+  }
+
+  const mfa = document.getElementById("passkey-mfa");
+  if (mfa) {
+    mfa.hidden = false;
+    mfa.addEventListener("click", async () => {
+      say("");
+      try {
+        const mfaToken = mfa.dataset.mfaToken || "";
+        const begun = await post("/auth/mfa/webauthn/begin", {mfa_token: mfaToken});
+        const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(begun.publicKey);
+        const cred = await navigator.credentials.get({publicKey});
+        const done = await post("/signin/mfa/passkey", {credential: cred.toJSON(), mfa_token: mfaToken,
+          request: mfa.dataset.request || ""});
+        window.location.assign(done.next);
+      } catch (e) {
+        if (e.name !== "AbortError") { say(e.message); }
+      }
+    });
   }
 
   const add = document.getElementById("passkey-add");
