@@ -78,7 +78,16 @@ func (s *Service) checkCode(ctx context.Context, u *domain.User, code string) er
 // reauthenticatePassword is the password half of reauthenticate: the
 // attempt is counted before the compare, and a right password leaves it
 // counted (the caller clears the count once every factor it asks is right).
+//
+// A passkey-only caller has no password to give: a sign-in within
+// domain.RecentSignIn stands in for it, else ErrRecentSignInRequired.
 func (s *Service) reauthenticatePassword(ctx context.Context, p *domain.Principal, password string) error {
+	if !p.User.HasPassword() {
+		if s.recentSignIn(p) {
+			return nil
+		}
+		return domain.ErrRecentSignInRequired
+	}
 	failures, err := s.reserveLoginAttempt(ctx, strings.ToLower(p.User.Username))
 	if err != nil {
 		return err
@@ -118,7 +127,7 @@ func (s *Service) UserDetails(ctx context.Context, p *domain.Principal, username
 // do their outstanding reset tokens.
 func (s *Service) ChangePassword(ctx context.Context, p *domain.Principal, c domain.PasswordChange) error {
 	var v domain.Validator
-	required(&v, c.CurrentPassword, "current_password")
+	requirePassword(&v, p, c.CurrentPassword, "current_password")
 	s.validatePassword(&v, c.NewPassword, "new_password")
 	if err := v.Err(); err != nil {
 		return err
@@ -126,6 +135,9 @@ func (s *Service) ChangePassword(ctx context.Context, p *domain.Principal, c dom
 	u, err := s.target(ctx, p, c.Username)
 	if err != nil {
 		return err
+	}
+	if !u.HasPassword() { // a passkey-only account sets one through a password reset
+		return domain.ErrNoPassword
 	}
 	if err := s.reauthenticate(ctx, p, c.CurrentPassword, c.Code); err != nil {
 		return err
@@ -152,7 +164,7 @@ func (s *Service) ChangePassword(ctx context.Context, p *domain.Principal, c dom
 func (s *Service) ChangeEmail(ctx context.Context, p *domain.Principal, c domain.EmailChange) (*domain.User, error) {
 	var v domain.Validator
 	validateEmail(&v, c.NewEmail, "new_email")
-	required(&v, c.CurrentPassword, "current_password")
+	requirePassword(&v, p, c.CurrentPassword, "current_password")
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -205,7 +217,7 @@ func (s *Service) requestEmailChange(ctx context.Context, p *domain.Principal, u
 // password. Their tokens die with the row.
 func (s *Service) DeleteAccount(ctx context.Context, p *domain.Principal, username, password, code string) error {
 	var v domain.Validator
-	required(&v, password, "password")
+	requirePassword(&v, p, password, "password")
 	if err := v.Err(); err != nil {
 		return err
 	}

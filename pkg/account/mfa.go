@@ -73,8 +73,11 @@ func (s *Service) EnrollTOTP(ctx context.Context, p *domain.Principal, password 
 // through, and otherwise asks for their password (counted like a login), so
 // that a stolen access token alone cannot enrol the thief's authenticator.
 func (s *Service) recentOrPassword(ctx context.Context, p *domain.Principal, password string) error {
-	if password == "" && p.Claims != nil && !p.Claims.AuthTime.IsZero() && s.now().Sub(p.Claims.AuthTime) <= domain.RecentSignIn {
+	if password == "" && s.recentSignIn(p) {
 		return nil
+	}
+	if !p.User.HasPassword() {
+		return domain.ErrRecentSignInRequired
 	}
 	var v domain.Validator
 	required(&v, password, "password")
@@ -125,7 +128,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p *domain.Principal, code str
 // emailed. EINVALID (mfa_not_enabled), EUNAUTHORIZED.
 func (s *Service) DisableTOTP(ctx context.Context, p *domain.Principal, password, code, recovery string) error {
 	var v domain.Validator
-	required(&v, password, "password")
+	requirePassword(&v, p, password, "password")
 	validateFactor(&v, code, recovery)
 	if err := v.Err(); err != nil {
 		return err

@@ -309,6 +309,8 @@ const (
 	MsgPasskeysOff         = "Passkeys are not enabled on this server"
 	MsgPasskeyName         = "name must be 1 to 100 printable characters"
 	MsgNoPasskey           = "This account has no passkey"
+	MsgNoPassword          = "This account has no password: set one through a password reset"
+	MsgRecentSignIn        = "This account has no password to confirm this with: sign in again and retry within 5 minutes"
 	ReasonPasskeyChallenge = "invalid_passkey_challenge"
 	ReasonPasskeyExists    = "passkey_exists"
 	ReasonPasskeyNotFound  = "passkey_not_found"
@@ -317,6 +319,8 @@ const (
 	ReasonPasskeyUV        = "passkey_user_verification_required"
 	ReasonPasskeysOff      = "passkeys_disabled"
 	ReasonNoPasskey        = "no_passkey"
+	ReasonNoPassword       = "no_password"
+	ReasonRecentSignIn     = "recent_sign_in_required"
 )
 
 // Sentinels of passkeys.
@@ -329,6 +333,12 @@ var (
 	ErrPasskeyUV        = &Error{Code: EUNAUTHORIZED, Reason: ReasonPasskeyUV, Message: MsgPasskeyUVRequired}
 	ErrPasskeysOff      = &Error{Code: ENOTFOUND, Reason: ReasonPasskeysOff, Message: MsgPasskeysOff}
 	ErrNoPasskey        = &Error{Code: EINVALID, Reason: ReasonNoPasskey, Message: MsgNoPasskey}
+	// ErrNoPassword: an account without a password (made with a passkey or
+	// an identity provider) has none to change.
+	ErrNoPassword = &Error{Code: EINVALID, Reason: ReasonNoPassword, Message: MsgNoPassword}
+	// ErrRecentSignInRequired: an account without a password confirms a
+	// sensitive operation with a recent sign-in instead.
+	ErrRecentSignInRequired = &Error{Code: EINVALID, Reason: ReasonRecentSignIn, Message: MsgRecentSignIn}
 )
 
 // The hosted sign-in pages (pkg/pages).

@@ -9,7 +9,8 @@ import (
 const (
 	PasskeyRegister = "register"
 	PasskeyLogin    = "login"
-	PasskeyMFA      = "mfa" // the second step after the password
+	PasskeyMFA      = "mfa"    // the second step after the password
+	PasskeySignUp   = "signup" // a new account with a passkey and no password
 )
 
 // Mails and audit events of passkeys. The mails name the passkey with
@@ -78,6 +79,11 @@ type PasskeyStore interface {
 	// AddPasskey stores a new credential (sets ID and CreatedAt) and queues
 	// mail; ErrPasskeyExists when its credential id is registered already.
 	AddPasskey(ctx context.Context, p *Passkey, mail ...*OutboundEmail) error
+	// ReserveUserID takes a user id for an account to come (a passkey
+	// sign-up's user handle); RegisterPasskeyUser then creates it with its
+	// first passkey in one transaction.
+	ReserveUserID(ctx context.Context) (int64, error)
+	RegisterPasskeyUser(ctx context.Context, u *User, k *Passkey, verify *EmailVerification, mail ...*OutboundEmail) error
 	// Passkeys lists the user's credentials, oldest first.
 	Passkeys(ctx context.Context, userID int64) ([]*Passkey, error)
 	// PasskeyByCredentialID returns the credential; ErrPasskeyNotFound.
@@ -102,6 +108,9 @@ type PasskeyService interface {
 	FinishRegistration(ctx context.Context, p *Principal, name string, credential []byte) (*Passkey, error)
 	BeginLogin(ctx context.Context, username string) (options any, err error)
 	FinishLogin(ctx context.Context, credential []byte) (*AccessToken, error)
+	// BeginSignUp and FinishSignUp create a passkey-only account.
+	BeginSignUp(ctx context.Context, username, email string) (options any, err error)
+	FinishSignUp(ctx context.Context, name string, credential []byte) (*User, *AccessToken, error)
 	// BeginMFA and FinishMFA are a passkey as the second step of a login
 	// (its mfa_token) after the password.
 	BeginMFA(ctx context.Context, mfaToken string) (options any, err error)

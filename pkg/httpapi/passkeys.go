@@ -24,6 +24,11 @@ type passkeyBeginLogin struct {
 	Username string `json:"username"`
 }
 
+type passkeySignUp struct {
+	Username string `json:"username"`
+	Email    string `json:"email"`
+}
+
 type passkeyMFA struct {
 	MFAToken   string          `json:"mfa_token"`
 	Credential json.RawMessage `json:"credential"`
@@ -123,6 +128,37 @@ func (s *Server) passkeyLoginFinish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeLogin(w, tok)
+}
+
+// passkeySignUpBegin starts a passkey-only account's sign-up.
+func (s *Server) passkeySignUpBegin(w http.ResponseWriter, r *http.Request) {
+	var body passkeySignUp
+	if !s.passkeyBody(w, r, &body) {
+		return
+	}
+	opts, err := s.deps.Passkeys.BeginSignUp(r.Context(), body.Username, body.Email)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, opts)
+}
+
+// passkeySignUpFinish creates the account with its passkey and signs it
+// in, answering as POST /auth/register.
+func (s *Server) passkeySignUpFinish(w http.ResponseWriter, r *http.Request) {
+	body, ok := s.passkeyFinishBody(w, r)
+	if !ok {
+		return
+	}
+	u, tok, err := s.deps.Passkeys.FinishSignUp(r.Context(), body.Name, body.Credential)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, registerResponse{Message: "User registered successfully",
+		Username: u.Username, tokenResponse: newTokenResponse(tok)})
 }
 
 // mfaWebAuthnBegin starts a passkey as the second step of a login.

@@ -61,6 +61,8 @@ func (s *Server) Routes() []Route {
 		{"DELETE", "/auth/api-keys/{id}", ClassDefault, s.authed(s.revokeAPIKey)},
 		{"POST", "/auth/passkeys/register/begin", ClassAuth, s.authed(s.passkeyRegisterBegin)},
 		{"POST", "/auth/passkeys/register/finish", ClassAuth, s.authed(s.passkeyRegisterFinish)},
+		{"POST", "/auth/passkeys/signup/begin", ClassAuth, s.passkeySignUpBegin},
+		{"POST", "/auth/passkeys/signup/finish", ClassAuth, s.passkeySignUpFinish},
 		{"POST", "/auth/passkeys/login/begin", ClassAuth, s.passkeyLoginBegin},
 		{"POST", "/auth/passkeys/login/finish", ClassAuth, s.passkeyLoginFinish},
 		{"GET", "/auth/passkeys", ClassDefault, s.authed(s.listPasskeys)},

@@ -28,6 +28,7 @@ var publicOperations = []string{
 	"POST /auth/passkeys/login/begin", "POST /auth/passkeys/login/finish",
 	"GET /auth/providers", "GET /auth/providers/{name}/start", "GET /auth/providers/{name}/callback",
 	"POST /auth/providers/exchange",
+	"POST /auth/passkeys/signup/begin", "POST /auth/passkeys/signup/finish",
 	"POST /auth/mfa/webauthn/begin", "POST /auth/mfa/webauthn/finish",
 }
 

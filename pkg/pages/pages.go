@@ -71,7 +71,7 @@ type Pages struct {
 
 // Paths are the URL paths the pages serve, for mounting them next to the
 // JSON API.
-var Paths = []string{"/signin", "/signin/", "/signout", "/signup", "/forgot", "/reset-password", "/verify-email",
+var Paths = []string{"/signin", "/signin/", "/signout", "/signup", "/signup/", "/forgot", "/reset-password", "/verify-email",
 	"/consent", "/account", "/account/", "/pages/"}
 
 // New parses the templates and builds the handler.
@@ -108,6 +108,8 @@ func New(deps Deps) (*Pages, error) {
 	p.mux.HandleFunc("POST /signin/provider", p.signinProvider)
 	p.mux.HandleFunc("GET "+federatedPath, p.signinFederated)
 	p.mux.HandleFunc("POST /signin/mfa/passkey", p.signinMFAPasskey)
+	p.mux.HandleFunc("POST /signup/passkey/begin", p.signupPasskeyBegin)
+	p.mux.HandleFunc("POST /signup/passkey", p.signupPasskey)
 	p.mux.HandleFunc("POST /account/passkeys/begin", p.addPasskeyBegin)
 	p.mux.HandleFunc("POST /account/passkeys/finish", p.addPasskeyFinish)
 	p.mux.HandleFunc("GET /pages/style.css", p.style)

@@ -18,6 +18,8 @@ type passkeyPost struct {
 	Request    string          `json:"request"`
 	Name       string          `json:"name"`
 	MFAToken   string          `json:"mfa_token"`
+	Username   string          `json:"username"`
+	Email      string          `json:"email"`
 }
 
 type passkeyAnswer struct {
@@ -99,6 +101,46 @@ func (p *Pages) signinMFAPasskey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok, err := p.deps.Passkeys.FinishMFA(r.Context(), body.MFAToken, body.Credential)
+	if err != nil {
+		p.passkeyError(w, err)
+		return
+	}
+	signedIn(w, r, tok)
+	writeJSON(w, http.StatusOK, passkeyAnswer{Next: nextAfterSignIn(body.Request)})
+}
+
+// signupPasskeyBegin starts a sign-up with a passkey instead of a password
+// (oidc.allow_sign_up): the creation options for the form's username and
+// email.
+func (p *Pages) signupPasskeyBegin(w http.ResponseWriter, r *http.Request) {
+	if !p.deps.AllowSignUp {
+		writeJSON(w, http.StatusNotFound, passkeyAnswer{Error: domain.MsgNotFound})
+		return
+	}
+	body, ok := p.passkeyBody(w, r)
+	if !ok {
+		return
+	}
+	opts, err := p.deps.Passkeys.BeginSignUp(r.Context(), body.Username, body.Email)
+	if err != nil {
+		p.passkeyError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, opts)
+}
+
+// signupPasskey creates the passkey-only account with the authenticator's
+// answer and signs the browser in.
+func (p *Pages) signupPasskey(w http.ResponseWriter, r *http.Request) {
+	if !p.deps.AllowSignUp {
+		writeJSON(w, http.StatusNotFound, passkeyAnswer{Error: domain.MsgNotFound})
+		return
+	}
+	body, ok := p.passkeyBody(w, r)
+	if !ok {
+		return
+	}
+	_, tok, err := p.deps.Passkeys.FinishSignUp(r.Context(), body.Name, body.Credential)
 	if err != nil {
 		p.passkeyError(w, err)
 		return

@@ -50,6 +50,10 @@ type Accounts interface {
 	AttemptMFAPasskey(ctx context.Context, mfaToken string) (*domain.User, string, error)
 	MFAPasskeyFailed(ctx context.Context, u *domain.User, reason string)
 	CompleteMFAPasskey(ctx context.Context, mfaToken string, u *domain.User, amr []string) (*domain.AccessToken, error)
+
+	// A passkey-only account's sign-up.
+	CheckSignUp(ctx context.Context, username, email string) error
+	RegisterWithPasskey(ctx context.Context, r domain.Registration, id int64, k *domain.Passkey, amr []string) (*domain.User, *domain.AccessToken, error)
 }
 
 var _ domain.PasskeyService = (*Service)(nil)
@@ -169,12 +173,9 @@ func (s *Service) BeginRegistration(ctx context.Context, p *domain.Principal, pa
 // PublicKeyCredential as JSON) and stores the passkey named name; the
 // user is emailed and the addition audited.
 func (s *Service) FinishRegistration(ctx context.Context, p *domain.Principal, name string, body []byte) (*domain.Passkey, error) {
-	name = strings.TrimSpace(name)
-	if name == "" {
-		name = "Passkey"
-	}
-	if !validName(name) {
-		return nil, domain.ValidationError(domain.FieldError{Loc: []string{"body", "name"}, Msg: domain.MsgPasskeyName, Type: domain.TypeValueError})
+	name, err := passkeyName(name)
+	if err != nil {
+		return nil, err
 	}
 	parsed, err := protocol.ParseCredentialCreationResponseBytes(body)
 	if err != nil {
@@ -195,18 +196,108 @@ func (s *Service) FinishRegistration(ctx context.Context, p *domain.Principal, n
 	if err != nil {
 		return nil, domain.ErrPasskeyInvalid.With(err)
 	}
-	k := &domain.Passkey{UserID: p.User.ID, CredentialID: cred.ID, PublicKey: cred.PublicKey, SignCount: cred.Authenticator.SignCount,
-		AAGUID: cred.Authenticator.AAGUID, BackupEligible: cred.Flags.BackupEligible, BackupState: cred.Flags.BackupState,
-		UserVerified: cred.Flags.UserVerified, Name: name}
-	for _, t := range cred.Transport {
-		k.Transports = append(k.Transports, string(t))
-	}
+	k := newPasskey(p.User.ID, name, cred)
 	ev := &domain.AuditEvent{Event: domain.AuditPasskeyAdded, ActorID: p.User.ID, TargetID: p.User.ID,
 		Details: map[string]any{"name": name}}
 	if err := s.db.AddPasskey(domain.WithAudit(ctx, ev), k, notice(domain.EmailPasskeyAdded, p.User, name)); err != nil {
 		return nil, err
 	}
 	return k, nil
+}
+
+// newPasskey is the passkey of a verified registration.
+func newPasskey(userID int64, name string, cred *webauthn.Credential) *domain.Passkey {
+	k := &domain.Passkey{UserID: userID, CredentialID: cred.ID, PublicKey: cred.PublicKey, SignCount: cred.Authenticator.SignCount,
+		AAGUID: cred.Authenticator.AAGUID, BackupEligible: cred.Flags.BackupEligible, BackupState: cred.Flags.BackupState,
+		UserVerified: cred.Flags.UserVerified, Name: name}
+	for _, t := range cred.Transport {
+		k.Transports = append(k.Transports, string(t))
+	}
+	return k
+}
+
+// passkeyName is a passkey's name as given ("Passkey" when none), or the
+// validation error.
+func passkeyName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		name = "Passkey"
+	}
+	if !validName(name) {
+		return "", domain.ValidationError(domain.FieldError{Loc: []string{"body", "name"}, Msg: domain.MsgPasskeyName, Type: domain.TypeValueError})
+	}
+	return name, nil
+}
+
+// signUp is a passkey sign-up's account to come, kept with the ceremony's
+// session data (the challenge row has no user yet).
+type signUp struct {
+	webauthn.SessionData
+	SignUp struct {
+		UserID   int64  `json:"user_id"`
+		Username string `json:"username"`
+		Email    string `json:"email"`
+	} `json:"signup"`
+}
+
+// BeginSignUp starts a passkey-only account's sign-up: username and email
+// are checked as a registration's, a user id is reserved for the passkey's
+// user handle (the account does not exist until FinishSignUp), and the
+// creation options are returned.
+func (s *Service) BeginSignUp(ctx context.Context, username, email string) (any, error) {
+	if err := s.accounts.CheckSignUp(ctx, username, email); err != nil {
+		return nil, err
+	}
+	id, err := s.db.ReserveUserID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	opts, sd, err := s.wa.BeginRegistration(&user{u: &domain.User{ID: id, Username: username}})
+	if err != nil {
+		return nil, err
+	}
+	su := signUp{SessionData: *sd}
+	su.SignUp.UserID, su.SignUp.Username, su.SignUp.Email = id, username, email
+	data, err := json.Marshal(su)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	if err := s.db.PutWebAuthnChallenge(ctx, &domain.WebAuthnChallenge{ChallengeHash: domain.HashToken(sd.Challenge),
+		Purpose: domain.PasskeySignUp, SessionData: string(data), CreatedAt: now, ExpiresAt: now.Add(domain.PasskeyChallengeTTL)}); err != nil {
+		return nil, err
+	}
+	return opts, nil
+}
+
+// FinishSignUp verifies the authenticator's answer to a BeginSignUp and
+// creates the account, without a password, together with the passkey
+// named name (nothing is created when the answer does not verify), and
+// signs it in (amr of the passkey: hwk or swk, and user when verified).
+func (s *Service) FinishSignUp(ctx context.Context, name string, body []byte) (*domain.User, *domain.AccessToken, error) {
+	name, err := passkeyName(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	parsed, err := protocol.ParseCredentialCreationResponseBytes(body)
+	if err != nil {
+		return nil, nil, domain.ErrPasskeyInvalid.With(err)
+	}
+	c, sd, err := s.take(ctx, domain.PasskeySignUp, parsed.Response.CollectedClientData.Challenge)
+	if err != nil {
+		return nil, nil, err
+	}
+	var su signUp
+	if err := json.Unmarshal([]byte(c.SessionData), &su); err != nil {
+		return nil, nil, err
+	}
+	w := &user{u: &domain.User{ID: su.SignUp.UserID, Username: su.SignUp.Username}}
+	cred, err := s.wa.CreateCredential(w, *sd, parsed)
+	if err != nil {
+		return nil, nil, domain.ErrPasskeyInvalid.With(err)
+	}
+	return s.accounts.RegisterWithPasskey(ctx, domain.Registration{Username: su.SignUp.Username, Email: su.SignUp.Email},
+		su.SignUp.UserID, newPasskey(su.SignUp.UserID, name, cred), amrOf(cred))
 }
 
 // BeginLogin starts a passkey sign-in: for username's passkeys, or, with

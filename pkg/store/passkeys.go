@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/authsvc/authsvc/pkg/domain"
 	"github.com/jmoiron/sqlx"
@@ -91,6 +92,17 @@ func (db *DB) TakeWebAuthnChallenge(ctx context.Context, hash, purpose string) (
 
 // AddPasskey stores a new credential and queues the mail.
 func (db *DB) AddPasskey(ctx context.Context, p *domain.Passkey, mail ...*domain.OutboundEmail) error {
+	now := db.Now()
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		if err := insertPasskeyRow(ctx, tx, p, now); err != nil {
+			return err
+		}
+		return db.enqueueEmails(ctx, tx, mail...)
+	})
+}
+
+// insertPasskeyRow inserts p (setting ID, CreatedAt and Transports).
+func insertPasskeyRow(ctx context.Context, tx *sqlx.Tx, p *domain.Passkey, now time.Time) error {
 	transports := p.Transports
 	if transports == nil {
 		transports = []string{}
@@ -99,19 +111,73 @@ func (db *DB) AddPasskey(ctx context.Context, p *domain.Passkey, mail ...*domain
 	if err != nil {
 		return fmt.Errorf("passkey transports: %w", err)
 	}
-	now := db.Now()
-	return db.InTx(ctx, func(tx *sqlx.Tx) error {
-		err := tx.QueryRowxContext(ctx, tx.Rebind(insertPasskey), p.UserID, p.CredentialID, p.PublicKey, int64(p.SignCount),
-			string(tj), p.AAGUID, p.BackupEligible, p.BackupState, p.UserVerified, p.Name, now).Scan(&p.ID)
-		switch {
-		case isUniqueViolation(err):
-			return domain.ErrPasskeyExists
-		case isForeignKeyViolation(err):
-			return userNotFound(err)
-		case err != nil:
-			return fmt.Errorf("add passkey: %w", err)
+	err = tx.QueryRowxContext(ctx, tx.Rebind(insertPasskey), p.UserID, p.CredentialID, p.PublicKey, int64(p.SignCount),
+		string(tj), p.AAGUID, p.BackupEligible, p.BackupState, p.UserVerified, p.Name, now).Scan(&p.ID)
+	switch {
+	case isUniqueViolation(err):
+		return domain.ErrPasskeyExists
+	case isForeignKeyViolation(err):
+		return userNotFound(err)
+	case err != nil:
+		return fmt.Errorf("add passkey: %w", err)
+	}
+	p.CreatedAt, p.Transports = now, transports
+	return nil
+}
+
+// ReserveUserID takes a user id no account has or will be given by an
+// insert without one: a passkey sign-up's user handle, known before its
+// account exists. An id reserved and never used is a gap.
+func (db *DB) ReserveUserID(ctx context.Context) (int64, error) {
+	var id int64
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		if db.Dialect == Postgres {
+			return tx.GetContext(ctx, &id, `SELECT nextval(pg_get_serial_sequence('users', 'id'))`)
 		}
-		p.CreatedAt, p.Transports = now, transports
+		// users.id is AUTOINCREMENT: its counter is sqlite_sequence's row,
+		// which a plain insert then moves past.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sqlite_sequence (name, seq)
+			SELECT 'users', COALESCE((SELECT MAX(id) FROM users), 0) WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'users')`); err != nil {
+			return err
+		}
+		return tx.GetContext(ctx, &id, `UPDATE sqlite_sequence SET seq = seq + 1 WHERE name = 'users' RETURNING seq`)
+	})
+	if err != nil {
+		return 0, mapError(fmt.Errorf("reserve user id: %w", err))
+	}
+	return id, nil
+}
+
+// RegisterPasskeyUser creates u with the id ReserveUserID gave (no
+// password: domain.NoPassword) together with its first passkey k, the
+// email's verification (verify, when not nil) and mail: one transaction, so
+// no account exists without its passkey. ErrUsernameTaken, ErrEmailTaken,
+// ErrPasskeyExists.
+func (db *DB) RegisterPasskeyUser(ctx context.Context, u *domain.User, k *domain.Passkey, verify *domain.EmailVerification,
+	mail ...*domain.OutboundEmail) error {
+	now := db.Now()
+	u.Email = domain.CanonicalEmail(u.Email)
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO users
+			(id, username, email, password_hash, is_admin, token_version, created_at, updated_at)
+			VALUES (?, ?, ?, ?, FALSE, 1, ?, ?)`), u.ID, u.Username, u.Email, u.PasswordHash, now, now)
+		if err != nil {
+			return uniqueUserError(err)
+		}
+		u.TokenVersion, u.CreatedAt, u.UpdatedAt = 1, now, now
+		if p := domain.AuditFrom(ctx); p != nil {
+			p.SetSubject(u.ID)
+		}
+		k.UserID = u.ID
+		if err := insertPasskeyRow(ctx, tx, k, now); err != nil {
+			return err
+		}
+		if verify != nil {
+			verify.UserID = u.ID
+			if err := insertVerification(ctx, tx, verify, now); err != nil {
+				return err
+			}
+		}
 		return db.enqueueEmails(ctx, tx, mail...)
 	})
 }

@@ -1,6 +1,7 @@
 // authsvc's passkey buttons: sign in with a passkey (and offer passkeys in
 // the username field's autofill where the browser can), use one as the
-// second step after the password, add one on the account page. Served from authsvc itself; the pages' CSP allows no other
+// second step after the password, create an account with one instead of a
+// password, add one on the account page. Served from authsvc itself; the pages' CSP allows no other
 // script.
 "use strict";
 (function () {
@@ -66,6 +67,25 @@
         const cred = await navigator.credentials.get({publicKey});
         const done = await post("/signin/mfa/passkey", {credential: cred.toJSON(), mfa_token: mfaToken,
           request: mfa.dataset.request || ""});
+        window.location.assign(done.next);
+      } catch (e) {
+        if (e.name !== "AbortError") { say(e.message); }
+      }
+    });
+  }
+
+  const signup = document.getElementById("passkey-signup");
+  if (signup) {
+    signup.hidden = false;
+    signup.addEventListener("click", async () => {
+      say("");
+      const username = document.getElementById("username")?.value || "";
+      const email = document.getElementById("email")?.value || "";
+      try {
+        const begun = await post("/signup/passkey/begin", {username, email});
+        const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(begun.publicKey);
+        const cred = await navigator.credentials.create({publicKey});
+        const done = await post("/signup/passkey", {credential: cred.toJSON(), request: signup.dataset.request || ""});
         window.location.assign(done.next);
       } catch (e) {
         if (e.name !== "AbortError") { say(e.message); }
