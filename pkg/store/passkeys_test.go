@@ -314,3 +314,41 @@ func TestDeleteLastSignInMethodRace(t *testing.T) {
 		}
 	})
 }
+
+// TestRegisterPasskeyUser: a reserved id is never given to another
+// account; the account and its passkey are created together, and a taken
+// username creates neither.
+func TestRegisterPasskeyUser(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		first, err := db.ReserveUserID(ctx) // before any user: SQLite has no counter row yet
+		if err != nil {
+			t.Fatal(err)
+		}
+		alice := newUser(t, db, "alice", "alice@example.com")
+		second, err := db.ReserveUserID(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bob := newUser(t, db, "bob", "bob@example.com")
+		if ids := []int64{first, alice.ID, second, bob.ID}; !(first < alice.ID && alice.ID < second && second < bob.ID) {
+			t.Fatalf("ids %v are not distinct and increasing", ids)
+		}
+		u := &domain.User{ID: second, Username: "keyonly", Email: "keyonly@example.com", PasswordHash: domain.NoPassword}
+		k := &domain.Passkey{CredentialID: []byte("k1"), PublicKey: []byte{1}, Name: "phone"}
+		if err := db.RegisterPasskeyUser(ctx, u, k, nil); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.UserByID(ctx, second)
+		if err != nil || got.Username != "keyonly" || got.HasPassword() || k.UserID != second || k.ID == 0 {
+			t.Fatalf("created %+v, %v; passkey %+v", got, err, k)
+		}
+		dup := &domain.User{ID: first, Username: "KeyOnly", Email: "other@example.com", PasswordHash: domain.NoPassword}
+		if err := db.RegisterPasskeyUser(ctx, dup, &domain.Passkey{CredentialID: []byte("k2"), PublicKey: []byte{1}, Name: "x"}, nil); !errors.Is(err, domain.ErrUsernameTaken) {
+			t.Fatalf("a taken username: %v", err)
+		}
+		if _, err := db.PasskeyByCredentialID(ctx, []byte("k2")); !errors.Is(err, domain.ErrPasskeyNotFound) {
+			t.Fatalf("the refused sign-up's passkey: %v", err)
+		}
+	})
+}
