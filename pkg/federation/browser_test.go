@@ -34,7 +34,9 @@ func TestProviderButtonRealBrowser(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`button[value="corp"]`)),
 		}},
 		{"the upstream's own sign-in page", []chromedp.Action[chromedp.Void]{
-			chromedp.WaitVisible(chromedp.ID("username")),
+			// The first page has a #username too: wait until it is gone.
+			chromedp.WaitNotPresent(chromedp.CSS(`button[value="corp"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`form[action="/signin"] #username`)),
 			chromedp.SendKeys(chromedp.ID("username"), "ursula"),
 			chromedp.SendKeys(chromedp.ID("password"), "correct horse ursula"),
 			chromedp.Submit(chromedp.ID("password")),
