@@ -49,13 +49,10 @@ func (s *Service) FederatedSignIn(ctx context.Context, pol domain.ProviderPolicy
 // federatedUser returns the account x signs in to, linking or creating it
 // as FederatedSignIn says.
 func (s *Service) federatedUser(ctx context.Context, pol domain.ProviderPolicy, x domain.ExternalIdentity) (*domain.User, error) {
-	i, err := s.db.IdentityBySubject(ctx, x.Provider, x.Subject)
+	userID, err := s.db.UseIdentity(ctx, x)
 	switch {
 	case err == nil:
-		if err := s.db.UseIdentity(ctx, i.ID, x.Email, x.EmailVerified); err != nil {
-			return nil, err
-		}
-		return s.db.UserByID(ctx, i.UserID)
+		return s.db.UserByID(ctx, userID)
 	case !isCode(err, domain.ENOTFOUND):
 		return nil, err
 	case x.Email == "":
@@ -186,7 +183,8 @@ func (s *Service) LinkIdentity(ctx context.Context, pol domain.ProviderPolicy, u
 	i, err := s.db.IdentityBySubject(ctx, x.Provider, x.Subject)
 	switch {
 	case err == nil && i.UserID == userID:
-		return s.db.UseIdentity(ctx, i.ID, x.Email, x.EmailVerified)
+		_, err := s.db.UseIdentity(ctx, x)
+		return err
 	case err == nil:
 		return domain.ErrIdentityTaken
 	case !isCode(err, domain.ENOTFOUND):

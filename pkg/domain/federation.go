@@ -135,9 +135,10 @@ type FederationStore interface {
 	// LinkIdentity stores a new identity of i.UserID (sets ID and times);
 	// ErrIdentityTaken when the provider's subject is linked already.
 	LinkIdentity(ctx context.Context, i *Identity) error
-	// UseIdentity records a sign-in with the identity: last used now, and
-	// the email when verified.
-	UseIdentity(ctx context.Context, id int64, email string, verified bool) error
+	// UseIdentity records a sign-in with the provider's subject (last used
+	// now, and the email when verified) and returns its user, in one
+	// statement; ErrIdentityNotFound when no identity has it.
+	UseIdentity(ctx context.Context, x ExternalIdentity) (userID int64, err error)
 	// UnlinkIdentity deletes the user's identity unless it is the user's
 	// last way to sign in (no password, no passkey, no other identity),
 	// decided in the deleting statement; ErrIdentityNotFound,

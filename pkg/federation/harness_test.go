@@ -24,6 +24,7 @@ import (
 	"github.com/authsvc/authsvc/internal/testkit"
 	"github.com/authsvc/authsvc/pkg/config"
 	"github.com/authsvc/authsvc/pkg/domain"
+	"github.com/authsvc/authsvc/pkg/store/storetest"
 )
 
 const (
@@ -36,10 +37,11 @@ const (
 
 // authsvc is a running authsvc as serve builds it, with identity providers.
 type authsvc struct {
-	URL   string
-	Stack *cmd.Stack
-	logs  *testkit.SyncBuffer
-	dbURL string
+	URL     string
+	Stack   *cmd.Stack
+	Queries *storetest.Counter // the statements the database received
+	logs    *testkit.SyncBuffer
+	dbURL   string
 }
 
 // listen reserves a loopback address, so a server's URL is known before it
@@ -57,7 +59,7 @@ func listen(t testing.TB) net.Listener {
 // its configuration.
 func newAuthsvc(t testing.TB, l net.Listener, dbURL string, tune ...func(*config.Config)) *authsvc {
 	t.Helper()
-	s := &authsvc{URL: "http://" + l.Addr().String(), logs: &testkit.SyncBuffer{}, dbURL: dbURL}
+	s := &authsvc{URL: "http://" + l.Addr().String(), logs: &testkit.SyncBuffer{}, dbURL: dbURL, Queries: storetest.NewCounter()}
 	conf, err := config.Load(config.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +79,7 @@ func newAuthsvc(t testing.TB, l net.Listener, dbURL string, tune ...func(*config
 		t.Fatal(err)
 	}
 	logger := zerolog.New(s.logs)
-	stack, err := cmd.Build(context.Background(), conf, cmd.BuildOptions{Logger: &logger})
+	stack, err := cmd.Build(context.Background(), conf, cmd.BuildOptions{Logger: &logger, WrapDriver: s.Queries.Wrap})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,83 +30,80 @@ const (
 		RETURNING code_challenge, identity, expires_at, created_at`
 )
 
+// The flows, codes and an identity's use are single statements outside
+// any transaction (one round trip each); taking a flow or a code deletes it
+// in the statement that returns it, so of concurrent takers one gets it.
+
 // PutFederationFlow stores a flow at a provider.
-func (db *DB) PutFederationFlow(ctx context.Context, f *domain.FederationFlow) error {
+func (db *DB) PutFederationFlow(ctx context.Context, f *domain.FederationFlow) (err error) {
 	var link any
 	if f.LinkUserID != 0 {
 		link = f.LinkUserID
 	}
-	return db.InTx(ctx, func(tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, tx.Rebind(insertFederationFlow), f.StateHash, f.Provider, f.Nonce, f.Verifier, f.RedirectTo,
-			f.CodeChallenge, link, f.ExpiresAt.UTC(), f.CreatedAt.UTC())
-		switch {
-		case isForeignKeyViolation(err):
-			return userNotFound(err)
-		case err != nil:
-			return fmt.Errorf("put federation flow: %w", err)
-		}
-		return nil
-	})
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
+	_, err = db.pool.ExecContext(ctx, db.pool.Rebind(insertFederationFlow), f.StateHash, f.Provider, f.Nonce, f.Verifier,
+		f.RedirectTo, f.CodeChallenge, link, f.ExpiresAt.UTC(), f.CreatedAt.UTC())
+	switch {
+	case isForeignKeyViolation(err):
+		return userNotFound(err)
+	case err != nil:
+		return mapError(fmt.Errorf("put federation flow: %w", err))
+	}
+	return nil
 }
 
 // TakeFederationFlow deletes and returns the unexpired flow;
 // ErrFederationState when there is none.
-func (db *DB) TakeFederationFlow(ctx context.Context, stateHash string) (*domain.FederationFlow, error) {
+func (db *DB) TakeFederationFlow(ctx context.Context, stateHash string) (_ *domain.FederationFlow, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
 	var f domain.FederationFlow
-	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-		err := tx.GetContext(ctx, &f, tx.Rebind(takeFederationFlow), stateHash, db.Now())
-		if errors.Is(err, sql.ErrNoRows) {
-			return domain.ErrFederationState
-		}
-		if err != nil {
-			return fmt.Errorf("take federation flow: %w", err)
-		}
-		return nil
-	})
+	err = db.pool.GetContext(ctx, &f, db.pool.Rebind(takeFederationFlow), stateHash, db.Now())
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, domain.ErrFederationState
+	}
 	if err != nil {
-		return nil, err
+		return nil, mapError(fmt.Errorf("take federation flow: %w", err))
 	}
 	f.ExpiresAt, f.CreatedAt = f.ExpiresAt.UTC(), f.CreatedAt.UTC()
 	return &f, nil
 }
 
 // PutFederationCode stores a verified sign-in's one-time code.
-func (db *DB) PutFederationCode(ctx context.Context, c *domain.FederationCode) error {
+func (db *DB) PutFederationCode(ctx context.Context, c *domain.FederationCode) (err error) {
 	ident, err := json.Marshal(c.Identity)
 	if err != nil {
 		return fmt.Errorf("federation code identity: %w", err)
 	}
-	return db.InTx(ctx, func(tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO federation_codes (code_hash, code_challenge, identity, expires_at, created_at)
-			VALUES (?, ?, ?, ?, ?)`), c.CodeHash, c.CodeChallenge, string(ident), c.ExpiresAt.UTC(), c.CreatedAt.UTC())
-		if err != nil {
-			return fmt.Errorf("put federation code: %w", err)
-		}
-		return nil
-	})
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
+	_, err = db.pool.ExecContext(ctx, db.pool.Rebind(`INSERT INTO federation_codes (code_hash, code_challenge, identity,
+		expires_at, created_at) VALUES (?, ?, ?, ?, ?)`), c.CodeHash, c.CodeChallenge, string(ident), c.ExpiresAt.UTC(),
+		c.CreatedAt.UTC())
+	if err != nil {
+		return mapError(fmt.Errorf("put federation code: %w", err))
+	}
+	return nil
 }
 
 // TakeFederationCode deletes and returns the unexpired code;
 // ErrFederationCode when there is none.
-func (db *DB) TakeFederationCode(ctx context.Context, codeHash string) (*domain.FederationCode, error) {
+func (db *DB) TakeFederationCode(ctx context.Context, codeHash string) (_ *domain.FederationCode, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
 	var row struct {
 		CodeChallenge string    `db:"code_challenge"`
 		Identity      string    `db:"identity"`
 		ExpiresAt     time.Time `db:"expires_at"`
 		CreatedAt     time.Time `db:"created_at"`
 	}
-	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-		err := tx.GetContext(ctx, &row, tx.Rebind(takeFederationCode), codeHash, db.Now())
-		if errors.Is(err, sql.ErrNoRows) {
-			return domain.ErrFederationCode
-		}
-		if err != nil {
-			return fmt.Errorf("take federation code: %w", err)
-		}
-		return nil
-	})
+	err = db.pool.GetContext(ctx, &row, db.pool.Rebind(takeFederationCode), codeHash, db.Now())
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, domain.ErrFederationCode
+	}
 	if err != nil {
-		return nil, err
+		return nil, mapError(fmt.Errorf("take federation code: %w", err))
 	}
 	c := &domain.FederationCode{CodeHash: codeHash, CodeChallenge: row.CodeChallenge, ExpiresAt: row.ExpiresAt.UTC(),
 		CreatedAt: row.CreatedAt.UTC()}
@@ -176,25 +173,23 @@ func (db *DB) linkIdentity(ctx context.Context, tx *sqlx.Tx, i *domain.Identity)
 	return nil
 }
 
-// UseIdentity records a sign-in with the identity: last used now, and the
-// email when the provider verified it.
-func (db *DB) UseIdentity(ctx context.Context, id int64, email string, verified bool) error {
-	return db.InTx(ctx, func(tx *sqlx.Tx) error {
-		q := `UPDATE user_identities SET last_used_at = ? WHERE id = ?`
-		args := []any{db.Now(), id}
-		if verified {
-			q = `UPDATE user_identities SET last_used_at = ?, email = ?, email_verified = ? WHERE id = ?`
-			args = []any{db.Now(), email, true, id}
-		}
-		res, err := tx.ExecContext(ctx, tx.Rebind(q), args...)
-		if err != nil {
-			return fmt.Errorf("use identity: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return domain.ErrIdentityNotFound
-		}
-		return nil
-	})
+// UseIdentity records a sign-in with the provider's subject and returns
+// its user: last used now, and the email when the provider verified it.
+func (db *DB) UseIdentity(ctx context.Context, x domain.ExternalIdentity) (_ int64, err error) {
+	ctx, done := db.start(ctx)
+	defer func() { err = done(err) }()
+	var userID int64
+	err = db.pool.GetContext(ctx, &userID, db.pool.Rebind(`UPDATE user_identities SET last_used_at = ?,
+		email = CASE WHEN ? THEN ? ELSE email END, email_verified = (email_verified OR ?)
+		WHERE provider = ? AND subject = ? RETURNING user_id`),
+		db.Now(), x.EmailVerified, x.Email, x.EmailVerified, x.Provider, x.Subject)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, domain.ErrIdentityNotFound
+	}
+	if err != nil {
+		return 0, mapError(fmt.Errorf("use identity: %w", err))
+	}
+	return userID, nil
 }
 
 // UnlinkIdentity deletes the user's identity unless the user could not sign
