@@ -3,8 +3,6 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,16 +35,11 @@ func identityViews(ctx context.Context, auth *account.Service, userID int64) ([]
 
 // identitiesText is the identities lines of `user show` ("" when none).
 func identitiesText(ids []identityView) string {
-	var b strings.Builder
+	lines := make([]string, len(ids))
 	for i, id := range ids {
-		label := "            "
-		if i == 0 {
-			label = "identities: "
-		}
-		fmt.Fprintf(&b, "\n%s%d %s %s <%s> (linked %s)", label, id.ID, id.Provider, id.Subject, id.Email,
-			id.CreatedAt.Format(time.RFC3339))
+		lines[i] = fmt.Sprintf("%d %s %s <%s> (linked %s)", id.ID, id.Provider, id.Subject, id.Email, id.CreatedAt.Format(time.RFC3339))
 	}
-	return b.String()
+	return listText("identities:", lines)
 }
 
 func newUserIdentitiesCommand(a *app) *cobra.Command {
@@ -74,9 +67,9 @@ user or the identity does not exist.`,
 		Example: "  authsvc user identities unlink alice 3\n  authsvc user identities unlink alice 3 -o json",
 		Args:    exactArgs(2, "USERNAME and an identity ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[1], 10, 64)
-			if err != nil || id < 1 {
-				return usagef("identity ID must be a positive number, not %q", args[1])
+			id, err := idArg(args[1], "identity")
+			if err != nil {
+				return err
 			}
 			svc, err := a.adminServices(cmd)
 			if err != nil {

@@ -35,19 +35,38 @@ func passkeyViews(ctx context.Context, auth *account.Service, userID int64) ([]p
 
 // passkeysText is the passkeys lines of `user show` ("" when none).
 func passkeysText(keys []passkeyView) string {
-	var b strings.Builder
+	lines := make([]string, len(keys))
 	for i, k := range keys {
-		label := "            "
-		if i == 0 {
-			label = "passkeys:   "
-		}
 		kind := "device-bound"
 		if k.Synced {
 			kind = "synced"
 		}
-		fmt.Fprintf(&b, "\n%s%d %q (%s, added %s)", label, k.ID, k.Name, kind, k.CreatedAt.Format(time.RFC3339))
+		lines[i] = fmt.Sprintf("%d %q (%s, added %s)", k.ID, k.Name, kind, k.CreatedAt.Format(time.RFC3339))
+	}
+	return listText("passkeys:", lines)
+}
+
+// listText is a list field of `user show`: the label on the first line,
+// the others aligned under it ("" when there are none).
+func listText(label string, lines []string) string {
+	var b strings.Builder
+	for i, l := range lines {
+		if i == 0 {
+			fmt.Fprintf(&b, "\n%-12s%s", label, l)
+		} else {
+			fmt.Fprintf(&b, "\n%12s%s", "", l)
+		}
 	}
 	return b.String()
+}
+
+// idArg reads a positive id argument; a usage error otherwise.
+func idArg(arg, what string) (int64, error) {
+	id, err := strconv.ParseInt(arg, 10, 64)
+	if err != nil || id < 1 {
+		return 0, usagef("%s ID must be a positive number, not %q", what, arg)
+	}
+	return id, nil
 }
 
 func newUserPasskeysCommand(a *app) *cobra.Command {
@@ -80,9 +99,9 @@ sets a password), which is the recovery for a stolen, only passkey.`,
 			"  authsvc user passkeys delete alice 7 --force   # even her last way to sign in",
 		Args: exactArgs(2, "USERNAME and a passkey ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[1], 10, 64)
-			if err != nil || id < 1 {
-				return usagef("passkey ID must be a positive number, not %q", args[1])
+			id, err := idArg(args[1], "passkey")
+			if err != nil {
+				return err
 			}
 			svc, err := a.adminServices(cmd)
 			if err != nil {

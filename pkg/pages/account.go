@@ -77,12 +77,8 @@ func noticeOf(done string) string {
 // revokeConsent forgets the signed-in user's consent to an app and
 // revokes the app's tokens.
 func (p *Pages) revokeConsent(w http.ResponseWriter, r *http.Request) {
-	if _, ok := p.form(w, r); !ok {
-		return
-	}
-	pr := p.browser(w, r)
-	if pr == nil {
-		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+	pr, ok := p.accountForm(w, r)
+	if !ok {
 		return
 	}
 	if p.deps.OIDC == nil {
@@ -95,6 +91,21 @@ func (p *Pages) revokeConsent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/account?done=consent_revoked", http.StatusSeeOther)
+}
+
+// accountForm checks a form posted from the account page (CSRF, the
+// per-IP limit) and returns the signed-in browser's principal; a browser
+// not signed in goes to the sign-in page. False when it has answered.
+func (p *Pages) accountForm(w http.ResponseWriter, r *http.Request) (*domain.Principal, bool) {
+	if _, ok := p.form(w, r); !ok {
+		return nil, false
+	}
+	pr := p.browser(w, r)
+	if pr == nil {
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return nil, false
+	}
+	return pr, true
 }
 
 // signoutPage asks to confirm (a GET never signs out: a link on another

@@ -157,12 +157,8 @@ func federationMessage(reason string) string {
 // account (a sign-in of the last 5 minutes); the flow comes back to
 // /account?linked=NAME, or ?error=REASON.
 func (p *Pages) linkIdentity(w http.ResponseWriter, r *http.Request) {
-	if _, ok := p.form(w, r); !ok {
-		return
-	}
-	pr := p.browser(w, r)
-	if pr == nil {
-		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+	pr, ok := p.accountForm(w, r)
+	if !ok {
 		return
 	}
 	if p.deps.Federation == nil {
@@ -180,12 +176,8 @@ func (p *Pages) linkIdentity(w http.ResponseWriter, r *http.Request) {
 
 // unlinkIdentity unlinks one of the signed-in browser's identities.
 func (p *Pages) unlinkIdentity(w http.ResponseWriter, r *http.Request) {
-	if _, ok := p.form(w, r); !ok {
-		return
-	}
-	pr := p.browser(w, r)
-	if pr == nil {
-		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+	pr, ok := p.accountForm(w, r)
+	if !ok {
 		return
 	}
 	id, err := strconv.ParseInt(r.PostFormValue("id"), 10, 64)
