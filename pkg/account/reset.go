@@ -103,12 +103,18 @@ func (s *Service) ResetPassword(ctx context.Context, tok, newPassword string) er
 	if err != nil {
 		return err
 	}
-	ctx = audited(ctx, event(domain.AuditPasswordReset, userID, userID, nil))
+	// A reset of an account whose email nobody had proved claims it (the
+	// store removes the ways in added before); the event says so.
+	var details map[string]any
+	if before, err := s.db.UserByID(ctx, userID); err == nil && !before.EmailVerified() {
+		details = map[string]any{"email_verified": true, "claimed": true}
+	}
+	ctx = audited(ctx, event(domain.AuditPasswordReset, userID, userID, details))
 	u, err := s.db.ConsumeResetToken(ctx, domain.HashToken(tok), userID, hash)
 	if err != nil {
 		return err
 	}
-	s.log.Info().Int64("user_id", u.ID).Msg("password reset")
+	s.log.Info().Int64("user_id", u.ID).Bool("claimed", details != nil).Msg("password reset")
 	return nil
 }
 

@@ -49,7 +49,9 @@ type ResetStore interface {
 	CreateResetToken(ctx context.Context, userID int64, tokenHash string, expiresAt time.Time,
 		minInterval time.Duration, mail ...*OutboundEmail) (bool, error)
 	// ConsumeResetToken uses the token and sets the new hash in one
-	// transaction; ErrInvalidResetToken.
+	// transaction; ErrInvalidResetToken. An account whose email was never
+	// verified is claimed by it: the email becomes verified, and its
+	// passkeys, linked identities and links in progress are removed.
 	ConsumeResetToken(ctx context.Context, tokenHash string, userID int64, newHash string) (*User, error)
 }
 

@@ -169,6 +169,32 @@ func TestProviderEndpoints(t *testing.T) {
 			if r := e.do("DELETE", "/auth/identities/"+id, nil, u.Token); r.Status != http.StatusNoContent {
 				t.Fatalf("unlink: %d %s", r.Status, r.Body)
 			}
+			// Pre-account hijacking: a squatter registers the owner's email
+			// (unverified) and links their own provider account; the owner's
+			// reset claims the account, and the squatter's link is gone.
+			squat := e.register("Squat")
+			m.QueueUser(&mockoidc.MockUser{Subject: "s-squat", Email: "squatter@evil.example", EmailVerified: true})
+			link = e.do("POST", "/auth/identities/mock/start", map[string]string{"redirect_to": providerApp}, squat.Token).
+				want(t, http.StatusOK, "")
+			if back := e.sendNoFollow(e.callbackFor(link["authorization_url"].(string))); back.Header.Get("Location") != providerApp+"?linked=mock" {
+				t.Fatalf("squatter's link: %d %q", back.Status, back.Header.Get("Location"))
+			}
+			e.secret("The-owner-1s-back")
+			e.do("POST", "/auth/reset-password", map[string]string{"token": e.requestReset(squat), "new_password": "The-owner-1s-back"}, "").
+				want(t, http.StatusOK, "")
+			m.QueueUser(&mockoidc.MockUser{Subject: "s-squat", Email: "squatter@evil.example", EmailVerified: true})
+			q, verifier = e.providerSignIn()
+			e.secret(q.Get("code"))
+			tok = e.do("POST", "/auth/providers/exchange", map[string]string{"code": q.Get("code"), "code_verifier": verifier}, "").
+				want(t, http.StatusOK, "")["access_token"].(string)
+			e.secret(tok)
+			if me := e.do("GET", "/auth/me", nil, tok).want(t, http.StatusOK, ""); me["username"] == "Squat" {
+				t.Fatal("the squatter's provider account still signs in to the claimed account")
+			}
+			if me := e.do("GET", "/auth/me", nil, e.token("Squat", "The-owner-1s-back")).want(t, http.StatusOK, ""); me["email_verified"] != true {
+				t.Errorf("after the reset the email is not verified: %v", me)
+			}
+
 			// The callback's refusals and the start's.
 			req, _ := http.NewRequest(http.MethodGet, e.URL+"/auth/providers/mock/callback?state=forged&code=x", nil)
 			if r := e.sendNoFollow(req); r.Status != http.StatusBadRequest {

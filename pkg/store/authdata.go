@@ -113,10 +113,40 @@ func (db *DB) ConsumeResetToken(ctx context.Context, tokenHash string, userID in
 		} else if n == 0 {
 			return domain.ErrInvalidResetToken
 		}
-		u, err = db.setPassword(ctx, tx, userID, newHash)
-		return err
+		if u, err = db.setPassword(ctx, tx, userID, newHash); err != nil {
+			return err
+		}
+		if u.EmailVerifiedAt == nil {
+			return db.claimAccount(ctx, tx, u)
+		}
+		return nil
 	})
 	return u, err
+}
+
+// claimAccount is a reset of an account whose email was never verified:
+// the reset proves the email, so its email becomes verified and every way
+// in that was added before anyone had proved it (passkeys, linked
+// identities, pending links) is removed. Otherwise whoever registered
+// someone else's address first (pre-account hijacking) would keep a way
+// into the account its owner has just taken over. (A second factor is not
+// a way in; it stays.)
+func (db *DB) claimAccount(ctx context.Context, tx *sqlx.Tx, u *domain.User) error {
+	now := db.Now()
+	for _, q := range []string{
+		`DELETE FROM webauthn_credentials WHERE user_id = ?`,
+		`DELETE FROM user_identities WHERE user_id = ?`,
+		`DELETE FROM federation_flows WHERE link_user_id = ?`,
+	} {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(q), u.ID); err != nil {
+			return fmt.Errorf("claim account: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE users SET email_verified_at = ? WHERE id = ?`), now, u.ID); err != nil {
+		return fmt.Errorf("claim account: %w", err)
+	}
+	u.EmailVerifiedAt = &now
+	return nil
 }
 
 // ClearLoginFailures forgets the failed logins of username (after a

@@ -97,3 +97,70 @@ func TestFederationFlowsAndCodes(t *testing.T) {
 		})
 	})
 }
+
+// TestResetClaimsAnUnverifiedAccount: a reset proves the email; when the
+// account had not proved it, the ways in added before (passkeys, linked
+// identities, links in progress) go and the email is verified; the second
+// factor (not a way in) stays. A verified account keeps them all.
+func TestResetClaimsAnUnverifiedAccount(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		sqlDB := storetest.SQL(t, db)
+		ways := func(u *domain.User) (passkeys, identities, flows, totp int) {
+			t.Helper()
+			for q, n := range map[string]*int{
+				`SELECT COUNT(*) FROM webauthn_credentials WHERE user_id = ?`:  &passkeys,
+				`SELECT COUNT(*) FROM user_identities WHERE user_id = ?`:       &identities,
+				`SELECT COUNT(*) FROM federation_flows WHERE link_user_id = ?`: &flows,
+				`SELECT COUNT(*) FROM mfa_totp WHERE user_id = ?`:              &totp,
+			} {
+				if err := sqlDB.Get(n, sqlDB.Rebind(q), u.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return
+		}
+		equip := func(u *domain.User, n int) {
+			t.Helper()
+			if err := db.AddPasskey(ctx, &domain.Passkey{UserID: u.ID, CredentialID: []byte{byte(n), 1}, PublicKey: []byte{1}, Name: "k"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.LinkIdentity(ctx, &domain.Identity{UserID: u.ID, Provider: "google", Subject: u.Username}); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.PutTOTP(ctx, u.ID, []byte("sealed")); err != nil {
+				t.Fatal(err)
+			}
+			now := db.Now()
+			if err := db.PutFederationFlow(ctx, &domain.FederationFlow{StateHash: "link-" + u.Username, Provider: "google", Nonce: "n",
+				Verifier: "v", RedirectTo: "https://app.example/", LinkUserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.CreateResetToken(ctx, u.ID, "reset-"+u.Username, db.Now().Add(time.Hour), 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		squatted := newUser(t, db, "squatted", "owner@example.com")
+		equip(squatted, 1)
+		u, err := db.ConsumeResetToken(ctx, "reset-squatted", squatted.ID, "$2a$04$owner")
+		if err != nil || !u.EmailVerified() {
+			t.Fatalf("reset: %+v, %v; want the email verified", u, err)
+		}
+		if p, i, fl, f := ways(squatted); p+i+fl != 0 || f != 1 {
+			t.Errorf("after the owner's reset: %d passkeys, %d identities, %d links in progress, %d TOTP factors; want none and the factor",
+				p, i, fl, f)
+		}
+
+		verified := newUser(t, db, "verified", "verified@example.com")
+		if _, err := sqlDB.Exec(sqlDB.Rebind(`UPDATE users SET email_verified_at = ? WHERE id = ?`), db.Now(), verified.ID); err != nil {
+			t.Fatal(err)
+		}
+		equip(verified, 2)
+		if _, err := db.ConsumeResetToken(ctx, "reset-verified", verified.ID, "$2a$04$new"); err != nil {
+			t.Fatal(err)
+		}
+		if p, i, fl, f := ways(verified); p != 1 || i != 1 || fl != 1 || f != 1 {
+			t.Errorf("a verified account's reset removed ways in: %d passkeys, %d identities, %d links, %d TOTP", p, i, fl, f)
+		}
+	})
+}
