@@ -102,9 +102,12 @@ type FederationFlow struct {
 type FederationCode struct {
 	CodeHash      string
 	CodeChallenge string
-	Identity      ExternalIdentity
-	ExpiresAt     time.Time
-	CreatedAt     time.Time
+	// LinkUserID is the account a link's code is for: only that user may
+	// redeem it (0: a sign-in's code).
+	LinkUserID int64
+	Identity   ExternalIdentity
+	ExpiresAt  time.Time
+	CreatedAt  time.Time
 }
 
 // SignInWays counts the ways a user can sign in; the last one cannot be
@@ -167,16 +170,21 @@ type FederationService interface {
 	// authsvc's own); codeChallenge is the app's S256 PKCE challenge.
 	Start(ctx context.Context, provider, redirectTo, codeChallenge string) (string, error)
 	// StartLink begins linking the provider to the signed-in user, after
-	// a recent sign-in or their password.
-	StartLink(ctx context.Context, p *Principal, provider, password, redirectTo string) (string, error)
+	// a recent sign-in or their password; codeChallenge is the app's S256
+	// PKCE challenge, as for Start.
+	StartLink(ctx context.Context, p *Principal, provider, password, redirectTo, codeChallenge string) (string, error)
 	// Callback finishes the flow whose state the provider's redirect
 	// carries and returns where the browser goes next (redirect_to with
-	// code, linked or error). An unknown, used or expired state is an
+	// code or error). An unknown, used or expired state is an
 	// error with no redirect.
 	Callback(ctx context.Context, provider string, query map[string][]string) (string, error)
 	// Exchange trades a callback's one-time code and the app's PKCE
 	// verifier for the sign-in's token response (or its mfa_token).
 	Exchange(ctx context.Context, code, verifier string) (*AccessToken, error)
+	// ExchangeLink redeems a link's one-time code and verifier: the
+	// identity is linked to p, who must be the user who started the link
+	// (ErrFederationCode otherwise). It returns the provider's name.
+	ExchangeLink(ctx context.Context, p *Principal, code, verifier string) (string, error)
 	// Identities lists the signed-in user's linked identities.
 	Identities(ctx context.Context, p *Principal) ([]*Identity, error)
 	// Unlink removes one; ErrLastSignInMethod when it is the last way in.

@@ -145,27 +145,39 @@ func (p *provider) policy() domain.ProviderPolicy {
 // Start begins a sign-in at the provider for an app that holds the PKCE
 // verifier of codeChallenge.
 func (s *Service) Start(ctx context.Context, name, redirectTo, codeChallenge string) (string, error) {
-	var v domain.Validator
-	if codeChallenge == "" {
-		v.Add(domain.MsgFieldRequired, domain.TypeMissing, "query", "code_challenge")
-	} else if !validChallenge(codeChallenge) {
-		v.Add(domain.MsgCodeChallenge, domain.TypeValueError, "query", "code_challenge")
-	}
-	if err := v.Err(); err != nil {
+	if err := checkChallenge(codeChallenge, "query"); err != nil {
 		return "", err
 	}
 	return s.start(ctx, name, redirectTo, domain.FederationFlow{CodeChallenge: codeChallenge})
 }
 
-// StartLink begins linking the provider to the signed-in user.
-func (s *Service) StartLink(ctx context.Context, pr *domain.Principal, name, password, redirectTo string) (string, error) {
+// StartLink begins linking the provider to the signed-in user. Like a
+// sign-in it ends in a one-time code bound to the app's PKCE verifier,
+// which only that user may redeem (ExchangeLink): a link URL sent to
+// someone else links nothing.
+func (s *Service) StartLink(ctx context.Context, pr *domain.Principal, name, password, redirectTo, codeChallenge string) (string, error) {
 	if _, err := s.provider(name); err != nil {
+		return "", err
+	}
+	if err := checkChallenge(codeChallenge, "body"); err != nil {
 		return "", err
 	}
 	if err := s.accounts.RecentOrPassword(ctx, pr, password); err != nil {
 		return "", err
 	}
-	return s.start(ctx, name, redirectTo, domain.FederationFlow{LinkUserID: pr.User.ID})
+	return s.start(ctx, name, redirectTo, domain.FederationFlow{CodeChallenge: codeChallenge, LinkUserID: pr.User.ID})
+}
+
+// checkChallenge requires an S256 PKCE challenge (in the query or the
+// body: loc).
+func checkChallenge(c, loc string) error {
+	var v domain.Validator
+	if c == "" {
+		v.Add(domain.MsgFieldRequired, domain.TypeMissing, loc, "code_challenge")
+	} else if !validChallenge(c) {
+		v.Add(domain.MsgCodeChallenge, domain.TypeValueError, loc, "code_challenge")
+	}
+	return v.Err()
 }
 
 func (s *Service) start(ctx context.Context, name, redirectTo string, f domain.FederationFlow) (string, error) {
@@ -216,18 +228,9 @@ func (s *Service) Callback(ctx context.Context, name string, query map[string][]
 		return errorRedirect(f.RedirectTo, err), nil
 	}
 	x.Provider = name
-	if f.LinkUserID != 0 {
-		if err := s.accounts.LinkIdentity(ctx, p.policy(), f.LinkUserID, *x); err != nil {
-			if domain.ErrorCode(err) == domain.EUNAVAILABLE || domain.ErrorCode(err) == domain.EINTERNAL {
-				return "", err
-			}
-			return errorRedirect(f.RedirectTo, err), nil
-		}
-		return withQuery(f.RedirectTo, "linked", name), nil
-	}
 	code, now := randomString(), s.clock().UTC()
-	c := &domain.FederationCode{CodeHash: domain.HashToken(code), CodeChallenge: f.CodeChallenge, Identity: *x,
-		CreatedAt: now, ExpiresAt: now.Add(domain.FederationCodeTTL)}
+	c := &domain.FederationCode{CodeHash: domain.HashToken(code), CodeChallenge: f.CodeChallenge, LinkUserID: f.LinkUserID,
+		Identity: *x, CreatedAt: now, ExpiresAt: now.Add(domain.FederationCodeTTL)}
 	if err := s.db.PutFederationCode(ctx, c); err != nil {
 		return "", err
 	}
@@ -237,6 +240,32 @@ func (s *Service) Callback(ctx context.Context, name string, query map[string][]
 // Exchange trades a one-time code and its PKCE verifier for the sign-in.
 // The code is used up by the attempt, right or wrong.
 func (s *Service) Exchange(ctx context.Context, code, verifier string) (*domain.AccessToken, error) {
+	c, p, err := s.redeem(ctx, code, verifier)
+	if err != nil {
+		return nil, err
+	}
+	if c.LinkUserID != 0 { // a link's code signs nobody in
+		return nil, domain.ErrFederationCode
+	}
+	return s.accounts.FederatedSignIn(ctx, p.policy(), c.Identity)
+}
+
+// ExchangeLink redeems a link's code and verifier for the signed-in user
+// who started the link, and links the identity to them.
+func (s *Service) ExchangeLink(ctx context.Context, pr *domain.Principal, code, verifier string) (string, error) {
+	c, p, err := s.redeem(ctx, code, verifier)
+	if err != nil {
+		return "", err
+	}
+	if c.LinkUserID == 0 || c.LinkUserID != pr.User.ID {
+		return "", domain.ErrFederationCode
+	}
+	return p.Name, s.accounts.LinkIdentity(ctx, p.policy(), pr.User.ID, c.Identity)
+}
+
+// redeem takes the code (used up, right or wrong) and checks the verifier
+// against the start's challenge; it returns the code and its provider.
+func (s *Service) redeem(ctx context.Context, code, verifier string) (*domain.FederationCode, *provider, error) {
 	var v domain.Validator
 	if code == "" {
 		v.Add(domain.MsgFieldRequired, domain.TypeMissing, "body", "code")
@@ -245,20 +274,20 @@ func (s *Service) Exchange(ctx context.Context, code, verifier string) (*domain.
 		v.Add(domain.MsgFieldRequired, domain.TypeMissing, "body", "code_verifier")
 	}
 	if err := v.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c, err := s.db.TakeFederationCode(ctx, domain.HashToken(code))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if subtle.ConstantTimeCompare([]byte(S256(verifier)), []byte(c.CodeChallenge)) != 1 {
-		return nil, domain.ErrFederationVerifier
+		return nil, nil, domain.ErrFederationVerifier
 	}
 	p, err := s.provider(c.Identity.Provider)
 	if err != nil { // removed from the configuration meanwhile
-		return nil, domain.ErrFederationCode
+		return nil, nil, domain.ErrFederationCode
 	}
-	return s.accounts.FederatedSignIn(ctx, p.policy(), c.Identity)
+	return c, p, nil
 }
 
 // Identities lists the signed-in user's linked identities.

@@ -208,15 +208,8 @@ func TestLinkingRules(t *testing.T) {
 					t.Fatal(err)
 				}
 				m.QueueUser(&mockoidc.MockUser{Subject: "sub-dave", Email: "dave.elsewhere@example.org"})
-				var start struct {
-					AuthorizationURL string `json:"authorization_url"`
-				}
-				if status, raw := s.call(t, http.MethodPost, "/auth/identities/mock/start", tok.Token,
-					map[string]string{"redirect_to": appCallback}, &start); status != http.StatusOK {
-					t.Fatalf("link start: %d %s", status, raw)
-				}
-				if q := arrive(t, browser(t), start.AuthorizationURL); q.Get("linked") != "mock" {
-					t.Fatalf("link: %v", q)
+				if status, raw := s.link(t, tok.Token, "mock"); status != http.StatusOK || !strings.Contains(raw, `"provider":"mock"`) {
+					t.Fatalf("link: %d %s", status, raw)
 				}
 				if identities("dave") != 1 {
 					t.Fatal("not linked")
@@ -227,15 +220,27 @@ func TestLinkingRules(t *testing.T) {
 					t.Fatal(err)
 				}
 				m.QueueUser(&mockoidc.MockUser{Subject: "sub-dave", Email: "dave.elsewhere@example.org"})
-				if status, raw := s.call(t, http.MethodPost, "/auth/identities/mock/start", other.Token,
-					map[string]string{"redirect_to": appCallback}, &start); status != http.StatusOK {
-					t.Fatalf("link start: %d %s", status, raw)
-				}
-				if q := arrive(t, browser(t), start.AuthorizationURL); q.Get("error") != "identity_taken" {
-					t.Errorf("linking another user's identity: %v, want error=identity_taken", q)
+				if status, raw := s.link(t, other.Token, "mock"); status != http.StatusConflict || reason(raw) != "identity_taken" {
+					t.Errorf("linking another user's identity: %d %s, want 409 identity_taken", status, raw)
 				}
 				if identities("alice") != 0 {
 					t.Error("alice got dave's identity")
+				}
+				// A link URL sent to someone else links nothing: its code goes
+				// to the app in that person's browser, and only the user who
+				// started the link, with the app's verifier, may redeem it.
+				m.QueueUser(&mockoidc.MockUser{Subject: "sub-victim", Email: "victim@example.org"})
+				authURL, verifier := s.linkStart(t, other.Token, "mock")
+				q := arrive(t, browser(t), authURL) // the victim's browser
+				if status, raw := s.linkExchange(t, tok.Token, q.Get("code"), verifier); status != http.StatusBadRequest ||
+					reason(raw) != "invalid_code" {
+					t.Errorf("the code redeemed by another user: %d %s, want 400 invalid_code", status, raw)
+				}
+				if status, raw, _ := s.exchange(t, q.Get("code"), verifier); status != http.StatusBadRequest {
+					t.Errorf("a link's code at the sign-in exchange: %d %s, want 400", status, raw)
+				}
+				if identities("alice")+identities("dave") != 1 {
+					t.Error("the victim's identity was linked")
 				}
 				// Now the provider signs dave in, with no email match needed.
 				m.QueueUser(&mockoidc.MockUser{Subject: "sub-dave", Email: "dave.elsewhere@example.org"})
@@ -281,15 +286,8 @@ func TestLinkingRules(t *testing.T) {
 				}
 				// A second provider, linked with the recent sign-in.
 				m2.QueueUser(&mockoidc.MockUser{Subject: "sub-erin-2", Email: "erin@example.net", EmailVerified: true})
-				var start struct {
-					AuthorizationURL string `json:"authorization_url"`
-				}
-				if status, raw := s.call(t, http.MethodPost, "/auth/identities/second/start", tok.AccessToken,
-					map[string]string{"redirect_to": appCallback}, &start); status != http.StatusOK {
-					t.Fatalf("link start: %d %s", status, raw)
-				}
-				if q := arrive(t, browser(t), start.AuthorizationURL); q.Get("linked") != "second" {
-					t.Fatalf("link: %v", q)
+				if status, raw := s.link(t, tok.AccessToken, "second"); status != http.StatusOK {
+					t.Fatalf("link: %d %s", status, raw)
 				}
 				s.call(t, http.MethodGet, "/auth/identities", tok.AccessToken, nil, &ids)
 				if len(ids.Identities) != 2 {
@@ -358,15 +356,8 @@ func TestMFAAfterAFederatedSignIn(t *testing.T) {
 			t.Fatal(err)
 		}
 		mock.QueueUser(&mockoidc.MockUser{Subject: subject, Email: "grace@example.com"})
-		var start struct {
-			AuthorizationURL string `json:"authorization_url"`
-		}
-		if status, raw := s.call(t, http.MethodPost, "/auth/identities/"+provider+"/start", tok.Token,
-			map[string]string{"redirect_to": appCallback}, &start); status != http.StatusOK {
-			t.Fatalf("link start: %d %s", status, raw)
-		}
-		if q := arrive(t, browser(t), start.AuthorizationURL); q.Get("linked") != provider {
-			t.Fatalf("link: %v", q)
+		if status, raw := s.link(t, tok.Token, provider); status != http.StatusOK {
+			t.Fatalf("link: %d %s", status, raw)
 		}
 	}
 	link(m, "mock", "sub-grace")

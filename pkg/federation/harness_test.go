@@ -279,3 +279,36 @@ func reason(raw string) string {
 	_ = json.Unmarshal([]byte(raw), &e)
 	return e.Code
 }
+
+// linkStart starts linking provider to the bearer's account and returns the
+// URL to send a browser to and the app's PKCE verifier.
+func (s *authsvc) linkStart(t testing.TB, bearer, provider string) (authURL, verifier string) {
+	t.Helper()
+	verifier, challenge := pkce()
+	var start struct {
+		AuthorizationURL string `json:"authorization_url"`
+	}
+	if status, raw := s.call(t, http.MethodPost, "/auth/identities/"+provider+"/start", bearer,
+		map[string]string{"redirect_to": appCallback, "code_challenge": challenge}, &start); status != http.StatusOK {
+		t.Fatalf("link start: %d %s", status, raw)
+	}
+	return start.AuthorizationURL, verifier
+}
+
+// linkExchange redeems a link's code as bearer: the status and body.
+func (s *authsvc) linkExchange(t testing.TB, bearer, code, verifier string) (int, string) {
+	t.Helper()
+	return s.call(t, http.MethodPost, "/auth/identities/exchange", bearer, map[string]string{"code": code, "code_verifier": verifier}, nil)
+}
+
+// link links provider to the bearer's account (the upstream signs in
+// whoever it has queued) and returns the exchange's status and body.
+func (s *authsvc) link(t testing.TB, bearer, provider string) (int, string) {
+	t.Helper()
+	authURL, verifier := s.linkStart(t, bearer, provider)
+	q := arrive(t, browser(t), authURL)
+	if q.Get("code") == "" {
+		t.Fatalf("link: the app got %v", q)
+	}
+	return s.linkExchange(t, bearer, q.Get("code"), verifier)
+}

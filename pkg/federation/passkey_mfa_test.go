@@ -34,15 +34,8 @@ func TestPasskeyAfterAFederatedSignIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.QueueUser(&mockoidc.MockUser{Subject: "sub-hedy", Email: "hedy@example.com"})
-	var start struct {
-		AuthorizationURL string `json:"authorization_url"`
-	}
-	if status, raw := s.call(t, http.MethodPost, "/auth/identities/mock/start", tok.Token,
-		map[string]string{"redirect_to": appCallback}, &start); status != http.StatusOK {
-		t.Fatalf("link start: %d %s", status, raw)
-	}
-	if q := arrive(t, browser(t), start.AuthorizationURL); q.Get("linked") != "mock" {
-		t.Fatalf("link: %v", q)
+	if status, raw := s.link(t, tok.Token, "mock"); status != http.StatusOK {
+		t.Fatalf("link: %d %s", status, raw)
 	}
 	a := testkit.NewAuthenticator(s.URL, "localhost")
 	var opts json.RawMessage

@@ -21,8 +21,13 @@ type providerExchange struct {
 }
 
 type identityLinkStart struct {
-	RedirectTo string `json:"redirect_to"`
-	Password   string `json:"password"`
+	RedirectTo    string `json:"redirect_to"`
+	CodeChallenge string `json:"code_challenge"`
+	Password      string `json:"password"`
+}
+
+type identityLinked struct {
+	Provider string `json:"provider"`
 }
 
 type identityLinkResponse struct {
@@ -115,13 +120,33 @@ func (s *Server) identityLinkStart(w http.ResponseWriter, r *http.Request, p *do
 	if f == nil {
 		return
 	}
-	to, err := f.StartLink(r.Context(), p, r.PathValue("provider"), body.Password, body.RedirectTo)
+	to, err := f.StartLink(r.Context(), p, r.PathValue("provider"), body.Password, body.RedirectTo, body.CodeChallenge)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, identityLinkResponse{AuthorizationURL: to})
+}
+
+// identityLinkExchange redeems a link's code: only the user who started
+// the link may, with the app's verifier.
+func (s *Server) identityLinkExchange(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
+	var body providerExchange
+	if err := decodeJSON(w, r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	f := s.federation(w, r)
+	if f == nil {
+		return
+	}
+	name, err := f.ExchangeLink(r.Context(), p, body.Code, body.CodeVerifier)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, identityLinked{Provider: name})
 }
 
 func (s *Server) listIdentities(w http.ResponseWriter, r *http.Request, p *domain.Principal) {

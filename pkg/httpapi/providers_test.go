@@ -91,6 +91,24 @@ func (e *env) providerSignIn() (url.Values, string) {
 	return to.Query(), verifier
 }
 
+// providerLink links the queued provider account to the bearer's account:
+// start (with a PKCE challenge), provider, callback, then the exchange.
+func (e *env) providerLink(bearer string) map[string]any {
+	e.t.Helper()
+	verifier := oauth2.GenerateVerifier()
+	sum := sha256.Sum256([]byte(verifier))
+	link := e.do("POST", "/auth/identities/mock/start", map[string]string{"redirect_to": providerApp,
+		"code_challenge": base64.RawURLEncoding.EncodeToString(sum[:])}, bearer).want(e.t, http.StatusOK, "")
+	back := e.sendNoFollow(e.callbackFor(link["authorization_url"].(string)))
+	to, err := url.Parse(back.Header.Get("Location"))
+	if back.Status != http.StatusFound || err != nil || to.Query().Get("code") == "" {
+		e.t.Fatalf("link callback: %d %q", back.Status, back.Header.Get("Location"))
+	}
+	e.secret(to.Query().Get("code"))
+	return e.do("POST", "/auth/identities/exchange", map[string]string{"code": to.Query().Get("code"), "code_verifier": verifier}, bearer).
+		want(e.t, http.StatusOK, "")
+}
+
 // sendNoFollow is send without following redirects.
 func (e *env) sendNoFollow(req *http.Request) *response {
 	e.t.Helper()
@@ -150,16 +168,18 @@ func TestProviderEndpoints(t *testing.T) {
 			q, verifier = e.providerSignIn()
 			e.do("POST", "/auth/providers/exchange", map[string]string{"code": q.Get("code"), "code_verifier": verifier}, "").
 				want(t, http.StatusConflict, domain.ReasonIdentityExists)
-			e.do("POST", "/auth/identities/mock/start", map[string]string{"redirect_to": "https://evil.example/"}, u.Token).
+			challenge := strings.Repeat("c", 43)
+			e.do("POST", "/auth/identities/mock/start", map[string]string{"redirect_to": "https://evil.example/", "code_challenge": challenge}, u.Token).
 				want(t, http.StatusBadRequest, domain.ReasonRedirectNotAllowed)
-			e.do("POST", "/auth/identities/nope/start", map[string]string{"redirect_to": providerApp}, u.Token).
+			e.do("POST", "/auth/identities/nope/start", map[string]string{"redirect_to": providerApp, "code_challenge": challenge}, u.Token).
 				want(t, http.StatusNotFound, domain.ReasonProviderNotFound)
-			link := e.do("POST", "/auth/identities/mock/start", map[string]string{"redirect_to": providerApp}, u.Token).
-				want(t, http.StatusOK, "")
+			e.do("POST", "/auth/identities/mock/start", map[string]string{"redirect_to": providerApp}, u.Token).
+				want(t, http.StatusUnprocessableEntity, "")
+			e.do("POST", "/auth/identities/exchange", map[string]string{"code": "forged", "code_verifier": "v"}, u.Token).
+				want(t, http.StatusBadRequest, domain.ReasonFederationCode)
 			m.QueueUser(&mockoidc.MockUser{Subject: "s-2", Email: u.Email, EmailVerified: true})
-			back := e.sendNoFollow(e.callbackFor(link["authorization_url"].(string)))
-			if loc := back.Header.Get("Location"); back.Status != http.StatusFound || loc != providerApp+"?linked=mock" {
-				t.Fatalf("link callback: %d %q", back.Status, loc)
+			if got := e.providerLink(u.Token); got["provider"] != "mock" {
+				t.Fatalf("link: %v", got)
 			}
 			ids = e.do("GET", "/auth/identities", nil, u.Token).want(t, http.StatusOK, "")["identities"].([]any)
 			if len(ids) != 1 {
@@ -174,11 +194,7 @@ func TestProviderEndpoints(t *testing.T) {
 			// reset claims the account, and the squatter's link is gone.
 			squat := e.register("Squat")
 			m.QueueUser(&mockoidc.MockUser{Subject: "s-squat", Email: "squatter@evil.example", EmailVerified: true})
-			link = e.do("POST", "/auth/identities/mock/start", map[string]string{"redirect_to": providerApp}, squat.Token).
-				want(t, http.StatusOK, "")
-			if back := e.sendNoFollow(e.callbackFor(link["authorization_url"].(string))); back.Header.Get("Location") != providerApp+"?linked=mock" {
-				t.Fatalf("squatter's link: %d %q", back.Status, back.Header.Get("Location"))
-			}
+			e.providerLink(squat.Token)
 			e.secret("The-owner-1s-back")
 			e.do("POST", "/auth/reset-password", map[string]string{"token": e.requestReset(squat), "new_password": "The-owner-1s-back"}, "").
 				want(t, http.StatusOK, "")

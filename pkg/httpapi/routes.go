@@ -73,6 +73,7 @@ func (s *Server) Routes() []Route {
 		{"GET", "/auth/providers/{name}/callback", ClassAuth, s.providerCallback},
 		{"POST", "/auth/providers/exchange", ClassAuth, s.providerExchange},
 		{"POST", "/auth/identities/{provider}/start", ClassAuth, s.authed(s.identityLinkStart)},
+		{"POST", "/auth/identities/exchange", ClassAuth, s.authed(s.identityLinkExchange)},
 		{"GET", "/auth/identities", ClassDefault, s.authed(s.listIdentities)},
 		{"DELETE", "/auth/identities/{id}", ClassDefault, s.authed(s.unlinkIdentity)},
 

@@ -104,6 +104,7 @@ func New(deps Deps) (*Pages, error) {
 	p.mux.HandleFunc("POST /account/consents/revoke", p.revokeConsent)
 	p.mux.HandleFunc("POST /account/identities/link", p.linkIdentity)
 	p.mux.HandleFunc("POST /account/identities/unlink", p.unlinkIdentity)
+	p.mux.HandleFunc("GET "+linkedPath, p.linkedIdentity)
 	p.mux.HandleFunc("POST /signin/passkey", p.signinPasskey)
 	p.mux.HandleFunc("POST /signin/provider", p.signinProvider)
 	p.mux.HandleFunc("GET "+federatedPath, p.signinFederated)

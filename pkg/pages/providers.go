@@ -1,6 +1,7 @@
 package pages
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 const (
 	federationCookie = "authsvc_federation"
 	federatedPath    = "/signin/federated"
+	linkedPath       = "/account/identities/linked"
 	// reasonSignInAgain is the account page's error for a link refused for
 	// want of a recent sign-in (the pages ask no password there).
 	reasonSignInAgain = "sign_in_again"
@@ -42,9 +44,8 @@ func (p *Pages) signinProvider(w http.ResponseWriter, r *http.Request) {
 	if v.Request != "" {
 		back += "?" + url.Values{"request": {v.Request}}.Encode()
 	}
-	verifier := oauth2.GenerateVerifier()
-	sum := sha256.Sum256([]byte(verifier))
-	to, err := p.deps.Federation.Start(r.Context(), r.PostFormValue("provider"), back, base64.RawURLEncoding.EncodeToString(sum[:]))
+	verifier, challenge := pkce()
+	to, err := p.deps.Federation.Start(r.Context(), r.PostFormValue("provider"), back, challenge)
 	if err != nil {
 		p.federationRefused(w, r, v, err)
 		return
@@ -154,8 +155,10 @@ func federationMessage(reason string) string {
 }
 
 // linkIdentity starts linking a provider to the signed-in browser's
-// account (a sign-in of the last 5 minutes); the flow comes back to
-// /account?linked=NAME, or ?error=REASON.
+// account (a sign-in of the last 5 minutes). Like the sign-in button, the
+// flow's PKCE verifier stays in this browser's cookie; it comes back to
+// /account/identities/linked with a code only this browser's user can
+// redeem.
 func (p *Pages) linkIdentity(w http.ResponseWriter, r *http.Request) {
 	pr, ok := p.accountForm(w, r)
 	if !ok {
@@ -166,12 +169,37 @@ func (p *Pages) linkIdentity(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PostFormValue("provider")
-	to, err := p.deps.Federation.StartLink(r.Context(), pr, name, "", "/account?"+url.Values{"linked": {name}}.Encode())
+	verifier, challenge := pkce()
+	to, err := p.deps.Federation.StartLink(r.Context(), pr, name, "", linkedPath, challenge)
 	if err != nil {
 		p.accountRefused(w, r, err)
 		return
 	}
+	setCookie(w, r, federationCookie, verifier, p.deps.Clock().Add(domain.FederationFlowTTL+time.Minute))
 	p.render(w, http.StatusOK, "continue.html", view{Next: to, Title: "Continuing to " + p.label(name)})
+}
+
+// linkedIdentity finishes a link: the code, this browser's verifier and
+// its signed-in user (who must be the one who started it).
+func (p *Pages) linkedIdentity(w http.ResponseWriter, r *http.Request) {
+	verifier := cookieValue(r, federationCookie)
+	setCookie(w, r, federationCookie, "", time.Time{})
+	pr := p.browser(w, r)
+	if pr == nil {
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return
+	}
+	q := r.URL.Query()
+	if reason := q.Get("error"); reason != "" || p.deps.Federation == nil {
+		http.Redirect(w, r, "/account?"+url.Values{"error": {cmp.Or(reason, domain.ReasonProviderNotFound)}}.Encode(), http.StatusSeeOther)
+		return
+	}
+	name, err := p.deps.Federation.ExchangeLink(r.Context(), pr, q.Get("code"), verifier)
+	if err != nil {
+		p.accountRefused(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/account?"+url.Values{"linked": {name}}.Encode(), http.StatusSeeOther)
 }
 
 // unlinkIdentity unlinks one of the signed-in browser's identities.
@@ -202,8 +230,15 @@ func (p *Pages) accountRefused(w http.ResponseWriter, r *http.Request, err error
 		return
 	}
 	reason := domain.ErrorReason(err)
-	if domain.ErrorCode(err) == domain.EUNAUTHORIZED { // not signed in recently: the step-up
+	if domain.ErrorCode(err) == domain.EVALIDATION || reason == domain.ReasonRecentSignIn { // the step-up: no recent sign-in
 		reason = reasonSignInAgain
 	}
 	http.Redirect(w, r, "/account?"+url.Values{"error": {reason}}.Encode(), http.StatusSeeOther)
+}
+
+// pkce returns a PKCE verifier and its S256 challenge (RFC 7636).
+func pkce() (verifier, challenge string) {
+	verifier = oauth2.GenerateVerifier()
+	sum := sha256.Sum256([]byte(verifier))
+	return verifier, base64.RawURLEncoding.EncodeToString(sum[:])
 }

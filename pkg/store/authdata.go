@@ -137,6 +137,7 @@ func (db *DB) claimAccount(ctx context.Context, tx *sqlx.Tx, u *domain.User) err
 		`DELETE FROM webauthn_credentials WHERE user_id = ?`,
 		`DELETE FROM user_identities WHERE user_id = ?`,
 		`DELETE FROM federation_flows WHERE link_user_id = ?`,
+		`DELETE FROM federation_codes WHERE link_user_id = ?`,
 	} {
 		if _, err := tx.ExecContext(ctx, tx.Rebind(q), u.ID); err != nil {
 			return fmt.Errorf("claim account: %w", err)

@@ -27,7 +27,7 @@ const (
 		RETURNING state_hash, provider, nonce, pkce_verifier, redirect_to, code_challenge, COALESCE(link_user_id, 0) AS link_user_id,
 		expires_at, created_at`
 	takeFederationCode = `DELETE FROM federation_codes WHERE code_hash = ? AND expires_at > ?
-		RETURNING code_challenge, identity, expires_at, created_at`
+		RETURNING code_challenge, COALESCE(link_user_id, 0) AS link_user_id, identity, expires_at, created_at`
 )
 
 // The flows, codes and an identity's use are single statements outside
@@ -78,9 +78,16 @@ func (db *DB) PutFederationCode(ctx context.Context, c *domain.FederationCode) (
 	}
 	ctx, done := db.start(ctx)
 	defer func() { err = done(err) }()
-	_, err = db.pool.ExecContext(ctx, db.pool.Rebind(`INSERT INTO federation_codes (code_hash, code_challenge, identity,
-		expires_at, created_at) VALUES (?, ?, ?, ?, ?)`), c.CodeHash, c.CodeChallenge, string(ident), c.ExpiresAt.UTC(),
-		c.CreatedAt.UTC())
+	var link any
+	if c.LinkUserID != 0 {
+		link = c.LinkUserID
+	}
+	_, err = db.pool.ExecContext(ctx, db.pool.Rebind(`INSERT INTO federation_codes (code_hash, code_challenge, link_user_id,
+		identity, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`), c.CodeHash, c.CodeChallenge, link, string(ident),
+		c.ExpiresAt.UTC(), c.CreatedAt.UTC())
+	if isForeignKeyViolation(err) {
+		return userNotFound(err)
+	}
 	if err != nil {
 		return mapError(fmt.Errorf("put federation code: %w", err))
 	}
@@ -94,6 +101,7 @@ func (db *DB) TakeFederationCode(ctx context.Context, codeHash string) (_ *domai
 	defer func() { err = done(err) }()
 	var row struct {
 		CodeChallenge string    `db:"code_challenge"`
+		LinkUserID    int64     `db:"link_user_id"`
 		Identity      string    `db:"identity"`
 		ExpiresAt     time.Time `db:"expires_at"`
 		CreatedAt     time.Time `db:"created_at"`
@@ -105,7 +113,8 @@ func (db *DB) TakeFederationCode(ctx context.Context, codeHash string) (_ *domai
 	if err != nil {
 		return nil, mapError(fmt.Errorf("take federation code: %w", err))
 	}
-	c := &domain.FederationCode{CodeHash: codeHash, CodeChallenge: row.CodeChallenge, ExpiresAt: row.ExpiresAt.UTC(),
+	c := &domain.FederationCode{CodeHash: codeHash, CodeChallenge: row.CodeChallenge, LinkUserID: row.LinkUserID,
+		ExpiresAt: row.ExpiresAt.UTC(),
 		CreatedAt: row.CreatedAt.UTC()}
 	if err := json.Unmarshal([]byte(row.Identity), &c.Identity); err != nil {
 		return nil, fmt.Errorf("federation code identity: %w", err)

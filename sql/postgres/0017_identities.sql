@@ -40,12 +40,14 @@ CREATE TABLE federation_flows (
 );
 CREATE INDEX federation_flows_expires_at_idx ON federation_flows (expires_at);
 
--- A verified upstream sign-in waiting for its app: the SHA-256 of the
--- one-time code the callback gave the browser, the app's PKCE challenge,
--- and what the provider asserted (JSON). Single use, 2 minutes.
+-- A verified upstream sign-in (or link) waiting for its app: the SHA-256
+-- of the one-time code the callback gave the browser, the app's PKCE
+-- challenge, the account a link is for (which alone may redeem it), and
+-- what the provider asserted (JSON). Single use, 2 minutes.
 CREATE TABLE federation_codes (
     code_hash      TEXT        PRIMARY KEY,
     code_challenge TEXT        NOT NULL,
+    link_user_id   BIGINT      REFERENCES users (id) ON DELETE CASCADE,
     identity       TEXT        NOT NULL,
     expires_at     TIMESTAMPTZ NOT NULL,
     created_at     TIMESTAMPTZ NOT NULL
