@@ -70,6 +70,11 @@ func (s *Service) federatedUser(ctx context.Context, pol domain.ProviderPolicy, 
 		return nil, err
 	case !pol.AutoCreate:
 		return nil, domain.ErrFederatedSignUpOff
+	case !x.EmailVerified:
+		// An account made for an email nobody has proved would let whoever
+		// controls the provider account keep it once the email's owner
+		// verified it (pre-account hijacking).
+		return nil, domain.ErrProviderEmailUnverified
 	}
 	return s.createFederated(ctx, x)
 }
@@ -85,10 +90,9 @@ func (s *Service) link(ctx context.Context, u *domain.User, x domain.ExternalIde
 	return nil
 }
 
-// createFederated makes a new account without a password for x, its email
-// verified when the provider verified it (else a verification link is
-// mailed), under the provider's username or the email's local part (with a
-// number added while it is taken).
+// createFederated makes a new account without a password for x, whose
+// email the provider verified, under the provider's username or the
+// email's local part (with a number added while it is taken).
 func (s *Service) createFederated(ctx context.Context, x domain.ExternalIdentity) (*domain.User, error) {
 	base := usernameFrom(x)
 	for n := 0; ; n++ {
@@ -97,26 +101,17 @@ func (s *Service) createFederated(ctx context.Context, x domain.ExternalIdentity
 			suffix := "-" + randomDigits(4)
 			name = base[:min(len(base), domain.MaxUsernameLen-len(suffix))] + suffix
 		}
-		u := &domain.User{Username: name, Email: x.Email, PasswordHash: domain.NoPassword}
-		if x.EmailVerified {
-			now := s.now()
-			u.EmailVerifiedAt = &now
-		}
-		mail := []*domain.OutboundEmail{{Kind: domain.EmailWelcome, Recipient: u.Email,
-			Data: map[string]string{domain.EmailKeyUsername: u.Username}}}
-		var verify *domain.EmailVerification
-		if !x.EmailVerified {
-			var link *domain.OutboundEmail
-			verify, link = s.newVerification(u, u.Email)
-			mail = append(mail, link)
-		}
-		i := &domain.Identity{Provider: x.Provider, Subject: x.Subject, Email: x.Email, EmailVerified: x.EmailVerified}
-		reg := event(domain.AuditRegistered, 0, 0, map[string]any{"is_admin": false, "email_verified": x.EmailVerified,
+		now := s.now()
+		u := &domain.User{Username: name, Email: x.Email, PasswordHash: domain.NoPassword, EmailVerifiedAt: &now}
+		welcome := &domain.OutboundEmail{Kind: domain.EmailWelcome, Recipient: u.Email,
+			Data: map[string]string{domain.EmailKeyUsername: u.Username}}
+		i := &domain.Identity{Provider: x.Provider, Subject: x.Subject, Email: x.Email, EmailVerified: true}
+		reg := event(domain.AuditRegistered, 0, 0, map[string]any{"is_admin": false, "email_verified": true,
 			"provider": x.Provider})
 		reg.ActorIsTarget = true
 		linked := event(domain.AuditIdentityLinked, 0, 0, map[string]any{"provider": x.Provider, "email": x.Email, "via": "sign_up"})
 		linked.ActorIsTarget = true
-		err := s.db.CreateFederatedUser(audited(ctx, reg, linked), u, i, verify, mail...)
+		err := s.db.CreateFederatedUser(audited(ctx, reg, linked), u, i, nil, welcome)
 		switch {
 		case err == nil:
 			s.log.Info().Int64("user_id", u.ID).Str("provider", x.Provider).Msg("user created by an identity provider")
@@ -124,7 +119,10 @@ func (s *Service) createFederated(ctx context.Context, x domain.ExternalIdentity
 		case domain.ErrorReason(err) == domain.ErrUsernameTaken.Reason && n < 5:
 			continue
 		case domain.ErrorReason(err) == domain.ErrEmailTaken.Reason:
-			return nil, domain.ErrIdentityExists // an account with the email was made meanwhile
+			// An account with the email was made meanwhile: by a concurrent
+			// first sign-in of this identity (FederatedSignIn's retry then
+			// signs in to it), or by someone else (the retry answers 409).
+			return nil, domain.ErrIdentityTaken
 		default:
 			return nil, err
 		}
@@ -140,10 +138,8 @@ func (s *Service) federatedSession(ctx context.Context, pol domain.ProviderPolic
 	amr := []string{domain.AMRFederated}
 	upstreamMFA := false
 	if pol.TrustMFA {
+		upstreamMFA = domain.UpstreamMFA(x.AMR)
 		for _, m := range x.AMR {
-			if slices.Contains(domain.UpstreamSecondFactors, m) {
-				upstreamMFA = true
-			}
 			if !slices.Contains(amr, m) {
 				amr = append(amr, m)
 			}

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -24,10 +25,16 @@ const AMRFederated = "fed"
 // sign-in that used a second factor carries it (aal2).
 const AMRMFA = "mfa"
 
-// UpstreamSecondFactors are the amr values (RFC 8176) by which an upstream
-// provider reports a second factor: with trust_mfa they stand in for the
-// account's own.
-var UpstreamSecondFactors = []string{AMRMFA, AMROTP, "sms", AMRHardwareKey, AMRSoftwareKey, "fpt", "face", "iris", "retina"}
+// UpstreamMFA reports whether an upstream provider's amr (RFC 8176)
+// reports a second factor: "mfa", a one-time code ("otp", "sms"), or a key
+// ("hwk", "swk") that verified the user ("user", "pin" or a biometric).
+// With trust_mfa it stands in for the account's own.
+func UpstreamMFA(amr []string) bool {
+	has := func(vs ...string) bool {
+		return slices.ContainsFunc(vs, func(v string) bool { return slices.Contains(amr, v) })
+	}
+	return has(AMRMFA, AMROTP, "sms") || (has(AMRHardwareKey, AMRSoftwareKey) && has(AMRUser, "pin", "fpt", "face", "iris", "retina"))
+}
 
 // FederationFlowTTL is how long a person may take at the provider between
 // the start and the callback; FederationCodeTTL how long an app has to

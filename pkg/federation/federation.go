@@ -305,6 +305,9 @@ func (s *Service) Unlink(ctx context.Context, pr *domain.Principal, id int64) er
 // allow-list; ErrRedirectNotAllowed otherwise.
 func (s *Service) redirectTarget(to string) (string, error) {
 	if strings.HasPrefix(to, "/") && !strings.HasPrefix(to, "//") && !strings.HasPrefix(to, "/\\") {
+		if _, err := url.Parse(s.cfg.PublicURL + to); err != nil {
+			return "", domain.ErrRedirectNotAllowed
+		}
 		return s.cfg.PublicURL + to, nil
 	}
 	if RedirectAllowed(s.cfg.RedirectAllowList, to) {

@@ -120,6 +120,28 @@ func TestSignInThroughAnOpenIDProvider(t *testing.T) {
 					}
 				}
 			})
+			t.Run("two first sign-ins of one identity at once: one account", func(t *testing.T) {
+				codes := make([][2]string, 2)
+				for i := range codes {
+					m.QueueUser(&mockoidc.MockUser{Subject: "sub-twice", Email: "twice@example.com", EmailVerified: true})
+					codes[i][0], codes[i][1] = s.signIn(t, "mock")
+				}
+				subs := make([]string, 2)
+				var wg sync.WaitGroup
+				for i, c := range codes {
+					wg.Go(func() {
+						if status, raw, tok := s.exchange(t, c[0], c[1]); status == http.StatusOK {
+							subs[i] = readClaims(t, tok.AccessToken).Sub
+						} else {
+							t.Errorf("exchange %d: %d %s", i, status, raw)
+						}
+					})
+				}
+				wg.Wait()
+				if subs[0] == "" || subs[0] != subs[1] {
+					t.Errorf("signed in as users %q and %q, want one account", subs[0], subs[1])
+				}
+			})
 			t.Run("concurrent exchanges of one code: one wins", func(t *testing.T) {
 				m.QueueUser(&mockoidc.MockUser{Subject: "sub-jane", Email: "jane@example.com", EmailVerified: true})
 				code, verifier := s.signIn(t, "mock")

@@ -99,10 +99,7 @@ func TestHostedPagesSignInThroughAProvider(t *testing.T) {
 	})
 
 	t.Run("the account page links and unlinks, never the last way in", func(t *testing.T) {
-		if _, _, err := up.Stack.Auth.Register(ctx, domain.Registration{Username: "wanda", Email: "wanda@corp.example",
-			Password: "correct horse wanda"}); err != nil {
-			t.Fatal(err)
-		}
+		up.register(t, "wanda")
 		if _, _, err := s.Stack.Auth.Register(ctx, domain.Registration{Username: "victor", Email: "victor@example.com",
 			Password: "correct horse victor"}); err != nil {
 			t.Fatal(err)

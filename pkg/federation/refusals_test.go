@@ -2,6 +2,7 @@ package federation_test
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/url"
@@ -193,7 +194,7 @@ func TestRefusals(t *testing.T) {
 		}
 	})
 	t.Run("redirect_to off the allow-list", func(t *testing.T) {
-		for _, to := range []string{"https://evil.example/app/callback", "//evil.example/x", "/\\evil.example", appCallback + "/more",
+		for _, to := range []string{"https://evil.example/app/callback", "//evil.example/x", "/\\evil.example", "/%zz", appCallback + "/more",
 			"http://127.0.0.1:1/app/callback#frag", "http://user@127.0.0.1:1/app/callback", ""} {
 			status, raw := getStatus(t, s.startURL("good", to, challenge))
 			if status != http.StatusBadRequest || reason(raw) != "redirect_not_allowed" {
@@ -230,6 +231,28 @@ func TestRefusals(t *testing.T) {
 		code, verifier := s.signIn(t, "nocreate")
 		if status, raw, _ := s.exchange(t, code, verifier); status != http.StatusForbidden || reason(raw) != "signup_disabled" {
 			t.Errorf("exchange: %d %s, want 403 signup_disabled", status, raw)
+		}
+	})
+	t.Run("an email the provider has not verified makes no account", func(t *testing.T) {
+		good.QueueUser(&mockoidc.MockUser{Subject: "sub-unverified", Email: "nobody-proved-this@example.com", EmailVerified: false})
+		code, verifier := s.signIn(t, "good")
+		if status, raw, _ := s.exchange(t, code, verifier); status != http.StatusForbidden || reason(raw) != "provider_email_unverified" {
+			t.Errorf("exchange: %d %s, want 403 provider_email_unverified", status, raw)
+		}
+		if _, err := s.Stack.Auth.UserByUsername(context.Background(), "nobody-proved-this"); domain.ErrorCode(err) != domain.ENOTFOUND {
+			t.Errorf("an account was made: %v", err)
+		}
+	})
+	t.Run("a malformed email is as none; an ID token without sub is refused", func(t *testing.T) {
+		good.QueueUser(&mockoidc.MockUser{Subject: "sub-bad-email", Email: "not an address", EmailVerified: true})
+		code, verifier := s.signIn(t, "good")
+		if status, raw, _ := s.exchange(t, code, verifier); status != http.StatusForbidden || reason(raw) != "provider_email_missing" {
+			t.Errorf("exchange: %d %s, want 403 provider_email_missing", status, raw)
+		}
+		good.QueueUser(&mockoidc.MockUser{Subject: "", Email: "nosub@example.com", EmailVerified: true})
+		if q := arrive(t, browser(t), s.startURL("good", appCallback, challenge)); q.Get("error") != "provider_error" ||
+			!strings.Contains(s.logs.String(), "id token: no sub") {
+			t.Errorf("no sub: the app got %v, want error=provider_error (and the log to say so)", q)
 		}
 	})
 	t.Run("allowed_email_domains", func(t *testing.T) {

@@ -83,8 +83,11 @@ func (o *oidcUpstream) authURL(_ context.Context, state, nonce, verifier string)
 // oidcClaims are the ID token claims read; email_verified may arrive as a
 // string ("true") from some providers.
 type oidcClaims struct {
-	Email             string   `json:"email"`
-	EmailVerified     any      `json:"email_verified"`
+	Email         string `json:"email"`
+	EmailVerified any    `json:"email_verified"`
+	// XMSEdov is Microsoft Entra's optional claim "the email's domain is
+	// verified by the tenant" (Entra sends no email_verified).
+	XMSEdov           any      `json:"xms_edov"`
 	PreferredUsername string   `json:"preferred_username"`
 	AMR               []string `json:"amr"`
 }
@@ -124,8 +127,11 @@ func (o *oidcUpstream) identity(ctx context.Context, code, verifier, nonce strin
 			c.EmailVerified = ui.EmailVerified
 		}
 	}
-	return &domain.ExternalIdentity{Subject: idt.Subject, Email: domain.CanonicalEmail(c.Email),
-		EmailVerified: truthy(c.EmailVerified), Username: c.PreferredUsername, AMR: c.AMR}, nil
+	if idt.Subject == "" {
+		return nil, domain.ErrProviderFailed.With(errors.New("id token: no sub"))
+	}
+	return checked(&domain.ExternalIdentity{Subject: idt.Subject, Email: c.Email,
+		EmailVerified: truthy(c.EmailVerified) || truthy(c.XMSEdov), Username: c.PreferredUsername, AMR: c.AMR}), nil
 }
 
 func truthy(v any) bool {
@@ -204,10 +210,20 @@ func (g *gitHubUpstream) identity(ctx context.Context, code, verifier, _ string)
 	x := &domain.ExternalIdentity{Subject: strconv.FormatInt(u.ID, 10), Username: u.Login}
 	for _, e := range emails {
 		if e.Primary {
-			x.Email, x.EmailVerified = domain.CanonicalEmail(e.Email), e.Verified
+			x.Email, x.EmailVerified = e.Email, e.Verified
 		}
 	}
-	return x, nil
+	return checked(x), nil
+}
+
+// checked canonicalises the identity's email, and drops one that is not a
+// valid address (as if the provider shared none).
+func checked(x *domain.ExternalIdentity) *domain.ExternalIdentity {
+	x.Email = domain.CanonicalEmail(x.Email)
+	if x.Email != "" && !domain.ValidEmail(x.Email) {
+		x.Email, x.EmailVerified = "", false
+	}
+	return x
 }
 
 // get reads one JSON document of GitHub's REST API.

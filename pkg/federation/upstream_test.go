@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/authsvc/authsvc/pkg/config"
 	"github.com/authsvc/authsvc/pkg/domain"
@@ -43,11 +44,22 @@ func newUpstream(t testing.TB, dbURL, rpURL string) *upstream {
 		t.Fatal(err)
 	}
 	u.clientID, u.secret = c.ID, c.Secret
-	if _, _, err := u.Stack.Auth.Register(ctx, domain.Registration{Username: "ursula", Email: "ursula@corp.example",
-		Password: "correct horse ursula"}); err != nil {
+	u.register(t, "ursula")
+	return u
+}
+
+// register makes a user of the upstream with a verified email
+// (<name>@corp.example), whose ID tokens then say email_verified.
+func (u *upstream) register(t testing.TB, name string) {
+	t.Helper()
+	if _, _, err := u.Stack.Auth.Register(context.Background(), domain.Registration{Username: name, Email: name + "@corp.example",
+		Password: "correct horse " + name}); err != nil {
 		t.Fatal(err)
 	}
-	return u
+	db := storetest.SQLFor(t, u.dbURL)
+	if _, err := db.Exec(db.Rebind(`UPDATE users SET email_verified_at = ? WHERE username = ?`), time.Now().UTC(), name); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (u *upstream) provider() config.IdentityProviderConfig {
@@ -114,11 +126,11 @@ func TestSignInThroughAnotherAuthsvc(t *testing.T) {
 			if name, email := s.me(t, tok.AccessToken); name != "ursula" || email != "ursula@corp.example" {
 				t.Errorf("account %q %q, want ursula", name, email)
 			}
-			// The upstream had not verified ursula's email: the new account
-			// has a link to verify it, and no password.
+			// The upstream verified ursula's email: so is the new account's;
+			// it has no password.
 			u, err := s.Stack.Auth.UserByUsername(context.Background(), "ursula")
-			if err != nil || u.EmailVerified() || u.HasPassword() {
-				t.Errorf("ursula: %+v %v; want an unverified email and no password", u, err)
+			if err != nil || !u.EmailVerified() || u.HasPassword() {
+				t.Errorf("ursula: %+v %v; want a verified email and no password", u, err)
 			}
 		})
 	}

@@ -87,7 +87,7 @@ func (s *Server) providerCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Referrer-Policy", "no-referrer") // the code must not leak to the app's page's resources
+	w.Header().Set("Referrer-Policy", "no-referrer") // the request to redirect_to carries no Referer
 	http.Redirect(w, r, to, http.StatusFound)        //nolint:gosec // G710: redirect_to was checked against the allow-list at the start
 
 }
