@@ -81,7 +81,6 @@ type ExternalIdentity struct {
 // whether it may create accounts, which email domains it may sign in, and
 // whether its second factors count as this account's.
 type ProviderPolicy struct {
-	Name                string
 	AutoCreate          bool
 	AllowedEmailDomains []string
 	TrustMFA            bool
@@ -115,14 +114,6 @@ type FederationCode struct {
 	Identity   ExternalIdentity
 	ExpiresAt  time.Time
 	CreatedAt  time.Time
-}
-
-// SignInWays counts the ways a user can sign in; the last one cannot be
-// removed.
-type SignInWays struct {
-	Password   bool
-	Passkeys   int
-	Identities int
 }
 
 // FederationStore keeps linked identities, flows and codes.

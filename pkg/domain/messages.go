@@ -406,7 +406,6 @@ var (
 	ErrProviderNotFound        = &Error{Code: ENOTFOUND, Reason: ReasonProviderNotFound, Message: MsgProviderNotFound}
 	ErrProviderUnavailable     = &Error{Code: EUNAVAILABLE, Reason: ReasonProviderUnavailable, Message: MsgProviderUnavailable}
 	ErrProviderFailed          = &Error{Code: EUNAUTHORIZED, Reason: ReasonProviderFailed, Message: MsgProviderFailed}
-	ErrProviderDenied          = &Error{Code: EUNAUTHORIZED, Reason: ReasonProviderDenied, Message: MsgProviderDenied}
 	ErrFederationState         = &Error{Code: EINVALID, Reason: ReasonFederationState, Message: MsgFederationState}
 	ErrFederationCode          = &Error{Code: EINVALID, Reason: ReasonFederationCode, Message: MsgFederationCode}
 	ErrFederationVerifier      = &Error{Code: EINVALID, Reason: ReasonFederationVerifier, Message: MsgFederationVerifier}

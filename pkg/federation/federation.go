@@ -10,7 +10,6 @@ package federation
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
@@ -139,7 +138,7 @@ func (s *Service) provider(name string) (*provider, error) {
 }
 
 func (p *provider) policy() domain.ProviderPolicy {
-	return domain.ProviderPolicy{Name: p.Name, AutoCreate: p.AutoCreate, AllowedEmailDomains: p.AllowedEmailDomains, TrustMFA: p.TrustMFA}
+	return domain.ProviderPolicy{AutoCreate: p.AutoCreate, AllowedEmailDomains: p.AllowedEmailDomains, TrustMFA: p.TrustMFA}
 }
 
 // Start begins a sign-in at the provider for an app that holds the PKCE
@@ -280,7 +279,7 @@ func (s *Service) redeem(ctx context.Context, code, verifier string) (*domain.Fe
 	if err != nil {
 		return nil, nil, err
 	}
-	if subtle.ConstantTimeCompare([]byte(S256(verifier)), []byte(c.CodeChallenge)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(oauth2.S256ChallengeFromVerifier(verifier)), []byte(c.CodeChallenge)) != 1 {
 		return nil, nil, domain.ErrFederationVerifier
 	}
 	p, err := s.provider(c.Identity.Provider)
@@ -361,12 +360,6 @@ func withQuery(raw string, kv ...string) string {
 	}
 	u.RawQuery = q.Encode()
 	return u.String()
-}
-
-// S256 is the PKCE S256 challenge of verifier (RFC 7636).
-func S256(verifier string) string {
-	sum := sha256.Sum256([]byte(verifier))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // validChallenge reports whether c looks like an S256 challenge: 43

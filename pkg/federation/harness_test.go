@@ -3,7 +3,6 @@ package federation_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -140,8 +139,7 @@ func browser(t testing.TB) *http.Client {
 // pkce returns a verifier and its S256 challenge.
 func pkce() (verifier, challenge string) {
 	verifier = oauth2.GenerateVerifier()
-	sum := sha256.Sum256([]byte(verifier))
-	return verifier, base64.RawURLEncoding.EncodeToString(sum[:])
+	return verifier, oauth2.S256ChallengeFromVerifier(verifier)
 }
 
 // startURL is the app's link to sign in with provider.

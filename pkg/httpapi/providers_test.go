@@ -1,8 +1,6 @@
 package httpapi_test
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -75,8 +73,7 @@ func (e *env) callbackFor(u string) *http.Request {
 func (e *env) providerSignIn() (url.Values, string) {
 	e.t.Helper()
 	verifier := oauth2.GenerateVerifier()
-	sum := sha256.Sum256([]byte(verifier))
-	q := url.Values{"redirect_to": {providerApp}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])},
+	q := url.Values{"redirect_to": {providerApp}, "code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)},
 		"code_challenge_method": {"S256"}}
 	req, _ := http.NewRequest(http.MethodGet, e.URL+"/auth/providers/mock/start?"+q.Encode(), nil)
 	start := e.sendNoFollow(req)
@@ -96,9 +93,8 @@ func (e *env) providerSignIn() (url.Values, string) {
 func (e *env) providerLink(bearer string) map[string]any {
 	e.t.Helper()
 	verifier := oauth2.GenerateVerifier()
-	sum := sha256.Sum256([]byte(verifier))
 	link := e.do("POST", "/auth/identities/mock/start", map[string]string{"redirect_to": providerApp,
-		"code_challenge": base64.RawURLEncoding.EncodeToString(sum[:])}, bearer).want(e.t, http.StatusOK, "")
+		"code_challenge": oauth2.S256ChallengeFromVerifier(verifier)}, bearer).want(e.t, http.StatusOK, "")
 	back := e.sendNoFollow(e.callbackFor(link["authorization_url"].(string)))
 	to, err := url.Parse(back.Header.Get("Location"))
 	if back.Status != http.StatusFound || err != nil || to.Query().Get("code") == "" {

@@ -2,7 +2,6 @@ package oidcprovider_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"html"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/oauth2"
 
 	"github.com/authsvc/authsvc/cmd"
 	"github.com/authsvc/authsvc/internal/testkit"
@@ -215,9 +215,8 @@ func postOnly(t testing.TB, c *http.Client, base, path string, from *page, extra
 
 // pkce returns a verifier and its S256 challenge.
 func pkce() (verifier, challenge string) {
-	verifier = base64.RawURLEncoding.EncodeToString([]byte(time.Now().String() + "-verifier-of-enough-length-for-pkce"))
-	sum := sha256.Sum256([]byte(verifier))
-	return verifier, base64.RawURLEncoding.EncodeToString(sum[:])
+	verifier = oauth2.GenerateVerifier()
+	return verifier, oauth2.S256ChallengeFromVerifier(verifier)
 }
 
 func base64Decode(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }

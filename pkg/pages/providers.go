@@ -2,8 +2,6 @@ package pages
 
 import (
 	"cmp"
-	"crypto/sha256"
-	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -77,8 +75,9 @@ func (p *Pages) signinFederated(w http.ResponseWriter, r *http.Request) {
 		p.render(w, http.StatusNotFound, "signin.html", view{CSRF: v.CSRF, Request: v.Request, Error: domain.MsgProviderNotFound})
 		return
 	}
-	if reason := q.Get("error"); reason != "" { // our own reason codes; the description is not shown (it is in the URL)
-		p.federationRefused(w, r, v, &domain.Error{Code: domain.EUNAUTHORIZED, Reason: reason, Message: domain.MsgProviderDenied})
+	if reason := q.Get("error"); reason != "" { // shown in our words only: the description is in the URL
+		v.Error = federationMessage(reason)
+		p.render(w, http.StatusUnauthorized, "signin.html", v)
 		return
 	}
 	if verifier == "" {
@@ -239,6 +238,5 @@ func (p *Pages) accountRefused(w http.ResponseWriter, r *http.Request, err error
 // pkce returns a PKCE verifier and its S256 challenge (RFC 7636).
 func pkce() (verifier, challenge string) {
 	verifier = oauth2.GenerateVerifier()
-	sum := sha256.Sum256([]byte(verifier))
-	return verifier, base64.RawURLEncoding.EncodeToString(sum[:])
+	return verifier, oauth2.S256ChallengeFromVerifier(verifier)
 }
