@@ -181,6 +181,18 @@ func TestHostedPagesSignInThroughAProvider(t *testing.T) {
 		}
 	})
 
+	t.Run("a refusal at the provider is shown in our words only", func(t *testing.T) {
+		for reason, want := range map[string]string{"access_denied": domain.MsgProviderDenied,
+			"identity_exists": domain.MsgIdentityExists, "<script>x</script>": domain.MsgProviderDenied} {
+			_, status, body := getPage(t, browser(t), s.URL+"/signin/federated?"+url.Values{"error": {reason},
+				"error_description": {"Injected text"}}.Encode())
+			if status != http.StatusUnauthorized || !strings.Contains(body, html.EscapeString(want)) ||
+				strings.Contains(body, "Injected text") || strings.Contains(body, "<script>x") {
+				t.Errorf("error=%s: %d %s", reason, status, body)
+			}
+		}
+	})
+
 	t.Run("a code in another browser signs nobody in", func(t *testing.T) {
 		// The attacker's own flow, stopped where the browser would go back
 		// to the hosted page with the code.
