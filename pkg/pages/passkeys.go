@@ -40,8 +40,7 @@ func (p *Pages) passkeyBody(w http.ResponseWriter, r *http.Request) (*passkeyPos
 		writeJSON(w, http.StatusNotFound, passkeyAnswer{Error: domain.MsgPasskeysOff})
 		return nil, false
 	}
-	c := cookieValue(r, csrfCookie)
-	if c == "" || r.Header.Get("X-CSRF-Token") != c {
+	if !csrfMatches(r, r.Header.Get("X-CSRF-Token")) {
 		writeJSON(w, http.StatusForbidden, passkeyAnswer{Error: domain.MsgPagesBadForm})
 		return nil, false
 	}

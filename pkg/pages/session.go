@@ -137,10 +137,13 @@ func csrfToken(w http.ResponseWriter, r *http.Request) string {
 }
 
 // csrfOK checks a posted form's token against the cookie.
-func csrfOK(r *http.Request) bool {
+func csrfOK(r *http.Request) bool { return csrfMatches(r, r.PostFormValue("csrf")) }
+
+// csrfMatches checks a presented token (a form field, the passkey script's
+// X-CSRF-Token header) against the cookie, in constant time.
+func csrfMatches(r *http.Request, presented string) bool {
 	c := cookieValue(r, csrfCookie)
-	f := r.PostFormValue("csrf")
-	return c != "" && subtle.ConstantTimeCompare([]byte(c), []byte(f)) == 1
+	return c != "" && subtle.ConstantTimeCompare([]byte(c), []byte(presented)) == 1
 }
 
 func peerIP(r *http.Request) string {
