@@ -155,30 +155,12 @@ func (db *DB) ReserveUserID(ctx context.Context) (int64, error) {
 // ErrPasskeyExists.
 func (db *DB) RegisterPasskeyUser(ctx context.Context, u *domain.User, k *domain.Passkey, verify *domain.EmailVerification,
 	mail ...*domain.OutboundEmail) error {
-	now := db.Now()
-	u.Email = domain.CanonicalEmail(u.Email)
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO users
-			(id, username, email, password_hash, is_admin, token_version, created_at, updated_at)
-			VALUES (?, ?, ?, ?, FALSE, 1, ?, ?)`), u.ID, u.Username, u.Email, u.PasswordHash, now, now)
-		if err != nil {
-			return uniqueUserError(err)
-		}
-		u.TokenVersion, u.CreatedAt, u.UpdatedAt = 1, now, now
-		if p := domain.AuditFrom(ctx); p != nil {
-			p.SetSubject(u.ID)
-		}
-		k.UserID = u.ID
-		if err := insertPasskeyRow(ctx, tx, k, now); err != nil {
+		if err := db.registerUser(ctx, tx, u, verify, mail...); err != nil {
 			return err
 		}
-		if verify != nil {
-			verify.UserID = u.ID
-			if err := insertVerification(ctx, tx, verify, now); err != nil {
-				return err
-			}
-		}
-		return db.enqueueEmails(ctx, tx, mail...)
+		k.UserID = u.ID
+		return insertPasskeyRow(ctx, tx, k, u.CreatedAt)
 	})
 }
 

@@ -350,5 +350,13 @@ func TestRegisterPasskeyUser(t *testing.T) {
 		if _, err := db.PasskeyByCredentialID(ctx, []byte("k2")); !errors.Is(err, domain.ErrPasskeyNotFound) {
 			t.Fatalf("the refused sign-up's passkey: %v", err)
 		}
+		// A credential registered already: the account is not made either.
+		again := &domain.User{ID: first, Username: "fresh", Email: "fresh@example.com", PasswordHash: domain.NoPassword}
+		if err := db.RegisterPasskeyUser(ctx, again, &domain.Passkey{CredentialID: []byte("k1"), PublicKey: []byte{1}, Name: "x"}, nil); !errors.Is(err, domain.ErrPasskeyExists) {
+			t.Fatalf("a registered credential: %v", err)
+		}
+		if _, err := db.UserByUsername(ctx, "fresh"); domain.ErrorCode(err) != domain.ENOTFOUND {
+			t.Fatalf("the account of a refused passkey was made: %v", err)
+		}
 	})
 }

@@ -75,10 +75,14 @@ func (db *DB) registerUser(ctx context.Context, tx *sqlx.Tx, u *domain.User, ver
 		t := now
 		u.EmailVerifiedAt, verified = &t, now
 	}
+	// u.ID is 0 (the database numbers the row) or an id ReserveUserID gave.
+	idCol, idVal, args := "", "", []any{u.Username, u.Email, u.PasswordHash, u.IsAdmin, now, now, verified}
+	if u.ID != 0 {
+		idCol, idVal, args = "id, ", "?, ", append([]any{u.ID}, args...)
+	}
 	err := tx.QueryRowxContext(ctx, tx.Rebind(`INSERT INTO users
-		(username, email, password_hash, is_admin, token_version, created_at, updated_at, email_verified_at)
-		VALUES (?, ?, ?, ?, 1, ?, ?, ?) RETURNING id`),
-		u.Username, u.Email, u.PasswordHash, u.IsAdmin, now, now, verified).Scan(&u.ID)
+		(`+idCol+`username, email, password_hash, is_admin, token_version, created_at, updated_at, email_verified_at)
+		VALUES (`+idVal+`?, ?, ?, ?, 1, ?, ?, ?) RETURNING id`), args...).Scan(&u.ID)
 	if err != nil {
 		return uniqueUserError(err)
 	}
