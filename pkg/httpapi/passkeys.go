@@ -68,12 +68,31 @@ func (s *Server) passkeyFinishBody(w http.ResponseWriter, r *http.Request) (*pas
 	if !s.passkeyBody(w, r, &body) {
 		return nil, false
 	}
-	if len(body.Credential) == 0 || string(body.Credential) == "null" {
-		s.writeError(w, r, domain.ValidationError(domain.FieldError{Loc: []string{"body", "credential"},
-			Msg: domain.MsgFieldRequired, Type: domain.TypeMissing}))
+	if err := credentialRequired(body.Credential); err != nil {
+		s.writeError(w, r, err)
 		return nil, false
 	}
 	return &body, true
+}
+
+// credentialRequired is the 422 of a finish without its credential.
+func credentialRequired(c json.RawMessage) error {
+	if len(c) == 0 || string(c) == "null" {
+		return domain.ValidationError(domain.FieldError{Loc: []string{"body", "credential"},
+			Msg: domain.MsgFieldRequired, Type: domain.TypeMissing})
+	}
+	return nil
+}
+
+// writeOptions answers a ceremony's begin with its options (never cached),
+// or with err.
+func (s *Server) writeOptions(w http.ResponseWriter, r *http.Request, opts any, err error) {
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, opts)
 }
 
 func (s *Server) passkeyRegisterBegin(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
@@ -82,12 +101,7 @@ func (s *Server) passkeyRegisterBegin(w http.ResponseWriter, r *http.Request, p 
 		return
 	}
 	opts, err := s.deps.Passkeys.BeginRegistration(r.Context(), p, body.Password)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, opts)
+	s.writeOptions(w, r, opts, err)
 }
 
 func (s *Server) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
@@ -109,12 +123,7 @@ func (s *Server) passkeyLoginBegin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	opts, err := s.deps.Passkeys.BeginLogin(r.Context(), body.Username)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, opts)
+	s.writeOptions(w, r, opts, err)
 }
 
 func (s *Server) passkeyLoginFinish(w http.ResponseWriter, r *http.Request) {
@@ -137,12 +146,7 @@ func (s *Server) passkeySignUpBegin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	opts, err := s.deps.Passkeys.BeginSignUp(r.Context(), body.Username, body.Email)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, opts)
+	s.writeOptions(w, r, opts, err)
 }
 
 // passkeySignUpFinish creates the account with its passkey and signs it
@@ -168,12 +172,7 @@ func (s *Server) mfaWebAuthnBegin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	opts, err := s.deps.Passkeys.BeginMFA(r.Context(), body.MFAToken)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, opts)
+	s.writeOptions(w, r, opts, err)
 }
 
 // mfaWebAuthnFinish ends the login with the passkey's answer.
@@ -182,9 +181,8 @@ func (s *Server) mfaWebAuthnFinish(w http.ResponseWriter, r *http.Request) {
 	if !s.passkeyBody(w, r, &body) {
 		return
 	}
-	if len(body.Credential) == 0 || string(body.Credential) == "null" {
-		s.writeError(w, r, domain.ValidationError(domain.FieldError{Loc: []string{"body", "credential"},
-			Msg: domain.MsgFieldRequired, Type: domain.TypeMissing}))
+	if err := credentialRequired(body.Credential); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	tok, err := s.deps.Passkeys.FinishMFA(r.Context(), body.MFAToken, body.Credential)
