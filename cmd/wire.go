@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -287,7 +288,7 @@ func (a *app) providerLimit(limiter ratelimit.Limiter, ips *httpapi.ClientIPs) f
 	limit := ratelimit.PerMinute(rl.AuthPerMinute)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			res, err := limiter.Allow(r.Context(), "oidc|"+ips.ClientIP(r).String(), limit)
+			res, err := limiter.Allow(r.Context(), "oidc|"+httpapi.LimitKey(ips.ClientIP(r)), limit)
 			if err == nil && !res.Allowed {
 				w.Header().Set("Retry-After", strconv.Itoa(max(int(res.RetryAfter.Round(time.Second)/time.Second), 1)))
 				w.Header().Set("Content-Type", "application/json")
@@ -323,7 +324,8 @@ func (a *app) withPages(api http.Handler, svc *services, limiter ratelimit.Limit
 	if rl := a.cfg.RateLimit; rl.Enabled {
 		limit := ratelimit.PerMinute(rl.AuthPerMinute)
 		deps.Limit = func(ctx context.Context, ip string) (bool, time.Duration) {
-			res, err := limiter.Allow(ctx, "pages|"+ip, limit)
+			a, _ := netip.ParseAddr(ip) // the pages' ClientIP, written by ips.ClientIP
+			res, err := limiter.Allow(ctx, "pages|"+httpapi.LimitKey(a), limit)
 			if err != nil { // fail open, like the API's per-IP limits
 				return true, 0
 			}

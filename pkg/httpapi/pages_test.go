@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -304,6 +305,22 @@ func TestPagesIPLimit(t *testing.T) {
 	if r.Header.Get("Retry-After") == "" {
 		t.Error("no Retry-After")
 	}
+}
+
+// TestPagesIPLimitIPv6: IPv6 clients of one /64 share the pages' bucket
+// (as the API's limits do), so rotating addresses inside it gains nothing.
+func TestPagesIPLimitIPv6(t *testing.T) {
+	e := newEnv(t, storetest.SQLiteURL(t), envConfig{config: func(c *config.Config) {
+		c.RateLimit.AuthPerMinute, c.Server.TrustedProxies = 2, []string{"127.0.0.0/8"}
+	}})
+	b := newBrowser(t, e)
+	b.get("/signin")
+	wrong := url.Values{"username": {"someone"}, "password": {"wrong-password"}}
+	for i := range 2 {
+		wantStatus(t, b.post("/signin", wrong, "X-Forwarded-For", fmt.Sprintf("2001:db8:7:7::%x", i+1)), http.StatusUnauthorized, "")
+	}
+	wantStatus(t, b.post("/signin", wrong, "X-Forwarded-For", "2001:db8:7:7:ffff::9"), http.StatusTooManyRequests, domain.MsgPagesRateLimited)
+	wantStatus(t, b.post("/signin", wrong, "X-Forwarded-For", "2001:db8:7:8::1"), http.StatusUnauthorized, "") // another /64
 }
 
 func TestPagesUnverifiedEmail(t *testing.T) {

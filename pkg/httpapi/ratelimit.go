@@ -82,9 +82,11 @@ func parseHostAddr(s string) netip.Addr {
 	return netip.Addr{}
 }
 
-// limitKey is the bucket of a client: an IPv4 address, or the /64 of an
-// IPv6 address (one host usually holds a whole /64).
-func limitKey(a netip.Addr) string {
+// LimitKey is the per-IP rate limits' bucket of a client: an IPv4
+// address, or the /64 of an IPv6 address (one host usually holds a whole
+// /64, so a client rotating addresses inside it stays in one bucket). The
+// pages' and the OpenID Connect provider's limits key on it too.
+func LimitKey(a netip.Addr) string {
 	if !a.IsValid() {
 		return "unknown"
 	}
@@ -143,7 +145,7 @@ func RateLimit(cfg RateLimitConfig) func(Route, http.Handler) http.Handler {
 			class, limit = "auth", cfg.Auth
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			res, err := cfg.Limiter.Allow(r.Context(), class+"|"+limitKey(cfg.ClientIPs.ClientIP(r)), limit)
+			res, err := cfg.Limiter.Allow(r.Context(), class+"|"+LimitKey(cfg.ClientIPs.ClientIP(r)), limit)
 			if err != nil {
 				if cfg.Metrics != nil {
 					cfg.Metrics.RateLimitUnavailable()
@@ -245,7 +247,7 @@ func (b *blockList) block(ip string, until time.Time) {
 // until the limit would allow one again.
 func failureLimit(cfg RateLimitConfig, blocked *blockList, failures *throttledLog, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ip := limitKey(cfg.ClientIPs.ClientIP(r))
+		ip := LimitKey(cfg.ClientIPs.ClientIP(r))
 		if wait := blocked.blockedFor(ip, cfg.Clock()); wait > 0 {
 			if cfg.Metrics != nil {
 				cfg.Metrics.RateLimited("verify")
