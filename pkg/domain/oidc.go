@@ -137,6 +137,9 @@ type OIDCStore interface {
 	CreateOIDCRequest(ctx context.Context, r *OIDCRequest) error
 	// OIDCRequest returns a request still waiting for its code.
 	OIDCRequest(ctx context.Context, id string, now time.Time) (*OIDCRequest, error)
+	// EndOIDCRequest ends a request that failed (denied, login required):
+	// it can no longer be signed in or give a code.
+	EndOIDCRequest(ctx context.Context, id string, now time.Time) error
 	// CompleteOIDCRequest records the sign-in s on a request not signed in yet.
 	CompleteOIDCRequest(ctx context.Context, id string, s BrowserSignIn, now time.Time) error
 	// SetOIDCCode stores the hash of the code issued for a signed-in request.

@@ -19,8 +19,10 @@ import (
 )
 
 // fakeProvider stands in for the OpenID Connect provider (domain.OIDCLogin)
-// until it is on main: requests in memory, consent remembered per user and
-// client, a redirect to the client's registered URI on Complete and Fail.
+// so that these tests of the pages run without one: requests in memory,
+// consent remembered per user and client, a redirect to the client's
+// registered URI on Complete and Fail (which ends the request, as the real
+// provider does: pkg/oidcprovider's TestDeniedRequestEnds).
 type fakeProvider struct {
 	mu        sync.Mutex
 	requests  map[string]*domain.OIDCAuthRequest

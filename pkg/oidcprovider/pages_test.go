@@ -149,3 +149,41 @@ func TestSessionLifetime(t *testing.T) {
 		})
 	}
 }
+
+// TestDeniedRequestEnds: after "deny" on the consent page the app gets
+// access_denied, and the request is over: allowing it afterwards (a second
+// tab, a replayed form) gives no code.
+func TestDeniedRequestEnds(t *testing.T) {
+	t.Parallel()
+	e := newIDP(t, storetest.SQLiteURL(t))
+	u := e.user(t, "dana")
+	app := newRP(t, e, e.client(t, domain.NewOIDCClient{Name: "Third-party app"}))
+	verifier, _ := pkce()
+	b := browser(t)
+	pg := get(t, b, app.conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)))
+	pg = post(t, b, e.URL, "/signin", pg, url.Values{"username": {u.Username}, "password": {password(u)}})
+	if pg.heading != "Allow access?" {
+		t.Fatalf("not the consent page: %d %q", pg.status, pg.body)
+	}
+	consent := pg
+	// The answer is the continue page towards the app (nothing listens there).
+	next := func(pg *page) *url.URL {
+		m := nextRe.FindStringSubmatch(pg.body)
+		if m == nil {
+			return pg.loc
+		}
+		u, _ := url.Parse(html.UnescapeString(m[1]))
+		return u
+	}
+	denied := next(postOnly(t, b, e.URL, "/consent", consent, url.Values{"decision": {"deny"}}))
+	if denied == nil || denied.Query().Get("error") != "access_denied" || denied.Query().Get("state") != "st" {
+		t.Fatalf("deny: %v", denied)
+	}
+	pg = postOnly(t, b, e.URL, "/consent", consent, url.Values{"decision": {"allow"}})
+	if to := next(pg); to != nil && to.Query().Get("code") != "" {
+		t.Fatalf("the denied request still gave a code: %v", to)
+	}
+	if pg.status < 400 {
+		t.Errorf("allowing a denied request: %d %s, want an error page", pg.status, pg.body)
+	}
+}

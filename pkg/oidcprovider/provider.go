@@ -254,12 +254,15 @@ func (p *Provider) Complete(ctx context.Context, id string, s domain.BrowserSign
 	return p.cfg.Issuer + PathCallback + "?id=" + url.QueryEscape(id), nil
 }
 
-// Fail implements domain.OIDCLogin: the error goes to the request's
-// redirect_uri (registered: the provider checked it before the request was
-// stored), with its state.
+// Fail implements domain.OIDCLogin: the request ends (it can no longer
+// give a code) and the error goes to its redirect_uri (registered: the
+// provider checked it before the request was stored), with its state.
 func (p *Provider) Fail(ctx context.Context, id, code, description string) (string, error) {
 	r, err := p.deps.Store.OIDCRequest(ctx, id, p.now())
 	if err != nil {
+		return "", err
+	}
+	if err := p.deps.Store.EndOIDCRequest(ctx, id, p.now()); err != nil {
 		return "", err
 	}
 	v := url.Values{"error": {code}, "error_description": {description}}

@@ -102,6 +102,12 @@ func (db *DB) OIDCRequest(ctx context.Context, id string, now time.Time) (_ *dom
 	return row.request(), nil
 }
 
+// EndOIDCRequest implements domain.OIDCStore.
+func (db *DB) EndOIDCRequest(ctx context.Context, id string, now time.Time) error {
+	return db.changeOIDCRequest(ctx, `UPDATE oidc_requests SET expires_at = ? WHERE id = ? AND code_hash IS NULL AND expires_at > ?`,
+		now.UTC(), id, now.UTC())
+}
+
 // CompleteOIDCRequest implements domain.OIDCStore.
 func (db *DB) CompleteOIDCRequest(ctx context.Context, id string, s domain.BrowserSignIn, now time.Time) error {
 	return db.changeOIDCRequest(ctx, `UPDATE oidc_requests SET user_id = ?, session_id = ?, auth_time = ?, amr = ?
