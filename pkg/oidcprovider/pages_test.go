@@ -187,3 +187,38 @@ func TestDeniedRequestEnds(t *testing.T) {
 		t.Errorf("allowing a denied request: %d %s, want an error page", pg.status, pg.body)
 	}
 }
+
+// TestJanitorPrunesAtStart: the provider's janitor prunes expired requests
+// when it starts, not only after its first interval.
+func TestJanitorPrunesAtStart(t *testing.T) {
+	t.Parallel()
+	e := newIDP(t, storetest.SQLiteURL(t))
+	app := newRP(t, e, e.client(t, domain.NewOIDCClient{Name: "App"}))
+	verifier, _ := pkce()
+	if pg := get(t, browser(t), app.conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier))); pg.heading != "Sign in" {
+		t.Fatalf("authorize: %d %q", pg.status, pg.body)
+	}
+	db := storetest.SQLFor(t, e.dbURL)
+	count := func() (n int) {
+		if err := db.Get(&n, `SELECT COUNT(*) FROM oidc_requests`); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if count() != 1 {
+		t.Fatalf("%d requests stored, want 1", count())
+	}
+	e.advance(time.Hour) // past oidc.request_lifetime
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.Stack.OIDC.RunJanitor(ctx, time.Hour); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for count() != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if n := count(); n != 0 {
+		t.Fatalf("%d expired requests left after the janitor started", n)
+	}
+}

@@ -146,9 +146,6 @@ func (p *Provider) SetBrowser(b Browser) { p.deps.Browser = b }
 // Handler serves the protocol endpoints (Paths).
 func (p *Provider) Handler() http.Handler { return p.op }
 
-// Issuer returns the issuer URL.
-func (p *Provider) Issuer() string { return p.cfg.Issuer }
-
 // Ready reports whether the provider can sign ID tokens: an RS256 key is
 // held (active or next).
 func (p *Provider) Ready() error {
@@ -166,17 +163,17 @@ var errNoRS256 = errors.New("OpenID Connect needs an RS256 signing key: run `aut
 func (p *Provider) RunJanitor(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	for {
+	for { // at start too, as the account janitor: replicas restarted more often than interval still prune
+		n, err := p.deps.Store.PruneOIDC(ctx, p.now())
+		if err != nil && ctx.Err() == nil {
+			p.deps.Logger.Warn().Err(err).Msg("oidc: prune failed; retried at the next interval")
+		} else if n > 0 {
+			p.deps.Logger.Debug().Int64("rows", n).Msg("oidc: pruned expired requests and tokens")
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n, err := p.deps.Store.PruneOIDC(ctx, p.now())
-			if err != nil && ctx.Err() == nil {
-				p.deps.Logger.Warn().Err(err).Msg("oidc: prune failed; retried at the next interval")
-			} else if n > 0 {
-				p.deps.Logger.Debug().Int64("rows", n).Msg("oidc: pruned expired requests and tokens")
-			}
 		}
 	}
 }
