@@ -335,3 +335,47 @@ func TestAuthorizeRateLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestPasswordChangeEndsAppGrants: a password change (the user's token
+// version moves) ends what the apps hold: the refresh token and the access
+// token at userinfo stop working.
+func TestPasswordChangeEndsAppGrants(t *testing.T) {
+	t.Parallel()
+	for _, be := range storetest.Backends() {
+		t.Run(be.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newIDP(t, be.URL(t))
+			ctx := context.Background()
+			u := e.user(t, "pavel")
+			app := newRP(t, e, e.client(t, domain.NewOIDCClient{FirstParty: true}))
+			verifier, _ := pkce()
+			code := app.authorize(t, e, browser(t), u, "s", "n", oauth2.S256ChallengeOption(verifier))
+			tok, err := app.conf.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := app.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err != nil {
+				t.Fatalf("userinfo before the change: %v", err)
+			}
+			login, err := e.Stack.Auth.Login(ctx, u.Username, password(u))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := e.Stack.Auth.Authenticate(ctx, login.Token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Stack.Auth.ChangePassword(ctx, p, domain.PasswordChange{Username: u.Username, CurrentPassword: password(u),
+				NewPassword: "a brand new passphrase"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := app.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err == nil {
+				t.Error("userinfo still answers the app's access token after the password change")
+			}
+			_, err = app.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+			if oauthError(err) != "invalid_grant" {
+				t.Errorf("refresh after the password change: %v, want invalid_grant", err)
+			}
+		})
+	}
+}
