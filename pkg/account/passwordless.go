@@ -40,11 +40,10 @@ func (s *Service) CheckSignUp(ctx context.Context, username, email string) error
 // email, the id the ceremony's user handle was made of, no password, and
 // its first passkey k, with the welcome mail and the email's verification
 // link, in one transaction; then signs it in with the passkey's amr.
-// Audited: user.registered and passkey.added.
+// Audited: user.registered and passkey.added. The username and email were
+// checked when the ceremony began (CheckSignUp); one taken meanwhile is the
+// insert's ErrUsernameTaken or ErrEmailTaken.
 func (s *Service) RegisterWithPasskey(ctx context.Context, r domain.Registration, id int64, k *domain.Passkey, amr []string) (*domain.User, *domain.AccessToken, error) {
-	if err := s.CheckSignUp(ctx, r.Username, r.Email); err != nil {
-		return nil, nil, err
-	}
 	u := &domain.User{ID: id, Username: r.Username, Email: domain.CanonicalEmail(r.Email), PasswordHash: domain.NoPassword}
 	welcome := &domain.OutboundEmail{Kind: domain.EmailWelcome, Recipient: u.Email,
 		Data: map[string]string{domain.EmailKeyUsername: u.Username}}

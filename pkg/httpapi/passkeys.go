@@ -218,16 +218,12 @@ func passkeyID(r *http.Request) (int64, error) {
 }
 
 func (s *Server) renamePasskey(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
-	if s.passkeysOff(w, r) {
+	var body passkeyRename
+	if !s.passkeyBody(w, r, &body) { // a malformed body is 4xx first, as on every JSON route
 		return
 	}
 	id, err := passkeyID(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	var body passkeyRename
-	if err := decodeJSON(w, r, &body); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -120,6 +120,9 @@ func TestPasskeys(t *testing.T) {
 			if r := e.do("PATCH", "/auth/passkeys/"+id, map[string]string{"name": "work laptop"}, u.Token); r.Status != http.StatusNoContent {
 				t.Fatalf("rename: %d %s", r.Status, r.Body)
 			}
+			if list := e.do("GET", "/auth/passkeys", nil, u.Token).want(t, http.StatusOK, "")["passkeys"].([]any); list[0].(map[string]any)["name"] != "work laptop" {
+				t.Fatalf("after the rename: %v", list)
+			}
 			other := e.register("someoneelse")
 			if r := e.do("DELETE", "/auth/passkeys/"+id, nil, other.Token); r.Status != http.StatusNotFound {
 				t.Fatalf("another user deleting it: %d", r.Status)
