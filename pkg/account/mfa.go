@@ -361,11 +361,7 @@ func legacyRecoveryHash(code string) string {
 }
 
 // randomToken returns 256 random bits, base64url.
-func randomToken() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
+func randomToken() string { return domain.RandomToken(32) }
 
 // isTOTPCode reports whether code looks like a TOTP code (6 digits).
 func isTOTPCode(code string) bool {

@@ -2,8 +2,6 @@ package account
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"net/url"
 	"strconv"
 	"strings"
@@ -17,11 +15,7 @@ const maxVerifyTokenBytes = 128
 
 // newVerifyToken returns 256 random bits, base64url: a verification link's
 // token. The database keeps only its SHA-256.
-func newVerifyToken() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:]) // never fails (crypto/rand, Go ≥ 1.24)
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
+func newVerifyToken() string { return domain.RandomToken(32) }
 
 // verifyLink is <FrontendURL>/verify-email?token=<token>; it is never built
 // from a request's Host header.

@@ -1,7 +1,9 @@
 package domain
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"strings"
 	"time"
@@ -46,6 +48,15 @@ func SelfOrAdminID(actor *User, userID int64) Access {
 
 // TokenLeeway is the clock skew allowed on a token's exp, nbf and iat.
 const TokenLeeway = 30 * time.Second
+
+// RandomToken returns n random bytes, base64url: the one way authsvc makes
+// an opaque secret (tokens, codes, ids, form tokens). crypto/rand never
+// fails (Go 1.24+).
+func RandomToken(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
 
 // HashToken returns the hex SHA-256 of a token: what the database stores
 // instead of a reset token.

@@ -372,4 +372,4 @@ func validChallenge(c string) bool {
 	return err == nil
 }
 
-func randomString() string { return oauth2.GenerateVerifier() } // 32 random bytes, base64url
+func randomString() string { return domain.RandomToken(32) }

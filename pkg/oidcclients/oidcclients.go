@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
-	"encoding/base64"
 	"slices"
 	"strings"
 	"time"
@@ -164,8 +163,4 @@ func newClientID() string {
 }
 
 // newSecret is a client secret: 32 random bytes, base64url.
-func newSecret() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
+func newSecret() string { return domain.RandomToken(32) }

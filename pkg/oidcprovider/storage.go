@@ -2,8 +2,6 @@ package oidcprovider
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"math"
 	"slices"
@@ -446,15 +444,7 @@ func setUserinfo(info *oidc.UserInfo, u *domain.User, scopes []string) {
 }
 
 // newID is a token or request id: 16 random bytes, base64url.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
+func newID() string { return domain.RandomToken(16) }
 
 // newSecret is a refresh token: 32 random bytes, base64url.
-func newSecret() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
+func newSecret() string { return domain.RandomToken(32) }

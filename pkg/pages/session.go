@@ -1,9 +1,7 @@
 package pages
 
 import (
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/base64"
 	"net"
 	"net/http"
 	"strings"
@@ -126,9 +124,7 @@ func csrfToken(w http.ResponseWriter, r *http.Request) string {
 	if v := cookieValue(r, csrfCookie); len(v) == 43 {
 		return v
 	}
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	v := base64.RawURLEncoding.EncodeToString(b[:])
+	v := domain.RandomToken(32)
 	c := &http.Cookie{Name: cookieName(r, csrfCookie), Value: v, Path: "/", HttpOnly: true, //nolint:gosec // G124: Secure but on loopback
 		Secure: secure(r), SameSite: http.SameSiteStrictMode}
 	http.SetCookie(w, c)
