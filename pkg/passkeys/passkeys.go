@@ -106,10 +106,10 @@ func handle(id int64) []byte {
 }
 
 // load reads u's passkeys as go-webauthn credentials.
-func (s *Service) load(ctx context.Context, u *domain.User) (*user, []*domain.Passkey, error) {
+func (s *Service) load(ctx context.Context, u *domain.User) (*user, error) {
 	keys, err := s.db.Passkeys(ctx, u.ID)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	w := &user{u: u}
 	for _, k := range keys {
@@ -121,7 +121,7 @@ func (s *Service) load(ctx context.Context, u *domain.User) (*user, []*domain.Pa
 			Flags:         webauthn.CredentialFlags{UserVerified: k.UserVerified, BackupEligible: k.BackupEligible, BackupState: k.BackupState},
 			Authenticator: webauthn.Authenticator{AAGUID: k.AAGUID, SignCount: k.SignCount}})
 	}
-	return w, keys, nil
+	return w, nil
 }
 
 // save stores a ceremony's session data under its challenge's hash.
@@ -155,7 +155,7 @@ func (s *Service) BeginRegistration(ctx context.Context, p *domain.Principal, pa
 	if err := s.accounts.RecentOrPassword(ctx, p, password); err != nil {
 		return nil, err
 	}
-	w, _, err := s.load(ctx, p.User)
+	w, err := s.load(ctx, p.User)
 	if err != nil {
 		return nil, err
 	}
@@ -188,11 +188,9 @@ func (s *Service) FinishRegistration(ctx context.Context, p *domain.Principal, n
 	if c.UserID != p.User.ID {
 		return nil, domain.ErrPasskeyChallenge
 	}
-	w, _, err := s.load(ctx, p.User)
-	if err != nil {
-		return nil, err
-	}
-	cred, err := s.wa.CreateCredential(w, *sd, parsed)
+	// CreateCredential reads the user's id only (the existing credentials
+	// were excluded when the ceremony began): no need to load them.
+	cred, err := s.wa.CreateCredential(&user{u: p.User}, *sd, parsed)
 	if err != nil {
 		return nil, domain.ErrPasskeyInvalid.With(err)
 	}
@@ -318,7 +316,7 @@ func (s *Service) BeginLogin(ctx context.Context, username string) (any, error) 
 		switch {
 		case uerr == nil:
 			var w *user
-			if w, _, err = s.load(ctx, u); err != nil {
+			if w, err = s.load(ctx, u); err != nil {
 				return nil, err
 			}
 			userID = u.ID
@@ -398,7 +396,7 @@ func (s *Service) credential(ctx context.Context, parsed *protocol.ParsedCredent
 // refusal and its reason.
 func (s *Service) validate(ctx context.Context, u *domain.User, k *domain.Passkey, discoverable bool, sd *webauthn.SessionData,
 	parsed *protocol.ParsedCredentialAssertionData, failed func(reason string)) (*webauthn.Credential, error) {
-	w, _, err := s.load(ctx, u)
+	w, err := s.load(ctx, u)
 	if err != nil {
 		return nil, err
 	}
@@ -431,7 +429,7 @@ func (s *Service) BeginMFA(ctx context.Context, mfaToken string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, _, err := s.load(ctx, u)
+	w, err := s.load(ctx, u)
 	if err != nil {
 		return nil, err
 	}
